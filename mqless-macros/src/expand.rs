@@ -1,0 +1,225 @@
+//! Stage 3: write the code. Everything generated names only `#krate::__private`, `::core`
+//! and `::std`, so it compiles under `#![no_implicit_prelude]`; behaviour lives in the
+//! runtime, and each generated item is a declaration, one `match`, or one runtime call.
+
+use proc_macro2::TokenStream;
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+
+use crate::errors::Errors;
+use crate::parse::{self, ActorDef, ArgKind, Handler, Output, Receiver};
+use crate::validate::{self, variant_name};
+
+/// The whole macro: parse, validate, expand. On errors, emits the user's impl unchanged
+/// beside them, so only the real mistakes are reported.
+pub(crate) fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let mut errors = Errors::default();
+    let def = match parse::parse(attr, item, &mut errors) {
+        Ok(def) => def,
+        Err(original) => {
+            let errors = errors.into_compile_errors();
+            return quote! { #original #errors };
+        }
+    };
+    validate::validate(&def, &mut errors);
+    let item = &def.item;
+    match def.actor_ident() {
+        Some(ident) if errors.is_empty() => {
+            let generated = generate(&def, ident);
+            quote! { #item #generated }
+        }
+        _ => {
+            let errors = errors.into_compile_errors();
+            quote! { #item #errors }
+        }
+    }
+}
+
+fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
+    let krate = &def.krate;
+    let private = quote!(#krate::__private);
+    let serde_crate = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
+    let type_name = def
+        .name
+        .as_ref()
+        .map_or_else(|| actor.to_string(), syn::LitStr::value);
+    let message = format_ident!("{}Message", actor);
+    let client = format_ident!("{}Client", actor);
+    let message_doc = format!("The messages of [`{actor}`]: one variant per `pub` method, named fields for its arguments. Variant and field names are the wire format.");
+    let client_doc = format!("A typed client of one [`{actor}`] actor: each method builds a request to `.send()` (tell) or `.call()` (ask).");
+
+    let variants = def.handlers.iter().map(|h| {
+        let variant = variant_ident(h);
+        let wire = &h.wire_name;
+        let docs = &h.docs;
+        let fields = fields(h).map(|(name, ty)| {
+            let doc = format!("Argument `{name}`.");
+            quote!(#[doc = #doc] #name: #ty)
+        });
+        quote! {
+            #(#docs)*
+            #[serde(rename = #wire)]
+            #variant { #(#fields,)* }
+        }
+    });
+
+    let arms = def
+        .handlers
+        .iter()
+        .map(|h| dispatch_arm(h, &message, &private));
+    let read_only_arms = def.handlers.iter().map(|h| {
+        let variant = variant_ident(h);
+        let read_only = matches!(h.receiver, Receiver::Ref);
+        quote!(#message::#variant { .. } => #read_only)
+    });
+    let client_methods = def
+        .handlers
+        .iter()
+        .map(|h| client_method(h, &message, &private));
+
+    // Trait-bound checks carry the span of the user's type, so "not serializable" points
+    // at that type rather than at the macro.
+    let self_ty = &def.item.self_ty;
+    let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
+    let wire_checks = def.handlers.iter().flat_map(|h| {
+        let returned = match &h.output {
+            Output::Value(ty) => vec![ty.clone()],
+            Output::Result(ok, err) => vec![ok.clone(), err.clone()],
+        };
+        fields(h)
+            .map(|(_, ty)| ty.clone())
+            .chain(returned)
+            .collect::<Vec<_>>()
+    });
+    let wire_checks =
+        wire_checks.map(|ty| quote_spanned!(ty.span()=> #private::assert_wire::<#ty>();));
+
+    quote! {
+        #[doc = #message_doc]
+        #[derive(#private::serde::Serialize, #private::serde::Deserialize)]
+        #[serde(crate = #serde_crate)]
+        pub enum #message {
+            #(#variants,)*
+        }
+
+        #[doc = #client_doc]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        pub struct #client {
+            __mqless_core: #private::ClientCore,
+        }
+
+        impl #client {
+            /// The id of the actor this client talks to.
+            #[must_use]
+            pub fn id(&self) -> &#private::ActorId {
+                self.__mqless_core.id()
+            }
+
+            #(#client_methods)*
+        }
+
+        const _: () = {
+            #state_check
+            #(#wire_checks)*
+
+            #[automatically_derived]
+            impl #private::ActorClient for #client {
+                fn from_core(core: #private::ClientCore) -> Self {
+                    Self { __mqless_core: core }
+                }
+                fn core(&self) -> &#private::ClientCore {
+                    &self.__mqless_core
+                }
+            }
+
+            #[automatically_derived]
+            impl #private::Actor for #self_ty {
+                const TYPE_NAME: &'static str = #type_name;
+                type Message = #message;
+                type Client = #client;
+
+                fn handle<'__mqless_a>(
+                    &'__mqless_a mut self,
+                    __mqless_message: #message,
+                    __mqless_ctx: &'__mqless_a mut #private::Context,
+                ) -> #private::BoxFuture<'__mqless_a, ::core::result::Result<#private::Outcome, #private::CodecError>> {
+                    ::std::boxed::Box::pin(async move {
+                        match __mqless_message {
+                            #(#arms)*
+                        }
+                    })
+                }
+
+                fn is_read_only(__mqless_message: &#message) -> bool {
+                    match __mqless_message {
+                        #(#read_only_arms,)*
+                    }
+                }
+            }
+        };
+    }
+}
+
+fn variant_ident(handler: &Handler) -> syn::Ident {
+    syn::Ident::new(&variant_name(&handler.sig.ident), handler.sig.ident.span())
+}
+
+/// The message fields of a handler: its named arguments, in order.
+fn fields(handler: &Handler) -> impl Iterator<Item = (&syn::Ident, &syn::Type)> {
+    handler.args.iter().filter_map(|arg| match &arg.kind {
+        ArgKind::Field(name) => Some((name, &arg.ty)),
+        _ => None,
+    })
+}
+
+fn dispatch_arm(handler: &Handler, message: &syn::Ident, private: &TokenStream) -> TokenStream {
+    let variant = variant_ident(handler);
+    let method = &handler.sig.ident;
+    let names = fields(handler).map(|(name, _)| name);
+    let call_args = handler.args.iter().map(|arg| match &arg.kind {
+        ArgKind::Field(name) => quote!(#name),
+        ArgKind::Context { mutable: true } => quote!(&mut *__mqless_ctx),
+        ArgKind::Context { mutable: false } => quote!(&*__mqless_ctx),
+        // Rejected by `validate`; never expanded.
+        ArgKind::Reference | ArgKind::ImplTrait | ArgKind::Pattern(_) => quote!(),
+    });
+    let call = if handler.sig.asyncness.is_some() {
+        quote!(self.#method(#(#call_args),*).await)
+    } else {
+        quote!(self.#method(#(#call_args),*))
+    };
+    let outcome = match handler.output {
+        Output::Value(_) => quote!(#private::value_outcome(&__mqless_value, __mqless_ctx)),
+        Output::Result(..) => quote!(#private::result_outcome(&__mqless_value, __mqless_ctx)),
+    };
+    quote! {
+        #message::#variant { #(#names),* } => {
+            let __mqless_value = #call;
+            #outcome
+        }
+    }
+}
+
+fn client_method(handler: &Handler, message: &syn::Ident, private: &TokenStream) -> TokenStream {
+    let variant = variant_ident(handler);
+    let method = &handler.sig.ident;
+    let docs = &handler.docs;
+    let params = fields(handler).map(|(name, ty)| quote!(#name: #ty));
+    let names = fields(handler).map(|(name, _)| name);
+    let (ok, err) = match &handler.output {
+        Output::Value(ty) => (quote!(#ty), quote!(#private::Never)),
+        Output::Result(ok, err) => (quote!(#ok), quote!(#err)),
+    };
+    let doc = format!(
+        "Builds the `{}` message; `.send()` it, or `.call()` it for the method's return value.",
+        handler.wire_name
+    );
+    quote! {
+        #(#docs)*
+        #[doc = ""]
+        #[doc = #doc]
+        pub fn #method(&self, #(#params),*) -> #private::Request<'_, #ok, #err> {
+            self.__mqless_core.request(&#message::#variant { #(#names),* })
+        }
+    }
+}

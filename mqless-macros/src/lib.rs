@@ -1,0 +1,19 @@
+//! The `#[actor]` attribute of MQLess. Use it through `mqless::actor`; its documentation
+//! lives there.
+//!
+//! Three stages, one file each: [`parse`] reads the impl block into an [`parse::ActorDef`],
+//! [`validate`] checks every rule and collects all errors, [`expand`] writes the message
+//! enum, the dispatch, and the client.
+
+mod errors;
+mod expand;
+mod parse;
+mod validate;
+
+use proc_macro::TokenStream;
+
+/// Turns an inherent impl block into an actor. See `mqless::actor`.
+#[proc_macro_attribute]
+pub fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::actor(attr.into(), item.into()).into()
+}

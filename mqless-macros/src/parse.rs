@@ -1,0 +1,305 @@
+//! Stage 1: read the item and the attributes into an [`ActorDef`]. Parsing records what
+//! it finds (a receiver by value, a reference argument, ...) and leaves judging it to
+//! `validate`; it only fails on attribute syntax it cannot read.
+
+use proc_macro2::{Span, TokenStream};
+use syn::parse::Parser;
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, FnArg, ImplItem, ItemImpl, LitStr, Meta, Pat, ReturnType, Token, Type};
+
+use crate::errors::Errors;
+
+/// Options of `#[actor(..)]`.
+pub(crate) const ACTOR_OPTIONS: &str =
+    "`name = \"..\"` (the actor type name) and `crate = \"..\"` (the path of the mqless crate)";
+/// Options of `#[handler(..)]`.
+pub(crate) const HANDLER_OPTIONS: &str = "`name = \"..\"` (the message's wire name)";
+
+/// One `#[actor]` impl block.
+pub(crate) struct ActorDef {
+    /// The impl block as the user wrote it, minus our `#[handler]` attributes.
+    pub(crate) item: ItemImpl,
+    /// `#[actor(name = "..")]`.
+    pub(crate) name: Option<LitStr>,
+    /// `#[actor(crate = "..")]`, default `::mqless`.
+    pub(crate) krate: syn::Path,
+    pub(crate) handlers: Vec<Handler>,
+    /// Methods that carry `#[handler]` but are not `pub`.
+    pub(crate) private_with_handler_attr: Vec<syn::Ident>,
+}
+
+/// One `pub` method: a message variant, a dispatch arm and a client method.
+pub(crate) struct Handler {
+    pub(crate) sig: syn::Signature,
+    /// The `#[doc]` attributes, copied to the variant and the client method.
+    pub(crate) docs: Vec<Attribute>,
+    /// The wire name and the token that set it (the method name or the `name` literal).
+    pub(crate) wire_name: String,
+    pub(crate) wire_name_span: Span,
+    pub(crate) receiver: Receiver,
+    pub(crate) args: Vec<Arg>,
+    pub(crate) output: Output,
+}
+
+pub(crate) enum Receiver {
+    Ref,
+    Mut,
+    /// `self`, `mut self`, or `self: Box<Self>` and other typed receivers.
+    ByValue(Span),
+    /// No receiver: an associated function.
+    None,
+}
+
+pub(crate) struct Arg {
+    pub(crate) ty: Type,
+    pub(crate) kind: ArgKind,
+}
+
+pub(crate) enum ArgKind {
+    /// A named, owned argument: a message field.
+    Field(syn::Ident),
+    /// `&Context` or `&mut Context`: supplied by the runtime.
+    Context { mutable: bool },
+    /// A reference other than the context.
+    Reference,
+    /// `impl Trait`.
+    ImplTrait,
+    /// Any pattern other than a plain name.
+    Pattern(Box<Pat>),
+}
+
+pub(crate) enum Output {
+    /// A plain return type (`()` when there is none).
+    Value(Type),
+    /// `Result<T, E>`: `Err` rolls the state back.
+    Result(Type, Type),
+}
+
+/// Parses the attribute arguments and the item. `Err` carries the item's tokens to emit
+/// unchanged beside the error, so the IDE keeps working.
+pub(crate) fn parse(
+    attr: TokenStream,
+    item: TokenStream,
+    errors: &mut Errors,
+) -> Result<ActorDef, TokenStream> {
+    let parsed: syn::Item = match syn::parse2(item.clone()) {
+        Ok(parsed) => parsed,
+        Err(error) => {
+            errors.push(error);
+            return Err(item);
+        }
+    };
+    let mut item_impl = match parsed {
+        syn::Item::Impl(item_impl) => item_impl,
+        other => {
+            let what = match &other {
+                syn::Item::Fn(_) => "a function",
+                syn::Item::Struct(_) => "a struct",
+                syn::Item::Enum(_) => "an enum",
+                syn::Item::Trait(_) => "a trait",
+                syn::Item::Mod(_) => "a module",
+                _ => "another kind of item",
+            };
+            errors.spanned(
+                &other,
+                format!("`#[actor]` goes on an inherent impl block (`impl MyActor {{ .. }}`) whose methods become messages; found {what}"),
+            );
+            return Err(item);
+        }
+    };
+
+    let mut name = None;
+    let mut krate: syn::Path = syn::parse_quote!(::mqless);
+    let options = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
+    match options {
+        Ok(options) => {
+            for option in options {
+                match option_value(&option) {
+                    Some(("name", value)) => name = Some(value),
+                    Some(("crate", value)) => match value.parse::<syn::Path>() {
+                        Ok(path) => krate = path,
+                        Err(_) => {
+                            errors.spanned(&value, "`crate` must be a path such as \"::mqless\"")
+                        }
+                    },
+                    _ => errors.spanned(
+                        &option,
+                        format!("unknown `#[actor]` option; the valid options are {ACTOR_OPTIONS}"),
+                    ),
+                }
+            }
+        }
+        Err(error) => errors.push(error),
+    }
+
+    let mut handlers = Vec::new();
+    let mut private_with_handler_attr = Vec::new();
+    for impl_item in &mut item_impl.items {
+        let ImplItem::Fn(method) = impl_item else {
+            continue;
+        };
+        let handler_attrs: Vec<Attribute> = extract_handler_attrs(&mut method.attrs);
+        if !matches!(method.vis, syn::Visibility::Public(_)) {
+            if !handler_attrs.is_empty() {
+                private_with_handler_attr.push(method.sig.ident.clone());
+            }
+            continue;
+        }
+        let mut wire_name = method.sig.ident.to_string();
+        let mut wire_name_span = method.sig.ident.span();
+        for attr in &handler_attrs {
+            parse_handler_attr(attr, &mut wire_name, &mut wire_name_span, errors);
+        }
+        handlers.push(Handler {
+            docs: method
+                .attrs
+                .iter()
+                .filter(|a| a.path().is_ident("doc"))
+                .cloned()
+                .collect(),
+            wire_name,
+            wire_name_span,
+            receiver: receiver(&method.sig),
+            args: method.sig.inputs.iter().filter_map(arg).collect(),
+            output: output(&method.sig.output),
+            sig: method.sig.clone(),
+        });
+    }
+    Ok(ActorDef {
+        item: item_impl,
+        name,
+        krate,
+        handlers,
+        private_with_handler_attr,
+    })
+}
+
+fn option_value(meta: &Meta) -> Option<(&'static str, LitStr)> {
+    let Meta::NameValue(nv) = meta else {
+        return None;
+    };
+    let syn::Expr::Lit(syn::ExprLit {
+        lit: syn::Lit::Str(value),
+        ..
+    }) = &nv.value
+    else {
+        return None;
+    };
+    let key = if nv.path.is_ident("name") {
+        "name"
+    } else if nv.path.is_ident("crate") {
+        "crate"
+    } else {
+        return None;
+    };
+    Some((key, value.clone()))
+}
+
+fn extract_handler_attrs(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
+    let (ours, theirs) = std::mem::take(attrs)
+        .into_iter()
+        .partition(|a| a.path().is_ident("handler"));
+    *attrs = theirs;
+    ours
+}
+
+fn parse_handler_attr(
+    attr: &Attribute,
+    wire_name: &mut String,
+    span: &mut Span,
+    errors: &mut Errors,
+) {
+    let options = match &attr.meta {
+        Meta::List(list) => match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+            Ok(options) => options,
+            Err(error) => return errors.push(error),
+        },
+        // A bare `#[handler]` only marks the method.
+        Meta::Path(_) => return,
+        Meta::NameValue(_) => {
+            return errors.spanned(attr, format!("`#[handler]` takes options in parentheses; the valid options are {HANDLER_OPTIONS}"))
+        }
+    };
+    for option in options {
+        match option_value(&option) {
+            Some(("name", value)) => {
+                *wire_name = value.value();
+                *span = value.span();
+            }
+            _ => errors.spanned(
+                &option,
+                format!("unknown `#[handler]` option; the valid options are {HANDLER_OPTIONS}"),
+            ),
+        }
+    }
+}
+
+fn receiver(sig: &syn::Signature) -> Receiver {
+    match sig.receiver() {
+        None => Receiver::None,
+        Some(r) if r.reference.is_some() && r.colon_token.is_none() => {
+            if r.mutability.is_some() {
+                Receiver::Mut
+            } else {
+                Receiver::Ref
+            }
+        }
+        Some(r) => Receiver::ByValue(r.span()),
+    }
+}
+
+fn arg(input: &FnArg) -> Option<Arg> {
+    let FnArg::Typed(typed) = input else {
+        return None;
+    };
+    let ty = (*typed.ty).clone();
+    let kind = match &ty {
+        Type::Reference(reference) if is_context(&reference.elem) => ArgKind::Context {
+            mutable: reference.mutability.is_some(),
+        },
+        Type::Reference(_) => ArgKind::Reference,
+        Type::ImplTrait(_) => ArgKind::ImplTrait,
+        _ => match &*typed.pat {
+            Pat::Ident(ident) if ident.by_ref.is_none() && ident.subpat.is_none() => {
+                ArgKind::Field(ident.ident.clone())
+            }
+            other => ArgKind::Pattern(Box::new(other.clone())),
+        },
+    };
+    Some(Arg { ty, kind })
+}
+
+/// `Context` or a path ending in `Context` (`mqless::Context`).
+fn is_context(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Context" && s.arguments.is_none()))
+}
+
+fn output(output: &ReturnType) -> Output {
+    let ty = match output {
+        ReturnType::Default => return Output::Value(syn::parse_quote!(())),
+        ReturnType::Type(_, ty) => (**ty).clone(),
+    };
+    // `Result<T, E>` by name, with both parameters: a one-parameter alias such as
+    // `anyhow::Result<T>` is a plain value, and then must be serializable itself.
+    if let Type::Path(path) = &ty {
+        if let Some(last) = path.path.segments.last() {
+            if last.ident == "Result" {
+                if let syn::PathArguments::AngleBracketed(args) = &last.arguments {
+                    let types: Vec<&Type> = args
+                        .args
+                        .iter()
+                        .filter_map(|a| match a {
+                            syn::GenericArgument::Type(t) => Some(t),
+                            _ => None,
+                        })
+                        .collect();
+                    if let [ok, err] = types.as_slice() {
+                        return Output::Result((*ok).clone(), (*err).clone());
+                    }
+                }
+            }
+        }
+    }
+    Output::Value(ty)
+}

@@ -1,0 +1,201 @@
+//! Stage 2: check every rule on the parsed [`ActorDef`], collecting all violations. Each
+//! message states the rule and the fix, on the offending token.
+
+use std::collections::HashMap;
+
+use syn::Type;
+
+use crate::errors::Errors;
+use crate::parse::{ActorDef, ArgKind, Output, Receiver};
+
+/// Inherent methods and trait methods of the generated client that a handler must not
+/// shadow.
+const CLIENT_ITEMS: &[&str] = &["id", "address", "clone", "clone_from", "fmt"];
+
+pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
+    let item = &def.item;
+    if let Some((_, path, _)) = &item.trait_ {
+        errors.spanned(
+            path,
+            "`#[actor]` needs an inherent impl block, not a trait impl: put the handler methods in `impl MyActor { .. }`",
+        );
+    }
+    if let Some(unsafety) = &item.unsafety {
+        errors.spanned(
+            unsafety,
+            "`#[actor]` impl blocks cannot be `unsafe`; remove `unsafe`",
+        );
+    }
+    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+        errors.spanned(
+            &item.generics,
+            "an actor type cannot be generic: its messages and its store key need one concrete type; implement a concrete type",
+        );
+    }
+    if def.actor_ident().is_none() {
+        errors.spanned(&item.self_ty, "`#[actor]` needs a plain type name as the actor (`impl Counter { .. }`), without generic arguments");
+    }
+    if let Some(name) = &def.name {
+        if let Err(reason) = check_actor_name(&name.value()) {
+            errors.spanned(
+                name,
+                format!(
+                    "invalid actor name: {reason}; use 1 to 64 ASCII letters, digits, `-` or `_`"
+                ),
+            );
+        }
+    }
+    for ident in &def.private_with_handler_attr {
+        errors.spanned(
+            ident,
+            format!("`#[handler]` is only for `pub` methods (each `pub` method becomes a message); make `{ident}` `pub` or remove the attribute"),
+        );
+    }
+    if def.handlers.is_empty() {
+        errors.spanned(
+            &item.self_ty,
+            "`#[actor]` found no `pub` method in this impl block; make at least one method `pub`: each `pub` method becomes a message of the actor",
+        );
+    }
+
+    let mut wire_names: HashMap<&str, &syn::Ident> = HashMap::new();
+    let mut variants: HashMap<String, &syn::Ident> = HashMap::new();
+    for handler in &def.handlers {
+        let sig = &handler.sig;
+        let name = &sig.ident;
+        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+            errors.spanned(
+                &sig.generics,
+                format!("handler `{name}` cannot be generic: its arguments become fields of the message enum, which needs concrete types"),
+            );
+        }
+        if let Some(unsafety) = &sig.unsafety {
+            errors.spanned(unsafety, format!("handler `{name}` cannot be `unsafe`: a message calls it, and no caller can uphold its contract"));
+        }
+        match handler.receiver {
+            Receiver::Ref | Receiver::Mut => {}
+            Receiver::ByValue(span) => errors.push(syn::Error::new(
+                span,
+                format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` takes `self` by value: take the actor by reference"),
+            )),
+            Receiver::None => errors.spanned(
+                name,
+                format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` has no receiver: make it private or move it to another `impl` block"),
+            ),
+        }
+        let mut contexts = 0;
+        for arg in &handler.args {
+            match &arg.kind {
+                ArgKind::Field(_) => {}
+                ArgKind::Context { .. } => {
+                    contexts += 1;
+                    if contexts > 1 {
+                        errors.spanned(&arg.ty, format!("`{name}` takes the context twice; take one `&mut Context`"));
+                    }
+                }
+                ArgKind::Reference => errors.spanned(
+                    &arg.ty,
+                    format!("arguments of `{name}` cannot be references: they travel in a message, so they must be owned (`String` for `&str`, `Vec<T>` for `&[T]`); only `&Context` / `&mut Context` is passed by reference"),
+                ),
+                ArgKind::ImplTrait => errors.spanned(
+                    &arg.ty,
+                    format!("arguments of `{name}` cannot be `impl Trait`: they become fields of the message enum, which needs a concrete type"),
+                ),
+                ArgKind::Pattern(pat) => errors.spanned(
+                    pat,
+                    format!("arguments of `{name}` must be plain names (`amount: u64`), because each name becomes a message field; destructure inside the method"),
+                ),
+            }
+        }
+        let returned: Vec<&Type> = match &handler.output {
+            Output::Value(ty) => vec![ty],
+            Output::Result(ok, err) => vec![ok, err],
+        };
+        for ty in returned {
+            match ty {
+                Type::Reference(_) => {
+                    errors.spanned(ty, format!("`{name}` must return owned data: the return value is sent back as a message"));
+                }
+                Type::ImplTrait(_) => {
+                    errors.spanned(ty, format!("`{name}` cannot return `impl Trait`: the reply needs a concrete, serializable type"));
+                }
+                _ => {}
+            }
+        }
+        if CLIENT_ITEMS.contains(&name.to_string().as_str()) {
+            errors.spanned(
+                name,
+                format!("a handler cannot be called `{name}`: the generated client already has `{name}`; rename the method and keep the wire name with `#[handler(name = \"{name}\")]`"),
+            );
+        }
+        if handler.wire_name.is_empty() {
+            errors.push(syn::Error::new(
+                handler.wire_name_span,
+                "a message name cannot be empty",
+            ));
+        } else if let Some(first) = wire_names.insert(&handler.wire_name, name) {
+            errors.push(syn::Error::new(
+                handler.wire_name_span,
+                format!(
+                    "message name `{}` is used by both `{first}` and `{name}`; message names must be unique: rename one with `#[handler(name = \"..\")]`",
+                    handler.wire_name
+                ),
+            ));
+        }
+        if let Some(first) = variants.insert(variant_name(name), name) {
+            errors.spanned(
+                name,
+                format!(
+                    "`{first}` and `{name}` both become the message variant `{}`; rename one",
+                    variant_name(name)
+                ),
+            );
+        }
+    }
+}
+
+/// The enum variant of a method: `transfer_to` becomes `TransferTo`.
+pub(crate) fn variant_name(method: &syn::Ident) -> String {
+    let method = method.to_string();
+    let method = method.strip_prefix("r#").unwrap_or(&method);
+    method
+        .split('_')
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars
+                .next()
+                .map(|first| first.to_uppercase().chain(chars).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// The same rule as the runtime's `ActorType::new`, checked at compile time.
+fn check_actor_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        Err("it is empty")
+    } else if name.len() > 64 {
+        Err("it is longer than 64 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
+        Err("it may only hold ASCII letters, digits, `-` and `_`")
+    } else {
+        Ok(())
+    }
+}
+
+impl ActorDef {
+    /// `Counter` in `impl Counter`, when the self type is such a plain name.
+    pub(crate) fn actor_ident(&self) -> Option<&syn::Ident> {
+        match &*self.item.self_ty {
+            Type::Path(p) if p.qself.is_none() => {
+                let last = p.path.segments.last()?;
+                last.arguments.is_none().then_some(&last.ident)
+            }
+            _ => None,
+        }
+    }
+}

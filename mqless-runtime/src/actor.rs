@@ -1,0 +1,50 @@
+//! The contract between generated code and the runtime.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::client::ClientCore;
+use crate::context::Context;
+use crate::error::CodecError;
+use crate::store::BoxFuture;
+
+/// What a handler produced, encoded: the caller's reply, or the method's `Err`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The method returned normally; the encoded return value (empty when nobody asked).
+    Ok(Vec<u8>),
+    /// The method returned `Err`; the encoded error. The state change is rolled back.
+    Err(Vec<u8>),
+}
+
+/// An actor type. `#[mqless::actor]` implements it; implementing it by hand is possible
+/// but the macro keeps the message enum, the dispatch and the client in step.
+pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
+    /// The actor type's name: its key prefix in the store and, by default, its Lambda
+    /// function name.
+    const TYPE_NAME: &'static str;
+
+    /// The message enum: one variant per handler method.
+    type Message: Serialize + DeserializeOwned + Send + 'static;
+
+    /// The typed client.
+    type Client: ActorClient;
+
+    /// Runs the method `message` names against `self`.
+    fn handle<'a>(
+        &'a mut self,
+        message: Self::Message,
+        ctx: &'a mut Context,
+    ) -> BoxFuture<'a, Result<Outcome, CodecError>>;
+
+    /// Whether the method takes `&self`: no snapshot is needed to roll it back.
+    fn is_read_only(message: &Self::Message) -> bool;
+}
+
+/// A typed client of one actor, generated as `{Actor}Client`.
+pub trait ActorClient: Clone + Send + Sync + 'static {
+    /// Wraps a client core addressed at one actor.
+    fn from_core(core: ClientCore) -> Self;
+    /// The client core.
+    fn core(&self) -> &ClientCore;
+}

@@ -1,0 +1,282 @@
+//! Typed clients: the generated `{Actor}Client` is a thin wrapper over [`ClientCore`],
+//! and each of its methods returns a [`Request`] to `.send()` (tell) or `.call()` (ask).
+
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::clock::Clock;
+use crate::codec::{self, Limits};
+use crate::error::{AskError, CodecError, Error};
+use crate::id::{ActorId, Address, MessageId};
+use crate::invoke::Invoker;
+use crate::mailbox::{Envelope, ReplyRecord};
+use crate::store::{BoxFuture, MailboxItem, Store};
+
+/// How long `.call()` waits for a reply unless told otherwise.
+pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest accepted idempotency key, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
+
+/// Options of one send.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SendOptions {
+    /// Messages with the same key, sent to the same actor within its dedupe window, are
+    /// applied once.
+    pub idempotency_key: Option<String>,
+}
+
+/// Where a client's messages go: the store (from outside an actor) or the outbox of the
+/// running batch (from inside a handler).
+pub trait Transport: Send + Sync + 'static {
+    /// Makes the message durable (or, in a handler, part of the batch) and returns its id.
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>>;
+
+    /// Waits up to `timeout` for the encoded reply to `id`.
+    fn wait_reply<'a>(
+        &'a self,
+        to: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>>;
+
+    /// Whether asks can be made through this transport.
+    fn allows_ask(&self) -> bool;
+
+    /// The payload limits.
+    fn limits(&self) -> Limits;
+}
+
+/// The transport of clients outside actors: enqueue into the store, then nudge the
+/// actor's handler.
+pub struct StoreTransport {
+    store: Arc<dyn Store>,
+    invoker: Arc<dyn Invoker>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+}
+
+impl StoreTransport {
+    /// A transport over `store` that wakes handlers through `invoker`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        invoker: Arc<dyn Invoker>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            store,
+            invoker,
+            clock,
+            limits,
+        }
+    }
+}
+
+impl Transport for StoreTransport {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>> {
+        Box::pin(async move {
+            let id = MessageId::generate(self.clock.now_millis(), None);
+            let envelope =
+                Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
+            self.store
+                .enqueue(to, &MailboxItem { id, envelope })
+                .await?;
+            if let Err(error) = self.invoker.nudge(to).await {
+                // The message is durable: the next nudge or a sweep will process it, so a
+                // failed wake-up must not make the caller send it again.
+                eprintln!(
+                    "mqless: message {id} to {to} is queued but waking its handler failed: {error}"
+                );
+            }
+            Ok(id)
+        })
+    }
+
+    fn wait_reply<'a>(
+        &'a self,
+        to: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        Box::pin(async move { Ok(self.store.wait_reply(to, id, timeout).await?) })
+    }
+
+    fn allows_ask(&self) -> bool {
+        true
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+/// A client addressed at one actor: what every generated client wraps.
+#[derive(Clone)]
+pub struct ClientCore {
+    address: Address,
+    transport: Arc<dyn Transport>,
+}
+
+impl fmt::Debug for ClientCore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("address", &self.address)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientCore {
+    /// A client of the actor at `address`, sending through `transport`.
+    pub fn new(address: Address, transport: Arc<dyn Transport>) -> Self {
+        Self { address, transport }
+    }
+
+    /// The actor's address.
+    #[must_use]
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The actor's id.
+    #[must_use]
+    pub fn id(&self) -> &ActorId {
+        self.address.id()
+    }
+
+    /// A request carrying `message`, whose reply is an `R` or the method's error `E`.
+    /// Encoding errors surface when the request is sent.
+    pub fn request<M: Serialize, R, E>(&self, message: &M) -> Request<'_, R, E> {
+        let body = codec::encode(
+            message,
+            "message",
+            self.transport.limits().max_message_bytes,
+        );
+        Request {
+            core: self,
+            body,
+            options: SendOptions::default(),
+            timeout: DEFAULT_ASK_TIMEOUT,
+            reply: PhantomData,
+        }
+    }
+}
+
+/// One message to an actor, ready to be sent with [`Request::send`] (tell) or
+/// [`Request::call`] (ask).
+#[must_use = "a request does nothing until `.send()` or `.call()` is awaited"]
+pub struct Request<'c, R, E> {
+    core: &'c ClientCore,
+    body: Result<Vec<u8>, CodecError>,
+    options: SendOptions,
+    timeout: Duration,
+    reply: PhantomData<fn() -> (R, E)>,
+}
+
+impl<R, E> fmt::Debug for Request<'_, R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("to", &self.core.address)
+            .field("options", &self.options)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
+    /// Applies the message at most once per `key` within the actor's dedupe window (the
+    /// last 128 keys it consumed): a retried send with the same key is not applied again.
+    pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
+        self.options.idempotency_key = Some(key.into());
+        self
+    }
+
+    /// How long `.call()` waits for the reply (default 30 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Tell: resolves to the message id once the message is durably in the mailbox (or,
+    /// inside a handler, part of the batch, which delivers it when the batch commits).
+    ///
+    /// # Errors
+    /// An encoding error, an oversized message, an invalid idempotency key, or a store
+    /// failure (in which case the message may or may not be queued: resend it with an
+    /// idempotency key to be safe).
+    pub async fn send(self) -> Result<MessageId, Error> {
+        self.enqueue(false).await
+    }
+
+    /// Ask: sends the message and waits for the method's return value.
+    ///
+    /// # Errors
+    /// [`AskError::Handler`] with the method's own error, [`AskError::Timeout`],
+    /// [`AskError::DeadLettered`], [`AskError::NotAllowedInHandler`], or
+    /// [`AskError::Runtime`].
+    pub async fn call(self) -> Result<R, AskError<E>> {
+        if !self.core.transport.allows_ask() {
+            return Err(AskError::NotAllowedInHandler);
+        }
+        let core = self.core;
+        let timeout = self.timeout;
+        let id = self.enqueue(true).await?;
+        let bytes = core
+            .transport
+            .wait_reply(&core.address, id, timeout)
+            .await?
+            .ok_or(AskError::Timeout {
+                message_id: id,
+                after: timeout,
+            })?;
+        let limits = core.transport.limits();
+        let record: ReplyRecord =
+            codec::decode(&bytes, "reply", usize::MAX, limits.max_depth).map_err(Error::from)?;
+        match record {
+            ReplyRecord::Ok(value) => {
+                Ok(
+                    codec::decode(&value, "reply value", usize::MAX, limits.max_depth)
+                        .map_err(Error::from)?,
+                )
+            }
+            ReplyRecord::Err(error) => Err(AskError::Handler(
+                codec::decode(&error, "handler error", usize::MAX, limits.max_depth)
+                    .map_err(Error::from)?,
+            )),
+            ReplyRecord::DeadLettered(reason) => Err(AskError::DeadLettered {
+                message_id: id,
+                reason,
+            }),
+            ReplyRecord::Duplicate => Err(AskError::Duplicate { message_id: id }),
+        }
+    }
+
+    async fn enqueue(self, ask: bool) -> Result<MessageId, Error> {
+        if let Some(key) = &self.options.idempotency_key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                return Err(Error::InvalidIdempotencyKey { len: key.len() });
+            }
+        }
+        let body = self.body?;
+        self.core
+            .transport
+            .enqueue(&self.core.address, body, &self.options, ask)
+            .await
+    }
+}

@@ -1,0 +1,177 @@
+//! The context a handler may take: its own address, the clock, and typed sends to other
+//! actors that become part of the running batch.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::actor::{Actor, ActorClient};
+use crate::client::{ClientCore, SendOptions, Transport};
+use crate::codec::Limits;
+use crate::error::Error;
+use crate::id::{ActorId, ActorType, Address, MessageId};
+use crate::mailbox::Envelope;
+use crate::store::{BoxFuture, MailboxItem};
+
+/// What a handler knows about its invocation. Take `ctx: &mut Context` (or `&Context`)
+/// as an argument of an `#[actor]` method to get it; it is not part of the message.
+///
+/// Messages sent through [`Context::actor`] clients are not written at once: they are
+/// committed atomically with the state change of the message being handled, and
+/// discarded if that message fails.
+///
+/// ```
+/// # use mqless_runtime::{Actor, Context};
+/// fn log_line(ctx: &Context) -> String {
+///     format!("{} at {}", ctx.address(), ctx.now_millis())
+/// }
+/// ```
+#[derive(Debug)]
+pub struct Context {
+    address: Address,
+    message_id: MessageId,
+    wants_reply: bool,
+    outbox: Arc<Outbox>,
+}
+
+impl Context {
+    pub(crate) fn new(
+        address: Address,
+        message_id: MessageId,
+        wants_reply: bool,
+        outbox: Arc<Outbox>,
+    ) -> Self {
+        Self {
+            address,
+            message_id,
+            wants_reply,
+            outbox,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> Limits {
+        self.outbox.limits
+    }
+
+    /// This actor's id.
+    #[must_use]
+    pub fn id(&self) -> &ActorId {
+        self.address.id()
+    }
+
+    /// This actor's address (type and id).
+    #[must_use]
+    pub fn address(&self) -> &Address {
+        &self.address
+    }
+
+    /// The id of the message being handled.
+    #[must_use]
+    pub fn message_id(&self) -> MessageId {
+        self.message_id
+    }
+
+    /// Whether the sender waits for the return value (an ask).
+    #[must_use]
+    pub fn wants_reply(&self) -> bool {
+        self.wants_reply
+    }
+
+    /// The runtime clock's time, in milliseconds since the Unix epoch, taken when the
+    /// message was dispatched. Use it rather than `SystemTime::now()`, so tests can
+    /// control it.
+    #[must_use]
+    pub fn now_millis(&self) -> u64 {
+        self.outbox.now_millis
+    }
+
+    /// [`Context::now_millis`] as a `SystemTime`.
+    #[must_use]
+    pub fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(self.now_millis())
+    }
+
+    /// A client of actor `id` of type `A` whose sends join this batch. `.call()` on it
+    /// fails with [`crate::AskError::NotAllowedInHandler`].
+    ///
+    /// # Errors
+    /// [`Error::InvalidActorId`] or [`Error::InvalidActorType`].
+    pub fn actor<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
+        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        let transport: Arc<dyn Transport> = self.outbox.clone();
+        Ok(A::Client::from_core(ClientCore::new(address, transport)))
+    }
+}
+
+/// The messages a handler sends, held until its batch commits.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    now_millis: u64,
+    limits: Limits,
+    state: Mutex<OutboxState>,
+}
+
+#[derive(Debug)]
+struct OutboxState {
+    items: Vec<(Address, MailboxItem)>,
+    /// The last id this actor generated: ids stay increasing across owners, whose clocks
+    /// may differ, so the per-sender order holds for actor-to-actor messages.
+    last_id: Option<MessageId>,
+}
+
+impl Outbox {
+    pub(crate) fn new(now_millis: u64, limits: Limits, last_id: Option<MessageId>) -> Self {
+        Self {
+            now_millis,
+            limits,
+            state: Mutex::new(OutboxState {
+                items: Vec::new(),
+                last_id,
+            }),
+        }
+    }
+
+    /// The sent messages and the last id, leaving the outbox empty.
+    pub(crate) fn take(&self) -> (Vec<(Address, MailboxItem)>, Option<MessageId>) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        (std::mem::take(&mut state.items), state.last_id)
+    }
+}
+
+impl Transport for Outbox {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>> {
+        let result = (|| {
+            let envelope =
+                Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
+            let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            let id = MessageId::generate(self.now_millis, state.last_id);
+            state.last_id = Some(id);
+            state.items.push((to.clone(), MailboxItem { id, envelope }));
+            Ok(id)
+        })();
+        Box::pin(async move { result })
+    }
+
+    fn wait_reply<'a>(
+        &'a self,
+        _: &'a Address,
+        _: MessageId,
+        _: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        // `Request::call` checks `allows_ask` first; an outbox never has replies.
+        Box::pin(async { Ok(None) })
+    }
+
+    fn allows_ask(&self) -> bool {
+        false
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+}

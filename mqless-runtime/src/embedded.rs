@@ -1,0 +1,214 @@
+//! The embedded runtime: the mailbox protocol in process, with no AWS at all. The
+//! default for trying MQLess, for examples and for tests.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+
+use crate::actor::{Actor, ActorClient};
+use crate::client::{ClientCore, StoreTransport, Transport};
+use crate::clock::{Clock, SystemClock};
+use crate::codec;
+use crate::error::Error;
+use crate::id::{ActorId, ActorType, Address};
+use crate::invoke::{Drain, InProcessInvoker, Invoker};
+use crate::mailbox::{ActorHost, DrainConfig};
+use crate::store::memory::MemoryStore;
+use crate::store::{DeadLetter, Store};
+
+/// Actors in this process: register actor types, then get typed clients.
+///
+/// ```
+/// # async fn demo() -> Result<(), mqless_runtime::Error> {
+/// let runtime = mqless_runtime::Embedded::new();
+/// // runtime.register::<Counter>()?;
+/// // let counter = runtime.client::<Counter>("c1")?;
+/// // counter.increment(5).call().await?;
+/// # Ok(()) }
+/// ```
+pub struct Embedded {
+    store: Arc<dyn Store>,
+    invoker: Arc<InProcessInvoker>,
+    clock: Arc<dyn Clock>,
+    config: DrainConfig,
+    transport: Arc<dyn Transport>,
+    /// The hosts; the invoker only holds weak references, so dropping the runtime stops
+    /// new drains.
+    hosts: Mutex<HashMap<ActorType, Arc<dyn Drain>>>,
+}
+
+impl std::fmt::Debug for Embedded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hosts = self.hosts.lock().unwrap_or_else(PoisonError::into_inner);
+        f.debug_struct("Embedded")
+            .field("actor_types", &hosts.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Embedded {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Settings of an [`Embedded`] runtime.
+#[derive(Default)]
+pub struct EmbeddedBuilder {
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+    config: DrainConfig,
+}
+
+impl EmbeddedBuilder {
+    /// Keeps mailboxes and state in `store` (default: a new [`MemoryStore`]).
+    #[must_use]
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Reads time from `clock` (default: [`SystemClock`]).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Drains with `config`.
+    #[must_use]
+    pub fn config(mut self, config: DrainConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The runtime.
+    #[must_use]
+    pub fn build(self) -> Embedded {
+        let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
+        let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let invoker = Arc::new(InProcessInvoker::new());
+        let as_invoker: Arc<dyn Invoker> = Arc::new(Arc::clone(&invoker));
+        let transport: Arc<dyn Transport> = Arc::new(StoreTransport::new(
+            Arc::clone(&store),
+            as_invoker,
+            Arc::clone(&clock),
+            self.config.limits,
+        ));
+        Embedded {
+            store,
+            invoker,
+            clock,
+            config: self.config,
+            transport,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl Embedded {
+    /// A runtime over a new in-memory store and the system clock.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::builder().build()
+    }
+
+    /// Settings beyond the defaults.
+    #[must_use]
+    pub fn builder() -> EmbeddedBuilder {
+        EmbeddedBuilder::default()
+    }
+
+    /// Makes actors of type `A` runnable here. Registering twice is harmless.
+    ///
+    /// # Errors
+    /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
+    pub fn register<A: Actor>(&self) -> Result<&Self, Error> {
+        let host: Arc<dyn Drain> = Arc::new(self.host::<A>()?);
+        let actor_type = ActorType::new(A::TYPE_NAME)?;
+        self.invoker
+            .register(actor_type.clone(), Arc::downgrade(&host) as Weak<dyn Drain>);
+        self.hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(actor_type, host);
+        Ok(self)
+    }
+
+    /// A client of actor `id` of type `A`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidActorId`], or [`Error::NotRegistered`] if `A` was not registered.
+    pub fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
+        let actor_type = ActorType::new(A::TYPE_NAME)?;
+        if !self
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains_key(&actor_type)
+        {
+            return Err(Error::NotRegistered(A::TYPE_NAME.to_owned()));
+        }
+        let address = Address::new(actor_type, ActorId::new(id)?);
+        Ok(A::Client::from_core(ClientCore::new(
+            address,
+            Arc::clone(&self.transport),
+        )))
+    }
+
+    /// A host that drains `A` actors over this runtime's store, for driving drains
+    /// directly (tests of concurrent and duplicate invocations do).
+    ///
+    /// # Errors
+    /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
+    pub fn host<A: Actor>(&self) -> Result<ActorHost<A>, Error> {
+        let invoker: Arc<dyn Invoker> = Arc::new(Arc::clone(&self.invoker));
+        ActorHost::new(
+            Arc::clone(&self.store),
+            invoker,
+            Arc::clone(&self.clock),
+            self.config.clone(),
+        )
+    }
+
+    /// Resolves once every nudged drain has finished: all sent messages are processed,
+    /// including the messages actors sent each other meanwhile.
+    pub async fn idle(&self) {
+        self.invoker.idle().await;
+    }
+
+    /// The committed state of actor `id`, without sending it a message; `None` before
+    /// its first commit.
+    ///
+    /// # Errors
+    /// An invalid id, a store failure, or a state that does not decode as `A`.
+    pub async fn state<A: Actor>(&self, id: impl Into<String>) -> Result<Option<A>, Error> {
+        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        match self.store.load_state(&address).await?.and_then(|r| r.state) {
+            Some(bytes) => Ok(Some(codec::decode(
+                &bytes,
+                "actor state",
+                usize::MAX,
+                self.config.limits.max_depth,
+            )?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The dead letters of actor `id` of type `A`.
+    ///
+    /// # Errors
+    /// An invalid id or a store failure.
+    pub async fn dead_letters<A: Actor>(
+        &self,
+        id: impl Into<String>,
+    ) -> Result<Vec<DeadLetter>, Error> {
+        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        Ok(self.store.dead_letters(&address).await?)
+    }
+
+    /// The store under this runtime.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}

@@ -1,0 +1,241 @@
+//! Errors: one enum per boundary, each message says what happened and what to do.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::id::MessageId;
+
+/// Everything that can go wrong in MQLess outside a handler's own logic.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An actor id failed validation.
+    #[error("invalid actor id {id:?}: {reason}; use 1 to 512 bytes of UTF-8 without control characters or `/`")]
+    InvalidActorId {
+        /// The rejected id.
+        id: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// An actor type name failed validation.
+    #[error(
+        "invalid actor type name {name:?}: {reason}; use 1 to 64 ASCII letters, digits, `-` or `_`"
+    )]
+    InvalidActorType {
+        /// The rejected name.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// A message id's text form failed to parse.
+    #[error("invalid message id {text:?}: expected 26 Crockford base-32 characters")]
+    InvalidMessageId {
+        /// The rejected text (at most 64 characters of it).
+        text: String,
+    },
+    /// An idempotency key is empty or too long.
+    #[error("invalid idempotency key of {len} bytes; use 1 to 128 bytes")]
+    InvalidIdempotencyKey {
+        /// The key's length.
+        len: usize,
+    },
+    /// Encoding or decoding failed, or a payload broke a size or depth limit.
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    /// The mailbox/state store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Waking an actor's handler failed.
+    #[error(transparent)]
+    Invoke(#[from] InvokeError),
+    /// The embedded runtime was asked to run an actor type it does not know.
+    #[error(
+        "actor type `{0}` is not registered with this runtime; call `register::<T>()` for it first"
+    )]
+    NotRegistered(String),
+}
+
+/// A payload could not be encoded or decoded, or broke a limit.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The payload is larger than allowed.
+    #[error("{what} is {size} bytes, over the {limit}-byte limit; send smaller payloads (store large data elsewhere and send a reference) or raise the limit in `Limits`")]
+    TooLarge {
+        /// What was being encoded or decoded.
+        what: &'static str,
+        /// Its size in bytes.
+        size: usize,
+        /// The limit it broke.
+        limit: usize,
+    },
+    /// The payload nests containers deeper than allowed.
+    #[error(
+        "{what} nests deeper than {limit} levels; flatten the data or raise the limit in `Limits`"
+    )]
+    TooDeep {
+        /// What was being decoded.
+        what: &'static str,
+        /// The depth limit.
+        limit: usize,
+    },
+    /// The bytes are not well-formed MessagePack.
+    #[error("{what} is not valid MessagePack: {detail}")]
+    Malformed {
+        /// What was being decoded.
+        what: &'static str,
+        /// Where and why the bytes are broken.
+        detail: String,
+    },
+    /// The bytes are MessagePack but do not match the expected type (for example a message
+    /// for a method that this version of the actor does not have).
+    #[error("{what} does not match the expected type: {detail}; check that sender and actor agree on the message definitions")]
+    Mismatch {
+        /// What was being decoded.
+        what: &'static str,
+        /// serde's description of the mismatch.
+        detail: String,
+    },
+    /// A value could not be encoded.
+    #[error("could not encode {what}: {detail}")]
+    Encode {
+        /// What was being encoded.
+        what: &'static str,
+        /// serde's description of the failure.
+        detail: String,
+    },
+}
+
+/// What kind of store failure happened; decides whether a retry can help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store asked us to slow down (DynamoDB throttling). Retry with backoff.
+    Throttled,
+    /// The store could not be reached or failed internally (5xx, timeouts). The write may
+    /// or may not have happened.
+    Unavailable,
+    /// The table does not exist.
+    TableMissing,
+    /// An item would exceed the store's item-size limit.
+    ItemTooLarge,
+    /// A transaction was cancelled by a concurrent one. Retry.
+    TransactionConflict,
+    /// Anything else: bad configuration, permissions, a bug.
+    Other,
+}
+
+/// The mailbox/state store failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("store error ({kind:?}): {message}")]
+pub struct StoreError {
+    /// The kind of failure.
+    pub kind: StoreErrorKind,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+impl StoreError {
+    /// A store error of `kind` with `message`.
+    pub fn new(kind: StoreErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            message: message.into(),
+        }
+    }
+
+    /// Whether retrying the same call later can succeed.
+    #[must_use]
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self.kind,
+            StoreErrorKind::Throttled
+                | StoreErrorKind::Unavailable
+                | StoreErrorKind::TransactionConflict
+        )
+    }
+}
+
+/// Waking an actor's handler failed. The message is still queued: the next nudge, or a
+/// sweep, will process it.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("could not invoke the handler of `{actor_type}`: {message}")]
+pub struct InvokeError {
+    /// The actor type whose handler was invoked.
+    pub actor_type: String,
+    /// What happened and what to do.
+    pub message: String,
+}
+
+/// Why an ask (`.call()`) did not produce the method's return value.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AskError<E> {
+    /// The method ran and returned `Err`; the actor's state is unchanged by that message.
+    #[error("the handler returned an error: {0}")]
+    Handler(E),
+    /// No reply arrived in time. The message stays queued and will still be processed.
+    #[error("no reply to message {message_id} within {after:?}; the message stays queued and will still be processed, raise the timeout with `.timeout(..)` if the actor is busy")]
+    Timeout {
+        /// The message that was sent.
+        message_id: MessageId,
+        /// How long the caller waited.
+        after: Duration,
+    },
+    /// The message could not be processed (it panicked on every attempt, or its bytes did
+    /// not decode) and was moved to the actor's dead letters.
+    #[error("message {message_id} was dead-lettered: {reason}")]
+    DeadLettered {
+        /// The message that was sent.
+        message_id: MessageId,
+        /// The last error.
+        reason: String,
+    },
+    /// The message carried an idempotency key the actor had already consumed, so it was
+    /// not applied again; the first message's reply went to its own caller.
+    #[error("message {message_id} repeats an idempotency key the actor already consumed; it was not applied again")]
+    Duplicate {
+        /// The message that was sent.
+        message_id: MessageId,
+    },
+    /// `.call()` was used inside a handler. An actor cannot wait for a reply while it
+    /// holds its mailbox: use `.send()` and let the other actor send a message back.
+    #[error("`.call()` is not allowed inside a handler (the reply could only arrive after this handler returns); use `.send()` and reply with a message")]
+    NotAllowedInHandler,
+    /// The runtime failed before the message was processed.
+    #[error(transparent)]
+    Runtime(#[from] Error),
+}
+
+impl<E> AskError<E> {
+    /// The handler's own error, if that is what happened.
+    pub fn into_handler_error(self) -> Option<E> {
+        match self {
+            Self::Handler(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The error type of methods that cannot fail: it has no values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Never {}
+
+impl fmt::Display for Never {
+    fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {}
+    }
+}
+
+impl std::error::Error for Never {}
+
+/// A handler's failure as recorded in a reply or dead letter.
+pub(crate) fn describe_panic(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        format!("handler panicked: {s}")
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        format!("handler panicked: {s}")
+    } else {
+        "handler panicked".to_owned()
+    }
+}

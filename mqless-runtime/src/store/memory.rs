@@ -1,0 +1,309 @@
+//! The in-memory store: the embedded runtime's default, and the fastest way to run the
+//! mailbox protocol in tests. One lock guards all actors, which makes `commit` with
+//! outgoing messages trivially atomic; every operation under it is a map lookup.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::{
+    BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
+};
+use crate::error::StoreError;
+use crate::id::{Address, MessageId};
+
+#[derive(Default)]
+struct ActorData {
+    record: Option<StateRecord>,
+    mailbox: BTreeMap<MessageId, Vec<u8>>,
+    /// Encoded reply and its expiry.
+    replies: HashMap<MessageId, (Vec<u8>, u64)>,
+    dead_letters: BTreeMap<MessageId, DeadLetter>,
+}
+
+/// Mailboxes and state in process memory. Cheap to clone: clones share the data.
+///
+/// ```
+/// use mqless_runtime::store::memory::MemoryStore;
+/// let store = MemoryStore::new();
+/// assert_eq!(store.pending_messages(), 0);
+/// ```
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    actors: Mutex<HashMap<Address, ActorData>>,
+    reply_signals: Mutex<HashMap<(Address, MessageId), Arc<Notify>>>,
+}
+
+impl std::fmt::Debug for MemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStore")
+            .field("pending_messages", &self.pending_messages())
+            .finish()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing panics while holding these locks; if something did, the data is still
+    // consistent because every operation writes its changes last.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl MemoryStore {
+    /// An empty store.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Messages waiting in all mailboxes.
+    #[must_use]
+    pub fn pending_messages(&self) -> usize {
+        lock(&self.shared.actors)
+            .values()
+            .map(|a| a.mailbox.len())
+            .sum()
+    }
+
+    /// Addresses whose mailbox is not empty, in order.
+    #[must_use]
+    pub fn actors_with_pending_messages(&self) -> Vec<Address> {
+        let actors = lock(&self.shared.actors);
+        let mut pending: Vec<Address> = actors
+            .iter()
+            .filter(|(_, a)| !a.mailbox.is_empty())
+            .map(|(k, _)| k.clone())
+            .collect();
+        pending.sort();
+        pending
+    }
+
+    fn signal(&self, address: &Address, id: MessageId) -> Arc<Notify> {
+        lock(&self.shared.reply_signals)
+            .entry((address.clone(), id))
+            .or_default()
+            .clone()
+    }
+}
+
+impl Store for MemoryStore {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        item: &'a MailboxItem,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        actors
+            .entry(to.clone())
+            .or_default()
+            .mailbox
+            .entry(item.id)
+            .or_insert_with(|| item.envelope.clone());
+        Box::pin(async { Ok(()) })
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+        lease_expires_at: u64,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actors
+            .entry(address.clone())
+            .or_default()
+            .record
+            .get_or_insert_with(StateRecord::default);
+        let result = if record.lease_expires_at > now {
+            None
+        } else {
+            record.epoch += 1;
+            record.lease_expires_at = lease_expires_at;
+            Some(record.clone())
+        };
+        Box::pin(async { Ok(result) })
+    }
+
+    fn read_mailbox<'a>(
+        &'a self,
+        address: &'a Address,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+        let actors = lock(&self.shared.actors);
+        let items = actors.get(address).map_or_else(Vec::new, |a| {
+            a.mailbox
+                .iter()
+                .take(limit)
+                .map(|(id, envelope)| MailboxItem {
+                    id: *id,
+                    envelope: envelope.clone(),
+                })
+                .collect()
+        });
+        Box::pin(async { Ok(items) })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        address: &'a Address,
+        commit: &'a Commit,
+    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actors
+            .entry(address.clone())
+            .or_default()
+            .record
+            .get_or_insert_with(StateRecord::default);
+        let outcome = if record.epoch != commit.epoch || record.version != commit.expected_version {
+            CommitOutcome::Fenced
+        } else {
+            record.version += 1;
+            record.lease_expires_at = commit.lease_expires_at;
+            record.state = Some(commit.state.clone());
+            record.meta = Some(commit.meta.clone());
+            for (to, item) in &commit.outgoing {
+                actors
+                    .entry(to.clone())
+                    .or_default()
+                    .mailbox
+                    .entry(item.id)
+                    .or_insert_with(|| item.envelope.clone());
+            }
+            CommitOutcome::Committed
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn release<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
+            if record.epoch == epoch {
+                record.lease_expires_at = 0;
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn cleanup<'a>(
+        &'a self,
+        address: &'a Address,
+        cleanup: Cleanup<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        {
+            let mut actors = lock(&self.shared.actors);
+            let actor = actors.entry(address.clone()).or_default();
+            for failure in cleanup.dead_letters {
+                if let Some(envelope) = actor.mailbox.remove(&failure.id) {
+                    actor.dead_letters.insert(
+                        failure.id,
+                        DeadLetter {
+                            id: failure.id,
+                            envelope,
+                            error: failure.error.clone(),
+                            attempts: failure.attempts,
+                            dead_at: cleanup.now,
+                        },
+                    );
+                }
+            }
+            for id in cleanup.delete {
+                actor.mailbox.remove(id);
+            }
+            actor
+                .replies
+                .retain(|_, (_, expires)| *expires > cleanup.now);
+            for reply in cleanup.replies {
+                actor
+                    .replies
+                    .entry(reply.id)
+                    .or_insert_with(|| (reply.bytes.clone(), cleanup.replies_expire_at));
+            }
+        }
+        if !cleanup.replies.is_empty() {
+            let signals = lock(&self.shared.reply_signals);
+            for reply in cleanup.replies {
+                if let Some(signal) = signals.get(&(address.clone(), reply.id)) {
+                    signal.notify_one();
+                }
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn get_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        let actors = lock(&self.shared.actors);
+        let reply = actors
+            .get(address)
+            .and_then(|a| a.replies.get(&id))
+            .map(|(bytes, _)| bytes.clone());
+        Box::pin(async { Ok(reply) })
+    }
+
+    fn wait_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let signal = self.signal(address, id);
+            let take = || {
+                let mut actors = lock(&self.shared.actors);
+                actors
+                    .get_mut(address)
+                    .and_then(|a| a.replies.remove(&id))
+                    .map(|(bytes, _)| bytes)
+            };
+            let deadline = tokio::time::Instant::now() + timeout;
+            // `notify_one` stores a permit when nobody waits yet, so a reply written
+            // between `take` and `notified` still wakes us.
+            let reply = loop {
+                if let Some(reply) = take() {
+                    break Some(reply);
+                }
+                if tokio::time::timeout_at(deadline, signal.notified())
+                    .await
+                    .is_err()
+                {
+                    break take();
+                }
+            };
+            lock(&self.shared.reply_signals).remove(&(address.clone(), id));
+            Ok(reply)
+        })
+    }
+
+    fn load_state<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        let record = lock(&self.shared.actors)
+            .get(address)
+            .and_then(|a| a.record.clone());
+        Box::pin(async { Ok(record) })
+    }
+
+    fn dead_letters<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        let letters = lock(&self.shared.actors)
+            .get(address)
+            .map_or_else(Vec::new, |a| a.dead_letters.values().cloned().collect());
+        Box::pin(async { Ok(letters) })
+    }
+}

@@ -1,0 +1,218 @@
+//! The mailbox/state store: the one source of truth of the mailbox protocol.
+//!
+//! Every actor has one `#state` record (state bytes, version, fencing epoch, lease, and
+//! the bookkeeping of its last committed batch), a mailbox of messages in id order,
+//! replies waiting for asks, and dead letters. [`memory::MemoryStore`] keeps them in
+//! process; the DynamoDB store keeps them in one table. The protocol that drives a store
+//! lives in [`crate::mailbox`], so both stores run the same steps.
+
+pub mod memory;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use crate::error::StoreError;
+use crate::id::{Address, MessageId};
+
+/// A boxed, sendable future: the return type of the runtime's object-safe traits.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// One queued message: its id (the mailbox sort key) and its encoded envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MailboxItem {
+    /// The message id; the mailbox is read in id order.
+    pub id: MessageId,
+    /// The encoded envelope (see `crate::mailbox::Envelope`).
+    pub envelope: Vec<u8>,
+}
+
+/// An actor's `#state` record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StateRecord {
+    /// Number of committed batches. A commit must name the version it read.
+    pub version: u64,
+    /// Fencing epoch, bumped by every acquire. A commit must name the epoch of its lease,
+    /// so an owner whose lease was taken over can never commit.
+    pub epoch: u64,
+    /// When the lease runs out, in milliseconds since the Unix epoch; 0 when released.
+    pub lease_expires_at: u64,
+    /// The encoded actor state; `None` before the first commit.
+    pub state: Option<Vec<u8>>,
+    /// The encoded bookkeeping of the last batch (consumed ids, replies, dead letters).
+    pub meta: Option<Vec<u8>>,
+}
+
+/// The conditional write that ends a batch.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// Must equal the record's epoch, or the commit is fenced.
+    pub epoch: u64,
+    /// Must equal the record's version; the commit writes `expected_version + 1`.
+    pub expected_version: u64,
+    /// The new encoded state.
+    pub state: Vec<u8>,
+    /// The new encoded bookkeeping.
+    pub meta: Vec<u8>,
+    /// The new lease expiry; 0 releases the lease in the same write.
+    pub lease_expires_at: u64,
+    /// Messages to other actors, written atomically with the state.
+    pub outgoing: Vec<(Address, MailboxItem)>,
+}
+
+/// Whether a commit landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// The state, bookkeeping and outgoing messages were written.
+    Committed,
+    /// Another owner took the lease (the epoch or version moved): nothing was written.
+    Fenced,
+}
+
+/// Bytes keyed by a message id (a reply, in the bookkeeping of a batch).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct KeyedBytes {
+    /// The message the bytes belong to.
+    pub id: MessageId,
+    /// The bytes.
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// A message that could not be processed, as recorded by the batch that gave up on it.
+/// Cleanup moves the message from the mailbox to the dead letters with this note.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Failure {
+    /// The message.
+    pub id: MessageId,
+    /// The last error.
+    pub error: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+}
+
+/// A dead letter: a message moved out of the mailbox after it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The message id.
+    pub id: MessageId,
+    /// The message's encoded envelope, as it was queued.
+    pub envelope: Vec<u8>,
+    /// The last error.
+    pub error: String,
+    /// How many times it was tried.
+    pub attempts: u32,
+    /// When it was moved, in milliseconds since the Unix epoch.
+    pub dead_at: u64,
+}
+
+/// The idempotent writes that follow a commit: move failed messages to the dead letters,
+/// delete consumed messages, store replies. A later owner repeats them if this one
+/// crashes before they finish.
+#[derive(Debug, Clone, Copy)]
+pub struct Cleanup<'a> {
+    /// Messages that failed: moved to the dead letters before the deletes.
+    pub dead_letters: &'a [Failure],
+    /// Messages consumed by the committed batch (including the failed ones).
+    pub delete: &'a [MessageId],
+    /// Encoded replies for asks.
+    pub replies: &'a [KeyedBytes],
+    /// When the replies may be discarded (milliseconds since the Unix epoch).
+    pub replies_expire_at: u64,
+    /// The caller's clock, for discarding expired replies.
+    pub now: u64,
+}
+
+/// Persistent mailboxes and state. Implementations must make `enqueue`, `acquire`,
+/// `commit` and `release` atomic per call, and reads strongly consistent.
+pub trait Store: Send + Sync + 'static {
+    /// Appends a message to `to`'s mailbox. Writing an id that already exists is a no-op.
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        item: &'a MailboxItem,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Takes the lease of `address` if it is free or expired at `now`: bumps the epoch,
+    /// sets the expiry, and returns the record (created empty if missing). `None` when a
+    /// live owner holds it.
+    fn acquire<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+        lease_expires_at: u64,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>>;
+
+    /// The first `limit` messages of the mailbox, in id order.
+    fn read_mailbox<'a>(
+        &'a self,
+        address: &'a Address,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>>;
+
+    /// Writes a batch's result if the record still has `commit.epoch` and
+    /// `commit.expected_version`, together with its outgoing messages, atomically.
+    fn commit<'a>(
+        &'a self,
+        address: &'a Address,
+        commit: &'a Commit,
+    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>>;
+
+    /// Frees the lease if the record still has `epoch`; otherwise does nothing.
+    fn release<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Performs a committed batch's follow-up writes. Idempotent.
+    fn cleanup<'a>(
+        &'a self,
+        address: &'a Address,
+        cleanup: Cleanup<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// The encoded reply to message `id`, if it has been written.
+    fn get_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
+
+    /// Waits up to `timeout` for the reply to message `id`. The default polls
+    /// [`Store::get_reply`] with backoff; stores that can signal do better.
+    fn wait_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let mut pause = Duration::from_millis(5);
+            loop {
+                if let Some(reply) = self.get_reply(address, id).await? {
+                    return Ok(Some(reply));
+                }
+                let now = tokio::time::Instant::now();
+                if now >= deadline {
+                    return Ok(None);
+                }
+                tokio::time::sleep(pause.min(deadline - now)).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+        })
+    }
+
+    /// The `#state` record of `address`, without taking the lease.
+    fn load_state<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>>;
+
+    /// The dead letters of `address`, in id order.
+    fn dead_letters<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>>;
+}

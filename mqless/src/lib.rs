@@ -1,0 +1,91 @@
+//! # MQLess: actors on AWS Lambda and DynamoDB, with no cluster
+//!
+//! Annotate an impl block with [`#[actor]`](actor): every `pub` method becomes a message.
+//! MQLess guarantees that an actor handles one message at a time, in order, with its state
+//! persisted by conditional writes, so concurrent updates to one entity need no locks and
+//! no optimistic retries.
+//!
+//! ```
+//! use serde::{Deserialize, Serialize};
+//!
+//! #[derive(Default, Serialize, Deserialize)]
+//! pub struct Counter {
+//!     value: i64,
+//! }
+//!
+//! #[mqless::actor]
+//! impl Counter {
+//!     /// Adds `by` and returns the new value.
+//!     pub fn increment(&mut self, by: i64) -> i64 {
+//!         self.value += by;
+//!         self.value
+//!     }
+//!
+//!     pub fn get(&self) -> i64 {
+//!         self.value
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "multi_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let runtime = mqless::Embedded::new();
+//! runtime.register::<Counter>()?;
+//! let counter = runtime.client::<Counter>("visits")?;
+//!
+//! counter.increment(5).send().await?;            // tell: returns once the message is durable
+//! assert_eq!(counter.increment(1).call().await?, 6); // ask: waits for the return value
+//! assert_eq!(counter.get().call().await?, 6);
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## What the macro generates
+//!
+//! From `impl Counter`:
+//! - `CounterMessage`, a serde enum with one variant per `pub` method, whose variant
+//!   (method) and field (argument) names are the wire format. MessagePack with named
+//!   fields: adding an `Option` argument or a new method never breaks old messages.
+//! - `CounterClient`, the typed client: `counter.increment(5)` returns a [`Request`] to
+//!   `.send()` (tell: resolves to the [`MessageId`] once the message is durable) or
+//!   `.call()` (ask: resolves to the return value, or an [`AskError`]), with
+//!   `.timeout(..)` and `.idempotency_key(..)`.
+//! - the dispatch: an implementation of [`Actor`] with one `match` over the messages.
+//!
+//! Handler methods take `&self` or `&mut self`, may be `async`, take owned serde
+//! arguments, and return a serde value or `Result<T, E>` with serde `T` and `E`. A method
+//! that returns `Err` or panics leaves the state unchanged. A method may take a
+//! [`Context`] (`ctx: &mut Context`) for its own id, the clock, and sends to other
+//! actors, which are committed atomically with its state change.
+//!
+//! Options: `#[actor(name = "..")]` sets the actor type name (default: the type's name);
+//! `#[handler(name = "..")]` on a method sets its wire name; `#[actor(crate = "..")]`
+//! names this crate if you renamed it in `Cargo.toml`.
+//!
+//! ## Runtimes
+//!
+//! The same actor code runs on the [`Embedded`] runtime (in process, no AWS: the default
+//! for trying MQLess and for tests) and, as an AWS Lambda function per actor type, with
+//! mailboxes and state in DynamoDB.
+
+pub use mqless_runtime::{
+    codec, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Address, AskError, Clock,
+    CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded, EmbeddedBuilder, Error,
+    InvokeError, Invoker, Limits, ManualClock, MessageId, Never, Request, SendOptions, Store,
+    StoreError, StoreErrorKind, SystemClock,
+};
+
+/// Turns an inherent impl block into an actor: see the [crate documentation](crate).
+///
+/// ```compile_fail
+/// #[mqless::actor]
+/// impl Counter {
+///     pub fn consume(self) {} // error: handlers take `&self` or `&mut self`
+/// }
+/// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter;
+/// ```
+pub use mqless_macros::actor;
+
+#[doc(hidden)]
+pub mod __private {
+    pub use mqless_runtime::private::*;
+}
