@@ -51,13 +51,22 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     let variants = def.handlers.iter().map(|h| {
         let variant = variant_ident(h);
         let wire = &h.wire_name;
-        let docs = &h.docs;
+        let docs = if h.docs.is_empty() {
+            let doc = format!(
+                "The `{}` message: calls `{actor}::{}`.",
+                h.wire_name, h.sig.ident
+            );
+            quote!(#[doc = #doc])
+        } else {
+            let docs = &h.docs;
+            quote!(#(#docs)*)
+        };
         let fields = fields(h).map(|(name, ty)| {
             let doc = format!("Argument `{name}`.");
             quote!(#[doc = #doc] #name: #ty)
         });
         quote! {
-            #(#docs)*
+            #docs
             #[serde(rename = #wire)]
             #variant { #(#fields,)* }
         }

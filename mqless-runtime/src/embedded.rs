@@ -10,7 +10,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address};
-use crate::invoke::{Drain, InProcessInvoker, Invoker};
+use crate::invoke::{Drain, InProcessInvoker, Invoker, RecordingInvoker};
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::store::memory::MemoryStore;
 use crate::store::{DeadLetter, Store};
@@ -28,6 +28,9 @@ use crate::store::{DeadLetter, Store};
 pub struct Embedded {
     store: Arc<dyn Store>,
     invoker: Arc<InProcessInvoker>,
+    /// What clients and hosts wake: the in-process invoker, or a recorder when drains
+    /// are driven by hand.
+    wake: Arc<dyn Invoker>,
     clock: Arc<dyn Clock>,
     config: DrainConfig,
     transport: Arc<dyn Transport>,
@@ -57,6 +60,7 @@ pub struct EmbeddedBuilder {
     store: Option<Arc<dyn Store>>,
     clock: Option<Arc<dyn Clock>>,
     config: DrainConfig,
+    manual: Option<Arc<RecordingInvoker>>,
 }
 
 impl EmbeddedBuilder {
@@ -81,22 +85,34 @@ impl EmbeddedBuilder {
         self
     }
 
+    /// Sends wake nobody: `recorder` notes each nudge, and the caller drives drains with
+    /// [`Embedded::host`]. For tests that need to interleave invocations exactly.
+    #[must_use]
+    pub fn manual_drains(mut self, recorder: Arc<RecordingInvoker>) -> Self {
+        self.manual = Some(recorder);
+        self
+    }
+
     /// The runtime.
     #[must_use]
     pub fn build(self) -> Embedded {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let invoker = Arc::new(InProcessInvoker::new());
-        let as_invoker: Arc<dyn Invoker> = Arc::new(Arc::clone(&invoker));
+        let wake: Arc<dyn Invoker> = match self.manual {
+            Some(recorder) => recorder,
+            None => Arc::new(Arc::clone(&invoker)),
+        };
         let transport: Arc<dyn Transport> = Arc::new(StoreTransport::new(
             Arc::clone(&store),
-            as_invoker,
+            Arc::clone(&wake),
             Arc::clone(&clock),
             self.config.limits,
         ));
         Embedded {
             store,
             invoker,
+            wake,
             clock,
             config: self.config,
             transport,
@@ -161,10 +177,9 @@ impl Embedded {
     /// # Errors
     /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
     pub fn host<A: Actor>(&self) -> Result<ActorHost<A>, Error> {
-        let invoker: Arc<dyn Invoker> = Arc::new(Arc::clone(&self.invoker));
         ActorHost::new(
             Arc::clone(&self.store),
-            invoker,
+            Arc::clone(&self.wake),
             Arc::clone(&self.clock),
             self.config.clone(),
         )

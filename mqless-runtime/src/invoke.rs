@@ -129,3 +129,33 @@ impl Invoker for Arc<InProcessInvoker> {
         Box::pin(async move { result })
     }
 }
+
+/// An invoker that wakes nobody and remembers what it was asked, for tests that drive
+/// drains by hand (see [`crate::EmbeddedBuilder::manual_drains`]).
+#[derive(Debug, Default)]
+pub struct RecordingInvoker {
+    nudges: Mutex<Vec<Address>>,
+}
+
+impl RecordingInvoker {
+    /// An invoker with no nudges yet.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The nudges received so far, oldest first, leaving none.
+    pub fn take_nudges(&self) -> Vec<Address> {
+        std::mem::take(&mut *self.nudges.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+impl Invoker for RecordingInvoker {
+    fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+        self.nudges
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(address.clone());
+        Box::pin(async { Ok(()) })
+    }
+}

@@ -33,6 +33,6 @@ pub use context::Context;
 pub use embedded::{Embedded, EmbeddedBuilder};
 pub use error::{AskError, CodecError, Error, InvokeError, Never, StoreError, StoreErrorKind};
 pub use id::{ActorId, ActorType, Address, MessageId};
-pub use invoke::Invoker;
+pub use invoke::{Invoker, RecordingInvoker};
 pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainReport};
 pub use store::Store;

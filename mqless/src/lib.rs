@@ -68,10 +68,10 @@
 //! mailboxes and state in DynamoDB.
 
 pub use mqless_runtime::{
-    codec, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Address, AskError, Clock,
-    CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded, EmbeddedBuilder, Error,
-    InvokeError, Invoker, Limits, ManualClock, MessageId, Never, Request, SendOptions, Store,
-    StoreError, StoreErrorKind, SystemClock,
+    codec, mailbox, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Address, AskError,
+    Clock, CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded, EmbeddedBuilder,
+    Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never, RecordingInvoker, Request,
+    SendOptions, Store, StoreError, StoreErrorKind, SystemClock,
 };
 
 /// Turns an inherent impl block into an actor: see the [crate documentation](crate).
