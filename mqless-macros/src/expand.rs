@@ -92,8 +92,8 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
     let wire_checks = def.handlers.iter().flat_map(|h| {
         let returned = match &h.output {
-            Output::Value(ty) => vec![ty.clone()],
-            Output::Result(ok, err) => vec![ok.clone(), err.clone()],
+            Output::Value(ty) => vec![(**ty).clone()],
+            Output::Result(ok, err) => vec![(**ok).clone(), (**err).clone()],
         };
         fields(h)
             .map(|(_, ty)| ty.clone())

@@ -71,9 +71,9 @@ pub(crate) enum ArgKind {
 
 pub(crate) enum Output {
     /// A plain return type (`()` when there is none).
-    Value(Type),
+    Value(Box<Type>),
     /// `Result<T, E>`: `Err` rolls the state back.
-    Result(Type, Type),
+    Result(Box<Type>, Box<Type>),
 }
 
 /// Parses the attribute arguments and the item. `Err` carries the item's tokens to emit
@@ -277,7 +277,7 @@ fn is_context(ty: &Type) -> bool {
 
 fn output(output: &ReturnType) -> Output {
     let ty = match output {
-        ReturnType::Default => return Output::Value(syn::parse_quote!(())),
+        ReturnType::Default => return Output::Value(Box::new(syn::parse_quote!(()))),
         ReturnType::Type(_, ty) => (**ty).clone(),
     };
     // `Result<T, E>` by name, with both parameters: a one-parameter alias such as
@@ -295,11 +295,11 @@ fn output(output: &ReturnType) -> Output {
                         })
                         .collect();
                     if let [ok, err] = types.as_slice() {
-                        return Output::Result((*ok).clone(), (*err).clone());
+                        return Output::Result(Box::new((*ok).clone()), Box::new((*err).clone()));
                     }
                 }
             }
         }
     }
-    Output::Value(ty)
+    Output::Value(Box::new(ty))
 }

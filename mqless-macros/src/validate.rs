@@ -26,13 +26,15 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             "`#[actor]` impl blocks cannot be `unsafe`; remove `unsafe`",
         );
     }
-    if !item.generics.params.is_empty() || item.generics.where_clause.is_some() {
+    let generic = !item.generics.params.is_empty() || item.generics.where_clause.is_some();
+    if generic {
         errors.spanned(
             &item.generics,
             "an actor type cannot be generic: its messages and its store key need one concrete type; implement a concrete type",
         );
     }
-    if def.actor_ident().is_none() {
+    // A generic impl has a generic self type too: one error is enough.
+    if def.actor_ident().is_none() && !generic {
         errors.spanned(&item.self_ty, "`#[actor]` needs a plain type name as the actor (`impl Counter { .. }`), without generic arguments");
     }
     if let Some(name) = &def.name {
@@ -51,7 +53,8 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             format!("`#[handler]` is only for `pub` methods (each `pub` method becomes a message); make `{ident}` `pub` or remove the attribute"),
         );
     }
-    if def.handlers.is_empty() {
+    // Trait methods have no `pub`; the trait-impl error already says what to do.
+    if def.handlers.is_empty() && item.trait_.is_none() {
         errors.spanned(
             &item.self_ty,
             "`#[actor]` found no `pub` method in this impl block; make at least one method `pub`: each `pub` method becomes a message of the actor",
@@ -108,8 +111,8 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             }
         }
         let returned: Vec<&Type> = match &handler.output {
-            Output::Value(ty) => vec![ty],
-            Output::Result(ok, err) => vec![ok, err],
+            Output::Value(ty) => vec![&**ty],
+            Output::Result(ok, err) => vec![&**ok, &**err],
         };
         for ty in returned {
             match ty {

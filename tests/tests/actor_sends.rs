@@ -1,0 +1,107 @@
+//! Messages an actor sends through its context are committed with its state change:
+//! delivered after the commit, discarded when the sending message fails, and kept in the
+//! order sent.
+
+use std::sync::Arc;
+
+use mqless::{AskError, Context, Embedded};
+use mqless_examples::bank::{self, Account, BankConfig};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Relay {
+    forwarded: u32,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Sink {
+    received: Vec<u32>,
+}
+
+#[mqless::actor]
+impl Relay {
+    /// Forwards `n` and `n + 1000` to the sink; refuses odd `n` after sending, which must
+    /// discard the sends.
+    pub async fn forward(&mut self, n: u32, ctx: &mut Context) -> Result<u32, String> {
+        let sink = ctx.actor::<Sink>("sink").map_err(|e| e.to_string())?;
+        sink.push(n).send().await.map_err(|e| e.to_string())?;
+        sink.push(n + 1000)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        self.forwarded += 1;
+        if n % 2 == 1 {
+            return Err(format!("{n} is odd"));
+        }
+        Ok(self.forwarded)
+    }
+}
+
+#[mqless::actor]
+impl Sink {
+    pub fn push(&mut self, n: u32) {
+        self.received.push(n);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_commit_with_the_state_and_vanish_with_a_failure() {
+    let runtime = Embedded::new();
+    runtime
+        .register::<Relay>()
+        .unwrap()
+        .register::<Sink>()
+        .unwrap();
+    let relay = runtime.client::<Relay>("r").unwrap();
+    for n in 0..20 {
+        match relay.forward(n).send().await {
+            Ok(_) => {}
+            Err(error) => panic!("send failed: {error}"),
+        }
+    }
+    let odd = relay.forward(21).call().await.unwrap_err();
+    assert!(matches!(odd, AskError::Handler(ref e) if e == "21 is odd"));
+    runtime.idle().await;
+
+    let sink = runtime.state::<Sink>("sink").await.unwrap().unwrap();
+    let expected: Vec<u32> = (0..20)
+        .filter(|n| n % 2 == 0)
+        .flat_map(|n| [n, n + 1000])
+        .collect();
+    assert_eq!(
+        sink.received, expected,
+        "only the successful messages' sends, in the order sent"
+    );
+    assert_eq!(
+        runtime
+            .state::<Relay>("r")
+            .await
+            .unwrap()
+            .unwrap()
+            .forwarded,
+        10
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bank_conserves_money() {
+    let runtime = Arc::new(Embedded::new());
+    runtime.register::<Account>().unwrap();
+    let config = BankConfig {
+        accounts: 8,
+        tasks: 64,
+        operations_per_task: 20,
+        ..BankConfig::default()
+    };
+    let report = bank::run(runtime, config).await.unwrap();
+    println!("{report:?}");
+    assert_eq!(
+        report.expected_total, report.actual_total,
+        "money is conserved"
+    );
+    assert!(report.lowest_balance >= 0, "no balance went negative");
+    assert!(
+        report.refused > 0 && report.succeeded.iter().all(|n| *n > 0),
+        "the mix exercised every path: {report:?}"
+    );
+}

@@ -1,0 +1,15 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[mqless::actor]
+impl Counter {
+    pub fn id(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}

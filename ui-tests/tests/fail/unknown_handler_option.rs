@@ -1,0 +1,16 @@
+use serde::{Deserialize, Serialize};
+
+#[derive(Default, Serialize, Deserialize)]
+pub struct Counter {
+    value: i64,
+}
+
+#[mqless::actor]
+impl Counter {
+    #[handler(rename = "read")]
+    pub fn get(&self) -> i64 {
+        self.value
+    }
+}
+
+fn main() {}
