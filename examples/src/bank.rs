@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use mqless::{AskError, Context, Embedded};
+use mqless::{Actors, AskError, Context};
 use serde::{Deserialize, Serialize};
 
 /// One bank account.
@@ -172,17 +172,21 @@ impl BankReport {
     }
 }
 
-/// Runs the bank on `runtime` (which must have [`Account`] registered): opens the
-/// accounts, runs the concurrent tasks, waits for every transfer, and checks the books.
+/// Runs the bank on `runtime` (the embedded runtime with [`Account`] registered, or
+/// Lambda functions over DynamoDB): opens the accounts, runs the concurrent tasks, waits
+/// for every transfer, and checks the books.
 ///
 /// # Errors
 /// Any runtime error; a refused operation is an outcome, not an error.
-pub async fn run(
-    runtime: std::sync::Arc<Embedded>,
+pub async fn run<S: Actors>(
+    runtime: std::sync::Arc<S>,
     config: BankConfig,
 ) -> Result<BankReport, Box<dyn std::error::Error + Send + Sync>> {
+    // Accounts are named per run, so a run on a table that outlived earlier runs starts
+    // from fresh accounts.
+    let run_id = mqless::MessageId::generate(now_millis(), None);
     let names: Vec<String> = (0..config.accounts)
-        .map(|i| format!("account-{i}"))
+        .map(|i| format!("{run_id}-account-{i}"))
         .collect();
     for name in &names {
         runtime
@@ -251,7 +255,7 @@ pub async fn run(
         }
     }
     // Transfers' deposits are delivered after their batch commits; wait for all of them.
-    runtime.idle().await;
+    runtime.settle().await;
     let elapsed = started.elapsed();
 
     let mut actual_total = 0;
@@ -276,6 +280,12 @@ pub async fn run(
         refused: total.refused,
         succeeded: total.succeeded,
     })
+}
+
+fn now_millis() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 #[derive(Debug, Default)]

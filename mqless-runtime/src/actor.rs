@@ -48,3 +48,18 @@ pub trait ActorClient: Clone + Send + Sync + 'static {
     /// The client core.
     fn core(&self) -> &ClientCore;
 }
+
+/// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
+/// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
+/// on both.
+pub trait Actors: Send + Sync + 'static {
+    /// A client of actor `id` of type `A`.
+    ///
+    /// # Errors
+    /// An invalid id, or an actor type this system cannot run.
+    fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, crate::Error>;
+
+    /// Resolves once every message sent so far has been processed, where the system can
+    /// tell (the embedded runtime); at once otherwise.
+    fn settle(&self) -> impl std::future::Future<Output = ()> + Send;
+}

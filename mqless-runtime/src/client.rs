@@ -98,12 +98,13 @@ impl Transport for StoreTransport {
             self.store
                 .enqueue(to, &MailboxItem { id, envelope })
                 .await?;
-            if let Err(error) = self.invoker.nudge(to).await {
-                // The message is durable: the next nudge or a sweep will process it, so a
-                // failed wake-up must not make the caller send it again.
-                eprintln!(
-                    "mqless: message {id} to {to} is queued but waking its handler failed: {error}"
-                );
+            // An ask wakes the handler in `wait_reply`, where it can wait for the reply.
+            if !ask {
+                if let Err(error) = self.invoker.nudge(to).await {
+                    // The message is durable: the next nudge or a sweep will process it,
+                    // so a failed wake-up must not make the caller send it again.
+                    eprintln!("mqless: message {id} to {to} is queued but waking its handler failed: {error}");
+                }
             }
             Ok(id)
         })
@@ -115,7 +116,20 @@ impl Transport for StoreTransport {
         id: MessageId,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
-        Box::pin(async move { Ok(self.store.wait_reply(to, id, timeout).await?) })
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            match tokio::time::timeout(timeout, self.invoker.wake_for_reply(to, id)).await {
+                Ok(Ok(Some(reply))) => return Ok(Some(reply)),
+                Ok(Ok(None)) => {}
+                // The message is queued: another invocation may still answer it.
+                Ok(Err(error)) => eprintln!(
+                    "mqless: message {id} to {to} is queued but waking its handler failed: {error}"
+                ),
+                Err(_) => return Ok(None),
+            }
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            Ok(self.store.wait_reply(to, id, left).await?)
+        })
     }
 
     fn allows_ask(&self) -> bool {

@@ -23,9 +23,11 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// The defaults: 128 KiB messages, 256 KiB state, 64 levels of nesting.
+    /// The defaults: 64 KiB messages, 256 KiB state, 64 levels of nesting. With the
+    /// batch bookkeeping (64 KiB) and one reply, a state record stays under DynamoDB's
+    /// 400 KB item limit.
     pub const DEFAULT: Self = Self {
-        max_message_bytes: 128 * 1024,
+        max_message_bytes: 64 * 1024,
         max_state_bytes: 256 * 1024,
         max_depth: 64,
     };

@@ -227,3 +227,13 @@ impl Embedded {
         &self.store
     }
 }
+
+impl crate::actor::Actors for Embedded {
+    fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
+        Embedded::client::<A>(self, id)
+    }
+
+    async fn settle(&self) {
+        self.idle().await;
+    }
+}

@@ -48,6 +48,9 @@ pub enum Error {
     /// Waking an actor's handler failed.
     #[error(transparent)]
     Invoke(#[from] InvokeError),
+    /// Configuration is missing or invalid (environment variables, function names).
+    #[error("configuration error: {0}")]
+    Config(String),
     /// The embedded runtime was asked to run an actor type it does not know.
     #[error(
         "actor type `{0}` is not registered with this runtime; call `register::<T>()` for it first"

@@ -12,6 +12,8 @@
 //! - [`embedded`]: all of it in one process.
 
 pub mod actor;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod client;
 pub mod clock;
 pub mod codec;
@@ -20,12 +22,14 @@ pub mod embedded;
 pub mod error;
 pub mod id;
 pub mod invoke;
+#[cfg(feature = "aws")]
+pub mod lambda;
 pub mod mailbox;
 #[doc(hidden)]
 pub mod private;
 pub mod store;
 
-pub use actor::{Actor, ActorClient, Outcome};
+pub use actor::{Actor, ActorClient, Actors, Outcome};
 pub use client::{ClientCore, Request, SendOptions};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use codec::Limits;
@@ -34,5 +38,5 @@ pub use embedded::{Embedded, EmbeddedBuilder};
 pub use error::{AskError, CodecError, Error, InvokeError, Never, StoreError, StoreErrorKind};
 pub use id::{ActorId, ActorType, Address, MessageId};
 pub use invoke::{Invoker, RecordingInvoker};
-pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainReport};
+pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport};
 pub use store::Store;

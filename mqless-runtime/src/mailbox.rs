@@ -117,6 +117,19 @@ pub struct DrainReport {
     pub batches: usize,
     /// How the drain ended.
     pub end: DrainEnd,
+    /// The encoded reply to [`DrainOptions::reply_for`], when this drain committed it.
+    pub reply: Option<Vec<u8>>,
+}
+
+/// What one drain should do besides draining.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainOptions {
+    /// The invocation's deadline, in milliseconds since the Unix epoch on the host clock:
+    /// stop [`DrainConfig::deadline_margin`] before it and release the lease, ending with
+    /// [`DrainEnd::Deadline`] so the caller hands the rest to a fresh invocation.
+    pub deadline_millis: Option<u64>,
+    /// Return the reply to this message in [`DrainReport::reply`] if this drain commits it.
+    pub reply_for: Option<MessageId>,
 }
 
 /// A queued message as stored: the encoded message body and how to treat it.
@@ -305,54 +318,39 @@ impl<A: Actor> ActorHost<A> {
     /// # Errors
     /// Store failures and undecodable state. Messages stay queued: a later drain retries.
     pub async fn drain(&self, id: &ActorId) -> Result<DrainReport, Error> {
-        self.drain_until(id, None).await
+        self.drain_with(id, DrainOptions::default()).await
     }
 
-    /// Like [`ActorHost::drain`], but stops `deadline_margin` before `deadline_millis`
-    /// (the invocation's deadline on the host clock), releases the lease and nudges a
-    /// fresh invocation for the rest.
+    /// Like [`ActorHost::drain`], with a deadline and a reply to return (see
+    /// [`DrainOptions`]).
     ///
     /// # Errors
     /// As [`ActorHost::drain`].
-    pub async fn drain_until(
+    pub async fn drain_with(
         &self,
         id: &ActorId,
-        deadline_millis: Option<u64>,
+        options: DrainOptions,
     ) -> Result<DrainReport, Error> {
         let address = Address::new(self.actor_type.clone(), id.clone());
         let mut report = DrainReport::default();
         loop {
-            match self
-                .drain_one_lease(&address, deadline_millis, &mut report)
-                .await?
-            {
+            let end = self.drain_one_lease(&address, options, &mut report).await?;
+            report.end = match end {
                 LeaseEnd::Released => {
                     // A message enqueued while we held the lease had its nudge end in
                     // `Busy`: look once more after releasing, or it would wait for the
                     // next nudge.
                     if self.store.read_mailbox(&address, 1).await?.is_empty() {
-                        report.end = DrainEnd::Empty;
-                        return Ok(report);
+                        DrainEnd::Empty
+                    } else {
+                        continue;
                     }
                 }
-                LeaseEnd::Busy => {
-                    report.end = DrainEnd::Busy;
-                    return Ok(report);
-                }
-                LeaseEnd::Fenced => {
-                    report.end = DrainEnd::Fenced;
-                    return Ok(report);
-                }
-                LeaseEnd::Deadline => {
-                    if let Err(error) = self.invoker.nudge(&address).await {
-                        eprintln!(
-                            "mqless: could not hand {address} to a fresh invocation: {error}"
-                        );
-                    }
-                    report.end = DrainEnd::Deadline;
-                    return Ok(report);
-                }
-            }
+                LeaseEnd::Busy => DrainEnd::Busy,
+                LeaseEnd::Fenced => DrainEnd::Fenced,
+                LeaseEnd::Deadline => DrainEnd::Deadline,
+            };
+            return Ok(report);
         }
     }
 
@@ -368,9 +366,10 @@ impl<A: Actor> ActorHost<A> {
     async fn drain_one_lease(
         &self,
         address: &Address,
-        deadline: Option<u64>,
+        options: DrainOptions,
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
+        let deadline = options.deadline_millis;
         let limits = self.config.limits;
         let now = self.clock.now_millis();
         let Some(record) = self
@@ -460,6 +459,11 @@ impl<A: Actor> ActorHost<A> {
             version += 1;
             report.batches += 1;
             book = next;
+            if let Some(wanted) = options.reply_for {
+                if let Some(reply) = book.replies.iter().find(|r| r.id == wanted) {
+                    report.reply = Some(reply.bytes.clone());
+                }
+            }
             self.nudge_recipients(&commit.outgoing).await;
             self.cleanup(address, &book).await?;
             if stopped_for_deadline {

@@ -68,10 +68,10 @@
 //! mailboxes and state in DynamoDB.
 
 pub use mqless_runtime::{
-    codec, mailbox, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Address, AskError,
-    Clock, CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded, EmbeddedBuilder,
-    Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never, RecordingInvoker, Request,
-    SendOptions, Store, StoreError, StoreErrorKind, SystemClock,
+    codec, mailbox, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors, Address,
+    AskError, Clock, CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded,
+    EmbeddedBuilder, Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never,
+    RecordingInvoker, Request, SendOptions, Store, StoreError, StoreErrorKind, SystemClock,
 };
 
 /// Turns an inherent impl block into an actor: see the [crate documentation](crate).
@@ -84,6 +84,18 @@ pub use mqless_runtime::{
 /// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter;
 /// ```
 pub use mqless_macros::actor;
+
+/// The AWS path: the DynamoDB store, the Lambda invoker and handler, and clients of
+/// actors running on Lambda.
+#[cfg(feature = "aws")]
+pub mod aws {
+    pub use mqless_runtime::aws::{load_config, Remote};
+    pub use mqless_runtime::invoke::lambda::{FunctionNames, LambdaInvoker};
+    pub use mqless_runtime::lambda::{
+        parse_invocation, run, serve, Handler, Invocation, InvocationResult, LambdaError,
+    };
+    pub use mqless_runtime::store::dynamodb::{Capacity, DynamoStore};
+}
 
 #[doc(hidden)]
 pub mod __private {

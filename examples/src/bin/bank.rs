@@ -1,13 +1,34 @@
 //! Accounts as actors, hammered by concurrent tasks; checks that money is conserved.
 //!
-//! `cargo run --release -p mqless-examples --bin bank -- [--accounts N] [--tasks N] [--ops N] [--seed N]`
+//! ```text
+//! cargo run --release -p mqless-examples --bin bank -- [--accounts N] [--tasks N] [--ops N] [--seed N]
+//!     [--dynamodb | --lambda]
+//! ```
+//!
+//! By default everything runs in process. `--dynamodb` keeps mailboxes and state in the
+//! DynamoDB table `MQLESS_TABLE` (created if missing) with handlers in this process;
+//! `--lambda` sends to the `Account` Lambda function (see `MQLESS_FUNCTIONS`) over that
+//! table. Both read the standard AWS configuration (`AWS_ENDPOINT_URL` for DynamoDB
+//! Local and the Lambda emulator).
 
 use std::sync::Arc;
 
-use mqless_examples::bank::{self, Account, BankConfig};
+use mqless::aws::{DynamoStore, Remote};
+use mqless::Embedded;
+use mqless_examples::bank::{self, Account, BankConfig, BankReport};
 
-fn parse_args() -> Result<BankConfig, String> {
+type AnyError = Box<dyn std::error::Error + Send + Sync>;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Embedded,
+    DynamoDb,
+    Lambda,
+}
+
+fn parse_args() -> Result<(BankConfig, Mode), String> {
     let mut config = BankConfig::default();
+    let mut mode = Mode::Embedded;
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
         let mut value = || -> Result<u64, String> {
@@ -20,26 +41,71 @@ fn parse_args() -> Result<BankConfig, String> {
             "--tasks" => config.tasks = value()? as usize,
             "--ops" => config.operations_per_task = value()? as usize,
             "--seed" => config.seed = value()?,
+            "--dynamodb" => mode = Mode::DynamoDb,
+            "--lambda" => mode = Mode::Lambda,
             "-h" | "--help" => {
-                println!("usage: bank [--accounts N] [--tasks N] [--ops N] [--seed N]");
+                println!("usage: bank [--accounts N] [--tasks N] [--ops N] [--seed N] [--dynamodb | --lambda]");
                 std::process::exit(0);
             }
             other => return Err(format!("unknown argument {other:?}; try --help")),
         }
     }
-    Ok(config)
+    Ok((config, mode))
+}
+
+fn table() -> Result<String, String> {
+    std::env::var("MQLESS_TABLE")
+        .map_err(|_| "set MQLESS_TABLE to the DynamoDB table to use".to_owned())
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    let config = parse_args()?;
-    let runtime = Arc::new(mqless::Embedded::new());
-    runtime.register::<Account>()?;
+async fn main() -> Result<(), AnyError> {
+    let (config, mode) = parse_args()?;
+    let where_ = match mode {
+        Mode::Embedded => "the embedded runtime".to_owned(),
+        Mode::DynamoDb => format!("DynamoDB table `{}`, handlers in process", table()?),
+        Mode::Lambda => format!("Lambda functions over DynamoDB table `{}`", table()?),
+    };
     println!(
-        "bank on the embedded runtime: {} accounts, {} concurrent tasks x {} operations",
+        "bank on {where_}: {} accounts, {} concurrent tasks x {} operations",
         config.accounts, config.tasks, config.operations_per_task
     );
-    let report = bank::run(runtime, config).await?;
+    let report = match mode {
+        Mode::Embedded => run(Embedded::new(), config).await?,
+        Mode::DynamoDb => {
+            let store = DynamoStore::from_env(table()?).await;
+            store.create_table().await?;
+            let report = run(
+                Embedded::builder().store(Arc::new(store.clone())).build(),
+                config,
+            )
+            .await?;
+            print_capacity(&store, &report);
+            report
+        }
+        Mode::Lambda => {
+            let remote = Remote::from_env().await?;
+            remote.store().create_table().await?;
+            let report = bank::run(Arc::new(remote.clone()), config).await?;
+            print_capacity(remote.store(), &report);
+            report
+        }
+    };
+    print_report(&report);
+    if report.holds() {
+        println!("check: money conserved, no balance went negative");
+        Ok(())
+    } else {
+        Err("check FAILED: the books do not balance".into())
+    }
+}
+
+async fn run(runtime: Embedded, config: BankConfig) -> Result<BankReport, AnyError> {
+    runtime.register::<Account>()?;
+    bank::run(Arc::new(runtime), config).await
+}
+
+fn print_report(report: &BankReport) {
     let [deposits, withdrawals, transfers] = report.succeeded;
     println!("succeeded: {deposits} deposits, {withdrawals} withdrawals, {transfers} transfers; refused: {}", report.refused);
     println!(
@@ -52,10 +118,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         "money: expected {}, accounts hold {}; lowest balance ever {}",
         report.expected_total, report.actual_total, report.lowest_balance
     );
-    if report.holds() {
-        println!("check: money conserved, no balance went negative");
-        Ok(())
-    } else {
-        Err("check FAILED: the books do not balance".into())
-    }
+}
+
+fn print_capacity(store: &DynamoStore, report: &BankReport) {
+    let used = store.capacity();
+    println!(
+        "DynamoDB (this process): {} requests, {:.0} write units, {:.0} read units ({:.2} write units per message)",
+        used.requests,
+        used.write_units,
+        used.read_units,
+        used.write_units / report.messages.max(1) as f64
+    );
 }

@@ -6,6 +6,8 @@
 //! process; the DynamoDB store keeps them in one table. The protocol that drives a store
 //! lives in [`crate::mailbox`], so both stores run the same steps.
 
+#[cfg(feature = "aws")]
+pub mod dynamodb;
 pub mod memory;
 
 use std::future::Future;

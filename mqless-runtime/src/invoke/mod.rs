@@ -8,13 +8,29 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use tokio::sync::watch;
 
 use crate::error::{Error, InvokeError};
-use crate::id::{ActorId, ActorType, Address};
+use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::store::BoxFuture;
+
+#[cfg(feature = "aws")]
+pub mod lambda;
 
 /// Wakes the handler of an actor.
 pub trait Invoker: Send + Sync + 'static {
     /// Asks the handler of `address.actor_type()` to drain `address`'s mailbox.
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>>;
+
+    /// Wakes the handler for an ask of message `message`. An invoker that can wait for
+    /// the handler (a synchronous Lambda invoke) returns the encoded reply when that
+    /// invocation produced it, saving the asker a read; the default nudges and returns
+    /// `None`, and the asker reads the reply from the store.
+    fn wake_for_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        message: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, InvokeError>> {
+        let _ = message;
+        Box::pin(async move { self.nudge(address).await.map(|()| None) })
+    }
 }
 
 /// Something that drains one actor's mailbox: an [`crate::mailbox::ActorHost`] with its

