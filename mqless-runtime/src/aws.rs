@@ -4,6 +4,9 @@
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
+pub use aws_sdk_dynamodb;
+pub use aws_sdk_lambda;
+
 /// Loads the AWS configuration from the standard chain.
 ///
 /// ```no_run

@@ -3,8 +3,9 @@
 //! 1. **Acquire** the lease with one conditional write that bumps the fencing epoch and
 //!    returns the state record. A live owner holds it: return, that owner sees our
 //!    message.
-//! 2. **Finish** the previous batch's cleanup, recorded in the state record, in case its
-//!    owner crashed after committing.
+//! 2. **Finish** the previous batch's cleanup, recorded in the state record, if its owner
+//!    crashed after committing: the first mailbox read shows whether any of that batch's
+//!    messages are still there (cleanup deletes them last).
 //! 3. **Drain** the mailbox in id order, a batch at a time: decode and dispatch each
 //!    message against the in-memory state, rolling a message back (from the encoded
 //!    snapshot of the state before it) when it returns `Err` or panics.
@@ -392,7 +393,10 @@ impl<A: Actor> ActorHost<A> {
             None => codec::encode(&A::default(), "actor state", limits.max_state_bytes)?,
         };
         let mut state: A = self.restore(&snapshot)?;
-        self.cleanup(address, &book).await?;
+        // The previous batch's cleanup may not have finished if its owner crashed. Cleanup
+        // deletes consumed messages last, so if none of them is left in the mailbox, it
+        // finished; the first read below tells, which saves a blind repeat per drain.
+        let mut previous_cleanup_unchecked = !book.consumed.is_empty();
 
         loop {
             if self.deadline_near(deadline) {
@@ -403,6 +407,12 @@ impl<A: Actor> ActorHost<A> {
                 .store
                 .read_mailbox(address, self.config.batch_size)
                 .await?;
+            if std::mem::take(&mut previous_cleanup_unchecked) {
+                let leftovers = items.iter().any(|item| book.consumed.contains(&item.id));
+                if leftovers || items.len() >= self.config.batch_size {
+                    self.cleanup(address, &book).await?;
+                }
+            }
             if items.is_empty() {
                 self.store.release(address, epoch).await?;
                 return Ok(LeaseEnd::Released);

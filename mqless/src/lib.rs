@@ -89,6 +89,9 @@ pub use mqless_macros::actor;
 /// actors running on Lambda.
 #[cfg(feature = "aws")]
 pub mod aws {
+    /// The SDK crates MQLess is built on, for building clients with custom settings
+    /// (`DynamoStore::new`, `LambdaInvoker::new`) at the matching versions.
+    pub use mqless_runtime::aws::{aws_sdk_dynamodb, aws_sdk_lambda};
     pub use mqless_runtime::aws::{load_config, Remote};
     pub use mqless_runtime::invoke::lambda::{FunctionNames, LambdaInvoker};
     pub use mqless_runtime::lambda::{

@@ -1,7 +1,6 @@
 //! The design's invariants on the embedded runtime, under many concurrent senders,
 //! duplicate and concurrent invocations, an expired lease, and the lost-wakeup race.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
@@ -11,42 +10,10 @@ use mqless::store::memory::MemoryStore;
 use mqless::store::{
     BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
 };
-use mqless::{
-    Address, Context, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker, StoreError,
-};
-use mqless_tests::InFlight;
+use mqless::{Address, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker, StoreError};
+use mqless_tests::ledger::{self, Ledger, Scenario};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
-
-static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
-
-/// Records, per sender, how many messages it applied and whether they came in order.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct Ledger {
-    last_seq: BTreeMap<u32, u32>,
-    applied: BTreeMap<u32, u32>,
-    out_of_order: u64,
-}
-
-#[mqless::actor]
-impl Ledger {
-    pub async fn record(&mut self, sender: u32, seq: u32, ctx: &mut Context) {
-        let id = ctx.id().to_string();
-        IN_FLIGHT.enter(&id);
-        // Give another drain of the same actor every chance to run meanwhile.
-        tokio::task::yield_now().await;
-        if self.last_seq.get(&sender).is_some_and(|last| *last >= seq) {
-            self.out_of_order += 1;
-        }
-        self.last_seq.insert(sender, seq);
-        *self.applied.entry(sender).or_default() += 1;
-        IN_FLIGHT.leave(&id);
-    }
-}
-
-const SENDERS: u32 = 64;
-const MESSAGES_PER_SENDER: u32 = 1_000;
-const ACTORS: u32 = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_senders_and_invocations_apply_each_message_once_in_order() {
@@ -59,96 +26,13 @@ async fn concurrent_senders_and_invocations_apply_each_message_once_in_order() {
             .build(),
     );
     runtime.register::<Ledger>().unwrap();
-    let host = Arc::new(runtime.host::<Ledger>().unwrap());
-    let done = Arc::new(AtomicBool::new(false));
-
-    // Rogue invocations: besides the runtime's own drains, hammer every actor with
-    // duplicate, concurrent drains for the whole run.
-    let mut rogues = Vec::new();
-    for r in 0..8 {
-        let (host, done) = (host.clone(), done.clone());
-        rogues.push(tokio::spawn(async move {
-            let mut ends = BTreeMap::<String, u64>::new();
-            while !done.load(Ordering::Relaxed) {
-                let id = mqless::ActorId::new(format!("ledger-{}", r % ACTORS)).unwrap();
-                let report = host.drain(&id).await.unwrap();
-                *ends.entry(format!("{:?}", report.end)).or_default() += 1;
-                tokio::task::yield_now().await;
-            }
-            ends
-        }));
-    }
-
-    let mut senders = Vec::new();
-    for sender in 0..SENDERS {
-        let runtime = runtime.clone();
-        senders.push(tokio::spawn(async move {
-            for seq in 0..MESSAGES_PER_SENDER {
-                let actor = runtime
-                    .client::<Ledger>(format!("ledger-{}", (sender + seq) % ACTORS))
-                    .unwrap();
-                actor.record(sender, seq).send().await.unwrap();
-            }
-        }));
-    }
-    for sender in senders {
-        sender.await.unwrap();
-    }
-    runtime.idle().await;
-    done.store(true, Ordering::Relaxed);
-    let mut ends = BTreeMap::<String, u64>::new();
-    for rogue in rogues {
-        for (end, n) in rogue.await.unwrap() {
-            *ends.entry(end).or_default() += n;
-        }
-    }
-    // A last drain of each actor, in case a rogue drain ended the runtime's own drain
-    // with `Busy` and then stopped before finishing.
-    for a in 0..ACTORS {
-        host.drain(&mqless::ActorId::new(format!("ledger-{a}")).unwrap())
-            .await
-            .unwrap();
-    }
-
-    let mut applied = BTreeMap::<u32, u32>::new();
-    let mut out_of_order = 0;
-    for a in 0..ACTORS {
-        let ledger = runtime
-            .state::<Ledger>(format!("ledger-{a}"))
-            .await
-            .unwrap()
-            .unwrap();
-        out_of_order += ledger.out_of_order;
-        for (sender, n) in ledger.applied {
-            *applied.entry(sender).or_default() += n;
-        }
-    }
-    println!("rogue drain outcomes: {ends:?}");
-    assert_eq!(applied.len() as u32, SENDERS);
-    for (sender, n) in &applied {
-        assert_eq!(
-            *n, MESSAGES_PER_SENDER,
-            "sender {sender}: every message applied exactly once"
-        );
-    }
-    assert_eq!(
-        out_of_order, 0,
-        "each sender's messages are applied in the order sent"
-    );
-    assert_eq!(
-        IN_FLIGHT.overlaps(),
-        0,
-        "never two messages of one actor in flight at once"
-    );
-    assert_eq!(
-        runtime
-            .store()
-            .read_mailbox(&address("ledger-0"), 10)
-            .await
-            .unwrap()
-            .len(),
-        0
-    );
+    let scenario = Scenario {
+        senders: 64,
+        messages_per_sender: 1_000,
+        actors: 4,
+        rogue_drainers: 8,
+    };
+    ledger::run(runtime, scenario).await;
 }
 
 fn address(id: &str) -> Address {
@@ -396,4 +280,117 @@ async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
         runtime.state::<Adder>("w").await.unwrap().unwrap().total,
         11
     );
+}
+
+/// A store whose first cleanup fails, as if the owner crashed right after committing.
+struct CrashBeforeCleanup {
+    inner: MemoryStore,
+    crashed: AtomicBool,
+}
+
+impl Store for CrashBeforeCleanup {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        item: &'a MailboxItem,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.enqueue(to, item)
+    }
+    fn acquire<'a>(
+        &'a self,
+        a: &'a Address,
+        now: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        self.inner.acquire(a, now, until)
+    }
+    fn read_mailbox<'a>(
+        &'a self,
+        a: &'a Address,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+        self.inner.read_mailbox(a, limit)
+    }
+    fn commit<'a>(
+        &'a self,
+        a: &'a Address,
+        commit: &'a Commit,
+    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+        self.inner.commit(a, commit)
+    }
+    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.release(a, epoch)
+    }
+    fn cleanup<'a>(
+        &'a self,
+        a: &'a Address,
+        cleanup: Cleanup<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if self.crashed.swap(true, Ordering::SeqCst) {
+            self.inner.cleanup(a, cleanup)
+        } else {
+            Box::pin(async {
+                Err(StoreError::new(
+                    mqless::StoreErrorKind::Unavailable,
+                    "injected crash before cleanup",
+                ))
+            })
+        }
+    }
+    fn get_reply<'a>(
+        &'a self,
+        a: &'a Address,
+        id: mqless::MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.inner.get_reply(a, id)
+    }
+    fn load_state<'a>(
+        &'a self,
+        a: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        self.inner.load_state(a)
+    }
+    fn dead_letters<'a>(
+        &'a self,
+        a: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        self.inner.dead_letters(a)
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_commit_and_cleanup_is_finished_by_the_next_owner_without_rerunning() {
+    let store = Arc::new(CrashBeforeCleanup {
+        inner: MemoryStore::new(),
+        crashed: AtomicBool::new(false),
+    });
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let adder = runtime.client::<Adder>("c").unwrap();
+    adder.add(5).send().await.unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    let id = mqless::ActorId::new("c").unwrap();
+
+    // The commit lands, the cleanup "crashes": the message is consumed but still queued.
+    assert!(host.drain(&id).await.is_err());
+    assert_eq!(runtime.state::<Adder>("c").await.unwrap().unwrap().total, 5);
+    assert_eq!(store.inner.pending_messages(), 1);
+
+    // An ask queued behind it; the next owner finishes the cleanup, skips the consumed
+    // message, and answers the ask.
+    let ask = {
+        let adder = adder.clone();
+        tokio::spawn(async move { adder.add(1).timeout(Duration::from_secs(5)).call().await })
+    };
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!(
+        report.processed, 1,
+        "only the ask ran; the consumed message was not run again"
+    );
+    assert_eq!(ask.await.unwrap().unwrap(), 6);
+    assert_eq!(store.inner.pending_messages(), 0);
 }

@@ -303,6 +303,14 @@ impl DynamoStore {
                     "InternalServerError" | "ServiceUnavailable" => {
                         (StoreErrorKind::Unavailable, "DynamoDB failed internally; the write may or may not have happened".to_owned())
                     }
+                    "UnrecognizedClientException" | "InvalidSignatureException" | "MissingAuthenticationTokenException" => (
+                        StoreErrorKind::Other,
+                        "check the AWS credentials (DynamoDB Local accepts any key id of letters and digits)".to_owned(),
+                    ),
+                    "AccessDeniedException" => (
+                        StoreErrorKind::Other,
+                        format!("grant this role the DynamoDB actions MQLess uses on table `{table}` (see the README's IAM policies)"),
+                    ),
                     "TransactionConflictException" => (StoreErrorKind::TransactionConflict, "retry".to_owned()),
                     "ValidationException" if message.contains("size") => {
                         (StoreErrorKind::ItemTooLarge, "an item would exceed DynamoDB's 400 KB limit".to_owned())
@@ -687,6 +695,8 @@ impl Store for DynamoStore {
                         .build(),
                 );
             }
+            // Replies before deletes: "no consumed message left" must imply "replies written".
+            self.batch_write(std::mem::take(&mut writes)).await?;
             for id in cleanup.delete {
                 writes.push(
                     WriteRequest::builder()

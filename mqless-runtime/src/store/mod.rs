@@ -109,8 +109,12 @@ pub struct DeadLetter {
 }
 
 /// The idempotent writes that follow a commit: move failed messages to the dead letters,
-/// delete consumed messages, store replies. A later owner repeats them if this one
+/// store replies, then delete consumed messages. A later owner repeats them if this one
 /// crashes before they finish.
+///
+/// Stores must delete the consumed messages only after the dead letters and replies are
+/// written: the protocol takes "no consumed message left" as proof that the cleanup
+/// finished.
 #[derive(Debug, Clone, Copy)]
 pub struct Cleanup<'a> {
     /// Messages that failed: moved to the dead letters before the deletes.

@@ -1,0 +1,316 @@
+//! The mailbox protocol on Amazon's DynamoDB Local, through the real AWS SDK: the same
+//! invariants as on the embedded runtime, with many handlers draining concurrently, plus
+//! the DynamoDB-specific parts (transactions, item limits, typed errors) and the cost per
+//! message measured from `ConsumedCapacity`.
+#![cfg(feature = "e2e")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqless::aws::DynamoStore;
+use mqless::store::{MailboxItem, Store};
+use mqless::{
+    ActorId, ActorType, Address, AskError, DrainConfig, DrainEnd, Embedded, ManualClock,
+    RecordingInvoker, StoreErrorKind,
+};
+use mqless_examples::bank::{self, Account, BankConfig};
+use mqless_tests::ledger::{self, Ledger, Scenario};
+use mqless_tests::local_aws;
+use serde::{Deserialize, Serialize};
+
+fn runtime_over(store: &DynamoStore) -> Embedded {
+    Embedded::builder().store(Arc::new(store.clone())).build()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_senders_and_drains_apply_each_message_once_in_order() {
+    let store = local_aws::fresh_store("ledger").await;
+    let runtime = Arc::new(
+        Embedded::builder()
+            .store(Arc::new(store.clone()))
+            .config(DrainConfig {
+                batch_size: 25,
+                ..DrainConfig::default()
+            })
+            .build(),
+    );
+    runtime.register::<Ledger>().unwrap();
+    let scenario = Scenario {
+        senders: 32,
+        messages_per_sender: 40,
+        actors: 4,
+        rogue_drainers: 8,
+    };
+    ledger::run(runtime, scenario).await;
+    let used = store.capacity();
+    println!(
+        "DynamoDB Local: {} requests, {:.0} write units, {:.0} read units",
+        used.requests, used.write_units, used.read_units
+    );
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Tally {
+    total: i64,
+    blob: Vec<u8>,
+}
+
+#[mqless::actor]
+impl Tally {
+    pub fn add(&mut self, n: i64) -> Result<i64, String> {
+        self.total += n;
+        if self.total < 0 {
+            return Err(format!("{n} would make the total negative"));
+        }
+        Ok(self.total)
+    }
+
+    pub fn explode(&mut self) {
+        self.total += 1_000;
+        panic!("boom");
+    }
+
+    pub fn grow(&mut self, bytes: u64) {
+        self.blob = vec![1; bytes as usize];
+    }
+
+    pub async fn slow_add(&mut self, n: i64) -> i64 {
+        self.total += n;
+        if n == 7 {
+            // Stalls until the test's clock has expired this owner's lease.
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        self.total
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
+    let store = local_aws::fresh_store("semantics").await;
+    let runtime = runtime_over(&store);
+    runtime.register::<Tally>().unwrap();
+    let tally = runtime.client::<Tally>("t").unwrap();
+
+    assert_eq!(tally.add(5).call().await.unwrap(), 5);
+    let refused = tally.add(-10).call().await.unwrap_err();
+    assert!(
+        matches!(refused, AskError::Handler(ref e) if e.contains("negative")),
+        "{refused:?}"
+    );
+    assert!(matches!(
+        tally.explode().call().await.unwrap_err(),
+        AskError::DeadLettered { .. }
+    ));
+    assert!(
+        matches!(
+            tally.grow(300 * 1024).call().await.unwrap_err(),
+            AskError::DeadLettered { .. }
+        ),
+        "a state over the limit is refused"
+    );
+    assert_eq!(
+        tally.add(1).idempotency_key("once").call().await.unwrap(),
+        6
+    );
+    assert!(matches!(
+        tally
+            .add(1)
+            .idempotency_key("once")
+            .call()
+            .await
+            .unwrap_err(),
+        AskError::Duplicate { .. }
+    ));
+
+    let state = runtime.state::<Tally>("t").await.unwrap().unwrap();
+    assert_eq!(
+        (state.total, state.blob.len()),
+        (6, 0),
+        "only the successful messages changed the state"
+    );
+    let letters = runtime.dead_letters::<Tally>("t").await.unwrap();
+    assert_eq!(letters.len(), 2);
+    assert_eq!(
+        (letters[0].error.as_str(), letters[0].attempts),
+        ("handler panicked: boom", 3)
+    );
+    assert!(
+        letters[1].error.contains("new state was rejected"),
+        "{}",
+        letters[1].error
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_zombie_whose_lease_expired_is_fenced_by_the_conditional_write() {
+    let store = local_aws::fresh_store("zombie").await;
+    let clock = ManualClock::new(1_800_000_000_000);
+    let lease = Duration::from_secs(10);
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .clock(Arc::new(clock.clone()))
+        .config(DrainConfig {
+            lease,
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Tally>().unwrap();
+    runtime
+        .client::<Tally>("z")
+        .unwrap()
+        .slow_add(7)
+        .send()
+        .await
+        .unwrap();
+    let host = runtime.host::<Tally>().unwrap();
+    let id = ActorId::new("z").unwrap();
+
+    let zombie = {
+        let (host, id) = (host.clone(), id.clone());
+        tokio::spawn(async move { host.drain(&id).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await; // the zombie is inside `slow_add`
+    assert_eq!(
+        host.drain(&id).await.unwrap().end,
+        DrainEnd::Busy,
+        "a live lease keeps others out"
+    );
+    clock.advance(lease + Duration::from_millis(1));
+    let taker = host.drain(&id).await.unwrap();
+    assert_eq!((taker.processed, taker.end), (1, DrainEnd::Empty));
+    let zombie = zombie.await.unwrap().unwrap();
+    assert_eq!((zombie.end, zombie.batches), (DrainEnd::Fenced, 0));
+    assert_eq!(
+        runtime.state::<Tally>("z").await.unwrap().unwrap().total,
+        7,
+        "applied exactly once"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_bank_conserves_money_with_transfers_committed_in_transactions() {
+    let store = local_aws::fresh_store("bank").await;
+    let runtime = Arc::new(runtime_over(&store));
+    runtime.register::<Account>().unwrap();
+    let config = BankConfig {
+        accounts: 6,
+        tasks: 24,
+        operations_per_task: 8,
+        ..BankConfig::default()
+    };
+    let report = bank::run(runtime, config).await.unwrap();
+    println!("{report:?}");
+    assert!(
+        report.holds(),
+        "money conserved and never negative: {report:?}"
+    );
+    assert!(report.succeeded[2] > 0, "transfers happened");
+}
+
+#[tokio::test]
+async fn a_missing_table_and_an_unreachable_endpoint_are_typed_errors_that_say_what_to_do() {
+    local_aws::configure();
+    let address = Address::new(ActorType::new("Tally").unwrap(), ActorId::new("x").unwrap());
+    let missing = DynamoStore::from_env("no-such-table").await;
+    let error = missing.load_state(&address).await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::TableMissing, "{error}");
+    assert!(
+        error.message.contains("`no-such-table` does not exist")
+            && error.message.contains("create_table"),
+        "{error}"
+    );
+
+    let config =
+        mqless::aws::aws_sdk_dynamodb::config::Builder::from(&mqless::aws::load_config().await)
+            .endpoint_url("http://127.0.0.1:9")
+            .build();
+    let unreachable = DynamoStore::new(
+        mqless::aws::aws_sdk_dynamodb::Client::from_conf(config),
+        "t",
+    );
+    let item = MailboxItem {
+        id: mqless::MessageId::generate(1, None),
+        envelope: vec![0x80],
+    };
+    let error = unreachable.enqueue(&address, &item).await.unwrap_err();
+    assert_eq!(error.kind, StoreErrorKind::Unavailable);
+    assert!(
+        error.message.contains("could not reach DynamoDB")
+            && error.message.contains("AWS_ENDPOINT_URL"),
+        "{error}"
+    );
+}
+
+/// A ~1 KB message for the cost measurement.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Inbox {
+    count: u64,
+    last: String,
+    /// Keeps the state near 1 KB.
+    padding: String,
+}
+
+#[mqless::actor]
+impl Inbox {
+    pub fn note(&mut self, text: String) {
+        self.count += 1;
+        self.last = text.chars().take(16).collect();
+        if self.padding.is_empty() {
+            self.padding = "s".repeat(900);
+        }
+    }
+}
+
+/// Write units per message, measured from DynamoDB Local's `ConsumedCapacity` over the
+/// whole protocol: enqueue, acquire, read, commit, cleanup, release.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn write_units_per_message_meet_the_design_target() {
+    let store = local_aws::fresh_store("cost").await;
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Inbox>().unwrap();
+    let host = runtime.host::<Inbox>().unwrap();
+    let text = "m".repeat(900);
+    println!("messages per drain | write units per message | read units per message | requests per message");
+    let mut per_message = Vec::new();
+    for (round, queued) in [1usize, 10, 100].into_iter().enumerate() {
+        let id = format!("inbox-{round}");
+        let inbox = runtime.client::<Inbox>(id.clone()).unwrap();
+        // Warm the actor so its state is ~1 KB before measuring.
+        inbox.note(text.clone()).send().await.unwrap();
+        host.drain(&ActorId::new(id.as_str()).unwrap())
+            .await
+            .unwrap();
+        let before = store.capacity();
+        for _ in 0..queued {
+            inbox.note(text.clone()).send().await.unwrap();
+        }
+        let report = host
+            .drain(&ActorId::new(id.as_str()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(report.processed, queued);
+        let used = store.capacity() - before;
+        let n = queued as f64;
+        println!(
+            "{queued:>18} | {:>23.2} | {:>22.2} | {:>20.2}",
+            used.write_units / n,
+            used.read_units / n,
+            used.requests as f64 / n
+        );
+        per_message.push(used.write_units / n);
+    }
+    assert!(
+        per_message[1] <= 2.5,
+        "DESIGN.md: <= 2.5 write units per message at 10 per drain, got {:.2}",
+        per_message[1]
+    );
+    assert!(
+        per_message[2] <= 2.2,
+        "DESIGN.md: <= 2.2 write units per message at 100 per drain, got {:.2}",
+        per_message[2]
+    );
+}
