@@ -69,14 +69,12 @@ start_dynamodb_local() {
     export MQLESS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 }
 
-# start_lambda_emulator PACKAGE_DIR
+# start_lambda_emulator PACKAGE_DIR PORT: serves every binary of the package under its
+# bin name; the caller exports what the functions need (they inherit the environment).
 start_lambda_emulator() {
-    local port log
-    port=$(free_port)
-    log="$LOCAL_DIR/lambda.log"
-    (cd "$1" && exec setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
+    local dir=$1 port=$2 log="$LOCAL_DIR/lambda.log"
+    (cd "$dir" && exec setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
     local pid=$!
     STARTED_PIDS+=("$pid")
     wait_for_port "$port" 120 "cargo lambda watch" "$log" "$pid"
-    export MQLESS_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
 }

@@ -55,7 +55,7 @@ pub struct Invocation {
 }
 
 /// What a function answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvocationResult {
     /// How the drain ended: `Empty`, `Busy`, `Fenced` or `Deadline`.
     pub end: String,
@@ -66,6 +66,15 @@ pub struct InvocationResult {
     /// The encoded reply to `reply_to`, base64, when this invocation committed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,
+    /// DynamoDB requests this invocation made.
+    #[serde(default)]
+    pub dynamodb_requests: u64,
+    /// DynamoDB write units this invocation consumed.
+    #[serde(default)]
+    pub write_units: f64,
+    /// DynamoDB read units this invocation consumed.
+    #[serde(default)]
+    pub read_units: f64,
 }
 
 /// Parses and validates an invocation payload.
@@ -140,6 +149,7 @@ fn absolute_deadline(deadline_millis: u64, now_millis: u64) -> u64 {
 /// One actor type's invocation handler.
 pub struct Handler<A> {
     host: ActorHost<A>,
+    store: Arc<DynamoStore>,
     invoker: Arc<LambdaInvoker>,
     clock: Arc<dyn Clock>,
 }
@@ -166,9 +176,10 @@ impl<A: Actor> Handler<A> {
         let store = Arc::new(DynamoStore::from_env(table).await);
         let invoker = Arc::new(LambdaInvoker::from_env().await?.detached());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let host = ActorHost::new(store, invoker.clone(), Arc::clone(&clock), config)?;
+        let host = ActorHost::new(store.clone(), invoker.clone(), Arc::clone(&clock), config)?;
         Ok(Self {
             host,
+            store,
             invoker,
             clock,
         })
@@ -190,6 +201,7 @@ impl<A: Actor> Handler<A> {
             deadline_millis: Some(absolute_deadline(deadline_millis, self.clock.now_millis())),
             reply_for,
         };
+        let before = self.store.capacity();
         let report = self.host.drain_with(&id, options).await?;
         if report.end == DrainEnd::Deadline {
             let address = Address::new(self.host.actor_type().clone(), id.clone());
@@ -212,7 +224,12 @@ impl<A: Actor> Handler<A> {
             }
         }
         self.invoker.flush(NUDGE_GRACE).await;
+        // Lambda runs one invocation per instance at a time, so the difference is ours.
+        let used = self.store.capacity() - before;
         let result = InvocationResult {
+            dynamodb_requests: used.requests,
+            write_units: used.write_units,
+            read_units: used.read_units,
             end: format!("{:?}", report.end),
             processed: report.processed,
             dead_lettered: report.dead_lettered,

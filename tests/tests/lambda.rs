@@ -1,0 +1,185 @@
+//! The whole AWS path through the real SDK clients: a client's send goes into the
+//! mailbox in DynamoDB Local, an Invoke through cargo-lambda's emulator runs the example's
+//! generated handler (`examples/src/bin/*-handler.rs`), which drains and commits.
+#![cfg(feature = "e2e")]
+
+use std::sync::Arc;
+
+use mqless::aws::{FunctionNames, Invocation, LambdaInvoker, Remote};
+use mqless::mailbox::Envelope;
+use mqless::store::{MailboxItem, Store};
+use mqless::{ActorId, ActorType, Actors, Address, AskError, Limits, MessageId};
+use mqless_examples::bank::{self, Account, BankConfig};
+use mqless_examples::counter::{Counter, CounterMessage};
+use mqless_tests::local_aws;
+
+/// Points clients at the emulator and at the table its handlers use.
+async fn remote() -> Remote {
+    local_aws::configure();
+    for (key, value) in [
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+        ),
+        ("MQLESS_TABLE", local_aws::env("MQLESS_TEST_LAMBDA_TABLE")),
+        (
+            "MQLESS_FUNCTIONS",
+            local_aws::env("MQLESS_TEST_LAMBDA_FUNCTIONS"),
+        ),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let remote = Remote::from_env().await.unwrap();
+    remote.store().create_table().await.unwrap();
+    remote
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", MessageId::generate(1, None))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_and_asks_go_through_dynamodb_and_the_lambda_handler() {
+    let remote = remote().await;
+    let id = unique("counter");
+    let counter = remote.client::<Counter>(id.clone()).unwrap();
+    counter.increment(5).send().await.unwrap();
+    assert_eq!(
+        counter.increment(1).call().await.unwrap(),
+        6,
+        "an ask returns the typed reply"
+    );
+    assert_eq!(counter.get().call().await.unwrap(), 6);
+
+    // The committed state, read straight from the table.
+    let address = Address::new(
+        ActorType::new("Counter").unwrap(),
+        ActorId::new(id).unwrap(),
+    );
+    let record = remote.store().load_state(&address).await.unwrap().unwrap();
+    assert!(
+        record.version >= 1 && record.lease_expires_at == 0,
+        "committed and released: {record:?}"
+    );
+    assert!(remote
+        .store()
+        .read_mailbox(&address, 10)
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
+    let remote = remote().await;
+    let address = Address::new(
+        ActorType::new("Counter").unwrap(),
+        ActorId::new(unique("ask")).unwrap(),
+    );
+    let invoker = LambdaInvoker::new(
+        mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await),
+        FunctionNames::from_env().unwrap(),
+    );
+    // The client's side of an ask: one PutItem into the mailbox...
+    let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by: 3 }).unwrap();
+    let envelope = Envelope {
+        body,
+        ask: true,
+        key: None,
+    }
+    .encode(&Limits::DEFAULT)
+    .unwrap();
+    let message = MailboxItem {
+        id: MessageId::generate(2_000_000_000_000, None),
+        envelope,
+    };
+    let before = remote.store().capacity();
+    remote.store().enqueue(&address, &message).await.unwrap();
+    let client_requests = (remote.store().capacity() - before).requests;
+    // ...then one synchronous Invoke, whose response carries the reply.
+    let invocation = Invocation {
+        actor: address.id().to_string(),
+        reply_to: Some(message.id.to_string()),
+        hop: 0,
+    };
+    let result = invoker
+        .invoke(address.actor_type(), &invocation, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        result.reply.is_some(),
+        "the reply comes back in the invoke response: {result:?}"
+    );
+    assert_eq!(result.processed, 1);
+    println!(
+        "DynamoDB requests on an ask's path: {} (client) + {} (handler) = {}; handler used {:.0} write and {:.1} read units",
+        client_requests,
+        result.dynamodb_requests,
+        client_requests + result.dynamodb_requests,
+        result.write_units,
+        result.read_units
+    );
+    assert_eq!(client_requests, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_payload_is_refused_with_a_reason() {
+    let _ = remote().await;
+    let invoker = LambdaInvoker::from_env().await.unwrap();
+    let invocation = Invocation {
+        actor: "has/slash".into(),
+        reply_to: None,
+        hop: 0,
+    };
+    let error = invoker
+        .invoke(&ActorType::new("Counter").unwrap(), &invocation, true)
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("invalid actor id"), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_bank_conserves_money_through_lambda() {
+    let remote = Arc::new(remote().await);
+    let config = BankConfig {
+        accounts: 4,
+        tasks: 4,
+        operations_per_task: 8,
+        ..BankConfig::default()
+    };
+    let report = bank::run(remote, config).await.unwrap();
+    println!("{report:?}");
+    assert!(
+        report.holds(),
+        "money conserved and never negative: {report:?}"
+    );
+    assert!(report.succeeded[2] > 0, "transfers happened");
+}
+
+#[tokio::test]
+async fn asking_an_unknown_function_says_how_to_configure_it() {
+    local_aws::configure();
+    std::env::set_var(
+        "AWS_ENDPOINT_URL_LAMBDA",
+        local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+    );
+    let store = local_aws::fresh_store("nofn").await;
+    let invoker = LambdaInvoker::new(
+        mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await),
+        FunctionNames::with_prefix("missing-").unwrap(),
+    );
+    let remote = Remote::new(store, invoker, Limits::DEFAULT);
+    let error = remote
+        .client::<Account>("a")
+        .unwrap()
+        .statement()
+        .timeout(std::time::Duration::from_millis(500))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, AskError::Timeout { .. }),
+        "the message is queued; the wake-up failed: {error:?}"
+    );
+}
