@@ -78,3 +78,33 @@ start_lambda_emulator() {
     STARTED_PIDS+=("$pid")
     wait_for_port "$port" 120 "cargo lambda watch" "$log" "$pid"
 }
+
+# start_local_aws: installs and starts both services and exports what clients, tests
+# and handlers read. The example handlers use table `mqless-e2e`.
+start_local_aws() {
+    mkdir -p "$LOCAL_DIR"
+    install_dynamodb_local
+    install_cargo_lambda
+    start_dynamodb_local
+    echo "DynamoDB Local at $MQLESS_TEST_DYNAMODB_ENDPOINT" >&2
+
+    # Dummy credentials: both emulators accept any (DynamoDB Local wants letters and digits).
+    export AWS_ACCESS_KEY_ID=mqlesstest AWS_SECRET_ACCESS_KEY=mqlesstest AWS_REGION=us-east-1
+    unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN 2>/dev/null || true
+
+    # The emulator answers only once a function is built.
+    (cd examples && cargo build --locked --quiet --bin counter-handler --bin account-handler)
+
+    local port
+    port=$(free_port)
+    export MQLESS_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
+    export MQLESS_TEST_LAMBDA_TABLE=mqless-e2e
+    export MQLESS_TEST_LAMBDA_FUNCTIONS="Account=account-handler,Counter=counter-handler"
+    # The handlers inherit these: their table, DynamoDB Local, the emulator for nudges.
+    export MQLESS_TABLE=$MQLESS_TEST_LAMBDA_TABLE
+    export AWS_ENDPOINT_URL_DYNAMODB=$MQLESS_TEST_DYNAMODB_ENDPOINT
+    export AWS_ENDPOINT_URL_LAMBDA=$MQLESS_TEST_LAMBDA_ENDPOINT
+    export MQLESS_FUNCTIONS=$MQLESS_TEST_LAMBDA_FUNCTIONS
+    start_lambda_emulator examples "$port"
+    echo "Lambda emulator at $MQLESS_TEST_LAMBDA_ENDPOINT" >&2
+}
