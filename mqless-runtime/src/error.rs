@@ -242,3 +242,17 @@ pub(crate) fn describe_panic(payload: &(dyn std::any::Any + Send)) -> String {
         "handler panicked".to_owned()
     }
 }
+
+/// An error and its sources, `: `-separated: SDK errors keep the useful part (connection
+/// refused, DNS failure) in their sources.
+#[cfg(feature = "aws")]
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}

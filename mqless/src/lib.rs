@@ -69,8 +69,8 @@
 
 pub use mqless_runtime::{
     codec, mailbox, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors, Address,
-    AskError, Clock, CodecError, Context, DrainConfig, DrainEnd, DrainReport, Embedded,
-    EmbeddedBuilder, Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never,
+    AskError, Clock, CodecError, Context, DrainConfig, DrainEnd, DrainOptions, DrainReport,
+    Embedded, EmbeddedBuilder, Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never,
     RecordingInvoker, Request, SendOptions, Store, StoreError, StoreErrorKind, SystemClock,
 };
 

@@ -218,3 +218,170 @@ pub mod local_aws {
         store
     }
 }
+
+/// Faults injected through the store trait, over the in-memory store.
+pub mod faults {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::{Mutex, PoisonError};
+
+    use mqless::store::memory::MemoryStore;
+    use mqless::store::{
+        BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
+    };
+    use mqless::{Address, MessageId, StoreError, StoreErrorKind};
+
+    /// A [`MemoryStore`] with injectable faults.
+    #[derive(Default)]
+    pub struct FaultyStore {
+        /// The store underneath, for inspecting what was written.
+        pub inner: MemoryStore,
+        before_release: Mutex<Option<(Address, MailboxItem)>>,
+        failing_cleanups: AtomicU32,
+    }
+
+    impl FaultyStore {
+        /// A store with no faults armed.
+        #[must_use]
+        pub fn new() -> Self {
+            Self::default()
+        }
+
+        /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
+        /// `release` or by a releasing commit): the window in which a sender's nudge finds
+        /// the lease still held.
+        pub fn enqueue_before_next_release(&self, to: Address, item: MailboxItem) {
+            *self
+                .before_release
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some((to, item));
+        }
+
+        /// Whether the message armed by [`Self::enqueue_before_next_release`] went in.
+        pub fn slipped(&self) -> bool {
+            self.before_release
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_none()
+        }
+
+        /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
+        pub fn fail_cleanups(&self, n: u32) {
+            self.failing_cleanups.store(n, Ordering::SeqCst);
+        }
+
+        async fn releasing(&self) {
+            let armed = self
+                .before_release
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            if let Some((to, item)) = armed {
+                self.inner.enqueue(&to, &item).await.unwrap();
+            }
+        }
+    }
+
+    impl Store for FaultyStore {
+        fn enqueue<'a>(
+            &'a self,
+            to: &'a Address,
+            item: &'a MailboxItem,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            self.inner.enqueue(to, item)
+        }
+        fn acquire<'a>(
+            &'a self,
+            a: &'a Address,
+            now: u64,
+            until: u64,
+        ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+            self.inner.acquire(a, now, until)
+        }
+        fn read_mailbox<'a>(
+            &'a self,
+            a: &'a Address,
+            limit: usize,
+        ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+            self.inner.read_mailbox(a, limit)
+        }
+        fn commit<'a>(
+            &'a self,
+            a: &'a Address,
+            commit: &'a Commit,
+        ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+            Box::pin(async move {
+                if commit.lease_expires_at == 0 {
+                    self.releasing().await;
+                }
+                self.inner.commit(a, commit).await
+            })
+        }
+        fn release<'a>(
+            &'a self,
+            a: &'a Address,
+            epoch: u64,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            Box::pin(async move {
+                self.releasing().await;
+                self.inner.release(a, epoch).await
+            })
+        }
+        fn cleanup<'a>(
+            &'a self,
+            a: &'a Address,
+            cleanup: Cleanup<'a>,
+        ) -> BoxFuture<'a, Result<(), StoreError>> {
+            let fail = self
+                .failing_cleanups
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if fail {
+                return Box::pin(async {
+                    Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        "injected crash before cleanup",
+                    ))
+                });
+            }
+            self.inner.cleanup(a, cleanup)
+        }
+        fn get_reply<'a>(
+            &'a self,
+            a: &'a Address,
+            id: MessageId,
+        ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+            self.inner.get_reply(a, id)
+        }
+        fn load_state<'a>(
+            &'a self,
+            a: &'a Address,
+        ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+            self.inner.load_state(a)
+        }
+        fn dead_letters<'a>(
+            &'a self,
+            a: &'a Address,
+        ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+            self.inner.dead_letters(a)
+        }
+    }
+}
+
+/// Runs the bank on `actors` and asserts its invariants: money conserved, no balance ever
+/// negative, and transfers (actor-to-actor messages) exercised.
+pub async fn assert_bank_holds<S: mqless::Actors>(
+    actors: std::sync::Arc<S>,
+    config: mqless_examples::bank::BankConfig,
+) {
+    let report = mqless_examples::bank::run(actors, config).await.unwrap();
+    println!("{report:?}");
+    assert_eq!(
+        report.expected_total, report.actual_total,
+        "money is conserved: {report:?}"
+    );
+    assert!(
+        report.lowest_balance >= 0,
+        "no balance went negative: {report:?}"
+    );
+    assert!(report.succeeded[2] > 0, "transfers happened: {report:?}");
+}

@@ -6,11 +6,9 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use mqless::mailbox::Envelope;
-use mqless::store::memory::MemoryStore;
-use mqless::store::{
-    BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
-};
-use mqless::{Address, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker, StoreError};
+use mqless::store::MailboxItem;
+use mqless::{Address, Clock, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker};
+use mqless_tests::faults::FaultyStore;
 use mqless_tests::ledger::{self, Ledger, Scenario};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -33,13 +31,6 @@ async fn concurrent_senders_and_invocations_apply_each_message_once_in_order() {
         rogue_drainers: 8,
     };
     ledger::run(runtime, scenario).await;
-}
-
-fn address(id: &str) -> Address {
-    Address::new(
-        mqless::ActorType::new("Slow").unwrap(),
-        mqless::ActorId::new(id).unwrap(),
-    )
 }
 
 /// Blocks the first `add` it sees until the test opens the gate.
@@ -84,7 +75,7 @@ async fn a_zombie_whose_lease_expired_cannot_commit() {
     slow.add(1).send().await.unwrap();
     assert_eq!(
         recorder.take_nudges(),
-        vec![address("s")],
+        vec![address_of("Slow", "s")],
         "a send nudges the actor once"
     );
 
@@ -127,7 +118,7 @@ async fn a_zombie_whose_lease_expired_cannot_commit() {
     assert_eq!(state.total, 1, "but changed the state exactly once");
     assert!(runtime
         .store()
-        .read_mailbox(&address("s"), 10)
+        .read_mailbox(&address_of("Slow", "s"), 10)
         .await
         .unwrap()
         .is_empty());
@@ -146,91 +137,6 @@ impl Adder {
     }
 }
 
-/// A store that slips a message into the mailbox just before the lease is released:
-/// exactly the window in which a sender's nudge finds the lease busy.
-struct EnqueueBeforeRelease {
-    inner: MemoryStore,
-    slipped: AtomicBool,
-    late: MailboxItem,
-}
-
-impl EnqueueBeforeRelease {
-    async fn slip(&self, address: &Address) {
-        if !self.slipped.swap(true, Ordering::SeqCst) {
-            self.inner.enqueue(address, &self.late).await.unwrap();
-        }
-    }
-}
-
-impl Store for EnqueueBeforeRelease {
-    fn enqueue<'a>(
-        &'a self,
-        to: &'a Address,
-        item: &'a MailboxItem,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.enqueue(to, item)
-    }
-    fn acquire<'a>(
-        &'a self,
-        a: &'a Address,
-        now: u64,
-        until: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        self.inner.acquire(a, now, until)
-    }
-    fn read_mailbox<'a>(
-        &'a self,
-        a: &'a Address,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
-        self.inner.read_mailbox(a, limit)
-    }
-    fn commit<'a>(
-        &'a self,
-        a: &'a Address,
-        commit: &'a Commit,
-    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
-        Box::pin(async move {
-            if commit.lease_expires_at == 0 {
-                self.slip(a).await;
-            }
-            self.inner.commit(a, commit).await
-        })
-    }
-    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            self.slip(a).await;
-            self.inner.release(a, epoch).await
-        })
-    }
-    fn cleanup<'a>(
-        &'a self,
-        a: &'a Address,
-        cleanup: Cleanup<'a>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.cleanup(a, cleanup)
-    }
-    fn get_reply<'a>(
-        &'a self,
-        a: &'a Address,
-        id: mqless::MessageId,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        self.inner.get_reply(a, id)
-    }
-    fn load_state<'a>(
-        &'a self,
-        a: &'a Address,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        self.inner.load_state(a)
-    }
-    fn dead_letters<'a>(
-        &'a self,
-        a: &'a Address,
-    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
-        self.inner.dead_letters(a)
-    }
-}
-
 #[tokio::test]
 async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
     // Build the late message as a client would.
@@ -246,11 +152,8 @@ async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
         id: mqless::MessageId::generate(1, None),
         envelope,
     };
-    let store = Arc::new(EnqueueBeforeRelease {
-        inner: MemoryStore::new(),
-        slipped: AtomicBool::new(false),
-        late,
-    });
+    let store = Arc::new(FaultyStore::new());
+    store.enqueue_before_next_release(address_of("Adder", "w"), late);
     let recorder = Arc::new(RecordingInvoker::new());
     let runtime = Embedded::builder()
         .store(store.clone())
@@ -271,7 +174,7 @@ async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
         .drain(&mqless::ActorId::new("w").unwrap())
         .await
         .unwrap();
-    assert!(store.slipped.load(Ordering::SeqCst));
+    assert!(store.slipped());
     assert_eq!(
         report.processed, 2,
         "the drain looks again after releasing and finds the late message"
@@ -282,88 +185,10 @@ async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
     );
 }
 
-/// A store whose first cleanup fails, as if the owner crashed right after committing.
-struct CrashBeforeCleanup {
-    inner: MemoryStore,
-    crashed: AtomicBool,
-}
-
-impl Store for CrashBeforeCleanup {
-    fn enqueue<'a>(
-        &'a self,
-        to: &'a Address,
-        item: &'a MailboxItem,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.enqueue(to, item)
-    }
-    fn acquire<'a>(
-        &'a self,
-        a: &'a Address,
-        now: u64,
-        until: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        self.inner.acquire(a, now, until)
-    }
-    fn read_mailbox<'a>(
-        &'a self,
-        a: &'a Address,
-        limit: usize,
-    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
-        self.inner.read_mailbox(a, limit)
-    }
-    fn commit<'a>(
-        &'a self,
-        a: &'a Address,
-        commit: &'a Commit,
-    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
-        self.inner.commit(a, commit)
-    }
-    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.inner.release(a, epoch)
-    }
-    fn cleanup<'a>(
-        &'a self,
-        a: &'a Address,
-        cleanup: Cleanup<'a>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        if self.crashed.swap(true, Ordering::SeqCst) {
-            self.inner.cleanup(a, cleanup)
-        } else {
-            Box::pin(async {
-                Err(StoreError::new(
-                    mqless::StoreErrorKind::Unavailable,
-                    "injected crash before cleanup",
-                ))
-            })
-        }
-    }
-    fn get_reply<'a>(
-        &'a self,
-        a: &'a Address,
-        id: mqless::MessageId,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        self.inner.get_reply(a, id)
-    }
-    fn load_state<'a>(
-        &'a self,
-        a: &'a Address,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        self.inner.load_state(a)
-    }
-    fn dead_letters<'a>(
-        &'a self,
-        a: &'a Address,
-    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
-        self.inner.dead_letters(a)
-    }
-}
-
 #[tokio::test]
 async fn a_crash_between_commit_and_cleanup_is_finished_by_the_next_owner_without_rerunning() {
-    let store = Arc::new(CrashBeforeCleanup {
-        inner: MemoryStore::new(),
-        crashed: AtomicBool::new(false),
-    });
+    let store = Arc::new(FaultyStore::new());
+    store.fail_cleanups(1);
     let runtime = Embedded::builder()
         .store(store.clone())
         .manual_drains(Arc::new(RecordingInvoker::new()))
@@ -393,4 +218,76 @@ async fn a_crash_between_commit_and_cleanup_is_finished_by_the_next_owner_withou
     );
     assert_eq!(ask.await.unwrap().unwrap(), 6);
     assert_eq!(store.inner.pending_messages(), 0);
+}
+
+/// Each message takes a second of the test's clock.
+static DEADLINE_CLOCK: LazyLock<ManualClock> =
+    LazyLock::new(|| ManualClock::new(1_700_000_000_000));
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Worker {
+    done: u32,
+}
+
+#[mqless::actor]
+impl Worker {
+    pub fn work(&mut self) {
+        DEADLINE_CLOCK.advance(Duration::from_secs(1));
+        self.done += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_drain_stops_before_its_deadline_and_leaves_the_rest_queued() {
+    let clock = DEADLINE_CLOCK.clone();
+    let runtime = Embedded::builder()
+        .clock(Arc::new(clock.clone()))
+        .config(DrainConfig {
+            deadline_margin: Duration::from_secs(2),
+            batch_size: 4,
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Worker>().unwrap();
+    let worker = runtime.client::<Worker>("w").unwrap();
+    for _ in 0..10 {
+        worker.work().send().await.unwrap();
+    }
+    let host = runtime.host::<Worker>().unwrap();
+    let id = mqless::ActorId::new("w").unwrap();
+
+    // 6 s of budget, 2 s of margin: 4 messages fit, then the drain hands off.
+    let deadline = clock.now_millis() + 6_000;
+    let options = mqless::DrainOptions {
+        deadline_millis: Some(deadline),
+        reply_for: None,
+    };
+    let first = host.drain_with(&id, options).await.unwrap();
+    assert_eq!((first.end, first.processed), (DrainEnd::Deadline, 4));
+    let record = runtime
+        .store()
+        .load_state(&address_of("Worker", "w"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.lease_expires_at, 0,
+        "the lease is released for the next invocation"
+    );
+
+    // The next invocation, with a fresh deadline, finishes the work.
+    let rest = host.drain(&id).await.unwrap();
+    assert_eq!((rest.end, rest.processed), (DrainEnd::Empty, 6));
+    assert_eq!(
+        runtime.state::<Worker>("w").await.unwrap().unwrap().done,
+        10
+    );
+}
+
+fn address_of(actor_type: &str, id: &str) -> Address {
+    Address::new(
+        mqless::ActorType::new(actor_type).unwrap(),
+        mqless::ActorId::new(id).unwrap(),
+    )
 }

@@ -189,7 +189,7 @@ impl LambdaInvoker {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| fail(format!("invoking function `{function}` failed: {}; check the function name (MQLESS_FUNCTIONS / MQLESS_FUNCTION_PREFIX), AWS_ENDPOINT_URL_LAMBDA and lambda:InvokeFunction permission", describe(&e))))?;
+            .map_err(|e| fail(format!("invoking function `{function}` failed: {}; check the function name (MQLESS_FUNCTIONS / MQLESS_FUNCTION_PREFIX), AWS_ENDPOINT_URL_LAMBDA and lambda:InvokeFunction permission", crate::error::chain(&e))))?;
         if let Some(kind) = out.function_error() {
             let body = out
                 .payload()
@@ -207,17 +207,6 @@ impl LambdaInvoker {
             .map(Some)
             .map_err(|e| fail(format!("function `{function}` answered something that is not an MQLess result ({e}); is it an MQLess handler?")))
     }
-}
-
-fn describe(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl Invoker for LambdaInvoker {
@@ -275,5 +264,29 @@ impl Invoker for LambdaInvoker {
                 None => Ok(None),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_names_default_to_the_prefixed_type_and_can_be_set() {
+        let account = ActorType::new("Account").unwrap();
+        let mut names = FunctionNames::with_prefix("prod-").unwrap();
+        assert_eq!(names.function_for(&account), "prod-Account");
+        names
+            .set(
+                account.clone(),
+                "arn:aws:lambda:us-east-1:123456789012:function:bank",
+            )
+            .unwrap();
+        assert_eq!(
+            names.function_for(&account),
+            "arn:aws:lambda:us-east-1:123456789012:function:bank"
+        );
+        assert!(FunctionNames::with_prefix("bad prefix").is_err());
+        assert!(names.set(account, "two words").is_err());
     }
 }

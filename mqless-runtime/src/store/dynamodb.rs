@@ -275,6 +275,22 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// The output of a conditional write, or `None` when its condition failed.
+    fn conditional<O, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<Option<O>, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(out) => Ok(Some(out)),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
+            Err(error) => Err(self.error(error)),
+        }
+    }
+
     /// Maps an SDK error to a store error whose message says what to do.
     fn error<
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
@@ -287,7 +303,7 @@ impl DynamoStore {
         match &error {
             SdkError::DispatchFailure(_) | SdkError::TimeoutError(_) => StoreError::new(
                 StoreErrorKind::Unavailable,
-                format!("could not reach DynamoDB ({}); check the network, AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL and the region", error_chain(&error)),
+                format!("could not reach DynamoDB ({}); check the network, AWS_ENDPOINT_URL_DYNAMODB / AWS_ENDPOINT_URL and the region", crate::error::chain(&error)),
             ),
             _ => {
                 let code = error.code().unwrap_or("Unknown");
@@ -356,16 +372,13 @@ impl DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            return match result {
-                Ok(out) => {
+            return Ok(match self.conditional(result)? {
+                Some(out) => {
                     self.count(out.consumed_capacity(), true);
-                    Ok(CommitOutcome::Committed)
+                    CommitOutcome::Committed
                 }
-                Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
-                    Ok(CommitOutcome::Fenced)
-                }
-                Err(error) => Err(self.error(error)),
-            };
+                None => CommitOutcome::Fenced,
+            });
         }
         // Outgoing messages commit with the state, all or nothing: a transaction, used
         // only when a batch sent something, as it costs twice the write units.
@@ -512,17 +525,6 @@ impl DynamoStore {
     }
 }
 
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
-}
-
 impl Store for DynamoStore {
     fn enqueue<'a>(
         &'a self,
@@ -541,15 +543,11 @@ impl Store for DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match result {
-                Ok(out) => {
-                    self.count(out.consumed_capacity(), true);
-                    Ok(())
-                }
-                // Already queued: a retry of a write that had landed.
-                Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(()),
-                Err(error) => Err(self.error(error)),
+            // `None`: already queued, by a retry of a write that had landed.
+            if let Some(out) = self.conditional(result)? {
+                self.count(out.consumed_capacity(), true);
             }
+            Ok(())
         })
     }
 
@@ -575,14 +573,14 @@ impl Store for DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match result {
-                Ok(out) => {
+            match self.conditional(result)? {
+                Some(out) => {
                     self.count(out.consumed_capacity(), true);
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
                     Ok(Some(record_from(item)?))
                 }
-                Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(None),
-                Err(error) => Err(self.error(error)),
+                // A live owner holds the lease.
+                None => Ok(None),
             }
         })
     }
@@ -632,15 +630,11 @@ impl Store for DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match result {
-                Ok(out) => {
-                    self.count(out.consumed_capacity(), true);
-                    Ok(())
-                }
-                // Another owner took over: its lease is not ours to release.
-                Err(error) if error.code() == Some("ConditionalCheckFailedException") => Ok(()),
-                Err(error) => Err(self.error(error)),
+            // `None`: another owner took over, and its lease is not ours to release.
+            if let Some(out) = self.conditional(result)? {
+                self.count(out.consumed_capacity(), true);
             }
+            Ok(())
         })
     }
 
