@@ -27,7 +27,7 @@ use crate::store::{BoxFuture, MailboxItem};
 /// ```
 #[derive(Debug)]
 pub struct Context {
-    address: Address,
+    address: Arc<Address>,
     message_id: MessageId,
     wants_reply: bool,
     outbox: Arc<Outbox>,
@@ -35,7 +35,7 @@ pub struct Context {
 
 impl Context {
     pub(crate) fn new(
-        address: Address,
+        address: Arc<Address>,
         message_id: MessageId,
         wants_reply: bool,
         outbox: Arc<Outbox>,

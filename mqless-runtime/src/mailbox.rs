@@ -332,7 +332,8 @@ impl<A: Actor> ActorHost<A> {
         id: &ActorId,
         options: DrainOptions,
     ) -> Result<DrainReport, Error> {
-        let address = Address::new(self.actor_type.clone(), id.clone());
+        // Shared with every message's context, so dispatch does not copy it.
+        let address = Arc::new(Address::new(self.actor_type.clone(), id.clone()));
         let mut report = DrainReport::default();
         loop {
             let end = self.drain_one_lease(&address, options, &mut report).await?;
@@ -366,7 +367,7 @@ impl<A: Actor> ActorHost<A> {
 
     async fn drain_one_lease(
         &self,
-        address: &Address,
+        address: &Arc<Address>,
         options: DrainOptions,
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
@@ -489,7 +490,7 @@ impl<A: Actor> ActorHost<A> {
     #[allow(clippy::too_many_arguments)]
     async fn process(
         &self,
-        address: &Address,
+        address: &Arc<Address>,
         item: &MailboxItem,
         state: &mut A,
         snapshot: &mut Vec<u8>,
@@ -536,7 +537,12 @@ impl<A: Actor> ActorHost<A> {
             };
             let read_only = A::is_read_only(&message);
             let outbox = Arc::new(Outbox::new(self.clock.now_millis(), limits, next.last_sent));
-            let mut ctx = Context::new(address.clone(), item.id, envelope.ask, Arc::clone(&outbox));
+            let mut ctx = Context::new(
+                Arc::clone(address),
+                item.id,
+                envelope.ask,
+                Arc::clone(&outbox),
+            );
             let result = {
                 let (state, ctx) = (&mut *state, &mut ctx);
                 match std::panic::catch_unwind(AssertUnwindSafe(move || state.handle(message, ctx)))

@@ -49,6 +49,17 @@ impl std::fmt::Debug for MemoryStore {
     }
 }
 
+/// The data of `address`, created empty if missing; clones the address only then (this
+/// runs on every operation).
+fn actor<'m>(actors: &'m mut HashMap<Address, ActorData>, address: &Address) -> &'m mut ActorData {
+    if !actors.contains_key(address) {
+        actors.insert(address.clone(), ActorData::default());
+    }
+    actors
+        .get_mut(address)
+        .unwrap_or_else(|| unreachable!("inserted above"))
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing panics while holding these locks; if something did, the data is still
     // consistent because every operation writes its changes last.
@@ -99,9 +110,7 @@ impl Store for MemoryStore {
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let mut actors = lock(&self.shared.actors);
-        actors
-            .entry(to.clone())
-            .or_default()
+        actor(&mut actors, to)
             .mailbox
             .entry(item.id)
             .or_insert_with(|| item.envelope.clone());
@@ -115,9 +124,7 @@ impl Store for MemoryStore {
         lease_expires_at: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
         let mut actors = lock(&self.shared.actors);
-        let record = actors
-            .entry(address.clone())
-            .or_default()
+        let record = actor(&mut actors, address)
             .record
             .get_or_insert_with(StateRecord::default);
         let result = if record.lease_expires_at > now {
@@ -155,9 +162,7 @@ impl Store for MemoryStore {
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
         let mut actors = lock(&self.shared.actors);
-        let record = actors
-            .entry(address.clone())
-            .or_default()
+        let record = actor(&mut actors, address)
             .record
             .get_or_insert_with(StateRecord::default);
         let outcome = if record.epoch != commit.epoch || record.version != commit.expected_version {
@@ -168,9 +173,7 @@ impl Store for MemoryStore {
             record.state = Some(commit.state.clone());
             record.meta = Some(commit.meta.clone());
             for (to, item) in &commit.outgoing {
-                actors
-                    .entry(to.clone())
-                    .or_default()
+                actor(&mut actors, to)
                     .mailbox
                     .entry(item.id)
                     .or_insert_with(|| item.envelope.clone());
@@ -201,10 +204,10 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         {
             let mut actors = lock(&self.shared.actors);
-            let actor = actors.entry(address.clone()).or_default();
+            let data = actor(&mut actors, address);
             for failure in cleanup.dead_letters {
-                if let Some(envelope) = actor.mailbox.remove(&failure.id) {
-                    actor.dead_letters.insert(
+                if let Some(envelope) = data.mailbox.remove(&failure.id) {
+                    data.dead_letters.insert(
                         failure.id,
                         DeadLetter {
                             id: failure.id,
@@ -217,14 +220,12 @@ impl Store for MemoryStore {
                 }
             }
             for id in cleanup.delete {
-                actor.mailbox.remove(id);
+                data.mailbox.remove(id);
             }
-            actor
-                .replies
+            data.replies
                 .retain(|_, (_, expires)| *expires > cleanup.now);
             for reply in cleanup.replies {
-                actor
-                    .replies
+                data.replies
                     .entry(reply.id)
                     .or_insert_with(|| (reply.bytes.clone(), cleanup.replies_expire_at));
             }

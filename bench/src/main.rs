@@ -1,0 +1,45 @@
+//! `cargo run --release -p mqless-bench -- <cost|contention|embedded|e2e|all> [options]`
+//!
+//! `cost`, `contention` and `e2e` need DynamoDB (and `e2e` the Lambda emulator): run them
+//! under `scripts/local-aws`, which starts both and sets the environment.
+
+use mqless_bench::BenchError;
+
+const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|all> [--writers N] [--updates N] [--tells N] [--asks N]";
+
+#[tokio::main]
+async fn main() -> Result<(), BenchError> {
+    let mut args = std::env::args().skip(1);
+    let scenario = args.next().ok_or(USAGE)?;
+    let (mut writers, mut updates, mut tells, mut asks) = (32, 200, 200_000, 2_000);
+    while let Some(flag) = args.next() {
+        let value: usize = args
+            .next()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| format!("{flag} needs a number; {USAGE}"))?;
+        match flag.as_str() {
+            "--writers" => writers = value,
+            "--updates" => updates = value,
+            "--tells" => tells = value,
+            "--asks" => asks = value,
+            _ => return Err(format!("unknown option {flag}; {USAGE}").into()),
+        }
+    }
+    let run = |name: &str| scenario == name || scenario == "all";
+    if !["cost", "contention", "embedded", "e2e", "all"].contains(&scenario.as_str()) {
+        return Err(USAGE.into());
+    }
+    if run("cost") {
+        println!("{}", mqless_bench::cost(&[1, 10, 100]).await?);
+    }
+    if run("contention") {
+        println!("{}", mqless_bench::contention(writers, updates).await?);
+    }
+    if run("embedded") {
+        println!("{}", mqless_bench::embedded(8, tells, asks).await?);
+    }
+    if run("e2e") {
+        println!("{}", mqless_bench::end_to_end(asks.min(200)).await?);
+    }
+    Ok(())
+}
