@@ -149,12 +149,67 @@ async fn fresh_store(name: &str) -> Result<DynamoStore, BenchError> {
     Ok(store)
 }
 
+/// One row of the cost scenario: per-message figures at one batch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRow {
+    /// Messages queued per drain.
+    pub per_drain: usize,
+    /// `MQLess` or the baseline.
+    pub design: &'static str,
+    /// Write units per message, as DynamoDB reported them.
+    pub write_units: f64,
+    /// Read units per message.
+    pub read_units: f64,
+    /// DynamoDB requests per message.
+    pub requests: f64,
+    /// Lambda requests per message (one invocation drains the batch).
+    pub lambda_requests: f64,
+}
+
+impl CostRow {
+    /// Dollars per million messages at us-east-1 on-demand prices.
+    #[must_use]
+    pub fn dollars_per_million(&self) -> f64 {
+        price(self.write_units, self.read_units, self.lambda_requests)
+    }
+}
+
+/// [`measure_cost`] as a printable table.
+///
+/// # Errors
+/// As [`measure_cost`].
+pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
+    let rows = measure_cost(sizes).await?;
+    Ok(Table {
+        title: "Cost: DynamoDB units per message (~1 KB messages, ~1 KB state), whole protocol, as ConsumedCapacity reports them. \
+                Note: DynamoDB Local reports transactional writes at the standard rate; AWS bills them at twice that, \
+                so the baseline's transaction (2 items) costs 2 more write units per message on AWS"
+            .into(),
+        header: ["per drain", "design", "write units/msg", "read units/msg", "requests/msg", "$ per million msgs"]
+            .map(String::from)
+            .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                cells([
+                    r.per_drain.to_string(),
+                    r.design.into(),
+                    format!("{:.2}", r.write_units),
+                    format!("{:.2}", r.read_units),
+                    format!("{:.2}", r.requests),
+                    format!("{:.2}", r.dollars_per_million()),
+                ])
+            })
+            .collect(),
+    })
+}
+
 /// Scenario 1: DynamoDB request units per message over the whole protocol, for `sizes`
 /// messages queued per drain, beside one transaction per message.
 ///
 /// # Errors
 /// DynamoDB failures, or a failed correctness check.
-pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
+pub async fn measure_cost(sizes: &[usize]) -> Result<Vec<CostRow>, BenchError> {
     let store = fresh_store("cost").await?;
     let runtime = Embedded::builder()
         .store(Arc::new(store.clone()))
@@ -164,16 +219,7 @@ pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
     let host = runtime.host::<Notebook>()?;
     let client = aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
     let text = "m".repeat(900);
-    let mut table = Table {
-        title: "Cost: DynamoDB units per message (~1 KB messages, ~1 KB state), whole protocol, as ConsumedCapacity reports them. \
-                Note: DynamoDB Local reports transactional writes at the standard rate; AWS bills them at twice that, \
-                so the baseline's transaction (2 items) costs 2 more write units per message on AWS"
-            .into(),
-        header: ["per drain", "design", "write units/msg", "read units/msg", "requests/msg", "$ per million msgs"]
-            .map(String::from)
-            .to_vec(),
-        rows: Vec::new(),
-    };
+    let mut rows = Vec::new();
     for &queued in sizes {
         // MQLess: queue `queued` tells, then one drain.
         let id = format!("notebook-{queued}");
@@ -194,38 +240,28 @@ pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
         ensure(state.count == queued as u64 + 1, "every note applied once")?;
         let n = queued as f64;
         let lambda_per_message = 1.0 / n; // one invocation drains the batch
-        table.rows.push(cells([
-            queued.to_string(),
-            "MQLess".into(),
-            format!("{:.2}", used.write_units / n),
-            format!("{:.2}", used.read_units / n),
-            format!("{:.2}", used.requests as f64 / n),
-            format!(
-                "{:.2}",
-                price(
-                    used.write_units / n,
-                    used.read_units / n,
-                    lambda_per_message
-                )
-            ),
-        ]));
+        rows.push(CostRow {
+            per_drain: queued,
+            design: "MQLess",
+            write_units: used.write_units / n,
+            read_units: used.read_units / n,
+            requests: used.requests as f64 / n,
+            lambda_requests: lambda_per_message,
+        });
 
         // Baseline: each message enqueued, then applied by its own transaction (state
         // update conditioned on version + message delete), after a consistent read.
         let units = transaction_per_message(&client, store.table(), queued, &text).await?;
-        table.rows.push(cells([
-            queued.to_string(),
-            "one transaction per message".into(),
-            format!("{:.2}", units.write / n),
-            format!("{:.2}", units.read / n),
-            format!("{:.2}", units.requests as f64 / n),
-            format!(
-                "{:.2}",
-                price(units.write / n, units.read / n, lambda_per_message)
-            ),
-        ]));
+        rows.push(CostRow {
+            per_drain: queued,
+            design: "one transaction per message",
+            write_units: units.write / n,
+            read_units: units.read / n,
+            requests: units.requests as f64 / n,
+            lambda_requests: lambda_per_message,
+        });
     }
-    Ok(table)
+    Ok(rows)
 }
 
 fn price(write_units: f64, read_units: f64, lambda_requests: f64) -> f64 {
@@ -337,91 +373,16 @@ pub async fn contention(writers: usize, updates: usize) -> Result<Table, BenchEr
         rows: Vec::new(),
     };
 
-    // MQLess.
-    let store = fresh_store("contention").await?;
-    let runtime = Arc::new(Embedded::builder().store(Arc::new(store.clone())).build());
-    runtime.register::<Counter>()?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let runtime = runtime.clone();
-        tasks.push(tokio::spawn(async move {
-            let counter = runtime.client::<Counter>("hot")?;
-            let mut latencies = Vec::with_capacity(updates);
-            for _ in 0..updates {
-                let t = Instant::now();
-                counter.increment(1).call().await?;
-                latencies.push(t.elapsed());
-            }
-            Ok::<_, BenchError>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    let elapsed = started.elapsed();
-    let value = runtime.client::<Counter>("hot")?.get().call().await?;
-    ensure(
-        value == total as i64,
-        format!("MQLess counter is {value}, expected {total}"),
-    )?;
-    let used = store.capacity();
-    let p = percentiles(latencies);
-    table.rows.push(cells([
-        "MQLess actor, ask (latency: until applied)".into(),
-        format!("{:.0}", total as f64 / elapsed.as_secs_f64()),
-        format!("{:.2}", (used.write_units + used.read_units) / total as f64),
-        "0".into(),
-        ms(p.p50),
-        ms(p.p99),
-    ]));
-
-    // MQLess with tells: each increment returns once durable; the run ends when all are
-    // applied. Latency here is the time to durability, not to application.
-    let store = fresh_store("contention-tell").await?;
-    let runtime = Arc::new(Embedded::builder().store(Arc::new(store.clone())).build());
-    runtime.register::<Counter>()?;
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..writers {
-        let runtime = runtime.clone();
-        tasks.push(tokio::spawn(async move {
-            let counter = runtime.client::<Counter>("hot")?;
-            let mut latencies = Vec::with_capacity(updates);
-            for _ in 0..updates {
-                let t = Instant::now();
-                counter.increment(1).send().await?;
-                latencies.push(t.elapsed());
-            }
-            Ok::<_, BenchError>(latencies)
-        }));
-    }
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await??);
-    }
-    runtime.idle().await;
-    let elapsed = started.elapsed();
-    let used = store.capacity();
-    let value = runtime.client::<Counter>("hot")?.get().call().await?;
-    ensure(
-        value == total as i64,
-        format!("MQLess (tell) counter is {value}, expected {total}"),
-    )?;
-    let p = percentiles(latencies);
-    table.rows.push(cells([
-        "MQLess actor, tell (latency: until durable)".into(),
-        format!("{:.0}", total as f64 / elapsed.as_secs_f64()),
-        format!("{:.2}", (used.write_units + used.read_units) / total as f64),
-        "0".into(),
-        ms(p.p50),
-        ms(p.p99),
-    ]));
+    table
+        .rows
+        .push(mqless_contention(writers, updates, Delivery::Ask).await?);
+    table
+        .rows
+        .push(mqless_contention(writers, updates, Delivery::Tell).await?);
 
     // Optimistic read-modify-write.
     let client = aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
-    let occ_table = store.table().to_owned();
+    let occ_table = fresh_store("contention-occ").await?.table().to_owned();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..writers {
@@ -466,6 +427,69 @@ pub async fn contention(writers: usize, updates: usize) -> Result<Table, BenchEr
         ms(p.p99),
     ]));
     Ok(table)
+}
+
+/// How the contention writers send their increments.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delivery {
+    /// `.call()`: latency until the increment is applied.
+    Ask,
+    /// `.send()`: latency until the increment is durable; the run ends once all are applied.
+    Tell,
+}
+
+async fn mqless_contention(
+    writers: usize,
+    updates: usize,
+    delivery: Delivery,
+) -> Result<Vec<String>, BenchError> {
+    let total = (writers * updates) as u64;
+    let store = fresh_store("contention").await?;
+    let runtime = Arc::new(Embedded::builder().store(Arc::new(store.clone())).build());
+    runtime.register::<Counter>()?;
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..writers {
+        let runtime = runtime.clone();
+        tasks.push(tokio::spawn(async move {
+            let counter = runtime.client::<Counter>("hot")?;
+            let mut latencies = Vec::with_capacity(updates);
+            for _ in 0..updates {
+                let t = Instant::now();
+                match delivery {
+                    Delivery::Ask => drop(counter.increment(1).call().await?),
+                    Delivery::Tell => drop(counter.increment(1).send().await?),
+                }
+                latencies.push(t.elapsed());
+            }
+            Ok::<_, BenchError>(latencies)
+        }));
+    }
+    let mut latencies = Vec::new();
+    for task in tasks {
+        latencies.extend(task.await??);
+    }
+    runtime.idle().await;
+    let elapsed = started.elapsed();
+    let used = store.capacity();
+    let value = runtime.client::<Counter>("hot")?.get().call().await?;
+    ensure(
+        value == total as i64,
+        format!("MQLess ({delivery:?}) counter is {value}, expected {total}"),
+    )?;
+    let p = percentiles(latencies);
+    let design = match delivery {
+        Delivery::Ask => "MQLess actor, ask (latency: until applied)",
+        Delivery::Tell => "MQLess actor, tell (latency: until durable)",
+    };
+    Ok(cells([
+        design.into(),
+        format!("{:.0}", total as f64 / elapsed.as_secs_f64()),
+        format!("{:.2}", (used.write_units + used.read_units) / total as f64),
+        "0".into(),
+        ms(p.p50),
+        ms(p.p99),
+    ]))
 }
 
 async fn occ_writer(
