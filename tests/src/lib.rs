@@ -237,6 +237,30 @@ pub mod faults {
         pub inner: MemoryStore,
         before_release: Mutex<Option<(Address, MailboxItem)>>,
         failing_cleanups: AtomicU32,
+        random: Mutex<Option<RandomFaults>>,
+        /// Faults injected so far: (before the effect, after it).
+        pub injected: Mutex<(u64, u64)>,
+    }
+
+    /// Seeded random faults: each store call fails with probability `per_mille / 1000`,
+    /// half before its effect (a crash before the write) and half after (an ambiguous
+    /// write: applied, but the caller sees an error).
+    struct RandomFaults {
+        state: u64,
+        per_mille: u64,
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Fault {
+        Before,
+        After,
+    }
+
+    fn injected_error(when: &str) -> StoreError {
+        StoreError::new(
+            StoreErrorKind::Unavailable,
+            format!("injected fault {when} the write"),
+        )
     }
 
     impl FaultyStore {
@@ -269,6 +293,61 @@ pub mod faults {
             self.failing_cleanups.store(n, Ordering::SeqCst);
         }
 
+        /// Arms seeded random faults on every mailbox and lease operation.
+        pub fn random_faults(&self, seed: u64, per_mille: u64) {
+            *self.random.lock().unwrap_or_else(PoisonError::into_inner) = Some(RandomFaults {
+                state: seed,
+                per_mille,
+            });
+        }
+
+        /// Disarms the random faults.
+        pub fn stop_random_faults(&self) {
+            *self.random.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        }
+
+        fn roll(&self) -> Option<Fault> {
+            let mut random = self.random.lock().unwrap_or_else(PoisonError::into_inner);
+            let faults = random.as_mut()?;
+            faults.state = faults.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = faults.state;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            let z = (z ^ (z >> 31)) % 2000;
+            let fault = if z < faults.per_mille {
+                Fault::Before
+            } else if z < 2 * faults.per_mille {
+                Fault::After
+            } else {
+                return None;
+            };
+            let mut injected = self.injected.lock().unwrap_or_else(PoisonError::into_inner);
+            match fault {
+                Fault::Before => injected.0 += 1,
+                Fault::After => injected.1 += 1,
+            }
+            Some(fault)
+        }
+
+        /// Runs `op` under a random fault: not at all, or with its result replaced by an
+        /// error. Memory-store calls take effect when called, so "before" must not call.
+        fn faulty<'a, T: Send + 'a>(
+            &'a self,
+            op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
+        ) -> BoxFuture<'a, Result<T, StoreError>> {
+            match self.roll() {
+                Some(Fault::Before) => Box::pin(async { Err(injected_error("before")) }),
+                Some(Fault::After) => {
+                    let applied = op();
+                    Box::pin(async move {
+                        applied.await?;
+                        Err(injected_error("after"))
+                    })
+                }
+                None => op(),
+            }
+        }
+
         async fn releasing(&self) {
             let armed = self
                 .before_release
@@ -287,7 +366,7 @@ pub mod faults {
             to: &'a Address,
             item: &'a MailboxItem,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
-            self.inner.enqueue(to, item)
+            self.faulty(move || self.inner.enqueue(to, item))
         }
         fn acquire<'a>(
             &'a self,
@@ -295,14 +374,14 @@ pub mod faults {
             now: u64,
             until: u64,
         ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-            self.inner.acquire(a, now, until)
+            self.faulty(move || self.inner.acquire(a, now, until))
         }
         fn read_mailbox<'a>(
             &'a self,
             a: &'a Address,
             limit: usize,
         ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
-            self.inner.read_mailbox(a, limit)
+            self.faulty(move || self.inner.read_mailbox(a, limit))
         }
         fn commit<'a>(
             &'a self,
@@ -313,7 +392,7 @@ pub mod faults {
                 if commit.lease_expires_at == 0 {
                     self.releasing().await;
                 }
-                self.inner.commit(a, commit).await
+                self.faulty(move || self.inner.commit(a, commit)).await
             })
         }
         fn release<'a>(
@@ -323,7 +402,7 @@ pub mod faults {
         ) -> BoxFuture<'a, Result<(), StoreError>> {
             Box::pin(async move {
                 self.releasing().await;
-                self.inner.release(a, epoch).await
+                self.faulty(move || self.inner.release(a, epoch)).await
             })
         }
         fn cleanup<'a>(
@@ -343,7 +422,7 @@ pub mod faults {
                     ))
                 });
             }
-            self.inner.cleanup(a, cleanup)
+            self.faulty(move || self.inner.cleanup(a, cleanup))
         }
         fn get_reply<'a>(
             &'a self,
