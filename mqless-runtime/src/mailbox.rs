@@ -199,6 +199,9 @@ struct Bookkeeping {
     last_sent: Option<MessageId>,
     #[serde(default)]
     recent_keys: VecDeque<String>,
+    /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
+    #[serde(skip)]
+    recorded_bytes: usize,
 }
 
 impl Bookkeeping {
@@ -212,20 +215,17 @@ impl Bookkeeping {
     }
 
     fn bytes(&self) -> usize {
-        self.replies
-            .iter()
-            .map(|r| r.bytes.len() + 24)
-            .sum::<usize>()
-            + self
-                .failures
-                .iter()
-                .map(|f| f.error.len() + 24)
-                .sum::<usize>()
-            + self.consumed.len() * 18
+        self.recorded_bytes + self.consumed.len() * 18
+    }
+
+    fn fail(&mut self, failure: Failure) {
+        self.recorded_bytes += failure.error.len() + 24;
+        self.failures.push(failure);
     }
 
     fn reply(&mut self, id: MessageId, record: &ReplyRecord) -> Result<(), Error> {
         let bytes = codec::encode(record, "reply", usize::MAX)?;
+        self.recorded_bytes += bytes.len() + 24;
         self.replies.push(KeyedBytes { id, bytes });
         Ok(())
     }
@@ -504,7 +504,7 @@ impl<A: Actor> ActorHost<A> {
             Ok(envelope) => envelope,
             Err(error) => {
                 // We cannot even tell whether someone waits for a reply; an asker times out.
-                next.failures.push(failure(
+                next.fail(failure(
                     item.id,
                     format!("undecodable message envelope: {error}"),
                     1,
@@ -607,7 +607,7 @@ impl<A: Actor> ActorHost<A> {
         if envelope.ask {
             next.reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
         }
-        next.failures.push(failure(item.id, error, attempts));
+        next.fail(failure(item.id, error, attempts));
         report.dead_lettered += 1;
         Ok(())
     }
