@@ -59,6 +59,24 @@ pub trait Actors: Send + Sync + 'static {
     /// An invalid id, or an actor type this system cannot run.
     fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, crate::Error>;
 
+    /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.
+    ///
+    /// # Errors
+    /// An invalid id, or an actor type this system cannot run.
+    fn dead_letters<A: Actor>(
+        &self,
+        id: impl Into<String>,
+    ) -> Result<crate::recovery::DeadLetters, crate::Error>;
+
+    /// Wakes every actor that has queued messages, recovering messages whose nudge was
+    /// lost (see [`crate::recovery::sweep`]). Run it periodically.
+    ///
+    /// # Errors
+    /// A store failure while listing the actors.
+    fn sweep(
+        &self,
+    ) -> impl std::future::Future<Output = Result<crate::recovery::SweepReport, crate::Error>> + Send;
+
     /// Resolves once every message sent so far has been processed, where the system can
     /// tell (the embedded runtime); at once otherwise.
     fn settle(&self) -> impl std::future::Future<Output = ()> + Send;

@@ -44,6 +44,7 @@ pub(crate) fn env_var(name: &str, purpose: &str) -> Result<String, crate::Error>
 #[derive(Clone)]
 pub struct Remote {
     store: crate::store::dynamodb::DynamoStore,
+    invoker: std::sync::Arc<crate::invoke::lambda::LambdaInvoker>,
     transport: std::sync::Arc<dyn crate::client::Transport>,
 }
 
@@ -63,13 +64,18 @@ impl Remote {
         invoker: crate::invoke::lambda::LambdaInvoker,
         limits: crate::codec::Limits,
     ) -> Self {
+        let invoker = std::sync::Arc::new(invoker);
         let transport = std::sync::Arc::new(crate::client::StoreTransport::new(
             std::sync::Arc::new(store.clone()),
-            std::sync::Arc::new(invoker),
+            invoker.clone(),
             std::sync::Arc::new(crate::clock::SystemClock),
             limits,
         ));
-        Self { store, transport }
+        Self {
+            store,
+            invoker,
+            transport,
+        }
     }
 
     /// Clients configured from the environment: `MQLESS_TABLE`, the AWS chain, and
@@ -111,6 +117,26 @@ impl crate::actor::Actors for Remote {
         Ok(<A::Client as crate::actor::ActorClient>::from_core(
             crate::client::ClientCore::new(address, std::sync::Arc::clone(&self.transport)),
         ))
+    }
+
+    fn dead_letters<A: crate::actor::Actor>(
+        &self,
+        id: impl Into<String>,
+    ) -> Result<crate::recovery::DeadLetters, crate::Error> {
+        let address = crate::id::Address::new(
+            crate::id::ActorType::new(A::TYPE_NAME)?,
+            crate::id::ActorId::new(id)?,
+        );
+        Ok(crate::recovery::DeadLetters::new(
+            address,
+            std::sync::Arc::new(self.store.clone()),
+            self.invoker.clone(),
+            std::sync::Arc::new(crate::clock::SystemClock),
+        ))
+    }
+
+    async fn sweep(&self) -> Result<crate::recovery::SweepReport, crate::Error> {
+        crate::recovery::sweep(&self.store, &*self.invoker).await
     }
 
     async fn settle(&self) {}

@@ -10,10 +10,11 @@ use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address};
-use crate::invoke::{Drain, InProcessInvoker, Invoker, RecordingInvoker};
+use crate::invoke::{Drain, InProcessInvoker, Invoker};
 use crate::mailbox::{ActorHost, DrainConfig};
+use crate::recovery::{self, DeadLetters, SweepReport};
 use crate::store::memory::MemoryStore;
-use crate::store::{DeadLetter, Store};
+use crate::store::Store;
 
 /// Actors in this process: register actor types, then get typed clients.
 ///
@@ -60,7 +61,7 @@ pub struct EmbeddedBuilder {
     store: Option<Arc<dyn Store>>,
     clock: Option<Arc<dyn Clock>>,
     config: DrainConfig,
-    manual: Option<Arc<RecordingInvoker>>,
+    manual: Option<Arc<dyn Invoker>>,
 }
 
 impl EmbeddedBuilder {
@@ -85,11 +86,13 @@ impl EmbeddedBuilder {
         self
     }
 
-    /// Sends wake nobody: `recorder` notes each nudge, and the caller drives drains with
-    /// [`Embedded::host`]. For tests that need to interleave invocations exactly.
+    /// Sends wake `invoker` instead of this runtime's drains: typically a
+    /// [`RecordingInvoker`](crate::RecordingInvoker) that notes each nudge, while the caller drives drains with
+    /// [`Embedded::host`]. For tests that need to interleave invocations exactly, or to
+    /// inject faults into nudges.
     #[must_use]
-    pub fn manual_drains(mut self, recorder: Arc<RecordingInvoker>) -> Self {
-        self.manual = Some(recorder);
+    pub fn manual_drains(mut self, invoker: Arc<dyn Invoker>) -> Self {
+        self.manual = Some(invoker);
         self
     }
 
@@ -100,7 +103,7 @@ impl EmbeddedBuilder {
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
         let invoker = Arc::new(InProcessInvoker::new());
         let wake: Arc<dyn Invoker> = match self.manual {
-            Some(recorder) => recorder,
+            Some(invoker) => invoker,
             None => Arc::new(Arc::clone(&invoker)),
         };
         let transport: Arc<dyn Transport> = Arc::new(StoreTransport::new(
@@ -209,16 +212,26 @@ impl Embedded {
         }
     }
 
-    /// The dead letters of actor `id` of type `A`.
+    /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.
     ///
     /// # Errors
-    /// An invalid id or a store failure.
-    pub async fn dead_letters<A: Actor>(
-        &self,
-        id: impl Into<String>,
-    ) -> Result<Vec<DeadLetter>, Error> {
+    /// An invalid id.
+    pub fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
         let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
-        Ok(self.store.dead_letters(&address).await?)
+        Ok(DeadLetters::new(
+            address,
+            Arc::clone(&self.store),
+            Arc::clone(&self.wake),
+            Arc::clone(&self.clock),
+        ))
+    }
+
+    /// Wakes every actor with queued messages (see [`crate::recovery::sweep`]).
+    ///
+    /// # Errors
+    /// A store failure while listing the actors.
+    pub async fn sweep(&self) -> Result<SweepReport, Error> {
+        recovery::sweep(&*self.store, &*self.wake).await
     }
 
     /// The store under this runtime.
@@ -231,6 +244,14 @@ impl Embedded {
 impl crate::actor::Actors for Embedded {
     fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
         Embedded::client::<A>(self, id)
+    }
+
+    fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
+        Embedded::dead_letters::<A>(self, id)
+    }
+
+    async fn sweep(&self) -> Result<SweepReport, Error> {
+        Embedded::sweep(self).await
     }
 
     async fn settle(&self) {

@@ -56,6 +56,14 @@ pub enum Error {
         "actor type `{0}` is not registered with this runtime; call `register::<T>()` for it first"
     )]
     NotRegistered(String),
+    /// An actor has no dead letter with this id.
+    #[error("{address} has no dead letter {id}; it may have been redriven or discarded already (list them with `DeadLetters::list`)")]
+    DeadLetterNotFound {
+        /// The actor.
+        address: String,
+        /// The message id asked for.
+        id: MessageId,
+    },
 }
 
 /// A payload could not be encoded or decoded, or broke a limit.

@@ -9,6 +9,7 @@
 //! - [`invoke`]: how a handler is woken ([`Invoker`], [`invoke::InProcessInvoker`]);
 //! - [`clock`]: time ([`Clock`], [`ManualClock`] for tests);
 //! - [`codec`]: the one place bytes are made and read;
+//! - [`recovery`]: dead letters and the sweep, for operators;
 //! - [`embedded`]: all of it in one process.
 
 pub mod actor;
@@ -27,6 +28,7 @@ pub mod lambda;
 pub mod mailbox;
 #[doc(hidden)]
 pub mod private;
+pub mod recovery;
 pub mod store;
 
 pub use actor::{Actor, ActorClient, Actors, Outcome};
@@ -38,5 +40,6 @@ pub use embedded::{Embedded, EmbeddedBuilder};
 pub use error::{AskError, CodecError, Error, InvokeError, Never, StoreError, StoreErrorKind};
 pub use id::{ActorId, ActorType, Address, MessageId};
 pub use invoke::{Invoker, RecordingInvoker};
-pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport};
-pub use store::Store;
+pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport, Envelope};
+pub use recovery::{DeadLetters, SweepReport};
+pub use store::{DeadLetter, Store};

@@ -18,6 +18,13 @@
 //!    read the mailbox once more, to close the race with a message whose nudge arrived
 //!    while we held the lease.
 //!
+//! A message that kills its process (an abort, a timeout, running out of memory) cannot
+//! be caught like a panic. The state record counts the leases taken since the actor last
+//! made progress ([`StateRecord::stalled_leases`], kept by the writes the protocol makes
+//! anyway); after a stalled lease the next owner commits one message at a time, so the
+//! message left at the head after [`DrainConfig::max_attempts`] stalls in a row is the
+//! one that kills the process, and it is dead-lettered without running again.
+//!
 //! Every step is a call on [`Store`], so the protocol runs unchanged on every store.
 
 use std::collections::VecDeque;
@@ -39,7 +46,7 @@ use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::{Drain, Invoker};
 use crate::store::{
-    BoxFuture, Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, MailboxItem, Store,
+    BoxFuture, Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, MailboxItem, StateRecord, Store,
 };
 
 /// Longest error text kept in a dead letter or reply.
@@ -51,9 +58,13 @@ pub struct DrainConfig {
     /// Messages read and committed together. More amortizes the acquire and the commit
     /// over more messages; DynamoDB reads at most 1 MB per query either way.
     pub batch_size: usize,
-    /// How long a lease lasts without a commit. Must exceed the longest batch.
+    /// How long a lease lasts without a commit. A batch stops taking messages when less
+    /// than [`DrainConfig::deadline_margin`] of it is left, and its commit renews it; so
+    /// it must exceed the margin plus the slowest single message.
     pub lease: Duration,
-    /// Tries of a message whose handler panics before it is dead-lettered.
+    /// Tries of a message whose handler panics before it is dead-lettered. Also how many
+    /// invocations in a row may stop (crash, time out, lose the lease) before the message
+    /// at the head of the mailbox is dead-lettered without running again.
     pub max_attempts: u32,
     /// How long a reply waits for its asker.
     pub reply_ttl: Duration,
@@ -371,8 +382,6 @@ impl<A: Actor> ActorHost<A> {
         options: DrainOptions,
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
-        let deadline = options.deadline_millis;
-        let limits = self.config.limits;
         let now = self.clock.now_millis();
         let Some(record) = self
             .store
@@ -382,7 +391,40 @@ impl<A: Actor> ActorHost<A> {
             return Ok(LeaseEnd::Busy);
         };
         let epoch = record.epoch;
+        let held = self.hold_lease(address, record, options, report).await;
+        if held.is_err() {
+            // A failed store call or undecodable state is not the messages' fault: free
+            // the lease now rather than make the next invocation wait for it to expire
+            // (and count it as a stall). If this fails too, the lease expires.
+            let _ = self.store.release(address, epoch).await;
+        }
+        held
+    }
+
+    /// Steps 2 to 6 of the protocol, under the lease that `record` was acquired with.
+    async fn hold_lease(
+        &self,
+        address: &Arc<Address>,
+        record: StateRecord,
+        options: DrainOptions,
+        report: &mut DrainReport,
+    ) -> Result<LeaseEnd, Error> {
+        let deadline = options.deadline_millis;
+        let limits = self.config.limits;
+        let epoch = record.epoch;
         let mut version = record.version;
+        let mut lease_until = record.lease_expires_at;
+        // Owners before us that stopped without committing or releasing: crashed, timed
+        // out or lost the lease. After one, commit one message at a time for the rest of
+        // this lease, so that if a message kills the process, it is the one left at the
+        // head; after `max_attempts` in a row, that head is dead-lettered unrun.
+        let stalls = record.stalled_leases.saturating_sub(1);
+        let batch_size = if stalls > 0 {
+            1
+        } else {
+            self.config.batch_size
+        };
+        let mut blame_head = stalls >= self.config.max_attempts;
         let mut book: Bookkeeping = match &record.meta {
             Some(bytes) => codec::decode(bytes, "batch bookkeeping", usize::MAX, 8)?,
             None => Bookkeeping::default(),
@@ -404,13 +446,10 @@ impl<A: Actor> ActorHost<A> {
                 self.store.release(address, epoch).await?;
                 return Ok(LeaseEnd::Deadline);
             }
-            let items = self
-                .store
-                .read_mailbox(address, self.config.batch_size)
-                .await?;
+            let items = self.store.read_mailbox(address, batch_size).await?;
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|item| book.consumed.contains(&item.id));
-                if leftovers || items.len() >= self.config.batch_size {
+                if leftovers || items.len() >= batch_size {
                     self.cleanup(address, &book).await?;
                 }
             }
@@ -420,7 +459,7 @@ impl<A: Actor> ActorHost<A> {
             }
             let mut next = book.next_batch();
             let mut outgoing = Vec::new();
-            let mut read_all = items.len() < self.config.batch_size;
+            let mut read_all = items.len() < batch_size;
             let mut stopped_for_deadline = false;
             for item in &items {
                 if book.consumed.contains(&item.id) {
@@ -435,9 +474,15 @@ impl<A: Actor> ActorHost<A> {
                 }
                 if next.bytes() >= self.config.max_batch_bookkeeping_bytes
                     || outgoing.len() >= self.config.max_sends_per_message
+                    || self.lease_near_end(lease_until)
                 {
+                    // The commit below renews the lease.
                     read_all = false;
                     break;
+                }
+                if std::mem::take(&mut blame_head) {
+                    give_up_unrun(item, stalls, &limits, &mut next, report)?;
+                    continue;
                 }
                 self.process(
                     address,
@@ -468,6 +513,7 @@ impl<A: Actor> ActorHost<A> {
                 return Ok(LeaseEnd::Fenced);
             }
             version += 1;
+            lease_until = commit.lease_expires_at;
             report.batches += 1;
             book = next;
             if let Some(wanted) = options.reply_for {
@@ -484,6 +530,15 @@ impl<A: Actor> ActorHost<A> {
                 return Ok(LeaseEnd::Released);
             }
         }
+    }
+
+    /// Whether the lease ends within the deadline margin: stop taking messages and commit,
+    /// which renews it, rather than run on while another owner may take it over.
+    fn lease_near_end(&self, lease_until: u64) -> bool {
+        self.clock
+            .now_millis()
+            .saturating_add(millis(self.config.deadline_margin))
+            >= lease_until
     }
 
     /// Applies one message to `state`, recording its reply or failure in `next`.
@@ -661,6 +716,27 @@ impl<A: Actor> Drain for ActorHost<A> {
     fn drain(self: Arc<Self>, id: ActorId) -> BoxFuture<'static, Result<DrainReport, Error>> {
         Box::pin(async move { ActorHost::drain(&self, &id).await })
     }
+}
+
+/// Dead-letters `item` without running it: the last `stalls` owners in a row stopped
+/// while it was next.
+fn give_up_unrun(
+    item: &MailboxItem,
+    stalls: u32,
+    limits: &Limits,
+    next: &mut Bookkeeping,
+    report: &mut DrainReport,
+) -> Result<(), Error> {
+    next.consumed.push(item.id);
+    let error = format!(
+        "{stalls} invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again"
+    );
+    if Envelope::decode(&item.envelope, limits).is_ok_and(|envelope| envelope.ask) {
+        next.reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
+    }
+    next.fail(failure(item.id, error, stalls));
+    report.dead_lettered += 1;
+    Ok(())
 }
 
 fn failure(id: MessageId, error: String, attempts: u32) -> Failure {

@@ -68,10 +68,11 @@
 //! mailboxes and state in DynamoDB.
 
 pub use mqless_runtime::{
-    codec, mailbox, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors, Address,
-    AskError, Clock, CodecError, Context, DrainConfig, DrainEnd, DrainOptions, DrainReport,
-    Embedded, EmbeddedBuilder, Error, InvokeError, Invoker, Limits, ManualClock, MessageId, Never,
-    RecordingInvoker, Request, SendOptions, Store, StoreError, StoreErrorKind, SystemClock,
+    codec, mailbox, recovery, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors,
+    Address, AskError, Clock, CodecError, Context, DeadLetter, DeadLetters, DrainConfig, DrainEnd,
+    DrainOptions, DrainReport, Embedded, EmbeddedBuilder, Envelope, Error, InvokeError, Invoker,
+    Limits, ManualClock, MessageId, Never, RecordingInvoker, Request, SendOptions, Store,
+    StoreError, StoreErrorKind, SweepReport, SystemClock,
 };
 
 /// Turns an inherent impl block into an actor: see the [crate documentation](crate).

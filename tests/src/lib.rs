@@ -31,9 +31,31 @@ impl InFlight {
         }
     }
 
+    /// [`Self::enter`] now and [`Self::leave`] when the guard drops, also when a crash
+    /// (an aborted task) drops the handler mid-way.
+    pub fn guard<'a>(&'a self, id: &str) -> InFlightGuard<'a> {
+        self.enter(id);
+        InFlightGuard {
+            in_flight: self,
+            id: id.to_owned(),
+        }
+    }
+
     /// Overlaps seen so far.
     pub fn overlaps(&self) -> u64 {
         *self.overlaps.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Leaves the handler when dropped; see [`InFlight::guard`].
+pub struct InFlightGuard<'a> {
+    in_flight: &'a InFlight,
+    id: String,
+}
+
+impl Drop for InFlightGuard<'_> {
+    fn drop(&mut self) {
+        self.in_flight.leave(&self.id);
     }
 }
 
@@ -219,73 +241,96 @@ pub mod local_aws {
     }
 }
 
-/// Faults injected through the store trait, over the in-memory store.
+/// Faults injected through the store, invoker and clock traits.
 pub mod faults {
     use std::sync::atomic::{AtomicU32, Ordering};
-    use std::sync::{Mutex, PoisonError};
+    use std::sync::{Arc, Mutex, PoisonError};
 
     use mqless::store::memory::MemoryStore;
     use mqless::store::{
         BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
     };
-    use mqless::{Address, MessageId, StoreError, StoreErrorKind};
+    use mqless::{
+        Address, Clock, InvokeError, Invoker, ManualClock, MessageId, StoreError, StoreErrorKind,
+    };
 
-    /// A [`MemoryStore`] with injectable faults.
-    #[derive(Default)]
-    pub struct FaultyStore {
-        /// The store underneath, for inspecting what was written.
-        pub inner: MemoryStore,
-        before_release: Mutex<Option<(Address, MailboxItem)>>,
-        failing_cleanups: AtomicU32,
-        random: Mutex<Option<RandomFaults>>,
-        /// Faults injected so far: (before the effect, after it).
-        pub injected: Mutex<(u64, u64)>,
+    /// A seeded generator (SplitMix64): the same seed gives the same faults.
+    #[derive(Debug, Clone)]
+    pub struct Rng(pub u64);
+
+    impl Rng {
+        /// A number in `0..n`.
+        pub fn below(&mut self, n: u64) -> u64 {
+            self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut z = self.0;
+            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            (z ^ (z >> 31)) % n
+        }
     }
 
-    /// Seeded random faults: each store call fails with probability `per_mille / 1000`,
-    /// half before its effect (a crash before the write) and half after (an ambiguous
-    /// write: applied, but the caller sees an error).
-    struct RandomFaults {
-        state: u64,
-        per_mille: u64,
+    fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+        mutex.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Faults injected into store calls so far.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct StoreFaults {
+        /// Calls that failed before their effect: a crash, or throttling.
+        pub before: u64,
+        /// Of those, the ones reported as throttling.
+        pub throttled: u64,
+        /// Calls that took effect but reported an error (an ambiguous write).
+        pub after: u64,
+    }
+
+    /// A store with injectable faults over `S` (the in-memory store by default).
+    #[derive(Default)]
+    pub struct FaultyStore<S = MemoryStore> {
+        /// The store underneath, for inspecting what was written.
+        pub inner: S,
+        before_release: Mutex<Option<(Address, MailboxItem)>>,
+        failing_cleanups: AtomicU32,
+        random: Mutex<Option<(Rng, u64)>>,
+        injected: Mutex<StoreFaults>,
     }
 
     #[derive(Clone, Copy, PartialEq, Eq)]
     enum Fault {
-        Before,
+        Before(StoreErrorKind),
         After,
     }
 
-    fn injected_error(when: &str) -> StoreError {
-        StoreError::new(
-            StoreErrorKind::Unavailable,
-            format!("injected fault {when} the write"),
-        )
-    }
-
     impl FaultyStore {
-        /// A store with no faults armed.
+        /// An in-memory store with no faults armed.
         #[must_use]
         pub fn new() -> Self {
             Self::default()
+        }
+    }
+
+    impl<S: Store> FaultyStore<S> {
+        /// Faults over `inner`, none armed.
+        pub fn over(inner: S) -> Self {
+            Self {
+                inner,
+                before_release: Mutex::default(),
+                failing_cleanups: AtomicU32::default(),
+                random: Mutex::default(),
+                injected: Mutex::default(),
+            }
         }
 
         /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
         /// `release` or by a releasing commit): the window in which a sender's nudge finds
         /// the lease still held.
         pub fn enqueue_before_next_release(&self, to: Address, item: MailboxItem) {
-            *self
-                .before_release
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some((to, item));
+            *lock(&self.before_release) = Some((to, item));
         }
 
         /// Whether the message armed by [`Self::enqueue_before_next_release`] went in.
         pub fn slipped(&self) -> bool {
-            self.before_release
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_none()
+            lock(&self.before_release).is_none()
         }
 
         /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
@@ -293,38 +338,46 @@ pub mod faults {
             self.failing_cleanups.store(n, Ordering::SeqCst);
         }
 
-        /// Arms seeded random faults on every mailbox and lease operation.
+        /// Arms seeded random faults on every mailbox, lease and dead-letter write: each
+        /// call fails with probability `per_mille / 1000` before its effect (a crash, or,
+        /// every third time, throttling), and as often after it (an ambiguous write).
         pub fn random_faults(&self, seed: u64, per_mille: u64) {
-            *self.random.lock().unwrap_or_else(PoisonError::into_inner) = Some(RandomFaults {
-                state: seed,
-                per_mille,
-            });
+            *lock(&self.random) = Some((Rng(seed), per_mille));
         }
 
         /// Disarms the random faults.
         pub fn stop_random_faults(&self) {
-            *self.random.lock().unwrap_or_else(PoisonError::into_inner) = None;
+            *lock(&self.random) = None;
+        }
+
+        /// The faults injected so far.
+        pub fn injected(&self) -> StoreFaults {
+            *lock(&self.injected)
         }
 
         fn roll(&self) -> Option<Fault> {
-            let mut random = self.random.lock().unwrap_or_else(PoisonError::into_inner);
-            let faults = random.as_mut()?;
-            faults.state = faults.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = faults.state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            let z = (z ^ (z >> 31)) % 2000;
-            let fault = if z < faults.per_mille {
-                Fault::Before
-            } else if z < 2 * faults.per_mille {
+            let mut random = lock(&self.random);
+            let (rng, per_mille) = random.as_mut()?;
+            let z = rng.below(2000);
+            let fault = if z < *per_mille {
+                Fault::Before(if z % 3 == 0 {
+                    StoreErrorKind::Throttled
+                } else {
+                    StoreErrorKind::Unavailable
+                })
+            } else if z < 2 * *per_mille {
                 Fault::After
             } else {
                 return None;
             };
-            let mut injected = self.injected.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut injected = lock(&self.injected);
             match fault {
-                Fault::Before => injected.0 += 1,
-                Fault::After => injected.1 += 1,
+                Fault::Before(StoreErrorKind::Throttled) => {
+                    injected.before += 1;
+                    injected.throttled += 1;
+                }
+                Fault::Before(_) => injected.before += 1,
+                Fault::After => injected.after += 1,
             }
             Some(fault)
         }
@@ -336,12 +389,17 @@ pub mod faults {
             op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
         ) -> BoxFuture<'a, Result<T, StoreError>> {
             match self.roll() {
-                Some(Fault::Before) => Box::pin(async { Err(injected_error("before")) }),
+                Some(Fault::Before(kind)) => Box::pin(async move {
+                    Err(StoreError::new(kind, "injected fault before the write"))
+                }),
                 Some(Fault::After) => {
                     let applied = op();
                     Box::pin(async move {
                         applied.await?;
-                        Err(injected_error("after"))
+                        Err(StoreError::new(
+                            StoreErrorKind::Unavailable,
+                            "injected fault after the write",
+                        ))
                     })
                 }
                 None => op(),
@@ -349,18 +407,14 @@ pub mod faults {
         }
 
         async fn releasing(&self) {
-            let armed = self
-                .before_release
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take();
+            let armed = lock(&self.before_release).take();
             if let Some((to, item)) = armed {
                 self.inner.enqueue(&to, &item).await.unwrap();
             }
         }
     }
 
-    impl Store for FaultyStore {
+    impl<S: Store> Store for FaultyStore<S> {
         fn enqueue<'a>(
             &'a self,
             to: &'a Address,
@@ -443,6 +497,737 @@ pub mod faults {
         ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
             self.inner.dead_letters(a)
         }
+        fn redrive<'a>(
+            &'a self,
+            a: &'a Address,
+            id: MessageId,
+            new_id: MessageId,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.faulty(move || self.inner.redrive(a, id, new_id))
+        }
+        fn discard_dead_letter<'a>(
+            &'a self,
+            a: &'a Address,
+            id: MessageId,
+        ) -> BoxFuture<'a, Result<bool, StoreError>> {
+            self.faulty(move || self.inner.discard_dead_letter(a, id))
+        }
+        fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+            self.inner.pending_actors()
+        }
+    }
+
+    /// Faults injected into nudges so far.
+    #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+    pub struct NudgeFaults {
+        /// Lost without a trace (an `Event` invoke dropped after Lambda's retries).
+        pub dropped: u64,
+        /// Refused with an error (throttled or 5xx from the Invoke API).
+        pub failed: u64,
+        /// Delivered twice (Lambda's at-least-once `Event` delivery).
+        pub duplicated: u64,
+        /// Held back until [`FaultyInvoker::deliver_delayed`].
+        pub delayed: u64,
+    }
+
+    /// An invoker that drops, refuses, duplicates and delays nudges at random before
+    /// passing them on to `inner`.
+    pub struct FaultyInvoker {
+        inner: Arc<dyn Invoker>,
+        random: Mutex<Option<(Rng, u64)>>,
+        delayed: Mutex<Vec<Address>>,
+        injected: Mutex<NudgeFaults>,
+    }
+
+    impl FaultyInvoker {
+        /// Passes nudges on to `inner`, no faults armed.
+        pub fn new(inner: Arc<dyn Invoker>) -> Self {
+            Self {
+                inner,
+                random: Mutex::default(),
+                delayed: Mutex::default(),
+                injected: Mutex::default(),
+            }
+        }
+
+        /// Each nudge is dropped, refused, duplicated or delayed, each with probability
+        /// `per_mille / 1000`.
+        pub fn random_faults(&self, seed: u64, per_mille: u64) {
+            *lock(&self.random) = Some((Rng(seed), per_mille));
+        }
+
+        /// Disarms the faults (delayed nudges stay held until delivered).
+        pub fn stop_random_faults(&self) {
+            *lock(&self.random) = None;
+        }
+
+        /// Delivers the nudges held back so far.
+        pub async fn deliver_delayed(&self) {
+            let delayed = std::mem::take(&mut *lock(&self.delayed));
+            for address in delayed {
+                let _ = self.inner.nudge(&address).await;
+            }
+        }
+
+        /// The faults injected so far.
+        pub fn injected(&self) -> NudgeFaults {
+            *lock(&self.injected)
+        }
+    }
+
+    impl Invoker for FaultyInvoker {
+        fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+            let roll = lock(&self.random)
+                .as_mut()
+                .map(|(rng, per_mille)| (rng.below(1000), *per_mille));
+            let action = roll.map(|(roll, p)| {
+                let mut injected = lock(&self.injected);
+                let (action, count) = match roll {
+                    r if r < p => (NudgeAction::Drop, &mut injected.dropped),
+                    r if r < 2 * p => (NudgeAction::Fail, &mut injected.failed),
+                    r if r < 3 * p => (NudgeAction::Duplicate, &mut injected.duplicated),
+                    r if r < 4 * p => (NudgeAction::Delay, &mut injected.delayed),
+                    _ => return NudgeAction::Pass,
+                };
+                *count += 1;
+                action
+            });
+            Box::pin(async move {
+                match action.unwrap_or(NudgeAction::Pass) {
+                    NudgeAction::Pass => self.inner.nudge(address).await,
+                    NudgeAction::Drop => Ok(()),
+                    NudgeAction::Fail => Err(InvokeError {
+                        actor_type: address.actor_type().to_string(),
+                        message: "injected: TooManyRequestsException (rate exceeded)".into(),
+                    }),
+                    NudgeAction::Duplicate => {
+                        self.inner.nudge(address).await?;
+                        self.inner.nudge(address).await
+                    }
+                    NudgeAction::Delay => {
+                        lock(&self.delayed).push(address.clone());
+                        Ok(())
+                    }
+                }
+            })
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    enum NudgeAction {
+        Pass,
+        Drop,
+        Fail,
+        Duplicate,
+        Delay,
+    }
+
+    /// A clock `offset_millis` ahead of (or, negative, behind) a shared manual clock: one
+    /// per process whose clock is skewed.
+    #[derive(Debug, Clone)]
+    pub struct SkewedClock {
+        /// The true time.
+        pub base: ManualClock,
+        /// How far this clock is off.
+        pub offset_millis: i64,
+    }
+
+    impl Clock for SkewedClock {
+        fn now_millis(&self) -> u64 {
+            self.base
+                .now_millis()
+                .saturating_add_signed(self.offset_millis)
+        }
+    }
+}
+
+/// The seeded fault scenario, on any store: faults in the store (crashes, ambiguous
+/// writes, throttling), in the nudges (dropped, refused, duplicated, delayed) and in time
+/// (expired leases, skewed clocks); drains that race, crash at any await point or hang on
+/// a poison message. Afterwards a sweep is the only way back for lost nudges, and the
+/// dead letters are redriven; then every invariant is checked.
+pub mod scenario {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, LazyLock};
+    use std::time::Duration;
+
+    use mqless::store::Store;
+    use mqless::{
+        ActorHost, ActorId, Context, DrainConfig, Embedded, ManualClock, RecordingInvoker,
+    };
+    use serde::{Deserialize, Serialize};
+
+    use super::faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+    use super::InFlight;
+
+    static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
+    static POISON_RUNS: AtomicU64 = AtomicU64::new(0);
+
+    /// Applies each sender's messages and keeps the order they came in.
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    pub struct Log {
+        history: Vec<(u32, u32)>,
+    }
+
+    #[mqless::actor]
+    impl Log {
+        /// Applies message `seq` of `sender`.
+        pub async fn record(&mut self, sender: u32, seq: u32, ctx: &Context) {
+            let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+            // Give a racing drain of the same actor every chance to run meanwhile.
+            tokio::task::yield_now().await;
+            self.history.push((sender, seq));
+        }
+
+        /// A message that kills its process: it never returns, as when a handler aborts,
+        /// runs out of memory or runs into Lambda's timeout. Nothing can catch it.
+        pub async fn poison(&mut self) {
+            POISON_RUNS.fetch_add(1, Ordering::Relaxed);
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// Lease length in the scenario (the manual clock jumps past it).
+    pub const LEASE: Duration = Duration::from_secs(10);
+
+    /// The size of one seed's run.
+    #[derive(Debug, Clone)]
+    pub struct Params {
+        /// Actors.
+        pub actors: u32,
+        /// Senders.
+        pub senders: u32,
+        /// Messages per sender.
+        pub messages: u32,
+        /// A drain still running after this long is taken for hung and killed.
+        pub hang_timeout: Duration,
+        /// Prefix of the actor ids, so seeds can share a table.
+        pub prefix: String,
+    }
+
+    /// What runs did, summed over seeds.
+    #[derive(Debug, Default, Clone)]
+    pub struct Stats {
+        /// Seeds run.
+        pub seeds: u64,
+        /// Messages acknowledged by `send`.
+        pub acknowledged: u64,
+        /// Acknowledged messages applied exactly once.
+        pub applied_once: u64,
+        /// Acknowledged messages never applied (must stay 0).
+        pub lost: u64,
+        /// Extra applications (must stay 0).
+        pub duplicated: u64,
+        /// A sender's messages applied out of order (must stay 0).
+        pub out_of_order: u64,
+        /// Sends tried (including retries after an error).
+        pub sends: u64,
+        /// Sends that returned an error and were retried with the same idempotency key.
+        pub retried_sends: u64,
+        /// Drains started.
+        pub drains: u64,
+        /// Drains that returned an error.
+        pub failed_drains: u64,
+        /// Drains killed at a random await point.
+        pub crashed_drains: u64,
+        /// Drains killed after hanging (on the poison message, or too slow).
+        pub hung_drains: u64,
+        /// Poison messages sent, and how many ended in the dead letters.
+        pub poison: (u64, u64),
+        /// Times a poison message started running.
+        pub poison_runs: u64,
+        /// Ordinary messages dead-lettered after stalls in a row, then redriven.
+        pub redriven: u64,
+        /// Actors the sweeps found with messages nobody had woken them for.
+        pub swept: u64,
+        /// Store faults injected.
+        pub store: StoreFaults,
+        /// Nudge faults injected.
+        pub nudges: NudgeFaults,
+    }
+
+    impl Stats {
+        /// Adds another run's figures.
+        pub fn add(&mut self, other: &Stats) {
+            self.seeds += other.seeds;
+            self.acknowledged += other.acknowledged;
+            self.applied_once += other.applied_once;
+            self.lost += other.lost;
+            self.duplicated += other.duplicated;
+            self.out_of_order += other.out_of_order;
+            self.sends += other.sends;
+            self.retried_sends += other.retried_sends;
+            self.drains += other.drains;
+            self.failed_drains += other.failed_drains;
+            self.crashed_drains += other.crashed_drains;
+            self.hung_drains += other.hung_drains;
+            self.poison.0 += other.poison.0;
+            self.poison.1 += other.poison.1;
+            self.poison_runs += other.poison_runs;
+            self.redriven += other.redriven;
+            self.swept += other.swept;
+            self.store.before += other.store.before;
+            self.store.throttled += other.store.throttled;
+            self.store.after += other.store.after;
+            self.nudges.dropped += other.nudges.dropped;
+            self.nudges.failed += other.nudges.failed;
+            self.nudges.duplicated += other.nudges.duplicated;
+            self.nudges.delayed += other.nudges.delayed;
+        }
+
+        /// One paragraph for the test output and docs/reliability.md.
+        pub fn summary(&self) -> String {
+            format!(
+                "{} seeds: {} messages acknowledged, {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
+                 {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed). \
+                 Store faults: {} before the write ({} of them throttling), {} after it. \
+                 Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
+                 Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven.",
+                self.seeds,
+                self.acknowledged,
+                self.applied_once,
+                self.lost,
+                self.duplicated,
+                self.out_of_order,
+                IN_FLIGHT.overlaps(),
+                self.sends,
+                self.retried_sends,
+                self.drains,
+                self.failed_drains,
+                self.crashed_drains,
+                self.hung_drains,
+                self.store.before,
+                self.store.throttled,
+                self.store.after,
+                self.nudges.dropped,
+                self.nudges.failed,
+                self.nudges.duplicated,
+                self.nudges.delayed,
+                self.swept,
+                self.poison.0,
+                self.poison.1,
+                self.poison_runs,
+                self.redriven,
+            )
+        }
+    }
+
+    /// Overlaps seen by all seeds of this process so far.
+    #[must_use]
+    pub fn overlaps() -> u64 {
+        IN_FLIGHT.overlaps()
+    }
+
+    enum Ended {
+        Done,
+        Failed,
+        Killed,
+        Hung,
+    }
+
+    /// Runs drains of `targets` at once; each may be killed after a few polls
+    /// (`crash_at`), and any still running after `hang_timeout` is killed as hung.
+    async fn race_drains(
+        targets: Vec<(Arc<ActorHost<Log>>, ActorId, Option<u64>)>,
+        hang_timeout: Duration,
+        stats: &mut Stats,
+    ) {
+        let mut tasks = Vec::new();
+        for (host, id, crash_at) in targets {
+            stats.drains += 1;
+            let task = tokio::spawn(async move { host.drain(&id).await });
+            tasks.push((task, crash_at));
+        }
+        for step in 0..4 {
+            for (task, crash_at) in &tasks {
+                if *crash_at == Some(step) {
+                    task.abort();
+                }
+            }
+            tokio::task::yield_now().await;
+        }
+        for (mut task, _) in tasks {
+            let ended = match tokio::time::timeout(hang_timeout, &mut task).await {
+                Ok(Ok(Ok(_))) => Ended::Done,
+                Ok(Ok(Err(_))) => Ended::Failed,
+                Ok(Err(error)) if error.is_cancelled() => Ended::Killed,
+                Ok(Err(error)) => std::panic::resume_unwind(error.into_panic()),
+                Err(_) => {
+                    task.abort();
+                    Ended::Hung
+                }
+            };
+            match ended {
+                Ended::Done => {}
+                Ended::Failed => stats.failed_drains += 1,
+                Ended::Killed => stats.crashed_drains += 1,
+                Ended::Hung => stats.hung_drains += 1,
+            }
+        }
+    }
+
+    /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
+    /// a violation. Replay a seed with `MQLESS_SEED=<seed>`.
+    pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
+        let mut rng = Rng(seed);
+        let mut stats = Stats {
+            seeds: 1,
+            ..Stats::default()
+        };
+        let store = Arc::new(FaultyStore::over(inner));
+        let clock = ManualClock::new(1_800_000_000_000);
+        let recorder = Arc::new(RecordingInvoker::new());
+        let nudges = Arc::new(FaultyInvoker::new(recorder.clone()));
+        let config = DrainConfig {
+            lease: LEASE,
+            batch_size: 1 + rng.below(5) as usize,
+            ..DrainConfig::default()
+        };
+        let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
+        // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
+        // within the lease minus the margin, as NTP keeps real ones).
+        let offsets = [skew(300_000), 0, skew(1_500)];
+        let runtimes = offsets.map(|offset_millis| {
+            let runtime = Embedded::builder()
+                .store(store.clone())
+                .clock(Arc::new(SkewedClock {
+                    base: clock.clone(),
+                    offset_millis,
+                }))
+                .config(config.clone())
+                .manual_drains(nudges.clone())
+                .build();
+            runtime.register::<Log>().unwrap();
+            runtime
+        });
+        let clients = &runtimes[0];
+        let hosts = [1, 2].map(|r| Arc::new(runtimes[r].host::<Log>().unwrap()));
+        store.random_faults(seed, 30 + rng.below(120)); // 3% to 15% of calls, each way
+        nudges.random_faults(seed ^ 0xA5A5, 20 + rng.below(60)); // 2% to 8% each kind
+        let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
+        let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
+        let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
+        let poison_runs_before = POISON_RUNS.load(Ordering::Relaxed);
+
+        let mut next_seq = vec![0u32; params.senders as usize];
+        let mut round = 0;
+        while next_seq.iter().any(|n| *n < params.messages) {
+            for sender in 0..params.senders {
+                let seq = next_seq[sender as usize];
+                if seq >= params.messages || rng.below(3) == 0 {
+                    continue;
+                }
+                let actor = clients
+                    .client::<Log>(actor_name(u64::from((sender + seq) % params.actors)))
+                    .unwrap();
+                stats.sends += 1;
+                // A failed send may or may not have landed: resend under the same key.
+                match actor
+                    .record(sender, seq)
+                    .idempotency_key(format!("{sender}-{seq}"))
+                    .send()
+                    .await
+                {
+                    Ok(_) => next_seq[sender as usize] += 1,
+                    Err(_) => stats.retried_sends += 1,
+                }
+            }
+            if let Some((at, a)) = poison {
+                if at == round {
+                    let actor = clients.client::<Log>(actor_name(a)).unwrap();
+                    while actor
+                        .poison()
+                        .idempotency_key("poison")
+                        .send()
+                        .await
+                        .is_err()
+                    {}
+                    stats.poison.0 += 1;
+                }
+            }
+            // Every delivered nudge runs a drain (duplicates too), and a few rogue drains
+            // race them; some drains are killed mid-way.
+            let mut targets = Vec::new();
+            let woken = recorder.take_nudges().into_iter().map(|a| a.id().clone());
+            let rogues = (0..rng.below(3)).map(|_| actor_id(rng.below(params.actors.into())));
+            for id in woken
+                .collect::<Vec<_>>()
+                .into_iter()
+                .chain(rogues.collect::<Vec<_>>())
+            {
+                let host = hosts[rng.below(2) as usize].clone();
+                let crash_at = (rng.below(8) == 0).then(|| rng.below(4));
+                targets.push((host, id, crash_at));
+            }
+            race_drains(targets, params.hang_timeout, &mut stats).await;
+            if rng.below(4) == 0 {
+                nudges.deliver_delayed().await;
+            }
+            // Sometimes time passes beyond the lease: crashed owners' leases expire.
+            if rng.below(3) == 0 {
+                clock.advance(LEASE + Duration::from_millis(1));
+            }
+            round += 1;
+        }
+
+        // The faults stop. Nudges still in flight are lost: only a sweep can find the
+        // actors with messages left. Dead letters of ordinary messages (dead-lettered
+        // because owners stalled on them three times in a row) are redriven.
+        store.stop_random_faults();
+        nudges.stop_random_faults();
+        stats.store = store.injected();
+        stats.nudges = nudges.injected();
+        recorder.take_nudges();
+        let mut poison_dead = false;
+        let mut redriven_keys = BTreeSet::new();
+        for sweep in 0.. {
+            assert!(
+                sweep < 60,
+                "seed {seed}: the sweeps never emptied the mailboxes"
+            );
+            clock.advance(LEASE + Duration::from_millis(1));
+            let report = clients.sweep().await.unwrap();
+            assert!(report.failed.is_empty(), "seed {seed}: {report:?}");
+            stats.swept += report.pending.len() as u64;
+            let targets = recorder
+                .take_nudges()
+                .into_iter()
+                .map(|a| (hosts[0].clone(), a.id().clone(), None))
+                .collect::<Vec<_>>();
+            race_drains(targets, params.hang_timeout, &mut stats).await;
+            let mut redriven = false;
+            for a in 0..u64::from(params.actors) {
+                let letters = clients.dead_letters::<Log>(actor_name(a)).unwrap();
+                for letter in letters.list().await.unwrap() {
+                    match letter.message::<Log>(&config.limits).unwrap() {
+                        LogMessage::Poison {} => {
+                            letters.discard(letter.id).await.unwrap();
+                            poison_dead = true;
+                        }
+                        LogMessage::Record { sender, seq } => {
+                            letters.redrive(letter.id).await.unwrap();
+                            redriven_keys.insert((sender, seq));
+                            stats.redriven += 1;
+                            redriven = true;
+                        }
+                    }
+                }
+            }
+            if report.pending.is_empty() && !redriven {
+                break;
+            }
+        }
+        recorder.take_nudges();
+        stats.poison.1 += u64::from(poison_dead);
+        stats.poison_runs = POISON_RUNS.load(Ordering::Relaxed) - poison_runs_before;
+        assert_eq!(
+            poison.is_some(),
+            poison_dead,
+            "seed {seed}: the poison message ends in the dead letters"
+        );
+
+        // Each acknowledged message applied exactly once, each sender's messages to one
+        // actor in the order sent (a redriven message runs when redriven, as documented).
+        let mut applied = BTreeMap::<(u32, u32), u64>::new();
+        for a in 0..u64::from(params.actors) {
+            let log = clients
+                .state::<Log>(actor_name(a))
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            let mut last = BTreeMap::<u32, u32>::new();
+            for &(sender, seq) in &log.history {
+                *applied.entry((sender, seq)).or_default() += 1;
+                if redriven_keys.contains(&(sender, seq)) {
+                    continue;
+                }
+                if last.get(&sender).is_some_and(|l| *l >= seq) {
+                    stats.out_of_order += 1;
+                }
+                last.insert(sender, seq);
+            }
+        }
+        for sender in 0..params.senders {
+            for seq in 0..params.messages {
+                stats.acknowledged += 1;
+                match applied.get(&(sender, seq)).copied().unwrap_or(0) {
+                    0 => stats.lost += 1,
+                    1 => stats.applied_once += 1,
+                    n => stats.duplicated += n - 1,
+                }
+            }
+        }
+        assert_eq!(
+            (stats.lost, stats.duplicated, stats.out_of_order),
+            (0, 0, 0),
+            "seed {seed}: lost, duplicated, out of order"
+        );
+        for a in 0..u64::from(params.actors) {
+            let address = mqless::Address::new(
+                mqless::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
+                actor_id(a),
+            );
+            assert!(
+                store
+                    .inner
+                    .read_mailbox(&address, 1)
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "seed {seed}: messages left queued in {address}"
+            );
+        }
+        stats
+    }
+}
+
+/// The dead-letter API and the sweep, checked the same way on every store.
+pub mod recovery {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use mqless::store::MailboxItem;
+    use mqless::{ActorType, Address, Embedded, Envelope, Error, Limits, MessageId};
+    use serde::{Deserialize, Serialize};
+
+    static BROKEN: AtomicBool = AtomicBool::new(true);
+
+    /// Keeps the numbers it is given; `risky` panics while a bug is "deployed".
+    #[derive(Debug, Default, Serialize, Deserialize)]
+    pub struct Fickle {
+        /// What was applied, in order.
+        pub seen: Vec<u32>,
+    }
+
+    #[mqless::actor]
+    impl Fickle {
+        /// Applies `n`.
+        pub fn safe(&mut self, n: u32) {
+            self.seen.push(n);
+        }
+
+        /// Applies `n`, or panics while the bug is in.
+        pub fn risky(&mut self, n: u32) {
+            assert!(!BROKEN.load(Ordering::SeqCst), "bug in risky({n})");
+            self.seen.push(n);
+        }
+    }
+
+    async fn seen(runtime: &Embedded, id: &str) -> Vec<u32> {
+        runtime.idle().await;
+        runtime
+            .state::<Fickle>(id)
+            .await
+            .unwrap()
+            .unwrap_or_default()
+            .seen
+    }
+
+    fn numbers(letters: &[mqless::DeadLetter]) -> Vec<u32> {
+        letters
+            .iter()
+            .map(
+                |letter| match letter.message::<Fickle>(&Limits::DEFAULT).unwrap() {
+                    FickleMessage::Risky { n } | FickleMessage::Safe { n } => n,
+                },
+            )
+            .collect()
+    }
+
+    /// List, inspect, redrive (one and all), discard, and the sweep, on `runtime` (which
+    /// wakes its own drains). `id` names a fresh actor.
+    pub async fn dead_letters_and_sweep(runtime: &Embedded, id: &str) {
+        runtime.register::<Fickle>().unwrap();
+        let fickle = runtime.client::<Fickle>(id).unwrap();
+        BROKEN.store(true, Ordering::SeqCst);
+        for (n, risky) in [(1, false), (2, true), (3, false), (4, true), (5, true)] {
+            let request = if risky {
+                fickle.risky(n)
+            } else {
+                fickle.safe(n)
+            };
+            request
+                .idempotency_key(format!("n{n}"))
+                .send()
+                .await
+                .unwrap();
+            runtime.idle().await;
+        }
+        assert_eq!(seen(runtime, id).await, [1, 3], "the actor went on");
+
+        // List and inspect.
+        let letters = runtime.dead_letters::<Fickle>(id).unwrap();
+        let listed = letters.list().await.unwrap();
+        assert_eq!(
+            numbers(&listed),
+            [2, 4, 5],
+            "listed in the order first sent"
+        );
+        assert_eq!(listed[0].attempts, 3);
+        assert!(
+            listed[0].error.contains("bug in risky(2)"),
+            "{}",
+            listed[0].error
+        );
+        let envelope = listed[0].envelope(&Limits::DEFAULT).unwrap();
+        assert_eq!(envelope.key.as_deref(), Some("n2"));
+        let one = letters.get(listed[0].id).await.unwrap().unwrap();
+        assert_eq!(one, listed[0]);
+
+        // The fix is deployed. Redrive one: it runs after what was sent meanwhile.
+        BROKEN.store(false, Ordering::SeqCst);
+        fickle.safe(6).send().await.unwrap();
+        let new_id = letters.redrive(listed[0].id).await.unwrap();
+        assert!(
+            new_id > listed[2].id,
+            "a redriven message gets a new, later id"
+        );
+        assert_eq!(seen(runtime, id).await, [1, 3, 6, 2]);
+        match letters.redrive(listed[0].id).await {
+            Err(error @ Error::DeadLetterNotFound { .. }) => {
+                assert!(error.to_string().contains("redriven or discarded already"));
+            }
+            other => panic!("a second redrive must be refused, got {other:?}"),
+        }
+
+        // Discard one; redrive the rest, which keep their order among themselves.
+        letters.discard(listed[1].id).await.unwrap();
+        assert!(matches!(
+            letters.discard(listed[1].id).await,
+            Err(Error::DeadLetterNotFound { .. })
+        ));
+        fickle.risky(7).send().await.unwrap();
+        assert_eq!(letters.redrive_all().await.unwrap().len(), 1);
+        assert_eq!(seen(runtime, id).await, [1, 3, 6, 2, 7, 5]);
+        assert!(letters.list().await.unwrap().is_empty());
+
+        // A message queued without a nudge (as if the nudge was lost) waits for a sweep.
+        let address = Address::new(
+            ActorType::new(<Fickle as mqless::Actor>::TYPE_NAME).unwrap(),
+            mqless::ActorId::new(id).unwrap(),
+        );
+        let body = mqless::codec::encode(&FickleMessage::Safe { n: 8 }, "message", 1024).unwrap();
+        let envelope = Envelope {
+            body,
+            ask: false,
+            key: None,
+        }
+        .encode(&Limits::DEFAULT)
+        .unwrap();
+        let item = MailboxItem {
+            id: MessageId::generate(1, None),
+            envelope,
+        };
+        runtime.store().enqueue(&address, &item).await.unwrap();
+        assert_eq!(
+            seen(runtime, id).await,
+            [1, 3, 6, 2, 7, 5],
+            "nobody woke it"
+        );
+        let report = runtime.sweep().await.unwrap();
+        assert!(report.pending.contains(&address), "{report:?}");
+        assert_eq!(seen(runtime, id).await, [1, 3, 6, 2, 7, 5, 8]);
+        assert!(!runtime.sweep().await.unwrap().pending.contains(&address));
     }
 }
 

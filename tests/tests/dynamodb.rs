@@ -128,7 +128,12 @@ async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
         (6, 0),
         "only the successful messages changed the state"
     );
-    let letters = runtime.dead_letters::<Tally>("t").await.unwrap();
+    let letters = runtime
+        .dead_letters::<Tally>("t")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
     assert_eq!(letters.len(), 2);
     assert_eq!(
         (letters[0].error.as_str(), letters[0].attempts),
@@ -260,4 +265,46 @@ async fn write_units_per_message_meet_the_design_target() {
         "DESIGN.md: <= 2.2 write units per message at 100 per drain, got {:.2}",
         mqless(100)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_forgotten_messages()
+{
+    let store = local_aws::fresh_store("recovery").await;
+    mqless_tests::recovery::dead_letters_and_sweep(&runtime_over(&store), "fickle").await;
+}
+
+/// The seeded fault scenario of `fault_scenarios.rs`, on DynamoDB Local: fewer and
+/// smaller seeds, as each store call is a request. Seeds share one table; their actors
+/// have their own ids. `MQLESS_DYNAMODB_SEEDS` sets how many.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
+    use mqless_tests::scenario::{self, Params, Stats};
+    let store = local_aws::fresh_store("faults").await;
+    let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(25);
+    let seeds: Vec<u64> = match std::env::var("MQLESS_SEED") {
+        Ok(seed) => vec![seed.parse().expect("MQLESS_SEED is a number")],
+        Err(_) => (1..=seeds).collect(),
+    };
+    let mut total = Stats::default();
+    for &seed in &seeds {
+        let params = Params {
+            actors: 2,
+            senders: 3,
+            messages: 6,
+            hang_timeout: Duration::from_millis(500),
+            prefix: format!("s{seed}-"),
+        };
+        total.add(&scenario::run_seed(store.clone(), seed, &params).await);
+    }
+    println!("DynamoDB Local: {}", total.summary());
+    assert_eq!(
+        scenario::overlaps(),
+        0,
+        "never two messages of one actor in flight"
+    );
+    assert_eq!(total.applied_once, total.acknowledged);
 }

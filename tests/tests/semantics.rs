@@ -139,7 +139,12 @@ async fn a_panicking_message_is_retried_then_dead_lettered_and_the_actor_goes_on
         "the panicking message changed nothing"
     );
 
-    let letters = runtime.dead_letters::<Vault>("p").await.unwrap();
+    let letters = runtime
+        .dead_letters::<Vault>("p")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].attempts, DrainConfig::default().max_attempts);
     assert_eq!(letters[0].error, "handler panicked: boom");
@@ -156,7 +161,13 @@ async fn a_transient_panic_is_retried_and_applied_once() {
         1,
         "the first attempt's push was rolled back"
     );
-    assert!(runtime.dead_letters::<Vault>("f").await.unwrap().is_empty());
+    assert!(runtime
+        .dead_letters::<Vault>("f")
+        .unwrap()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 #[tokio::test]
@@ -213,6 +224,8 @@ async fn undecodable_messages_are_dead_lettered_without_blocking_the_mailbox() {
     assert_eq!((report.dead_lettered, report.processed), (4, 1));
     let errors: Vec<String> = runtime
         .dead_letters::<Vault>("u")
+        .unwrap()
+        .list()
         .await
         .unwrap()
         .into_iter()
@@ -441,4 +454,10 @@ fn old_messages_decode_after_an_optional_argument_is_added() {
     assert!(
         matches!(new, evolution::GreeterMessage::Greet { ref name, title: None } if name == "ada")
     );
+}
+
+#[tokio::test]
+async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_forgotten_messages()
+{
+    mqless_tests::recovery::dead_letters_and_sweep(&Embedded::new(), "fickle").await;
 }

@@ -2,7 +2,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `st` (state), `meta` (last batch) |
+//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch) |
 //! | `type/id` | `m#<message id>` | `env` (envelope) |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at` |
@@ -18,7 +18,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, DeleteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConsumedCapacity, Delete, DeleteRequest,
     KeySchemaElement, KeyType, Put, PutRequest, ReturnConsumedCapacity, ReturnValue,
     ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem, WriteRequest,
 };
@@ -159,6 +159,7 @@ fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
         version: get_u64(item, "ver")?,
         epoch: get_u64(item, "ep")?,
         lease_expires_at: get_u64(item, "lease")?,
+        stalled_leases: u32::try_from(get_u64(item, "stl")?).unwrap_or(u32::MAX),
         state: get_bytes(item, "st")?,
         meta: get_bytes(item, "meta")?,
     })
@@ -347,6 +348,7 @@ impl DynamoStore {
         state.insert("ver".into(), n(commit.expected_version + 1));
         state.insert("ep".into(), n(commit.epoch));
         state.insert("lease".into(), n(commit.lease_expires_at));
+        state.insert("stl".into(), n(u64::from(commit.lease_expires_at != 0)));
         state.insert("st".into(), b(&commit.state));
         state.insert("meta".into(), b(&commit.meta));
         let size = item_size(&state);
@@ -563,7 +565,7 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(key(address, STATE_SK)))
-                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero)")
+                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero)")
                 .condition_expression("attribute_not_exists(pk) OR lease <= :now")
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":one", n(1))
@@ -623,7 +625,7 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(key(address, STATE_SK)))
-                .update_expression("SET lease = :zero")
+                .update_expression("SET lease = :zero, stl = :zero")
                 .condition_expression("ep = :ep")
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":ep", n(epoch))
@@ -754,6 +756,133 @@ impl Store for DynamoStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    fn redrive<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        new_id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let build_error = |e: aws_sdk_dynamodb::error::BuildError| {
+                StoreError::new(StoreErrorKind::Other, e.to_string())
+            };
+            let Some(letter) = self.get(key(address, format!("d#{id}"))).await? else {
+                return Ok(false);
+            };
+            let mut message = key(address, message_sk(new_id));
+            message.insert(
+                "env".into(),
+                b(&get_bytes(&letter, "env")?.unwrap_or_default()),
+            );
+            // Put and delete in one transaction, the delete conditioned on the letter
+            // still being there: two racing redrives cannot both queue it.
+            let items = vec![
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&*self.table)
+                            .set_key(Some(key(address, format!("d#{id}"))))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&*self.table)
+                            .set_item(Some(message))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(build_error)?,
+                    )
+                    .build(),
+            ];
+            let result = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match result {
+                Ok(out) => {
+                    self.count_all(out.consumed_capacity().iter(), true);
+                    Ok(true)
+                }
+                Err(error) => {
+                    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
+                        cancelled,
+                    )) = error.as_service_error()
+                    {
+                        if cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                        {
+                            return Ok(false);
+                        }
+                    }
+                    Err(self.error(error))
+                }
+            }
+        })
+    }
+
+    fn discard_dead_letter<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .delete_item()
+                .table_name(&*self.table)
+                .set_key(Some(key(address, format!("d#{id}"))))
+                .return_values(ReturnValue::AllOld)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| self.error(e))?;
+            self.count(out.consumed_capacity(), true);
+            Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        })
+    }
+
+    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+        Box::pin(async move {
+            let mut pending = std::collections::BTreeSet::new();
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .scan()
+                    .table_name(&*self.table)
+                    .filter_expression("begins_with(sk, :message)")
+                    .expression_attribute_values(":message", s("m#"))
+                    .projection_expression("pk")
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| self.error(e))?;
+                self.count(out.consumed_capacity(), false);
+                for item in out.items() {
+                    let pk = item
+                        .get("pk")
+                        .and_then(|v| v.as_s().ok())
+                        .ok_or_else(|| corrupt("pk"))?;
+                    pending.insert(Address::parse(pk).map_err(|_| corrupt("pk"))?);
+                }
+                start = out.last_evaluated_key().cloned();
+                if start.is_none() {
+                    return Ok(pending.into_iter().collect());
+                }
+            }
         })
     }
 }

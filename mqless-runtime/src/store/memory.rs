@@ -82,19 +82,6 @@ impl MemoryStore {
             .sum()
     }
 
-    /// Addresses whose mailbox is not empty, in order.
-    #[must_use]
-    pub fn actors_with_pending_messages(&self) -> Vec<Address> {
-        let actors = lock(&self.shared.actors);
-        let mut pending: Vec<Address> = actors
-            .iter()
-            .filter(|(_, a)| !a.mailbox.is_empty())
-            .map(|(k, _)| k.clone())
-            .collect();
-        pending.sort();
-        pending
-    }
-
     fn signal(&self, address: &Address, id: MessageId) -> Arc<Notify> {
         lock(&self.shared.reply_signals)
             .entry((address.clone(), id))
@@ -131,6 +118,7 @@ impl Store for MemoryStore {
             None
         } else {
             record.epoch += 1;
+            record.stalled_leases = record.stalled_leases.saturating_add(1);
             record.lease_expires_at = lease_expires_at;
             Some(record.clone())
         };
@@ -170,6 +158,7 @@ impl Store for MemoryStore {
         } else {
             record.version += 1;
             record.lease_expires_at = commit.lease_expires_at;
+            record.stalled_leases = u32::from(commit.lease_expires_at != 0);
             record.state = Some(commit.state.clone());
             record.meta = Some(commit.meta.clone());
             for (to, item) in &commit.outgoing {
@@ -192,6 +181,7 @@ impl Store for MemoryStore {
         if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
             if record.epoch == epoch {
                 record.lease_expires_at = 0;
+                record.stalled_leases = 0;
             }
         }
         Box::pin(async { Ok(()) })
@@ -306,5 +296,44 @@ impl Store for MemoryStore {
             .get(address)
             .map_or_else(Vec::new, |a| a.dead_letters.values().cloned().collect());
         Box::pin(async { Ok(letters) })
+    }
+
+    fn redrive<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        new_id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let data = actor(&mut actors, address);
+        let found = match data.dead_letters.remove(&id) {
+            Some(letter) => {
+                data.mailbox.entry(new_id).or_insert(letter.envelope);
+                true
+            }
+            None => false,
+        };
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn discard_dead_letter<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let found = lock(&self.shared.actors)
+            .get_mut(address)
+            .is_some_and(|a| a.dead_letters.remove(&id).is_some());
+        Box::pin(async move { Ok(found) })
+    }
+
+    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+        let mut pending: Vec<Address> = lock(&self.shared.actors)
+            .iter()
+            .filter(|(_, a)| !a.mailbox.is_empty())
+            .map(|(address, _)| address.clone())
+            .collect();
+        pending.sort();
+        Box::pin(async move { Ok(pending) })
     }
 }

@@ -39,6 +39,13 @@ pub struct StateRecord {
     pub epoch: u64,
     /// When the lease runs out, in milliseconds since the Unix epoch; 0 when released.
     pub lease_expires_at: u64,
+    /// Leases taken since the actor last made progress, counting the current one:
+    /// `acquire` adds one, a commit sets it to 1 (its lease is still open) or to 0 (when
+    /// it releases), a release sets it to 0. So right after an acquire,
+    /// `stalled_leases - 1` owners in a row stopped without committing or releasing:
+    /// their process crashed, timed out, or lost its lease. The protocol uses this to
+    /// find a message that kills its process (see [`crate::mailbox`]).
+    pub stalled_leases: u32,
     /// The encoded actor state; `None` before the first commit.
     pub state: Option<Vec<u8>>,
     /// The encoded bookkeeping of the last batch (consumed ids, replies, dead letters).
@@ -140,7 +147,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes the lease of `address` if it is free or expired at `now`: bumps the epoch,
-    /// sets the expiry, and returns the record (created empty if missing). `None` when a
+    /// adds one to [`StateRecord::stalled_leases`], sets the expiry, and returns the
+    /// record (created empty if missing). `None` when a
     /// live owner holds it.
     fn acquire<'a>(
         &'a self,
@@ -157,14 +165,17 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>>;
 
     /// Writes a batch's result if the record still has `commit.epoch` and
-    /// `commit.expected_version`, together with its outgoing messages, atomically.
+    /// `commit.expected_version`, together with its outgoing messages, atomically. Sets
+    /// [`StateRecord::stalled_leases`] to 0 if the commit releases the lease
+    /// (`lease_expires_at == 0`), else to 1.
     fn commit<'a>(
         &'a self,
         address: &'a Address,
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>>;
 
-    /// Frees the lease if the record still has `epoch`; otherwise does nothing.
+    /// Frees the lease and sets [`StateRecord::stalled_leases`] to 0 if the record still
+    /// has `epoch`; otherwise does nothing.
     fn release<'a>(
         &'a self,
         address: &'a Address,
@@ -221,4 +232,26 @@ pub trait Store: Send + Sync + 'static {
         &'a self,
         address: &'a Address,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>>;
+
+    /// Moves dead letter `id` of `address` back into its mailbox as message `new_id`, in
+    /// one atomic write. `false` when there is no such dead letter (never was, or it was
+    /// already redriven or discarded), and then nothing is written.
+    fn redrive<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        new_id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Deletes dead letter `id` of `address`. `false` when there was none.
+    fn discard_dead_letter<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Every actor with at least one queued message, in address order: what a sweep
+    /// nudges to recover messages whose nudge was lost. On DynamoDB this reads the whole
+    /// table (a `Scan`), so run it as a periodic job, not per message.
+    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>>;
 }
