@@ -93,7 +93,7 @@ start_local_aws() {
     unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN 2>/dev/null || true
 
     # The emulator answers only once a function is built.
-    (cd examples && cargo build --locked --quiet --bin counter-handler --bin account-handler)
+    (cd examples && cargo build --locked --quiet --bin counter-handler --bin account-handler --bin sweeper-handler)
 
     local port
     port=$(free_port)

@@ -133,6 +133,52 @@ pub async fn run<A: Actor>() -> Result<(), LambdaError> {
     .await
 }
 
+/// What the sweeper function answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepResult {
+    /// Actors found with queued messages.
+    pub pending: usize,
+    /// How many of them were woken.
+    pub nudged: usize,
+    /// The ones whose wake-up failed, with the reason; the next sweep retries them.
+    pub failed: Vec<String>,
+}
+
+/// Runs the sweeper as a Lambda function: each invocation (whatever its payload, so an
+/// EventBridge schedule can trigger it) wakes every actor in `MQLESS_TABLE` with queued
+/// messages, through the functions named by `MQLESS_FUNCTIONS` /
+/// `MQLESS_FUNCTION_PREFIX`. This bounds how long a message whose nudge was lost waits
+/// (see [`crate::recovery::sweep`]). The whole `main` of the sweeper's binary.
+///
+/// # Errors
+/// When the configuration is invalid or the Lambda runtime API fails.
+pub fn serve_sweeper() -> Result<(), LambdaError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(async {
+            let remote = Arc::new(crate::aws::Remote::from_env().await?);
+            lambda_runtime::run(lambda_runtime::service_fn(
+                move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
+                    let remote = Arc::clone(&remote);
+                    async move {
+                        let report = crate::actor::Actors::sweep(&*remote).await?;
+                        Ok::<_, LambdaError>(SweepResult {
+                            pending: report.pending.len(),
+                            nudged: report.nudged,
+                            failed: report
+                                .failed
+                                .iter()
+                                .map(|(address, error)| format!("{address}: {error}"))
+                                .collect(),
+                        })
+                    }
+                },
+            ))
+            .await
+        })
+}
+
 /// Lambda's deadline in milliseconds since the Unix epoch. AWS sends exactly that;
 /// cargo-lambda's emulator sends the time left (600000 for its 10 minutes), which read as
 /// an epoch time would lie in 1970 and stop every drain at once.

@@ -64,7 +64,9 @@ pub struct DrainConfig {
     pub lease: Duration,
     /// Tries of a message whose handler panics before it is dead-lettered. Also how many
     /// invocations in a row may stop (crash, time out, lose the lease) before the message
-    /// at the head of the mailbox is dead-lettered without running again.
+    /// at the head of the mailbox is dead-lettered without running again. Such a message
+    /// runs at most `max_attempts + 1` times: the first stall may come in a batch, where
+    /// the culprit is not yet known.
     pub max_attempts: u32,
     /// How long a reply waits for its asker.
     pub reply_ttl: Duration,

@@ -96,7 +96,8 @@ pub mod aws {
     pub use mqless_runtime::aws::{load_config, Remote};
     pub use mqless_runtime::invoke::lambda::{FunctionNames, LambdaInvoker};
     pub use mqless_runtime::lambda::{
-        parse_invocation, run, serve, Handler, Invocation, InvocationResult, LambdaError,
+        parse_invocation, run, serve, serve_sweeper, Handler, Invocation, InvocationResult,
+        LambdaError, SweepResult,
     };
     pub use mqless_runtime::store::dynamodb::{Capacity, DynamoStore};
 }

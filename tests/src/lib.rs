@@ -667,7 +667,8 @@ pub mod scenario {
     /// Applies each sender's messages and keeps the order they came in.
     #[derive(Debug, Default, Serialize, Deserialize)]
     pub struct Log {
-        history: Vec<(u32, u32)>,
+        /// `(sender, seq)` of each applied message, in the order applied.
+        pub history: Vec<(u32, u32)>,
     }
 
     #[mqless::actor]
@@ -1111,6 +1112,74 @@ pub mod recovery {
             assert!(!BROKEN.load(Ordering::SeqCst), "bug in risky({n})");
             self.seen.push(n);
         }
+    }
+
+    /// A message that kills its process (here: never returns, and its drain is killed,
+    /// as Lambda's timeout would) is dead-lettered after `max_attempts` stalled leases in
+    /// a row, without running again, and the messages behind it go on. Over `store`.
+    pub async fn poison_is_dead_lettered(store: std::sync::Arc<dyn mqless::Store>, id: &str) {
+        use crate::scenario::{Log, LogMessage, LEASE};
+        use mqless::{DrainConfig, DrainEnd, ManualClock, RecordingInvoker};
+        use std::time::Duration;
+
+        let clock = ManualClock::new(1_800_000_000_000);
+        let runtime = Embedded::builder()
+            .store(store)
+            .clock(std::sync::Arc::new(clock.clone()))
+            .config(DrainConfig {
+                lease: LEASE,
+                ..DrainConfig::default()
+            })
+            .manual_drains(std::sync::Arc::new(RecordingInvoker::new()))
+            .build();
+        runtime.register::<Log>().unwrap();
+        let log = runtime.client::<Log>(id).unwrap();
+        log.record(0, 1).send().await.unwrap();
+        log.poison().send().await.unwrap();
+        log.record(0, 2).send().await.unwrap();
+        let host = std::sync::Arc::new(runtime.host::<Log>().unwrap());
+        let actor = mqless::ActorId::new(id).unwrap();
+        let mut killed = 0;
+        let report = loop {
+            let drain = tokio::spawn({
+                let (host, actor) = (host.clone(), actor.clone());
+                async move { host.drain(&actor).await }
+            });
+            let abort = drain.abort_handle();
+            match tokio::time::timeout(Duration::from_millis(300), drain).await {
+                Ok(report) => break report.unwrap().unwrap(),
+                Err(_) => {
+                    abort.abort();
+                    killed += 1;
+                }
+            }
+            assert!(killed <= 10, "the poison message kept killing its drains");
+            // The killed drain's lease runs out; the next invocation takes over.
+            clock.advance(LEASE + Duration::from_millis(1));
+        };
+        assert_eq!(report.end, DrainEnd::Empty);
+        assert_eq!(report.dead_lettered, 1);
+        // The first kill came in a batch of two, where the culprit is unknown; from the
+        // next lease on, one message per commit pins it down: 1 + max_attempts runs.
+        assert_eq!(killed, 1 + DrainConfig::default().max_attempts);
+        let state = runtime.state::<Log>(id).await.unwrap().unwrap();
+        assert_eq!(state.history, [(0, 1), (0, 2)], "the actor went on");
+        let letters = runtime
+            .dead_letters::<Log>(id)
+            .unwrap()
+            .list()
+            .await
+            .unwrap();
+        assert_eq!(letters.len(), 1);
+        assert!(matches!(
+            letters[0].message::<Log>(&Limits::DEFAULT).unwrap(),
+            LogMessage::Poison {}
+        ));
+        assert!(
+            letters[0].error.contains("3 invocations in a row stopped"),
+            "{}",
+            letters[0].error
+        );
     }
 
     async fn seen(runtime: &Embedded, id: &str) -> Vec<u32> {

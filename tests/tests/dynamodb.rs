@@ -308,3 +308,9 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
     );
     assert_eq!(total.applied_once, total.acknowledged);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on() {
+    let store = local_aws::fresh_store("poison").await;
+    mqless_tests::recovery::poison_is_dead_lettered(Arc::new(store), "poisoned").await;
+}

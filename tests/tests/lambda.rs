@@ -177,3 +177,66 @@ async fn asking_an_unknown_function_says_how_to_configure_it() {
         "the message is queued; the wake-up failed: {error:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
+    let remote = remote().await;
+    let id = unique("swept");
+    let address = Address::new(
+        ActorType::new("Counter").unwrap(),
+        ActorId::new(id.as_str()).unwrap(),
+    );
+    // Queued with no nudge, as when the nudge is lost.
+    let queue_without_nudge = |by: i64| {
+        let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by }).unwrap();
+        let envelope = Envelope {
+            body,
+            ask: false,
+            key: None,
+        }
+        .encode(&Limits::DEFAULT)
+        .unwrap();
+        MailboxItem {
+            id: MessageId::generate(2_000_000_000_000, None),
+            envelope,
+        }
+    };
+    remote
+        .store()
+        .enqueue(&address, &queue_without_nudge(4))
+        .await
+        .unwrap();
+
+    // The deployable sweeper, invoked as an EventBridge schedule would.
+    let lambda = mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await);
+    let out = lambda
+        .invoke()
+        .function_name("sweeper-handler")
+        .payload(mqless::aws::aws_sdk_lambda::primitives::Blob::new("{}"))
+        .send()
+        .await
+        .unwrap();
+    let payload = out
+        .payload()
+        .map(|p| p.as_ref().to_vec())
+        .unwrap_or_default();
+    assert!(
+        out.function_error().is_none(),
+        "{}",
+        String::from_utf8_lossy(&payload)
+    );
+    let result: mqless::aws::SweepResult = serde_json::from_slice(&payload).unwrap();
+    assert!(result.pending >= 1 && result.nudged >= 1, "{result:?}");
+    let counter = remote.client::<Counter>(id).unwrap();
+    assert_eq!(counter.get().call().await.unwrap(), 4);
+
+    // The same sweep from any process with a `Remote`.
+    remote
+        .store()
+        .enqueue(&address, &queue_without_nudge(2))
+        .await
+        .unwrap();
+    let report = remote.sweep().await.unwrap();
+    assert!(report.pending.contains(&address), "{report:?}");
+    assert_eq!(counter.get().call().await.unwrap(), 6);
+}

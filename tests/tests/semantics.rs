@@ -461,3 +461,9 @@ async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_
 {
     mqless_tests::recovery::dead_letters_and_sweep(&Embedded::new(), "fickle").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on() {
+    let store = Arc::new(mqless::store::memory::MemoryStore::new());
+    mqless_tests::recovery::poison_is_dead_lettered(store, "poisoned").await;
+}
