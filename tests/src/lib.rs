@@ -673,12 +673,23 @@ pub mod scenario {
 
     #[mqless::actor]
     impl Log {
-        /// Applies message `seq` of `sender`.
-        pub async fn record(&mut self, sender: u32, seq: u32, ctx: &Context) {
+        /// Applies message `seq` of `sender`, and with `relay = Some((actor, as_sender))`
+        /// sends message `seq` of `as_sender` on to that actor, committed with this one.
+        pub async fn record(
+            &mut self,
+            sender: u32,
+            seq: u32,
+            relay: Option<(String, u32)>,
+            ctx: &mut Context,
+        ) {
             let _inside = IN_FLIGHT.guard(ctx.id().as_str());
             // Give a racing drain of the same actor every chance to run meanwhile.
             tokio::task::yield_now().await;
             self.history.push((sender, seq));
+            if let Some((to, as_sender)) = relay {
+                let next = ctx.actor::<Log>(to).unwrap();
+                next.record(as_sender, seq, None).send().await.unwrap();
+            }
         }
 
         /// A message that kills its process: it never returns, as when a handler aborts,
@@ -687,6 +698,15 @@ pub mod scenario {
             POISON_RUNS.fetch_add(1, Ordering::Relaxed);
             std::future::pending::<()>().await;
         }
+    }
+
+    /// Senders at or above this are actors relaying a message.
+    const RELAYED: u32 = 1000;
+
+    /// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
+    /// (sender, actor) pair, as order is kept per sender and receiver.
+    fn relayed_sender(sender: u32, a: u64) -> u32 {
+        RELAYED + sender * 16 + a as u32
     }
 
     /// Lease length in the scenario (the manual clock jumps past it).
@@ -712,8 +732,10 @@ pub mod scenario {
     pub struct Stats {
         /// Seeds run.
         pub seeds: u64,
-        /// Messages acknowledged by `send`.
+        /// Messages acknowledged by `send`, or relayed by an actor whose message was.
         pub acknowledged: u64,
+        /// Of those, the messages actors relayed to each other.
+        pub relayed: u64,
         /// Acknowledged messages applied exactly once.
         pub applied_once: u64,
         /// Acknowledged messages never applied (must stay 0).
@@ -753,6 +775,7 @@ pub mod scenario {
         pub fn add(&mut self, other: &Stats) {
             self.seeds += other.seeds;
             self.acknowledged += other.acknowledged;
+            self.relayed += other.relayed;
             self.applied_once += other.applied_once;
             self.lost += other.lost;
             self.duplicated += other.duplicated;
@@ -780,13 +803,14 @@ pub mod scenario {
         /// One paragraph for the test output and docs/reliability.md.
         pub fn summary(&self) -> String {
             format!(
-                "{} seeds: {} messages acknowledged, {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
+                "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
                  {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed). \
                  Store faults: {} before the write ({} of them throttling), {} after it. \
                  Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
                  Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven.",
                 self.seeds,
                 self.acknowledged,
+                self.relayed,
                 self.applied_once,
                 self.lost,
                 self.duplicated,
@@ -919,13 +943,18 @@ pub mod scenario {
                 if seq >= params.messages || rng.below(3) == 0 {
                     continue;
                 }
-                let actor = clients
-                    .client::<Log>(actor_name(u64::from((sender + seq) % params.actors)))
-                    .unwrap();
+                let a = u64::from((sender + seq) % params.actors);
+                let actor = clients.client::<Log>(actor_name(a)).unwrap();
+                // Every third message is relayed to the next actor, by an actor-to-actor
+                // send that commits with the message (and whose nudge may be lost).
+                let relay = (seq % 3 == 0).then(|| {
+                    let to = actor_name((a + 1) % u64::from(params.actors));
+                    (to, relayed_sender(sender, a))
+                });
                 stats.sends += 1;
                 // A failed send may or may not have landed: resend under the same key.
                 match actor
-                    .record(sender, seq)
+                    .record(sender, seq, relay)
                     .idempotency_key(format!("{sender}-{seq}"))
                     .send()
                     .await
@@ -1006,9 +1035,11 @@ pub mod scenario {
                             letters.discard(letter.id).await.unwrap();
                             poison_dead = true;
                         }
-                        LogMessage::Record { sender, seq } => {
+                        LogMessage::Record { sender, seq, .. } => {
                             letters.redrive(letter.id).await.unwrap();
                             redriven_keys.insert((sender, seq));
+                            // Its relay goes out when it finally runs: late too.
+                            redriven_keys.insert((relayed_sender(sender, a), seq));
                             stats.redriven += 1;
                             redriven = true;
                         }
@@ -1051,18 +1082,23 @@ pub mod scenario {
         }
         for sender in 0..params.senders {
             for seq in 0..params.messages {
-                stats.acknowledged += 1;
-                match applied.get(&(sender, seq)).copied().unwrap_or(0) {
-                    0 => stats.lost += 1,
-                    1 => stats.applied_once += 1,
-                    n => stats.duplicated += n - 1,
+                let a = u64::from((sender + seq) % params.actors);
+                let relayed = (seq % 3 == 0).then(|| (relayed_sender(sender, a), seq));
+                for key in std::iter::once((sender, seq)).chain(relayed) {
+                    stats.acknowledged += 1;
+                    stats.relayed += u64::from(key.0 >= RELAYED);
+                    match applied.get(&key).copied().unwrap_or(0) {
+                        0 => stats.lost += 1,
+                        1 => stats.applied_once += 1,
+                        n => stats.duplicated += n - 1,
+                    }
                 }
             }
         }
         assert_eq!(
             (stats.lost, stats.duplicated, stats.out_of_order),
             (0, 0, 0),
-            "seed {seed}: lost, duplicated, out of order"
+            "seed {seed}: lost, duplicated, out of order; redriven {redriven_keys:?}"
         );
         for a in 0..u64::from(params.actors) {
             let address = mqless::Address::new(
@@ -1134,9 +1170,9 @@ pub mod recovery {
             .build();
         runtime.register::<Log>().unwrap();
         let log = runtime.client::<Log>(id).unwrap();
-        log.record(0, 1).send().await.unwrap();
+        log.record(0, 1, None).send().await.unwrap();
         log.poison().send().await.unwrap();
-        log.record(0, 2).send().await.unwrap();
+        log.record(0, 2, None).send().await.unwrap();
         let host = std::sync::Arc::new(runtime.host::<Log>().unwrap());
         let actor = mqless::ActorId::new(id).unwrap();
         let mut killed = 0;
