@@ -947,7 +947,7 @@ pub mod scenario {
                 let actor = clients.client::<Log>(actor_name(a)).unwrap();
                 // Every third message is relayed to the next actor, by an actor-to-actor
                 // send that commits with the message (and whose nudge may be lost).
-                let relay = (seq % 3 == 0).then(|| {
+                let relay = seq.is_multiple_of(3).then(|| {
                     let to = actor_name((a + 1) % u64::from(params.actors));
                     (to, relayed_sender(sender, a))
                 });
@@ -1083,7 +1083,7 @@ pub mod scenario {
         for sender in 0..params.senders {
             for seq in 0..params.messages {
                 let a = u64::from((sender + seq) % params.actors);
-                let relayed = (seq % 3 == 0).then(|| (relayed_sender(sender, a), seq));
+                let relayed = seq.is_multiple_of(3).then(|| (relayed_sender(sender, a), seq));
                 for key in std::iter::once((sender, seq)).chain(relayed) {
                     stats.acknowledged += 1;
                     stats.relayed += u64::from(key.0 >= RELAYED);
