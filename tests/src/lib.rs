@@ -1083,7 +1083,9 @@ pub mod scenario {
         for sender in 0..params.senders {
             for seq in 0..params.messages {
                 let a = u64::from((sender + seq) % params.actors);
-                let relayed = seq.is_multiple_of(3).then(|| (relayed_sender(sender, a), seq));
+                let relayed = seq
+                    .is_multiple_of(3)
+                    .then(|| (relayed_sender(sender, a), seq));
                 for key in std::iter::once((sender, seq)).chain(relayed) {
                     stats.acknowledged += 1;
                     stats.relayed += u64::from(key.0 >= RELAYED);
