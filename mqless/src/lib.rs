@@ -66,6 +66,14 @@
 //! The same actor code runs on the [`Embedded`] runtime (in process, no AWS: the default
 //! for trying MQLess and for tests) and, as an AWS Lambda function per actor type, with
 //! mailboxes and state in DynamoDB.
+//!
+//! ## When messages fail
+//!
+//! A message whose method panics is retried, then moved to the actor's dead letters, and
+//! the actor goes on; so is one that does not decode, and one that kills its process
+//! three invocations in a row. [`Actors::dead_letters`] lists, inspects, redrives and
+//! discards them ([`DeadLetters`]); [`Actors::sweep`] wakes every actor with queued
+//! messages, recovering messages whose wake-up was lost. Both work on every runtime.
 
 pub use mqless_runtime::{
     codec, mailbox, recovery, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors,
