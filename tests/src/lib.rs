@@ -59,6 +59,22 @@ impl Drop for InFlightGuard<'_> {
     }
 }
 
+/// A mailbox item carrying `message` (a generated message enum value), for tests that
+/// write straight into a store, bypassing the client (and so its nudge).
+pub fn mailbox_item<M: serde::Serialize>(message: &M, ask: bool) -> mqless::store::MailboxItem {
+    let envelope = mqless::Envelope {
+        body: mqless::codec::encode(message, "message", 64 * 1024).unwrap(),
+        ask,
+        key: None,
+    }
+    .encode(&mqless::Limits::DEFAULT)
+    .unwrap();
+    mqless::store::MailboxItem {
+        id: mqless::MessageId::generate(2_000_000_000_000, None),
+        envelope,
+    }
+}
+
 /// The exactly-once, in-order, one-at-a-time scenario, on any store.
 pub mod ledger {
     use std::collections::BTreeMap;
@@ -1125,8 +1141,7 @@ pub mod scenario {
 pub mod recovery {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use mqless::store::MailboxItem;
-    use mqless::{ActorType, Address, Embedded, Envelope, Error, Limits, MessageId};
+    use mqless::{ActorType, Address, Embedded, Error, Limits};
     use serde::{Deserialize, Serialize};
 
     static BROKEN: AtomicBool = AtomicBool::new(true);
@@ -1313,18 +1328,7 @@ pub mod recovery {
             ActorType::new(<Fickle as mqless::Actor>::TYPE_NAME).unwrap(),
             mqless::ActorId::new(id).unwrap(),
         );
-        let body = mqless::codec::encode(&FickleMessage::Safe { n: 8 }, "message", 1024).unwrap();
-        let envelope = Envelope {
-            body,
-            ask: false,
-            key: None,
-        }
-        .encode(&Limits::DEFAULT)
-        .unwrap();
-        let item = MailboxItem {
-            id: MessageId::generate(1, None),
-            envelope,
-        };
+        let item = crate::mailbox_item(&FickleMessage::Safe { n: 8 }, false);
         runtime.store().enqueue(&address, &item).await.unwrap();
         assert_eq!(
             seen(runtime, id).await,

@@ -6,8 +6,7 @@
 use std::sync::Arc;
 
 use mqless::aws::{FunctionNames, Invocation, LambdaInvoker, Remote};
-use mqless::mailbox::Envelope;
-use mqless::store::{MailboxItem, Store};
+use mqless::store::Store;
 use mqless::{ActorId, ActorType, Actors, Address, AskError, Limits, MessageId};
 use mqless_examples::bank::{Account, BankConfig};
 use mqless_examples::counter::{Counter, CounterMessage};
@@ -81,18 +80,7 @@ async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
         FunctionNames::from_env().unwrap(),
     );
     // The client's side of an ask: one PutItem into the mailbox...
-    let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by: 3 }).unwrap();
-    let envelope = Envelope {
-        body,
-        ask: true,
-        key: None,
-    }
-    .encode(&Limits::DEFAULT)
-    .unwrap();
-    let message = MailboxItem {
-        id: MessageId::generate(2_000_000_000_000, None),
-        envelope,
-    };
+    let message = mqless_tests::mailbox_item(&CounterMessage::Increment { by: 3 }, true);
     let before = remote.store().capacity();
     remote.store().enqueue(&address, &message).await.unwrap();
     let client_requests = (remote.store().capacity() - before).requests;
@@ -187,20 +175,8 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
         ActorId::new(id.as_str()).unwrap(),
     );
     // Queued with no nudge, as when the nudge is lost.
-    let queue_without_nudge = |by: i64| {
-        let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by }).unwrap();
-        let envelope = Envelope {
-            body,
-            ask: false,
-            key: None,
-        }
-        .encode(&Limits::DEFAULT)
-        .unwrap();
-        MailboxItem {
-            id: MessageId::generate(2_000_000_000_000, None),
-            envelope,
-        }
-    };
+    let queue_without_nudge =
+        |by: i64| mqless_tests::mailbox_item(&CounterMessage::Increment { by }, false);
     remote
         .store()
         .enqueue(&address, &queue_without_nudge(4))

@@ -413,6 +413,17 @@ impl DynamoStore {
                     .build(),
             );
         }
+        Ok(if self.transact(items).await? {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Fenced
+        })
+    }
+
+    /// Writes `items` in one transaction. `false` when it was cancelled because the
+    /// condition of the first item failed (callers put their guard there); nothing was
+    /// written then.
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -423,7 +434,7 @@ impl DynamoStore {
         match result {
             Ok(out) => {
                 self.count_all(out.consumed_capacity().iter(), true);
-                Ok(CommitOutcome::Committed)
+                Ok(true)
             }
             Err(error) => {
                 if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
@@ -432,10 +443,10 @@ impl DynamoStore {
                 {
                     let reasons = cancelled.cancellation_reasons();
                     if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                        return Ok(CommitOutcome::Fenced);
+                        return Ok(false);
                     }
                     if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) {
-                        return Err(StoreError::new(StoreErrorKind::TransactionConflict, "the commit met a concurrent transaction; retry"));
+                        return Err(StoreError::new(StoreErrorKind::TransactionConflict, "the write met a concurrent transaction; retry"));
                     }
                 }
                 Err(self.error(error))
@@ -777,8 +788,9 @@ impl Store for DynamoStore {
                 "env".into(),
                 b(&get_bytes(&letter, "env")?.unwrap_or_default()),
             );
-            // Put and delete in one transaction, the delete conditioned on the letter
-            // still being there: two racing redrives cannot both queue it.
+            // Delete and put in one transaction, the delete (first, see `transact`)
+            // conditioned on the letter still being there: two racing redrives cannot
+            // both queue it.
             let items = vec![
                 TransactWriteItem::builder()
                     .delete(
@@ -801,34 +813,7 @@ impl Store for DynamoStore {
                     )
                     .build(),
             ];
-            let result = self
-                .client
-                .transact_write_items()
-                .set_transact_items(Some(items))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            match result {
-                Ok(out) => {
-                    self.count_all(out.consumed_capacity().iter(), true);
-                    Ok(true)
-                }
-                Err(error) => {
-                    if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(
-                        cancelled,
-                    )) = error.as_service_error()
-                    {
-                        if cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                        {
-                            return Ok(false);
-                        }
-                    }
-                    Err(self.error(error))
-                }
-            }
+            self.transact(items).await
         })
     }
 
