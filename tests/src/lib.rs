@@ -307,8 +307,16 @@ pub mod faults {
         pub inner: S,
         before_release: Mutex<Option<(Address, MailboxItem)>>,
         failing_cleanups: AtomicU32,
+        failing_reads: AtomicU32,
         random: Mutex<Option<(Rng, u64)>>,
         injected: Mutex<StoreFaults>,
+    }
+
+    /// Counts `counter` down by one; whether it was above zero.
+    fn take_one(counter: &AtomicU32) -> bool {
+        counter
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
     }
 
     #[derive(Clone, Copy, PartialEq, Eq)]
@@ -332,6 +340,7 @@ pub mod faults {
                 inner,
                 before_release: Mutex::default(),
                 failing_cleanups: AtomicU32::default(),
+                failing_reads: AtomicU32::default(),
                 random: Mutex::default(),
                 injected: Mutex::default(),
             }
@@ -352,6 +361,11 @@ pub mod faults {
         /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
         pub fn fail_cleanups(&self, n: u32) {
             self.failing_cleanups.store(n, Ordering::SeqCst);
+        }
+
+        /// Makes the next `n` mailbox reads fail, as a store error in the middle of a drain.
+        pub fn fail_reads(&self, n: u32) {
+            self.failing_reads.store(n, Ordering::SeqCst);
         }
 
         /// Arms seeded random faults on every mailbox, lease and dead-letter write: each
@@ -451,6 +465,14 @@ pub mod faults {
             a: &'a Address,
             limit: usize,
         ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+            if take_one(&self.failing_reads) {
+                return Box::pin(async {
+                    Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        "injected read failure",
+                    ))
+                });
+            }
             self.faulty(move || self.inner.read_mailbox(a, limit))
         }
         fn commit<'a>(
@@ -480,11 +502,7 @@ pub mod faults {
             a: &'a Address,
             cleanup: Cleanup<'a>,
         ) -> BoxFuture<'a, Result<(), StoreError>> {
-            let fail = self
-                .failing_cleanups
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok();
-            if fail {
+            if take_one(&self.failing_cleanups) {
                 return Box::pin(async {
                     Err(StoreError::new(
                         StoreErrorKind::Unavailable,

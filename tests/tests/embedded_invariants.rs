@@ -6,7 +6,7 @@ use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use mqless::mailbox::Envelope;
-use mqless::store::MailboxItem;
+use mqless::store::{MailboxItem, Store};
 use mqless::{Address, Clock, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker};
 use mqless_tests::faults::FaultyStore;
 use mqless_tests::ledger::{self, Ledger, Scenario};
@@ -290,4 +290,82 @@ fn address_of(actor_type: &str, id: &str) -> Address {
         mqless::ActorType::new(actor_type).unwrap(),
         mqless::ActorId::new(id).unwrap(),
     )
+}
+
+#[tokio::test]
+async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
+    let store = Arc::new(FaultyStore::new());
+    let clock = ManualClock::new(1_800_000_000_000);
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Adder>().unwrap();
+    runtime
+        .client::<Adder>("f")
+        .unwrap()
+        .add(2)
+        .send()
+        .await
+        .unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    let id = mqless::ActorId::new("f").unwrap();
+    let address = Address::new(mqless::ActorType::new("Adder").unwrap(), id.clone());
+
+    store.fail_reads(1);
+    assert!(host.drain(&id).await.is_err());
+    let record = store.inner.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        (record.lease_expires_at, record.stalled_leases),
+        (0, 0),
+        "released on the way out: {record:?}"
+    );
+    // The same instant: no waiting for a lease to expire.
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
+}
+
+/// Each message takes 9 seconds of this clock, close to the 10-second lease.
+static SLOW_CLOCK: LazyLock<ManualClock> = LazyLock::new(|| ManualClock::new(1_700_000_000_000));
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Plodder {
+    done: u32,
+}
+
+#[mqless::actor]
+impl Plodder {
+    pub fn plod(&mut self) {
+        SLOW_CLOCK.advance(Duration::from_secs(9));
+        self.done += 1;
+    }
+}
+
+#[tokio::test]
+async fn a_batch_commits_and_renews_its_lease_before_the_lease_runs_out() {
+    let runtime = Embedded::builder()
+        .clock(Arc::new(SLOW_CLOCK.clone()))
+        .config(DrainConfig {
+            lease: Duration::from_secs(10),
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Plodder>().unwrap();
+    let plodder = runtime.client::<Plodder>("p").unwrap();
+    for _ in 0..3 {
+        plodder.plod().send().await.unwrap();
+    }
+    let report = runtime
+        .host::<Plodder>()
+        .unwrap()
+        .drain(&mqless::ActorId::new("p").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.processed, report.batches, report.end),
+        (3, 3, DrainEnd::Empty),
+        "one message per batch: each left less than the 2 s margin of its lease"
+    );
 }
