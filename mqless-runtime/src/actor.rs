@@ -41,6 +41,18 @@ pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
     fn is_read_only(message: &Self::Message) -> bool;
 }
 
+/// The address of actor `id` of type `A`.
+///
+/// # Errors
+/// [`crate::Error::InvalidActorId`], or [`crate::Error::InvalidActorType`] for an invalid
+/// `A::TYPE_NAME`.
+pub fn address_of<A: Actor>(id: impl Into<String>) -> Result<crate::id::Address, crate::Error> {
+    Ok(crate::id::Address::new(
+        crate::id::ActorType::new(A::TYPE_NAME)?,
+        crate::id::ActorId::new(id)?,
+    ))
+}
+
 /// A typed client of one actor, generated as `{Actor}Client`.
 pub trait ActorClient: Clone + Send + Sync + 'static {
     /// Wraps a client core addressed at one actor.

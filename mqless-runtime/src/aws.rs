@@ -110,10 +110,7 @@ impl crate::actor::Actors for Remote {
         &self,
         id: impl Into<String>,
     ) -> Result<A::Client, crate::Error> {
-        let address = crate::id::Address::new(
-            crate::id::ActorType::new(A::TYPE_NAME)?,
-            crate::id::ActorId::new(id)?,
-        );
+        let address = crate::actor::address_of::<A>(id)?;
         Ok(<A::Client as crate::actor::ActorClient>::from_core(
             crate::client::ClientCore::new(address, std::sync::Arc::clone(&self.transport)),
         ))
@@ -123,10 +120,7 @@ impl crate::actor::Actors for Remote {
         &self,
         id: impl Into<String>,
     ) -> Result<crate::recovery::DeadLetters, crate::Error> {
-        let address = crate::id::Address::new(
-            crate::id::ActorType::new(A::TYPE_NAME)?,
-            crate::id::ActorId::new(id)?,
-        );
+        let address = crate::actor::address_of::<A>(id)?;
         Ok(crate::recovery::DeadLetters::new(
             address,
             std::sync::Arc::new(self.store.clone()),

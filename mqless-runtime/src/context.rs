@@ -8,7 +8,7 @@ use crate::actor::{Actor, ActorClient};
 use crate::client::{ClientCore, SendOptions, Transport};
 use crate::codec::Limits;
 use crate::error::Error;
-use crate::id::{ActorId, ActorType, Address, MessageId};
+use crate::id::{ActorId, Address, MessageId};
 use crate::mailbox::Envelope;
 use crate::store::{BoxFuture, MailboxItem};
 
@@ -96,7 +96,7 @@ impl Context {
     /// # Errors
     /// [`Error::InvalidActorId`] or [`Error::InvalidActorType`].
     pub fn actor<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
-        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        let address = crate::actor::address_of::<A>(id)?;
         let transport: Arc<dyn Transport> = self.outbox.clone();
         Ok(A::Client::from_core(ClientCore::new(address, transport)))
     }

@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
-use crate::actor::{Actor, ActorClient};
+use crate::actor::{address_of, Actor, ActorClient};
 use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::error::Error;
-use crate::id::{ActorId, ActorType, Address};
+use crate::id::ActorType;
 use crate::invoke::{Drain, InProcessInvoker, Invoker};
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, SweepReport};
@@ -158,16 +158,15 @@ impl Embedded {
     /// # Errors
     /// [`Error::InvalidActorId`], or [`Error::NotRegistered`] if `A` was not registered.
     pub fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
-        let actor_type = ActorType::new(A::TYPE_NAME)?;
+        let address = address_of::<A>(id)?;
         if !self
             .hosts
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .contains_key(&actor_type)
+            .contains_key(address.actor_type())
         {
             return Err(Error::NotRegistered(A::TYPE_NAME.to_owned()));
         }
-        let address = Address::new(actor_type, ActorId::new(id)?);
         Ok(A::Client::from_core(ClientCore::new(
             address,
             Arc::clone(&self.transport),
@@ -200,7 +199,7 @@ impl Embedded {
     /// # Errors
     /// An invalid id, a store failure, or a state that does not decode as `A`.
     pub async fn state<A: Actor>(&self, id: impl Into<String>) -> Result<Option<A>, Error> {
-        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        let address = address_of::<A>(id)?;
         match self.store.load_state(&address).await?.and_then(|r| r.state) {
             Some(bytes) => Ok(Some(codec::decode(
                 &bytes,
@@ -217,7 +216,7 @@ impl Embedded {
     /// # Errors
     /// An invalid id.
     pub fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
-        let address = Address::new(ActorType::new(A::TYPE_NAME)?, ActorId::new(id)?);
+        let address = address_of::<A>(id)?;
         Ok(DeadLetters::new(
             address,
             Arc::clone(&self.store),
