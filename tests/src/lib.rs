@@ -682,8 +682,7 @@ pub mod faults {
 /// dead letters are redriven; then every invariant is checked.
 pub mod scenario {
     use std::collections::{BTreeMap, BTreeSet};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    use std::sync::{Arc, LazyLock};
+    use std::sync::{Arc, LazyLock, Mutex, PoisonError};
     use std::time::Duration;
 
     use mqless::store::Store;
@@ -696,7 +695,18 @@ pub mod scenario {
     use super::InFlight;
 
     static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
-    static POISON_RUNS: AtomicU64 = AtomicU64::new(0);
+    /// Times the poison message started, per actor id (tests run side by side).
+    static POISON_RUNS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::default);
+
+    /// How many times a poison message started running on actor `id`.
+    pub fn poison_runs(id: &str) -> u64 {
+        POISON_RUNS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(id)
+            .copied()
+            .unwrap_or(0)
+    }
 
     /// Applies each sender's messages and keeps the order they came in.
     #[derive(Debug, Default, Serialize, Deserialize)]
@@ -728,8 +738,12 @@ pub mod scenario {
 
         /// A message that kills its process: it never returns, as when a handler aborts,
         /// runs out of memory or runs into Lambda's timeout. Nothing can catch it.
-        pub async fn poison(&mut self) {
-            POISON_RUNS.fetch_add(1, Ordering::Relaxed);
+        pub async fn poison(&mut self, ctx: &Context) {
+            *POISON_RUNS
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(ctx.id().to_string())
+                .or_default() += 1;
             std::future::pending::<()>().await;
         }
     }
@@ -967,7 +981,6 @@ pub mod scenario {
         let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
         let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
         let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
-        let poison_runs_before = POISON_RUNS.load(Ordering::Relaxed);
 
         let mut next_seq = vec![0u32; params.senders as usize];
         let mut round = 0;
@@ -1086,7 +1099,9 @@ pub mod scenario {
         }
         recorder.take_nudges();
         stats.poison.1 += u64::from(poison_dead);
-        stats.poison_runs = POISON_RUNS.load(Ordering::Relaxed) - poison_runs_before;
+        stats.poison_runs = (0..u64::from(params.actors))
+            .map(|a| poison_runs(&actor_name(a)))
+            .sum();
         assert_eq!(
             poison.is_some(),
             poison_dead,
@@ -1216,11 +1231,20 @@ pub mod recovery {
                 let (host, actor) = (host.clone(), actor.clone());
                 async move { host.drain(&actor).await }
             });
-            let abort = drain.abort_handle();
-            match tokio::time::timeout(Duration::from_millis(300), drain).await {
-                Ok(report) => break report.unwrap().unwrap(),
-                Err(_) => {
-                    abort.abort();
+            // Kill the drain once it is stuck in the poison message, not merely slow.
+            let runs_before = crate::scenario::poison_runs(id);
+            let mut drain = drain;
+            let finished = loop {
+                match tokio::time::timeout(Duration::from_millis(50), &mut drain).await {
+                    Ok(report) => break Some(report.unwrap().unwrap()),
+                    Err(_) if crate::scenario::poison_runs(id) > runs_before => break None,
+                    Err(_) => {}
+                }
+            };
+            match finished {
+                Some(report) => break report,
+                None => {
+                    drain.abort();
                     killed += 1;
                 }
             }
