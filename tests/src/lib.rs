@@ -1227,13 +1227,13 @@ pub mod recovery {
         let actor = mqless::ActorId::new(id).unwrap();
         let mut killed = 0;
         let report = loop {
-            let drain = tokio::spawn({
+            // Kill the drain once it is stuck in the poison message, not merely slow. Read
+            // the count before the drain starts, or it may start the poison first.
+            let runs_before = crate::scenario::poison_runs(id);
+            let mut drain = tokio::spawn({
                 let (host, actor) = (host.clone(), actor.clone());
                 async move { host.drain(&actor).await }
             });
-            // Kill the drain once it is stuck in the poison message, not merely slow.
-            let runs_before = crate::scenario::poison_runs(id);
-            let mut drain = drain;
             let finished = loop {
                 match tokio::time::timeout(Duration::from_millis(50), &mut drain).await {
                     Ok(report) => break Some(report.unwrap().unwrap()),
