@@ -69,19 +69,30 @@ start_dynamodb_local() {
     export MQLESS_TEST_DYNAMODB_ENDPOINT="http://127.0.0.1:$port"
 }
 
-# start_lambda_emulator PACKAGE_DIR PORT: serves every binary of the package under its
-# bin name; the caller exports what the functions need (they inherit the environment).
+# start_lambda_emulator PACKAGE_DIR PORT FEATURES: serves every binary of the package under
+# its bin name; the caller exports what the functions need (they inherit the environment).
 start_lambda_emulator() {
-    local dir=$1 port=$2 log="$LOCAL_DIR/lambda.log"
-    (cd "$dir" && exec setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
+    local dir=$1 port=$2 features=$3 log="$LOCAL_DIR/lambda.log"
+    (cd "$dir" && exec setsid cargo lambda watch --features "$features" --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
     local pid=$!
     STARTED_PIDS+=("$pid")
     wait_for_port "$port" 120 "cargo lambda watch" "$log" "$pid"
 }
 
 # start_local_aws: installs and starts both services and exports what clients, tests
-# and handlers read. The example handlers use table `mqless-e2e`.
+# and functions read. Which package the emulator serves, and how its functions map to
+# actor types, come from the environment (defaults: the examples):
+#   MQLESS_LAMBDA_PACKAGE    the package's folder, relative to the workspace (examples)
+#   MQLESS_LAMBDA_BINS       its function binaries, space-separated
+#   MQLESS_LAMBDA_FEATURES   cargo features they need (aws)
+#   MQLESS_LAMBDA_FUNCTIONS  `Type=binary,...`, exported as MQLESS_FUNCTIONS
+#   MQLESS_LAMBDA_TABLE      the table the functions use (mqless-e2e)
 start_local_aws() {
+    local package=${MQLESS_LAMBDA_PACKAGE:-examples}
+    local bins=${MQLESS_LAMBDA_BINS:-counter-function account-function sweeper-function}
+    local features=${MQLESS_LAMBDA_FEATURES:-aws}
+    local functions=${MQLESS_LAMBDA_FUNCTIONS:-Account=account-function,Counter=counter-function}
+    [ -d "$package" ] || die "MQLESS_LAMBDA_PACKAGE=$package is not a folder of this workspace"
     mkdir -p "$LOCAL_DIR"
     install_dynamodb_local
     install_cargo_lambda
@@ -93,18 +104,21 @@ start_local_aws() {
     unset AWS_PROFILE AWS_ENDPOINT_URL AWS_SESSION_TOKEN 2>/dev/null || true
 
     # The emulator answers only once a function is built.
-    (cd examples && cargo build --locked --quiet --bin counter-handler --bin account-handler --bin sweeper-handler)
+    local bin_args=()
+    for bin in $bins; do bin_args+=(--bin "$bin"); done
+    (cd "$package" && cargo build --locked --quiet --features "$features" "${bin_args[@]}") \
+        || die "could not build the functions $bins of $package"
 
     local port
     port=$(free_port)
     export MQLESS_TEST_LAMBDA_ENDPOINT="http://127.0.0.1:$port"
-    export MQLESS_TEST_LAMBDA_TABLE=mqless-e2e
-    export MQLESS_TEST_LAMBDA_FUNCTIONS="Account=account-handler,Counter=counter-handler"
+    export MQLESS_TEST_LAMBDA_TABLE=${MQLESS_LAMBDA_TABLE:-mqless-e2e}
+    export MQLESS_TEST_LAMBDA_FUNCTIONS=$functions
     # The handlers inherit these: their table, DynamoDB Local, the emulator for nudges.
     export MQLESS_TABLE=$MQLESS_TEST_LAMBDA_TABLE
     export AWS_ENDPOINT_URL_DYNAMODB=$MQLESS_TEST_DYNAMODB_ENDPOINT
     export AWS_ENDPOINT_URL_LAMBDA=$MQLESS_TEST_LAMBDA_ENDPOINT
     export MQLESS_FUNCTIONS=$MQLESS_TEST_LAMBDA_FUNCTIONS
-    start_lambda_emulator examples "$port"
+    start_lambda_emulator "$package" "$port" "$features"
     echo "Lambda emulator at $MQLESS_TEST_LAMBDA_ENDPOINT" >&2
 }

@@ -255,7 +255,7 @@ pub async fn run<S: Actors>(
         }
     }
     // Transfers' deposits are delivered after their batch commits; wait for all of them.
-    runtime.settle().await;
+    runtime.settle().await?;
     let elapsed = started.elapsed();
 
     let mut actual_total = 0;

@@ -14,8 +14,9 @@ use crate::codec::{self, Limits};
 use crate::error::{AskError, CodecError, Error};
 use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::mailbox::{Envelope, ReplyRecord};
-use crate::store::{BoxFuture, MailboxItem, Store};
+use crate::store::{MailboxItem, Store};
+use crate::wire::{Envelope, ReplyRecord};
+use crate::BoxFuture;
 
 /// How long `.call()` waits for a reply unless told otherwise.
 pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(30);
@@ -103,7 +104,7 @@ impl Transport for StoreTransport {
                 if let Err(error) = self.invoker.nudge(to).await {
                     // The message is durable: the next nudge or a sweep will process it,
                     // so a failed wake-up must not make the caller send it again.
-                    eprintln!("mqless: message {id} to {to} is queued but waking its handler failed: {error}");
+                    tracing::warn!(actor = %to, message = %id, %error, "message queued, but waking its actor failed; the next wake-up or sweep processes it");
                 }
             }
             Ok(id)
@@ -122,8 +123,9 @@ impl Transport for StoreTransport {
                 Ok(Ok(Some(reply))) => return Ok(Some(reply)),
                 Ok(Ok(None)) => {}
                 // The message is queued: another invocation may still answer it.
-                Ok(Err(error)) => eprintln!(
-                    "mqless: message {id} to {to} is queued but waking its handler failed: {error}"
+                Ok(Err(error)) => tracing::warn!(
+                    actor = %to, message = %id, %error,
+                    "message queued, but waking its actor failed; waiting for another drain to answer"
                 ),
                 Err(_) => return Ok(None),
             }

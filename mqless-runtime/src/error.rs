@@ -56,6 +56,14 @@ pub enum Error {
         "actor type `{0}` is not registered with this runtime; call `register::<T>()` for it first"
     )]
     NotRegistered(String),
+    /// [`crate::Actors::settle`] gave up: these actors still had queued messages.
+    #[error("actors still had queued messages after {after:?}: {}; look for a busy or failing actor (its dead letters, or a lease held by a crashed owner that expires soon)", pending.join(", "))]
+    NotSettled {
+        /// How long it waited.
+        after: Duration,
+        /// The actors with queued messages (`type/id`).
+        pending: Vec<String>,
+    },
     /// An actor has no dead letter with this id.
     #[error("{address} has no dead letter {id}; it may have been redriven or discarded already (list them with `DeadLetters::list`)")]
     DeadLetterNotFound {

@@ -15,7 +15,7 @@ pub const MAX_ACTOR_ID_LEN: usize = 512;
 /// The name of an actor type: 1 to 64 ASCII letters, digits, `-` or `_`.
 ///
 /// ```
-/// use mqless_runtime::ActorType;
+/// use mqless_runtime::id::ActorType;
 /// assert!(ActorType::new("Counter").is_ok());
 /// assert!(ActorType::new("bad/name").is_err());
 /// ```
@@ -59,7 +59,7 @@ impl ActorType {
 /// characters and without `/` (the key delimiter).
 ///
 /// ```
-/// use mqless_runtime::ActorId;
+/// use mqless_runtime::id::ActorId;
 /// assert!(ActorId::new("alice").is_ok());
 /// assert!(ActorId::new("").is_err());
 /// assert!(ActorId::new("a/b").is_err());

@@ -1,45 +1,44 @@
-//! The runtime of MQLess: everything that behaves. Users depend on the `mqless` facade;
-//! this crate holds the codec, the mailbox protocol, the store, invoker and clock traits
-//! with their implementations, the clients, and the embedded runtime.
+//! The runtime of MQLess: everything that behaves. Users depend on the `mqless` facade,
+//! which re-exports what they write against; this crate holds the machinery.
 //!
-//! Architecture, outside in:
+//! Modules, from what user code touches down to the wire (imports only point down):
+//! - [`actors`]: where actors run ([`Actors`]): [`embedded`] in this process, or
+//!   `aws` (Lambda functions over DynamoDB, behind the `aws` feature);
+//! - [`actor`]: the contract with generated code: the [`Actor`] trait, typed clients,
+//!   and the [`Context`] a method may take;
 //! - [`client`]: typed requests (`send`, `call`) over a [`client::Transport`];
-//! - [`mailbox`]: the protocol that drains one actor's mailbox ([`ActorHost`]);
-//! - [`store`]: where mailboxes and state live ([`Store`], [`store::memory`]);
-//! - [`invoke`]: how a handler is woken ([`Invoker`], [`invoke::InProcessInvoker`]);
-//! - [`clock`]: time ([`Clock`], [`ManualClock`] for tests);
-//! - [`codec`]: the one place bytes are made and read;
 //! - [`recovery`]: dead letters and the sweep, for operators;
-//! - [`embedded`]: all of it in one process.
+//! - [`mailbox`]: the protocol engine that drains one actor's mailbox ([`ActorHost`]);
+//! - [`store`], [`invoke`], [`clock`]: the three seams to the outside world (where
+//!   mailboxes and state live, how a host is woken, what time it is);
+//! - [`wire`], [`codec`], [`id`], [`error`]: bytes, names and errors, used by all;
+//! - `testing` (feature `testing`): fault injection and scenario runs for users' tests.
 
 pub mod actor;
+pub mod actors;
 #[cfg(feature = "aws")]
 pub mod aws;
 pub mod client;
 pub mod clock;
 pub mod codec;
-pub mod context;
 pub mod embedded;
 pub mod error;
 pub mod id;
 pub mod invoke;
-#[cfg(feature = "aws")]
-pub mod lambda;
 pub mod mailbox;
 #[doc(hidden)]
 pub mod private;
 pub mod recovery;
 pub mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
+pub mod wire;
 
-pub use actor::{Actor, ActorClient, Actors, Outcome};
-pub use client::{ClientCore, Request, SendOptions};
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use codec::Limits;
-pub use context::Context;
-pub use embedded::{Embedded, EmbeddedBuilder};
-pub use error::{AskError, CodecError, Error, InvokeError, Never, StoreError, StoreErrorKind};
-pub use id::{ActorId, ActorType, Address, MessageId};
-pub use invoke::{Invoker, RecordingInvoker};
-pub use mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport, Envelope};
-pub use recovery::{DeadLetters, SweepReport};
-pub use store::{DeadLetter, Store};
+pub use actor::{Actor, ActorClient, Context};
+pub use actors::Actors;
+pub use embedded::Embedded;
+pub use error::Error;
+pub use mailbox::ActorHost;
+
+/// A boxed, sendable future: the return type of the runtime's object-safe traits.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

@@ -4,12 +4,11 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use crate::actor::{Actor, ActorClient, Outcome};
+pub use crate::actor::{Actor, ActorClient, Context, Outcome};
 pub use crate::client::{ClientCore, Request};
-pub use crate::context::Context;
 pub use crate::error::{CodecError, Never};
 pub use crate::id::ActorId;
-pub use crate::store::BoxFuture;
+pub use crate::BoxFuture;
 pub use serde;
 
 /// The outcome of a method returning a plain value.

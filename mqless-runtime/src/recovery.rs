@@ -20,14 +20,22 @@
 
 use std::sync::Arc;
 
-use crate::actor::Actor;
+use crate::actor::{address_of, Actor};
 use crate::clock::Clock;
 use crate::codec::{self, Limits};
 use crate::error::{CodecError, Error, InvokeError};
 use crate::id::{Address, MessageId};
 use crate::invoke::Invoker;
-use crate::mailbox::Envelope;
 use crate::store::{DeadLetter, Store};
+use crate::wire::Envelope;
+
+/// Limits for reading back what was already accepted once: any size the store held, the
+/// default nesting.
+const STORED: Limits = Limits {
+    max_message_bytes: usize::MAX / 2,
+    max_state_bytes: usize::MAX / 2,
+    max_depth: Limits::DEFAULT.max_depth,
+};
 
 impl DeadLetter {
     /// The envelope the message was queued in: its body, whether the sender asked, its
@@ -36,23 +44,19 @@ impl DeadLetter {
     ///
     /// # Errors
     /// A [`CodecError`] describing the broken bytes.
-    pub fn envelope(&self, limits: &Limits) -> Result<Envelope, CodecError> {
-        Envelope::decode(&self.envelope, limits)
+    pub fn envelope(&self) -> Result<Envelope, CodecError> {
+        Envelope::decode(&self.envelope, &STORED)
     }
 
-    /// The message, decoded as actor `A`'s message enum (generated `Debug`, so it can be
-    /// printed for inspection).
+    /// The message, decoded as actor `A`'s message enum: `{Actor}Message`, with one
+    /// variant per method named after it in `PascalCase` (`charge` is
+    /// `Charge { order_id, .. }`), and `Debug` when every argument type has it.
     ///
     /// # Errors
     /// A [`CodecError`] when the envelope or the body does not decode as `A::Message`.
-    pub fn message<A: Actor>(&self, limits: &Limits) -> Result<A::Message, CodecError> {
-        let envelope = self.envelope(limits)?;
-        codec::decode(
-            &envelope.body,
-            "message",
-            limits.max_message_bytes,
-            limits.max_depth,
-        )
+    pub fn message<A: Actor>(&self) -> Result<A::Message, CodecError> {
+        let envelope = self.envelope()?;
+        codec::decode(&envelope.body, "message", usize::MAX, STORED.max_depth)
     }
 }
 
@@ -203,6 +207,24 @@ pub struct SweepReport {
     pub nudged: usize,
     /// The ones whose wake-up failed, and why; the next sweep tries them again.
     pub failed: Vec<(Address, InvokeError)>,
+}
+
+/// The committed state of actor `id` of type `A` in `store`, without the lease.
+pub(crate) async fn committed_state<A: Actor>(
+    store: &dyn Store,
+    id: impl Into<String>,
+    limits: &Limits,
+) -> Result<Option<A>, Error> {
+    let address = address_of::<A>(id)?;
+    match store.load_state(&address).await?.and_then(|r| r.state) {
+        Some(bytes) => Ok(Some(codec::decode(
+            &bytes,
+            "actor state",
+            usize::MAX,
+            limits.max_depth,
+        )?)),
+        None => Ok(None),
+    }
 }
 
 /// Wakes every actor in `store` with queued messages through `invoker`.

@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use mqless_runtime::codec::{self, Limits};
-use mqless_runtime::mailbox::Envelope;
+use mqless_runtime::wire::Envelope;
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +79,7 @@ proptest! {
 
     #[test]
     fn lambda_payload_parser_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256)) {
-        let _ = mqless_runtime::lambda::parse_invocation(&bytes);
+        let _ = mqless_runtime::aws::payload::parse_invocation(&bytes);
     }
 
     #[test]
@@ -108,6 +108,6 @@ proptest! {
         edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 0..3),
     ) {
         let payload = serde_json::to_vec(&serde_json::json!({"actor": actor, "reply_to": reply, "hop": hop})).unwrap();
-        let _ = mqless_runtime::lambda::parse_invocation(&mutated(payload, &edits, None, &[]));
+        let _ = mqless_runtime::aws::payload::parse_invocation(&mutated(payload, &edits, None, &[]));
     }
 }

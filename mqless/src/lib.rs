@@ -64,24 +64,38 @@
 //! ## Runtimes
 //!
 //! The same actor code runs on the [`Embedded`] runtime (in process, no AWS: the default
-//! for trying MQLess and for tests) and, as an AWS Lambda function per actor type, with
-//! mailboxes and state in DynamoDB.
+//! for trying MQLess and for tests) and, with the `aws` feature, as an AWS Lambda
+//! function per actor type, with mailboxes and state in DynamoDB (`aws::serve` is the
+//! whole `main` of a function; `aws::Remote` sends to actors running there). Code written
+//! against the [`Actors`] trait runs on both.
+//!
+//! ## Where things are
+//!
+//! The root holds what an application writes; [`prelude`] imports it in one line. The
+//! modules hold the rest, each item at one path:
+//! - [`recovery`]: dead letters and the sweep, for operators;
+//! - [`embedded`]: the embedded runtime's settings;
+//! - [`mailbox`]: the protocol engine ([`mailbox::ActorHost`]) and its settings;
+//! - [`store`], [`invoke`], [`clock`]: the three seams a runtime is built from;
+//! - [`client`], [`id`], [`wire`], [`error`]: clients, names, bytes and the errors of each
+//!   boundary;
+//! - `aws` (feature `aws`): DynamoDB, Lambda and the clients of actors running there;
+//! - `testing` (feature `testing`): fault injection and seeded scenario runs, to check
+//!   that your own actors keep their invariants under the faults MQLess survives.
 //!
 //! ## When messages fail
 //!
 //! A message whose method panics is retried, then moved to the actor's dead letters, and
 //! the actor goes on; so is one that does not decode, and one that kills its process
 //! three invocations in a row. [`Actors::dead_letters`] lists, inspects, redrives and
-//! discards them ([`DeadLetters`]); [`Actors::sweep`] wakes every actor with queued
+//! discards them ([`recovery::DeadLetters`]); [`Actors::sweep`] wakes every actor with queued
 //! messages, recovering messages whose wake-up was lost. Both work on every runtime.
 
-pub use mqless_runtime::{
-    codec, mailbox, recovery, store, Actor, ActorClient, ActorHost, ActorId, ActorType, Actors,
-    Address, AskError, Clock, CodecError, Context, DeadLetter, DeadLetters, DrainConfig, DrainEnd,
-    DrainOptions, DrainReport, Embedded, EmbeddedBuilder, Envelope, Error, InvokeError, Invoker,
-    Limits, ManualClock, MessageId, Never, RecordingInvoker, Request, SendOptions, Store,
-    StoreError, StoreErrorKind, SweepReport, SystemClock,
-};
+pub use mqless_runtime::client::Request;
+pub use mqless_runtime::codec::Limits;
+pub use mqless_runtime::error::{AskError, Never};
+pub use mqless_runtime::id::{ActorId, MessageId};
+pub use mqless_runtime::{Actor, Actors, Context, Embedded, Error};
 
 /// Turns an inherent impl block into an actor: see the [crate documentation](crate).
 ///
@@ -94,20 +108,116 @@ pub use mqless_runtime::{
 /// ```
 pub use mqless_macros::actor;
 
-/// The AWS path: the DynamoDB store, the Lambda invoker and handler, and clients of
-/// actors running on Lambda.
-#[cfg(feature = "aws")]
-pub mod aws {
-    /// The SDK crates MQLess is built on, for building clients with custom settings
-    /// (`DynamoStore::new`, `LambdaInvoker::new`) at the matching versions.
-    pub use mqless_runtime::aws::{aws_sdk_dynamodb, aws_sdk_lambda};
-    pub use mqless_runtime::aws::{load_config, Remote};
-    pub use mqless_runtime::invoke::lambda::{FunctionNames, LambdaInvoker};
-    pub use mqless_runtime::lambda::{
-        parse_invocation, run, serve, serve_sweeper, Handler, Invocation, InvocationResult,
-        LambdaError, SweepResult,
+/// What an application writes, in one import: `use mqless::prelude::*;`.
+pub mod prelude {
+    pub use crate::{actor, Actors, AskError, Context, Embedded};
+}
+
+/// Dead letters and the sweep: list, inspect, redrive and discard the messages an actor
+/// could not process, and wake actors whose wake-up was lost.
+pub mod recovery {
+    pub use mqless_runtime::recovery::{sweep, DeadLetters, SweepReport};
+    pub use mqless_runtime::store::DeadLetter;
+}
+
+/// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
+pub mod embedded {
+    pub use mqless_runtime::embedded::EmbeddedBuilder;
+}
+
+/// The mailbox protocol engine: [`ActorHost`] drains one actor's mailbox over a store,
+/// an invoker and a clock, with [`DrainConfig`]'s settings.
+pub mod mailbox {
+    pub use mqless_runtime::mailbox::{
+        ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport,
     };
-    pub use mqless_runtime::store::dynamodb::{Capacity, DynamoStore};
+}
+
+/// Where mailboxes and state live: the [`Store`] trait, its records, and the in-memory
+/// store of the embedded runtime.
+pub mod store {
+    pub use mqless_runtime::store::memory::MemoryStore;
+    pub use mqless_runtime::store::{
+        Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, MailboxItem, StateRecord, Store,
+    };
+    pub use mqless_runtime::BoxFuture;
+}
+
+/// How an actor's host is woken: the [`Invoker`] trait. (An invoker that only records,
+/// for tests, is in `testing`.)
+pub mod invoke {
+    pub use mqless_runtime::invoke::Invoker;
+}
+
+/// Time: the [`Clock`] trait and the system clock. (A manual clock, for tests, is in
+/// `testing`.)
+pub mod clock {
+    pub use mqless_runtime::clock::{Clock, SystemClock};
+}
+
+/// Typed clients: what every generated `{Actor}Client` wraps.
+pub mod client {
+    pub use mqless_runtime::actor::ActorClient;
+    pub use mqless_runtime::client::{
+        ClientCore, SendOptions, Transport, DEFAULT_ASK_TIMEOUT, MAX_IDEMPOTENCY_KEY_LEN,
+    };
+}
+
+/// Names and addresses: actor types, and `type/id` addresses (actor and message ids are
+/// at the root).
+pub mod id {
+    pub use mqless_runtime::id::{ActorType, Address, MAX_ACTOR_ID_LEN, MAX_ACTOR_TYPE_LEN};
+}
+
+/// The wire format: the envelope a queued message is stored in, and the MessagePack
+/// codec with its size and depth limits.
+pub mod wire {
+    pub use mqless_runtime::codec::{decode, encode};
+    pub use mqless_runtime::wire::Envelope;
+}
+
+/// The errors of each boundary ([`crate::Error`] and [`crate::AskError`] are at the root).
+pub mod error {
+    pub use mqless_runtime::error::{CodecError, InvokeError, StoreError, StoreErrorKind};
+}
+
+#[cfg(feature = "aws")]
+pub use mqless_runtime::aws;
+
+/// A testing kit for your own actors: seeded fault scenarios ([`testing::Scenario`]) and
+/// the fault layer they are made of. See the README's "Testing your actors".
+///
+/// ```
+/// use mqless::testing::Scenario;
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Default, Serialize, Deserialize)]
+/// pub struct Counter { value: i64 }
+///
+/// #[mqless::actor]
+/// impl Counter {
+///     pub fn add(&mut self, by: i64) { self.value += by; }
+/// }
+///
+/// # #[tokio::main(flavor = "multi_thread")]
+/// # async fn main() {
+/// let report = Scenario::<Counter>::new(["a", "b"])
+///     .messages(30)
+///     .run(0..20, |rng| {
+///         let actor = if rng.below(2) == 0 { "a" } else { "b" };
+///         (actor.to_owned(), CounterMessage::Add { by: 1 })
+///     }, |end| {
+///         let total: i64 = end.states.values().map(|c| c.value).sum();
+///         if total == end.applied.len() as i64 { Ok(()) } else { Err(format!("total {total}")) }
+///     })
+///     .await
+///     .unwrap_or_else(|failure| panic!("{failure}"));
+/// assert_eq!(report.seeds, 20);
+/// # }
+/// ```
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use mqless_runtime::testing::*;
 }
 
 #[doc(hidden)]

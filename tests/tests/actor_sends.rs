@@ -61,7 +61,7 @@ async fn sends_commit_with_the_state_and_vanish_with_a_failure() {
     }
     let odd = relay.forward(21).call().await.unwrap_err();
     assert!(matches!(odd, AskError::Handler(ref e) if e == "21 is odd"));
-    runtime.idle().await;
+    runtime.settle().await;
 
     let sink = runtime.state::<Sink>("sink").await.unwrap().unwrap();
     let expected: Vec<u32> = (0..20)

@@ -5,10 +5,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
-use mqless::mailbox::Envelope;
+use mqless::clock::Clock;
+use mqless::id::Address;
+use mqless::mailbox::{DrainConfig, DrainEnd};
 use mqless::store::{MailboxItem, Store};
-use mqless::{Address, Clock, DrainConfig, DrainEnd, Embedded, ManualClock, RecordingInvoker};
-use mqless_tests::faults::FaultyStore;
+use mqless::testing::{FaultyStore, ManualClock, RecordingInvoker};
+use mqless::wire::Envelope;
+use mqless::Embedded;
 use mqless_tests::ledger::{self, Ledger, Scenario};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -259,7 +262,7 @@ async fn a_drain_stops_before_its_deadline_and_leaves_the_rest_queued() {
 
     // 6 s of budget, 2 s of margin: 4 messages fit, then the drain hands off.
     let deadline = clock.now_millis() + 6_000;
-    let options = mqless::DrainOptions {
+    let options = mqless::mailbox::DrainOptions {
         deadline_millis: Some(deadline),
         reply_for: None,
     };
@@ -287,7 +290,7 @@ async fn a_drain_stops_before_its_deadline_and_leaves_the_rest_queued() {
 
 fn address_of(actor_type: &str, id: &str) -> Address {
     Address::new(
-        mqless::ActorType::new(actor_type).unwrap(),
+        mqless::id::ActorType::new(actor_type).unwrap(),
         mqless::ActorId::new(id).unwrap(),
     )
 }
@@ -311,7 +314,7 @@ async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
         .unwrap();
     let host = runtime.host::<Adder>().unwrap();
     let id = mqless::ActorId::new("f").unwrap();
-    let address = Address::new(mqless::ActorType::new("Adder").unwrap(), id.clone());
+    let address = Address::new(mqless::id::ActorType::new("Adder").unwrap(), id.clone());
 
     store.fail_reads(1);
     assert!(host.drain(&id).await.is_err());

@@ -10,7 +10,7 @@
 
 use std::time::Duration;
 
-use mqless::store::memory::MemoryStore;
+use mqless::store::MemoryStore;
 use mqless_tests::scenario::{self, Params, Stats};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

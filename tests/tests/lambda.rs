@@ -1,13 +1,15 @@
 //! The whole AWS path through the real SDK clients: a client's send goes into the
 //! mailbox in DynamoDB Local, an Invoke through cargo-lambda's emulator runs the example's
-//! generated handler (`examples/src/bin/*-handler.rs`), which drains and commits.
+//! actor's function (`examples/src/bin/*-function.rs`), which drains and commits.
 #![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 
-use mqless::aws::{FunctionNames, Invocation, LambdaInvoker, Remote};
+use mqless::aws::payload::Invocation;
+use mqless::aws::{FunctionNames, LambdaInvoker, Remote};
+use mqless::id::{ActorType, Address};
 use mqless::store::Store;
-use mqless::{ActorId, ActorType, Actors, Address, AskError, Limits, MessageId};
+use mqless::{ActorId, Actors, AskError, Limits, MessageId};
 use mqless_examples::bank::{Account, BankConfig};
 use mqless_examples::counter::{Counter, CounterMessage};
 use mqless_tests::local_aws;
@@ -114,7 +116,7 @@ async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_payload_is_refused_with_a_reason() {
     let _ = remote().await;
-    let invoker = LambdaInvoker::from_env().await.unwrap();
+    let invoker = mqless::aws::Environment::load().await.unwrap().invoker();
     let invocation = Invocation {
         actor: "has/slash".into(),
         reply_to: None,
@@ -187,7 +189,7 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
     let lambda = mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await);
     let out = lambda
         .invoke()
-        .function_name("sweeper-handler")
+        .function_name("sweeper-function")
         .payload(mqless::aws::aws_sdk_lambda::primitives::Blob::new("{}"))
         .send()
         .await
@@ -201,7 +203,7 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
         "{}",
         String::from_utf8_lossy(&payload)
     );
-    let result: mqless::aws::SweepResult = serde_json::from_slice(&payload).unwrap();
+    let result: mqless::aws::payload::SweepResult = serde_json::from_slice(&payload).unwrap();
     assert!(result.pending >= 1 && result.nudged >= 1, "{result:?}");
     let counter = remote.client::<Counter>(id).unwrap();
     assert_eq!(counter.get().call().await.unwrap(), 4);

@@ -6,12 +6,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use mqless::mailbox::Envelope;
+use mqless::error::CodecError;
+use mqless::id::{ActorType, Address};
+use mqless::mailbox::DrainConfig;
 use mqless::store::MailboxItem;
-use mqless::{
-    ActorId, ActorType, Address, AskError, CodecError, Context, DrainConfig, Embedded, Error,
-    Limits, MessageId, RecordingInvoker,
-};
+use mqless::testing::RecordingInvoker;
+use mqless::wire::Envelope;
+use mqless::{ActorId, AskError, Context, Embedded, Error, Limits, MessageId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -341,7 +342,7 @@ async fn an_idempotency_key_applies_a_message_once() {
         .send()
         .await
         .unwrap();
-    runtime.idle().await;
+    runtime.settle().await;
     assert_eq!(vault.items().call().await.unwrap(), ["a", "b"]);
     let error = vault
         .put("c".into())
@@ -450,7 +451,7 @@ fn old_messages_decode_after_an_optional_argument_is_added() {
         Greet { name: String },
     }
     let old = rmp_serde::to_vec_named(&GreeterV1::Greet { name: "ada".into() }).unwrap();
-    let new: evolution::GreeterMessage = mqless::codec::decode(&old, "message", 1024, 8).unwrap();
+    let new: evolution::GreeterMessage = mqless::wire::decode(&old, "message", 1024, 8).unwrap();
     assert!(
         matches!(new, evolution::GreeterMessage::Greet { ref name, title: None } if name == "ada")
     );
@@ -464,6 +465,6 @@ async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on() {
-    let store = Arc::new(mqless::store::memory::MemoryStore::new());
+    let store = Arc::new(mqless::store::MemoryStore::new());
     mqless_tests::recovery::poison_is_dead_lettered(store, "poisoned").await;
 }

@@ -2,10 +2,11 @@
 //!
 //! ```text
 //! cargo run --release -p mqless-examples --bin bank -- [--accounts N] [--tasks N] [--ops N] [--seed N]
-//!     [--dynamodb | --lambda]
+//! cargo run --release -p mqless-examples --features aws --bin bank -- [...] [--dynamodb | --lambda]
 //! ```
 //!
-//! By default everything runs in process. `--dynamodb` keeps mailboxes and state in the
+//! By default everything runs in process, and the example builds without the AWS SDK.
+//! With the `aws` feature: `--dynamodb` keeps mailboxes and state in the
 //! DynamoDB table `MQLESS_TABLE` (created if missing) with handlers in this process;
 //! `--lambda` sends to the `Account` Lambda function (see `MQLESS_FUNCTIONS`) over that
 //! table. Both read the standard AWS configuration (`AWS_ENDPOINT_URL` for DynamoDB
@@ -13,7 +14,8 @@
 
 use std::sync::Arc;
 
-use mqless::aws::{DynamoStore, Remote};
+#[cfg(feature = "aws")]
+use mqless::aws::{dynamodb::DynamoStore, Environment};
 use mqless::Embedded;
 use mqless_examples::bank::{self, Account, BankConfig, BankReport};
 
@@ -72,8 +74,9 @@ async fn main() -> Result<(), AnyError> {
     );
     let report = match mode {
         Mode::Embedded => run(Embedded::new(), config).await?,
+        #[cfg(feature = "aws")]
         Mode::DynamoDb => {
-            let store = DynamoStore::from_env(table()?).await;
+            let store = Environment::load().await?.store();
             store.create_table().await?;
             let report = run(
                 Embedded::builder().store(Arc::new(store.clone())).build(),
@@ -83,12 +86,17 @@ async fn main() -> Result<(), AnyError> {
             print_capacity(&store, &report);
             report
         }
+        #[cfg(feature = "aws")]
         Mode::Lambda => {
-            let remote = Remote::from_env().await?;
+            let remote = Environment::load().await?.remote();
             remote.store().create_table().await?;
             let report = bank::run(Arc::new(remote.clone()), config).await?;
             print_capacity(remote.store(), &report);
             report
+        }
+        #[cfg(not(feature = "aws"))]
+        Mode::DynamoDb | Mode::Lambda => {
+            return Err("--dynamodb and --lambda need the AWS path: add `--features aws` to the cargo command".into());
         }
     };
     print_report(&report);
@@ -120,6 +128,7 @@ fn print_report(report: &BankReport) {
     );
 }
 
+#[cfg(feature = "aws")]
 fn print_capacity(store: &DynamoStore, report: &BankReport) {
     let used = store.capacity();
     println!(

@@ -8,11 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{
-    BoxFuture, Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store,
-};
+use super::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
+use crate::BoxFuture;
 
 #[derive(Default)]
 struct ActorData {

@@ -3,29 +3,23 @@
 //! Every actor has one `#state` record (state bytes, version, fencing epoch, lease, and
 //! the bookkeeping of its last committed batch), a mailbox of messages in id order,
 //! replies waiting for asks, and dead letters. [`memory::MemoryStore`] keeps them in
-//! process; the DynamoDB store keeps them in one table. The protocol that drives a store
+//! process; the DynamoDB store (`aws::dynamodb`) keeps them in one table. The protocol that drives a store
 //! lives in [`crate::mailbox`], so both stores run the same steps.
 
-#[cfg(feature = "aws")]
-pub mod dynamodb;
 pub mod memory;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
-
-/// A boxed, sendable future: the return type of the runtime's object-safe traits.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::BoxFuture;
 
 /// One queued message: its id (the mailbox sort key) and its encoded envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MailboxItem {
     /// The message id; the mailbox is read in id order.
     pub id: MessageId,
-    /// The encoded envelope (see `crate::mailbox::Envelope`).
+    /// The encoded envelope (see [`crate::wire::Envelope`]).
     pub envelope: Vec<u8>,
 }
 

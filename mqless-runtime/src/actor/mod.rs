@@ -1,12 +1,17 @@
-//! The contract between generated code and the runtime.
+//! The contract between user code and the runtime: the [`Actor`] trait the macro
+//! implements, the typed client it wraps, and the [`Context`] a method may take.
+
+mod context;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::client::ClientCore;
-use crate::context::Context;
 use crate::error::CodecError;
-use crate::store::BoxFuture;
+use crate::BoxFuture;
+
+pub use context::Context;
+pub(crate) use context::Outbox;
 
 /// What a handler produced, encoded: the caller's reply, or the method's `Err`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,37 +64,4 @@ pub trait ActorClient: Clone + Send + Sync + 'static {
     fn from_core(core: ClientCore) -> Self;
     /// The client core.
     fn core(&self) -> &ClientCore;
-}
-
-/// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
-/// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
-/// on both.
-pub trait Actors: Send + Sync + 'static {
-    /// A client of actor `id` of type `A`.
-    ///
-    /// # Errors
-    /// An invalid id, or an actor type this system cannot run.
-    fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, crate::Error>;
-
-    /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.
-    ///
-    /// # Errors
-    /// An invalid id, or an actor type this system cannot run.
-    fn dead_letters<A: Actor>(
-        &self,
-        id: impl Into<String>,
-    ) -> Result<crate::recovery::DeadLetters, crate::Error>;
-
-    /// Wakes every actor that has queued messages, recovering messages whose nudge was
-    /// lost (see [`crate::recovery::sweep`]). Run it periodically.
-    ///
-    /// # Errors
-    /// A store failure while listing the actors.
-    fn sweep(
-        &self,
-    ) -> impl std::future::Future<Output = Result<crate::recovery::SweepReport, crate::Error>> + Send;
-
-    /// Resolves once every message sent so far has been processed, where the system can
-    /// tell (the embedded runtime); at once otherwise.
-    fn settle(&self) -> impl std::future::Future<Output = ()> + Send;
 }

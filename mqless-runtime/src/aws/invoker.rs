@@ -13,11 +13,11 @@ use aws_sdk_lambda::types::InvocationType;
 use aws_sdk_lambda::Client;
 use base64::Engine;
 
-use super::Invoker;
+use super::payload::{Invocation, InvocationResult};
 use crate::error::{Error, InvokeError};
 use crate::id::{ActorType, Address, MessageId};
-use crate::lambda::{Invocation, InvocationResult};
-use crate::store::BoxFuture;
+use crate::invoke::Invoker;
+use crate::BoxFuture;
 
 /// Which Lambda function runs each actor type: by default the actor type's name, after
 /// an optional prefix; explicit entries override it.
@@ -152,17 +152,6 @@ impl LambdaInvoker {
         }
     }
 
-    /// An invoker configured from the standard AWS chain and [`FunctionNames::from_env`].
-    ///
-    /// # Errors
-    /// When the function names are misconfigured.
-    pub async fn from_env() -> Result<Self, Error> {
-        Ok(Self::new(
-            Client::new(&crate::aws::load_config().await),
-            FunctionNames::from_env()?,
-        ))
-    }
-
     /// Invokes the function of `invocation`'s actor; `Event` returns at once (on AWS),
     /// `RequestResponse` waits for the drain and returns its result.
     ///
@@ -226,9 +215,7 @@ impl Invoker for LambdaInvoker {
                     let (invoker, actor_type) = (self.clone(), address.actor_type().clone());
                     let task = tokio::spawn(async move {
                         if let Err(error) = invoker.invoke(&actor_type, &invocation, false).await {
-                            eprintln!(
-                                "mqless: nudge failed; the messages wait for the next one: {error}"
-                            );
+                            tracing::warn!(actor_type = %actor_type, actor = %invocation.actor, %error, "wake-up failed; the messages wait for the next one or a sweep");
                         }
                     });
                     pending

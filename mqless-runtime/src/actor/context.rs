@@ -4,13 +4,14 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::actor::{Actor, ActorClient};
+use super::{Actor, ActorClient};
 use crate::client::{ClientCore, SendOptions, Transport};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, Address, MessageId};
-use crate::mailbox::Envelope;
-use crate::store::{BoxFuture, MailboxItem};
+use crate::store::MailboxItem;
+use crate::wire::Envelope;
+use crate::BoxFuture;
 
 /// What a handler knows about its invocation. Take `ctx: &mut Context` (or `&Context`)
 /// as an argument of an `#[actor]` method to get it; it is not part of the message.
@@ -96,7 +97,7 @@ impl Context {
     /// # Errors
     /// [`Error::InvalidActorId`] or [`Error::InvalidActorType`].
     pub fn actor<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
-        let address = crate::actor::address_of::<A>(id)?;
+        let address = super::address_of::<A>(id)?;
         let transport: Arc<dyn Transport> = self.outbox.clone();
         Ok(A::Client::from_core(ClientCore::new(address, transport)))
     }

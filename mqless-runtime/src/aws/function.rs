@@ -1,11 +1,8 @@
 //! The Lambda entry point of an actor type: one function per type, one line of `main`.
 //!
 //! ```no_run
-//! # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Counter;
-//! # impl Counter {}
-//! # fn main() {}
-//! # fn doc<A: mqless_runtime::Actor>() -> Result<(), mqless_runtime::lambda::LambdaError> {
-//! mqless_runtime::lambda::serve::<A>()
+//! # fn doc<A: mqless_runtime::Actor>() -> Result<(), mqless_runtime::aws::LambdaError> {
+//! mqless_runtime::aws::serve::<A>()
 //! # }
 //! ```
 //!
@@ -18,15 +15,17 @@
 use std::sync::Arc;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
 
+use super::dynamodb::DynamoStore;
+use super::invoker::LambdaInvoker;
+use super::payload::{parse_invocation, Invocation, InvocationResult, SweepResult};
+use super::Environment;
 use crate::actor::Actor;
+use crate::actors::Actors;
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::id::{ActorId, Address, MessageId};
-use crate::invoke::lambda::LambdaInvoker;
+use crate::id::Address;
 use crate::mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions};
-use crate::store::dynamodb::DynamoStore;
 
 /// The error type of [`serve`] and [`run`].
 pub type LambdaError = lambda_runtime::Error;
@@ -37,76 +36,16 @@ pub type LambdaError = lambda_runtime::Error;
 pub const MAX_HOPS: u32 = 15;
 /// How long an invocation waits for its nudges of other actors before answering.
 pub const NUDGE_GRACE: std::time::Duration = std::time::Duration::from_millis(300);
-/// Largest accepted invocation payload.
-pub const MAX_PAYLOAD_BYTES: usize = 4096;
 
-/// What a function is invoked with.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Invocation {
-    /// The id of the actor whose mailbox to drain.
-    pub actor: String,
-    /// For asks: the message whose reply to return in the response.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply_to: Option<String>,
-    /// How many hand-offs led to this invocation.
-    #[serde(default)]
-    pub hop: u32,
-}
-
-/// What a function answers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InvocationResult {
-    /// How the drain ended: `Empty`, `Busy`, `Fenced` or `Deadline`.
-    pub end: String,
-    /// Messages applied.
-    pub processed: usize,
-    /// Messages dead-lettered.
-    pub dead_lettered: usize,
-    /// The encoded reply to `reply_to`, base64, when this invocation committed it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reply: Option<String>,
-    /// DynamoDB requests this invocation made.
-    #[serde(default)]
-    pub dynamodb_requests: u64,
-    /// DynamoDB write units this invocation consumed.
-    #[serde(default)]
-    pub write_units: f64,
-    /// DynamoDB read units this invocation consumed.
-    #[serde(default)]
-    pub read_units: f64,
-}
-
-/// Parses and validates an invocation payload.
-///
-/// # Errors
-/// [`Error::Config`] naming what is wrong: too large, not the expected JSON, an invalid
-/// actor id or message id. Never panics.
-pub fn parse_invocation(payload: &[u8]) -> Result<(Invocation, ActorId, Option<MessageId>), Error> {
-    if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Error::Config(format!(
-            "invocation payload is {} bytes, over {MAX_PAYLOAD_BYTES}; expected {{\"actor\": \"<id>\"}}",
-            payload.len()
-        )));
-    }
-    let invocation: Invocation = serde_json::from_slice(payload).map_err(|e| {
-        Error::Config(format!("invocation payload is not {{\"actor\": \"<id>\", \"reply_to\"?: \"<message id>\"}}: {e}"))
-    })?;
-    let id = ActorId::new(invocation.actor.as_str())?;
-    let reply_to = invocation
-        .reply_to
-        .as_deref()
-        .map(MessageId::parse)
-        .transpose()?;
-    Ok((invocation, id, reply_to))
-}
-
-/// Runs actor type `A` as a Lambda function: builds a tokio runtime and serves
-/// invocations until the process ends. The whole `main` of an actor's binary.
+/// Runs actor type `A` as a Lambda function: sets up JSON or text logs as the function is
+/// configured (`AWS_LAMBDA_LOG_FORMAT`, `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`), builds a
+/// tokio runtime and serves invocations until the process ends. The whole `main` of an
+/// actor's binary.
 ///
 /// # Errors
 /// When the configuration is invalid or the Lambda runtime API fails.
 pub fn serve<A: Actor>() -> Result<(), LambdaError> {
+    lambda_runtime::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
@@ -118,12 +57,16 @@ pub fn serve<A: Actor>() -> Result<(), LambdaError> {
 /// # Errors
 /// As [`serve`].
 pub async fn run<A: Actor>() -> Result<(), LambdaError> {
-    let handler = Arc::new(Handler::<A>::from_env(DrainConfig::default()).await?);
+    let environment = Environment::load().await?;
+    let function = Arc::new(ActorFunction::<A>::new(
+        &environment,
+        DrainConfig::default(),
+    )?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
-            let handler = Arc::clone(&handler);
+            let function = Arc::clone(&function);
             async move {
-                handler
+                function
                     .handle(&event.payload, event.context.deadline)
                     .await
                     .map_err(LambdaError::from)
@@ -131,17 +74,6 @@ pub async fn run<A: Actor>() -> Result<(), LambdaError> {
         },
     ))
     .await
-}
-
-/// What the sweeper function answers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SweepResult {
-    /// Actors found with queued messages.
-    pub pending: usize,
-    /// How many of them were woken.
-    pub nudged: usize,
-    /// The ones whose wake-up failed, with the reason; the next sweep retries them.
-    pub failed: Vec<String>,
 }
 
 /// Runs the sweeper as a Lambda function: each invocation (whatever its payload, so an
@@ -153,16 +85,17 @@ pub struct SweepResult {
 /// # Errors
 /// When the configuration is invalid or the Lambda runtime API fails.
 pub fn serve_sweeper() -> Result<(), LambdaError> {
+    lambda_runtime::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(async {
-            let remote = Arc::new(crate::aws::Remote::from_env().await?);
+            let remote = Arc::new(Environment::load().await?.remote());
             lambda_runtime::run(lambda_runtime::service_fn(
                 move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
                     let remote = Arc::clone(&remote);
                     async move {
-                        let report = crate::actor::Actors::sweep(&*remote).await?;
+                        let report = remote.sweep().await?;
                         Ok::<_, LambdaError>(SweepResult {
                             pending: report.pending.len(),
                             nudged: report.nudged,
@@ -192,35 +125,31 @@ fn absolute_deadline(deadline_millis: u64, now_millis: u64) -> u64 {
     }
 }
 
-/// One actor type's invocation handler.
-pub struct Handler<A> {
+/// The Lambda function of actor type `A`: each invocation drains one actor's mailbox.
+pub struct ActorFunction<A> {
     host: ActorHost<A>,
     store: Arc<DynamoStore>,
     invoker: Arc<LambdaInvoker>,
     clock: Arc<dyn Clock>,
 }
 
-impl<A> std::fmt::Debug for Handler<A> {
+impl<A> std::fmt::Debug for ActorFunction<A> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Handler")
+        f.debug_struct("ActorFunction")
             .field("host", &self.host)
             .finish_non_exhaustive()
     }
 }
 
-impl<A: Actor> Handler<A> {
-    /// A handler over the table in `MQLESS_TABLE`, with the AWS configuration from the
-    /// standard chain.
+impl<A: Actor> ActorFunction<A> {
+    /// The function over the table and functions `environment` names.
     ///
     /// # Errors
-    /// When `MQLESS_TABLE` is unset or the function names are invalid.
-    pub async fn from_env(config: DrainConfig) -> Result<Self, Error> {
-        let table = crate::aws::env_var(
-            "MQLESS_TABLE",
-            "the DynamoDB table of the mailboxes and state",
-        )?;
-        let store = Arc::new(DynamoStore::from_env(table).await);
-        let invoker = Arc::new(LambdaInvoker::from_env().await?.detached());
+    /// [`Error::InvalidActorType`] when `A`'s type name is invalid.
+    pub fn new(environment: &Environment, config: DrainConfig) -> Result<Self, Error> {
+        let store = Arc::new(environment.store());
+        // Nudges from inside a function run detached (see `LambdaInvoker::detached`).
+        let invoker = Arc::new(environment.invoker().detached());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let host = ActorHost::new(store.clone(), invoker.clone(), Arc::clone(&clock), config)?;
         Ok(Self {
@@ -248,10 +177,12 @@ impl<A: Actor> Handler<A> {
             reply_for,
         };
         let before = self.store.capacity();
-        let report = self.host.drain_with(&id, options).await?;
+        let address = Address::new(self.host.actor_type().clone(), id.clone());
+        let span = tracing::info_span!("drain", actor = %address, hop = invocation.hop);
+        let report =
+            tracing::Instrument::instrument(self.host.drain_with(&id, options), span).await?;
         if report.end == DrainEnd::Deadline {
-            let address = Address::new(self.host.actor_type().clone(), id.clone());
-            let hop = invocation.hop + 1;
+            let hop = invocation.hop.saturating_add(1);
             if hop < MAX_HOPS {
                 let next = Invocation {
                     actor: id.to_string(),
@@ -263,10 +194,10 @@ impl<A: Actor> Handler<A> {
                     .invoke(address.actor_type(), &next, false)
                     .await
                 {
-                    eprintln!("mqless: could not hand {address} to a fresh invocation: {error}");
+                    tracing::warn!(actor = %address, %error, "could not hand the rest of the mailbox to a fresh invocation; the next send or sweep resumes it");
                 }
             } else {
-                eprintln!("mqless: {address} reached {MAX_HOPS} hand-offs; the next send to it resumes the drain");
+                tracing::warn!(actor = %address, "reached {MAX_HOPS} hand-offs in a row; the next send or sweep resumes the drain");
             }
         }
         self.invoker.flush(NUDGE_GRACE).await;
@@ -296,27 +227,5 @@ mod tests {
         let now = 1_800_000_000_000;
         assert_eq!(absolute_deadline(now + 5_000, now), now + 5_000);
         assert_eq!(absolute_deadline(600_000, now), now + 600_000);
-    }
-
-    #[test]
-    fn payloads_are_validated() {
-        let (invocation, id, reply) = parse_invocation(br#"{"actor":"c1","hop":2}"#).unwrap();
-        assert_eq!((invocation.hop, id.as_str(), reply), (2, "c1", None));
-        for bad in [
-            &b"{}"[..],
-            b"[]",
-            b"not json",
-            br#"{"actor":""}"#,
-            br#"{"actor":"a/b"}"#,
-            br#"{"actor":"c1","reply_to":"nope"}"#,
-            br#"{"actor":"c1","extra":1}"#,
-        ] {
-            assert!(
-                parse_invocation(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
-        assert!(parse_invocation(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).is_err());
     }
 }

@@ -1,22 +1,28 @@
 //! The embedded runtime: the mailbox protocol in process, with no AWS at all. The
 //! default for trying MQLess, for examples and for tests.
 
+mod invoker;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::actor::{address_of, Actor, ActorClient};
+use crate::actors::Actors;
 use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
-use crate::codec;
 use crate::error::Error;
 use crate::id::ActorType;
-use crate::invoke::{Drain, InProcessInvoker, Invoker};
+use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, SweepReport};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
-/// Actors in this process: register actor types, then get typed clients.
+use invoker::{Drain, InProcessInvoker};
+
+/// Actors in this process: register actor types, then get typed clients. Its methods
+/// beyond [`Actors`] are for tests and tools: a custom store, clock or drain settings
+/// ([`Embedded::builder`]), and hosts to drive drains by hand ([`Embedded::host`]).
 ///
 /// ```
 /// # async fn demo() -> Result<(), mqless_runtime::Error> {
@@ -24,6 +30,7 @@ use crate::store::Store;
 /// // runtime.register::<Counter>()?;
 /// // let counter = runtime.client::<Counter>("c1")?;
 /// // counter.increment(5).call().await?;
+/// runtime.settle().await;
 /// # Ok(()) }
 /// ```
 pub struct Embedded {
@@ -87,7 +94,7 @@ impl EmbeddedBuilder {
     }
 
     /// Sends wake `invoker` instead of this runtime's drains: typically a
-    /// [`RecordingInvoker`](crate::RecordingInvoker) that notes each nudge, while the caller drives drains with
+    /// [`RecordingInvoker`](crate::invoke::RecordingInvoker) that notes each nudge, while the caller drives drains with
     /// [`Embedded::host`]. For tests that need to interleave invocations exactly, or to
     /// inject faults into nudges.
     #[must_use]
@@ -101,7 +108,7 @@ impl EmbeddedBuilder {
     pub fn build(self) -> Embedded {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let invoker = Arc::new(InProcessInvoker::new());
+        let invoker = Arc::new(InProcessInvoker::default());
         let wake: Arc<dyn Invoker> = match self.manual {
             Some(invoker) => invoker,
             None => Arc::new(Arc::clone(&invoker)),
@@ -188,27 +195,18 @@ impl Embedded {
     }
 
     /// Resolves once every nudged drain has finished: all sent messages are processed,
-    /// including the messages actors sent each other meanwhile.
-    pub async fn idle(&self) {
-        self.invoker.idle().await;
+    /// including the messages actors sent each other meanwhile. The same as
+    /// [`Actors::settle`], which cannot fail here.
+    pub async fn settle(&self) {
+        self.invoker.settle().await;
     }
 
-    /// The committed state of actor `id`, without sending it a message; `None` before
-    /// its first commit.
+    /// The committed state of actor `id` (see [`Actors::state`]).
     ///
     /// # Errors
     /// An invalid id, a store failure, or a state that does not decode as `A`.
     pub async fn state<A: Actor>(&self, id: impl Into<String>) -> Result<Option<A>, Error> {
-        let address = address_of::<A>(id)?;
-        match self.store.load_state(&address).await?.and_then(|r| r.state) {
-            Some(bytes) => Ok(Some(codec::decode(
-                &bytes,
-                "actor state",
-                usize::MAX,
-                self.config.limits.max_depth,
-            )?)),
-            None => Ok(None),
-        }
+        recovery::committed_state::<A>(&*self.store, id, &self.config.limits).await
     }
 
     /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.
@@ -240,9 +238,13 @@ impl Embedded {
     }
 }
 
-impl crate::actor::Actors for Embedded {
+impl Actors for Embedded {
     fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
         Embedded::client::<A>(self, id)
+    }
+
+    async fn state<A: Actor>(&self, id: impl Into<String> + Send) -> Result<Option<A>, Error> {
+        Embedded::state::<A>(self, id).await
     }
 
     fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
@@ -253,7 +255,8 @@ impl crate::actor::Actors for Embedded {
         Embedded::sweep(self).await
     }
 
-    async fn settle(&self) {
-        self.idle().await;
+    async fn settle(&self) -> Result<(), Error> {
+        Embedded::settle(self).await;
+        Ok(())
     }
 }

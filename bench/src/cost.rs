@@ -1,0 +1,200 @@
+//! Scenario 1: DynamoDB request units per message over the whole protocol.
+
+use std::sync::Arc;
+
+use mqless::aws::aws_sdk_dynamodb::types::{
+    Delete, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
+use mqless::testing::RecordingInvoker;
+use mqless::Embedded;
+
+use crate::dynamodb::{fresh_store, key, n, s, units_of, Notebook, Units};
+use crate::report::{cells, ensure, Table};
+use crate::{BenchError, PRICE_LAMBDA_REQUESTS, PRICE_READ_UNITS, PRICE_WRITE_UNITS};
+
+/// One row of the cost scenario: per-message figures at one batch size.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CostRow {
+    /// Messages queued per drain.
+    pub per_drain: usize,
+    /// `MQLess` or the baseline.
+    pub design: &'static str,
+    /// Write units per message, as DynamoDB reported them.
+    pub write_units: f64,
+    /// Read units per message.
+    pub read_units: f64,
+    /// DynamoDB requests per message.
+    pub requests: f64,
+    /// Lambda requests per message (one invocation drains the batch).
+    pub lambda_requests: f64,
+}
+
+impl CostRow {
+    /// Dollars per million messages at us-east-1 on-demand prices.
+    #[must_use]
+    pub fn dollars_per_million(&self) -> f64 {
+        price(self.write_units, self.read_units, self.lambda_requests)
+    }
+}
+
+/// [`measure_cost`] as a printable table.
+///
+/// # Errors
+/// As [`measure_cost`].
+pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
+    let rows = measure_cost(sizes).await?;
+    Ok(Table {
+        title: "Cost: DynamoDB units per message (~1 KB messages, ~1 KB state), whole protocol, as ConsumedCapacity reports them. \
+                Note: DynamoDB Local reports transactional writes at the standard rate; AWS bills them at twice that, \
+                so the baseline's transaction (2 items) costs 2 more write units per message on AWS"
+            .into(),
+        header: ["per drain", "design", "write units/msg", "read units/msg", "requests/msg", "$ per million msgs"]
+            .map(String::from)
+            .to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                cells([
+                    r.per_drain.to_string(),
+                    r.design.into(),
+                    format!("{:.2}", r.write_units),
+                    format!("{:.2}", r.read_units),
+                    format!("{:.2}", r.requests),
+                    format!("{:.2}", r.dollars_per_million()),
+                ])
+            })
+            .collect(),
+    })
+}
+
+/// Scenario 1: DynamoDB request units per message over the whole protocol, for `sizes`
+/// messages queued per drain, beside one transaction per message.
+///
+/// # Errors
+/// DynamoDB failures, or a failed correctness check.
+pub async fn measure_cost(sizes: &[usize]) -> Result<Vec<CostRow>, BenchError> {
+    let store = fresh_store("cost").await?;
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Notebook>()?;
+    let host = runtime.host::<Notebook>()?;
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
+    let text = "m".repeat(900);
+    let mut rows = Vec::new();
+    for &queued in sizes {
+        // MQLess: queue `queued` tells, then one drain.
+        let id = format!("notebook-{queued}");
+        let notebook = runtime.client::<Notebook>(id.clone())?;
+        notebook.note(text.clone()).send().await?;
+        host.drain(&mqless::ActorId::new(id.as_str())?).await?; // warm: state ~1 KB
+        let before = store.capacity();
+        for _ in 0..queued {
+            notebook.note(text.clone()).send().await?;
+        }
+        let report = host.drain(&mqless::ActorId::new(id.as_str())?).await?;
+        let used = store.capacity() - before;
+        ensure(
+            report.processed == queued,
+            format!("drained {} of {queued}", report.processed),
+        )?;
+        let state = runtime.state::<Notebook>(id).await?.ok_or("no state")?;
+        ensure(state.count == queued as u64 + 1, "every note applied once")?;
+        let n = queued as f64;
+        let lambda_per_message = 1.0 / n; // one invocation drains the batch
+        rows.push(CostRow {
+            per_drain: queued,
+            design: "MQLess",
+            write_units: used.write_units / n,
+            read_units: used.read_units / n,
+            requests: used.requests as f64 / n,
+            lambda_requests: lambda_per_message,
+        });
+
+        // Baseline: each message enqueued, then applied by its own transaction (state
+        // update conditioned on version + message delete), after a consistent read.
+        let units = transaction_per_message(&client, store.table(), queued, &text).await?;
+        rows.push(CostRow {
+            per_drain: queued,
+            design: "one transaction per message",
+            write_units: units.write / n,
+            read_units: units.read / n,
+            requests: units.requests as f64 / n,
+            lambda_requests: lambda_per_message,
+        });
+    }
+    Ok(rows)
+}
+
+fn price(write_units: f64, read_units: f64, lambda_requests: f64) -> f64 {
+    write_units * PRICE_WRITE_UNITS
+        + read_units * PRICE_READ_UNITS
+        + lambda_requests * PRICE_LAMBDA_REQUESTS
+}
+
+async fn transaction_per_message(
+    client: &mqless::aws::aws_sdk_dynamodb::Client,
+    table: &str,
+    queued: usize,
+    text: &str,
+) -> Result<Units, BenchError> {
+    let pk = format!("naive/{queued}");
+    let padding = "s".repeat(900);
+    let mut units = Units::default();
+    let mut version = 0u64;
+    for i in 0..queued {
+        let mut message = key(&pk, &format!("m#{i:08}"));
+        message.insert("body".into(), s(text));
+        let out = client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(message))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await?;
+        units.write += units_of(out.consumed_capacity());
+        units.requests += 1;
+    }
+    for i in 0..queued {
+        let out = client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key(&pk, "#state")))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await?;
+        units.read += units_of(out.consumed_capacity());
+        units.requests += 1;
+        let mut state = key(&pk, "#state");
+        state.insert("ver".into(), n(version + 1));
+        state.insert("count".into(), n(i as u64 + 1));
+        state.insert("padding".into(), s(padding.clone()));
+        let put = Put::builder()
+            .table_name(table)
+            .set_item(Some(state))
+            .condition_expression("attribute_not_exists(pk) OR ver = :v")
+            .expression_attribute_values(":v", n(version))
+            .build()?;
+        let delete = Delete::builder()
+            .table_name(table)
+            .set_key(Some(key(&pk, &format!("m#{i:08}"))))
+            .build()?;
+        let out = client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().put(put).build())
+            .transact_items(TransactWriteItem::builder().delete(delete).build())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await?;
+        units.write += out
+            .consumed_capacity()
+            .iter()
+            .filter_map(|c| c.capacity_units())
+            .sum::<f64>();
+        units.requests += 1;
+        version += 1;
+    }
+    Ok(units)
+}

@@ -1,0 +1,67 @@
+//! [`Actors`]: where actors run, from a caller's point of view. Code written against
+//! the trait runs on the embedded runtime and on Lambda alike.
+
+use std::future::Future;
+
+use crate::actor::Actor;
+use crate::error::Error;
+use crate::recovery::{DeadLetters, SweepReport};
+
+/// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
+/// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
+/// on both.
+///
+/// ```
+/// use mqless_runtime::{Actor, Actors, Error};
+///
+/// /// Works on every runtime: sends, waits until everything sent is processed, reads.
+/// async fn settle_then_read<A: Actor>(actors: &impl Actors, id: &str) -> Result<Option<A>, Error> {
+///     actors.settle().await?;
+///     actors.state::<A>(id).await
+/// }
+/// ```
+pub trait Actors: Send + Sync + 'static {
+    /// A client of actor `id` of type `A`.
+    ///
+    /// # Errors
+    /// An invalid id, or an actor type this system cannot run.
+    fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error>;
+
+    /// The committed state of actor `id`, read without sending it a message (so it does
+    /// not include messages still queued); `None` before its first commit.
+    ///
+    /// # Errors
+    /// An invalid id, a store failure, or a state that does not decode as `A`.
+    fn state<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+    ) -> impl Future<Output = Result<Option<A>, Error>> + Send;
+
+    /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.
+    ///
+    /// # Errors
+    /// An invalid id, or an actor type this system cannot run.
+    fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error>;
+
+    /// Wakes every actor that has queued messages, recovering messages whose nudge was
+    /// lost (see [`crate::recovery::sweep`]). Run it periodically.
+    ///
+    /// # Errors
+    /// A store failure while listing the actors.
+    fn sweep(&self) -> impl Future<Output = Result<SweepReport, Error>> + Send;
+
+    /// Resolves once every message sent so far has been processed, including the
+    /// messages actors sent each other meanwhile: for tests, scripts and shutdown.
+    ///
+    /// The embedded runtime waits for its drains, which covers every actor. On Lambda,
+    /// `aws::Remote` polls the mailboxes of the actors it sent to (one strongly consistent
+    /// read each per poll, so not for a hot path) until they are all empty, re-waking
+    /// them now and then in case a wake-up was lost; messages actors sent to actors this
+    /// `Remote` never addressed are not waited for. It gives up after
+    /// `aws::Remote::settle_timeout` with [`Error::NotSettled`] naming the actors that
+    /// still have messages.
+    ///
+    /// # Errors
+    /// [`Error::NotSettled`], or a store failure while looking.
+    fn settle(&self) -> impl Future<Output = Result<(), Error>> + Send;
+}

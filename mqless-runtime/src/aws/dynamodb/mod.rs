@@ -1,0 +1,404 @@
+//! The DynamoDB store: every actor in one table (see [`schema`] for the layout). Every
+//! request asks for its consumed capacity, summed in [`Capacity`].
+
+mod admin;
+mod capacity;
+mod errors;
+mod requests;
+pub mod schema;
+
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::types::{
+    Delete, DeleteRequest, Put, PutRequest, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+    WriteRequest,
+};
+use aws_sdk_dynamodb::Client;
+
+pub use capacity::Capacity;
+use capacity::Meter;
+use schema::{
+    b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, record_from,
+    reply_key, s, state_key, DEAD_LETTER, MESSAGE,
+};
+
+use crate::error::StoreError;
+use crate::id::{Address, MessageId};
+use crate::store::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
+use crate::BoxFuture;
+
+/// Mailboxes and state in one DynamoDB table.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqless_runtime::Error> {
+/// use mqless_runtime::aws::dynamodb::DynamoStore;
+/// let environment = mqless_runtime::aws::Environment::load().await?;
+/// let store = environment.store();
+/// store.create_table().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: Arc<str>,
+    meter: Meter,
+}
+
+impl std::fmt::Debug for DynamoStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DynamoStore")
+            .field("table", &self.table)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DynamoStore {
+    /// A store over `table`, reached through `client`.
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: Arc::from(table.into()),
+            meter: Meter::default(),
+        }
+    }
+
+    /// The table name.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Request units consumed by this store (and its clones) so far.
+    #[must_use]
+    pub fn capacity(&self) -> Capacity {
+        self.meter.total()
+    }
+}
+
+impl Store for DynamoStore {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        item: &'a MailboxItem,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut message = message_key(to, item.id);
+            message.insert("env".into(), b(&item.envelope));
+            let result = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(message))
+                .condition_expression("attribute_not_exists(pk)")
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            // `None`: already queued, by a retry of a write that had landed.
+            if let Some(out) = errors::conditional(&self.table, result)? {
+                self.meter.count(out.consumed_capacity(), true);
+            }
+            Ok(())
+        })
+    }
+
+    fn acquire<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+        lease_expires_at: u64,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero)")
+                .condition_expression("attribute_not_exists(pk) OR lease <= :now")
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":until", n(lease_expires_at))
+                .expression_attribute_values(":now", n(now))
+                .return_values(ReturnValue::AllNew)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            match errors::conditional(&self.table, result)? {
+                Some(out) => {
+                    self.meter.count(out.consumed_capacity(), true);
+                    let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
+                    Ok(Some(record_from(item)?))
+                }
+                // A live owner holds the lease.
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn read_mailbox<'a>(
+        &'a self,
+        address: &'a Address,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+        Box::pin(async move {
+            self.query_prefix(address, MESSAGE, limit)
+                .await?
+                .iter()
+                .map(|item| {
+                    Ok(MailboxItem {
+                        id: get_sk_id(item, MESSAGE)?,
+                        envelope: get_bytes(item, "env")?.ok_or_else(|| corrupt("env"))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn commit<'a>(
+        &'a self,
+        address: &'a Address,
+        commit: &'a Commit,
+    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+        Box::pin(self.put_state_and_messages(address, commit))
+    }
+
+    fn release<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .update_expression("SET lease = :zero, stl = :zero")
+                .condition_expression("ep = :ep")
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":ep", n(epoch))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            // `None`: another owner took over, and its lease is not ours to release.
+            if let Some(out) = errors::conditional(&self.table, result)? {
+                self.meter.count(out.consumed_capacity(), true);
+            }
+            Ok(())
+        })
+    }
+
+    fn cleanup<'a>(
+        &'a self,
+        address: &'a Address,
+        cleanup: Cleanup<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let mut writes = Vec::new();
+            // Dead letters first: copy each failed message out of the mailbox before the
+            // deletes below remove it. Rare, so one read per failure is fine.
+            for failure in cleanup.dead_letters {
+                if let Some(message) = self.get(message_key(address, failure.id)).await? {
+                    let mut letter = dead_letter_key(address, failure.id);
+                    letter.insert(
+                        "env".into(),
+                        b(&get_bytes(&message, "env")?.unwrap_or_default()),
+                    );
+                    letter.insert("err".into(), s(failure.error.clone()));
+                    letter.insert("att".into(), n(u64::from(failure.attempts)));
+                    letter.insert("at".into(), n(cleanup.now));
+                    writes.push(
+                        WriteRequest::builder()
+                            .put_request(
+                                PutRequest::builder()
+                                    .set_item(Some(letter))
+                                    .build()
+                                    .map_err(errors::build_error)?,
+                            )
+                            .build(),
+                    );
+                }
+            }
+            self.batch_write(std::mem::take(&mut writes)).await?;
+            let ttl_seconds = cleanup.replies_expire_at / 1000;
+            for reply in cleanup.replies {
+                let mut item = reply_key(address, reply.id);
+                item.insert("rep".into(), b(&reply.bytes));
+                item.insert("ttl".into(), n(ttl_seconds));
+                writes.push(
+                    WriteRequest::builder()
+                        .put_request(
+                            PutRequest::builder()
+                                .set_item(Some(item))
+                                .build()
+                                .map_err(errors::build_error)?,
+                        )
+                        .build(),
+                );
+            }
+            // Replies before deletes: "no consumed message left" must imply "replies written".
+            self.batch_write(std::mem::take(&mut writes)).await?;
+            for id in cleanup.delete {
+                writes.push(
+                    WriteRequest::builder()
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(message_key(address, *id)))
+                                .build()
+                                .map_err(errors::build_error)?,
+                        )
+                        .build(),
+                );
+            }
+            self.batch_write(writes).await
+        })
+    }
+
+    fn get_reply<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        Box::pin(async move {
+            match self.get(reply_key(address, id)).await? {
+                Some(item) => get_bytes(&item, "rep"),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn load_state<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        Box::pin(async move {
+            match self.get(state_key(address)).await? {
+                Some(item) => Ok(Some(record_from(&item)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn dead_letters<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        Box::pin(async move {
+            self.query_prefix(address, DEAD_LETTER, usize::MAX)
+                .await?
+                .iter()
+                .map(|item| {
+                    Ok(DeadLetter {
+                        id: get_sk_id(item, DEAD_LETTER)?,
+                        envelope: get_bytes(item, "env")?.unwrap_or_default(),
+                        error: item
+                            .get("err")
+                            .and_then(|v| v.as_s().ok())
+                            .cloned()
+                            .unwrap_or_default(),
+                        attempts: u32::try_from(get_u64(item, "att")?).unwrap_or(u32::MAX),
+                        dead_at: get_u64(item, "at")?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn redrive<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        new_id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let Some(letter) = self.get(dead_letter_key(address, id)).await? else {
+                return Ok(false);
+            };
+            let mut message = message_key(address, new_id);
+            message.insert(
+                "env".into(),
+                b(&get_bytes(&letter, "env")?.unwrap_or_default()),
+            );
+            // Delete and put in one transaction, the delete (first, see `transact`)
+            // conditioned on the letter still being there: two racing redrives cannot
+            // both queue it.
+            let items = vec![
+                TransactWriteItem::builder()
+                    .delete(
+                        Delete::builder()
+                            .table_name(&*self.table)
+                            .set_key(Some(dead_letter_key(address, id)))
+                            .condition_expression("attribute_exists(pk)")
+                            .build()
+                            .map_err(errors::build_error)?,
+                    )
+                    .build(),
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&*self.table)
+                            .set_item(Some(message))
+                            .condition_expression("attribute_not_exists(pk)")
+                            .build()
+                            .map_err(errors::build_error)?,
+                    )
+                    .build(),
+            ];
+            self.transact(items).await
+        })
+    }
+
+    fn discard_dead_letter<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .delete_item()
+                .table_name(&*self.table)
+                .set_key(Some(dead_letter_key(address, id)))
+                .return_values(ReturnValue::AllOld)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| errors::from_sdk(&self.table, e))?;
+            self.meter.count(out.consumed_capacity(), true);
+            Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        })
+    }
+
+    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+        Box::pin(async move {
+            let mut pending = std::collections::BTreeSet::new();
+            let mut start = None;
+            loop {
+                let out = self
+                    .client
+                    .scan()
+                    .table_name(&*self.table)
+                    .filter_expression("begins_with(sk, :message)")
+                    .expression_attribute_values(":message", s(MESSAGE))
+                    .projection_expression("pk")
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(&self.table, e))?;
+                self.meter.count(out.consumed_capacity(), false);
+                for item in out.items() {
+                    let pk = item
+                        .get("pk")
+                        .and_then(|v| v.as_s().ok())
+                        .ok_or_else(|| corrupt("pk"))?;
+                    pending.insert(Address::parse(pk).map_err(|_| corrupt("pk"))?);
+                }
+                start = out.last_evaluated_key().cloned();
+                if start.is_none() {
+                    return Ok(pending.into_iter().collect());
+                }
+            }
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! The requests the store is made of: the conditional commit (a put, or a transaction
+//! when the batch sent messages), batch writes, paged queries and consistent reads.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, WriteRequest};
+
+use super::schema::{b, item_size, message_key, n, s, state_key, Item, MAX_ITEM_BYTES};
+use super::{errors, DynamoStore};
+use crate::error::{StoreError, StoreErrorKind};
+use crate::id::Address;
+use crate::store::{Commit, CommitOutcome};
+
+/// BatchWriteItem takes at most 25 requests.
+const BATCH_WRITE_MAX: usize = 25;
+
+impl DynamoStore {
+    pub(super) async fn put_state_and_messages(
+        &self,
+        address: &Address,
+        commit: &Commit,
+    ) -> Result<CommitOutcome, StoreError> {
+        let mut state = state_key(address);
+        state.insert("ver".into(), n(commit.expected_version + 1));
+        state.insert("ep".into(), n(commit.epoch));
+        state.insert("lease".into(), n(commit.lease_expires_at));
+        state.insert("stl".into(), n(u64::from(commit.lease_expires_at != 0)));
+        state.insert("st".into(), b(&commit.state));
+        state.insert("meta".into(), b(&commit.meta));
+        let size = item_size(&state);
+        if size > MAX_ITEM_BYTES {
+            return Err(StoreError::new(
+                StoreErrorKind::ItemTooLarge,
+                format!("the state record of {address} would be {size} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item limit; keep the state smaller (lower `Limits::max_state_bytes`)"),
+            ));
+        }
+        let condition = "ep = :ep AND ver = :ver";
+        let values = HashMap::from([
+            (":ep".to_owned(), n(commit.epoch)),
+            (":ver".to_owned(), n(commit.expected_version)),
+        ]);
+        if commit.outgoing.is_empty() {
+            let result = self
+                .client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(state))
+                .condition_expression(condition)
+                .set_expression_attribute_values(Some(values))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            return Ok(match errors::conditional(&self.table, result)? {
+                Some(out) => {
+                    self.meter.count(out.consumed_capacity(), true);
+                    CommitOutcome::Committed
+                }
+                None => CommitOutcome::Fenced,
+            });
+        }
+        // Outgoing messages commit with the state, all or nothing: a transaction, used
+        // only when a batch sent something, as it costs twice the write units.
+        let mut items = vec![TransactWriteItem::builder()
+            .put(
+                Put::builder()
+                    .table_name(&*self.table)
+                    .set_item(Some(state))
+                    .condition_expression(condition)
+                    .set_expression_attribute_values(Some(values))
+                    .build()
+                    .map_err(errors::build_error)?,
+            )
+            .build()];
+        for (to, item) in &commit.outgoing {
+            let mut message = message_key(to, item.id);
+            message.insert("env".into(), b(&item.envelope));
+            items.push(
+                TransactWriteItem::builder()
+                    .put(
+                        Put::builder()
+                            .table_name(&*self.table)
+                            .set_item(Some(message))
+                            .build()
+                            .map_err(errors::build_error)?,
+                    )
+                    .build(),
+            );
+        }
+        Ok(if self.transact(items).await? {
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Fenced
+        })
+    }
+
+    /// Writes `items` in one transaction. `false` when it was cancelled because the
+    /// condition of the first item failed (callers put their guard there); nothing was
+    /// written then.
+    pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        match result {
+            Ok(out) => {
+                self.meter.count_all(out.consumed_capacity().iter(), true);
+                Ok(true)
+            }
+            Err(error) => {
+                if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
+                    error.as_service_error()
+                {
+                    let reasons = cancelled.cancellation_reasons();
+                    if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
+                        return Ok(false);
+                    }
+                    if reasons
+                        .iter()
+                        .any(|r| r.code() == Some("TransactionConflict"))
+                    {
+                        return Err(StoreError::new(
+                            StoreErrorKind::TransactionConflict,
+                            "the write met a concurrent transaction; retry",
+                        ));
+                    }
+                }
+                Err(errors::from_sdk(&self.table, error))
+            }
+        }
+    }
+
+    /// Deletes and puts in batches of 25, resubmitting unprocessed requests.
+    pub(super) async fn batch_write(
+        &self,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        while !requests.is_empty() {
+            let rest = requests.split_off(requests.len().min(BATCH_WRITE_MAX));
+            let mut chunk = std::mem::replace(&mut requests, rest);
+            let mut pause = Duration::from_millis(20);
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&*self.table, chunk)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await
+                    .map_err(|e| errors::from_sdk(&self.table, e))?;
+                self.meter.count_all(out.consumed_capacity().iter(), true);
+                chunk = out
+                    .unprocessed_items()
+                    .and_then(|u| u.get(&*self.table))
+                    .cloned()
+                    .unwrap_or_default();
+                if chunk.is_empty() {
+                    break;
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::new(StoreErrorKind::Throttled, "DynamoDB left batch writes unprocessed after 8 retries; a later owner repeats this cleanup"));
+                }
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) async fn query_prefix(
+        &self,
+        address: &Address,
+        prefix: &str,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let want = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let out = self
+                .client
+                .query()
+                .table_name(&*self.table)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":pk", s(address.to_string()))
+                .expression_attribute_values(":prefix", s(prefix))
+                .consistent_read(true)
+                .limit(want)
+                .set_exclusive_start_key(start)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|e| errors::from_sdk(&self.table, e))?;
+            self.meter.count(out.consumed_capacity(), false);
+            items.extend(out.items().iter().cloned());
+            start = out.last_evaluated_key().cloned();
+            // A page stops at 1 MB even below the limit: keep reading.
+            if start.is_none() || items.len() >= limit {
+                return Ok(items);
+            }
+        }
+    }
+
+    pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await
+            .map_err(|e| errors::from_sdk(&self.table, e))?;
+        self.meter.count(out.consumed_capacity(), false);
+        Ok(out.item().cloned())
+    }
+}

@@ -1,0 +1,131 @@
+//! The table's schema: key layout, attribute names and types, and the conversions
+//! between items and the store's records.
+//!
+//! | `pk` | `sk` | attributes |
+//! |---|---|---|
+//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch) |
+//! | `type/id` | `m#<message id>` | `env` (envelope) |
+//! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
+//! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at` |
+//!
+//! Message ids sort as text in time order, so a strongly consistent `Query` on
+//! `begins_with(sk, "m#")` reads the mailbox in order.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::error::{StoreError, StoreErrorKind};
+use crate::id::{Address, MessageId};
+use crate::store::StateRecord;
+
+/// DynamoDB's item size limit.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+/// The sort key of an actor's state record.
+pub(super) const STATE_SK: &str = "#state";
+/// Sort-key prefix of queued messages.
+pub(super) const MESSAGE: &str = "m#";
+/// Sort-key prefix of replies.
+pub(super) const REPLY: &str = "r#";
+/// Sort-key prefix of dead letters.
+pub(super) const DEAD_LETTER: &str = "d#";
+
+/// An item, as the SDK holds it.
+pub(super) type Item = HashMap<String, AttributeValue>;
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: u64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(super) fn b(value: &[u8]) -> AttributeValue {
+    AttributeValue::B(Blob::new(value))
+}
+
+fn key(address: &Address, sk: impl Into<String>) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(address.to_string())),
+        ("sk".to_owned(), s(sk)),
+    ])
+}
+
+/// The key of queued message `id`.
+pub(super) fn message_key(address: &Address, id: MessageId) -> Item {
+    key(address, format!("{MESSAGE}{id}"))
+}
+
+/// The key of the reply to message `id`.
+pub(super) fn reply_key(address: &Address, id: MessageId) -> Item {
+    key(address, format!("{REPLY}{id}"))
+}
+
+/// The key of dead letter `id`.
+pub(super) fn dead_letter_key(address: &Address, id: MessageId) -> Item {
+    key(address, format!("{DEAD_LETTER}{id}"))
+}
+
+/// The key of the actor's `#state` record.
+pub(super) fn state_key(address: &Address) -> Item {
+    key(address, STATE_SK)
+}
+
+/// The bytes DynamoDB counts for an item: attribute names plus values.
+pub(super) fn item_size(item: &Item) -> usize {
+    item.iter()
+        .map(|(name, value)| {
+            name.len()
+                + match value {
+                    AttributeValue::S(v) | AttributeValue::N(v) => v.len(),
+                    AttributeValue::B(v) => v.as_ref().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+pub(super) fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {
+    match item.get(name) {
+        None => Ok(0),
+        Some(AttributeValue::N(v)) => v.parse().map_err(|_| corrupt(name)),
+        Some(_) => Err(corrupt(name)),
+    }
+}
+
+pub(super) fn get_bytes(item: &Item, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    match item.get(name) {
+        None => Ok(None),
+        Some(AttributeValue::B(v)) => Ok(Some(v.clone().into_inner())),
+        Some(_) => Err(corrupt(name)),
+    }
+}
+
+pub(super) fn get_sk_id(item: &Item, prefix: &str) -> Result<MessageId, StoreError> {
+    let sk = item
+        .get("sk")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| corrupt("sk"))?;
+    let id = sk.strip_prefix(prefix).ok_or_else(|| corrupt("sk"))?;
+    MessageId::parse(id).map_err(|_| corrupt("sk"))
+}
+
+pub(super) fn corrupt(attribute: &str) -> StoreError {
+    StoreError::new(
+        StoreErrorKind::Other,
+        format!("attribute `{attribute}` has an unexpected type; was the table written by something other than MQLess?"),
+    )
+}
+
+pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
+    Ok(StateRecord {
+        version: get_u64(item, "ver")?,
+        epoch: get_u64(item, "ep")?,
+        lease_expires_at: get_u64(item, "lease")?,
+        stalled_leases: u32::try_from(get_u64(item, "stl")?).unwrap_or(u32::MAX),
+        state: get_bytes(item, "st")?,
+        meta: get_bytes(item, "meta")?,
+    })
+}

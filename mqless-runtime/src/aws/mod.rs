@@ -1,0 +1,126 @@
+//! The AWS adapter, behind the `aws` feature: the DynamoDB store, the Lambda invoker, the
+//! Lambda entry point of an actor type, and [`Remote`] clients of actors running there.
+//! The rest of the runtime never names AWS.
+//!
+//! Everything is configured from the environment in one place, [`Environment`]: the
+//! standard AWS chain (region, credentials, `AWS_ENDPOINT_URL` and the per-service
+//! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_LAMBDA`) over one lean HTTP client
+//! (rustls with ring), `MQLESS_TABLE`, and `MQLESS_FUNCTIONS` / `MQLESS_FUNCTION_PREFIX`.
+//! MQLess has no credentials of its own.
+
+pub mod dynamodb;
+mod function;
+mod invoker;
+pub mod payload;
+mod remote;
+
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+
+pub use aws_sdk_dynamodb;
+pub use aws_sdk_lambda;
+pub use function::{run, serve, serve_sweeper, ActorFunction, LambdaError, MAX_HOPS, NUDGE_GRACE};
+pub use invoker::{FunctionNames, LambdaInvoker};
+pub use remote::{Remote, DEFAULT_SETTLE_TIMEOUT};
+
+use crate::error::Error;
+use dynamodb::DynamoStore;
+
+/// Loads the AWS configuration from the standard chain, over MQLess's lean HTTP client.
+///
+/// ```no_run
+/// # async fn demo() {
+/// let config = mqless_runtime::aws::load_config().await;
+/// let dynamodb = mqless_runtime::aws::aws_sdk_dynamodb::Client::new(&config);
+/// # }
+/// ```
+pub async fn load_config() -> aws_config::SdkConfig {
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await
+}
+
+/// Everything MQLess reads from the environment on AWS, loaded once: the SDK
+/// configuration, the table (`MQLESS_TABLE`) and which function runs each actor type
+/// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`). Build the store, the invoker and the
+/// clients from it.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqless_runtime::Error> {
+/// let environment = mqless_runtime::aws::Environment::load().await?;
+/// let store = environment.store();
+/// let actors = environment.remote();
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Environment {
+    sdk: aws_config::SdkConfig,
+    table: String,
+    functions: FunctionNames,
+}
+
+impl Environment {
+    /// Reads the environment.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the setting that is missing or invalid.
+    pub async fn load() -> Result<Self, Error> {
+        let table = env_var(
+            "MQLESS_TABLE",
+            "the DynamoDB table of the mailboxes and state",
+        )?;
+        let functions = FunctionNames::from_env()?;
+        Ok(Self {
+            sdk: load_config().await,
+            table,
+            functions,
+        })
+    }
+
+    /// The AWS SDK configuration.
+    #[must_use]
+    pub fn sdk_config(&self) -> &aws_config::SdkConfig {
+        &self.sdk
+    }
+
+    /// The table name.
+    #[must_use]
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// The function of each actor type.
+    #[must_use]
+    pub fn functions(&self) -> &FunctionNames {
+        &self.functions
+    }
+
+    /// The store over the table.
+    #[must_use]
+    pub fn store(&self) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.table.clone())
+    }
+
+    /// The invoker of the actor types' functions.
+    #[must_use]
+    pub fn invoker(&self) -> LambdaInvoker {
+        LambdaInvoker::new(
+            aws_sdk_lambda::Client::new(&self.sdk),
+            self.functions.clone(),
+        )
+    }
+
+    /// Clients of the actors, with the default limits.
+    #[must_use]
+    pub fn remote(&self) -> Remote {
+        Remote::new(self.store(), self.invoker(), crate::codec::Limits::DEFAULT)
+    }
+}
+
+/// Reads a required environment variable, or says which one to set.
+fn env_var(name: &str, purpose: &str) -> Result<String, Error> {
+    std::env::var(name).map_err(|_| Error::Config(format!("set {name}: {purpose}")))
+}

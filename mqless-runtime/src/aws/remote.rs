@@ -1,0 +1,208 @@
+//! [`Remote`]: clients of actors that run as Lambda functions over a DynamoDB table.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use super::dynamodb::DynamoStore;
+use super::invoker::LambdaInvoker;
+use super::Environment;
+use crate::actor::{address_of, Actor, ActorClient};
+use crate::actors::Actors;
+use crate::client::{ClientCore, SendOptions, StoreTransport, Transport};
+use crate::clock::SystemClock;
+use crate::codec::Limits;
+use crate::error::Error;
+use crate::id::{Address, MessageId};
+use crate::invoke::Invoker;
+use crate::recovery::{self, DeadLetters, SweepReport};
+use crate::store::Store;
+use crate::BoxFuture;
+
+/// How long [`Remote::settle`](Actors::settle) waits unless told otherwise.
+pub const DEFAULT_SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Clients of actors that run as Lambda functions over a DynamoDB table: sends go into
+/// the table, then wake the actor's function.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), mqless_runtime::Error> {
+/// use mqless_runtime::Actors;
+/// let actors = mqless_runtime::aws::Remote::from_env().await?;
+/// // let counter = actors.client::<Counter>("visits")?;
+/// // counter.increment(5).send().await?;
+/// actors.settle().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Remote {
+    store: DynamoStore,
+    invoker: Arc<LambdaInvoker>,
+    transport: Arc<dyn Transport>,
+    /// Every actor this `Remote` (or a clone) sent to: what [`Actors::settle`] waits for.
+    sent_to: Arc<Mutex<BTreeSet<Address>>>,
+    limits: Limits,
+    settle_timeout: Duration,
+}
+
+impl std::fmt::Debug for Remote {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Remote")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Remote {
+    /// Clients over `store`, waking functions through `invoker`.
+    #[must_use]
+    pub fn new(store: DynamoStore, invoker: LambdaInvoker, limits: Limits) -> Self {
+        let invoker = Arc::new(invoker);
+        let sent_to = Arc::new(Mutex::new(BTreeSet::new()));
+        let transport = Arc::new(Tracking {
+            inner: StoreTransport::new(
+                Arc::new(store.clone()),
+                invoker.clone(),
+                Arc::new(SystemClock),
+                limits,
+            ),
+            sent_to: Arc::clone(&sent_to),
+        });
+        Self {
+            store,
+            invoker,
+            transport,
+            sent_to,
+            limits,
+            settle_timeout: DEFAULT_SETTLE_TIMEOUT,
+        }
+    }
+
+    /// Clients configured from the environment (see [`Environment`]).
+    ///
+    /// # Errors
+    /// [`Error::Config`] when a setting is missing or invalid.
+    pub async fn from_env() -> Result<Self, Error> {
+        Ok(Environment::load().await?.remote())
+    }
+
+    /// How long [`Actors::settle`] waits for the table to empty before it fails with
+    /// [`Error::NotSettled`] (default [`DEFAULT_SETTLE_TIMEOUT`]).
+    #[must_use]
+    pub fn settle_timeout(mut self, timeout: Duration) -> Self {
+        self.settle_timeout = timeout;
+        self
+    }
+
+    /// The store (for its table name and consumed capacity).
+    #[must_use]
+    pub fn store(&self) -> &DynamoStore {
+        &self.store
+    }
+}
+
+impl Actors for Remote {
+    fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
+        let address = address_of::<A>(id)?;
+        Ok(A::Client::from_core(ClientCore::new(
+            address,
+            Arc::clone(&self.transport),
+        )))
+    }
+
+    async fn state<A: Actor>(&self, id: impl Into<String> + Send) -> Result<Option<A>, Error> {
+        recovery::committed_state::<A>(&self.store, id, &self.limits).await
+    }
+
+    fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
+        let address = address_of::<A>(id)?;
+        Ok(DeadLetters::new(
+            address,
+            Arc::new(self.store.clone()),
+            self.invoker.clone(),
+            Arc::new(SystemClock),
+        ))
+    }
+
+    async fn sweep(&self) -> Result<SweepReport, Error> {
+        recovery::sweep(&self.store, &*self.invoker).await
+    }
+
+    async fn settle(&self) -> Result<(), Error> {
+        let deadline = tokio::time::Instant::now() + self.settle_timeout;
+        let mut pause = Duration::from_millis(20);
+        let mut next_wake = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let sent_to: Vec<Address> = lock(&self.sent_to).iter().cloned().collect();
+            let mut pending = Vec::new();
+            for address in sent_to {
+                if !self.store.read_mailbox(&address, 1).await?.is_empty() {
+                    pending.push(address);
+                }
+            }
+            if pending.is_empty() {
+                return Ok(());
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Err(Error::NotSettled {
+                    after: self.settle_timeout,
+                    pending: pending.iter().map(ToString::to_string).collect(),
+                });
+            }
+            if now >= next_wake {
+                // A wake-up may have been lost: wake whoever still has messages.
+                for address in &pending {
+                    if let Err(error) = self.invoker.nudge(address).await {
+                        tracing::warn!(actor = %address, %error, "settle: waking the actor failed");
+                    }
+                }
+                next_wake = now + Duration::from_secs(5);
+            }
+            tokio::time::sleep(pause.min(deadline - now)).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// A store transport that notes whom it sent to.
+struct Tracking {
+    inner: StoreTransport,
+    sent_to: Arc<Mutex<BTreeSet<Address>>>,
+}
+
+impl Transport for Tracking {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>> {
+        if !lock(&self.sent_to).contains(to) {
+            lock(&self.sent_to).insert(to.clone());
+        }
+        self.inner.enqueue(to, body, options, ask)
+    }
+
+    fn wait_reply<'a>(
+        &'a self,
+        to: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        self.inner.wait_reply(to, id, timeout)
+    }
+
+    fn allows_ask(&self) -> bool {
+        true
+    }
+
+    fn limits(&self) -> Limits {
+        self.inner.limits()
+    }
+}

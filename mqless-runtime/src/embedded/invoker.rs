@@ -1,0 +1,122 @@
+//! The embedded invoker: drains run as tokio tasks in this process.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+
+use tokio::sync::watch;
+
+use crate::actor::Actor;
+use crate::error::{Error, InvokeError};
+use crate::id::{ActorId, ActorType, Address};
+use crate::invoke::Invoker;
+use crate::mailbox::{ActorHost, DrainReport};
+use crate::BoxFuture;
+
+/// Something that drains one actor's mailbox: an [`ActorHost`] with its type erased.
+pub(crate) trait Drain: Send + Sync + 'static {
+    /// Drains the mailbox of actor `id` until it is empty, or returns when another owner
+    /// holds it.
+    fn drain(self: Arc<Self>, id: ActorId) -> BoxFuture<'static, Result<DrainReport, Error>>;
+}
+
+impl<A: Actor> Drain for ActorHost<A> {
+    fn drain(self: Arc<Self>, id: ActorId) -> BoxFuture<'static, Result<DrainReport, Error>> {
+        Box::pin(async move { ActorHost::drain(&self, &id).await })
+    }
+}
+
+/// The embedded invoker: runs drains as tokio tasks in this process.
+///
+/// Nudges for an actor whose drain is already running are coalesced into one more run
+/// after it, so a burst of sends costs a few drains rather than one task per message.
+/// The lease protocol does not depend on this: hosts driven directly may still race.
+#[derive(Default)]
+pub(crate) struct InProcessInvoker {
+    hosts: RwLock<HashMap<ActorType, Weak<dyn Drain>>>,
+    /// Actors with a drain task, and whether another run was asked for meanwhile.
+    running: Mutex<HashMap<Address, bool>>,
+    /// Number of drain tasks alive, watched by [`InProcessInvoker::settle`].
+    active: watch::Sender<usize>,
+}
+
+impl std::fmt::Debug for InProcessInvoker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InProcessInvoker")
+            .field("active", &*self.active.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl InProcessInvoker {
+    /// Routes nudges for `actor_type` to `host`. The invoker keeps a weak reference: the
+    /// owner (the embedded runtime) keeps the host alive.
+    pub(crate) fn register(&self, actor_type: ActorType, host: Weak<dyn Drain>) {
+        self.hosts
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(actor_type, host);
+    }
+
+    /// Resolves once no drain task is running (all nudged work is done).
+    pub(crate) async fn settle(&self) {
+        let mut active = self.active.subscribe();
+        // The sender lives in `self`, so the channel cannot close while we wait.
+        let _ = active.wait_for(|n| *n == 0).await;
+    }
+
+    fn host(&self, actor_type: &ActorType) -> Option<Arc<dyn Drain>> {
+        self.hosts
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(actor_type)
+            .and_then(Weak::upgrade)
+    }
+}
+
+impl Invoker for Arc<InProcessInvoker> {
+    fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+        let result = (|| {
+            let host = self.host(address.actor_type()).ok_or_else(|| InvokeError {
+                actor_type: address.actor_type().to_string(),
+                message: "this actor type is not registered with this runtime (or the runtime was dropped); call `register::<T>()` for it first".into(),
+            })?;
+            let runtime = tokio::runtime::Handle::try_current().map_err(|_| InvokeError {
+                actor_type: address.actor_type().to_string(),
+                message: "the embedded runtime needs a tokio runtime; call it from inside `#[tokio::main]` or a runtime's `block_on`".into(),
+            })?;
+            {
+                let mut running = self.running.lock().unwrap_or_else(PoisonError::into_inner);
+                if let Some(again) = running.get_mut(address) {
+                    *again = true;
+                    return Ok(());
+                }
+                running.insert(address.clone(), false);
+            }
+            self.active.send_modify(|n| *n += 1);
+            let invoker = Arc::clone(self);
+            let address = address.clone();
+            runtime.spawn(async move {
+                loop {
+                    if let Err(error) = Arc::clone(&host).drain(address.id().clone()).await {
+                        // The messages stay queued; the next nudge retries them.
+                        tracing::warn!(actor = %address, %error, "drain failed; the messages stay queued for the next wake-up");
+                    }
+                    let mut running = invoker
+                        .running
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner);
+                    match running.get_mut(&address) {
+                        Some(again) if *again => *again = false,
+                        _ => {
+                            running.remove(&address);
+                            break;
+                        }
+                    }
+                }
+                invoker.active.send_modify(|n| *n -= 1);
+            });
+            Ok(())
+        })();
+        Box::pin(async move { result })
+    }
+}

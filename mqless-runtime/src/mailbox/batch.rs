@@ -1,0 +1,270 @@
+//! One batch: the messages taken under one commit, applied in order to the actor's
+//! in-memory state, with what the commit must record about each.
+
+use std::sync::Arc;
+
+use super::bookkeeping::{truncate, Bookkeeping};
+use super::dispatch::dispatch;
+use super::{ActorHost, DrainReport};
+use crate::actor::{Actor, Context, Outbox, Outcome};
+use crate::codec::{self, Limits};
+use crate::error::{describe_panic, Error};
+use crate::id::{Address, MessageId};
+use crate::store::MailboxItem;
+use crate::wire::{Envelope, ReplyRecord};
+
+/// The actor's state during a lease, and its encoding as of the last applied message:
+/// the bytes to commit, and the point to roll back to.
+pub(super) struct Working<A> {
+    state: A,
+    snapshot: Vec<u8>,
+}
+
+impl<A: Actor> Working<A> {
+    /// The state committed as `bytes` (`None`: the actor's `Default`).
+    pub(super) fn load(bytes: Option<Vec<u8>>, limits: &Limits) -> Result<Self, Error> {
+        let snapshot = match bytes {
+            Some(bytes) => bytes,
+            None => codec::encode(&A::default(), "actor state", limits.max_state_bytes)?,
+        };
+        let state = restore(&snapshot, limits)?;
+        Ok(Self { state, snapshot })
+    }
+
+    /// The encoded state as of the last applied message.
+    pub(super) fn snapshot(&self) -> &[u8] {
+        &self.snapshot
+    }
+
+    /// Undoes the running message. A `&self` method cannot have changed anything, unless
+    /// it panicked (interior mutability), so only then is its state restored.
+    fn roll_back(&mut self, read_only: bool, limits: &Limits) -> Result<(), Error> {
+        if !read_only {
+            self.state = restore(&self.snapshot, limits)?;
+        }
+        Ok(())
+    }
+}
+
+fn restore<A: Actor>(snapshot: &[u8], limits: &Limits) -> Result<A, Error> {
+    Ok(codec::decode(
+        snapshot,
+        "actor state",
+        usize::MAX,
+        limits.max_depth,
+    )?)
+}
+
+/// What a batch did, added to the drain's report.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    processed: usize,
+    failed: usize,
+    dead_lettered: usize,
+    duplicates: usize,
+}
+
+impl Tally {
+    pub(super) fn add_to(&self, report: &mut DrainReport) {
+        report.processed += self.processed;
+        report.failed += self.failed;
+        report.dead_lettered += self.dead_lettered;
+        report.duplicates += self.duplicates;
+    }
+}
+
+/// A batch being built: the messages applied so far, their bookkeeping and the messages
+/// their methods sent, all committed together.
+pub(super) struct Batch<'l, A> {
+    host: &'l ActorHost<A>,
+    address: &'l Arc<Address>,
+    working: &'l mut Working<A>,
+    /// The bookkeeping the commit records.
+    pub(super) next: Bookkeeping,
+    /// Messages to other actors, committed with the state.
+    pub(super) outgoing: Vec<(Address, MailboxItem)>,
+    pub(super) tally: Tally,
+}
+
+impl<'l, A: Actor> Batch<'l, A> {
+    pub(super) fn new(
+        host: &'l ActorHost<A>,
+        address: &'l Arc<Address>,
+        working: &'l mut Working<A>,
+        previous: &Bookkeeping,
+    ) -> Self {
+        Self {
+            host,
+            address,
+            working,
+            next: previous.next_batch(),
+            outgoing: Vec::new(),
+            tally: Tally::default(),
+        }
+    }
+
+    /// Whether the batch is full: its bookkeeping or its sends reached their budget.
+    pub(super) fn is_full(&self) -> bool {
+        let config = &self.host.config;
+        self.next.bytes() >= config.max_batch_bookkeeping_bytes
+            || self.outgoing.len() >= config.max_sends_per_message
+    }
+
+    /// Records a message the previous batch consumed but whose delete has not landed:
+    /// delete it again, never run it again.
+    pub(super) fn consumed_before(&mut self, id: MessageId) {
+        self.next.consumed.push(id);
+    }
+
+    /// Dead-letters `item` without running it: the last `stalls` owners in a row stopped
+    /// while it was next.
+    pub(super) fn give_up_unrun(&mut self, item: &MailboxItem, stalls: u32) -> Result<(), Error> {
+        self.next.consumed.push(item.id);
+        let error = format!(
+            "{stalls} invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again"
+        );
+        let limits = self.host.config.limits;
+        if Envelope::decode(&item.envelope, &limits).is_ok_and(|envelope| envelope.ask) {
+            self.next
+                .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
+        }
+        self.next.fail(item.id, error, stalls);
+        self.tally.dead_lettered += 1;
+        Ok(())
+    }
+
+    /// Applies one message to the state, recording its reply or failure.
+    pub(super) async fn apply(&mut self, item: &MailboxItem) -> Result<(), Error> {
+        let limits = self.host.config.limits;
+        self.next.consumed.push(item.id);
+        let envelope = match Envelope::decode(&item.envelope, &limits) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                // We cannot even tell whether someone waits for a reply; an asker times out.
+                let error = format!("undecodable message envelope: {error}");
+                self.next.fail(item.id, error, 1);
+                self.tally.dead_lettered += 1;
+                return Ok(());
+            }
+        };
+        if let Some(key) = &envelope.key {
+            if self.next.recent_keys.contains(key) {
+                if envelope.ask {
+                    self.next.reply(item.id, &ReplyRecord::Duplicate)?;
+                }
+                self.tally.duplicates += 1;
+                return Ok(());
+            }
+        }
+        let (error, attempts) = match self.run(item.id, &envelope).await? {
+            Ran::Applied => return Ok(()),
+            Ran::GaveUp { error, attempts } => (truncate(error), attempts),
+        };
+        if envelope.ask {
+            self.next
+                .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
+        }
+        self.next.fail(item.id, error, attempts);
+        self.tally.dead_lettered += 1;
+        Ok(())
+    }
+
+    /// Runs the message's method, retrying panics up to `max_attempts` times.
+    async fn run(&mut self, id: MessageId, envelope: &Envelope) -> Result<Ran, Error> {
+        let config = &self.host.config;
+        let limits = config.limits;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let gave_up = |error: String| Ok(Ran::GaveUp { error, attempts });
+            let message: A::Message = match codec::decode(
+                &envelope.body,
+                "message",
+                limits.max_message_bytes,
+                limits.max_depth,
+            ) {
+                Ok(message) => message,
+                // Decoding is deterministic: retrying cannot help.
+                Err(error) => return gave_up(error.to_string()),
+            };
+            let read_only = A::is_read_only(&message);
+            let now = self.host.clock.now_millis();
+            let outbox = Arc::new(Outbox::new(now, limits, self.next.last_sent));
+            let mut ctx = Context::new(
+                Arc::clone(self.address),
+                id,
+                envelope.ask,
+                Arc::clone(&outbox),
+            );
+            let result = dispatch(&mut self.working.state, message, &mut ctx).await;
+            let (sent, last_sent) = outbox.take();
+            match result {
+                Ok(Ok(Outcome::Ok(reply))) => {
+                    if sent.len() > config.max_sends_per_message {
+                        self.working.roll_back(read_only, &limits)?;
+                        return gave_up(format!(
+                            "the handler sent {} messages, more than the limit of {} per message",
+                            sent.len(),
+                            config.max_sends_per_message
+                        ));
+                    }
+                    if !read_only {
+                        let encoded = codec::encode(
+                            &self.working.state,
+                            "actor state",
+                            limits.max_state_bytes,
+                        );
+                        match encoded {
+                            Ok(bytes) => self.working.snapshot = bytes,
+                            Err(error) => {
+                                self.working.roll_back(false, &limits)?;
+                                return gave_up(format!(
+                                    "the new state was rejected, the previous state is kept: {error}"
+                                ));
+                            }
+                        }
+                    }
+                    self.outgoing.extend(sent);
+                    self.next.last_sent = last_sent;
+                    self.next
+                        .remember_key(envelope.key.clone(), config.dedupe_window);
+                    if envelope.ask {
+                        self.next.reply(id, &ReplyRecord::Ok(reply))?;
+                    }
+                    self.tally.processed += 1;
+                    return Ok(Ran::Applied);
+                }
+                Ok(Ok(Outcome::Err(error))) => {
+                    self.working.roll_back(read_only, &limits)?;
+                    self.next
+                        .remember_key(envelope.key.clone(), config.dedupe_window);
+                    if envelope.ask {
+                        self.next.reply(id, &ReplyRecord::Err(error))?;
+                    }
+                    self.tally.failed += 1;
+                    return Ok(Ran::Applied);
+                }
+                Ok(Err(error)) => {
+                    self.working.roll_back(read_only, &limits)?;
+                    return gave_up(format!("could not encode the handler's result: {error}"));
+                }
+                Err(panic) => {
+                    // A panic may have left a half-updated state, even behind `&self`
+                    // with interior mutability: always restore.
+                    self.working.roll_back(false, &limits)?;
+                    if attempts >= config.max_attempts {
+                        return gave_up(describe_panic(panic.as_ref()));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// How running a message ended.
+enum Ran {
+    /// Consumed: the method returned (`Ok` or `Err`); its reply is recorded.
+    Applied,
+    /// The message cannot be processed; dead-letter it.
+    GaveUp { error: String, attempts: u32 },
+}

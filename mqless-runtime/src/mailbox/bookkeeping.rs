@@ -1,0 +1,104 @@
+//! What the state record remembers of the last committed batch (consumed ids, replies,
+//! failures) and across batches (the last id this actor sent, recent idempotency keys).
+
+use std::collections::VecDeque;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec;
+use crate::error::Error;
+use crate::id::MessageId;
+use crate::store::{Failure, KeyedBytes};
+use crate::wire::ReplyRecord;
+
+/// Longest error text kept in a dead letter or reply.
+const MAX_ERROR_LEN: usize = 1024;
+
+/// The bookkeeping stored beside the state in the `#state` record.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(super) struct Bookkeeping {
+    #[serde(default)]
+    pub(super) consumed: Vec<MessageId>,
+    #[serde(default)]
+    pub(super) replies: Vec<KeyedBytes>,
+    #[serde(default)]
+    pub(super) failures: Vec<Failure>,
+    /// The last message id this actor generated for its sends.
+    #[serde(default)]
+    pub(super) last_sent: Option<MessageId>,
+    #[serde(default)]
+    pub(super) recent_keys: VecDeque<String>,
+    /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
+    #[serde(skip)]
+    recorded_bytes: usize,
+}
+
+impl Bookkeeping {
+    /// Decodes the bookkeeping of a state record (`None`: the actor never committed).
+    pub(super) fn decode(meta: Option<&[u8]>) -> Result<Self, Error> {
+        Ok(match meta {
+            Some(bytes) => codec::decode(bytes, "batch bookkeeping", usize::MAX, 8)?,
+            None => Self::default(),
+        })
+    }
+
+    pub(super) fn encode(&self) -> Result<Vec<u8>, Error> {
+        Ok(codec::encode(self, "batch bookkeeping", usize::MAX)?)
+    }
+
+    /// The bookkeeping of a new batch: per-batch lists empty, cross-batch memory kept.
+    pub(super) fn next_batch(&self) -> Self {
+        Self {
+            last_sent: self.last_sent,
+            recent_keys: self.recent_keys.clone(),
+            ..Self::default()
+        }
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.consumed.is_empty() && self.replies.is_empty() && self.failures.is_empty()
+    }
+
+    pub(super) fn bytes(&self) -> usize {
+        self.recorded_bytes + self.consumed.len() * 18
+    }
+
+    /// Records that message `id` failed for good, with `error`, after `attempts` tries.
+    pub(super) fn fail(&mut self, id: MessageId, error: String, attempts: u32) {
+        let failure = Failure {
+            id,
+            error: truncate(error),
+            attempts,
+        };
+        self.recorded_bytes += failure.error.len() + 24;
+        self.failures.push(failure);
+    }
+
+    pub(super) fn reply(&mut self, id: MessageId, record: &ReplyRecord) -> Result<(), Error> {
+        let bytes = codec::encode(record, "reply", usize::MAX)?;
+        self.recorded_bytes += bytes.len() + 24;
+        self.replies.push(KeyedBytes { id, bytes });
+        Ok(())
+    }
+
+    pub(super) fn remember_key(&mut self, key: Option<String>, window: usize) {
+        if let Some(key) = key {
+            self.recent_keys.push_back(key);
+            while self.recent_keys.len() > window {
+                self.recent_keys.pop_front();
+            }
+        }
+    }
+}
+
+/// `text`, cut to [`MAX_ERROR_LEN`] bytes on a character boundary.
+pub(super) fn truncate(mut text: String) -> String {
+    if text.len() > MAX_ERROR_LEN {
+        let mut cut = MAX_ERROR_LEN;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}

@@ -1,0 +1,100 @@
+//! What a drain is told and what it reports.
+
+use std::time::Duration;
+
+use crate::codec::Limits;
+use crate::id::MessageId;
+
+/// Tunables of the drain loop.
+#[derive(Debug, Clone)]
+pub struct DrainConfig {
+    /// Messages read and committed together. More amortizes the acquire and the commit
+    /// over more messages; DynamoDB reads at most 1 MB per query either way.
+    pub batch_size: usize,
+    /// How long a lease lasts without a commit. A batch stops taking messages when less
+    /// than [`DrainConfig::deadline_margin`] of it is left, and its commit renews it; so
+    /// it must exceed the margin plus the slowest single message.
+    pub lease: Duration,
+    /// Tries of a message whose handler panics before it is dead-lettered. Also how many
+    /// invocations in a row may stop (crash, time out, lose the lease) before the message
+    /// at the head of the mailbox is dead-lettered without running again. Such a message
+    /// runs at most `max_attempts + 1` times: the first stall may come in a batch, where
+    /// the culprit is not yet known.
+    pub max_attempts: u32,
+    /// How long a reply waits for its asker.
+    pub reply_ttl: Duration,
+    /// How many consumed idempotency keys an actor remembers.
+    pub dedupe_window: usize,
+    /// A batch stops taking messages once its replies and failures reach this many bytes,
+    /// so the state record (state + bookkeeping) stays under the store's item limit.
+    pub max_batch_bookkeeping_bytes: usize,
+    /// Most messages one handler call may send. A batch stops taking messages once it
+    /// holds this many sends, so a batch commits at most twice this many (DynamoDB
+    /// transactions hold 100 items, the state among them).
+    pub max_sends_per_message: usize,
+    /// Stop draining this long before the invocation's deadline, leaving the rest to a
+    /// fresh invocation.
+    pub deadline_margin: Duration,
+    /// Payload limits.
+    pub limits: Limits,
+}
+
+impl Default for DrainConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 100,
+            lease: Duration::from_secs(60),
+            max_attempts: 3,
+            reply_ttl: Duration::from_secs(600),
+            dedupe_window: 128,
+            max_batch_bookkeeping_bytes: 64 * 1024,
+            max_sends_per_message: 49,
+            deadline_margin: Duration::from_secs(2),
+            limits: Limits::DEFAULT,
+        }
+    }
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DrainEnd {
+    /// The mailbox was empty after the lease was released.
+    #[default]
+    Empty,
+    /// A live owner holds the lease; it will process what is queued.
+    Busy,
+    /// Another owner took the lease over; this invocation's last batch was dropped.
+    Fenced,
+    /// The deadline came near; the rest was handed to a fresh invocation.
+    Deadline,
+}
+
+/// What one drain did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Messages applied (the method returned normally).
+    pub processed: usize,
+    /// Messages whose method returned `Err` (consumed, state unchanged).
+    pub failed: usize,
+    /// Messages moved to the dead letters.
+    pub dead_lettered: usize,
+    /// Messages skipped because their idempotency key was already consumed.
+    pub duplicates: usize,
+    /// Committed batches.
+    pub batches: usize,
+    /// How the drain ended.
+    pub end: DrainEnd,
+    /// The encoded reply to [`DrainOptions::reply_for`], when this drain committed it.
+    pub reply: Option<Vec<u8>>,
+}
+
+/// What one drain should do besides draining.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DrainOptions {
+    /// The invocation's deadline, in milliseconds since the Unix epoch on the host clock:
+    /// stop [`DrainConfig::deadline_margin`] before it and release the lease, ending with
+    /// [`DrainEnd::Deadline`] so the caller hands the rest to a fresh invocation.
+    pub deadline_millis: Option<u64>,
+    /// Return the reply to this message in [`DrainReport::reply`] if this drain commits it.
+    pub reply_for: Option<MessageId>,
+}

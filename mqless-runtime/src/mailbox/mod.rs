@@ -1,0 +1,232 @@
+//! The mailbox protocol: how one invocation drains one actor's mailbox.
+//!
+//! 1. **Acquire** the lease with one conditional write that bumps the fencing epoch and
+//!    returns the state record. A live owner holds it: return, that owner sees our
+//!    message.
+//! 2. **Finish** the previous batch's cleanup, recorded in the state record, if its owner
+//!    crashed after committing: the first mailbox read shows whether any of that batch's
+//!    messages are still there (cleanup deletes them last).
+//! 3. **Drain** the mailbox in id order, a batch at a time: decode and dispatch each
+//!    message against the in-memory state, rolling a message back (from the encoded
+//!    snapshot of the state before it) when it returns `Err` or panics.
+//! 4. **Commit** the batch with one write conditioned on epoch and version; it stores the
+//!    state, which message ids the batch consumed and their replies, and, atomically, the
+//!    messages the handlers sent to other actors. A fenced commit drops the batch.
+//! 5. **Clean up**: move failures to the dead letters, delete consumed messages, write
+//!    replies. All idempotent, so a later owner can repeat them.
+//! 6. When a batch reads the whole mailbox its commit also **releases** the lease; then
+//!    read the mailbox once more, to close the race with a message whose nudge arrived
+//!    while we held the lease.
+//!
+//! A message that kills its process (an abort, a timeout, running out of memory) cannot
+//! be caught like a panic. The state record counts the leases taken since the actor last
+//! made progress ([`StateRecord::stalled_leases`], kept by the writes the protocol makes
+//! anyway); after a stalled lease the next owner commits one message at a time, so the
+//! message left at the head after [`DrainConfig::max_attempts`] stalls in a row is the
+//! one that kills the process, and it is dead-lettered without running again.
+//!
+//! Every step is a call on [`Store`], so the protocol runs unchanged on every store.
+
+mod batch;
+mod bookkeeping;
+mod config;
+mod dispatch;
+mod lease;
+
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use crate::actor::Actor;
+use crate::clock::{millis, Clock};
+use crate::error::Error;
+use crate::id::{ActorId, ActorType, Address};
+use crate::invoke::Invoker;
+use crate::store::{Cleanup, MailboxItem, Store};
+
+use bookkeeping::Bookkeeping;
+pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport};
+use lease::{Lease, LeaseEnd};
+
+/// Runs the mailbox protocol for actor type `A` over a store, an invoker and a clock.
+/// The embedded runtime and the Lambda function both drive actors through it.
+pub struct ActorHost<A> {
+    actor_type: ActorType,
+    store: Arc<dyn Store>,
+    invoker: Arc<dyn Invoker>,
+    clock: Arc<dyn Clock>,
+    config: DrainConfig,
+    actor: PhantomData<fn() -> A>,
+}
+
+impl<A> std::fmt::Debug for ActorHost<A> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActorHost")
+            .field("actor_type", &self.actor_type)
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<A> Clone for ActorHost<A> {
+    fn clone(&self) -> Self {
+        Self {
+            actor_type: self.actor_type.clone(),
+            store: Arc::clone(&self.store),
+            invoker: Arc::clone(&self.invoker),
+            clock: Arc::clone(&self.clock),
+            config: self.config.clone(),
+            actor: PhantomData,
+        }
+    }
+}
+
+impl<A: Actor> ActorHost<A> {
+    /// A host of `A` actors.
+    ///
+    /// # Errors
+    /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is not a valid name.
+    pub fn new(
+        store: Arc<dyn Store>,
+        invoker: Arc<dyn Invoker>,
+        clock: Arc<dyn Clock>,
+        config: DrainConfig,
+    ) -> Result<Self, Error> {
+        Ok(Self {
+            actor_type: ActorType::new(A::TYPE_NAME)?,
+            store,
+            invoker,
+            clock,
+            config,
+            actor: PhantomData,
+        })
+    }
+
+    /// The actor type this host runs.
+    #[must_use]
+    pub fn actor_type(&self) -> &ActorType {
+        &self.actor_type
+    }
+
+    /// The drain settings.
+    #[must_use]
+    pub fn config(&self) -> &DrainConfig {
+        &self.config
+    }
+
+    /// Drains actor `id`'s mailbox until it is empty (or another owner holds it).
+    ///
+    /// # Errors
+    /// Store failures and undecodable state. Messages stay queued: a later drain retries.
+    pub async fn drain(&self, id: &ActorId) -> Result<DrainReport, Error> {
+        self.drain_with(id, DrainOptions::default()).await
+    }
+
+    /// Like [`ActorHost::drain`], with a deadline and a reply to return (see
+    /// [`DrainOptions`]).
+    ///
+    /// # Errors
+    /// As [`ActorHost::drain`].
+    pub async fn drain_with(
+        &self,
+        id: &ActorId,
+        options: DrainOptions,
+    ) -> Result<DrainReport, Error> {
+        // Shared with every message's context, so dispatch does not copy it.
+        let address = Arc::new(Address::new(self.actor_type.clone(), id.clone()));
+        let mut report = DrainReport::default();
+        loop {
+            let end = self.drain_one_lease(&address, options, &mut report).await?;
+            report.end = match end {
+                LeaseEnd::Released => {
+                    // A message enqueued while we held the lease had its nudge end in
+                    // `Busy`: look once more after releasing, or it would wait for the
+                    // next nudge.
+                    if self.store.read_mailbox(&address, 1).await?.is_empty() {
+                        DrainEnd::Empty
+                    } else {
+                        continue;
+                    }
+                }
+                LeaseEnd::Busy => DrainEnd::Busy,
+                LeaseEnd::Fenced => DrainEnd::Fenced,
+                LeaseEnd::Deadline => DrainEnd::Deadline,
+            };
+            return Ok(report);
+        }
+    }
+
+    async fn drain_one_lease(
+        &self,
+        address: &Arc<Address>,
+        options: DrainOptions,
+        report: &mut DrainReport,
+    ) -> Result<LeaseEnd, Error> {
+        let now = self.clock.now_millis();
+        let Some(record) = self
+            .store
+            .acquire(address, now, now + millis(self.config.lease))
+            .await?
+        else {
+            return Ok(LeaseEnd::Busy);
+        };
+        let epoch = record.epoch;
+        let held = match Lease::open(self, address, record, options) {
+            Ok(lease) => lease.run(report).await,
+            Err(error) => Err(error),
+        };
+        if held.is_err() {
+            // A failed store call or undecodable state is not the messages' fault: free
+            // the lease now rather than make the next invocation wait for it to expire
+            // (and count it as a stall). If this fails too, the lease expires.
+            let _ = self.store.release(address, epoch).await;
+        }
+        held
+    }
+
+    /// Whether the invocation's deadline is within the margin.
+    fn deadline_near(&self, deadline: Option<u64>) -> bool {
+        deadline.is_some_and(|d| {
+            self.clock
+                .now_millis()
+                .saturating_add(millis(self.config.deadline_margin))
+                >= d
+        })
+    }
+
+    /// Whether the lease ends within the deadline margin: stop taking messages and commit,
+    /// which renews it, rather than run on while another owner may take it over.
+    fn lease_near_end(&self, lease_until: u64) -> bool {
+        self.clock
+            .now_millis()
+            .saturating_add(millis(self.config.deadline_margin))
+            >= lease_until
+    }
+
+    /// Step 5: the committed batch's follow-up writes.
+    async fn cleanup(&self, address: &Address, book: &Bookkeeping) -> Result<(), Error> {
+        if book.is_empty() {
+            return Ok(());
+        }
+        let now = self.clock.now_millis();
+        let cleanup = Cleanup {
+            dead_letters: &book.failures,
+            delete: &book.consumed,
+            replies: &book.replies,
+            replies_expire_at: now + millis(self.config.reply_ttl),
+            now,
+        };
+        Ok(self.store.cleanup(address, cleanup).await?)
+    }
+
+    async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
+        let mut recipients: Vec<&Address> = outgoing.iter().map(|(to, _)| to).collect();
+        recipients.sort();
+        recipients.dedup();
+        for to in recipients {
+            if let Err(error) = self.invoker.nudge(to).await {
+                // Committed messages are durable; the next nudge or a sweep delivers them.
+                tracing::warn!(actor = %to, %error, "committed messages wait for the next nudge or sweep");
+            }
+        }
+    }
+}

@@ -1,0 +1,417 @@
+//! Faults injected through the store, invoker and clock traits: seeded crashes before
+//! and after each store call (an ambiguous write), throttling, targeted failures, and
+//! wake-ups dropped, refused, duplicated or delayed. Wrap any [`Store`] or [`Invoker`].
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::clock::{Clock, ManualClock};
+use crate::error::{InvokeError, StoreError, StoreErrorKind};
+use crate::id::{Address, MessageId};
+use crate::invoke::Invoker;
+use crate::store::memory::MemoryStore;
+use crate::store::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
+use crate::BoxFuture;
+
+/// A seeded generator (SplitMix64): the same seed gives the same faults.
+#[derive(Debug, Clone)]
+pub struct Rng(pub u64);
+
+impl Rng {
+    /// A number in `0..n`.
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        (z ^ (z >> 31)) % n
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Faults injected into store calls so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StoreFaults {
+    /// Calls that failed before their effect: a crash, or throttling.
+    pub before: u64,
+    /// Of those, the ones reported as throttling.
+    pub throttled: u64,
+    /// Calls that took effect but reported an error (an ambiguous write).
+    pub after: u64,
+}
+
+/// A store with injectable faults over `S` (the in-memory store by default).
+#[derive(Default)]
+pub struct FaultyStore<S = MemoryStore> {
+    /// The store underneath, for inspecting what was written.
+    pub inner: S,
+    before_release: Mutex<Option<(Address, MailboxItem)>>,
+    failing_cleanups: AtomicU32,
+    failing_reads: AtomicU32,
+    random: Mutex<Option<(Rng, u64)>>,
+    injected: Mutex<StoreFaults>,
+}
+
+/// Counts `counter` down by one; whether it was above zero.
+fn take_one(counter: &AtomicU32) -> bool {
+    counter
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    Before(StoreErrorKind),
+    After,
+}
+
+impl FaultyStore {
+    /// An in-memory store with no faults armed.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl<S: Store> FaultyStore<S> {
+    /// Faults over `inner`, none armed.
+    pub fn over(inner: S) -> Self {
+        Self {
+            inner,
+            before_release: Mutex::default(),
+            failing_cleanups: AtomicU32::default(),
+            failing_reads: AtomicU32::default(),
+            random: Mutex::default(),
+            injected: Mutex::default(),
+        }
+    }
+
+    /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
+    /// `release` or by a releasing commit): the window in which a sender's nudge finds
+    /// the lease still held.
+    pub fn enqueue_before_next_release(&self, to: Address, item: MailboxItem) {
+        *lock(&self.before_release) = Some((to, item));
+    }
+
+    /// Whether the message armed by [`Self::enqueue_before_next_release`] went in.
+    pub fn slipped(&self) -> bool {
+        lock(&self.before_release).is_none()
+    }
+
+    /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
+    pub fn fail_cleanups(&self, n: u32) {
+        self.failing_cleanups.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` mailbox reads fail, as a store error in the middle of a drain.
+    pub fn fail_reads(&self, n: u32) {
+        self.failing_reads.store(n, Ordering::SeqCst);
+    }
+
+    /// Arms seeded random faults on every mailbox, lease and dead-letter write: each
+    /// call fails with probability `per_mille / 1000` before its effect (a crash, or,
+    /// every third time, throttling), and as often after it (an ambiguous write).
+    pub fn random_faults(&self, seed: u64, per_mille: u64) {
+        *lock(&self.random) = Some((Rng(seed), per_mille));
+    }
+
+    /// Disarms the random faults.
+    pub fn stop_random_faults(&self) {
+        *lock(&self.random) = None;
+    }
+
+    /// The faults injected so far.
+    pub fn injected(&self) -> StoreFaults {
+        *lock(&self.injected)
+    }
+
+    fn roll(&self) -> Option<Fault> {
+        let mut random = lock(&self.random);
+        let (rng, per_mille) = random.as_mut()?;
+        let z = rng.below(2000);
+        let fault = if z < *per_mille {
+            Fault::Before(if z % 3 == 0 {
+                StoreErrorKind::Throttled
+            } else {
+                StoreErrorKind::Unavailable
+            })
+        } else if z < 2 * *per_mille {
+            Fault::After
+        } else {
+            return None;
+        };
+        let mut injected = lock(&self.injected);
+        match fault {
+            Fault::Before(StoreErrorKind::Throttled) => {
+                injected.before += 1;
+                injected.throttled += 1;
+            }
+            Fault::Before(_) => injected.before += 1,
+            Fault::After => injected.after += 1,
+        }
+        Some(fault)
+    }
+
+    /// Runs `op` under a random fault: not at all, or with its result replaced by an
+    /// error. Memory-store calls take effect when called, so "before" must not call.
+    fn faulty<'a, T: Send + 'a>(
+        &'a self,
+        op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        match self.roll() {
+            Some(Fault::Before(kind)) => {
+                Box::pin(
+                    async move { Err(StoreError::new(kind, "injected fault before the write")) },
+                )
+            }
+            Some(Fault::After) => {
+                let applied = op();
+                Box::pin(async move {
+                    applied.await?;
+                    Err(StoreError::new(
+                        StoreErrorKind::Unavailable,
+                        "injected fault after the write",
+                    ))
+                })
+            }
+            None => op(),
+        }
+    }
+
+    async fn releasing(&self) -> Result<(), StoreError> {
+        let armed = lock(&self.before_release).take();
+        if let Some((to, item)) = armed {
+            self.inner.enqueue(&to, &item).await?;
+        }
+        Ok(())
+    }
+}
+
+impl<S: Store> Store for FaultyStore<S> {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        item: &'a MailboxItem,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.enqueue(to, item))
+    }
+    fn acquire<'a>(
+        &'a self,
+        a: &'a Address,
+        now: u64,
+        until: u64,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        self.faulty(move || self.inner.acquire(a, now, until))
+    }
+    fn read_mailbox<'a>(
+        &'a self,
+        a: &'a Address,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
+        if take_one(&self.failing_reads) {
+            return Box::pin(async {
+                Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "injected read failure",
+                ))
+            });
+        }
+        self.faulty(move || self.inner.read_mailbox(a, limit))
+    }
+    fn commit<'a>(
+        &'a self,
+        a: &'a Address,
+        commit: &'a Commit,
+    ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+        Box::pin(async move {
+            if commit.lease_expires_at == 0 {
+                self.releasing().await?;
+            }
+            self.faulty(move || self.inner.commit(a, commit)).await
+        })
+    }
+    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            self.releasing().await?;
+            self.faulty(move || self.inner.release(a, epoch)).await
+        })
+    }
+    fn cleanup<'a>(
+        &'a self,
+        a: &'a Address,
+        cleanup: Cleanup<'a>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if take_one(&self.failing_cleanups) {
+            return Box::pin(async {
+                Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "injected crash before cleanup",
+                ))
+            });
+        }
+        self.faulty(move || self.inner.cleanup(a, cleanup))
+    }
+    fn get_reply<'a>(
+        &'a self,
+        a: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
+        self.inner.get_reply(a, id)
+    }
+    fn load_state<'a>(
+        &'a self,
+        a: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        self.inner.load_state(a)
+    }
+    fn dead_letters<'a>(
+        &'a self,
+        a: &'a Address,
+    ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
+        self.inner.dead_letters(a)
+    }
+    fn redrive<'a>(
+        &'a self,
+        a: &'a Address,
+        id: MessageId,
+        new_id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.faulty(move || self.inner.redrive(a, id, new_id))
+    }
+    fn discard_dead_letter<'a>(
+        &'a self,
+        a: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.faulty(move || self.inner.discard_dead_letter(a, id))
+    }
+    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+        self.inner.pending_actors()
+    }
+}
+
+/// Faults injected into nudges so far.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct NudgeFaults {
+    /// Lost without a trace (an `Event` invoke dropped after Lambda's retries).
+    pub dropped: u64,
+    /// Refused with an error (throttled or 5xx from the Invoke API).
+    pub failed: u64,
+    /// Delivered twice (Lambda's at-least-once `Event` delivery).
+    pub duplicated: u64,
+    /// Held back until [`FaultyInvoker::deliver_delayed`].
+    pub delayed: u64,
+}
+
+/// An invoker that drops, refuses, duplicates and delays nudges at random before
+/// passing them on to `inner`.
+pub struct FaultyInvoker {
+    inner: Arc<dyn Invoker>,
+    random: Mutex<Option<(Rng, u64)>>,
+    delayed: Mutex<Vec<Address>>,
+    injected: Mutex<NudgeFaults>,
+}
+
+impl FaultyInvoker {
+    /// Passes nudges on to `inner`, no faults armed.
+    pub fn new(inner: Arc<dyn Invoker>) -> Self {
+        Self {
+            inner,
+            random: Mutex::default(),
+            delayed: Mutex::default(),
+            injected: Mutex::default(),
+        }
+    }
+
+    /// Each nudge is dropped, refused, duplicated or delayed, each with probability
+    /// `per_mille / 1000`.
+    pub fn random_faults(&self, seed: u64, per_mille: u64) {
+        *lock(&self.random) = Some((Rng(seed), per_mille));
+    }
+
+    /// Disarms the faults (delayed nudges stay held until delivered).
+    pub fn stop_random_faults(&self) {
+        *lock(&self.random) = None;
+    }
+
+    /// Delivers the nudges held back so far.
+    pub async fn deliver_delayed(&self) {
+        let delayed = std::mem::take(&mut *lock(&self.delayed));
+        for address in delayed {
+            let _ = self.inner.nudge(&address).await;
+        }
+    }
+
+    /// The faults injected so far.
+    pub fn injected(&self) -> NudgeFaults {
+        *lock(&self.injected)
+    }
+}
+
+impl Invoker for FaultyInvoker {
+    fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+        let roll = lock(&self.random)
+            .as_mut()
+            .map(|(rng, per_mille)| (rng.below(1000), *per_mille));
+        let action = roll.map(|(roll, p)| {
+            let mut injected = lock(&self.injected);
+            let (action, count) = match roll {
+                r if r < p => (NudgeAction::Drop, &mut injected.dropped),
+                r if r < 2 * p => (NudgeAction::Fail, &mut injected.failed),
+                r if r < 3 * p => (NudgeAction::Duplicate, &mut injected.duplicated),
+                r if r < 4 * p => (NudgeAction::Delay, &mut injected.delayed),
+                _ => return NudgeAction::Pass,
+            };
+            *count += 1;
+            action
+        });
+        Box::pin(async move {
+            match action.unwrap_or(NudgeAction::Pass) {
+                NudgeAction::Pass => self.inner.nudge(address).await,
+                NudgeAction::Drop => Ok(()),
+                NudgeAction::Fail => Err(InvokeError {
+                    actor_type: address.actor_type().to_string(),
+                    message: "injected: TooManyRequestsException (rate exceeded)".into(),
+                }),
+                NudgeAction::Duplicate => {
+                    self.inner.nudge(address).await?;
+                    self.inner.nudge(address).await
+                }
+                NudgeAction::Delay => {
+                    lock(&self.delayed).push(address.clone());
+                    Ok(())
+                }
+            }
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+enum NudgeAction {
+    Pass,
+    Drop,
+    Fail,
+    Duplicate,
+    Delay,
+}
+
+/// A clock `offset_millis` ahead of (or, negative, behind) a shared manual clock: one
+/// per process whose clock is skewed.
+#[derive(Debug, Clone)]
+pub struct SkewedClock {
+    /// The true time.
+    pub base: ManualClock,
+    /// How far this clock is off.
+    pub offset_millis: i64,
+}
+
+impl Clock for SkewedClock {
+    fn now_millis(&self) -> u64 {
+        self.base
+            .now_millis()
+            .saturating_add_signed(self.offset_millis)
+    }
+}

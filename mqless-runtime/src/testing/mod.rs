@@ -1,0 +1,28 @@
+//! A testing kit for your own actors (feature `testing`, like tokio's `test-util`).
+//!
+//! MQLess promises that a message is applied exactly once, in order per sender, one at a
+//! time, even when processes crash mid-drain, writes are ambiguous, DynamoDB throttles,
+//! wake-ups are lost or duplicated and leases expire. Your actors' own invariants (money
+//! is conserved, a counter equals the sum of its increments) should hold under the same
+//! faults. This kit lets a test check that:
+//!
+//! - [`Scenario`] runs seeded fault scenarios against *your* actor type: it sends the
+//!   messages your workload generates while injecting faults into every store call and
+//!   wake-up, racing and killing drains, and expiring leases; then recovers (sweeps,
+//!   redrives what the fault injection alone dead-lettered) and hands the final state of
+//!   every actor to your check. A failing seed is printed, and [`Scenario::run_seed`]
+//!   replays it.
+//! - [`FaultyStore`], [`FaultyInvoker`] and [`SkewedClock`] are the fault layer, for
+//!   tests that arrange faults by hand; [`ManualClock`] moves time only when told, and
+//!   [`RecordingInvoker`] wakes nobody, so a test drives drains itself
+//!   (`Embedded::builder().manual_drains(..)`).
+//!
+//! The `mqless` facade's `testing` module has a runnable example.
+
+mod faults;
+mod scenario;
+
+pub use crate::clock::ManualClock;
+pub use crate::invoke::RecordingInvoker;
+pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};

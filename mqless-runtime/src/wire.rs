@@ -1,0 +1,74 @@
+//! The wire types: what a queued message and a reply look like as bytes. They sit below
+//! both the clients (which encode them) and the mailbox engine (which decodes them), so
+//! neither reaches into the other.
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, Limits};
+use crate::error::CodecError;
+
+/// Bytes an envelope may add around its body.
+const ENVELOPE_OVERHEAD: usize = 512;
+
+/// A queued message as stored: the encoded message body and how to treat it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The encoded `{Actor}Message`.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// Whether the sender waits for a reply.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ask: bool,
+    /// The sender's idempotency key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl Envelope {
+    /// An envelope around an encoded message body.
+    #[must_use]
+    pub fn new(body: Vec<u8>, ask: bool, key: Option<String>) -> Self {
+        Self { body, ask, key }
+    }
+
+    /// Encodes the envelope; its body must fit [`Limits::max_message_bytes`].
+    ///
+    /// # Errors
+    /// [`CodecError::TooLarge`] for an oversized body.
+    pub fn encode(&self, limits: &Limits) -> Result<Vec<u8>, CodecError> {
+        if self.body.len() > limits.max_message_bytes {
+            return Err(CodecError::TooLarge {
+                what: "message",
+                size: self.body.len(),
+                limit: limits.max_message_bytes,
+            });
+        }
+        codec::encode(
+            self,
+            "message envelope",
+            limits.max_message_bytes + ENVELOPE_OVERHEAD,
+        )
+    }
+
+    /// Decodes an envelope read from a mailbox.
+    ///
+    /// # Errors
+    /// Any [`CodecError`]; never panics.
+    pub fn decode(bytes: &[u8], limits: &Limits) -> Result<Self, CodecError> {
+        codec::decode(
+            bytes,
+            "message envelope",
+            limits.max_message_bytes + ENVELOPE_OVERHEAD,
+            4,
+        )
+    }
+}
+
+/// What an asker finds under the message id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum ReplyRecord {
+    Ok(#[serde(with = "serde_bytes")] Vec<u8>),
+    Err(#[serde(with = "serde_bytes")] Vec<u8>),
+    DeadLettered(String),
+    Duplicate,
+}

@@ -1,0 +1,42 @@
+//! Connections to the local AWS stack that `scripts/test` starts.
+
+use mqless::aws::dynamodb::DynamoStore;
+
+/// The value of `name`, or a panic that says how to run these tests.
+#[must_use]
+pub fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("{name} is not set: run the end-to-end tests with `scripts/test`, which starts DynamoDB Local and the Lambda emulator")
+    })
+}
+
+/// Points the AWS SDK at the local stack with dummy credentials.
+pub fn configure() {
+    let dynamodb = env("MQLESS_TEST_DYNAMODB_ENDPOINT");
+    // SAFETY-free: tests set these before any SDK client reads them, and every test
+    // sets the same values.
+    for (key, value) in [
+        ("AWS_ENDPOINT_URL_DYNAMODB", dynamodb.as_str()),
+        ("AWS_ACCESS_KEY_ID", "mqlesstest"),
+        ("AWS_SECRET_ACCESS_KEY", "mqlesstest"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        if std::env::var(key).as_deref() != Ok(value) {
+            // Edition 2021: `set_var` is safe; all tests write identical values.
+            std::env::set_var(key, value);
+        }
+    }
+}
+
+/// A store over a new table of its own, so tests do not see each other's actors.
+pub async fn fresh_store(test: &str) -> DynamoStore {
+    configure();
+    let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
+    let config = mqless::aws::load_config().await;
+    let store = DynamoStore::new(mqless::aws::aws_sdk_dynamodb::Client::new(&config), table);
+    store
+        .create_table()
+        .await
+        .expect("create the test table on DynamoDB Local");
+    store
+}

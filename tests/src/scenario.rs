@@ -1,0 +1,495 @@
+//! The seeded fault scenario, on any store: faults in the store (crashes, ambiguous
+//! writes, throttling), in the nudges (dropped, refused, duplicated, delayed) and in time
+//! (expired leases, skewed clocks); drains that race, crash at any await point or hang on
+//! a poison message. Afterwards a sweep is the only way back for lost nudges, and the
+//! dead letters are redriven; then every invariant is checked.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::time::Duration;
+
+use mqless::mailbox::{ActorHost, DrainConfig};
+use mqless::store::Store;
+use mqless::testing::{
+    FaultyInvoker, FaultyStore, ManualClock, NudgeFaults, RecordingInvoker, Rng, SkewedClock,
+    StoreFaults,
+};
+use mqless::{ActorId, Context, Embedded};
+use serde::{Deserialize, Serialize};
+
+use crate::InFlight;
+
+static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
+/// Times the poison message started, per actor id (tests run side by side).
+static POISON_RUNS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::default);
+
+/// How many times a poison message started running on actor `id`.
+pub fn poison_runs(id: &str) -> u64 {
+    POISON_RUNS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .get(id)
+        .copied()
+        .unwrap_or(0)
+}
+
+/// Applies each sender's messages and keeps the order they came in.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Log {
+    /// `(sender, seq)` of each applied message, in the order applied.
+    pub history: Vec<(u32, u32)>,
+}
+
+#[mqless::actor]
+impl Log {
+    /// Applies message `seq` of `sender`, and with `relay = Some((actor, as_sender))`
+    /// sends message `seq` of `as_sender` on to that actor, committed with this one.
+    pub async fn record(
+        &mut self,
+        sender: u32,
+        seq: u32,
+        relay: Option<(String, u32)>,
+        ctx: &mut Context,
+    ) {
+        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+        // Give a racing drain of the same actor every chance to run meanwhile.
+        tokio::task::yield_now().await;
+        self.history.push((sender, seq));
+        if let Some((to, as_sender)) = relay {
+            let next = ctx.actor::<Log>(to).unwrap();
+            next.record(as_sender, seq, None).send().await.unwrap();
+        }
+    }
+
+    /// A message that kills its process: it never returns, as when a handler aborts,
+    /// runs out of memory or runs into Lambda's timeout. Nothing can catch it.
+    pub async fn poison(&mut self, ctx: &Context) {
+        *POISON_RUNS
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(ctx.id().to_string())
+            .or_default() += 1;
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Senders at or above this are actors relaying a message.
+const RELAYED: u32 = 1000;
+
+/// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
+/// (sender, actor) pair, as order is kept per sender and receiver.
+fn relayed_sender(sender: u32, a: u64) -> u32 {
+    RELAYED + sender * 16 + a as u32
+}
+
+/// Lease length in the scenario (the manual clock jumps past it).
+pub const LEASE: Duration = Duration::from_secs(10);
+
+/// The size of one seed's run.
+#[derive(Debug, Clone)]
+pub struct Params {
+    /// Actors.
+    pub actors: u32,
+    /// Senders.
+    pub senders: u32,
+    /// Messages per sender.
+    pub messages: u32,
+    /// A drain still running after this long is taken for hung and killed.
+    pub hang_timeout: Duration,
+    /// Prefix of the actor ids, so seeds can share a table.
+    pub prefix: String,
+}
+
+/// What runs did, summed over seeds.
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    /// Seeds run.
+    pub seeds: u64,
+    /// Messages acknowledged by `send`, or relayed by an actor whose message was.
+    pub acknowledged: u64,
+    /// Of those, the messages actors relayed to each other.
+    pub relayed: u64,
+    /// Acknowledged messages applied exactly once.
+    pub applied_once: u64,
+    /// Acknowledged messages never applied (must stay 0).
+    pub lost: u64,
+    /// Extra applications (must stay 0).
+    pub duplicated: u64,
+    /// A sender's messages applied out of order (must stay 0).
+    pub out_of_order: u64,
+    /// Sends tried (including retries after an error).
+    pub sends: u64,
+    /// Sends that returned an error and were retried with the same idempotency key.
+    pub retried_sends: u64,
+    /// Drains started.
+    pub drains: u64,
+    /// Drains that returned an error.
+    pub failed_drains: u64,
+    /// Drains killed at a random await point.
+    pub crashed_drains: u64,
+    /// Drains killed after hanging (on the poison message, or too slow).
+    pub hung_drains: u64,
+    /// Poison messages sent, and how many ended in the dead letters.
+    pub poison: (u64, u64),
+    /// Times a poison message started running.
+    pub poison_runs: u64,
+    /// Ordinary messages dead-lettered after stalls in a row, then redriven.
+    pub redriven: u64,
+    /// Actors the sweeps found with messages nobody had woken them for.
+    pub swept: u64,
+    /// Store faults injected.
+    pub store: StoreFaults,
+    /// Nudge faults injected.
+    pub nudges: NudgeFaults,
+}
+
+impl Stats {
+    /// Adds another run's figures.
+    pub fn add(&mut self, other: &Stats) {
+        self.seeds += other.seeds;
+        self.acknowledged += other.acknowledged;
+        self.relayed += other.relayed;
+        self.applied_once += other.applied_once;
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        self.out_of_order += other.out_of_order;
+        self.sends += other.sends;
+        self.retried_sends += other.retried_sends;
+        self.drains += other.drains;
+        self.failed_drains += other.failed_drains;
+        self.crashed_drains += other.crashed_drains;
+        self.hung_drains += other.hung_drains;
+        self.poison.0 += other.poison.0;
+        self.poison.1 += other.poison.1;
+        self.poison_runs += other.poison_runs;
+        self.redriven += other.redriven;
+        self.swept += other.swept;
+        self.store.before += other.store.before;
+        self.store.throttled += other.store.throttled;
+        self.store.after += other.store.after;
+        self.nudges.dropped += other.nudges.dropped;
+        self.nudges.failed += other.nudges.failed;
+        self.nudges.duplicated += other.nudges.duplicated;
+        self.nudges.delayed += other.nudges.delayed;
+    }
+
+    /// One paragraph for the test output and docs/reliability.md.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
+             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed). \
+             Store faults: {} before the write ({} of them throttling), {} after it. \
+             Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
+             Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven.",
+            self.seeds,
+            self.acknowledged,
+            self.relayed,
+            self.applied_once,
+            self.lost,
+            self.duplicated,
+            self.out_of_order,
+            IN_FLIGHT.overlaps(),
+            self.sends,
+            self.retried_sends,
+            self.drains,
+            self.failed_drains,
+            self.crashed_drains,
+            self.hung_drains,
+            self.store.before,
+            self.store.throttled,
+            self.store.after,
+            self.nudges.dropped,
+            self.nudges.failed,
+            self.nudges.duplicated,
+            self.nudges.delayed,
+            self.swept,
+            self.poison.0,
+            self.poison.1,
+            self.poison_runs,
+            self.redriven,
+        )
+    }
+}
+
+/// Overlaps seen by all seeds of this process so far.
+#[must_use]
+pub fn overlaps() -> u64 {
+    IN_FLIGHT.overlaps()
+}
+
+enum Ended {
+    Done,
+    Failed,
+    Killed,
+    Hung,
+}
+
+/// Runs drains of `targets` at once; each may be killed after a few polls
+/// (`crash_at`), and any still running after `hang_timeout` is killed as hung.
+async fn race_drains(
+    targets: Vec<(Arc<ActorHost<Log>>, ActorId, Option<u64>)>,
+    hang_timeout: Duration,
+    stats: &mut Stats,
+) {
+    let mut tasks = Vec::new();
+    for (host, id, crash_at) in targets {
+        stats.drains += 1;
+        let task = tokio::spawn(async move { host.drain(&id).await });
+        tasks.push((task, crash_at));
+    }
+    for step in 0..4 {
+        for (task, crash_at) in &tasks {
+            if *crash_at == Some(step) {
+                task.abort();
+            }
+        }
+        tokio::task::yield_now().await;
+    }
+    for (mut task, _) in tasks {
+        let ended = match tokio::time::timeout(hang_timeout, &mut task).await {
+            Ok(Ok(Ok(_))) => Ended::Done,
+            Ok(Ok(Err(_))) => Ended::Failed,
+            Ok(Err(error)) if error.is_cancelled() => Ended::Killed,
+            Ok(Err(error)) => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {
+                task.abort();
+                Ended::Hung
+            }
+        };
+        match ended {
+            Ended::Done => {}
+            Ended::Failed => stats.failed_drains += 1,
+            Ended::Killed => stats.crashed_drains += 1,
+            Ended::Hung => stats.hung_drains += 1,
+        }
+    }
+}
+
+/// Runs one seed over `inner` and checks the invariants, panicking with the seed on
+/// a violation. Replay a seed with `MQLESS_SEED=<seed>`.
+pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
+    let mut rng = Rng(seed);
+    let mut stats = Stats {
+        seeds: 1,
+        ..Stats::default()
+    };
+    let store = Arc::new(FaultyStore::over(inner));
+    let clock = ManualClock::new(1_800_000_000_000);
+    let recorder = Arc::new(RecordingInvoker::new());
+    let nudges = Arc::new(FaultyInvoker::new(recorder.clone()));
+    let config = DrainConfig {
+        lease: LEASE,
+        batch_size: 1 + rng.below(5) as usize,
+        ..DrainConfig::default()
+    };
+    let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
+    // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
+    // within the lease minus the margin, as NTP keeps real ones).
+    let offsets = [skew(300_000), 0, skew(1_500)];
+    let runtimes = offsets.map(|offset_millis| {
+        let runtime = Embedded::builder()
+            .store(store.clone())
+            .clock(Arc::new(SkewedClock {
+                base: clock.clone(),
+                offset_millis,
+            }))
+            .config(config.clone())
+            .manual_drains(nudges.clone())
+            .build();
+        runtime.register::<Log>().unwrap();
+        runtime
+    });
+    let clients = &runtimes[0];
+    let hosts = [1, 2].map(|r| Arc::new(runtimes[r].host::<Log>().unwrap()));
+    store.random_faults(seed, 30 + rng.below(120)); // 3% to 15% of calls, each way
+    nudges.random_faults(seed ^ 0xA5A5, 20 + rng.below(60)); // 2% to 8% each kind
+    let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
+    let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
+    let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
+
+    let mut next_seq = vec![0u32; params.senders as usize];
+    let mut round = 0;
+    while next_seq.iter().any(|n| *n < params.messages) {
+        for sender in 0..params.senders {
+            let seq = next_seq[sender as usize];
+            if seq >= params.messages || rng.below(3) == 0 {
+                continue;
+            }
+            let a = u64::from((sender + seq) % params.actors);
+            let actor = clients.client::<Log>(actor_name(a)).unwrap();
+            // Every third message is relayed to the next actor, by an actor-to-actor
+            // send that commits with the message (and whose nudge may be lost).
+            let relay = seq.is_multiple_of(3).then(|| {
+                let to = actor_name((a + 1) % u64::from(params.actors));
+                (to, relayed_sender(sender, a))
+            });
+            stats.sends += 1;
+            // A failed send may or may not have landed: resend under the same key.
+            match actor
+                .record(sender, seq, relay)
+                .idempotency_key(format!("{sender}-{seq}"))
+                .send()
+                .await
+            {
+                Ok(_) => next_seq[sender as usize] += 1,
+                Err(_) => stats.retried_sends += 1,
+            }
+        }
+        if let Some((at, a)) = poison {
+            if at == round {
+                let actor = clients.client::<Log>(actor_name(a)).unwrap();
+                while actor
+                    .poison()
+                    .idempotency_key("poison")
+                    .send()
+                    .await
+                    .is_err()
+                {}
+                stats.poison.0 += 1;
+            }
+        }
+        // Every delivered nudge runs a drain (duplicates too), and a few rogue drains
+        // race them; some drains are killed mid-way.
+        let mut targets = Vec::new();
+        let woken = recorder.take_nudges().into_iter().map(|a| a.id().clone());
+        let rogues = (0..rng.below(3)).map(|_| actor_id(rng.below(params.actors.into())));
+        for id in woken
+            .collect::<Vec<_>>()
+            .into_iter()
+            .chain(rogues.collect::<Vec<_>>())
+        {
+            let host = hosts[rng.below(2) as usize].clone();
+            let crash_at = (rng.below(8) == 0).then(|| rng.below(4));
+            targets.push((host, id, crash_at));
+        }
+        race_drains(targets, params.hang_timeout, &mut stats).await;
+        if rng.below(4) == 0 {
+            nudges.deliver_delayed().await;
+        }
+        // Sometimes time passes beyond the lease: crashed owners' leases expire.
+        if rng.below(3) == 0 {
+            clock.advance(LEASE + Duration::from_millis(1));
+        }
+        round += 1;
+    }
+
+    // The faults stop. Nudges still in flight are lost: only a sweep can find the
+    // actors with messages left. Dead letters of ordinary messages (dead-lettered
+    // because owners stalled on them three times in a row) are redriven.
+    store.stop_random_faults();
+    nudges.stop_random_faults();
+    stats.store = store.injected();
+    stats.nudges = nudges.injected();
+    recorder.take_nudges();
+    let mut poison_dead = false;
+    let mut redriven_keys = BTreeSet::new();
+    for sweep in 0.. {
+        assert!(
+            sweep < 60,
+            "seed {seed}: the sweeps never emptied the mailboxes"
+        );
+        clock.advance(LEASE + Duration::from_millis(1));
+        let report = clients.sweep().await.unwrap();
+        assert!(report.failed.is_empty(), "seed {seed}: {report:?}");
+        stats.swept += report.pending.len() as u64;
+        let targets = recorder
+            .take_nudges()
+            .into_iter()
+            .map(|a| (hosts[0].clone(), a.id().clone(), None))
+            .collect::<Vec<_>>();
+        race_drains(targets, params.hang_timeout, &mut stats).await;
+        let mut redriven = false;
+        for a in 0..u64::from(params.actors) {
+            let letters = clients.dead_letters::<Log>(actor_name(a)).unwrap();
+            for letter in letters.list().await.unwrap() {
+                match letter.message::<Log>().unwrap() {
+                    LogMessage::Poison {} => {
+                        letters.discard(letter.id).await.unwrap();
+                        poison_dead = true;
+                    }
+                    LogMessage::Record { sender, seq, .. } => {
+                        letters.redrive(letter.id).await.unwrap();
+                        redriven_keys.insert((sender, seq));
+                        // Its relay goes out when it finally runs: late too.
+                        redriven_keys.insert((relayed_sender(sender, a), seq));
+                        stats.redriven += 1;
+                        redriven = true;
+                    }
+                }
+            }
+        }
+        if report.pending.is_empty() && !redriven {
+            break;
+        }
+    }
+    recorder.take_nudges();
+    stats.poison.1 += u64::from(poison_dead);
+    stats.poison_runs = (0..u64::from(params.actors))
+        .map(|a| poison_runs(&actor_name(a)))
+        .sum();
+    assert_eq!(
+        poison.is_some(),
+        poison_dead,
+        "seed {seed}: the poison message ends in the dead letters"
+    );
+
+    // Each acknowledged message applied exactly once, each sender's messages to one
+    // actor in the order sent (a redriven message runs when redriven, as documented).
+    let mut applied = BTreeMap::<(u32, u32), u64>::new();
+    for a in 0..u64::from(params.actors) {
+        let log = clients
+            .state::<Log>(actor_name(a))
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        let mut last = BTreeMap::<u32, u32>::new();
+        for &(sender, seq) in &log.history {
+            *applied.entry((sender, seq)).or_default() += 1;
+            if redriven_keys.contains(&(sender, seq)) {
+                continue;
+            }
+            if last.get(&sender).is_some_and(|l| *l >= seq) {
+                stats.out_of_order += 1;
+            }
+            last.insert(sender, seq);
+        }
+    }
+    for sender in 0..params.senders {
+        for seq in 0..params.messages {
+            let a = u64::from((sender + seq) % params.actors);
+            let relayed = seq
+                .is_multiple_of(3)
+                .then(|| (relayed_sender(sender, a), seq));
+            for key in std::iter::once((sender, seq)).chain(relayed) {
+                stats.acknowledged += 1;
+                stats.relayed += u64::from(key.0 >= RELAYED);
+                match applied.get(&key).copied().unwrap_or(0) {
+                    0 => stats.lost += 1,
+                    1 => stats.applied_once += 1,
+                    n => stats.duplicated += n - 1,
+                }
+            }
+        }
+    }
+    assert_eq!(
+        (stats.lost, stats.duplicated, stats.out_of_order),
+        (0, 0, 0),
+        "seed {seed}: lost, duplicated, out of order; redriven {redriven_keys:?}"
+    );
+    for a in 0..u64::from(params.actors) {
+        let address = mqless::id::Address::new(
+            mqless::id::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
+            actor_id(a),
+        );
+        assert!(
+            store
+                .inner
+                .read_mailbox(&address, 1)
+                .await
+                .unwrap()
+                .is_empty(),
+            "seed {seed}: messages left queued in {address}"
+        );
+    }
+    stats
+}
