@@ -30,6 +30,20 @@ pub struct CostRow {
 }
 
 impl CostRow {
+    /// The row of `design` from the units it used for `queued` messages, drained by one
+    /// invocation.
+    fn per_message(design: &'static str, queued: usize, units: Units) -> Self {
+        let n = queued as f64;
+        Self {
+            per_drain: queued,
+            design,
+            write_units: units.write / n,
+            read_units: units.read / n,
+            requests: units.requests as f64 / n,
+            lambda_requests: 1.0 / n,
+        }
+    }
+
     /// Dollars per million messages at us-east-1 on-demand prices.
     #[must_use]
     pub fn dollars_per_million(&self) -> f64 {
@@ -101,28 +115,21 @@ pub async fn measure_cost(sizes: &[usize]) -> Result<Vec<CostRow>, BenchError> {
         )?;
         let state = runtime.state::<Notebook>(id).await?.ok_or("no state")?;
         ensure(state.count == queued as u64 + 1, "every note applied once")?;
-        let n = queued as f64;
-        let lambda_per_message = 1.0 / n; // one invocation drains the batch
-        rows.push(CostRow {
-            per_drain: queued,
-            design: "MQLess",
-            write_units: used.write_units / n,
-            read_units: used.read_units / n,
-            requests: used.requests as f64 / n,
-            lambda_requests: lambda_per_message,
-        });
+        let mqless = Units {
+            read: used.read_units,
+            write: used.write_units,
+            requests: used.requests,
+        };
+        rows.push(CostRow::per_message("MQLess", queued, mqless));
 
         // Baseline: each message enqueued, then applied by its own transaction (state
         // update conditioned on version + message delete), after a consistent read.
         let units = transaction_per_message(&client, store.table(), queued, &text).await?;
-        rows.push(CostRow {
-            per_drain: queued,
-            design: "one transaction per message",
-            write_units: units.write / n,
-            read_units: units.read / n,
-            requests: units.requests as f64 / n,
-            lambda_requests: lambda_per_message,
-        });
+        rows.push(CostRow::per_message(
+            "one transaction per message",
+            queued,
+            units,
+        ));
     }
     Ok(rows)
 }

@@ -1,9 +1,10 @@
 //! Typed clients: the generated `{Actor}Client` is a thin wrapper over [`ClientCore`],
 //! and each of its methods returns a [`Request`] to `.send()` (tell) or `.call()` (ask).
 
+use std::collections::BTreeSet;
 use std::fmt;
 use std::marker::PhantomData;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use serde::de::DeserializeOwned;
@@ -65,6 +66,8 @@ pub struct StoreTransport {
     invoker: Arc<dyn Invoker>,
     clock: Arc<dyn Clock>,
     limits: Limits,
+    /// Every actor sent to, when asked to keep track (see [`StoreTransport::track`]).
+    sent_to: Option<Arc<Mutex<BTreeSet<Address>>>>,
 }
 
 impl StoreTransport {
@@ -80,7 +83,15 @@ impl StoreTransport {
             invoker,
             clock,
             limits,
+            sent_to: None,
         }
+    }
+
+    /// Notes every actor this transport sends to in `sent_to` (what `settle` waits for).
+    #[must_use]
+    pub fn track(mut self, sent_to: Arc<Mutex<BTreeSet<Address>>>) -> Self {
+        self.sent_to = Some(sent_to);
+        self
     }
 }
 
@@ -92,6 +103,12 @@ impl Transport for StoreTransport {
         options: &'a SendOptions,
         ask: bool,
     ) -> BoxFuture<'a, Result<MessageId, Error>> {
+        if let Some(sent_to) = &self.sent_to {
+            let mut sent_to = sent_to.lock().unwrap_or_else(PoisonError::into_inner);
+            if !sent_to.contains(to) {
+                sent_to.insert(to.clone());
+            }
+        }
         Box::pin(async move {
             let id = MessageId::generate(self.clock.now_millis(), None);
             let envelope =

@@ -10,11 +10,8 @@ use std::time::Duration;
 
 use mqless::mailbox::{ActorHost, DrainConfig};
 use mqless::store::Store;
-use mqless::testing::{
-    FaultyInvoker, FaultyStore, ManualClock, NudgeFaults, RecordingInvoker, Rng, SkewedClock,
-    StoreFaults,
-};
-use mqless::{ActorId, Context, Embedded};
+use mqless::testing::{FaultyRig, NudgeFaults, Rng, StoreFaults};
+use mqless::{ActorId, Context};
 use serde::{Deserialize, Serialize};
 
 use crate::InFlight;
@@ -164,13 +161,8 @@ impl Stats {
         self.poison_runs += other.poison_runs;
         self.redriven += other.redriven;
         self.swept += other.swept;
-        self.store.before += other.store.before;
-        self.store.throttled += other.store.throttled;
-        self.store.after += other.store.after;
-        self.nudges.dropped += other.nudges.dropped;
-        self.nudges.failed += other.nudges.failed;
-        self.nudges.duplicated += other.nudges.duplicated;
-        self.nudges.delayed += other.nudges.delayed;
+        self.store += other.store;
+        self.nudges += other.nudges;
     }
 
     /// One paragraph for the test output and docs/reliability.md.
@@ -252,7 +244,10 @@ async fn race_drains(
             Ok(Err(error)) if error.is_cancelled() => Ended::Killed,
             Ok(Err(error)) => std::panic::resume_unwind(error.into_panic()),
             Err(_) => {
+                // Wait until the killed task is gone: a process that was killed does not
+                // go on running (a paused one, a zombie, is another scenario).
                 task.abort();
+                let _ = task.await;
                 Ended::Hung
             }
         };
@@ -273,29 +268,19 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         seeds: 1,
         ..Stats::default()
     };
-    let store = Arc::new(FaultyStore::over(inner));
-    let clock = ManualClock::new(1_800_000_000_000);
-    let recorder = Arc::new(RecordingInvoker::new());
-    let nudges = Arc::new(FaultyInvoker::new(recorder.clone()));
     let config = DrainConfig {
         lease: LEASE,
         batch_size: 1 + rng.below(5) as usize,
         ..DrainConfig::default()
     };
+    let rig = FaultyRig::new(inner, config);
+    let (store, nudges, clock, recorder) = (&rig.store, &rig.nudges, &rig.clock, &rig.recorder);
     let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
     // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
     // within the lease minus the margin, as NTP keeps real ones).
     let offsets = [skew(300_000), 0, skew(1_500)];
     let runtimes = offsets.map(|offset_millis| {
-        let runtime = Embedded::builder()
-            .store(store.clone())
-            .clock(Arc::new(SkewedClock {
-                base: clock.clone(),
-                offset_millis,
-            }))
-            .config(config.clone())
-            .manual_drains(nudges.clone())
-            .build();
+        let runtime = rig.process(offset_millis);
         runtime.register::<Log>().unwrap();
         runtime
     });
@@ -306,6 +291,10 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
     let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
     let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
+    // Actor ids repeat across seeds of one process: count this seed's runs only.
+    let poison_runs_before: u64 = (0..u64::from(params.actors))
+        .map(|a| poison_runs(&actor_name(a)))
+        .sum();
 
     let mut next_seq = vec![0u32; params.senders as usize];
     let mut round = 0;
@@ -426,7 +415,8 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     stats.poison.1 += u64::from(poison_dead);
     stats.poison_runs = (0..u64::from(params.actors))
         .map(|a| poison_runs(&actor_name(a)))
-        .sum();
+        .sum::<u64>()
+        - poison_runs_before;
     assert_eq!(
         poison.is_some(),
         poison_dead,

@@ -9,15 +9,14 @@ use super::invoker::LambdaInvoker;
 use super::Environment;
 use crate::actor::{address_of, Actor, ActorClient};
 use crate::actors::Actors;
-use crate::client::{ClientCore, SendOptions, StoreTransport, Transport};
+use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::SystemClock;
 use crate::codec::Limits;
 use crate::error::Error;
-use crate::id::{Address, MessageId};
+use crate::id::Address;
 use crate::invoke::Invoker;
 use crate::recovery::{self, DeadLetters, SweepReport};
 use crate::store::Store;
-use crate::BoxFuture;
 
 /// How long [`Remote::settle`](Actors::settle) waits unless told otherwise.
 pub const DEFAULT_SETTLE_TIMEOUT: Duration = Duration::from_secs(120);
@@ -47,9 +46,7 @@ pub struct Remote {
 
 impl std::fmt::Debug for Remote {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Remote")
-            .field("store", &self.store)
-            .finish_non_exhaustive()
+        write!(f, "Remote {{ table: {:?}, .. }}", self.store.table())
     }
 }
 
@@ -59,15 +56,15 @@ impl Remote {
     pub fn new(store: DynamoStore, invoker: LambdaInvoker, limits: Limits) -> Self {
         let invoker = Arc::new(invoker);
         let sent_to = Arc::new(Mutex::new(BTreeSet::new()));
-        let transport = Arc::new(Tracking {
-            inner: StoreTransport::new(
+        let transport = Arc::new(
+            StoreTransport::new(
                 Arc::new(store.clone()),
                 invoker.clone(),
                 Arc::new(SystemClock),
                 limits,
-            ),
-            sent_to: Arc::clone(&sent_to),
-        });
+            )
+            .track(Arc::clone(&sent_to)),
+        );
         Self {
             store,
             invoker,
@@ -167,42 +164,4 @@ impl Actors for Remote {
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// A store transport that notes whom it sent to.
-struct Tracking {
-    inner: StoreTransport,
-    sent_to: Arc<Mutex<BTreeSet<Address>>>,
-}
-
-impl Transport for Tracking {
-    fn enqueue<'a>(
-        &'a self,
-        to: &'a Address,
-        body: Vec<u8>,
-        options: &'a SendOptions,
-        ask: bool,
-    ) -> BoxFuture<'a, Result<MessageId, Error>> {
-        if !lock(&self.sent_to).contains(to) {
-            lock(&self.sent_to).insert(to.clone());
-        }
-        self.inner.enqueue(to, body, options, ask)
-    }
-
-    fn wait_reply<'a>(
-        &'a self,
-        to: &'a Address,
-        id: MessageId,
-        timeout: Duration,
-    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
-        self.inner.wait_reply(to, id, timeout)
-    }
-
-    fn allows_ask(&self) -> bool {
-        true
-    }
-
-    fn limits(&self) -> Limits {
-        self.inner.limits()
-    }
 }

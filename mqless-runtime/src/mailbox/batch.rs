@@ -226,23 +226,13 @@ impl<'l, A: Actor> Batch<'l, A> {
                     }
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;
-                    self.next
-                        .remember_key(envelope.key.clone(), config.dedupe_window);
-                    if envelope.ask {
-                        self.next.reply(id, &ReplyRecord::Ok(reply))?;
-                    }
                     self.tally.processed += 1;
-                    return Ok(Ran::Applied);
+                    return self.consumed(id, envelope, ReplyRecord::Ok(reply));
                 }
                 Ok(Ok(Outcome::Err(error))) => {
                     self.working.roll_back(read_only, &limits)?;
-                    self.next
-                        .remember_key(envelope.key.clone(), config.dedupe_window);
-                    if envelope.ask {
-                        self.next.reply(id, &ReplyRecord::Err(error))?;
-                    }
                     self.tally.failed += 1;
-                    return Ok(Ran::Applied);
+                    return self.consumed(id, envelope, ReplyRecord::Err(error));
                 }
                 Ok(Err(error)) => {
                     self.working.roll_back(read_only, &limits)?;
@@ -258,6 +248,23 @@ impl<'l, A: Actor> Batch<'l, A> {
                 }
             }
         }
+    }
+}
+
+impl<A> Batch<'_, A> {
+    /// Records a message whose method returned: its key, and its reply if asked.
+    fn consumed(
+        &mut self,
+        id: MessageId,
+        envelope: &Envelope,
+        reply: ReplyRecord,
+    ) -> Result<Ran, Error> {
+        let window = self.host.config.dedupe_window;
+        self.next.remember_key(envelope.key.clone(), window);
+        if envelope.ask {
+            self.next.reply(id, &reply)?;
+        }
+        Ok(Ran::Applied)
     }
 }
 

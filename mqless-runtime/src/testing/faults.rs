@@ -415,3 +415,20 @@ impl Clock for SkewedClock {
             .saturating_add_signed(self.offset_millis)
     }
 }
+
+impl std::ops::AddAssign for StoreFaults {
+    fn add_assign(&mut self, other: Self) {
+        self.before += other.before;
+        self.throttled += other.throttled;
+        self.after += other.after;
+    }
+}
+
+impl std::ops::AddAssign for NudgeFaults {
+    fn add_assign(&mut self, other: Self) {
+        self.dropped += other.dropped;
+        self.failed += other.failed;
+        self.duplicated += other.duplicated;
+        self.delayed += other.delayed;
+    }
+}

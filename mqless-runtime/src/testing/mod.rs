@@ -13,16 +13,19 @@
 //!   every actor to your check. A failing seed is printed, and [`Scenario::run_seed`]
 //!   replays it.
 //! - [`FaultyStore`], [`FaultyInvoker`] and [`SkewedClock`] are the fault layer, for
-//!   tests that arrange faults by hand; [`ManualClock`] moves time only when told, and
+//!   tests that arrange faults by hand, and [`FaultyRig`] puts them together into
+//!   processes that share one faulty store; [`ManualClock`] moves time only when told, and
 //!   [`RecordingInvoker`] wakes nobody, so a test drives drains itself
 //!   (`Embedded::builder().manual_drains(..)`).
 //!
 //! The `mqless` facade's `testing` module has a runnable example.
 
 mod faults;
+mod rig;
 mod scenario;
 
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
 pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};

@@ -16,7 +16,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+use super::faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, StoreFaults};
+use super::rig::FaultyRig;
 use crate::actor::{Actor, ActorClient};
 use crate::clock::ManualClock;
 use crate::embedded::Embedded;
@@ -24,6 +25,7 @@ use crate::error::{Error, Never};
 use crate::id::Address;
 use crate::invoke::RecordingInvoker;
 use crate::mailbox::{ActorHost, DrainConfig};
+use crate::store::memory::MemoryStore;
 use crate::store::{DeadLetter, Store};
 
 /// Lease length in a scenario; the manual clock jumps past it to expire a killed drain's.
@@ -86,13 +88,8 @@ impl ScenarioReport {
         self.retried_sends += other.retried_sends;
         self.drains += other.drains;
         self.killed_drains += other.killed_drains;
-        self.store_faults.before += other.store_faults.before;
-        self.store_faults.throttled += other.store_faults.throttled;
-        self.store_faults.after += other.store_faults.after;
-        self.nudge_faults.dropped += other.nudge_faults.dropped;
-        self.nudge_faults.failed += other.nudge_faults.failed;
-        self.nudge_faults.duplicated += other.nudge_faults.duplicated;
-        self.nudge_faults.delayed += other.nudge_faults.delayed;
+        self.store_faults += other.store_faults;
+        self.nudge_faults += other.nudge_faults;
         self.redriven += other.redriven;
     }
 }
@@ -256,33 +253,29 @@ struct World<A> {
 impl<A: Actor> World<A> {
     fn new(seed: u64, scenario: &Scenario<A>) -> Result<Self, Error> {
         let mut rng = Rng(seed);
-        let store = Arc::new(FaultyStore::new());
-        let clock = ManualClock::new(1_800_000_000_000);
-        let recorder = Arc::new(RecordingInvoker::new());
-        let nudges = Arc::new(FaultyInvoker::new(recorder.clone()));
         let config = DrainConfig {
             lease: LEASE,
             batch_size: 1 + usize::try_from(rng.below(5)).unwrap_or(0),
             ..DrainConfig::default()
         };
-        let runtime = |offset_millis: i64| -> Result<Embedded, Error> {
-            let runtime = Embedded::builder()
-                .store(store.clone())
-                .clock(Arc::new(SkewedClock {
-                    base: clock.clone(),
-                    offset_millis,
-                }))
-                .config(config.clone())
-                .manual_drains(nudges.clone())
-                .build();
+        let rig = FaultyRig::new(MemoryStore::new(), config);
+        let process = |offset_millis: i64| -> Result<Embedded, Error> {
+            let runtime = rig.process(offset_millis);
             runtime.register::<A>()?;
             Ok(runtime)
         };
-        let clients = runtime(0)?;
+        let clients = process(0)?;
         let hosts = [
-            Arc::new(runtime(0)?.host::<A>()?),
-            Arc::new(runtime(1_000)?.host::<A>()?),
+            Arc::new(process(0)?.host::<A>()?),
+            Arc::new(process(1_000)?.host::<A>()?),
         ];
+        let FaultyRig {
+            store,
+            clock,
+            recorder,
+            nudges,
+            ..
+        } = rig;
         store.random_faults(seed, scenario.store_per_mille);
         nudges.random_faults(seed ^ 0xA5A5, scenario.nudge_per_mille);
         Ok(Self {

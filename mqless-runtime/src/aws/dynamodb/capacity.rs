@@ -3,7 +3,39 @@
 
 use std::sync::{Arc, Mutex, PoisonError};
 
+use aws_sdk_dynamodb::operation::{
+    delete_item::DeleteItemOutput, get_item::GetItemOutput, put_item::PutItemOutput,
+    query::QueryOutput, scan::ScanOutput, update_item::UpdateItemOutput,
+};
 use aws_sdk_dynamodb::types::ConsumedCapacity;
+
+/// A request's output that reports the capacity it consumed, and whether it wrote.
+pub(super) trait Metered {
+    /// What DynamoDB reported.
+    fn consumed(&self) -> Option<&ConsumedCapacity>;
+    /// Whether the request is a write (else a read).
+    const WRITE: bool;
+}
+
+macro_rules! metered {
+    ($($output:ty => $write:expr),* $(,)?) => {$(
+        impl Metered for $output {
+            fn consumed(&self) -> Option<&ConsumedCapacity> {
+                self.consumed_capacity()
+            }
+            const WRITE: bool = $write;
+        }
+    )*};
+}
+
+metered! {
+    GetItemOutput => false,
+    QueryOutput => false,
+    ScanOutput => false,
+    PutItemOutput => true,
+    UpdateItemOutput => true,
+    DeleteItemOutput => true,
+}
 
 /// Request units and requests consumed so far, as DynamoDB reported them.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -36,9 +68,10 @@ impl Meter {
         *self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Counts one request that consumed `consumed`.
-    pub(super) fn count(&self, consumed: Option<&ConsumedCapacity>, write: bool) {
-        self.count_all(consumed.into_iter(), write);
+    /// Counts one request and passes its output on.
+    pub(super) fn count<O: Metered>(&self, out: O) -> O {
+        self.count_all(out.consumed().into_iter(), O::WRITE);
+        out
     }
 
     /// Counts one request that consumed capacity on several tables or items.

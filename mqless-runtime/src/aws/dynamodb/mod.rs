@@ -46,9 +46,7 @@ pub struct DynamoStore {
 
 impl std::fmt::Debug for DynamoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DynamoStore")
-            .field("table", &self.table)
-            .finish_non_exhaustive()
+        write!(f, "DynamoStore {{ table: {:?}, .. }}", self.table)
     }
 }
 
@@ -95,7 +93,7 @@ impl Store for DynamoStore {
                 .await;
             // `None`: already queued, by a retry of a write that had landed.
             if let Some(out) = errors::conditional(&self.table, result)? {
-                self.meter.count(out.consumed_capacity(), true);
+                self.meter.count(out);
             }
             Ok(())
         })
@@ -125,7 +123,7 @@ impl Store for DynamoStore {
                 .await;
             match errors::conditional(&self.table, result)? {
                 Some(out) => {
-                    self.meter.count(out.consumed_capacity(), true);
+                    let out = self.meter.count(out);
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
                     Ok(Some(record_from(item)?))
                 }
@@ -182,7 +180,7 @@ impl Store for DynamoStore {
                 .await;
             // `None`: another owner took over, and its lease is not ours to release.
             if let Some(out) = errors::conditional(&self.table, result)? {
-                self.meter.count(out.consumed_capacity(), true);
+                self.meter.count(out);
             }
             Ok(())
         })
@@ -354,17 +352,16 @@ impl Store for DynamoStore {
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let out = self
-                .client
-                .delete_item()
-                .table_name(&*self.table)
-                .set_key(Some(dead_letter_key(address, id)))
-                .return_values(ReturnValue::AllOld)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(&self.table, e))?;
-            self.meter.count(out.consumed_capacity(), true);
+            let out = self.counted(
+                self.client
+                    .delete_item()
+                    .table_name(&*self.table)
+                    .set_key(Some(dead_letter_key(address, id)))
+                    .return_values(ReturnValue::AllOld)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await,
+            )?;
             Ok(out.attributes().is_some_and(|a| !a.is_empty()))
         })
     }
@@ -374,19 +371,18 @@ impl Store for DynamoStore {
             let mut pending = std::collections::BTreeSet::new();
             let mut start = None;
             loop {
-                let out = self
-                    .client
-                    .scan()
-                    .table_name(&*self.table)
-                    .filter_expression("begins_with(sk, :message)")
-                    .expression_attribute_values(":message", s(MESSAGE))
-                    .projection_expression("pk")
-                    .set_exclusive_start_key(start)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await
-                    .map_err(|e| errors::from_sdk(&self.table, e))?;
-                self.meter.count(out.consumed_capacity(), false);
+                let out = self.counted(
+                    self.client
+                        .scan()
+                        .table_name(&*self.table)
+                        .filter_expression("begins_with(sk, :message)")
+                        .expression_attribute_values(":message", s(MESSAGE))
+                        .projection_expression("pk")
+                        .set_exclusive_start_key(start)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await,
+                )?;
                 for item in out.items() {
                     let pk = item
                         .get("pk")

@@ -4,9 +4,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, WriteRequest};
 
+use super::capacity::Metered;
 use super::schema::{b, item_size, message_key, n, s, state_key, Item, MAX_ITEM_BYTES};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
@@ -17,6 +19,20 @@ use crate::store::{Commit, CommitOutcome};
 const BATCH_WRITE_MAX: usize = 25;
 
 impl DynamoStore {
+    /// A request's output, its capacity counted, or its error mapped to a store error.
+    pub(super) fn counted<O: Metered, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<O, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        result
+            .map_err(|e| errors::from_sdk(&self.table, e))
+            .map(|out| self.meter.count(out))
+    }
+
     pub(super) async fn put_state_and_messages(
         &self,
         address: &Address,
@@ -54,7 +70,7 @@ impl DynamoStore {
                 .await;
             return Ok(match errors::conditional(&self.table, result)? {
                 Some(out) => {
-                    self.meter.count(out.consumed_capacity(), true);
+                    self.meter.count(out);
                     CommitOutcome::Committed
                 }
                 None => CommitOutcome::Fenced,
@@ -181,21 +197,20 @@ impl DynamoStore {
         let mut start = None;
         loop {
             let want = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
-            let out = self
-                .client
-                .query()
-                .table_name(&*self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                .expression_attribute_values(":pk", s(address.to_string()))
-                .expression_attribute_values(":prefix", s(prefix))
-                .consistent_read(true)
-                .limit(want)
-                .set_exclusive_start_key(start)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await
-                .map_err(|e| errors::from_sdk(&self.table, e))?;
-            self.meter.count(out.consumed_capacity(), false);
+            let out = self.counted(
+                self.client
+                    .query()
+                    .table_name(&*self.table)
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":pk", s(address.to_string()))
+                    .expression_attribute_values(":prefix", s(prefix))
+                    .consistent_read(true)
+                    .limit(want)
+                    .set_exclusive_start_key(start)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await,
+            )?;
             items.extend(out.items().iter().cloned());
             start = out.last_evaluated_key().cloned();
             // A page stops at 1 MB even below the limit: keep reading.
@@ -206,17 +221,16 @@ impl DynamoStore {
     }
 
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self
-            .client
-            .get_item()
-            .table_name(&*self.table)
-            .set_key(Some(key))
-            .consistent_read(true)
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await
-            .map_err(|e| errors::from_sdk(&self.table, e))?;
-        self.meter.count(out.consumed_capacity(), false);
+        let out = self.counted(
+            self.client
+                .get_item()
+                .table_name(&*self.table)
+                .set_key(Some(key))
+                .consistent_read(true)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await,
+        )?;
         Ok(out.item().cloned())
     }
 }
