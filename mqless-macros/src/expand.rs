@@ -45,7 +45,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
         .map_or_else(|| actor.to_string(), syn::LitStr::value);
     let message = format_ident!("{}Message", actor);
     let client = format_ident!("{}Client", actor);
-    let message_doc = format!("The messages of [`{actor}`]: one variant per `pub` method, named fields for its arguments. Variant and field names are the wire format.");
+    let message_doc = format!("The messages of [`{actor}`]: one variant per `pub` method, named after it in `PascalCase`, with named fields for its arguments. The wire format uses the method's name (or its `#[handler(name)]`) and the argument names. `Debug` prints each field that has `Debug`, and the type name of the others.");
     let client_doc = format!("A typed client of one [`{actor}`] actor: each method builds a request to `.send()` (tell) or `.call()` (ask).");
 
     let variants = def.handlers.iter().map(|h| {
@@ -85,6 +85,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
         .handlers
         .iter()
         .map(|h| client_method(h, &message, &private));
+    let debug_impl = debug_impl(def, &message, &private);
 
     // Trait-bound checks carry the span of the user's type, so "not serializable" points
     // at that type rather than at the macro.
@@ -131,6 +132,8 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
             #state_check
             #(#wire_checks)*
 
+            #debug_impl
+
             #[automatically_derived]
             impl #private::ActorClient for #client {
                 fn from_core(core: #private::ClientCore) -> Self {
@@ -166,6 +169,37 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// `Debug` for the message enum, so operators can print a dead letter: each field shows
+/// its own `Debug` where its type has one, and its type's name where not (autoref
+/// specialization in `__private`, which works because the enum is never generic).
+fn debug_impl(def: &ActorDef, message: &syn::Ident, private: &TokenStream) -> TokenStream {
+    let arms = def.handlers.iter().map(|h| {
+        let variant = variant_ident(h);
+        let variant_name = variant.to_string();
+        let names: Vec<_> = fields(h).map(|(name, _)| name).collect();
+        let labels = names.iter().map(ToString::to_string);
+        quote! {
+            #message::#variant { #(#names),* } => __mqless_f
+                .debug_struct(#variant_name)
+                #(.field(#labels, &(&#private::DebugField(#names)).__mqless_debug()))*
+                .finish()
+        }
+    });
+    quote! {
+        #[automatically_derived]
+        impl ::core::fmt::Debug for #message {
+            #[allow(clippy::needless_borrow)]
+            fn fmt(&self, __mqless_f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #[allow(unused_imports)]
+                use #private::{DebugViaDebug as _, DebugViaName as _};
+                match self {
+                    #(#arms,)*
+                }
+            }
+        }
     }
 }
 

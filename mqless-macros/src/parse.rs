@@ -14,7 +14,8 @@ use crate::errors::Errors;
 pub(crate) const ACTOR_OPTIONS: &str =
     "`name = \"..\"` (the actor type name) and `crate = \"..\"` (the path of the mqless crate)";
 /// Options of `#[handler(..)]`.
-pub(crate) const HANDLER_OPTIONS: &str = "`name = \"..\"` (the message's wire name)";
+pub(crate) const HANDLER_OPTIONS: &str =
+    "`name = \"..\"` (the message's wire name) and `skip` (a `pub` method that is not a message)";
 
 /// One `#[actor]` impl block.
 pub(crate) struct ActorDef {
@@ -27,6 +28,8 @@ pub(crate) struct ActorDef {
     pub(crate) handlers: Vec<Handler>,
     /// Methods that carry `#[handler]` but are not `pub`.
     pub(crate) private_with_handler_attr: Vec<syn::Ident>,
+    /// `name = ".."` literals on methods that also say `skip`.
+    pub(crate) skipped_but_named: Vec<LitStr>,
 }
 
 /// One `pub` method: a message variant, a dispatch arm and a client method.
@@ -135,6 +138,7 @@ pub(crate) fn parse(
 
     let mut handlers = Vec::new();
     let mut private_with_handler_attr = Vec::new();
+    let mut skipped_but_named = Vec::new();
     for impl_item in &mut item_impl.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -146,11 +150,18 @@ pub(crate) fn parse(
             }
             continue;
         }
-        let mut wire_name = method.sig.ident.to_string();
-        let mut wire_name_span = method.sig.ident.span();
+        let mut options = HandlerOptions::default();
         for attr in &handler_attrs {
-            parse_handler_attr(attr, &mut wire_name, &mut wire_name_span, errors);
+            parse_handler_attr(attr, &mut options, errors);
         }
+        if options.skip {
+            skipped_but_named.extend(options.name);
+            continue;
+        }
+        let (wire_name, wire_name_span) = match &options.name {
+            Some(name) => (name.value(), name.span()),
+            None => (method.sig.ident.to_string(), method.sig.ident.span()),
+        };
         handlers.push(Handler {
             docs: method
                 .attrs
@@ -172,7 +183,17 @@ pub(crate) fn parse(
         krate,
         handlers,
         private_with_handler_attr,
+        skipped_but_named,
     })
+}
+
+/// What the `#[handler(..)]` attributes of one method say.
+#[derive(Default)]
+struct HandlerOptions {
+    /// `name = ".."`: the wire name.
+    name: Option<LitStr>,
+    /// `skip`: a `pub` method that is not a message.
+    skip: bool,
 }
 
 fn option_value(meta: &Meta) -> Option<(&'static str, LitStr)> {
@@ -204,12 +225,7 @@ fn extract_handler_attrs(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
     ours
 }
 
-fn parse_handler_attr(
-    attr: &Attribute,
-    wire_name: &mut String,
-    span: &mut Span,
-    errors: &mut Errors,
-) {
+fn parse_handler_attr(attr: &Attribute, found: &mut HandlerOptions, errors: &mut Errors) {
     let options = match &attr.meta {
         Meta::List(list) => match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
             Ok(options) => options,
@@ -222,11 +238,12 @@ fn parse_handler_attr(
         }
     };
     for option in options {
+        if matches!(&option, Meta::Path(path) if path.is_ident("skip")) {
+            found.skip = true;
+            continue;
+        }
         match option_value(&option) {
-            Some(("name", value)) => {
-                *wire_name = value.value();
-                *span = value.span();
-            }
+            Some(("name", value)) => found.name = Some(value),
             _ => errors.spanned(
                 &option,
                 format!("unknown `#[handler]` option; the valid options are {HANDLER_OPTIONS}"),

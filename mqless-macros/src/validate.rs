@@ -53,11 +53,17 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             format!("`#[handler]` is only for `pub` methods (each `pub` method becomes a message); make `{ident}` `pub` or remove the attribute"),
         );
     }
+    for name in &def.skipped_but_named {
+        errors.spanned(
+            name,
+            "`#[handler(skip)]` marks a `pub` method that is not a message, so it has no wire name; remove `name = ..` or `skip`",
+        );
+    }
     // Trait methods have no `pub`; the trait-impl error already says what to do.
     if def.handlers.is_empty() && item.trait_.is_none() {
         errors.spanned(
             &item.self_ty,
-            "`#[actor]` found no `pub` method in this impl block; make at least one method `pub`: each `pub` method becomes a message of the actor",
+            "`#[actor]` found no message in this impl block; make at least one method `pub` (without `#[handler(skip)]`): each `pub` method becomes a message of the actor",
         );
     }
 

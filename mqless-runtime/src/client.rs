@@ -264,7 +264,9 @@ impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
     /// [`AskError::DeadLettered`], [`AskError::NotAllowedInHandler`], or
     /// [`AskError::Runtime`].
     pub async fn call(self) -> Result<R, AskError<E>> {
-        if !self.core.transport.allows_ask() {
+        // Inside a handler, an ask would wait for a reply while holding the lease (asking
+        // its own actor waits for itself), and would not be part of the atomic commit.
+        if !self.core.transport.allows_ask() || handler_scope::inside() {
             return Err(AskError::NotAllowedInHandler);
         }
         let core = self.core;
@@ -311,5 +313,34 @@ impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
             .transport
             .enqueue(&self.core.address, body, &self.options, ask)
             .await
+    }
+}
+
+/// Whether this thread is running a handler: set by the mailbox engine around every poll
+/// of a handler's future, so a client can refuse what must not happen inside one.
+pub(crate) mod handler_scope {
+    use std::cell::Cell;
+
+    thread_local! {
+        static INSIDE: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Marks this thread as inside a handler until the guard drops.
+    pub(crate) fn enter() -> Guard {
+        Guard(INSIDE.with(|inside| inside.replace(true)))
+    }
+
+    /// Whether this thread is inside a handler.
+    pub(crate) fn inside() -> bool {
+        INSIDE.with(Cell::get)
+    }
+
+    /// Restores the previous state when dropped (also when the handler panics).
+    pub(crate) struct Guard(bool);
+
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            INSIDE.with(|inside| inside.set(self.0));
+        }
     }
 }

@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use crate::id::MessageId;
 
-/// Everything that can go wrong in MQLess outside a handler's own logic.
-#[derive(Debug, thiserror::Error)]
+/// Everything that can go wrong in MQLess outside a handler's own logic. Errors compare
+/// equal when they are the same failure, so tests can `assert_eq!` on them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// An actor id failed validation.
@@ -63,6 +64,21 @@ pub enum Error {
         after: Duration,
         /// The actors with queued messages (`type/id`).
         pending: Vec<String>,
+    },
+    /// A context client sent after its handler had returned (it was moved into a spawned
+    /// task): the message would not be part of any batch, so it is refused.
+    #[error("a message to {to} was sent through a `Context` client after its handler returned (moved into a spawned task?); context sends join the batch of the running message: send before returning, or use a client from `Actors::client` outside handlers")]
+    HandlerReturned {
+        /// The recipient.
+        to: String,
+    },
+    /// Nothing runs actors of this type here: a send to it would wait forever.
+    #[error("nothing runs actor type `{actor_type}` here: {fix}")]
+    NoHost {
+        /// The actor type.
+        actor_type: String,
+        /// What to do about it.
+        fix: String,
     },
     /// An actor has no dead letter with this id.
     #[error("{address} has no dead letter {id}; it may have been redriven or discarded already (list them with `DeadLetters::list`)")]
@@ -145,7 +161,7 @@ pub enum StoreErrorKind {
 }
 
 /// The mailbox/state store failed.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("store error ({kind:?}): {message}")]
 pub struct StoreError {
     /// The kind of failure.
@@ -177,7 +193,7 @@ impl StoreError {
 
 /// Waking an actor's handler failed. The message is still queued: the next nudge, or a
 /// sweep, will process it.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("could not invoke the handler of `{actor_type}`: {message}")]
 pub struct InvokeError {
     /// The actor type whose handler was invoked.
@@ -186,8 +202,9 @@ pub struct InvokeError {
     pub message: String,
 }
 
-/// Why an ask (`.call()`) did not produce the method's return value.
-#[derive(Debug, thiserror::Error)]
+/// Why an ask (`.call()`) did not produce the method's return value. Comparable with
+/// `assert_eq!` when the method's error type is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum AskError<E> {
     /// The method ran and returned `Err`; the actor's state is unchanged by that message.
@@ -232,6 +249,42 @@ impl<E> AskError<E> {
         match self {
             Self::Handler(e) => Some(e),
             _ => None,
+        }
+    }
+}
+
+/// A runtime failure met inside a handler (a send the runtime refused, an invalid actor
+/// id), as a value that can travel in a reply. Return `Result<T, RuntimeError>` from a
+/// method, or give your own error a variant that holds it, and `?` works on the
+/// [`crate::Context`] calls:
+///
+/// ```
+/// use serde::{Deserialize, Serialize};
+///
+/// #[derive(Debug, Serialize, Deserialize)]
+/// pub enum OrderError {
+///     OutOfStock,
+///     Runtime(mqless_runtime::error::RuntimeError),
+/// }
+///
+/// // One impl, and `?` converts every `mqless::Error` in the handler.
+/// impl From<mqless_runtime::Error> for OrderError {
+///     fn from(error: mqless_runtime::Error) -> Self {
+///         Self::Runtime(error.into())
+///     }
+/// }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, thiserror::Error)]
+#[error("{message}")]
+pub struct RuntimeError {
+    /// What went wrong and what to do, as [`Error`] displays it.
+    pub message: String,
+}
+
+impl From<Error> for RuntimeError {
+    fn from(error: Error) -> Self {
+        Self {
+            message: error.to_string(),
         }
     }
 }

@@ -4,14 +4,25 @@
 
 use std::sync::{Mutex, PoisonError};
 
-use crate::error::InvokeError;
-use crate::id::{Address, MessageId};
+use crate::error::{Error, InvokeError};
+use crate::id::{ActorType, Address, MessageId};
 use crate::BoxFuture;
 
 /// Wakes the host of an actor: its Lambda function, or a drain task in this process.
 pub trait Invoker: Send + Sync + 'static {
     /// Asks the host of `address.actor_type()` to drain `address`'s mailbox.
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>>;
+
+    /// Whether this invoker can wake actors of `actor_type` at all, checked when a
+    /// handler addresses one, so a send to a type nobody runs fails at once instead of
+    /// waiting in a mailbox forever. The default says yes.
+    ///
+    /// # Errors
+    /// [`Error::NoHost`] saying how to make the type runnable.
+    fn can_wake(&self, actor_type: &ActorType) -> Result<(), Error> {
+        let _ = actor_type;
+        Ok(())
+    }
 
     /// Wakes the host for an ask of message `message`. An invoker that can wait for
     /// the drain (a synchronous Lambda invoke) returns the encoded reply when that

@@ -1,6 +1,8 @@
 //! What `#[mqless::actor]` expansions call. Not public API: reached only through
 //! `mqless::__private`, and free to change in any release.
 
+use std::fmt;
+
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -42,7 +44,8 @@ pub fn result_outcome<T: Serialize, E: Serialize>(
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot travel in an actor message or reply",
     label = "not `Serialize + DeserializeOwned + Send + 'static`",
-    note = "arguments and return values are sent as MessagePack: derive `serde::Serialize` and `serde::Deserialize` for it"
+    note = "arguments and return values are sent as MessagePack: derive `serde::Serialize` and `serde::Deserialize` for it",
+    note = "every `pub` method of an `#[actor]` block is a message; if this one is a helper, mark it `#[handler(skip)]` or move it to another `impl` block"
 )]
 pub trait Wire: Serialize + DeserializeOwned + Send + 'static {}
 impl<T: Serialize + DeserializeOwned + Send + 'static> Wire for T {}
@@ -61,3 +64,48 @@ pub const fn assert_wire<T: Wire>() {}
 
 /// Compile-time check, emitted with the span of the actor's type.
 pub const fn assert_state<T: State>() {}
+
+/// A message field, for the generated `Debug` of a message enum.
+pub struct DebugField<'a, T>(pub &'a T);
+
+/// How a field prints: its own `Debug`, or its type's name.
+pub enum DebugValue<'a> {
+    /// The field's type has `Debug`.
+    Debug(&'a dyn fmt::Debug),
+    /// It has not: its type's name.
+    Opaque(&'static str),
+}
+
+impl fmt::Debug for DebugValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Debug(value) => value.fmt(f),
+            Self::Opaque(type_name) => write!(f, "<{type_name}>"),
+        }
+    }
+}
+
+/// Chosen for `(&DebugField(x)).__mqless_debug()` when `x` has `Debug` (method lookup
+/// tries `&DebugField` before `&&DebugField`).
+pub trait DebugViaDebug {
+    /// The field's `Debug`.
+    fn __mqless_debug(&self) -> DebugValue<'_>;
+}
+
+impl<T: fmt::Debug> DebugViaDebug for DebugField<'_, T> {
+    fn __mqless_debug(&self) -> DebugValue<'_> {
+        DebugValue::Debug(self.0)
+    }
+}
+
+/// Chosen when the field has no `Debug`.
+pub trait DebugViaName {
+    /// The field's type name.
+    fn __mqless_debug(&self) -> DebugValue<'_>;
+}
+
+impl<T> DebugViaName for &DebugField<'_, T> {
+    fn __mqless_debug(&self) -> DebugValue<'_> {
+        DebugValue::Opaque(std::any::type_name::<T>())
+    }
+}

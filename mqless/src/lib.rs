@@ -93,7 +93,7 @@
 
 pub use mqless_runtime::client::Request;
 pub use mqless_runtime::codec::Limits;
-pub use mqless_runtime::error::{AskError, Never};
+pub use mqless_runtime::error::{AskError, Never, RuntimeError};
 pub use mqless_runtime::id::{ActorId, MessageId};
 pub use mqless_runtime::{Actor, Actors, Context, Embedded, Error};
 
@@ -110,7 +110,7 @@ pub use mqless_macros::actor;
 
 /// What an application writes, in one import: `use mqless::prelude::*;`.
 pub mod prelude {
-    pub use crate::{actor, Actors, AskError, Context, Embedded};
+    pub use crate::{actor, Actors, AskError, Context, Embedded, RuntimeError};
 }
 
 /// Dead letters and the sweep: list, inspect, redrive and discard the messages an actor

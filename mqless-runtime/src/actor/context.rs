@@ -9,6 +9,7 @@ use crate::client::{ClientCore, SendOptions, Transport};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, Address, MessageId};
+use crate::invoke::Invoker;
 use crate::store::MailboxItem;
 use crate::wire::Envelope;
 use crate::BoxFuture;
@@ -92,48 +93,70 @@ impl Context {
     }
 
     /// A client of actor `id` of type `A` whose sends join this batch. `.call()` on it
-    /// fails with [`crate::AskError::NotAllowedInHandler`].
+    /// fails with [`crate::error::AskError::NotAllowedInHandler`]; a send after the
+    /// handler returned (from a spawned task) fails with [`Error::HandlerReturned`].
     ///
     /// # Errors
-    /// [`Error::InvalidActorId`] or [`Error::InvalidActorType`].
+    /// [`Error::InvalidActorId`], [`Error::InvalidActorType`], or
+    /// [`Error::NoHost`] when nothing runs actors of type `A` here (not registered with
+    /// the embedded runtime, no function for it in `MQLESS_FUNCTIONS`).
     pub fn actor<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
         let address = super::address_of::<A>(id)?;
+        self.outbox.recipients.can_wake(address.actor_type())?;
         let transport: Arc<dyn Transport> = self.outbox.clone();
         Ok(A::Client::from_core(ClientCore::new(address, transport)))
     }
 }
 
 /// The messages a handler sends, held until its batch commits.
-#[derive(Debug)]
 pub(crate) struct Outbox {
     now_millis: u64,
     limits: Limits,
+    /// What can be woken: a send to an actor type nobody runs fails at once.
+    recipients: Arc<dyn Invoker>,
     state: Mutex<OutboxState>,
 }
 
-#[derive(Debug)]
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox").finish_non_exhaustive()
+    }
+}
+
 struct OutboxState {
     items: Vec<(Address, MailboxItem)>,
     /// The last id this actor generated: ids stay increasing across owners, whose clocks
     /// may differ, so the per-sender order holds for actor-to-actor messages.
     last_id: Option<MessageId>,
+    /// The handler returned: its sends were taken into the batch, and later ones would
+    /// be lost.
+    closed: bool,
 }
 
 impl Outbox {
-    pub(crate) fn new(now_millis: u64, limits: Limits, last_id: Option<MessageId>) -> Self {
+    pub(crate) fn new(
+        now_millis: u64,
+        limits: Limits,
+        last_id: Option<MessageId>,
+        recipients: Arc<dyn Invoker>,
+    ) -> Self {
         Self {
             now_millis,
             limits,
+            recipients,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
+                closed: false,
             }),
         }
     }
 
-    /// The sent messages and the last id, leaving the outbox empty.
+    /// The sent messages and the last id, closing the outbox: a context client kept
+    /// past its handler (moved into a spawned task) fails from now on.
     pub(crate) fn take(&self) -> (Vec<(Address, MailboxItem)>, Option<MessageId>) {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.closed = true;
         (std::mem::take(&mut state.items), state.last_id)
     }
 }
@@ -150,6 +173,9 @@ impl Transport for Outbox {
             let envelope =
                 Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+            if state.closed {
+                return Err(Error::HandlerReturned { to: to.to_string() });
+            }
             let id = MessageId::generate(self.now_millis, state.last_id);
             state.last_id = Some(id);
             state.items.push((to.clone(), MailboxItem { id, envelope }));

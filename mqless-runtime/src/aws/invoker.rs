@@ -93,6 +93,30 @@ impl FunctionNames {
         Ok(names)
     }
 
+    /// Whether `actor_type` has a function: always with a prefix (the function is
+    /// `<prefix><type>`) or with no explicit names at all (the function is the type's
+    /// name); once `MQLESS_FUNCTIONS` names some types without a prefix, only those.
+    ///
+    /// # Errors
+    /// [`Error::NoHost`] naming the settings to change.
+    pub fn check(&self, actor_type: &ActorType) -> Result<(), Error> {
+        if !self.prefix.is_empty()
+            || self.explicit.is_empty()
+            || self.explicit.contains_key(actor_type)
+        {
+            return Ok(());
+        }
+        let mut named: Vec<&str> = self.explicit.keys().map(ActorType::as_str).collect();
+        named.sort_unstable();
+        Err(Error::NoHost {
+            actor_type: actor_type.to_string(),
+            fix: format!(
+                "MQLESS_FUNCTIONS names functions for {} only; add `{actor_type}=<function name>` to it (or set MQLESS_FUNCTION_PREFIX)",
+                named.join(", ")
+            ),
+        })
+    }
+
     /// The function of `actor_type`.
     #[must_use]
     pub fn function_for(&self, actor_type: &ActorType) -> String {
@@ -199,6 +223,10 @@ impl LambdaInvoker {
 }
 
 impl Invoker for LambdaInvoker {
+    fn can_wake(&self, actor_type: &ActorType) -> Result<(), Error> {
+        self.functions.check(actor_type)
+    }
+
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
         Box::pin(async move {
             let invocation = Invocation {

@@ -101,6 +101,7 @@ impl Remote {
 impl Actors for Remote {
     fn client<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
         let address = address_of::<A>(id)?;
+        self.invoker.can_wake(address.actor_type())?;
         Ok(A::Client::from_core(ClientCore::new(
             address,
             Arc::clone(&self.transport),

@@ -74,6 +74,16 @@ impl InProcessInvoker {
 }
 
 impl Invoker for Arc<InProcessInvoker> {
+    fn can_wake(&self, actor_type: &ActorType) -> Result<(), Error> {
+        match self.host(actor_type) {
+            Some(_) => Ok(()),
+            None => Err(Error::NoHost {
+                actor_type: actor_type.to_string(),
+                fix: format!("register it with this runtime (`register::<T>()` for the type named `{actor_type}`)"),
+            }),
+        }
+    }
+
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
         let result = (|| {
             let host = self.host(address.actor_type()).ok_or_else(|| InvokeError {

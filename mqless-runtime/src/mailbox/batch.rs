@@ -189,7 +189,12 @@ impl<'l, A: Actor> Batch<'l, A> {
             };
             let read_only = A::is_read_only(&message);
             let now = self.host.clock.now_millis();
-            let outbox = Arc::new(Outbox::new(now, limits, self.next.last_sent));
+            let outbox = Arc::new(Outbox::new(
+                now,
+                limits,
+                self.next.last_sent,
+                Arc::clone(&self.host.invoker),
+            ));
             let mut ctx = Context::new(
                 Arc::clone(self.address),
                 id,
@@ -242,8 +247,13 @@ impl<'l, A: Actor> Batch<'l, A> {
                     // A panic may have left a half-updated state, even behind `&self`
                     // with interior mutability: always restore.
                     self.working.roll_back(false, &limits)?;
+                    let panic = describe_panic(panic.as_ref());
+                    tracing::warn!(
+                        actor = %self.address, message = %id, attempt = attempts,
+                        max_attempts = config.max_attempts, "{panic}; state rolled back"
+                    );
                     if attempts >= config.max_attempts {
-                        return gave_up(describe_panic(panic.as_ref()));
+                        return gave_up(panic);
                     }
                 }
             }

@@ -352,6 +352,10 @@ impl FaultyInvoker {
 }
 
 impl Invoker for FaultyInvoker {
+    fn can_wake(&self, actor_type: &crate::id::ActorType) -> Result<(), crate::Error> {
+        self.inner.can_wake(actor_type)
+    }
+
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
         let roll = lock(&self.random)
             .as_mut()

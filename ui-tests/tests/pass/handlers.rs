@@ -41,6 +41,12 @@ impl Shapes {
     #[handler]
     pub fn marked(&self) {}
 
+    /// A `pub` helper that is not a message: its arguments need not be serde.
+    #[handler(skip)]
+    pub fn helper(&self, scale: &i64) -> i64 {
+        self.value * scale
+    }
+
     fn private_helper(&self) -> i64 {
         self.value
     }
@@ -53,6 +59,8 @@ async fn use_client(client: ShapesClient) {
     let _ = client.wire_renamed().timeout(std::time::Duration::from_secs(1)).idempotency_key("k");
     let _ = client.id();
     let _ = Shapes::default().private_helper();
+    let _ = Shapes::default().helper(&2);
+    let _ = format!("{:?}", ShapesMessage::SyncMut { by: 1 });
 }
 
 fn main() {
