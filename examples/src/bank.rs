@@ -37,6 +37,13 @@ pub enum BankError {
     Transfer(String),
 }
 
+/// A send the runtime refused inside `transfer` (an invalid account id, say): one `?`.
+impl From<mqless::Error> for BankError {
+    fn from(error: mqless::Error) -> Self {
+        Self::Transfer(error.to_string())
+    }
+}
+
 /// What an account reports about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Statement {
@@ -75,14 +82,7 @@ impl Account {
         ctx: &mut Context,
     ) -> Result<i64, BankError> {
         self.debit(amount)?;
-        let recipient = ctx
-            .actor::<Account>(to)
-            .map_err(|e| BankError::Transfer(e.to_string()))?;
-        recipient
-            .deposit(amount)
-            .send()
-            .await
-            .map_err(|e| BankError::Transfer(e.to_string()))?;
+        ctx.actor::<Account>(to)?.deposit(amount).send().await?;
         Ok(self.balance)
     }
 
