@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mqless::mailbox::{ActorHost, DrainConfig};
 use mqless::store::Store;
-use mqless::testing::{FaultyRig, NudgeFaults, Rng, StoreFaults};
+use mqless::testing::{FaultyRig, FaultyStore, NudgeFaults, Pause, PausePoint, Rng, StoreFaults};
 use mqless::{ActorId, Context};
 use serde::{Deserialize, Serialize};
 
@@ -134,6 +134,9 @@ pub struct Stats {
     pub redriven: u64,
     /// Actors the sweeps found with messages nobody had woken them for.
     pub swept: u64,
+    /// Owners paused at a protocol step past their lease while another owner took the
+    /// actor over, then resumed.
+    pub zombies: u64,
     /// Store faults injected.
     pub store: StoreFaults,
     /// Nudge faults injected.
@@ -161,6 +164,7 @@ impl Stats {
         self.poison_runs += other.poison_runs;
         self.redriven += other.redriven;
         self.swept += other.swept;
+        self.zombies += other.zombies;
         self.store += other.store;
         self.nudges += other.nudges;
     }
@@ -169,7 +173,7 @@ impl Stats {
     pub fn summary(&self) -> String {
         format!(
             "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
-             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed). \
+             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven.",
@@ -187,6 +191,7 @@ impl Stats {
             self.failed_drains,
             self.crashed_drains,
             self.hung_drains,
+            self.zombies,
             self.store.before,
             self.store.throttled,
             self.store.after,
@@ -214,6 +219,87 @@ enum Ended {
     Failed,
     Killed,
     Hung,
+}
+
+/// Where zombies stop.
+const ZOMBIE_POINTS: [PausePoint; 4] = [
+    PausePoint::AfterAcquire,
+    PausePoint::BeforeRead,
+    PausePoint::BeforeCommit,
+    PausePoint::BeforeCleanup,
+];
+
+/// An owner paused at a protocol step past its lease, after another owner took over.
+struct Zombie {
+    pause: Pause,
+    task: tokio::task::JoinHandle<Result<mqless::mailbox::DrainReport, mqless::Error>>,
+}
+
+impl Zombie {
+    /// Starts a drain of `id` on the first host that stops at `point` (after `skip`
+    /// such calls); once it is stopped, expires its lease and lets the second host
+    /// drain the actor. `None` if the drain ended before reaching the point.
+    #[allow(clippy::too_many_arguments)]
+    async fn start<S: Store>(
+        store: &FaultyStore<S>,
+        clock: &mqless::testing::ManualClock,
+        hosts: &[Arc<ActorHost<Log>>; 2],
+        id: ActorId,
+        point: PausePoint,
+        skip: u32,
+        params: &Params,
+        stats: &mut Stats,
+    ) -> Option<Self> {
+        let address = mqless::id::Address::new(
+            mqless::id::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
+            id.clone(),
+        );
+        let mut pause = store.pause(address, point, skip);
+        let (host, zombie_id) = (hosts[0].clone(), id.clone());
+        stats.drains += 1;
+        let mut task = tokio::spawn(async move { host.drain(&zombie_id).await });
+        tokio::select! {
+            () = pause.reached() => {}
+            _ = &mut task => {
+                store.disarm_pause();
+                return None;
+            }
+            // Stuck before the point (on a poison message): killed, no zombie.
+            () = tokio::time::sleep(params.hang_timeout) => {
+                store.disarm_pause();
+                task.abort();
+                let _ = task.await;
+                stats.hung_drains += 1;
+                return None;
+            }
+        }
+        clock.advance(LEASE + Duration::from_millis(1));
+        race_drains(
+            vec![(hosts[1].clone(), id, None)],
+            params.hang_timeout,
+            stats,
+        )
+        .await;
+        stats.zombies += 1;
+        Some(Self { pause, task })
+    }
+
+    /// Resumes the zombie and waits for it (killing it if it hangs on a poison message).
+    async fn finish(self, hang_timeout: Duration, stats: &mut Stats) {
+        let Self { pause, mut task } = self;
+        pause.resume();
+        match tokio::time::timeout(hang_timeout.max(Duration::from_secs(1)), &mut task).await {
+            Ok(Ok(Ok(_))) => {}
+            Ok(Ok(Err(_))) => stats.failed_drains += 1,
+            Ok(Err(error)) if error.is_cancelled() => stats.crashed_drains += 1,
+            Ok(Err(error)) => std::panic::resume_unwind(error.into_panic()),
+            Err(_) => {
+                task.abort();
+                let _ = task.await;
+                stats.hung_drains += 1;
+            }
+        }
+    }
 }
 
 /// Runs drains of `targets` at once; each may be killed after a few polls
@@ -298,6 +384,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
 
     let mut next_seq = vec![0u32; params.senders as usize];
     let mut round = 0;
+    let mut zombie: Option<Zombie> = None;
     while next_seq.iter().any(|n| *n < params.messages) {
         for sender in 0..params.senders {
             let seq = next_seq[sender as usize];
@@ -337,6 +424,11 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 stats.poison.0 += 1;
             }
         }
+        // A zombie paused last round resumes now, alone, after another owner took its
+        // actor over and after this round's sends: whatever it does must be fenced.
+        if let Some(zombie) = zombie.take() {
+            zombie.finish(params.hang_timeout, &mut stats).await;
+        }
         // Every delivered nudge runs a drain (duplicates too), and a few rogue drains
         // race them; some drains are killed mid-way.
         let mut targets = Vec::new();
@@ -352,6 +444,14 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             targets.push((host, id, crash_at));
         }
         race_drains(targets, params.hang_timeout, &mut stats).await;
+        // Sometimes an owner stops at a protocol step, past its lease, while another
+        // owner acquires, commits and cleans up: a zombie, resumed next round.
+        if rng.below(3) == 0 {
+            let id = actor_id(rng.below(params.actors.into()));
+            let point = ZOMBIE_POINTS[rng.below(4) as usize];
+            let skip = rng.below(2) as u32;
+            zombie = Zombie::start(store, clock, &hosts, id, point, skip, params, &mut stats).await;
+        }
         if rng.below(4) == 0 {
             nudges.deliver_delayed().await;
         }
@@ -362,6 +462,9 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         round += 1;
     }
 
+    if let Some(zombie) = zombie.take() {
+        zombie.finish(params.hang_timeout, &mut stats).await;
+    }
     // The faults stop. Nudges still in flight are lost: only a sweep can find the
     // actors with messages left. Dead letters of ordinary messages (dead-lettered
     // because owners stalled on them three times in a row) are redriven.

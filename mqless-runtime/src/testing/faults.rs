@@ -13,6 +13,8 @@ use crate::store::memory::MemoryStore;
 use crate::store::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
 use crate::BoxFuture;
 
+use super::pause::{Pause, PausePoint, Pauses};
+
 /// A seeded generator (SplitMix64): the same seed gives the same faults.
 #[derive(Debug, Clone)]
 pub struct Rng(pub u64);
@@ -53,6 +55,7 @@ pub struct FaultyStore<S = MemoryStore> {
     failing_reads: AtomicU32,
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<StoreFaults>,
+    pauses: Pauses,
 }
 
 /// Counts `counter` down by one; whether it was above zero.
@@ -86,6 +89,7 @@ impl<S: Store> FaultyStore<S> {
             failing_reads: AtomicU32::default(),
             random: Mutex::default(),
             injected: Mutex::default(),
+            pauses: Pauses::default(),
         }
     }
 
@@ -99,6 +103,18 @@ impl<S: Store> FaultyStore<S> {
     /// Whether the message armed by [`Self::enqueue_before_next_release`] went in.
     pub fn slipped(&self) -> bool {
         lock(&self.before_release).is_none()
+    }
+
+    /// Makes the next owner of `address` stop at `point` (after letting `skip` such calls
+    /// through), until the returned [`Pause`] is resumed: a zombie in the making. One
+    /// pause is armed at a time.
+    pub fn pause(&self, address: Address, point: PausePoint, skip: u32) -> Pause {
+        self.pauses.arm(address, point, skip)
+    }
+
+    /// Disarms a pause no owner reached.
+    pub fn disarm_pause(&self) {
+        self.pauses.disarm();
     }
 
     /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
@@ -204,7 +220,13 @@ impl<S: Store> Store for FaultyStore<S> {
         now: u64,
         until: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        self.faulty(move || self.inner.acquire(a, now, until))
+        Box::pin(async move {
+            let acquired = self.faulty(move || self.inner.acquire(a, now, until)).await;
+            if matches!(acquired, Ok(Some(_))) {
+                self.pauses.at(a, PausePoint::AfterAcquire).await;
+            }
+            acquired
+        })
     }
     fn read_mailbox<'a>(
         &'a self,
@@ -219,7 +241,10 @@ impl<S: Store> Store for FaultyStore<S> {
                 ))
             });
         }
-        self.faulty(move || self.inner.read_mailbox(a, limit))
+        Box::pin(async move {
+            self.pauses.at(a, PausePoint::BeforeRead).await;
+            self.faulty(move || self.inner.read_mailbox(a, limit)).await
+        })
     }
     fn commit<'a>(
         &'a self,
@@ -227,6 +252,7 @@ impl<S: Store> Store for FaultyStore<S> {
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
         Box::pin(async move {
+            self.pauses.at(a, PausePoint::BeforeCommit).await;
             if commit.lease_expires_at == 0 {
                 self.releasing().await?;
             }
@@ -252,7 +278,10 @@ impl<S: Store> Store for FaultyStore<S> {
                 ))
             });
         }
-        self.faulty(move || self.inner.cleanup(a, cleanup))
+        Box::pin(async move {
+            self.pauses.at(a, PausePoint::BeforeCleanup).await;
+            self.faulty(move || self.inner.cleanup(a, cleanup)).await
+        })
     }
     fn get_reply<'a>(
         &'a self,

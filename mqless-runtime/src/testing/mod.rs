@@ -21,11 +21,13 @@
 //! The `mqless` facade's `testing` module has a runnable example.
 
 mod faults;
+mod pause;
 mod rig;
 mod scenario;
 
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
 pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+pub use pause::{Pause, PausePoint};
 pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};
