@@ -124,6 +124,26 @@ async fn err_rolls_back_and_reaches_the_caller() {
     );
 }
 
+/// Within one batch, the message after an `Err` sees the state as before it: the commit
+/// writes the state as of the last message, so a missed rollback would be committed.
+#[tokio::test]
+async fn err_rolls_back_within_a_batch() {
+    let runtime = Embedded::builder()
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Vault>().unwrap();
+    let vault = runtime.client::<Vault>("batched").unwrap();
+    for i in 1..=4 {
+        vault.put(format!("item{i}")).send().await.unwrap(); // the 4th returns Err
+    }
+    vault.grow(1).send().await.unwrap(); // succeeds: the state is encoded after it
+    let id = ActorId::new("batched").unwrap();
+    let report = runtime.host::<Vault>().unwrap().drain(&id).await.unwrap();
+    assert_eq!((report.processed, report.failed, report.batches), (4, 1, 1));
+    let state = runtime.state::<Vault>("batched").await.unwrap().unwrap();
+    assert_eq!(state.items, ["item1", "item2", "item3"], "the Err's push was undone");
+}
+
 #[tokio::test]
 async fn a_panicking_message_is_retried_then_dead_lettered_and_the_actor_goes_on() {
     let runtime = runtime();

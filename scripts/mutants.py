@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Deliberate protocol mutations, each of which must turn a named test red.
+
+scripts/mutants runs this (arguments: run only the mutations whose name contains one of
+them). It copies the workspace (as checked out, without target/ and .local/) once into
+target/mutants-workspace; for each mutation it applies the one-line change (which
+must match exactly once, so a refactor cannot silently retire a mutation), runs the test
+that should catch it, and reports KILLED or SURVIVED. It exits 1 if any survived.
+DynamoDB mutations run only when MQLESS_TEST_DYNAMODB_ENDPOINT is set (scripts/test and
+scripts/local-aws set it).
+"""
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+# (name, invariant it breaks, file, exact text, replacement, test, needs DynamoDB Local)
+MUTATIONS = [
+    ("commit ignores epoch and version (memory store)",
+     "2: exactly once, under zombies and expired leases",
+     "mqless-runtime/src/store/memory.rs",
+     "let outcome = if record.epoch != commit.epoch || record.version != commit.expected_version {",
+     "let outcome = if false {",
+     ["--test", "fault_scenarios"], False),
+    ("acquire ignores a live lease (memory store)",
+     "4: one message of an actor at a time",
+     "mqless-runtime/src/store/memory.rs",
+     "let result = if record.lease_expires_at > now {",
+     "let result = if false {",
+     ["--test", "fault_scenarios"], False),
+    ("the recheck after release is skipped",
+     "1: an acknowledged message is processed (lost wake-up)",
+     "mqless-runtime/src/mailbox/mod.rs",
+     "if self.store.read_mailbox(&address, 1).await?.is_empty() {",
+     "if true {",
+     ["--test", "embedded_invariants", "a_message_enqueued_while_the_lease_is_released_is_not_lost"], False),
+    ("a message consumed by the previous batch is run again",
+     "2: exactly once (crash between commit and cleanup)",
+     "mqless-runtime/src/mailbox/lease.rs",
+     "if self.book.consumed.contains(&item.id) {",
+     "if false {",
+     ["--test", "embedded_invariants", "a_crash_between_commit_and_cleanup"], False),
+    ("the idempotency-key check is skipped",
+     "2: exactly once (a resent message)",
+     "mqless-runtime/src/mailbox/batch.rs",
+     "if self.next.recent_keys.contains(key) {",
+     "if false {",
+     ["--test", "fault_scenarios"], False),
+    ("poison detection is off",
+     "7: no actor is wedged (a message that kills its process)",
+     "mqless-runtime/src/mailbox/lease.rs",
+     "blame_head: stalls >= config.max_attempts,",
+     "blame_head: false,",
+     ["--test", "semantics", "a_message_that_kills_its_process"], False),
+    ("a batch ignores its lease deadline",
+     "4: one at a time (a slow batch outlives its lease)",
+     "mqless-runtime/src/mailbox/lease.rs",
+     "if batch.is_full() || host.lease_near_end(self.lease_until) {",
+     "if batch.is_full() {",
+     ["--test", "embedded_invariants", "a_batch_commits_and_renews_its_lease"], False),
+    ("a failed drain keeps its lease",
+     "7: no stall is counted for a store error",
+     "mqless-runtime/src/mailbox/mod.rs",
+     "let _ = self.store.release(address, epoch).await;",
+     "let _ = (address, epoch);",
+     ["--test", "embedded_invariants", "a_drain_that_fails_frees_its_lease"], False),
+    ("Err does not roll the state back",
+     "5: a method that returns Err leaves no change",
+     "mqless-runtime/src/mailbox/batch.rs",
+     "self.working.roll_back(read_only, &limits)?;\n                    self.tally.failed += 1;",
+     "self.tally.failed += 1;",
+     ["--test", "semantics", "err_rolls_back_within_a_batch"], False),
+    ("commit ignores epoch and version (DynamoDB store)",
+     "2: exactly once, under zombies and expired leases, on DynamoDB",
+     "mqless-runtime/src/aws/dynamodb/requests.rs",
+     'let condition = "ep = :ep AND ver = :ver";',
+     'let condition = "(ep = :ep AND ver = :ver) OR attribute_exists(pk)";',
+     ["--features", "e2e", "--test", "dynamodb", "invariants_hold"], True),
+]
+
+
+def copy_workspace(repo, dest):
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                           cwd=repo, check=True, capture_output=True).stdout.split(b"\0")
+    for name in files:
+        if not name:
+            continue
+        src = os.path.join(repo, name.decode())
+        if not os.path.isfile(src):
+            continue
+        dst = os.path.join(dest, name.decode())
+        os.makedirs(os.path.dirname(dst), exist_ok=True)
+        shutil.copy2(src, dst)
+
+
+def main():
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    dynamodb = bool(os.environ.get("MQLESS_TEST_DYNAMODB_ENDPOINT"))
+    # One copy for all mutations, and this checkout's target/: third-party crates are
+    # reused, and each mutation rebuilds only the crates under the changed file.
+    env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(repo, "target"))
+    copy = os.path.join(repo, "target", "mutants-workspace")
+    shutil.rmtree(copy, ignore_errors=True)
+    copy_workspace(repo, copy)
+    only = sys.argv[1:]  # optional: run the mutations whose name contains one of these
+    survived, results = [], []
+    for name, invariant, path, text, replacement, test, needs_dynamodb in MUTATIONS:
+        if only and not any(word in name for word in only):
+            continue
+        if needs_dynamodb and not dynamodb:
+            results.append(f"SKIPPED   {name} (needs DynamoDB Local: run under scripts/local-aws)")
+            continue
+        target = os.path.join(copy, path)
+        source = open(target).read()
+        if source.count(text) != 1:
+            sys.exit(f"mutation {name!r}: the text to change is in {path} {source.count(text)} times, not once; update scripts/mutants.py")
+        open(target, "w").write(source.replace(text, replacement))
+        started = time.time()
+        try:
+            run = subprocess.run(["cargo", "test", "--quiet", "-p", "mqless-tests"] + test,
+                                 cwd=copy, env=env, capture_output=True, text=True)
+        finally:
+            open(target, "w").write(source)
+        took = time.time() - started
+        if "could not compile" in run.stderr:
+            sys.exit(f"mutation {name!r} does not compile:\n{run.stderr[-3000:]}")
+        verdict = "KILLED  " if run.returncode != 0 else "SURVIVED"
+        # The failed assertion, so a kill for the wrong reason (say, a request error) shows.
+        why = next((line.strip() for line in (run.stdout + run.stderr).splitlines()
+                    if "assertion" in line or "seed " in line), "")
+        if run.returncode == 0:
+            survived.append(name)
+        results.append(f"{verdict}  {name} -> breaks invariant {invariant}; caught by `{' '.join(test)}` ({took:.0f} s){': ' + why[:160] if why else ''}")
+        print(results[-1], flush=True)
+    shutil.rmtree(copy, ignore_errors=True)
+    print("\n".join(["", "mutation results:"] + results))
+    if survived:
+        sys.exit(f"{len(survived)} mutation(s) survived: the tests no longer catch {survived}")
+
+
+if __name__ == "__main__":
+    main()
