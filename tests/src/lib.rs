@@ -26,3 +26,20 @@ pub fn mailbox_item<M: serde::Serialize>(message: &M, ask: bool) -> mqless::stor
         envelope,
     }
 }
+
+/// The dead letters of actor `id` of type `A`, on any runtime.
+pub async fn dead_letters<A: mqless::Actor>(
+    actors: &impl mqless::Actors,
+    id: &str,
+) -> Vec<mqless::recovery::DeadLetter> {
+    actors.dead_letters::<A>(id).unwrap().list().await.unwrap()
+}
+
+/// The committed state of actor `id` of type `A`, which must have committed.
+pub async fn state<A: mqless::Actor>(actors: &impl mqless::Actors, id: &str) -> A {
+    actors
+        .state::<A>(id)
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{id} has committed no state"))
+}

@@ -73,12 +73,7 @@ async fn sends_commit_with_the_state_and_vanish_with_a_failure() {
         "only the successful messages' sends, in the order sent"
     );
     assert_eq!(
-        runtime
-            .state::<Relay>("r")
-            .await
-            .unwrap()
-            .unwrap()
-            .forwarded,
+        mqless_tests::state::<Relay>(&runtime, "r").await.forwarded,
         10
     );
 }

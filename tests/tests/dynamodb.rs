@@ -129,12 +129,7 @@ async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
         (6, 0),
         "only the successful messages changed the state"
     );
-    let letters = runtime
-        .dead_letters::<Tally>("t")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = mqless_tests::dead_letters::<Tally>(&runtime, "t").await;
     assert_eq!(letters.len(), 2);
     assert_eq!(
         (letters[0].error.as_str(), letters[0].attempts),

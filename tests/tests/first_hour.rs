@@ -149,11 +149,8 @@ async fn a_handler_uses_question_mark_with_its_own_error_and_ask_errors_compare(
     ));
     runtime.settle().await;
     assert_eq!(
-        runtime
-            .state::<Warehouse>("w1")
+        mqless_tests::state::<Warehouse>(&*runtime, "w1")
             .await
-            .unwrap()
-            .unwrap()
             .reserved,
         2
     );
@@ -196,12 +193,7 @@ async fn dead_letters_decode_without_limits_and_print() {
     let fragile = runtime.client::<Fragile>("f").unwrap();
     fragile.charge("o-7".into(), 250).send().await.unwrap();
     runtime.settle().await;
-    let letters = runtime
-        .dead_letters::<Fragile>("f")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = mqless_tests::dead_letters::<Fragile>(&runtime, "f").await;
     assert_eq!(letters.len(), 1);
     let message = letters[0].message::<Fragile>().unwrap();
     assert_eq!(

@@ -32,12 +32,7 @@ async fn handler_panics_skip_the_panic_hook_and_other_panics_reach_it() {
     let brittle = runtime.client::<Brittle>("b").unwrap();
     brittle.crash().send().await.unwrap();
     runtime.settle().await;
-    let letters = runtime
-        .dead_letters::<Brittle>("b")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = mqless_tests::dead_letters::<Brittle>(&runtime, "b").await;
     assert_eq!(letters.len(), 1, "three attempts, then a dead letter");
     assert_eq!(letters[0].attempts, 3);
     assert_eq!(

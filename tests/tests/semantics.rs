@@ -141,7 +141,11 @@ async fn err_rolls_back_within_a_batch() {
     let report = runtime.host::<Vault>().unwrap().drain(&id).await.unwrap();
     assert_eq!((report.processed, report.failed, report.batches), (4, 1, 1));
     let state = runtime.state::<Vault>("batched").await.unwrap().unwrap();
-    assert_eq!(state.items, ["item1", "item2", "item3"], "the Err's push was undone");
+    assert_eq!(
+        state.items,
+        ["item1", "item2", "item3"],
+        "the Err's push was undone"
+    );
 }
 
 #[tokio::test]
@@ -160,12 +164,7 @@ async fn a_panicking_message_is_retried_then_dead_lettered_and_the_actor_goes_on
         "the panicking message changed nothing"
     );
 
-    let letters = runtime
-        .dead_letters::<Vault>("p")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = mqless_tests::dead_letters::<Vault>(&runtime, "p").await;
     assert_eq!(letters.len(), 1);
     assert_eq!(letters[0].attempts, DrainConfig::default().max_attempts);
     assert_eq!(letters[0].error, "handler panicked: boom");
@@ -182,12 +181,8 @@ async fn a_transient_panic_is_retried_and_applied_once() {
         1,
         "the first attempt's push was rolled back"
     );
-    assert!(runtime
-        .dead_letters::<Vault>("f")
-        .unwrap()
-        .list()
+    assert!(mqless_tests::dead_letters::<Vault>(&runtime, "f")
         .await
-        .unwrap()
         .is_empty());
 }
 
@@ -243,12 +238,8 @@ async fn undecodable_messages_are_dead_lettered_without_blocking_the_mailbox() {
         .await
         .unwrap();
     assert_eq!((report.dead_lettered, report.processed), (4, 1));
-    let errors: Vec<String> = runtime
-        .dead_letters::<Vault>("u")
-        .unwrap()
-        .list()
+    let errors: Vec<String> = mqless_tests::dead_letters::<Vault>(&runtime, "u")
         .await
-        .unwrap()
         .into_iter()
         .map(|l| {
             assert_eq!(l.attempts, 1, "decoding errors are not retried");

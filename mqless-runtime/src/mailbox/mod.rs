@@ -20,7 +20,7 @@
 //!
 //! A message that kills its process (an abort, a timeout, running out of memory) cannot
 //! be caught like a panic. The state record counts the leases taken since the actor last
-//! made progress ([`StateRecord::stalled_leases`], kept by the writes the protocol makes
+//! made progress ([`StateRecord::stalled_leases`](crate::store::StateRecord::stalled_leases), kept by the writes the protocol makes
 //! anyway); after a stalled lease the next owner commits one message at a time, so the
 //! message left at the head after [`DrainConfig::max_attempts`] stalls in a row is the
 //! one that kills the process, and it is dead-lettered without running again.

@@ -197,6 +197,24 @@ impl<S: Store> FaultyStore<S> {
         }
     }
 
+    /// Pauses at `point` if armed, then fails with `fail` (a targeted failure) or runs
+    /// `op` under the random faults.
+    fn paused_then<'a, T: Send + 'a>(
+        &'a self,
+        address: &'a Address,
+        point: PausePoint,
+        fail: Option<&'static str>,
+        op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, StoreError>> {
+        Box::pin(async move {
+            self.pauses.at(address, point).await;
+            match fail {
+                Some(message) => Err(StoreError::new(StoreErrorKind::Unavailable, message)),
+                None => self.faulty(op).await,
+            }
+        })
+    }
+
     async fn releasing(&self) -> Result<(), StoreError> {
         let armed = lock(&self.before_release).take();
         if let Some((to, item)) = armed {
@@ -233,17 +251,9 @@ impl<S: Store> Store for FaultyStore<S> {
         a: &'a Address,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
-        if take_one(&self.failing_reads) {
-            return Box::pin(async {
-                Err(StoreError::new(
-                    StoreErrorKind::Unavailable,
-                    "injected read failure",
-                ))
-            });
-        }
-        Box::pin(async move {
-            self.pauses.at(a, PausePoint::BeforeRead).await;
-            self.faulty(move || self.inner.read_mailbox(a, limit)).await
+        let fail = take_one(&self.failing_reads).then_some("injected read failure");
+        self.paused_then(a, PausePoint::BeforeRead, fail, move || {
+            self.inner.read_mailbox(a, limit)
         })
     }
     fn commit<'a>(
@@ -270,17 +280,9 @@ impl<S: Store> Store for FaultyStore<S> {
         a: &'a Address,
         cleanup: Cleanup<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        if take_one(&self.failing_cleanups) {
-            return Box::pin(async {
-                Err(StoreError::new(
-                    StoreErrorKind::Unavailable,
-                    "injected crash before cleanup",
-                ))
-            });
-        }
-        Box::pin(async move {
-            self.pauses.at(a, PausePoint::BeforeCleanup).await;
-            self.faulty(move || self.inner.cleanup(a, cleanup)).await
+        let fail = take_one(&self.failing_cleanups).then_some("injected crash before cleanup");
+        self.paused_then(a, PausePoint::BeforeCleanup, fail, move || {
+            self.inner.cleanup(a, cleanup)
         })
     }
     fn get_reply<'a>(
