@@ -62,6 +62,7 @@ pub async fn end_to_end(asks: usize) -> Result<Table, BenchError> {
     };
     remote.store().enqueue(&address, &probe).await?;
     let invocation = Invocation {
+        actor_type: None,
         actor: id,
         reply_to: Some(probe.id.to_string()),
         hop: 0,

@@ -8,6 +8,9 @@ use crate::error::Error;
 /// Longest accepted actor type name, in bytes. Matches AWS Lambda's function-name limit,
 /// so a type name can be used as a function name as is.
 pub const MAX_ACTOR_TYPE_LEN: usize = 64;
+/// How far ahead of the local clock an id may be and still order the next ids (10
+/// minutes: far beyond real clock skew, far below a corrupt timestamp).
+pub const MAX_FUTURE_SKEW_MILLIS: u64 = 10 * 60 * 1000;
 /// Longest accepted actor id, in bytes. Keeps the DynamoDB partition key (type + `/` + id)
 /// far below its 2048-byte limit.
 pub const MAX_ACTOR_ID_LEN: usize = 512;
@@ -216,14 +219,23 @@ impl MessageId {
     }
 
     /// A new id, later than every id this process made before and later than `floor`.
-    /// `now_millis` is the caller's clock.
+    /// `now_millis` is the caller's clock. A floor more than [`MAX_FUTURE_SKEW_MILLIS`]
+    /// ahead of `now_millis` is taken as corrupt (a foreign or hand-written id in a
+    /// state record) and ignored, so it cannot move this process's ids into the far
+    /// future.
     #[must_use]
     pub fn generate(now_millis: u64, floor: Option<MessageId>) -> Self {
         static LAST: Mutex<u128> = Mutex::new(0);
         let mut last = LAST
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let floor = floor.map_or(0, |f| f.0).max(*last);
+        let ceiling =
+            u128::from(now_millis.saturating_add(MAX_FUTURE_SKEW_MILLIS) & 0xFFFF_FFFF_FFFF) << 80
+                | ((1 << 80) - 1);
+        // Only the caller's floor (read from a store) can be corrupt; this process's own
+        // last id stays the floor, so ids stay increasing per process whatever the clock.
+        let floor = floor.map_or(0, |f| f.0);
+        let floor = if floor > ceiling { 0 } else { floor }.max(*last);
         let time_part = u128::from(now_millis & 0xFFFF_FFFF_FFFF) << 80;
         let candidate = if time_part > floor {
             // A new millisecond: random low bits (kept below 2^79 so counting up cannot
@@ -297,6 +309,22 @@ impl fmt::Debug for MessageId {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_far_future_floor_does_not_move_the_generator() {
+        // Later than any other test's ids (they share the process-wide generator).
+        let now = 5_000_000_000_000;
+        let far = MessageId::parse("7ZZZZZZZZZZZZZZZZZZZZZZZZZ").unwrap();
+        let next = MessageId::generate(now, Some(far));
+        assert!(next < far, "a corrupt floor is ignored");
+        let within = |id: MessageId| id.timestamp_millis() <= now + MAX_FUTURE_SKEW_MILLIS;
+        assert!(next.timestamp_millis() >= now && within(next));
+        let later = MessageId::generate(now, None);
+        assert!(later > next && within(later));
+        // A floor within the allowed skew still orders the next id.
+        let near = MessageId::generate(now + 60_000, None);
+        assert!(MessageId::generate(now, Some(near)) > near);
+    }
 
     #[test]
     fn ids_round_trip_and_sort_as_text() {

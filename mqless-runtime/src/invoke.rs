@@ -13,17 +13,6 @@ pub trait Invoker: Send + Sync + 'static {
     /// Asks the host of `address.actor_type()` to drain `address`'s mailbox.
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>>;
 
-    /// Whether this invoker can wake actors of `actor_type` at all, checked when a
-    /// handler addresses one, so a send to a type nobody runs fails at once instead of
-    /// waiting in a mailbox forever. The default says yes.
-    ///
-    /// # Errors
-    /// [`Error::NoHost`] saying how to make the type runnable.
-    fn can_wake(&self, actor_type: &ActorType) -> Result<(), Error> {
-        let _ = actor_type;
-        Ok(())
-    }
-
     /// Wakes the host for an ask of message `message`. An invoker that can wait for
     /// the drain (a synchronous Lambda invoke) returns the encoded reply when that
     /// invocation produced it, saving the asker a read; the default nudges and returns
@@ -35,6 +24,17 @@ pub trait Invoker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, InvokeError>> {
         let _ = message;
         Box::pin(async move { self.nudge(address).await.map(|()| None) })
+    }
+
+    /// Whether this invoker can wake actors of `actor_type` at all, checked when a
+    /// handler addresses one, so a send to a type nobody runs fails at once instead of
+    /// waiting in a mailbox forever. The default says yes.
+    ///
+    /// # Errors
+    /// [`Error::NoHost`] saying how to make the type runnable.
+    fn can_wake(&self, actor_type: &ActorType) -> Result<(), Error> {
+        let _ = actor_type;
+        Ok(())
     }
 }
 

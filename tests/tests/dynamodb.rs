@@ -288,3 +288,44 @@ async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on
     let store = local_aws::fresh_store("poison").await;
     mqless_tests::recovery::poison_is_dead_lettered(Arc::new(store), "poisoned").await;
 }
+
+/// `create_table` on a table that exists without TTL turns TTL on, so replies expire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_table_turns_ttl_on_for_an_existing_table() {
+    use mqless::aws::aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    local_aws::configure();
+    let sdk = mqless::aws::load_config().await;
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&sdk);
+    let table = format!("no-ttl-{}", mqless::MessageId::generate(1, None));
+    let mut create = client
+        .create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest);
+    for (name, key_type) in [("pk", KeyType::Hash), ("sk", KeyType::Range)] {
+        create = create
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name(name)
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()
+                    .unwrap(),
+            );
+    }
+    create.send().await.unwrap();
+    let store = DynamoStore::new(client, table);
+    assert!(!store.ttl_enabled().await.unwrap(), "made without TTL");
+    store.create_table().await.unwrap();
+    assert!(
+        store.ttl_enabled().await.unwrap(),
+        "create_table turned TTL on"
+    );
+}

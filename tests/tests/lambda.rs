@@ -88,6 +88,7 @@ async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
     let client_requests = (remote.store().capacity() - before).requests;
     // ...then one synchronous Invoke, whose response carries the reply.
     let invocation = Invocation {
+        actor_type: None,
         actor: address.id().to_string(),
         reply_to: Some(message.id.to_string()),
         hop: 0,
@@ -118,6 +119,7 @@ async fn a_bad_payload_is_refused_with_a_reason() {
     let _ = remote().await;
     let invoker = mqless::aws::Environment::load().await.unwrap().invoker();
     let invocation = Invocation {
+        actor_type: None,
         actor: "has/slash".into(),
         reply_to: None,
         hop: 0,

@@ -172,6 +172,7 @@ impl<A: Actor> ActorFunction<A> {
     ) -> Result<serde_json::Value, Error> {
         let bytes = serde_json::to_vec(payload).map_err(|e| Error::Config(e.to_string()))?;
         let (invocation, id, reply_for) = parse_invocation(&bytes)?;
+        invocation.check_type(self.host.actor_type().as_str())?;
         let options = DrainOptions {
             deadline_millis: Some(absolute_deadline(deadline_millis, self.clock.now_millis())),
             reply_for,
@@ -185,9 +186,8 @@ impl<A: Actor> ActorFunction<A> {
             let hop = invocation.hop.saturating_add(1);
             if hop < MAX_HOPS {
                 let next = Invocation {
-                    actor: id.to_string(),
-                    reply_to: None,
                     hop,
+                    ..Invocation::drain(&address)
                 };
                 if let Err(error) = self
                     .invoker

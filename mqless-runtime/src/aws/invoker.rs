@@ -229,11 +229,7 @@ impl Invoker for LambdaInvoker {
 
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
         Box::pin(async move {
-            let invocation = Invocation {
-                actor: address.id().to_string(),
-                reply_to: None,
-                hop: 0,
-            };
+            let invocation = Invocation::drain(address);
             match &self.detached {
                 None => self
                     .invoke(address.actor_type(), &invocation, false)
@@ -263,9 +259,8 @@ impl Invoker for LambdaInvoker {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, InvokeError>> {
         Box::pin(async move {
             let invocation = Invocation {
-                actor: address.id().to_string(),
                 reply_to: Some(message.to_string()),
-                hop: 0,
+                ..Invocation::drain(address)
             };
             let result = self.invoke(address.actor_type(), &invocation, true).await?;
             match result.and_then(|r| r.reply) {
@@ -302,6 +297,19 @@ mod tests {
             "arn:aws:lambda:us-east-1:123456789012:function:bank"
         );
         assert!(FunctionNames::with_prefix("bad prefix").is_err());
+        // A prefix, or no names at all: every type has a function.
+        let order = ActorType::new("Order").unwrap();
+        assert!(names.check(&order).is_ok());
+        assert!(FunctionNames::default().check(&order).is_ok());
+        // Names without a prefix: only the named types.
+        let mut strict = FunctionNames::default();
+        strict.set(account.clone(), "bank").unwrap();
+        assert!(strict.check(&account).is_ok());
+        let error = strict.check(&order).unwrap_err().to_string();
+        assert!(
+            error.contains("actor type `Order`") && error.contains("add `Order=<function name>`"),
+            "{error}"
+        );
         assert!(names.set(account, "two words").is_err());
     }
 }

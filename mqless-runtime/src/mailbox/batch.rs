@@ -8,7 +8,7 @@ use super::dispatch::dispatch;
 use super::{ActorHost, DrainReport};
 use crate::actor::{Actor, Context, Outbox, Outcome};
 use crate::codec::{self, Limits};
-use crate::error::{describe_panic, Error};
+use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::store::MailboxItem;
 use crate::wire::{Envelope, ReplyRecord};
@@ -188,46 +188,11 @@ impl<'l, A: Actor> Batch<'l, A> {
                 Err(error) => return gave_up(error.to_string()),
             };
             let read_only = A::is_read_only(&message);
-            let now = self.host.clock.now_millis();
-            let outbox = Arc::new(Outbox::new(
-                now,
-                limits,
-                self.next.last_sent,
-                Arc::clone(&self.host.invoker),
-            ));
-            let mut ctx = Context::new(
-                Arc::clone(self.address),
-                id,
-                envelope.ask,
-                Arc::clone(&outbox),
-            );
-            let result = dispatch(&mut self.working.state, message, &mut ctx).await;
-            let (sent, last_sent) = outbox.take();
+            let (result, sent, last_sent) = self.call(id, envelope.ask, message).await;
             match result {
                 Ok(Ok(Outcome::Ok(reply))) => {
-                    if sent.len() > config.max_sends_per_message {
-                        self.working.roll_back(read_only, &limits)?;
-                        return gave_up(format!(
-                            "the handler sent {} messages, more than the limit of {} per message",
-                            sent.len(),
-                            config.max_sends_per_message
-                        ));
-                    }
-                    if !read_only {
-                        let encoded = codec::encode(
-                            &self.working.state,
-                            "actor state",
-                            limits.max_state_bytes,
-                        );
-                        match encoded {
-                            Ok(bytes) => self.working.snapshot = bytes,
-                            Err(error) => {
-                                self.working.roll_back(false, &limits)?;
-                                return gave_up(format!(
-                                    "the new state was rejected, the previous state is kept: {error}"
-                                ));
-                            }
-                        }
+                    if let Err(error) = self.keep(read_only, &sent)? {
+                        return gave_up(error);
                     }
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;
@@ -237,6 +202,13 @@ impl<'l, A: Actor> Batch<'l, A> {
                 Ok(Ok(Outcome::Err(error))) => {
                     self.working.roll_back(read_only, &limits)?;
                     self.tally.failed += 1;
+                    if !envelope.ask {
+                        // Nobody waits for a tell's error: say so, or it is silent.
+                        tracing::warn!(
+                            actor = %self.address, message = %id,
+                            "a tell's method returned Err; the state is unchanged"
+                        );
+                    }
                     return self.consumed(id, envelope, ReplyRecord::Err(error));
                 }
                 Ok(Err(error)) => {
@@ -261,7 +233,57 @@ impl<'l, A: Actor> Batch<'l, A> {
     }
 }
 
-impl<A> Batch<'_, A> {
+impl<A: Actor> Batch<'_, A> {
+    /// Calls the method with a fresh context; returns what it did and what it sent.
+    async fn call(
+        &mut self,
+        id: MessageId,
+        ask: bool,
+        message: A::Message,
+    ) -> (Dispatched, Vec<(Address, MailboxItem)>, Option<MessageId>) {
+        let outbox = Arc::new(Outbox::new(
+            self.host.clock.now_millis(),
+            self.host.config.limits,
+            self.next.last_sent,
+            Arc::clone(&self.host.invoker),
+        ));
+        let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox));
+        let result = dispatch(&mut self.working.state, message, &mut ctx).await;
+        let (sent, last_sent) = outbox.take();
+        (result, sent, last_sent)
+    }
+
+    /// Keeps the state a method left, as the new rollback point; `Ok(Err(reason))` when
+    /// it cannot be kept (too many sends, a state over its limit), rolled back.
+    fn keep(
+        &mut self,
+        read_only: bool,
+        sent: &[(Address, MailboxItem)],
+    ) -> Result<Result<(), String>, Error> {
+        let config = &self.host.config;
+        let limits = config.limits;
+        if sent.len() > config.max_sends_per_message {
+            self.working.roll_back(read_only, &limits)?;
+            return Ok(Err(format!(
+                "the handler sent {} messages, more than the limit of {} per message",
+                sent.len(),
+                config.max_sends_per_message
+            )));
+        }
+        if !read_only {
+            match codec::encode(&self.working.state, "actor state", limits.max_state_bytes) {
+                Ok(bytes) => self.working.snapshot = bytes,
+                Err(error) => {
+                    self.working.roll_back(false, &limits)?;
+                    return Ok(Err(format!(
+                        "the new state was rejected, the previous state is kept: {error}"
+                    )));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
     /// Records a message whose method returned: its key, and its reply if asked.
     fn consumed(
         &mut self,
@@ -277,6 +299,9 @@ impl<A> Batch<'_, A> {
         Ok(Ran::Applied)
     }
 }
+
+/// What a method call produced: its outcome, or its panic.
+type Dispatched = Result<Result<Outcome, CodecError>, super::dispatch::Panic>;
 
 /// How running a message ended.
 enum Ran {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType, TableStatus,
-    TimeToLiveSpecification,
+    TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::{errors, DynamoStore};
@@ -13,7 +13,8 @@ use crate::error::StoreError;
 
 impl DynamoStore {
     /// Creates the table (keys `pk`/`sk`, on-demand billing, TTL on `ttl`) and waits
-    /// until it is active. An existing table is left as is.
+    /// until it is active. On an existing table it only turns TTL on if it is off, so
+    /// replies keep expiring.
     ///
     /// # Errors
     /// When DynamoDB cannot be reached or refuses.
@@ -42,18 +43,44 @@ impl DynamoStore {
             .send()
             .await;
         match created {
-            Ok(_) => {}
-            Err(error) if error.code() == Some("ResourceInUseException") => return Ok(()),
+            Ok(_) => self.wait_until_active().await?,
+            // It exists: make sure replies still expire (TTL on `ttl`).
+            Err(error) if error.code() == Some("ResourceInUseException") => {}
             Err(error) => return Err(errors::from_sdk(&self.table, error)),
         }
-        for _ in 0..600 {
-            let described = self
-                .client
-                .describe_table()
+        self.enable_ttl().await
+    }
+
+    /// Whether TTL deletes expired items on attribute `ttl`, as replies need.
+    ///
+    /// # Errors
+    /// When DynamoDB cannot be reached or refuses.
+    pub async fn ttl_enabled(&self) -> Result<bool, StoreError> {
+        let described = self.admin(
+            self.client
+                .describe_time_to_live()
                 .table_name(&*self.table)
                 .send()
-                .await
-                .map_err(|e| errors::from_sdk(&self.table, e))?;
+                .await,
+        )?;
+        Ok(described.time_to_live_description().is_some_and(|ttl| {
+            ttl.attribute_name() == Some("ttl")
+                && matches!(
+                    ttl.time_to_live_status(),
+                    Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+                )
+        }))
+    }
+
+    async fn wait_until_active(&self) -> Result<(), StoreError> {
+        for _ in 0..600 {
+            let described = self.admin(
+                self.client
+                    .describe_table()
+                    .table_name(&*self.table)
+                    .send()
+                    .await,
+            )?;
             let active = described
                 .table()
                 .and_then(|t| t.table_status())
@@ -63,18 +90,26 @@ impl DynamoStore {
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        Ok(())
+    }
+
+    async fn enable_ttl(&self) -> Result<(), StoreError> {
+        if self.ttl_enabled().await? {
+            return Ok(());
+        }
         let ttl = TimeToLiveSpecification::builder()
             .enabled(true)
             .attribute_name("ttl")
             .build()
             .map_err(errors::build_error)?;
-        self.client
-            .update_time_to_live()
-            .table_name(&*self.table)
-            .time_to_live_specification(ttl)
-            .send()
-            .await
-            .map_err(|e| errors::from_sdk(&self.table, e))?;
+        self.admin(
+            self.client
+                .update_time_to_live()
+                .table_name(&*self.table)
+                .time_to_live_specification(ttl)
+                .send()
+                .await,
+        )?;
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ pub mod schema;
 use std::sync::Arc;
 
 use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, Put, PutRequest, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
     WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
@@ -331,16 +331,7 @@ impl Store for DynamoStore {
                             .map_err(errors::build_error)?,
                     )
                     .build(),
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&*self.table)
-                            .set_item(Some(message))
-                            .condition_expression("attribute_not_exists(pk)")
-                            .build()
-                            .map_err(errors::build_error)?,
-                    )
-                    .build(),
+                self.put_new(message)?,
             ];
             self.transact(items).await
         })

@@ -19,6 +19,28 @@ use crate::store::{Commit, CommitOutcome};
 const BATCH_WRITE_MAX: usize = 25;
 
 impl DynamoStore {
+    /// A transaction item that puts a new mailbox item, and never overwrites one: ids
+    /// are unique, so the condition only ever refuses a corrupt or hand-written item.
+    pub(super) fn put_new(&self, item: Item) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(errors::build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
+    }
+
+    /// Maps a failed request's error to a store error (for requests whose capacity is not
+    /// metered: table administration).
+    pub(super) fn admin<O, E, R>(&self, result: Result<O, SdkError<E, R>>) -> Result<O, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        result.map_err(|e| errors::from_sdk(&self.table, e))
+    }
+
     /// A request's output, its capacity counted, or its error mapped to a store error.
     pub(super) fn counted<O: Metered, E, R>(
         &self,
@@ -92,17 +114,7 @@ impl DynamoStore {
         for (to, item) in &commit.outgoing {
             let mut message = message_key(to, item.id);
             message.insert("env".into(), b(&item.envelope));
-            items.push(
-                TransactWriteItem::builder()
-                    .put(
-                        Put::builder()
-                            .table_name(&*self.table)
-                            .set_item(Some(message))
-                            .build()
-                            .map_err(errors::build_error)?,
-                    )
-                    .build(),
-            );
+            items.push(self.put_new(message)?);
         }
         Ok(if self.transact(items).await? {
             CommitOutcome::Committed
