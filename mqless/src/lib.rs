@@ -125,15 +125,15 @@ pub mod embedded {
     pub use mqless_runtime::embedded::EmbeddedBuilder;
 }
 
-/// The mailbox protocol engine: [`ActorHost`] drains one actor's mailbox over a store,
-/// an invoker and a clock, with [`DrainConfig`]'s settings.
+/// The mailbox protocol engine: [`ActorHost`](mailbox::ActorHost) drains one actor's mailbox over a store,
+/// an invoker and a clock, with [`DrainConfig`](mailbox::DrainConfig)'s settings.
 pub mod mailbox {
     pub use mqless_runtime::mailbox::{
         ActorHost, DrainConfig, DrainEnd, DrainOptions, DrainReport,
     };
 }
 
-/// Where mailboxes and state live: the [`Store`] trait, its records, and the in-memory
+/// Where mailboxes and state live: the [`Store`](store::Store) trait, its records, and the in-memory
 /// store of the embedded runtime.
 pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
@@ -143,13 +143,13 @@ pub mod store {
     pub use mqless_runtime::BoxFuture;
 }
 
-/// How an actor's host is woken: the [`Invoker`] trait. (An invoker that only records,
+/// How an actor's host is woken: the [`Invoker`](invoke::Invoker) trait. (An invoker that only records,
 /// for tests, is in `testing`.)
 pub mod invoke {
     pub use mqless_runtime::invoke::Invoker;
 }
 
-/// Time: the [`Clock`] trait and the system clock. (A manual clock, for tests, is in
+/// Time: the [`Clock`](clock::Clock) trait and the system clock. (A manual clock, for tests, is in
 /// `testing`.)
 pub mod clock {
     pub use mqless_runtime::clock::{Clock, SystemClock};
