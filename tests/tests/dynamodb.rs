@@ -329,3 +329,72 @@ async fn create_table_turns_ttl_on_for_an_existing_table() {
         "create_table turned TTL on"
     );
 }
+
+/// Items written past the client (by hand, by a client in another language, by an older
+/// version) never wedge an actor or a sweep: a lower-case id (which would run, then
+/// never be deleted under its canonical key), a String envelope, a sort key that is no
+/// id, and a queued item under a partition key that is not `Type/id` are skipped and
+/// logged; the actor's own messages run as usual, and the drain does not loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_mailbox_items_are_skipped_and_never_loop_a_drain_or_fail_a_sweep() {
+    use mqless::aws::aws_sdk_dynamodb::primitives::Blob;
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
+    use mqless_examples::counter::{Counter, CounterMessage};
+
+    let store = local_aws::fresh_store("foreign").await;
+    let envelope =
+        mqless_tests::mailbox_item(&CounterMessage::Increment { by: 100 }, false).envelope;
+    let id = mqless::MessageId::generate(1_000, None).to_string();
+    let sdk = mqless::aws::load_config().await;
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&sdk);
+    for (pk, sk, env) in [
+        (
+            "Counter/c",
+            format!("m#{}", id.to_lowercase()),
+            AttributeValue::B(Blob::new(envelope.clone())),
+        ),
+        (
+            "Counter/c",
+            format!("m#{id}"),
+            AttributeValue::S("not binary".into()),
+        ),
+        (
+            "Counter/c",
+            "m#not-an-id".to_owned(),
+            AttributeValue::B(Blob::new(envelope.clone())),
+        ),
+        (
+            "no-slash",
+            format!("m#{id}"),
+            AttributeValue::B(Blob::new(envelope.clone())),
+        ),
+    ] {
+        client
+            .put_item()
+            .table_name(store.table())
+            .item("pk", AttributeValue::S(pk.into()))
+            .item("sk", AttributeValue::S(sk))
+            .item("env", env)
+            .send()
+            .await
+            .unwrap();
+    }
+    let runtime = runtime_over(&store);
+    runtime.register::<Counter>().unwrap();
+    let counter = runtime.client::<Counter>("c").unwrap();
+    let before = store.capacity();
+    assert_eq!(
+        counter.increment(1).call().await,
+        Ok(1),
+        "foreign items are not run"
+    );
+    runtime.settle().await;
+    let used = store.capacity() - before;
+    assert!(used.requests < 20, "the drain did not loop: {used:?}");
+    let swept = runtime
+        .sweep()
+        .await
+        .expect("a foreign key does not fail the sweep");
+    assert!(swept.failed.is_empty(), "{swept:?}");
+    assert_eq!(counter.get().call().await, Ok(1));
+}

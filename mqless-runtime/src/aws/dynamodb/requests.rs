@@ -199,12 +199,15 @@ impl DynamoStore {
         Ok(())
     }
 
-    pub(super) async fn query_prefix(
+    /// The first `limit` items under `prefix` that `keep` accepts, in key order; items
+    /// it refuses do not count toward the limit.
+    pub(super) async fn query_prefix<T>(
         &self,
         address: &Address,
         prefix: &str,
         limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
+        mut keep: impl FnMut(&Item) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -223,7 +226,7 @@ impl DynamoStore {
                     .send()
                     .await,
             )?;
-            items.extend(out.items().iter().cloned());
+            items.extend(out.items().iter().filter_map(&mut keep));
             start = out.last_evaluated_key().cloned();
             // A page stops at 1 MB even below the limit: keep reading.
             if start.is_none() || items.len() >= limit {

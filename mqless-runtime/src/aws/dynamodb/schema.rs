@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
-use crate::store::StateRecord;
+use crate::store::{MailboxItem, StateRecord};
 
 /// DynamoDB's item size limit.
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
@@ -110,6 +110,33 @@ pub(super) fn get_sk_id(item: &Item, prefix: &str) -> Result<MessageId, StoreErr
         .ok_or_else(|| corrupt("sk"))?;
     let id = sk.strip_prefix(prefix).ok_or_else(|| corrupt("sk"))?;
     MessageId::parse(id).map_err(|_| corrupt("sk"))
+}
+
+/// A mailbox item as MQLess writes it, or why this one is not: a sort key that is not
+/// `m#` and a canonical id (26 upper-case Crockford characters: a lower-case id would
+/// run, then never be deleted under its canonical key), or an envelope that is not Binary.
+pub(super) fn mailbox_item(item: &Item) -> Result<MailboxItem, String> {
+    let sk = match item.get("sk") {
+        Some(AttributeValue::S(sk)) => sk,
+        _ => return Err("the sort key is not a string".into()),
+    };
+    let text = sk
+        .strip_prefix(MESSAGE)
+        .ok_or_else(|| format!("sort key {sk:?} is not `{MESSAGE}<id>`"))?;
+    let id = MessageId::parse(text).map_err(|e| e.to_string())?;
+    if id.to_string() != text {
+        return Err(format!(
+            "message id {text:?} is not canonical (expected {id}: upper case)"
+        ));
+    }
+    match item.get("env") {
+        Some(AttributeValue::B(envelope)) => Ok(MailboxItem {
+            id,
+            envelope: envelope.clone().into_inner(),
+        }),
+        Some(_) => Err("attribute `env` is not Binary".into()),
+        None => Err("attribute `env` is missing".into()),
+    }
 }
 
 pub(super) fn corrupt(attribute: &str) -> StoreError {
