@@ -32,7 +32,7 @@ pub struct CostRow {
 impl CostRow {
     /// The row of `design` from the units it used for `queued` messages, drained by one
     /// invocation.
-    fn per_message(design: &'static str, queued: usize, units: Units) -> Self {
+    pub(crate) fn per_message(design: &'static str, queued: usize, units: Units) -> Self {
         let n = queued as f64;
         Self {
             per_drain: queued,
@@ -140,7 +140,7 @@ fn price(write_units: f64, read_units: f64, lambda_requests: f64) -> f64 {
         + lambda_requests * PRICE_LAMBDA_REQUESTS
 }
 
-async fn transaction_per_message(
+pub(crate) async fn transaction_per_message(
     client: &mqless::aws::aws_sdk_dynamodb::Client,
     table: &str,
     queued: usize,

@@ -5,7 +5,8 @@
 //! - [`cost`]: DynamoDB request units per message, beside one transaction per message;
 //! - [`contention`]: many writers on one entity, beside optimistic read-modify-write;
 //! - [`embedded`]: in-process tells and asks, beside kameo;
-//! - [`e2e`]: asks through the Lambda emulator.
+//! - [`e2e`]: asks through the Lambda emulator;
+//! - [`saga`]: an order saga, every actor one message per drain.
 
 mod contention;
 mod cost;
@@ -13,6 +14,7 @@ mod dynamodb;
 mod e2e;
 mod embedded;
 mod report;
+mod saga;
 
 pub use contention::contention;
 pub use cost::{cost, measure_cost, CostRow};
@@ -20,6 +22,7 @@ pub use dynamodb::Notebook;
 pub use e2e::end_to_end;
 pub use embedded::{embedded, Get, Increment, KameoCounter};
 pub use report::{Percentiles, Table};
+pub use saga::saga;
 
 /// Any error of a scenario.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;

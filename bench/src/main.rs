@@ -1,11 +1,11 @@
-//! `cargo run --release -p mqless-bench -- <cost|contention|embedded|e2e|all> [options]`
+//! `cargo run --release -p mqless-bench -- <cost|contention|embedded|e2e|saga|all> [options]`
 //!
 //! `cost`, `contention` and `e2e` need DynamoDB (and `e2e` the Lambda emulator): run them
 //! under `scripts/local-aws`, which starts both and sets the environment.
 
 use mqless_bench::BenchError;
 
-const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|all> [--writers N] [--updates N] [--tells N] [--asks N]";
+const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|all> [--writers N] [--updates N] [--tells N] [--asks N]";
 
 #[tokio::main]
 async fn main() -> Result<(), BenchError> {
@@ -26,7 +26,7 @@ async fn main() -> Result<(), BenchError> {
         }
     }
     let run = |name: &str| scenario == name || scenario == "all";
-    if !["cost", "contention", "embedded", "e2e", "all"].contains(&scenario.as_str()) {
+    if !["cost", "contention", "embedded", "e2e", "saga", "all"].contains(&scenario.as_str()) {
         return Err(USAGE.into());
     }
     if run("cost") {
@@ -37,6 +37,9 @@ async fn main() -> Result<(), BenchError> {
     }
     if run("embedded") {
         println!("{}", mqless_bench::embedded(8, tells, asks).await?);
+    }
+    if run("saga") {
+        println!("{}", mqless_bench::saga(40).await?);
     }
     if run("e2e") {
         println!("{}", mqless_bench::end_to_end(asks.min(200)).await?);

@@ -1,0 +1,163 @@
+//! Scenario 5: an order saga, the common case of actors that get one message now and
+//! then: each order reserves stock and charges a payment through actor-to-actor
+//! messages, and every actor drains one message at a time. DynamoDB units per message
+//! over the whole protocol, beside one transaction per message.
+
+use std::sync::Arc;
+
+use mqless::{Context, Embedded};
+use serde::{Deserialize, Serialize};
+
+use crate::cost::{transaction_per_message, CostRow};
+use crate::dynamodb::{fresh_store, Units};
+use crate::report::{cells, ensure, Table};
+use crate::BenchError;
+
+/// An order: placed, then reserved, then charged. About 1 KB of state.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SagaOrder {
+    step: u8,
+    note: String,
+}
+
+/// The stock of one item.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SagaStock {
+    reserved: u32,
+    note: String,
+}
+
+/// The payment account of one order.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct SagaPayment {
+    charged: u32,
+    note: String,
+}
+
+#[mqless::actor]
+impl SagaOrder {
+    /// Places the order: asks its stock for a reservation.
+    pub async fn place(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
+        self.step = 1;
+        self.note = note.clone();
+        let stock = ctx
+            .actor::<SagaStock>(ctx.id().as_str())
+            .map_err(|e| e.to_string())?;
+        stock
+            .reserve(note)
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The stock is reserved: charge the payment.
+    pub async fn reserved(&mut self, ctx: &mut Context) -> Result<(), String> {
+        self.step = 2;
+        let payment = ctx
+            .actor::<SagaPayment>(ctx.id().as_str())
+            .map_err(|e| e.to_string())?;
+        payment
+            .charge(self.note.clone())
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Paid: the saga is done.
+    pub fn charged(&mut self) {
+        self.step = 3;
+    }
+
+    /// How far the order got.
+    pub fn step(&self) -> u8 {
+        self.step
+    }
+}
+
+#[mqless::actor]
+impl SagaStock {
+    /// Reserves one item and tells the order.
+    pub async fn reserve(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
+        self.reserved += 1;
+        self.note = note;
+        let order = ctx
+            .actor::<SagaOrder>(ctx.id().as_str())
+            .map_err(|e| e.to_string())?;
+        order.reserved().send().await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+#[mqless::actor]
+impl SagaPayment {
+    /// Charges and tells the order.
+    pub async fn charge(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
+        self.charged += 1;
+        self.note = note;
+        let order = ctx
+            .actor::<SagaOrder>(ctx.id().as_str())
+            .map_err(|e| e.to_string())?;
+        order.charged().send().await.map_err(|e| e.to_string())?;
+        Ok(())
+    }
+}
+
+/// Messages of one saga: place, reserve, reserved, charge, charged.
+const MESSAGES_PER_SAGA: usize = 5;
+
+/// Runs `orders` sagas on DynamoDB (actors in this process), checks that each finished,
+/// and prints units per message beside one transaction per message.
+///
+/// # Errors
+/// DynamoDB failures, or a saga that did not finish.
+pub async fn saga(orders: usize) -> Result<Table, BenchError> {
+    let store = fresh_store("saga").await?;
+    let runtime = Arc::new(Embedded::builder().store(Arc::new(store.clone())).build());
+    runtime.register::<SagaOrder>()?;
+    runtime.register::<SagaStock>()?;
+    runtime.register::<SagaPayment>()?;
+    let note = "n".repeat(900);
+    let before = store.capacity();
+    for order in 0..orders {
+        let client = runtime.client::<SagaOrder>(format!("order-{order}"))?;
+        client.place(note.clone()).send().await?;
+    }
+    runtime.settle().await;
+    let used = store.capacity() - before;
+    for order in 0..orders {
+        let state = runtime.state::<SagaOrder>(format!("order-{order}")).await?;
+        ensure(
+            state.is_some_and(|s| s.step == 3),
+            format!("order {order} finished"),
+        )?;
+    }
+    let messages = orders * MESSAGES_PER_SAGA;
+    let mqless = Units {
+        read: used.read_units,
+        write: used.write_units,
+        requests: used.requests,
+    };
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
+    let baseline = transaction_per_message(&client, store.table(), messages, &note).await?;
+    let rows = [
+        CostRow::per_message("MQLess", messages, mqless),
+        CostRow::per_message("one transaction per message", messages, baseline),
+    ];
+    Ok(Table {
+        title: format!("Saga: {orders} orders x {MESSAGES_PER_SAGA} messages (place, reserve, reserved, charge, charged), every actor one message per drain; DynamoDB units per message"),
+        header: ["design", "write units/msg", "read units/msg", "requests/msg"].map(String::from).to_vec(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                cells([
+                    r.design.into(),
+                    format!("{:.2}", r.write_units),
+                    format!("{:.2}", r.read_units),
+                    format!("{:.2}", r.requests),
+                ])
+            })
+            .collect(),
+    })
+}
