@@ -4,6 +4,7 @@
 pub mod bank;
 pub mod in_flight;
 pub mod ledger;
+pub mod limits;
 pub mod local_aws;
 pub mod recovery;
 pub mod scenario;

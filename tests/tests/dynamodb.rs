@@ -398,3 +398,9 @@ async fn foreign_mailbox_items_are_skipped_and_never_loop_a_drain_or_fail_a_swee
     assert!(swept.failed.is_empty(), "{swept:?}");
     assert_eq!(counter.get().call().await, Ok(1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_fan_outs_commit_under_the_transaction_limit_on_dynamodb_local() {
+    let store = local_aws::fresh_store("fanout").await;
+    mqless_tests::limits::two_big_fan_outs_commit_in_separate_batches(Arc::new(store)).await;
+}

@@ -479,3 +479,46 @@ async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on
     let store = Arc::new(mqless::store::MemoryStore::new());
     mqless_tests::recovery::poison_is_dead_lettered(store, "poisoned").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn big_fan_outs_commit_under_the_transaction_limit_on_the_memory_store() {
+    mqless_tests::limits::two_big_fan_outs_commit_in_separate_batches(Arc::new(
+        mqless::store::MemoryStore::new(),
+    ))
+    .await;
+}
+
+#[tokio::test]
+async fn the_memory_store_refuses_what_dynamodb_would() {
+    use mqless::store::{Commit, MemoryStore, Store};
+    let store = MemoryStore::new();
+    let address = vault_address("limits");
+    let record = store.acquire(&address, 0, 1).await.unwrap().unwrap();
+    let commit = |state: usize, outgoing: usize| Commit {
+        epoch: record.epoch,
+        expected_version: record.version,
+        state: vec![0; state],
+        meta: Vec::new(),
+        lease_expires_at: 0,
+        outgoing: (0..outgoing)
+            .map(|_| {
+                let item = MailboxItem {
+                    id: MessageId::generate(1, None),
+                    envelope: vec![0; 64 * 1024],
+                };
+                (vault_address("other"), item)
+            })
+            .collect(),
+    };
+    let error = store
+        .commit(&address, &commit(401 * 1024, 0))
+        .await
+        .unwrap_err();
+    assert!(error.message.contains("409600-byte item limit"), "{error}");
+    let error = store.commit(&address, &commit(1024, 70)).await.unwrap_err();
+    assert!(
+        error.message.contains("4194304-byte transaction limit"),
+        "{error}"
+    );
+    assert!(store.commit(&address, &commit(1024, 10)).await.is_ok());
+}

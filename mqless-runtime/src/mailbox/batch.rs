@@ -10,7 +10,7 @@ use crate::actor::{Actor, Context, Outbox, Outcome};
 use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
-use crate::store::MailboxItem;
+use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_TRANSACTION_BYTES};
 use crate::wire::{Envelope, ReplyRecord};
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
@@ -108,6 +108,26 @@ impl<'l, A: Actor> Batch<'l, A> {
         let config = &self.host.config;
         self.next.bytes() >= config.max_batch_bookkeeping_bytes
             || self.outgoing.len() >= config.max_sends_per_message
+            || !self.sends_fit_one_more()
+    }
+
+    /// Whether one more message's sends, at their worst (the most sends of the largest
+    /// messages), still fit the commit's transaction beside the state record: budgeted
+    /// before taking the message, as its sends cannot be undone once it ran.
+    fn sends_fit_one_more(&self) -> bool {
+        if self.outgoing.is_empty() {
+            return true;
+        }
+        let config = &self.host.config;
+        let limits = config.limits;
+        let per_send = limits.max_message_bytes + 512 + ITEM_OVERHEAD_BYTES;
+        let record = limits.max_state_bytes + config.max_batch_bookkeeping_bytes;
+        let sent: usize = self
+            .outgoing
+            .iter()
+            .map(|(_, item)| item.envelope.len() + ITEM_OVERHEAD_BYTES)
+            .sum();
+        record + sent + config.max_sends_per_message * per_send <= MAX_TRANSACTION_BYTES
     }
 
     /// Records a message the previous batch consumed but whose delete has not landed:

@@ -148,6 +148,9 @@ impl Store for MemoryStore {
         address: &'a Address,
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
+        if let Err(error) = super::check_commit_size(address, commit) {
+            return Box::pin(async { Err(error) });
+        }
         let mut actors = lock(&self.shared.actors);
         let record = actor(&mut actors, address)
             .record

@@ -62,6 +62,9 @@ where
                     format!("grant this role the DynamoDB actions MQLess uses on table `{table}` (see the README's IAM policies)"),
                 ),
                 "TransactionConflictException" => (StoreErrorKind::TransactionConflict, "retry".to_owned()),
+                "ValidationException" if message.contains("Transaction") && message.contains("size") => {
+                    (StoreErrorKind::ItemTooLarge, "the transaction would exceed DynamoDB's 4 MB limit".to_owned())
+                }
                 "ValidationException" if message.contains("size") => {
                     (StoreErrorKind::ItemTooLarge, "an item would exceed DynamoDB's 400 KB limit".to_owned())
                 }

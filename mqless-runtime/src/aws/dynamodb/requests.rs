@@ -9,7 +9,7 @@ use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, WriteRequest};
 
 use super::capacity::Metered;
-use super::schema::{b, item_size, message_key, n, s, state_key, Item, MAX_ITEM_BYTES};
+use super::schema::{b, message_key, n, s, state_key, Item};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::Address;
@@ -67,13 +67,8 @@ impl DynamoStore {
         state.insert("stl".into(), n(u64::from(commit.lease_expires_at != 0)));
         state.insert("st".into(), b(&commit.state));
         state.insert("meta".into(), b(&commit.meta));
-        let size = item_size(&state);
-        if size > MAX_ITEM_BYTES {
-            return Err(StoreError::new(
-                StoreErrorKind::ItemTooLarge,
-                format!("the state record of {address} would be {size} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item limit; keep the state smaller (lower `Limits::max_state_bytes`)"),
-            ));
-        }
+        // DynamoDB would refuse it anyway; refusing here says which limit, and costs nothing.
+        crate::store::check_commit_size(address, commit)?;
         let condition = "ep = :ep AND ver = :ver";
         let values = HashMap::from([
             (":ep".to_owned(), n(commit.epoch)),

@@ -20,8 +20,6 @@ use crate::error::{StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
 use crate::store::{MailboxItem, StateRecord};
 
-/// DynamoDB's item size limit.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// The sort key of an actor's state record.
 pub(super) const STATE_SK: &str = "#state";
 /// Sort-key prefix of queued messages.
@@ -71,20 +69,6 @@ pub(super) fn dead_letter_key(address: &Address, id: MessageId) -> Item {
 /// The key of the actor's `#state` record.
 pub(super) fn state_key(address: &Address) -> Item {
     key(address, STATE_SK)
-}
-
-/// The bytes DynamoDB counts for an item: attribute names plus values.
-pub(super) fn item_size(item: &Item) -> usize {
-    item.iter()
-        .map(|(name, value)| {
-            name.len()
-                + match value {
-                    AttributeValue::S(v) | AttributeValue::N(v) => v.len(),
-                    AttributeValue::B(v) => v.as_ref().len(),
-                    _ => 8,
-                }
-        })
-        .sum()
 }
 
 pub(super) fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {

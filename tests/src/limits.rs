@@ -1,0 +1,80 @@
+//! Commits near DynamoDB's limits, on any store: a batch whose messages each send many
+//! large messages must still commit (the 4 MB transaction limit), on the in-memory store
+//! (which enforces DynamoDB's limits) and on DynamoDB Local.
+
+use std::sync::Arc;
+
+use mqless::testing::RecordingInvoker;
+use mqless::{ActorId, Context, Embedded};
+use serde::{Deserialize, Serialize};
+
+/// Sends `count` messages of `bytes` bytes each to its sink.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Broadcaster {
+    sent: u32,
+}
+
+/// Receives them.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Sink {
+    /// Messages received.
+    pub received: u32,
+}
+
+#[mqless::actor]
+impl Broadcaster {
+    /// Sends `count` blobs of `bytes` bytes to sink `to`.
+    pub async fn broadcast(&mut self, to: String, count: u32, bytes: u32, ctx: &mut Context) {
+        let sink = ctx.actor::<Sink>(to).unwrap();
+        for _ in 0..count {
+            sink.take(vec![7; bytes as usize]).send().await.unwrap();
+        }
+        self.sent += count;
+    }
+}
+
+#[mqless::actor]
+impl Sink {
+    /// Takes one blob.
+    pub fn take(&mut self, blob: Vec<u8>) {
+        let _ = blob;
+        self.received += 1;
+    }
+}
+
+/// Two messages, each sending 40 x 60 KiB (2.4 MB each, 4.8 MB together), queued for one
+/// drain: the batch must stop after the first, so each commit stays under 4 MB.
+pub async fn two_big_fan_outs_commit_in_separate_batches(store: Arc<dyn mqless::store::Store>) {
+    let runtime = Embedded::builder()
+        .store(store)
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Broadcaster>().unwrap();
+    runtime.register::<Sink>().unwrap();
+    let id = format!("fan-{}", mqless::MessageId::generate(1, None));
+    let broadcaster = runtime.client::<Broadcaster>(id.clone()).unwrap();
+    for _ in 0..2 {
+        broadcaster
+            .broadcast(format!("{id}-sink"), 40, 60 * 1024)
+            .send()
+            .await
+            .unwrap();
+    }
+    let host = runtime.host::<Broadcaster>().unwrap();
+    let report = host
+        .drain(&ActorId::new(id.as_str()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (report.processed, report.batches, report.dead_lettered),
+        (2, 2, 0),
+        "each fan-out committed in its own batch: {report:?}"
+    );
+    let sinks = runtime.host::<Sink>().unwrap();
+    sinks
+        .drain(&ActorId::new(format!("{id}-sink")).unwrap())
+        .await
+        .unwrap();
+    let sink = crate::state::<Sink>(&runtime, &format!("{id}-sink")).await;
+    assert_eq!(sink.received, 80);
+}
