@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use mqless::{Context, Embedded};
+use mqless::{Context, Embedded, RuntimeError};
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{transaction_per_message, CostRow};
@@ -30,38 +30,28 @@ pub struct SagaStock {
 /// The payment account of one order.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct SagaPayment {
-    charged: u32,
-    note: String,
+    /// Charges, with the order's note as their receipt.
+    receipts: Vec<String>,
 }
 
 #[mqless::actor]
 impl SagaOrder {
     /// Places the order: asks its stock for a reservation.
-    pub async fn place(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
+    pub async fn place(&mut self, note: String, ctx: &mut Context) -> Result<(), RuntimeError> {
         self.step = 1;
         self.note = note.clone();
-        let stock = ctx
-            .actor::<SagaStock>(ctx.id().as_str())
-            .map_err(|e| e.to_string())?;
-        stock
+        ctx.actor::<SagaStock>(ctx.id().as_str())?
             .reserve(note)
             .send()
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         Ok(())
     }
 
     /// The stock is reserved: charge the payment.
-    pub async fn reserved(&mut self, ctx: &mut Context) -> Result<(), String> {
+    pub async fn reserved(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
         self.step = 2;
-        let payment = ctx
-            .actor::<SagaPayment>(ctx.id().as_str())
-            .map_err(|e| e.to_string())?;
-        payment
-            .charge(self.note.clone())
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
+        let payment = ctx.actor::<SagaPayment>(ctx.id().as_str())?;
+        payment.charge(self.note.clone()).send().await?;
         Ok(())
     }
 
@@ -79,13 +69,10 @@ impl SagaOrder {
 #[mqless::actor]
 impl SagaStock {
     /// Reserves one item and tells the order.
-    pub async fn reserve(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
+    pub async fn reserve(&mut self, note: String, ctx: &mut Context) -> Result<(), RuntimeError> {
         self.reserved += 1;
         self.note = note;
-        let order = ctx
-            .actor::<SagaOrder>(ctx.id().as_str())
-            .map_err(|e| e.to_string())?;
-        order.reserved().send().await.map_err(|e| e.to_string())?;
+        order_of(ctx)?.reserved().send().await?;
         Ok(())
     }
 }
@@ -93,15 +80,16 @@ impl SagaStock {
 #[mqless::actor]
 impl SagaPayment {
     /// Charges and tells the order.
-    pub async fn charge(&mut self, note: String, ctx: &mut Context) -> Result<(), String> {
-        self.charged += 1;
-        self.note = note;
-        let order = ctx
-            .actor::<SagaOrder>(ctx.id().as_str())
-            .map_err(|e| e.to_string())?;
-        order.charged().send().await.map_err(|e| e.to_string())?;
-        Ok(())
+    pub async fn charge(&mut self, note: String, ctx: &mut Context) -> Result<(), RuntimeError> {
+        let order = order_of(ctx)?;
+        self.receipts = vec![note];
+        order.charged().send().await.map(|_| ()).map_err(Into::into)
     }
+}
+
+/// The order a stock or payment step belongs to: the actor with the same id.
+fn order_of(ctx: &Context) -> Result<SagaOrderClient, mqless::Error> {
+    ctx.actor::<SagaOrder>(ctx.id().as_str())
 }
 
 /// Messages of one saga: place, reserve, reserved, charge, charged.
