@@ -404,3 +404,43 @@ async fn big_fan_outs_commit_under_the_transaction_limit_on_dynamodb_local() {
     let store = local_aws::fresh_store("fanout").await;
     mqless_tests::limits::two_big_fan_outs_commit_in_separate_batches(Arc::new(store)).await;
 }
+
+/// A `#state` record written past MQLess with no `lease`, or a `lease` that is not a
+/// number, would never compare as expired (the actor `Busy` forever): acquire treats it
+/// as free and writes a proper one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_state_record_without_a_numeric_lease_does_not_keep_the_actor_busy() {
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
+    use mqless_examples::counter::Counter;
+
+    let store = local_aws::fresh_store("nolease").await;
+    let sdk = mqless::aws::load_config().await;
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&sdk);
+    for (id, lease) in [
+        ("missing", None),
+        ("text", Some(AttributeValue::S("soon".into()))),
+    ] {
+        let mut put = client
+            .put_item()
+            .table_name(store.table())
+            .item("pk", AttributeValue::S(format!("Counter/{id}")))
+            .item("sk", AttributeValue::S("#state".into()))
+            .item("ver", AttributeValue::N("0".into()))
+            .item("ep", AttributeValue::N("0".into()));
+        if let Some(lease) = lease {
+            put = put.item("lease", lease);
+        }
+        put.send().await.unwrap();
+    }
+    let runtime = runtime_over(&store);
+    runtime.register::<Counter>().unwrap();
+    for id in ["missing", "text"] {
+        let counter = runtime.client::<Counter>(id).unwrap();
+        let reply = counter
+            .increment(2)
+            .timeout(std::time::Duration::from_secs(10))
+            .call()
+            .await;
+        assert_eq!(reply, Ok(2), "{id}: the actor was not kept busy");
+    }
+}

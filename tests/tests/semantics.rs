@@ -522,3 +522,56 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
     );
     assert!(store.commit(&address, &commit(1024, 10)).await.is_ok());
 }
+
+/// An idempotency key over 128 bytes, written past the client (which refuses it), is
+/// dead-lettered unrun: remembering seven 60 KB keys would push the state record over
+/// DynamoDB's item limit and wedge the actor.
+#[tokio::test]
+async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_unrun() {
+    let runtime = Embedded::builder()
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Vault>().unwrap();
+    let address = vault_address("keys");
+    for i in 0..7 {
+        let envelope = Envelope {
+            body: mqless::wire::encode(
+                &VaultMessage::Put {
+                    item: format!("item{i}"),
+                },
+                "message",
+                1024,
+            )
+            .unwrap(),
+            ask: false,
+            key: Some(format!("{i}{}", "k".repeat(60 * 1024))),
+        }
+        .encode(&Limits::DEFAULT)
+        .unwrap();
+        let item = MailboxItem {
+            id: MessageId::generate(2_000_000_000_000, None),
+            envelope,
+        };
+        runtime.store().enqueue(&address, &item).await.unwrap();
+    }
+    let report = runtime
+        .host::<Vault>()
+        .unwrap()
+        .drain(&ActorId::new("keys").unwrap())
+        .await
+        .unwrap();
+    assert_eq!((report.processed, report.dead_lettered), (0, 7));
+    let letters = mqless_tests::dead_letters::<Vault>(&runtime, "keys").await;
+    assert!(
+        letters[0].error.contains("idempotency key of 61441 bytes"),
+        "{}",
+        letters[0].error
+    );
+    assert!(runtime
+        .state::<Vault>("keys")
+        .await
+        .unwrap()
+        .unwrap()
+        .items
+        .is_empty());
+}

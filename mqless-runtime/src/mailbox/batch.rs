@@ -7,6 +7,7 @@ use super::bookkeeping::{truncate, Bookkeeping};
 use super::dispatch::dispatch;
 use super::{ActorHost, DrainReport};
 use crate::actor::{Actor, Context, Outbox, Outcome};
+use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
@@ -168,6 +169,21 @@ impl<'l, A: Actor> Batch<'l, A> {
             }
         };
         if let Some(key) = &envelope.key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                // Written past the client: remembering it could push the state record
+                // over its size limit, so the message is refused, not run.
+                let error = format!(
+                    "idempotency key of {} bytes, outside 1 to {MAX_IDEMPOTENCY_KEY_LEN}: the message was written past the client, and is not run",
+                    key.len()
+                );
+                if envelope.ask {
+                    self.next
+                        .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
+                }
+                self.next.fail(item.id, error, 1);
+                self.tally.dead_lettered += 1;
+                return Ok(());
+            }
             if self.next.recent_keys.contains(key) {
                 if envelope.ask {
                     self.next.reply(item.id, &ReplyRecord::Duplicate)?;

@@ -112,7 +112,10 @@ impl Store for DynamoStore {
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
                 .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero)")
-                .condition_expression("attribute_not_exists(pk) OR lease <= :now")
+                // A record written past MQLess without a numeric `lease` would never
+                // compare as expired: treat it as free (the update writes a proper one).
+                .condition_expression("attribute_not_exists(pk) OR attribute_not_exists(lease) OR NOT attribute_type(lease, :number) OR lease <= :now")
+                .expression_attribute_values(":number", s("N"))
                 .expression_attribute_values(":zero", n(0))
                 .expression_attribute_values(":one", n(1))
                 .expression_attribute_values(":until", n(lease_expires_at))
