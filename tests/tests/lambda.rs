@@ -145,17 +145,7 @@ async fn the_bank_conserves_money_through_lambda() {
 
 #[tokio::test]
 async fn asking_an_unknown_function_says_how_to_configure_it() {
-    local_aws::configure();
-    std::env::set_var(
-        "AWS_ENDPOINT_URL_LAMBDA",
-        local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
-    );
-    let store = local_aws::fresh_store("nofn").await;
-    let invoker = LambdaInvoker::new(
-        mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await),
-        FunctionNames::with_prefix("missing-").unwrap(),
-    );
-    let remote = Remote::new(store, invoker, Limits::DEFAULT);
+    let remote = remote_without_functions("nofn").await;
     let error = remote
         .client::<Account>("a")
         .unwrap()
@@ -168,6 +158,38 @@ async fn asking_an_unknown_function_says_how_to_configure_it() {
         matches!(error, AskError::Timeout { .. }),
         "the message is queued; the wake-up failed: {error:?}"
     );
+}
+
+/// Clients over a fresh table whose actor types have no function (prefix `missing-`).
+async fn remote_without_functions(test: &str) -> Remote {
+    local_aws::configure();
+    std::env::set_var(
+        "AWS_ENDPOINT_URL_LAMBDA",
+        local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+    );
+    let store = local_aws::fresh_store(test).await;
+    let invoker = LambdaInvoker::new(
+        mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await),
+        FunctionNames::with_prefix("missing-").unwrap(),
+    );
+    Remote::new(store, invoker, Limits::DEFAULT)
+}
+
+/// `settle` on Lambda gives up, naming the actors whose mailboxes still hold messages,
+/// when nothing can drain them (here: no such function).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settle_names_the_actors_it_could_not_wait_for() {
+    let remote = remote_without_functions("unsettled")
+        .await
+        .settle_timeout(std::time::Duration::from_millis(300));
+    let stuck = remote.client::<Account>("stuck").unwrap();
+    stuck.deposit(5).send().await.unwrap();
+    match remote.settle().await {
+        Err(mqless::Error::NotSettled { pending, .. }) => {
+            assert_eq!(pending, ["Account/stuck"]);
+        }
+        other => panic!("expected NotSettled: {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

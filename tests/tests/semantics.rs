@@ -97,6 +97,14 @@ fn runtime() -> Embedded {
     runtime
 }
 
+/// A runtime that drains only when the test drives a host.
+fn manual_drains(config: DrainConfig) -> Embedded {
+    Embedded::builder()
+        .config(config)
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build()
+}
+
 fn vault_address(id: &str) -> Address {
     Address::new(
         ActorType::new("vault-v1").unwrap(),
@@ -128,9 +136,7 @@ async fn err_rolls_back_and_reaches_the_caller() {
 /// writes the state as of the last message, so a missed rollback would be committed.
 #[tokio::test]
 async fn err_rolls_back_within_a_batch() {
-    let runtime = Embedded::builder()
-        .manual_drains(Arc::new(RecordingInvoker::new()))
-        .build();
+    let runtime = manual_drains(DrainConfig::default());
     runtime.register::<Vault>().unwrap();
     let vault = runtime.client::<Vault>("batched").unwrap();
     for i in 1..=4 {
@@ -528,9 +534,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
 /// DynamoDB's item limit and wedge the actor.
 #[tokio::test]
 async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_unrun() {
-    let runtime = Embedded::builder()
-        .manual_drains(Arc::new(RecordingInvoker::new()))
-        .build();
+    let runtime = manual_drains(DrainConfig::default());
     runtime.register::<Vault>().unwrap();
     let address = vault_address("keys");
     for i in 0..7 {
@@ -574,4 +578,35 @@ async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_u
         .unwrap()
         .items
         .is_empty());
+}
+
+/// One message whose own sends would make a transaction over 4 MB (possible when
+/// `max_sends_per_message` is raised) is dead-lettered with the limit it broke, rather
+/// than failing the commit on every retry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_sends_alone_overflow_the_transaction_is_dead_lettered() {
+    use mqless_tests::limits::{Broadcaster, Sink};
+    let runtime = manual_drains(DrainConfig {
+        max_sends_per_message: 80,
+        ..DrainConfig::default()
+    });
+    runtime.register::<Broadcaster>().unwrap();
+    runtime.register::<Sink>().unwrap();
+    let broadcaster = runtime.client::<Broadcaster>("huge").unwrap();
+    broadcaster
+        .broadcast("huge-sink".into(), 80, 60 * 1024)
+        .send()
+        .await
+        .unwrap();
+    let host = runtime.host::<Broadcaster>().unwrap();
+    let huge = ActorId::new("huge").unwrap();
+    let drained = host.drain(&huge).await;
+    let report = drained.expect("the drain commits: the message is dead-lettered, not retried");
+    assert_eq!((report.processed, report.dead_lettered), (0, 1));
+    let letters = mqless_tests::dead_letters::<Broadcaster>(&runtime, "huge").await;
+    assert!(
+        letters[0].error.contains("4194304-byte transaction limit"),
+        "{}",
+        letters[0].error
+    );
 }

@@ -84,6 +84,8 @@ pub(super) struct Batch<'l, A> {
     pub(super) next: Bookkeeping,
     /// Messages to other actors, committed with the state.
     pub(super) outgoing: Vec<(Address, MailboxItem)>,
+    /// What `outgoing` adds to the commit's transaction, in bytes.
+    outgoing_bytes: usize,
     pub(super) tally: Tally,
 }
 
@@ -100,6 +102,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             working,
             next: previous.next_batch(),
             outgoing: Vec::new(),
+            outgoing_bytes: 0,
             tally: Tally::default(),
         }
     }
@@ -120,15 +123,15 @@ impl<'l, A: Actor> Batch<'l, A> {
             return true;
         }
         let config = &self.host.config;
-        let limits = config.limits;
-        let per_send = limits.max_message_bytes + 512 + ITEM_OVERHEAD_BYTES;
-        let record = limits.max_state_bytes + config.max_batch_bookkeeping_bytes;
-        let sent: usize = self
-            .outgoing
-            .iter()
-            .map(|(_, item)| item.envelope.len() + ITEM_OVERHEAD_BYTES)
-            .sum();
-        record + sent + config.max_sends_per_message * per_send <= MAX_TRANSACTION_BYTES
+        let per_send = config.limits.max_message_bytes + 512 + ITEM_OVERHEAD_BYTES;
+        self.record_budget() + self.outgoing_bytes + config.max_sends_per_message * per_send
+            <= MAX_TRANSACTION_BYTES
+    }
+
+    /// The largest state record a commit may carry.
+    fn record_budget(&self) -> usize {
+        let config = &self.host.config;
+        config.limits.max_state_bytes + config.max_batch_bookkeeping_bytes + ITEM_OVERHEAD_BYTES
     }
 
     /// Records a message the previous batch consumed but whose delete has not landed:
@@ -141,9 +144,7 @@ impl<'l, A: Actor> Batch<'l, A> {
     /// while it was next.
     pub(super) fn give_up_unrun(&mut self, item: &MailboxItem, stalls: u32) -> Result<(), Error> {
         self.next.consumed.push(item.id);
-        let error = format!(
-            "{stalls} invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again"
-        );
+        let error = format!("{stalls} {STALLED}");
         let limits = self.host.config.limits;
         if Envelope::decode(&item.envelope, &limits).is_ok_and(|envelope| envelope.ask) {
             self.next
@@ -230,6 +231,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                     if let Err(error) = self.keep(read_only, &sent)? {
                         return gave_up(error);
                     }
+                    self.outgoing_bytes += transaction_bytes(&sent);
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;
                     self.tally.processed += 1;
@@ -306,6 +308,14 @@ impl<A: Actor> Batch<'_, A> {
                 config.max_sends_per_message
             )));
         }
+        let sent_bytes = transaction_bytes(sent);
+        if self.record_budget() + sent_bytes > MAX_TRANSACTION_BYTES {
+            self.working.roll_back(read_only, &limits)?;
+            return Ok(Err(format!(
+                "the handler sent {} messages of {sent_bytes} bytes in all; with the state they would exceed DynamoDB's {MAX_TRANSACTION_BYTES}-byte transaction limit",
+                sent.len()
+            )));
+        }
         if !read_only {
             match codec::encode(&self.working.state, "actor state", limits.max_state_bytes) {
                 Ok(bytes) => self.working.snapshot = bytes,
@@ -334,6 +344,16 @@ impl<A: Actor> Batch<'_, A> {
         }
         Ok(Ran::Applied)
     }
+}
+
+/// The reason a message dead-lettered by the stall rule carries (after the count).
+pub(crate) const STALLED: &str = "invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again";
+
+/// The bytes messages add to a commit's transaction.
+fn transaction_bytes(sent: &[(Address, MailboxItem)]) -> usize {
+    sent.iter()
+        .map(|(_, item)| item.envelope.len() + ITEM_OVERHEAD_BYTES)
+        .sum()
 }
 
 /// What a method call produced: its outcome, or its panic.

@@ -28,6 +28,7 @@
 //! Every step is a call on [`Store`], so the protocol runs unchanged on every store.
 
 mod batch;
+pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod config;
 mod dispatch;

@@ -443,7 +443,7 @@ impl<A: Actor> World<A> {
                 .dead_letters::<A>(actor.clone())
                 .map_err(|e| e.to_string())?;
             for letter in letters.list().await.map_err(|e| e.to_string())? {
-                if letter.error.contains("invocations in a row stopped") {
+                if letter.error.contains(crate::mailbox::STALLED) {
                     letters
                         .redrive(letter.id)
                         .await

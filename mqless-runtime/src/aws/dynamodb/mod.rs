@@ -92,10 +92,7 @@ impl Store for DynamoStore {
                 .send()
                 .await;
             // `None`: already queued, by a retry of a write that had landed.
-            if let Some(out) = errors::conditional(&self.table, result)? {
-                self.meter.count(out);
-            }
-            Ok(())
+            self.counted_if(result).map(drop)
         })
     }
 
@@ -124,9 +121,8 @@ impl Store for DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match errors::conditional(&self.table, result)? {
+            match self.counted_if(result)? {
                 Some(out) => {
-                    let out = self.meter.count(out);
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
                     Ok(Some(record_from(item)?))
                 }
@@ -187,10 +183,7 @@ impl Store for DynamoStore {
                 .send()
                 .await;
             // `None`: another owner took over, and its lease is not ours to release.
-            if let Some(out) = errors::conditional(&self.table, result)? {
-                self.meter.count(out);
-            }
-            Ok(())
+            self.counted_if(result).map(drop)
         })
     }
 

@@ -41,6 +41,19 @@ impl DynamoStore {
         result.map_err(|e| errors::from_sdk(&self.table, e))
     }
 
+    /// A conditional write's output, its capacity counted; `None` when its condition
+    /// failed (a normal outcome for the protocol, not an error).
+    pub(super) fn counted_if<O: Metered, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<Option<O>, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        Ok(errors::conditional(&self.table, result)?.map(|out| self.meter.count(out)))
+    }
+
     /// A request's output, its capacity counted, or its error mapped to a store error.
     pub(super) fn counted<O: Metered, E, R>(
         &self,
@@ -60,6 +73,8 @@ impl DynamoStore {
         address: &Address,
         commit: &Commit,
     ) -> Result<CommitOutcome, StoreError> {
+        // DynamoDB would refuse it anyway; refusing here says which limit, and costs nothing.
+        crate::store::check_commit_size(address, commit)?;
         let mut state = state_key(address);
         state.insert("ver".into(), n(commit.expected_version + 1));
         state.insert("ep".into(), n(commit.epoch));
@@ -67,8 +82,6 @@ impl DynamoStore {
         state.insert("stl".into(), n(u64::from(commit.lease_expires_at != 0)));
         state.insert("st".into(), b(&commit.state));
         state.insert("meta".into(), b(&commit.meta));
-        // DynamoDB would refuse it anyway; refusing here says which limit, and costs nothing.
-        crate::store::check_commit_size(address, commit)?;
         let condition = "ep = :ep AND ver = :ver";
         let values = HashMap::from([
             (":ep".to_owned(), n(commit.epoch)),
@@ -85,11 +98,8 @@ impl DynamoStore {
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            return Ok(match errors::conditional(&self.table, result)? {
-                Some(out) => {
-                    self.meter.count(out);
-                    CommitOutcome::Committed
-                }
+            return Ok(match self.counted_if(result)? {
+                Some(_) => CommitOutcome::Committed,
                 None => CommitOutcome::Fenced,
             });
         }
