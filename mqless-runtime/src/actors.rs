@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::recovery::{DeadLetters, SweepReport};
+use crate::recovery::{DeadLetters, Quarantine, Quarantined, SweepReport};
 
 /// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
 /// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
@@ -42,6 +42,21 @@ pub trait Actors: Send + Sync + 'static {
     /// # Errors
     /// An invalid id, or an actor type this system cannot run.
     fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error>;
+
+    /// The quarantine of actor `id` of type `A`: why drains leave it alone, and the
+    /// ways to lift it (see [`Quarantine`]).
+    ///
+    /// # Errors
+    /// An invalid id, or an actor type this system cannot run.
+    fn quarantine<A: Actor>(&self, id: impl Into<String>) -> Result<Quarantine<A>, Error>;
+
+    /// Every quarantined actor of type `A`, in id order. On DynamoDB this reads the whole
+    /// table (a `Scan`), like [`Actors::sweep`].
+    ///
+    /// # Errors
+    /// A store failure.
+    fn quarantined<A: Actor>(&self)
+        -> impl Future<Output = Result<Vec<Quarantined>, Error>> + Send;
 
     /// Wakes every actor that has queued messages, recovering messages whose nudge was
     /// lost (see [`crate::recovery::sweep`]). Run it periodically.

@@ -147,7 +147,19 @@ impl Transport for StoreTransport {
                 Err(_) => return Ok(None),
             }
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            Ok(self.store.wait_reply(to, id, left).await?)
+            let reply = self.store.wait_reply(to, id, left).await?;
+            if reply.is_none() {
+                // One read, only on a timeout: say so if nothing answers because the
+                // actor is quarantined (its messages, this one too, wait for an operator).
+                if let Some(q) = self.store.load_state(to).await?.and_then(|r| r.quarantine) {
+                    return Err(Error::Quarantined {
+                        address: to.to_string(),
+                        reason: q.reason,
+                        since: q.since,
+                    });
+                }
+            }
+            Ok(reply)
         })
     }
 

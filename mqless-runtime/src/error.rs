@@ -88,6 +88,22 @@ pub enum Error {
         /// The message id asked for.
         id: MessageId,
     },
+    /// An actor is quarantined: its own record failed in a way no retry fixes.
+    #[error("{address} is quarantined since {since} ms: {reason}. Its messages stay queued; fix the cause, then lift the quarantine with `Actors::quarantine`")]
+    Quarantined {
+        /// The actor.
+        address: String,
+        /// What failed.
+        reason: String,
+        /// When, in milliseconds since the Unix epoch.
+        since: u64,
+    },
+    /// An operator asked to lift a quarantine the actor is not (or no longer) under.
+    #[error("{address} is not quarantined (or was lifted, or quarantined again, meanwhile); check `Quarantine::status`")]
+    NotQuarantined {
+        /// The actor.
+        address: String,
+    },
 }
 
 /// A payload could not be encoded or decoded, or broke a limit.

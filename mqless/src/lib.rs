@@ -73,7 +73,7 @@
 //!
 //! The root holds what an application writes; [`prelude`] imports it in one line. The
 //! modules hold the rest, each item at one path:
-//! - [`recovery`]: dead letters and the sweep, for operators;
+//! - [`recovery`]: dead letters, quarantines and the sweep, for operators;
 //! - [`embedded`]: the embedded runtime's settings;
 //! - [`mailbox`]: the protocol engine ([`mailbox::ActorHost`]) and its settings;
 //! - [`store`], [`invoke`], [`clock`]: the three seams a runtime is built from;
@@ -90,6 +90,12 @@
 //! three invocations in a row. [`Actors::dead_letters`] lists, inspects, redrives and
 //! discards them ([`recovery::DeadLetters`]); [`Actors::sweep`] wakes every actor with queued
 //! messages, recovering messages whose wake-up was lost. Both work on every runtime.
+//!
+//! When the actor's own record fails in a way no retry fixes (its state no longer
+//! decodes after a deploy, it cannot fit DynamoDB's limits), the actor is *quarantined*:
+//! drains leave it alone, its messages stay queued, and the reason is logged and kept on
+//! its record. [`Actors::quarantined`] lists such actors and [`Actors::quarantine`]
+//! lifts a quarantine once the cause is fixed ([`recovery::Quarantine`]).
 
 pub use mqless_runtime::client::Request;
 pub use mqless_runtime::codec::Limits;
@@ -113,11 +119,12 @@ pub mod prelude {
     pub use crate::{actor, Actors, AskError, Context, Embedded, RuntimeError};
 }
 
-/// Dead letters and the sweep: list, inspect, redrive and discard the messages an actor
-/// could not process, and wake actors whose wake-up was lost.
+/// Dead letters, quarantines and the sweep: list, inspect, redrive and discard the
+/// messages an actor could not process; inspect and lift the quarantine of an actor whose
+/// own record failed; wake actors whose wake-up was lost.
 pub mod recovery {
-    pub use mqless_runtime::recovery::{sweep, DeadLetters, SweepReport};
-    pub use mqless_runtime::store::DeadLetter;
+    pub use mqless_runtime::recovery::{sweep, DeadLetters, Quarantine, Quarantined, SweepReport};
+    pub use mqless_runtime::store::{DeadLetter, StateFix};
 }
 
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
@@ -138,7 +145,8 @@ pub mod mailbox {
 pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
-        Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, MailboxItem, StateRecord, Store,
+        Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, Lift, MailboxItem, QuarantineRecord,
+        StateFix, StateRecord, Store,
     };
     pub use mqless_runtime::BoxFuture;
 }

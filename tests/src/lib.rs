@@ -6,6 +6,7 @@ pub mod in_flight;
 pub mod ledger;
 pub mod limits;
 pub mod local_aws;
+pub mod quarantine;
 pub mod recovery;
 pub mod scenario;
 

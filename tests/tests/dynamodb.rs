@@ -444,3 +444,94 @@ async fn a_state_record_without_a_numeric_lease_does_not_keep_the_actor_busy() {
         assert_eq!(reply, Ok(2), "{id}: the actor was not kept busy");
     }
 }
+
+mod deterministic_failures {
+    use std::sync::Arc;
+
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
+    use mqless::mailbox::{DrainConfig, DrainEnd};
+    use mqless_tests::{local_aws, quarantine};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_state_that_no_longer_decodes_quarantines_the_actor_on_dynamodb_local() {
+        let store = local_aws::fresh_store("evolve").await;
+        quarantine::a_state_that_no_longer_decodes_quarantines_the_actor(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_operator_repairs_or_resets_a_quarantined_actor_on_dynamodb_local() {
+        let store = local_aws::fresh_store("repair").await;
+        quarantine::an_operator_repairs_or_resets_a_quarantined_actor(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_whose_commit_cannot_fit_is_dead_lettered_on_dynamodb_local() {
+        let store = local_aws::fresh_store("toolarge").await;
+        quarantine::a_message_whose_commit_cannot_fit_is_dead_lettered(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_worst_case_state_record_stays_under_the_item_limit_on_dynamodb_local() {
+        let store = local_aws::fresh_store("worstcase").await;
+        quarantine::the_worst_case_state_record_stays_under_the_item_limit(Arc::new(store)).await;
+    }
+
+    /// A `#state` whose `st` or `meta` is a String, not Binary (written by hand or by a
+    /// client in another language): quarantined with the attribute named, not an error
+    /// at every wake-up; resetting the state rewrites the record.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_wrong_typed_state_attribute_quarantines_the_actor() {
+        use mqless_tests::quarantine::ProfileV3;
+
+        let store = local_aws::fresh_store("wrongtype").await;
+        let sdk = mqless::aws::load_config().await;
+        let client = mqless::aws::aws_sdk_dynamodb::Client::new(&sdk);
+        for attribute in ["st", "meta"] {
+            let id = quarantine::fresh_id(attribute);
+            client
+                .put_item()
+                .table_name(store.table())
+                .item("pk", AttributeValue::S(format!("Profile/{id}")))
+                .item("sk", AttributeValue::S("#state".into()))
+                .item("ver", AttributeValue::N("3".into()))
+                .item("ep", AttributeValue::N("3".into()))
+                .item("lease", AttributeValue::N("0".into()))
+                .item(attribute, AttributeValue::S("{\"name\":\"Ada\"}".into()))
+                .send()
+                .await
+                .unwrap();
+            let store: Arc<dyn mqless::store::Store> = Arc::new(store.clone());
+            let runtime = quarantine::manual(&store, DrainConfig::default());
+            runtime.register::<ProfileV3>().unwrap();
+            runtime
+                .client::<ProfileV3>(&id)
+                .unwrap()
+                .birthday()
+                .send()
+                .await
+                .unwrap();
+            let host = runtime.host::<ProfileV3>().unwrap();
+            let id_ = mqless::ActorId::new(id.as_str()).unwrap();
+            let report = host.drain(&id_).await.unwrap();
+            assert_eq!(report.end, DrainEnd::Quarantined, "{attribute}: {report:?}");
+            let reason = report.quarantine.unwrap();
+            assert!(
+                reason.contains(&format!("`{attribute}` is not Binary")),
+                "{reason}"
+            );
+            let listed = runtime.quarantined::<ProfileV3>().await.unwrap();
+            assert!(listed.iter().any(|q| q.id == id_), "{listed:?}");
+            let quarantine = runtime.quarantine::<ProfileV3>(&id).unwrap();
+            quarantine
+                .lift(mqless::recovery::StateFix::Reset, true)
+                .await
+                .unwrap();
+            let report = host.drain(&id_).await.unwrap();
+            assert_eq!(
+                (report.end, report.processed),
+                (DrainEnd::Empty, 1),
+                "{report:?}"
+            );
+        }
+    }
+}

@@ -610,3 +610,40 @@ async fn a_message_whose_sends_alone_overflow_the_transaction_is_dead_lettered()
         letters[0].error
     );
 }
+
+mod deterministic_failures {
+    use std::sync::Arc;
+
+    use mqless::store::MemoryStore;
+    use mqless_tests::quarantine;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_state_that_no_longer_decodes_quarantines_the_actor_on_the_memory_store() {
+        quarantine::a_state_that_no_longer_decodes_quarantines_the_actor(Arc::new(
+            MemoryStore::new(),
+        ))
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_operator_repairs_or_resets_a_quarantined_actor_on_the_memory_store() {
+        quarantine::an_operator_repairs_or_resets_a_quarantined_actor(Arc::new(MemoryStore::new()))
+            .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_message_whose_commit_cannot_fit_is_dead_lettered_on_the_memory_store() {
+        quarantine::a_message_whose_commit_cannot_fit_is_dead_lettered(
+            Arc::new(MemoryStore::new()),
+        )
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_worst_case_state_record_stays_under_the_item_limit_on_the_memory_store() {
+        quarantine::the_worst_case_state_record_stays_under_the_item_limit(Arc::new(
+            MemoryStore::new(),
+        ))
+        .await;
+    }
+}

@@ -210,6 +210,7 @@ impl<A: Actor> ActorFunction<A> {
             end: format!("{:?}", report.end),
             processed: report.processed,
             dead_lettered: report.dead_lettered,
+            quarantine: report.quarantine,
             reply: report
                 .reply
                 .map(|r| base64::engine::general_purpose::STANDARD.encode(r)),

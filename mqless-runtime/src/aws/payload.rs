@@ -57,12 +57,15 @@ impl Invocation {
 /// What a function answers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InvocationResult {
-    /// How the drain ended: `Empty`, `Busy`, `Fenced` or `Deadline`.
+    /// How the drain ended: `Empty`, `Busy`, `Fenced`, `Deadline` or `Quarantined`.
     pub end: String,
     /// Messages applied.
     pub processed: usize,
     /// Messages dead-lettered.
     pub dead_lettered: usize,
+    /// Why the actor is quarantined, when `end` is `Quarantined`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine: Option<String>,
     /// The encoded reply to `reply_to`, base64, when this invocation committed it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply: Option<String>,

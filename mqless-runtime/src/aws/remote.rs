@@ -15,7 +15,7 @@ use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::Address;
 use crate::invoke::Invoker;
-use crate::recovery::{self, DeadLetters, SweepReport};
+use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
 use crate::store::Store;
 
 /// How long [`Remote::settle`](Actors::settle) waits unless told otherwise.
@@ -120,6 +120,19 @@ impl Actors for Remote {
             self.invoker.clone(),
             Arc::new(SystemClock),
         ))
+    }
+
+    fn quarantine<A: Actor>(&self, id: impl Into<String>) -> Result<Quarantine<A>, Error> {
+        Ok(Quarantine::new(
+            address_of::<A>(id)?,
+            Arc::new(self.store.clone()),
+            self.invoker.clone(),
+            self.limits,
+        ))
+    }
+
+    async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
+        recovery::quarantined_of::<A>(&self.store).await
     }
 
     async fn sweep(&self) -> Result<SweepReport, Error> {

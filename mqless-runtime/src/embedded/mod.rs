@@ -14,7 +14,7 @@ use crate::error::Error;
 use crate::id::ActorType;
 use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
-use crate::recovery::{self, DeadLetters, SweepReport};
+use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
@@ -223,6 +223,27 @@ impl Embedded {
         ))
     }
 
+    /// The quarantine of actor `id` of type `A` (see [`Actors::quarantine`]).
+    ///
+    /// # Errors
+    /// An invalid id.
+    pub fn quarantine<A: Actor>(&self, id: impl Into<String>) -> Result<Quarantine<A>, Error> {
+        Ok(Quarantine::new(
+            address_of::<A>(id)?,
+            Arc::clone(&self.store),
+            Arc::clone(&self.wake),
+            self.config.limits,
+        ))
+    }
+
+    /// Every quarantined actor of type `A` (see [`Actors::quarantined`]).
+    ///
+    /// # Errors
+    /// A store failure, or an invalid type name.
+    pub async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
+        recovery::quarantined_of::<A>(&*self.store).await
+    }
+
     /// Wakes every actor with queued messages (see [`crate::recovery::sweep`]).
     ///
     /// # Errors
@@ -249,6 +270,14 @@ impl Actors for Embedded {
 
     fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {
         Embedded::dead_letters::<A>(self, id)
+    }
+
+    fn quarantine<A: Actor>(&self, id: impl Into<String>) -> Result<Quarantine<A>, Error> {
+        Embedded::quarantine::<A>(self, id)
+    }
+
+    async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
+        Embedded::quarantined::<A>(self).await
     }
 
     async fn sweep(&self) -> Result<SweepReport, Error> {

@@ -3,7 +3,10 @@
 
 use std::sync::Arc;
 
-use super::bookkeeping::{truncate, Bookkeeping};
+use super::bookkeeping::{
+    truncate, Bookkeeping, CONSUMED_BYTES, FAILURE_OVERHEAD, KEY_OVERHEAD, MAX_ERROR_LEN,
+    REPLY_OVERHEAD,
+};
 use super::dispatch::dispatch;
 use super::{ActorHost, DrainReport};
 use crate::actor::{Actor, Context, Outbox, Outcome};
@@ -11,7 +14,7 @@ use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
-use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_TRANSACTION_BYTES};
+use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
 use crate::wire::{Envelope, ReplyRecord};
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
@@ -86,6 +89,8 @@ pub(super) struct Batch<'l, A> {
     pub(super) outgoing: Vec<(Address, MailboxItem)>,
     /// What `outgoing` adds to the commit's transaction, in bytes.
     outgoing_bytes: usize,
+    /// Messages taken (run, refused or dead-lettered), not counting consumed leftovers.
+    pub(super) taken: usize,
     pub(super) tally: Tally,
 }
 
@@ -103,16 +108,40 @@ impl<'l, A: Actor> Batch<'l, A> {
             next: previous.next_batch(),
             outgoing: Vec::new(),
             outgoing_bytes: 0,
+            taken: 0,
             tally: Tally::default(),
         }
     }
 
-    /// Whether the batch is full: its bookkeeping or its sends reached their budget.
+    /// Whether the batch is full: one more message could, at its worst, push the state
+    /// record or the transaction past DynamoDB's limits, or the batch reached a budget
+    /// of its own. A batch always takes its first message: if that one cannot commit,
+    /// the lease dead-letters it (see `Lease::commit_refused`).
     pub(super) fn is_full(&self) -> bool {
+        if self.taken == 0 {
+            return false;
+        }
         let config = &self.host.config;
-        self.next.bytes() >= config.max_batch_bookkeeping_bytes
+        self.next.batch_bytes() >= config.max_batch_bookkeeping_bytes
             || self.outgoing.len() >= config.max_sends_per_message
+            || !self.record_fits_one_more()
             || !self.sends_fit_one_more()
+    }
+
+    /// Whether the state record still fits [`MAX_ITEM_BYTES`] after one more message at
+    /// its worst: a state of the largest size, this batch's bookkeeping and the key
+    /// window, plus the message's id, largest reply, error and key.
+    fn record_fits_one_more(&self) -> bool {
+        let limits = &self.host.config.limits;
+        let worst_message = CONSUMED_BYTES
+            + limits.max_message_bytes
+            + REPLY_OVERHEAD
+            + MAX_ERROR_LEN
+            + FAILURE_OVERHEAD
+            + MAX_IDEMPOTENCY_KEY_LEN
+            + KEY_OVERHEAD;
+        limits.max_state_bytes + self.next.bytes() + worst_message + ITEM_OVERHEAD_BYTES
+            <= MAX_ITEM_BYTES
     }
 
     /// Whether one more message's sends, at their worst (the most sends of the largest
@@ -128,10 +157,10 @@ impl<'l, A: Actor> Batch<'l, A> {
             <= MAX_TRANSACTION_BYTES
     }
 
-    /// The largest state record a commit may carry.
+    /// The largest state record a commit may carry: DynamoDB's item limit, which
+    /// `record_fits_one_more` keeps it under.
     fn record_budget(&self) -> usize {
-        let config = &self.host.config;
-        config.limits.max_state_bytes + config.max_batch_bookkeeping_bytes + ITEM_OVERHEAD_BYTES
+        MAX_ITEM_BYTES
     }
 
     /// Records a message the previous batch consumed but whose delete has not landed:
@@ -140,17 +169,22 @@ impl<'l, A: Actor> Batch<'l, A> {
         self.next.consumed.push(id);
     }
 
-    /// Dead-letters `item` without running it: the last `stalls` owners in a row stopped
-    /// while it was next.
-    pub(super) fn give_up_unrun(&mut self, item: &MailboxItem, stalls: u32) -> Result<(), Error> {
+    /// Dead-letters `item` without running it, with `error`, counting `attempts` tries
+    /// (the stalls in a row it was next in, or the commits it could not fit).
+    pub(super) fn give_up_unrun(
+        &mut self,
+        item: &MailboxItem,
+        error: String,
+        attempts: u32,
+    ) -> Result<(), Error> {
+        self.taken += 1;
         self.next.consumed.push(item.id);
-        let error = format!("{stalls} {STALLED}");
         let limits = self.host.config.limits;
         if Envelope::decode(&item.envelope, &limits).is_ok_and(|envelope| envelope.ask) {
             self.next
                 .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
         }
-        self.next.fail(item.id, error, stalls);
+        self.next.fail(item.id, error, attempts);
         self.tally.dead_lettered += 1;
         Ok(())
     }
@@ -158,6 +192,7 @@ impl<'l, A: Actor> Batch<'l, A> {
     /// Applies one message to the state, recording its reply or failure.
     pub(super) async fn apply(&mut self, item: &MailboxItem) -> Result<(), Error> {
         let limits = self.host.config.limits;
+        self.taken += 1;
         self.next.consumed.push(item.id);
         let envelope = match Envelope::decode(&item.envelope, &limits) {
             Ok(envelope) => envelope,

@@ -12,7 +12,15 @@ use crate::store::{Failure, KeyedBytes};
 use crate::wire::ReplyRecord;
 
 /// Longest error text kept in a dead letter or reply.
-const MAX_ERROR_LEN: usize = 1024;
+pub(super) const MAX_ERROR_LEN: usize = 1024;
+/// What one reply adds to the encoded bookkeeping besides its bytes (its map, keys and id).
+pub(super) const REPLY_OVERHEAD: usize = 40;
+/// What one failure adds besides its error text.
+pub(super) const FAILURE_OVERHEAD: usize = 56;
+/// What one consumed id adds.
+pub(super) const CONSUMED_BYTES: usize = 18;
+/// What one remembered idempotency key adds besides its text.
+pub(super) const KEY_OVERHEAD: usize = 2;
 
 /// The bookkeeping stored beside the state in the `#state` record.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -59,8 +67,22 @@ impl Bookkeeping {
         self.consumed.is_empty() && self.replies.is_empty() && self.failures.is_empty()
     }
 
+    /// Bytes of this batch's replies, failures and consumed ids, as encoded.
+    pub(super) fn batch_bytes(&self) -> usize {
+        self.recorded_bytes + self.consumed.len() * CONSUMED_BYTES
+    }
+
+    /// The encoded size of the whole bookkeeping, closely estimated from above: this
+    /// batch's part and what is kept across batches (the idempotency-key window).
     pub(super) fn bytes(&self) -> usize {
-        self.recorded_bytes + self.consumed.len() * 18
+        let keys: usize = self
+            .recent_keys
+            .iter()
+            .map(|k| k.len() + KEY_OVERHEAD)
+            .sum();
+        // The map's field names and the last sent id.
+        const FIXED: usize = 96;
+        self.batch_bytes() + keys + FIXED
     }
 
     /// Records that message `id` failed for good, with `error`, after `attempts` tries.
@@ -70,13 +92,13 @@ impl Bookkeeping {
             error: truncate(error),
             attempts,
         };
-        self.recorded_bytes += failure.error.len() + 24;
+        self.recorded_bytes += failure.error.len() + FAILURE_OVERHEAD;
         self.failures.push(failure);
     }
 
     pub(super) fn reply(&mut self, id: MessageId, record: &ReplyRecord) -> Result<(), Error> {
         let bytes = codec::encode(record, "reply", usize::MAX)?;
-        self.recorded_bytes += bytes.len() + 24;
+        self.recorded_bytes += bytes.len() + REPLY_OVERHEAD;
         self.replies.push(KeyedBytes { id, bytes });
         Ok(())
     }

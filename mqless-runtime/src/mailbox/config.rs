@@ -67,6 +67,9 @@ pub enum DrainEnd {
     Fenced,
     /// The deadline came near; the rest was handed to a fresh invocation.
     Deadline,
+    /// The actor is quarantined (see [`DrainReport::quarantine`]): nothing ran, and its
+    /// messages stay queued until an operator lifts the quarantine.
+    Quarantined,
 }
 
 /// What one drain did.
@@ -82,10 +85,16 @@ pub struct DrainReport {
     pub duplicates: usize,
     /// Committed batches.
     pub batches: usize,
+    /// Commits refused for exceeding DynamoDB's item or transaction limit. Each refused
+    /// batch is retried one message at a time; a message that cannot commit even alone
+    /// is dead-lettered (counted in `dead_lettered`).
+    pub refused_commits: usize,
     /// How the drain ended.
     pub end: DrainEnd,
     /// The encoded reply to [`DrainOptions::reply_for`], when this drain committed it.
     pub reply: Option<Vec<u8>>,
+    /// Why the actor is quarantined, when the drain ended [`DrainEnd::Quarantined`].
+    pub quarantine: Option<String>,
 }
 
 /// What one drain should do besides draining.

@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use super::batch::{Batch, Working};
+use super::batch::{Batch, Tally, Working, STALLED};
 use super::bookkeeping::Bookkeeping;
 use super::{ActorHost, DrainOptions, DrainReport};
 use crate::actor::Actor;
 use crate::clock::millis;
-use crate::error::Error;
+use crate::error::{Error, StoreError, StoreErrorKind};
 use crate::id::Address;
 use crate::store::{Commit, CommitOutcome, MailboxItem, StateRecord};
 
@@ -18,6 +18,33 @@ pub(super) enum LeaseEnd {
     Busy,
     Fenced,
     Deadline,
+    /// The actor's own record failed deterministically; it is quarantined, with this reason.
+    Quarantined(String),
+}
+
+/// Why a lease cannot even start: the actor's own record cannot be read. Retrying cannot
+/// help, so the actor is quarantined with this reason.
+pub(super) struct Damaged(pub(super) String);
+
+/// What filling a batch produced, before its commit.
+struct Filled {
+    next: Bookkeeping,
+    outgoing: Vec<(Address, MailboxItem)>,
+    stop: Stop,
+    tally: Tally,
+    /// Messages taken, and the first of them.
+    taken: usize,
+    head: Option<MailboxItem>,
+}
+
+/// Whether a store error says the commit can never land as it is: over DynamoDB's item
+/// or transaction limit. Such a batch is retried one message at a time, and a message
+/// that cannot commit even alone is dead-lettered.
+fn refused_for_size(error: &Error) -> Option<&StoreError> {
+    match error {
+        Error::Store(error) if error.kind == StoreErrorKind::ItemTooLarge => Some(error),
+        _ => None,
+    }
 }
 
 /// Why a batch stopped taking messages.
@@ -46,6 +73,8 @@ pub(super) struct Lease<'h, A> {
     blame_head: bool,
     /// The bookkeeping of the last committed batch.
     book: Bookkeeping,
+    /// The encoded state as last committed: what a refused batch rolls back to.
+    committed: Vec<u8>,
     working: Working<A>,
 }
 
@@ -56,8 +85,24 @@ impl<'h, A: Actor> Lease<'h, A> {
         address: &'h Arc<Address>,
         record: StateRecord,
         options: DrainOptions,
-    ) -> Result<Self, Error> {
+    ) -> Result<Self, Damaged> {
         let config = &host.config;
+        if let Some(damage) = record.damage {
+            return Err(Damaged(format!(
+                "the state record was written past MQLess ({damage}); repair or reset it"
+            )));
+        }
+        let book = Bookkeeping::decode(record.meta.as_deref()).map_err(|error| {
+            Damaged(format!(
+                "the batch bookkeeping (`meta`) does not decode ({error}); lift the quarantine clearing the bookkeeping"
+            ))
+        })?;
+        let working = Working::load(record.state, &config.limits).map_err(|error| {
+            Damaged(format!(
+                "the committed state does not decode as this version of `{}` ({error}); deploy a version that reads it (see \"Evolving state and messages\" in the README), then retry, or repair or reset the state",
+                A::TYPE_NAME
+            ))
+        })?;
         // Owners before us that stopped without committing or releasing: crashed, timed
         // out or lost the lease. After one, commit one message at a time for the rest of
         // this lease, so that if a message kills the process, it is the one left at the
@@ -73,8 +118,9 @@ impl<'h, A: Actor> Lease<'h, A> {
             stalls,
             batch_size: if stalls > 0 { 1 } else { config.batch_size },
             blame_head: stalls >= config.max_attempts,
-            book: Bookkeeping::decode(record.meta.as_deref())?,
-            working: Working::load(record.state, &config.limits)?,
+            book,
+            committed: working.snapshot().to_vec(),
+            working,
         })
     }
 
@@ -101,10 +147,47 @@ impl<'h, A: Actor> Lease<'h, A> {
                 store.release(self.address, self.epoch).await?;
                 return Ok(LeaseEnd::Released);
             }
-            let (next, outgoing, stop) = self.fill(&items, report).await?;
+            let filled = self.fill(&items).await?;
+            let stop = filled.stop;
             let release = stop != Stop::Full;
-            if !self.commit(next, outgoing, release, report).await? {
-                return Ok(LeaseEnd::Fenced);
+            match self
+                .commit(filled.next, filled.outgoing, release, report)
+                .await
+            {
+                Ok(true) => filled.tally.add_to(report),
+                Ok(false) => return Ok(LeaseEnd::Fenced),
+                Err(error) => {
+                    let Some(refusal) = refused_for_size(&error) else {
+                        return Err(error);
+                    };
+                    // The same batch would be refused forever: roll it back, and retry
+                    // its messages one at a time; the one that cannot commit even alone
+                    // is dead-lettered, and a record that cannot commit without any
+                    // message quarantines the actor.
+                    let refusal = refusal.message.clone();
+                    report.refused_commits += 1;
+                    tracing::warn!(actor = %self.address, %refusal, "a commit was refused for its size; retrying one message at a time");
+                    self.roll_back_batch()?;
+                    match (filled.taken, filled.head) {
+                        (1, Some(head)) => {
+                            if let Some(end) = self.refuse(&items, &head, &refusal, report).await? {
+                                return Ok(end);
+                            }
+                        }
+                        (0, _) | (_, None) => {
+                            return self
+                                .host
+                                .quarantine(
+                                    self.address,
+                                    self.epoch,
+                                    format!("the state record cannot be committed even without new messages: {refusal}"),
+                                )
+                                .await;
+                        }
+                        _ => self.batch_size = 1,
+                    }
+                    continue;
+                }
             }
             match stop {
                 Stop::Deadline => return Ok(LeaseEnd::Deadline),
@@ -114,18 +197,66 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
-    /// Applies `items` in order until one of them does not fit the batch.
-    async fn fill(
+    /// Restores the state as last committed, dropping a batch that was not committed.
+    fn roll_back_batch(&mut self) -> Result<(), Error> {
+        let limits = &self.host.config.limits;
+        self.working = Working::load(Some(self.committed.clone()), limits)?;
+        Ok(())
+    }
+
+    /// Commits `head` dead-lettered unrun, with the reason its own commit was refused.
+    /// `None` to go on with the lease; else how it ended (fenced, or quarantined when
+    /// even that commit is refused).
+    async fn refuse(
         &mut self,
         items: &[MailboxItem],
+        head: &MailboxItem,
+        refusal: &str,
         report: &mut DrainReport,
-    ) -> Result<(Bookkeeping, Vec<(Address, MailboxItem)>, Stop), Error> {
+    ) -> Result<Option<LeaseEnd>, Error> {
+        let mut batch = Batch::new(self.host, self.address, &mut self.working, &self.book);
+        for item in items {
+            if item.id == head.id {
+                let error = format!("its commit was refused, so it was not applied: {refusal}");
+                batch.give_up_unrun(head, error, 1)?;
+                break;
+            }
+            // Messages the previous batch consumed stay consumed.
+            batch.consumed_before(item.id);
+        }
+        let Batch { next, tally, .. } = batch;
+        match self.commit(next, Vec::new(), false, report).await {
+            Ok(true) => {
+                tally.add_to(report);
+                Ok(None)
+            }
+            Ok(false) => Ok(Some(LeaseEnd::Fenced)),
+            Err(error) => match refused_for_size(&error) {
+                Some(refusal) => {
+                    let reason = format!(
+                        "the state record cannot be committed even without new messages: {}",
+                        refusal.message
+                    );
+                    Ok(Some(
+                        self.host
+                            .quarantine(self.address, self.epoch, reason)
+                            .await?,
+                    ))
+                }
+                None => Err(error),
+            },
+        }
+    }
+
+    /// Applies `items` in order until one of them does not fit the batch.
+    async fn fill(&mut self, items: &[MailboxItem]) -> Result<Filled, Error> {
         let host = self.host;
         let mut stop = if items.len() < self.batch_size {
             Stop::ReadAll
         } else {
             Stop::Full
         };
+        let mut head = None;
         let mut batch = Batch::new(host, self.address, &mut self.working, &self.book);
         for item in items {
             if self.book.consumed.contains(&item.id) {
@@ -141,14 +272,30 @@ impl<'h, A: Actor> Lease<'h, A> {
                 stop = Stop::Full;
                 break;
             }
+            if head.is_none() {
+                head = Some(item.clone());
+            }
             if std::mem::take(&mut self.blame_head) {
-                batch.give_up_unrun(item, self.stalls)?;
+                batch.give_up_unrun(item, format!("{} {STALLED}", self.stalls), self.stalls)?;
             } else {
                 batch.apply(item).await?;
             }
         }
-        batch.tally.add_to(report);
-        Ok((batch.next, batch.outgoing, stop))
+        let Batch {
+            next,
+            outgoing,
+            tally,
+            taken,
+            ..
+        } = batch;
+        Ok(Filled {
+            next,
+            outgoing,
+            stop,
+            tally,
+            taken,
+            head,
+        })
     }
 
     /// Commits the batch (renewing the lease, or releasing it), then nudges the
@@ -177,6 +324,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
             return Ok(false);
         }
+        self.committed = commit.state;
         self.version += 1;
         self.lease_until = commit.lease_expires_at;
         report.batches += 1;

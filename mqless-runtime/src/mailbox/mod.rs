@@ -42,11 +42,11 @@ use crate::clock::{millis, Clock};
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address};
 use crate::invoke::Invoker;
-use crate::store::{Cleanup, MailboxItem, Store};
+use crate::store::{Cleanup, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport};
-use lease::{Lease, LeaseEnd};
+use lease::{Damaged, Lease, LeaseEnd};
 
 /// Runs the mailbox protocol for actor type `A` over a store, an invoker and a clock.
 /// The embedded runtime and the Lambda function both drive actors through it.
@@ -151,6 +151,10 @@ impl<A: Actor> ActorHost<A> {
                 LeaseEnd::Busy => DrainEnd::Busy,
                 LeaseEnd::Fenced => DrainEnd::Fenced,
                 LeaseEnd::Deadline => DrainEnd::Deadline,
+                LeaseEnd::Quarantined(reason) => {
+                    report.quarantine = Some(reason);
+                    DrainEnd::Quarantined
+                }
             };
             return Ok(report);
         }
@@ -171,9 +175,14 @@ impl<A: Actor> ActorHost<A> {
             return Ok(LeaseEnd::Busy);
         };
         let epoch = record.epoch;
+        if let Some(quarantine) = record.quarantine {
+            // Left alone until an operator lifts it; its messages stay queued.
+            self.store.release(address, epoch).await?;
+            return Ok(LeaseEnd::Quarantined(quarantine.reason));
+        }
         let held = match Lease::open(self, address, record, options) {
             Ok(lease) => lease.run(report).await,
-            Err(error) => Err(error),
+            Err(Damaged(reason)) => self.quarantine(address, epoch, reason).await,
         };
         if held.is_err() {
             // A failed store call or undecodable state is not the messages' fault: free
@@ -201,6 +210,28 @@ impl<A: Actor> ActorHost<A> {
             .now_millis()
             .saturating_add(millis(self.config.deadline_margin))
             >= lease_until
+    }
+
+    /// Quarantines the actor whose lease `epoch` we hold: its own record failed in a way
+    /// no retry can fix. Its messages stay queued until an operator lifts the quarantine.
+    async fn quarantine(
+        &self,
+        address: &Address,
+        epoch: u64,
+        reason: String,
+    ) -> Result<LeaseEnd, Error> {
+        let record = QuarantineRecord {
+            reason: bookkeeping::truncate(reason),
+            since: self.clock.now_millis(),
+        };
+        if !self.store.quarantine(address, epoch, &record).await? {
+            return Ok(LeaseEnd::Fenced);
+        }
+        tracing::error!(
+            actor = %address, reason = %record.reason,
+            "actor quarantined; its messages stay queued until an operator lifts the quarantine (`Actors::quarantine`)"
+        );
+        Ok(LeaseEnd::Quarantined(record.reason))
     }
 
     /// Step 5: the committed batch's follow-up writes.

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
-use super::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
+use super::{
+    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateFix,
+    StateRecord, Store,
+};
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
 use crate::BoxFuture;
@@ -327,6 +330,72 @@ impl Store for MemoryStore {
             .get_mut(address)
             .is_some_and(|a| a.dead_letters.remove(&id).is_some());
         Box::pin(async move { Ok(found) })
+    }
+
+    fn quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        quarantine: &'a QuarantineRecord,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
+        let done = match record {
+            Some(record) if record.epoch == epoch => {
+                record.quarantine = Some(quarantine.clone());
+                record.lease_expires_at = 0;
+                record.stalled_leases = 0;
+                true
+            }
+            _ => false,
+        };
+        Box::pin(async move { Ok(done) })
+    }
+
+    fn lift_quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        lift: &'a Lift,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
+        let done = match record {
+            Some(record)
+                if record
+                    .quarantine
+                    .as_ref()
+                    .is_some_and(|q| q.since == lift.since) =>
+            {
+                match &lift.state {
+                    StateFix::Keep => {}
+                    StateFix::Replace(bytes) => record.state = Some(bytes.clone()),
+                    StateFix::Reset => record.state = None,
+                }
+                if lift.clear_bookkeeping {
+                    record.meta = None;
+                }
+                record.quarantine = None;
+                record.damage = None;
+                record.version += 1;
+                true
+            }
+            _ => false,
+        };
+        Box::pin(async move { Ok(done) })
+    }
+
+    fn quarantined_actors(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
+        let mut quarantined: Vec<_> = lock(&self.shared.actors)
+            .iter()
+            .filter_map(|(address, a)| {
+                let quarantine = a.record.as_ref()?.quarantine.clone()?;
+                Some((address.clone(), quarantine))
+            })
+            .collect();
+        quarantined.sort_by(|a, b| a.0.cmp(&b.0));
+        Box::pin(async move { Ok(quarantined) })
     }
 
     fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {

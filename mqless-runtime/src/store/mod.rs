@@ -85,6 +85,48 @@ pub struct StateRecord {
     pub state: Option<Vec<u8>>,
     /// The encoded bookkeeping of the last batch (consumed ids, replies, dead letters).
     pub meta: Option<Vec<u8>>,
+    /// Set when the actor is quarantined: its own record failed deterministically (its
+    /// state does not decode, its commit cannot fit DynamoDB's limits). Drains leave it
+    /// alone, and its messages stay queued, until an operator lifts it (see
+    /// [`crate::recovery::Quarantine`]).
+    pub quarantine: Option<QuarantineRecord>,
+    /// Why the store could not read this record as MQLess writes it (an attribute of the
+    /// wrong type, written past MQLess), or `None`. An owner that acquires a damaged
+    /// record quarantines the actor instead of failing on it every time.
+    pub damage: Option<String>,
+}
+
+/// Why and since when an actor is quarantined.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QuarantineRecord {
+    /// What failed, and what to do about it.
+    pub reason: String,
+    /// When, in milliseconds since the Unix epoch.
+    pub since: u64,
+}
+
+/// What lifting a quarantine does to the actor's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lift {
+    /// The quarantine to lift: the lift does nothing if the actor was quarantined again
+    /// since (by another reason or time).
+    pub since: u64,
+    /// The state to keep.
+    pub state: StateFix,
+    /// Forget the last batch's bookkeeping (use when it is what does not decode). Its
+    /// unfinished cleanup is lost: a message it consumed but had not deleted runs again.
+    pub clear_bookkeeping: bool,
+}
+
+/// The state a lifted quarantine leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateFix {
+    /// Keep the stored state (a fix, such as a state migration, was deployed).
+    Keep,
+    /// Replace it with these encoded bytes.
+    Replace(Vec<u8>),
+    /// Remove it: the actor starts again from its `Default`.
+    Reset,
 }
 
 /// The conditional write that ends a batch.
@@ -284,6 +326,30 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Quarantines `address` if the record still has `epoch` (the caller's lease),
+    /// releasing the lease in the same write. `false` when another owner took over.
+    fn quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        quarantine: &'a QuarantineRecord,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Lifts the quarantine of `address` that began at `lift.since`, fixing the record
+    /// as `lift` says, and bumps the version (so no commit of an older owner can land).
+    /// `false` when the actor is not under that quarantine.
+    fn lift_quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        lift: &'a Lift,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Every quarantined actor, in address order. On DynamoDB a `Scan`, like
+    /// [`Store::pending_actors`].
+    fn quarantined_actors(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>>;
 
     /// Every actor with at least one queued message, in address order: what a sweep
     /// nudges to recover messages whose nudge was lost. On DynamoDB this reads the whole

@@ -10,7 +10,10 @@ use crate::error::{InvokeError, StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
 use crate::invoke::Invoker;
 use crate::store::memory::MemoryStore;
-use crate::store::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
+use crate::store::{
+    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateRecord,
+    Store,
+};
 use crate::BoxFuture;
 
 use super::pause::{Pause, PausePoint, Pauses};
@@ -318,6 +321,26 @@ impl<S: Store> Store for FaultyStore<S> {
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         self.faulty(move || self.inner.discard_dead_letter(a, id))
+    }
+    fn quarantine<'a>(
+        &'a self,
+        a: &'a Address,
+        epoch: u64,
+        quarantine: &'a QuarantineRecord,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.faulty(move || self.inner.quarantine(a, epoch, quarantine))
+    }
+    fn lift_quarantine<'a>(
+        &'a self,
+        a: &'a Address,
+        lift: &'a Lift,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.lift_quarantine(a, lift)
+    }
+    fn quarantined_actors(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
+        self.inner.quarantined_actors()
     }
     fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
         self.inner.pending_actors()

@@ -19,12 +19,15 @@ pub use capacity::Capacity;
 use capacity::Meter;
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, record_from,
-    reply_key, s, state_key, DEAD_LETTER, MESSAGE,
+    reply_key, s, state_key, DEAD_LETTER, MESSAGE, QUARANTINE_REASON, QUARANTINE_SINCE,
 };
 
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
-use crate::store::{Cleanup, Commit, CommitOutcome, DeadLetter, MailboxItem, StateRecord, Store};
+use crate::store::{
+    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateFix,
+    StateRecord, Store,
+};
 use crate::BoxFuture;
 
 /// Mailboxes and state in one DynamoDB table.
@@ -355,6 +358,113 @@ impl Store for DynamoStore {
                     .await,
             )?;
             Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        })
+    }
+
+    fn quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        quarantine: &'a QuarantineRecord,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .update_expression("SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since")
+                .condition_expression("ep = :ep")
+                .expression_attribute_names("#qr", QUARANTINE_REASON)
+                .expression_attribute_names("#qat", QUARANTINE_SINCE)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":ep", n(epoch))
+                .expression_attribute_values(":reason", s(quarantine.reason.clone()))
+                .expression_attribute_values(":since", n(quarantine.since))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            Ok(self.counted_if(result)?.is_some())
+        })
+    }
+
+    fn lift_quarantine<'a>(
+        &'a self,
+        address: &'a Address,
+        lift: &'a Lift,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let mut set = vec!["ver = ver + :one"];
+            let mut remove = vec!["#qr", "#qat"];
+            let mut request = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .condition_expression("#qat = :since")
+                .expression_attribute_names("#qr", QUARANTINE_REASON)
+                .expression_attribute_names("#qat", QUARANTINE_SINCE)
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":since", n(lift.since));
+            match &lift.state {
+                StateFix::Keep => {}
+                StateFix::Replace(bytes) => {
+                    set.push("st = :st");
+                    request = request.expression_attribute_values(":st", b(bytes));
+                }
+                StateFix::Reset => remove.push("st"),
+            }
+            if lift.clear_bookkeeping {
+                remove.push("meta");
+            }
+            let result = request
+                .update_expression(format!(
+                    "SET {} REMOVE {}",
+                    set.join(", "),
+                    remove.join(", ")
+                ))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            Ok(self.counted_if(result)?.is_some())
+        })
+    }
+
+    fn quarantined_actors(
+        &self,
+    ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
+        Box::pin(async move {
+            let mut quarantined = Vec::new();
+            let mut start = None;
+            loop {
+                let out = self.counted(
+                    self.client
+                        .scan()
+                        .table_name(&*self.table)
+                        .filter_expression("attribute_exists(#qr)")
+                        .projection_expression("pk, #qr, #qat")
+                        .expression_attribute_names("#qr", QUARANTINE_REASON)
+                        .expression_attribute_names("#qat", QUARANTINE_SINCE)
+                        .set_exclusive_start_key(start)
+                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                        .send()
+                        .await,
+                )?;
+                for item in out.items() {
+                    let pk = item.get("pk").and_then(|v| v.as_s().ok());
+                    let address = pk.map(|pk| Address::parse(pk));
+                    if let (Some(Ok(address)), Some(quarantine)) =
+                        (address, record_from(item)?.quarantine)
+                    {
+                        quarantined.push((address, quarantine));
+                    }
+                }
+                start = out.last_evaluated_key().cloned();
+                if start.is_none() {
+                    quarantined.sort_by(|a, b| a.0.cmp(&b.0));
+                    return Ok(quarantined);
+                }
+            }
         })
     }
 

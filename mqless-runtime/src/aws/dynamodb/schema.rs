@@ -3,7 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch) |
+//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
 //! | `type/id` | `m#<message id>` | `env` (envelope) |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at` |
@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
-use crate::store::{MailboxItem, StateRecord};
+use crate::store::{MailboxItem, QuarantineRecord, StateRecord};
 
 /// The sort key of an actor's state record.
 pub(super) const STATE_SK: &str = "#state";
@@ -28,6 +28,11 @@ pub(super) const MESSAGE: &str = "m#";
 pub(super) const REPLY: &str = "r#";
 /// Sort-key prefix of dead letters.
 pub(super) const DEAD_LETTER: &str = "d#";
+
+/// Attribute of `#state`: why the actor is quarantined (String).
+pub(super) const QUARANTINE_REASON: &str = "qr";
+/// Attribute of `#state`: since when (Number, ms).
+pub(super) const QUARANTINE_SINCE: &str = "qat";
 
 /// An item, as the SDK holds it.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -130,13 +135,34 @@ pub(super) fn corrupt(attribute: &str) -> StoreError {
     )
 }
 
+/// The `#state` record in `item`. A wrong-typed `st` or `meta` (written past MQLess) is
+/// reported as [`StateRecord::damage`], so the owner quarantines the actor instead of
+/// failing on it at every wake-up.
 pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
+    let mut damage = Vec::new();
+    let mut bytes = |name: &str| {
+        get_bytes(item, name).unwrap_or_else(|_| {
+            damage.push(format!("attribute `{name}` is not Binary"));
+            None
+        })
+    };
+    let state = bytes("st");
+    let meta = bytes("meta");
+    let quarantine = match (item.get(QUARANTINE_REASON), item.get(QUARANTINE_SINCE)) {
+        (Some(AttributeValue::S(reason)), _) => Some(QuarantineRecord {
+            reason: reason.clone(),
+            since: get_u64(item, QUARANTINE_SINCE).unwrap_or(0),
+        }),
+        _ => None,
+    };
     Ok(StateRecord {
         version: get_u64(item, "ver")?,
         epoch: get_u64(item, "ep")?,
         lease_expires_at: get_u64(item, "lease")?,
         stalled_leases: u32::try_from(get_u64(item, "stl")?).unwrap_or(u32::MAX),
-        state: get_bytes(item, "st")?,
-        meta: get_bytes(item, "meta")?,
+        state,
+        meta,
+        quarantine,
+        damage: (!damage.is_empty()).then(|| damage.join("; ")),
     })
 }
