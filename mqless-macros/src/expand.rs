@@ -233,7 +233,17 @@ fn dispatch_arm(handler: &Handler, message: &syn::Ident, private: &TokenStream) 
     };
     let outcome = match handler.output {
         Output::Value(_) => quote!(#private::value_outcome(&__mqless_value, __mqless_ctx)),
-        Output::Result(..) => quote!(#private::result_outcome(&__mqless_value, __mqless_ctx)),
+        // A tell's error is kept as a `Rejected` dead letter, rendered with its `Debug`
+        // where it has one (the same autoref specialization as the message's `Debug`).
+        Output::Result(..) => quote!(#private::result_outcome(
+            &__mqless_value,
+            __mqless_ctx,
+            |__mqless_error| {
+                #[allow(unused_imports)]
+                use #private::{DebugViaDebug as _, DebugViaName as _};
+                ::std::format!("{:?}", (&#private::DebugField(__mqless_error)).__mqless_debug())
+            },
+        )),
     };
     quote! {
         #message::#variant { #(#names),* } => {

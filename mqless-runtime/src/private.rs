@@ -24,19 +24,27 @@ pub fn value_outcome<T: Serialize>(value: &T, ctx: &Context) -> Result<Outcome, 
     crate::codec::encode(value, "reply", ctx.limits().max_message_bytes).map(Outcome::Ok)
 }
 
-/// The outcome of a method returning `Result<T, E>`.
+/// The outcome of a method returning `Result<T, E>`; `describe` renders an error for
+/// a tell's `Rejected` dead letter (the expansion passes the error's `Debug`, or its
+/// type's name).
 ///
 /// # Errors
 /// When the reply or error cannot be encoded or is too large.
 pub fn result_outcome<T: Serialize, E: Serialize>(
     value: &Result<T, E>,
     ctx: &Context,
+    describe: impl FnOnce(&E) -> String,
 ) -> Result<Outcome, CodecError> {
     match value {
         Ok(value) => value_outcome(value, ctx),
-        Err(_) if !ctx.wants_reply() => Ok(Outcome::Err(Vec::new())),
-        Err(error) => crate::codec::encode(error, "handler error", ctx.limits().max_message_bytes)
-            .map(Outcome::Err),
+        Err(error) if !ctx.wants_reply() => Ok(Outcome::Err {
+            encoded: Vec::new(),
+            description: describe(error),
+        }),
+        Err(error) => Ok(Outcome::Err {
+            encoded: crate::codec::encode(error, "handler error", ctx.limits().max_message_bytes)?,
+            description: String::new(),
+        }),
     }
 }
 

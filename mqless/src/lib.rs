@@ -124,7 +124,7 @@ pub mod prelude {
 /// own record failed; wake actors whose wake-up was lost.
 pub mod recovery {
     pub use mqless_runtime::recovery::{sweep, DeadLetters, Quarantine, Quarantined, SweepReport};
-    pub use mqless_runtime::store::{DeadLetter, StateFix};
+    pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, StateFix};
 }
 
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
@@ -145,8 +145,8 @@ pub mod mailbox {
 pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
-        Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, Lift, MailboxItem, QuarantineRecord,
-        StateFix, StateRecord, Store,
+        Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift, MailboxItem,
+        QuarantineRecord, StateFix, StateRecord, Store,
     };
     pub use mqless_runtime::BoxFuture;
 }

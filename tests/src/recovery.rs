@@ -210,3 +210,58 @@ pub async fn dead_letters_and_sweep(runtime: &Embedded, id: &str) {
     assert_eq!(seen(runtime, id).await, [1, 3, 6, 2, 7, 5, 8]);
     assert!(!runtime.sweep().await.unwrap().pending.contains(&address));
 }
+
+/// A tell whose method returns `Err` is not lost without a trace: it is kept as a dead
+/// letter of kind `Rejected` with the error's `Debug`, the state unchanged, the actor
+/// going on; redriving it runs it again. Over `store`.
+pub async fn a_rejected_tell_is_kept_as_a_dead_letter(
+    store: std::sync::Arc<dyn mqless::store::Store>,
+) {
+    use mqless::recovery::DeadLetterKind;
+    use mqless_examples::bank::Account;
+
+    let runtime = Embedded::builder().store(store).build();
+    runtime.register::<Account>().unwrap();
+    let id = format!("rejected-{}", mqless::MessageId::generate(1, None));
+    let account = runtime.client::<Account>(id.as_str()).unwrap();
+    account.deposit(10).send().await.unwrap();
+    let refused = account.withdraw(25).send().await.unwrap();
+    account.deposit(20).send().await.unwrap();
+    runtime.settle().await;
+    let letters = crate::dead_letters::<Account>(&runtime, &id).await;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(
+        (letter.id, letter.kind),
+        (refused, DeadLetterKind::Rejected)
+    );
+    assert!(
+        letter.error.contains("InsufficientFunds"),
+        "{}",
+        letter.error
+    );
+    assert_eq!(
+        crate::state::<Account>(&runtime, &id)
+            .await
+            .statement()
+            .balance,
+        30
+    );
+    runtime
+        .dead_letters::<Account>(id.as_str())
+        .unwrap()
+        .redrive(refused)
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(
+        crate::state::<Account>(&runtime, &id)
+            .await
+            .statement()
+            .balance,
+        5
+    );
+    assert!(crate::dead_letters::<Account>(&runtime, &id)
+        .await
+        .is_empty());
+}

@@ -632,6 +632,14 @@ mod deterministic_failures {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rejected_tell_is_kept_as_a_dead_letter_on_the_memory_store() {
+        mqless_tests::recovery::a_rejected_tell_is_kept_as_a_dead_letter(Arc::new(
+            MemoryStore::new(),
+        ))
+        .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_message_whose_commit_cannot_fit_is_dead_lettered_on_the_memory_store() {
         quarantine::a_message_whose_commit_cannot_fit_is_dead_lettered(
             Arc::new(MemoryStore::new()),

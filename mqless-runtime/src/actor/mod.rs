@@ -18,8 +18,14 @@ pub(crate) use context::Outbox;
 pub enum Outcome {
     /// The method returned normally; the encoded return value (empty when nobody asked).
     Ok(Vec<u8>),
-    /// The method returned `Err`; the encoded error. The state change is rolled back.
-    Err(Vec<u8>),
+    /// The method returned `Err`; the state change is rolled back.
+    Err {
+        /// The encoded error, for the asker (empty for a tell: nobody decodes it).
+        encoded: Vec<u8>,
+        /// The error's `Debug` (its type's name when it has none), for a tell's
+        /// `Rejected` dead letter and the log (empty for an ask: the asker gets it typed).
+        description: String,
+    },
 }
 
 /// An actor type. `#[mqless::actor]` implements it; implementing it by hand is possible

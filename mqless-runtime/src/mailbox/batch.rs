@@ -272,17 +272,24 @@ impl<'l, A: Actor> Batch<'l, A> {
                     self.tally.processed += 1;
                     return self.consumed(id, envelope, ReplyRecord::Ok(reply));
                 }
-                Ok(Ok(Outcome::Err(error))) => {
+                Ok(Ok(Outcome::Err {
+                    encoded,
+                    description,
+                })) => {
                     self.working.roll_back(read_only, &limits)?;
                     self.tally.failed += 1;
                     if !envelope.ask {
-                        // Nobody waits for a tell's error: say so, or it is silent.
+                        // Nobody waits for a tell's error: log it and keep the message as
+                        // a `Rejected` dead letter, or it is lost without a trace.
                         tracing::warn!(
-                            actor = %self.address, message = %id,
+                            actor = %self.address, message = %id, error = %description,
                             "a tell's method returned Err; the state is unchanged"
                         );
+                        if config.keep_rejected_tells {
+                            self.next.reject(id, description);
+                        }
                     }
-                    return self.consumed(id, envelope, ReplyRecord::Err(error));
+                    return self.consumed(id, envelope, ReplyRecord::Err(encoded));
                 }
                 Ok(Err(error)) => {
                     self.working.roll_back(read_only, &limits)?;

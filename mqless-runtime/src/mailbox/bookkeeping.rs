@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::codec;
 use crate::error::Error;
 use crate::id::MessageId;
-use crate::store::{Failure, KeyedBytes};
+use crate::store::{DeadLetterKind, Failure, KeyedBytes};
 use crate::wire::ReplyRecord;
 
 /// Longest error text kept in a dead letter or reply.
@@ -91,6 +91,20 @@ impl Bookkeeping {
             id,
             error: truncate(error),
             attempts,
+            kind: DeadLetterKind::Failed,
+        };
+        self.recorded_bytes += failure.error.len() + FAILURE_OVERHEAD;
+        self.failures.push(failure);
+    }
+
+    /// Records that tell `id` returned `Err` with `error`: kept as a `Rejected` dead
+    /// letter, as nobody waits for its reply.
+    pub(super) fn reject(&mut self, id: MessageId, error: String) {
+        let failure = Failure {
+            id,
+            error: truncate(error),
+            attempts: 1,
+            kind: DeadLetterKind::Rejected,
         };
         self.recorded_bytes += failure.error.len() + FAILURE_OVERHEAD;
         self.failures.push(failure);

@@ -35,6 +35,11 @@ pub struct DrainConfig {
     /// Stop draining this long before the invocation's deadline, leaving the rest to a
     /// fresh invocation.
     pub deadline_margin: Duration,
+    /// Keep a tell whose method returned `Err` as a dead letter of kind
+    /// [`Rejected`](crate::store::DeadLetterKind::Rejected), with the error's `Debug`
+    /// (nobody else hears of it: an ask's error goes to the asker). Default `true`; turn
+    /// it off for actors whose tells fail routinely and are logged enough.
+    pub keep_rejected_tells: bool,
     /// Payload limits.
     pub limits: Limits,
 }
@@ -50,6 +55,7 @@ impl Default for DrainConfig {
             max_batch_bookkeeping_bytes: 64 * 1024,
             max_sends_per_message: 49,
             deadline_margin: Duration::from_secs(2),
+            keep_rejected_tells: true,
             limits: Limits::DEFAULT,
         }
     }
@@ -77,7 +83,9 @@ pub enum DrainEnd {
 pub struct DrainReport {
     /// Messages applied (the method returned normally).
     pub processed: usize,
-    /// Messages whose method returned `Err` (consumed, state unchanged).
+    /// Messages whose method returned `Err` (consumed, state unchanged). Tells among them
+    /// are kept as `Rejected` dead letters (see [`DrainConfig::keep_rejected_tells`]),
+    /// not counted in `dead_lettered`.
     pub failed: usize,
     /// Messages moved to the dead letters.
     pub dead_lettered: usize,

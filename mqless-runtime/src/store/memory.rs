@@ -210,6 +210,7 @@ impl Store for MemoryStore {
                             error: failure.error.clone(),
                             attempts: failure.attempts,
                             dead_at: cleanup.now,
+                            kind: failure.kind,
                         },
                     );
                 }

@@ -175,6 +175,42 @@ pub struct Failure {
     pub error: String,
     /// How many times it was tried.
     pub attempts: u32,
+    /// Why it is a dead letter.
+    #[serde(default)]
+    pub kind: DeadLetterKind,
+}
+
+/// Why a message is a dead letter.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum DeadLetterKind {
+    /// It could not be processed: it panicked `max_attempts` times, did not decode, broke
+    /// a limit, could not commit, or killed its process. Nothing of it was applied.
+    #[default]
+    Failed,
+    /// A tell whose method returned `Err`: it ran, and the state was left unchanged.
+    /// Kept because nobody else hears of a tell's error; redrive runs it again.
+    Rejected,
+}
+
+impl DeadLetterKind {
+    /// The kind's stored name.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failed => "failed",
+            Self::Rejected => "rejected",
+        }
+    }
+
+    /// The kind stored as `name`; unknown names read as `Failed`.
+    #[must_use]
+    pub fn from_name(name: &str) -> Self {
+        if name == "rejected" {
+            Self::Rejected
+        } else {
+            Self::Failed
+        }
+    }
 }
 
 /// A dead letter: a message moved out of the mailbox after it failed.
@@ -190,6 +226,8 @@ pub struct DeadLetter {
     pub attempts: u32,
     /// When it was moved, in milliseconds since the Unix epoch.
     pub dead_at: u64,
+    /// Why.
+    pub kind: DeadLetterKind,
 }
 
 /// The idempotent writes that follow a commit: move failed messages to the dead letters,

@@ -25,8 +25,8 @@ use schema::{
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
 use crate::store::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateFix,
-    StateRecord, Store,
+    Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
+    QuarantineRecord, StateFix, StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -209,6 +209,7 @@ impl Store for DynamoStore {
                     letter.insert("err".into(), s(failure.error.clone()));
                     letter.insert("att".into(), n(u64::from(failure.attempts)));
                     letter.insert("at".into(), n(cleanup.now));
+                    letter.insert("kind".into(), s(failure.kind.as_str()));
                     writes.push(
                         WriteRequest::builder()
                             .put_request(
@@ -300,6 +301,11 @@ impl Store for DynamoStore {
                             .unwrap_or_default(),
                         attempts: u32::try_from(get_u64(item, "att")?).unwrap_or(u32::MAX),
                         dead_at: get_u64(item, "at")?,
+                        kind: DeadLetterKind::from_name(
+                            item.get("kind")
+                                .and_then(|v| v.as_s().ok())
+                                .map_or("", |k| k),
+                        ),
                     })
                 })
                 .collect()

@@ -6,7 +6,7 @@
 //! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
 //! | `type/id` | `m#<message id>` | `env` (envelope) |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
-//! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at` |
+//! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at`, `kind` (`failed` or `rejected`) |
 //!
 //! Message ids sort as text in time order, so a strongly consistent `Query` on
 //! `begins_with(sk, "m#")` reads the mailbox in order.
