@@ -181,7 +181,7 @@ pub async fn write_record(
     meta: &[u8],
 ) {
     let record = store
-        .acquire(address, 1, 2)
+        .acquire(address, 1, 2, 7)
         .await
         .unwrap()
         .expect("the lease is free");

@@ -265,3 +265,46 @@ pub async fn a_rejected_tell_is_kept_as_a_dead_letter(
         .await
         .is_empty());
 }
+
+/// Acquires whose answer is lost (the write applied, an error returned) are not stalls:
+/// the owner gives the lease back with its token, so three in a row do not dead-letter
+/// the healthy message at the head, and the next drain runs it at once. Over `inner`.
+pub async fn lost_acquire_answers_are_not_stalls<S: mqless::store::Store>(inner: S) {
+    use mqless::mailbox::{DrainConfig, DrainEnd};
+    use mqless::testing::{FaultyStore, ManualClock, RecordingInvoker};
+
+    let store = std::sync::Arc::new(FaultyStore::over(inner));
+    let clock = std::sync::Arc::new(ManualClock::new(1_800_000_000_000));
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .config(DrainConfig::default())
+        .manual_drains(std::sync::Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Fickle>().unwrap();
+    let id = format!("lost-acquire-{}", mqless::MessageId::generate(1, None));
+    runtime
+        .client::<Fickle>(id.as_str())
+        .unwrap()
+        .safe(1)
+        .send()
+        .await
+        .unwrap();
+    let host = runtime.host::<Fickle>().unwrap();
+    let actor = mqless::ActorId::new(id.as_str()).unwrap();
+    store.lose_acquire_answers(3);
+    for _ in 0..3 {
+        assert!(host.drain(&actor).await.is_err(), "the answer was lost");
+        // Had the lease not been given back, it would expire now: a stall.
+        clock.advance(std::time::Duration::from_secs(61));
+    }
+    let report = host.drain(&actor).await.unwrap();
+    assert_eq!(
+        (report.end, report.processed, report.dead_lettered),
+        (DrainEnd::Empty, 1, 0),
+        "{report:?}"
+    );
+    assert!(crate::dead_letters::<Fickle>(&runtime, &id)
+        .await
+        .is_empty());
+}

@@ -465,6 +465,12 @@ mod deterministic_failures {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lost_acquire_answers_are_not_stalls_on_dynamodb_local() {
+        let store = local_aws::fresh_store("lostacquire").await;
+        mqless_tests::recovery::lost_acquire_answers_are_not_stalls(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_rejected_tell_is_kept_as_a_dead_letter_on_dynamodb_local() {
         let store = local_aws::fresh_store("rejected").await;
         mqless_tests::recovery::a_rejected_tell_is_kept_as_a_dead_letter(Arc::new(store)).await;

@@ -499,7 +499,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
     use mqless::store::{Commit, MemoryStore, Store};
     let store = MemoryStore::new();
     let address = vault_address("limits");
-    let record = store.acquire(&address, 0, 1).await.unwrap().unwrap();
+    let record = store.acquire(&address, 0, 1, 7).await.unwrap().unwrap();
     let commit = |state: usize, outgoing: usize| Commit {
         epoch: record.epoch,
         expected_version: record.version,
@@ -629,6 +629,11 @@ mod deterministic_failures {
     async fn an_operator_repairs_or_resets_a_quarantined_actor_on_the_memory_store() {
         quarantine::an_operator_repairs_or_resets_a_quarantined_actor(Arc::new(MemoryStore::new()))
             .await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lost_acquire_answers_are_not_stalls_on_the_memory_store() {
+        mqless_tests::recovery::lost_acquire_answers_are_not_stalls(MemoryStore::new()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

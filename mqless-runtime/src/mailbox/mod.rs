@@ -48,6 +48,17 @@ use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport};
 use lease::{Damaged, Lease, LeaseEnd};
 
+/// A fresh owner token: random per acquire, so no two owners share one.
+fn owner_token() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // `RandomState` is seeded from the OS once per process and varied per instance.
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    hasher.finish()
+}
+
 /// Runs the mailbox protocol for actor type `A` over a store, an invoker and a clock.
 /// The embedded runtime and the Lambda function both drive actors through it.
 pub struct ActorHost<A> {
@@ -167,12 +178,21 @@ impl<A: Actor> ActorHost<A> {
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
         let now = self.clock.now_millis();
-        let Some(record) = self
+        let owner = owner_token();
+        let acquired = self
             .store
-            .acquire(address, now, now + millis(self.config.lease))
-            .await?
-        else {
-            return Ok(LeaseEnd::Busy);
+            .acquire(address, now, now + millis(self.config.lease), owner)
+            .await;
+        let record = match acquired {
+            Ok(Some(record)) => record,
+            Ok(None) => return Ok(LeaseEnd::Busy),
+            Err(error) => {
+                // The acquire may have landed with its answer lost: give the lease back,
+                // or the next owner counts this as a stall (and three in a row
+                // dead-letter a healthy message). If this fails too, the lease expires.
+                let _ = self.store.abandon(address, owner).await;
+                return Err(error.into());
+            }
         };
         let epoch = record.epoch;
         if let Some(quarantine) = record.quarantine {

@@ -111,6 +111,7 @@ impl Store for MemoryStore {
         address: &'a Address,
         now: u64,
         lease_expires_at: u64,
+        owner: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
         let mut actors = lock(&self.shared.actors);
         let record = actor(&mut actors, address)
@@ -122,6 +123,7 @@ impl Store for MemoryStore {
             record.epoch += 1;
             record.stalled_leases = record.stalled_leases.saturating_add(1);
             record.lease_expires_at = lease_expires_at;
+            record.owner = owner;
             Some(record.clone())
         };
         Box::pin(async { Ok(result) })
@@ -187,6 +189,21 @@ impl Store for MemoryStore {
             if record.epoch == epoch {
                 record.lease_expires_at = 0;
                 record.stalled_leases = 0;
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn abandon<'a>(
+        &'a self,
+        address: &'a Address,
+        owner: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
+            if record.owner == owner && record.lease_expires_at != 0 {
+                record.lease_expires_at = 0;
+                record.stalled_leases = record.stalled_leases.saturating_sub(1);
             }
         }
         Box::pin(async { Ok(()) })

@@ -81,6 +81,9 @@ pub struct StateRecord {
     /// their process crashed, timed out, or lost its lease. The protocol uses this to
     /// find a message that kills its process (see [`crate::mailbox`]).
     pub stalled_leases: u32,
+    /// The token of the owner that took the lease last (random per acquire): tells an
+    /// acquire whose answer was lost from a crashed owner (see [`Store::abandon`]).
+    pub owner: u64,
     /// The encoded actor state; `None` before the first commit.
     pub state: Option<Vec<u8>>,
     /// The encoded bookkeeping of the last batch (consumed ids, replies, dead letters).
@@ -262,15 +265,26 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Takes the lease of `address` if it is free or expired at `now`: bumps the epoch,
-    /// adds one to [`StateRecord::stalled_leases`], sets the expiry, and returns the
-    /// record (created empty if missing). `None` when a
-    /// live owner holds it.
+    /// adds one to [`StateRecord::stalled_leases`], sets the expiry and
+    /// [`StateRecord::owner`], and returns the record (created empty if missing). `None`
+    /// when a live owner holds it.
     fn acquire<'a>(
         &'a self,
         address: &'a Address,
         now: u64,
         lease_expires_at: u64,
+        owner: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>>;
+
+    /// Gives back a lease that `owner` may have taken by an acquire whose answer was
+    /// lost (an error after the write): if the record's owner is still `owner`, frees the
+    /// lease and takes back the stalled lease that acquire counted, so a lost answer is
+    /// not taken for a crash. Otherwise does nothing.
+    fn abandon<'a>(
+        &'a self,
+        address: &'a Address,
+        owner: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// The first `limit` messages of the mailbox, in id order.
     fn read_mailbox<'a>(

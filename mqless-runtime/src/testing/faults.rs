@@ -56,6 +56,7 @@ pub struct FaultyStore<S = MemoryStore> {
     before_release: Mutex<Option<(Address, MailboxItem)>>,
     failing_cleanups: AtomicU32,
     failing_reads: AtomicU32,
+    lost_acquire_answers: AtomicU32,
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<StoreFaults>,
     pauses: Pauses,
@@ -90,6 +91,7 @@ impl<S: Store> FaultyStore<S> {
             before_release: Mutex::default(),
             failing_cleanups: AtomicU32::default(),
             failing_reads: AtomicU32::default(),
+            lost_acquire_answers: AtomicU32::default(),
             random: Mutex::default(),
             injected: Mutex::default(),
             pauses: Pauses::default(),
@@ -123,6 +125,12 @@ impl<S: Store> FaultyStore<S> {
     /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
     pub fn fail_cleanups(&self, n: u32) {
         self.failing_cleanups.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` acquires take the lease, then fail as if their answer was lost
+    /// (a timeout after DynamoDB applied the write).
+    pub fn lose_acquire_answers(&self, n: u32) {
+        self.lost_acquire_answers.store(n, Ordering::SeqCst);
     }
 
     /// Makes the next `n` mailbox reads fail, as a store error in the middle of a drain.
@@ -240,14 +248,27 @@ impl<S: Store> Store for FaultyStore<S> {
         a: &'a Address,
         now: u64,
         until: u64,
+        owner: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
         Box::pin(async move {
-            let acquired = self.faulty(move || self.inner.acquire(a, now, until)).await;
+            if take_one(&self.lost_acquire_answers) {
+                self.inner.acquire(a, now, until, owner).await?;
+                return Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "injected: the acquire was applied, its answer lost",
+                ));
+            }
+            let acquired = self
+                .faulty(move || self.inner.acquire(a, now, until, owner))
+                .await;
             if matches!(acquired, Ok(Some(_))) {
                 self.pauses.at(a, PausePoint::AfterAcquire).await;
             }
             acquired
         })
+    }
+    fn abandon<'a>(&'a self, a: &'a Address, owner: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.abandon(a, owner))
     }
     fn read_mailbox<'a>(
         &'a self,

@@ -19,7 +19,7 @@ pub use capacity::Capacity;
 use capacity::Meter;
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, record_from,
-    reply_key, s, state_key, DEAD_LETTER, MESSAGE, QUARANTINE_REASON, QUARANTINE_SINCE,
+    reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, QUARANTINE_REASON, QUARANTINE_SINCE,
 };
 
 use crate::error::StoreError;
@@ -104,6 +104,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         now: u64,
         lease_expires_at: u64,
+        owner: u64,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
         Box::pin(async move {
             let result = self
@@ -111,7 +112,9 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
-                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero)")
+                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero), #own = :owner")
+                .expression_attribute_names("#own", OWNER)
+                .expression_attribute_values(":owner", n(owner))
                 // A record written past MQLess without a numeric `lease` would never
                 // compare as expired: treat it as free (the update writes a proper one).
                 .condition_expression("attribute_not_exists(pk) OR attribute_not_exists(lease) OR NOT attribute_type(lease, :number) OR lease <= :now")
@@ -186,6 +189,31 @@ impl Store for DynamoStore {
                 .send()
                 .await;
             // `None`: another owner took over, and its lease is not ours to release.
+            self.counted_if(result).map(drop)
+        })
+    }
+
+    fn abandon<'a>(
+        &'a self,
+        address: &'a Address,
+        owner: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .update_expression("SET lease = :zero, stl = stl - :one")
+                .condition_expression("#own = :owner AND lease > :zero AND stl > :zero")
+                .expression_attribute_names("#own", OWNER)
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":owner", n(owner))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            // `None`: the acquire did not land, or another owner took over since.
             self.counted_if(result).map(drop)
         })
     }

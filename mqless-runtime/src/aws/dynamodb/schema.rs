@@ -3,7 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
+//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
 //! | `type/id` | `m#<message id>` | `env` (envelope) |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at`, `kind` (`failed` or `rejected`) |
@@ -29,6 +29,8 @@ pub(super) const REPLY: &str = "r#";
 /// Sort-key prefix of dead letters.
 pub(super) const DEAD_LETTER: &str = "d#";
 
+/// Attribute of `#state`: the token of the lease's last owner (Number).
+pub(super) const OWNER: &str = "own";
 /// Attribute of `#state`: why the actor is quarantined (String).
 pub(super) const QUARANTINE_REASON: &str = "qr";
 /// Attribute of `#state`: since when (Number, ms).
@@ -160,6 +162,7 @@ pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
         epoch: get_u64(item, "ep")?,
         lease_expires_at: get_u64(item, "lease")?,
         stalled_leases: u32::try_from(get_u64(item, "stl")?).unwrap_or(u32::MAX),
+        owner: get_u64(item, OWNER).unwrap_or(0),
         state,
         meta,
         quarantine,
