@@ -17,10 +17,14 @@
 //!   processes that share one faulty store; [`ManualClock`] moves time only when told, and
 //!   [`RecordingInvoker`] wakes nobody, so a test drives drains itself
 //!   (`Embedded::builder().manual_drains(..)`).
+//! - [`Fixtures`] keeps the states and messages deployed versions wrote, and checks that
+//!   the current code still decodes them: a breaking change to the state fails a test
+//!   instead of quarantining actors after the deploy.
 //!
 //! The `mqless` facade's `testing` module has a runnable example.
 
 mod faults;
+mod fixtures;
 mod pause;
 mod rig;
 mod scenario;
@@ -28,6 +32,7 @@ mod scenario;
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
 pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+pub use fixtures::{FixtureError, Fixtures};
 pub use pause::{Pause, PausePoint};
 pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};
