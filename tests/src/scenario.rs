@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
+use mqless::clock::Clock;
 use mqless::mailbox::{ActorHost, DrainConfig};
-use mqless::store::Store;
+use mqless::store::{Commit, CommitOutcome, MailboxItem, Store};
 use mqless::testing::{FaultyRig, FaultyStore, NudgeFaults, Pause, PausePoint, Rng, StoreFaults};
 use mqless::{ActorId, Context};
 use serde::{Deserialize, Serialize};
@@ -132,6 +133,14 @@ pub struct Stats {
     pub poison_runs: u64,
     /// Ordinary messages dead-lettered after stalls in a row, then redriven.
     pub redriven: u64,
+    /// Messages dead-lettered because their commit was refused for size (a deterministic
+    /// fault), then redriven once the limit was lifted.
+    pub refused_redriven: u64,
+    /// Actors whose state was corrupted (a deterministic fault), found quarantined, and
+    /// repaired through the API.
+    pub quarantined: u64,
+    /// Malformed mailbox items written past the client, and how many were dead-lettered.
+    pub malformed: (u64, u64),
     /// Actors the sweeps found with messages nobody had woken them for.
     pub swept: u64,
     /// Owners paused at a protocol step past their lease while another owner took the
@@ -163,6 +172,10 @@ impl Stats {
         self.poison.1 += other.poison.1;
         self.poison_runs += other.poison_runs;
         self.redriven += other.redriven;
+        self.refused_redriven += other.refused_redriven;
+        self.quarantined += other.quarantined;
+        self.malformed.0 += other.malformed.0;
+        self.malformed.1 += other.malformed.1;
         self.swept += other.swept;
         self.zombies += other.zombies;
         self.store += other.store;
@@ -176,7 +189,8 @@ impl Stats {
              {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
-             Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven.",
+             Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
+             Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered.",
             self.seeds,
             self.acknowledged,
             self.relayed,
@@ -204,6 +218,11 @@ impl Stats {
             self.poison.1,
             self.poison_runs,
             self.redriven,
+            self.store.refused_commits,
+            self.refused_redriven,
+            self.quarantined,
+            self.malformed.0,
+            self.malformed.1,
         )
     }
 }
@@ -346,6 +365,42 @@ async fn race_drains(
     }
 }
 
+/// The address of `Log` actor `id`.
+fn log_address(id: ActorId) -> mqless::id::Address {
+    mqless::id::Address::new(
+        mqless::id::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
+        id,
+    )
+}
+
+/// Overwrites the committed state of `address` with bytes that do not decode, under a
+/// lease of its own (so no owner commits meanwhile), keeping the bookkeeping; returns
+/// the state it replaced. `None` when a live owner holds the lease.
+async fn corrupt_state<S: Store>(
+    store: &S,
+    address: &mqless::id::Address,
+    now: u64,
+) -> Option<Log> {
+    let until = now + LEASE.as_millis() as u64;
+    let record = store.acquire(address, now, until, 0xBAD).await.unwrap()?;
+    let original = match &record.state {
+        Some(bytes) => mqless::wire::decode(bytes, "state", usize::MAX, 64).unwrap(),
+        None => Log::default(),
+    };
+    let commit = Commit {
+        epoch: record.epoch,
+        expected_version: record.version,
+        state: vec![0xc1],
+        // An empty map: the bookkeeping's defaults.
+        meta: record.meta.unwrap_or_else(|| vec![0x80]),
+        lease_expires_at: 0,
+        outgoing: Vec::new(),
+    };
+    let outcome = store.commit(address, &commit).await.unwrap();
+    assert_eq!(outcome, CommitOutcome::Committed);
+    Some(original)
+}
+
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
 /// a violation. Replay a seed with `MQLESS_SEED=<seed>`.
 pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
@@ -377,6 +432,16 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
     let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
     let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
+    // Deterministic faults, drawn apart from the random ones: in one seed out of four,
+    // commits whose state outgrows a small limit are refused for size until the end;
+    // in one out of five, an actor's state is corrupted at some round (the actor must
+    // be quarantined, and is repaired through the API); in one out of four, a malformed
+    // item is written straight into a mailbox (it must be dead-lettered).
+    let mut det = Rng(seed ^ 0xDE7E_4A11);
+    store.refuse_states_over((det.below(4) == 0).then(|| 40 + det.below(80) as usize));
+    let mut corrupt = (det.below(5) == 0).then(|| (det.below(6), det.below(params.actors.into())));
+    let malformed = (det.below(4) == 0).then(|| (det.below(6), det.below(params.actors.into())));
+    let mut repairs = BTreeMap::<String, Log>::new();
     // Actor ids repeat across seeds of one process: count this seed's runs only.
     let poison_runs_before: u64 = (0..u64::from(params.actors))
         .map(|a| poison_runs(&actor_name(a)))
@@ -424,6 +489,31 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 stats.poison.0 += 1;
             }
         }
+        if let Some((at, a)) = corrupt {
+            if round >= at {
+                let address = log_address(actor_id(a));
+                if let Some(original) =
+                    corrupt_state(&store.inner, &address, clock.now_millis()).await
+                {
+                    repairs.insert(actor_name(a), original);
+                    corrupt = None;
+                }
+            }
+        }
+        if let Some((at, a)) = malformed {
+            if at == round {
+                let item = MailboxItem {
+                    id: mqless::MessageId::generate(clock.now_millis(), None),
+                    envelope: vec![0xc1, 0x00],
+                };
+                store
+                    .inner
+                    .enqueue(&log_address(actor_id(a)), &item)
+                    .await
+                    .unwrap();
+                stats.malformed.0 += 1;
+            }
+        }
         // A zombie paused last round resumes now, alone, after another owner took its
         // actor over and after this round's sends: whatever it does must be fenced.
         if let Some(zombie) = zombie.take() {
@@ -469,6 +559,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     // actors with messages left. Dead letters of ordinary messages (dead-lettered
     // because owners stalled on them three times in a row) are redriven.
     store.stop_random_faults();
+    store.refuse_states_over(None);
     nudges.stop_random_faults();
     stats.store = store.injected();
     stats.nudges = nudges.injected();
@@ -484,27 +575,69 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         let report = clients.sweep().await.unwrap();
         assert!(report.failed.is_empty(), "seed {seed}: {report:?}");
         stats.swept += report.pending.len() as u64;
+        // A corrupted actor that got no message since is drained too: it must end up
+        // quarantined like the others.
         let targets = recorder
             .take_nudges()
             .into_iter()
-            .map(|a| (hosts[0].clone(), a.id().clone(), None))
+            .map(|a| a.id().clone())
+            .chain(
+                repairs
+                    .keys()
+                    .map(|name| ActorId::new(name.as_str()).unwrap()),
+            )
+            .map(|id| (hosts[0].clone(), id, None))
             .collect::<Vec<_>>();
         race_drains(targets, params.hang_timeout, &mut stats).await;
         let mut redriven = false;
+        for quarantined in clients.quarantined::<Log>().await.unwrap() {
+            let name = quarantined.id.as_str();
+            if !(0..u64::from(params.actors)).any(|a| actor_name(a) == name) {
+                continue; // another seed's actor on a shared table
+            }
+            let original = repairs.remove(name).unwrap_or_else(|| {
+                panic!(
+                    "seed {seed}: {name} quarantined for no injected cause: {}",
+                    quarantined.reason
+                )
+            });
+            assert!(
+                quarantined.reason.contains("does not decode"),
+                "seed {seed}: {}",
+                quarantined.reason
+            );
+            let quarantine = clients.quarantine::<Log>(name).unwrap();
+            quarantine.replace_state(&original).await.unwrap();
+            stats.quarantined += 1;
+            redriven = true;
+        }
         for a in 0..u64::from(params.actors) {
             let letters = clients.dead_letters::<Log>(actor_name(a)).unwrap();
             for letter in letters.list().await.unwrap() {
-                match letter.message::<Log>().unwrap() {
-                    LogMessage::Poison {} => {
+                match letter.message::<Log>() {
+                    Err(_) => {
+                        assert!(
+                            letter.error.contains("undecodable"),
+                            "seed {seed}: {}",
+                            letter.error
+                        );
+                        letters.discard(letter.id).await.unwrap();
+                        stats.malformed.1 += 1;
+                    }
+                    Ok(LogMessage::Poison {}) => {
                         letters.discard(letter.id).await.unwrap();
                         poison_dead = true;
                     }
-                    LogMessage::Record { sender, seq, .. } => {
+                    Ok(LogMessage::Record { sender, seq, .. }) => {
                         letters.redrive(letter.id).await.unwrap();
                         redriven_keys.insert((sender, seq));
                         // Its relay goes out when it finally runs: late too.
                         redriven_keys.insert((relayed_sender(sender, a), seq));
-                        stats.redriven += 1;
+                        if letter.error.contains("commit was refused") {
+                            stats.refused_redriven += 1;
+                        } else {
+                            stats.redriven += 1;
+                        }
                         redriven = true;
                     }
                 }
@@ -524,6 +657,14 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         poison.is_some(),
         poison_dead,
         "seed {seed}: the poison message ends in the dead letters"
+    );
+    assert!(
+        repairs.is_empty(),
+        "seed {seed}: corrupted actors never quarantined: {repairs:?}"
+    );
+    assert_eq!(
+        stats.malformed.0, stats.malformed.1,
+        "seed {seed}: a malformed item was not dead-lettered"
     );
 
     // Each acknowledged message applied exactly once, each sender's messages to one

@@ -2,7 +2,7 @@
 //! and after each store call (an ambiguous write), throttling, targeted failures, and
 //! wake-ups dropped, refused, duplicated or delayed. Wrap any [`Store`] or [`Invoker`].
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::clock::{Clock, ManualClock};
@@ -46,6 +46,8 @@ pub struct StoreFaults {
     pub throttled: u64,
     /// Calls that took effect but reported an error (an ambiguous write).
     pub after: u64,
+    /// Commits refused by [`FaultyStore::refuse_states_over`]: deterministic faults.
+    pub refused_commits: u64,
 }
 
 /// A store with injectable faults over `S` (the in-memory store by default).
@@ -57,6 +59,7 @@ pub struct FaultyStore<S = MemoryStore> {
     failing_cleanups: AtomicU32,
     failing_reads: AtomicU32,
     lost_acquire_answers: AtomicU32,
+    state_limit: AtomicUsize,
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<StoreFaults>,
     pauses: Pauses,
@@ -92,6 +95,7 @@ impl<S: Store> FaultyStore<S> {
             failing_cleanups: AtomicU32::default(),
             failing_reads: AtomicU32::default(),
             lost_acquire_answers: AtomicU32::default(),
+            state_limit: AtomicUsize::default(),
             random: Mutex::default(),
             injected: Mutex::default(),
             pauses: Pauses::default(),
@@ -125,6 +129,13 @@ impl<S: Store> FaultyStore<S> {
     /// Makes the next `n` cleanups fail, as if their owner crashed right after its commit.
     pub fn fail_cleanups(&self, n: u32) {
         self.failing_cleanups.store(n, Ordering::SeqCst);
+    }
+
+    /// A deterministic fault: refuses every commit whose state is over `bytes` as over
+    /// the item-size limit, as DynamoDB refuses a record over 400 KB, until called with
+    /// `None`. Models a commit that can never land as it is.
+    pub fn refuse_states_over(&self, bytes: Option<usize>) {
+        self.state_limit.store(bytes.unwrap_or(0), Ordering::SeqCst);
     }
 
     /// Makes the next `n` acquires take the lease, then fail as if their answer was lost
@@ -287,6 +298,17 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
         Box::pin(async move {
             self.pauses.at(a, PausePoint::BeforeCommit).await;
+            let limit = self.state_limit.load(Ordering::SeqCst);
+            if limit > 0 && commit.state.len() > limit {
+                lock(&self.injected).refused_commits += 1;
+                return Err(StoreError::new(
+                    StoreErrorKind::ItemTooLarge,
+                    format!(
+                        "injected: a state of {} bytes is over this store's {limit}-byte item limit",
+                        commit.state.len()
+                    ),
+                ));
+            }
             if commit.lease_expires_at == 0 {
                 self.releasing().await?;
             }
@@ -500,6 +522,7 @@ impl std::ops::AddAssign for StoreFaults {
         self.before += other.before;
         self.throttled += other.throttled;
         self.after += other.after;
+        self.refused_commits += other.refused_commits;
     }
 }
 
