@@ -28,6 +28,7 @@
 //! Every step is a call on [`Store`], so the protocol runs unchanged on every store.
 
 mod batch;
+#[cfg(feature = "testing")]
 pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod config;
