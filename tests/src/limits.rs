@@ -66,9 +66,14 @@ pub async fn two_big_fan_outs_commit_in_separate_batches(store: Arc<dyn mqless::
         .await
         .unwrap();
     assert_eq!(
-        (report.processed, report.batches, report.dead_lettered),
-        (2, 2, 0),
-        "each fan-out committed in its own batch: {report:?}"
+        (
+            report.processed,
+            report.batches,
+            report.dead_lettered,
+            report.refused_commits
+        ),
+        (2, 2, 0, 0),
+        "each fan-out committed in its own batch, budgeted before it ran (no commit refused): {report:?}"
     );
     let sinks = runtime.host::<Sink>().unwrap();
     sinks

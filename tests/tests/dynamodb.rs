@@ -258,7 +258,7 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(25);
+        .unwrap_or(60);
     let seeds: Vec<u64> = match std::env::var("MQLESS_SEED") {
         Ok(seed) => vec![seed.parse().expect("MQLESS_SEED is a number")],
         Err(_) => (1..=seeds).collect(),
