@@ -84,7 +84,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     let client_methods = def
         .handlers
         .iter()
-        .map(|h| client_method(h, &message, &private));
+        .map(|h| client_method(h, &def.item.self_ty, &message, &private));
     let debug_impl = debug_impl(def, &message, &private);
 
     // Trait-bound checks carry the span of the user's type, so "not serializable" points
@@ -253,7 +253,12 @@ fn dispatch_arm(handler: &Handler, message: &syn::Ident, private: &TokenStream) 
     }
 }
 
-fn client_method(handler: &Handler, message: &syn::Ident, private: &TokenStream) -> TokenStream {
+fn client_method(
+    handler: &Handler,
+    self_ty: &syn::Type,
+    message: &syn::Ident,
+    private: &TokenStream,
+) -> TokenStream {
     let variant = variant_ident(handler);
     let method = &handler.sig.ident;
     let docs = &handler.docs;
@@ -263,6 +268,22 @@ fn client_method(handler: &Handler, message: &syn::Ident, private: &TokenStream)
         Output::Value(ty) => (quote!(#ty), quote!(#private::Never)),
         Output::Result(ok, err) => (quote!(#ok), quote!(#err)),
     };
+    let message_value = quote!(&#message::#variant { #(#names),* });
+    // A `&self` method can also be `.query()`-ed: run here on the committed state.
+    if matches!(handler.receiver, Receiver::Ref) {
+        let doc = format!(
+            "Builds the `{}` message; `.send()` it, `.call()` it for the method's return value, or `.query()` it to run it here on the committed state, without the mailbox.",
+            handler.wire_name
+        );
+        return quote! {
+            #(#docs)*
+            #[doc = ""]
+            #[doc = #doc]
+            pub fn #method(&self, #(#params),*) -> #private::Request<'_, #ok, #err, #private::ReadOnly<#self_ty>> {
+                self.__mqless_core.read_request::<#self_ty, _, _, _>(#message_value)
+            }
+        };
+    }
     let doc = format!(
         "Builds the `{}` message; `.send()` it, or `.call()` it for the method's return value.",
         handler.wire_name
@@ -272,7 +293,7 @@ fn client_method(handler: &Handler, message: &syn::Ident, private: &TokenStream)
         #[doc = ""]
         #[doc = #doc]
         pub fn #method(&self, #(#params),*) -> #private::Request<'_, #ok, #err> {
-            self.__mqless_core.request(&#message::#variant { #(#names),* })
+            self.__mqless_core.request(#message_value)
         }
     }
 }

@@ -10,12 +10,13 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::actor::{Mutating, Queryable};
 use crate::clock::Clock;
 use crate::codec::{self, Limits};
 use crate::error::{AskError, CodecError, Error};
 use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::store::{MailboxItem, Store};
+use crate::store::{MailboxItem, StateRecord, Store};
 use crate::wire::{Envelope, ReplyRecord};
 use crate::BoxFuture;
 
@@ -54,6 +55,19 @@ pub trait Transport: Send + Sync + 'static {
 
     /// Whether asks can be made through this transport.
     fn allows_ask(&self) -> bool;
+
+    /// The committed `#state` record of `to` (one strongly consistent read), for
+    /// `.query()`.
+    ///
+    /// # Errors
+    /// A store failure, or a transport that cannot read state (a handler's context).
+    fn committed_state<'a>(
+        &'a self,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, Error>>;
+
+    /// The transport's clock, in milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
 
     /// The payload limits.
     fn limits(&self) -> Limits;
@@ -167,6 +181,17 @@ impl Transport for StoreTransport {
         true
     }
 
+    fn committed_state<'a>(
+        &'a self,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, Error>> {
+        Box::pin(async move { Ok(self.store.load_state(to).await?) })
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
     fn limits(&self) -> Limits {
         self.limits
     }
@@ -208,6 +233,18 @@ impl ClientCore {
     /// A request carrying `message`, whose reply is an `R` or the method's error `E`.
     /// Encoding errors surface when the request is sent.
     pub fn request<M: Serialize, R, E>(&self, message: &M) -> Request<'_, R, E> {
+        self.request_of_kind(message)
+    }
+
+    /// A request for a `&self` method of actor `A`: it can also be `.query()`-ed.
+    pub fn read_request<A, M: Serialize, R, E>(
+        &self,
+        message: &M,
+    ) -> Request<'_, R, E, crate::actor::ReadOnly<A>> {
+        self.request_of_kind(message)
+    }
+
+    fn request_of_kind<M: Serialize, R, E, K>(&self, message: &M) -> Request<'_, R, E, K> {
         let body = codec::encode(
             message,
             "message",
@@ -223,18 +260,22 @@ impl ClientCore {
     }
 }
 
+/// What a request carries only as types: its reply, its error, its kind.
+type ReplyTypes<R, E, K> = fn() -> (R, E, K);
+
 /// One message to an actor, ready to be sent with [`Request::send`] (tell) or
-/// [`Request::call`] (ask).
-#[must_use = "a request does nothing until `.send()` or `.call()` is awaited"]
-pub struct Request<'c, R, E> {
+/// [`Request::call`] (ask); for a method that takes `&self` (`K` is
+/// [`ReadOnly`](crate::actor::ReadOnly)), also [`Request::query`].
+#[must_use = "a request does nothing until `.send()`, `.call()` or `.query()` is awaited"]
+pub struct Request<'c, R, E, K = Mutating> {
     core: &'c ClientCore,
     body: Result<Vec<u8>, CodecError>,
     options: SendOptions,
     timeout: Duration,
-    reply: PhantomData<fn() -> (R, E)>,
+    reply: PhantomData<ReplyTypes<R, E, K>>,
 }
 
-impl<R, E> fmt::Debug for Request<'_, R, E> {
+impl<R, E, K> fmt::Debug for Request<'_, R, E, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Request")
             .field("to", &self.core.address)
@@ -244,7 +285,7 @@ impl<R, E> fmt::Debug for Request<'_, R, E> {
     }
 }
 
-impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
+impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
     /// Applies the message at most once per `key` within the actor's dedupe window (the
     /// last 128 keys it consumed): a retried send with the same key is not applied again.
     pub fn idempotency_key(mut self, key: impl Into<String>) -> Self {
@@ -292,25 +333,53 @@ impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
                 message_id: id,
                 after: timeout,
             })?;
-        let limits = core.transport.limits();
+        let depth = core.transport.limits().max_depth;
         let record: ReplyRecord =
-            codec::decode(&bytes, "reply", usize::MAX, limits.max_depth).map_err(Error::from)?;
+            codec::decode(&bytes, "reply", usize::MAX, depth).map_err(Error::from)?;
         match record {
-            ReplyRecord::Ok(value) => {
-                Ok(
-                    codec::decode(&value, "reply value", usize::MAX, limits.max_depth)
-                        .map_err(Error::from)?,
-                )
-            }
-            ReplyRecord::Err(error) => Err(AskError::Handler(
-                codec::decode(&error, "handler error", usize::MAX, limits.max_depth)
-                    .map_err(Error::from)?,
-            )),
+            ReplyRecord::Ok(value) => decode_value(&value, depth),
+            ReplyRecord::Err(error) => decode_error(&error, depth),
             ReplyRecord::DeadLettered(reason) => Err(AskError::DeadLettered {
                 message_id: id,
                 reason,
             }),
             ReplyRecord::Duplicate => Err(AskError::Duplicate { message_id: id }),
+        }
+    }
+
+    /// Read-only call: runs this `&self` method in this process on the actor's
+    /// **committed** state, read with one strongly consistent read; no mailbox, no
+    /// lease, no write, no Lambda invoke. Messages still queued for the actor are not
+    /// seen (use `.call()` to be answered after them). The method cannot send (its
+    /// sends fail with [`Error::SendFromQuery`]).
+    ///
+    /// # Errors
+    /// [`AskError::Handler`] with the method's own error, [`AskError::NotAllowedInHandler`]
+    /// inside a handler, or [`AskError::Runtime`]: a store failure, a state that does not
+    /// decode, [`Error::Quarantined`], [`Error::QueryPanicked`].
+    pub async fn query(self) -> Result<R, AskError<E>>
+    where
+        K: Queryable,
+    {
+        if !self.core.transport.allows_ask() || handler_scope::inside() {
+            return Err(AskError::NotAllowedInHandler);
+        }
+        let core = self.core;
+        let transport = &core.transport;
+        let body = self.body.map_err(Error::from)?;
+        let record = transport.committed_state(&core.address).await?;
+        let limits = transport.limits();
+        let outcome = crate::actor::query::run::<K::Actor>(
+            core.address.clone(),
+            record,
+            &body,
+            transport.now_millis(),
+            limits,
+        )
+        .await?;
+        match outcome {
+            crate::actor::Outcome::Ok(value) => decode_value(&value, limits.max_depth),
+            crate::actor::Outcome::Err { encoded, .. } => decode_error(&encoded, limits.max_depth),
         }
     }
 
@@ -326,6 +395,16 @@ impl<R: DeserializeOwned, E: DeserializeOwned> Request<'_, R, E> {
             .enqueue(&self.core.address, body, &self.options, ask)
             .await
     }
+}
+
+fn decode_value<R: DeserializeOwned, E>(bytes: &[u8], depth: usize) -> Result<R, AskError<E>> {
+    Ok(codec::decode(bytes, "reply value", usize::MAX, depth).map_err(Error::from)?)
+}
+
+fn decode_error<R, E: DeserializeOwned>(bytes: &[u8], depth: usize) -> Result<R, AskError<E>> {
+    Err(AskError::Handler(
+        codec::decode(bytes, "handler error", usize::MAX, depth).map_err(Error::from)?,
+    ))
 }
 
 /// Whether this thread is running a handler: set by the mailbox engine around every poll

@@ -88,6 +88,21 @@ pub enum Error {
         /// The message id asked for.
         id: MessageId,
     },
+    /// A method run by `.query()` tried to send: a query runs on the committed state,
+    /// outside the mailbox, so nothing it sends could be committed.
+    #[error("a method run by `.query()` tried to send to {to}; a query runs on the committed state outside the mailbox and cannot send: use `.call()` for this method")]
+    SendFromQuery {
+        /// The recipient.
+        to: String,
+    },
+    /// A method run by `.query()` panicked.
+    #[error("the method run by `.query()` on {address} panicked: {panic}")]
+    QueryPanicked {
+        /// The actor.
+        address: String,
+        /// The panic's message.
+        panic: String,
+    },
     /// An actor is quarantined: its own record failed in a way no retry fixes.
     #[error("{address} is quarantined since {since} ms: {reason}. Its messages stay queued; fix the cause, then lift the quarantine with `Actors::quarantine`")]
     Quarantined {

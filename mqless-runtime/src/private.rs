@@ -6,7 +6,7 @@ use std::fmt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use crate::actor::{Actor, ActorClient, Context, Outcome};
+pub use crate::actor::{Actor, ActorClient, Context, Outcome, ReadOnly};
 pub use crate::client::{ClientCore, Request};
 pub use crate::error::{CodecError, Never};
 pub use crate::id::ActorId;

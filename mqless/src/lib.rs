@@ -165,7 +165,7 @@ pub mod clock {
 
 /// Typed clients: what every generated `{Actor}Client` wraps.
 pub mod client {
-    pub use mqless_runtime::actor::ActorClient;
+    pub use mqless_runtime::actor::{ActorClient, Mutating, Queryable, ReadOnly};
     pub use mqless_runtime::client::{
         ClientCore, SendOptions, Transport, DEFAULT_ASK_TIMEOUT, MAX_IDEMPOTENCY_KEY_LEN,
     };

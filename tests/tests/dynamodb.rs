@@ -547,3 +547,29 @@ mod deterministic_failures {
         }
     }
 }
+
+/// `.query()` on DynamoDB: one strongly consistent `GetItem`, no write, no invoke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_query_costs_one_read_and_no_write() {
+    use mqless_examples::counter::Counter;
+
+    let store = local_aws::fresh_store("query").await;
+    let invoker = Arc::new(mqless::testing::RecordingInvoker::new());
+    let runtime = mqless::Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .manual_drains(invoker.clone())
+        .build();
+    runtime.register::<Counter>().unwrap();
+    let counter = runtime.client::<Counter>("queried").unwrap();
+    counter.increment(3).send().await.unwrap();
+    let host = runtime.host::<Counter>().unwrap();
+    host.drain(&mqless::ActorId::new("queried").unwrap())
+        .await
+        .unwrap();
+    invoker.take_nudges();
+    let before = store.capacity();
+    assert_eq!(counter.get().query().await, Ok(3));
+    let used = store.capacity() - before;
+    assert_eq!((used.requests, used.write_units), (1, 0.0), "{used:?}");
+    assert!(invoker.take_nudges().is_empty());
+}

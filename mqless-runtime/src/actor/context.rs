@@ -114,6 +114,8 @@ pub(crate) struct Outbox {
     limits: Limits,
     /// What can be woken: a send to an actor type nobody runs fails at once.
     recipients: Arc<dyn Invoker>,
+    /// The method runs for `.query()`: every send is refused.
+    query: bool,
     state: Mutex<OutboxState>,
 }
 
@@ -144,11 +146,25 @@ impl Outbox {
             now_millis,
             limits,
             recipients,
+            query: false,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
                 closed: false,
             }),
+        }
+    }
+
+    /// The outbox of a method run by `.query()`: it refuses every send.
+    pub(crate) fn for_query(now_millis: u64, limits: Limits) -> Self {
+        Self {
+            query: true,
+            ..Self::new(
+                now_millis,
+                limits,
+                None,
+                Arc::new(crate::invoke::RecordingInvoker::new()),
+            )
         }
     }
 
@@ -172,6 +188,9 @@ impl Transport for Outbox {
         let result = (|| {
             let envelope =
                 Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
+            if self.query {
+                return Err(Error::SendFromQuery { to: to.to_string() });
+            }
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.closed {
                 return Err(Error::HandlerReturned { to: to.to_string() });
@@ -196,6 +215,19 @@ impl Transport for Outbox {
 
     fn allows_ask(&self) -> bool {
         false
+    }
+
+    fn committed_state<'a>(
+        &'a self,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<crate::store::StateRecord>, Error>> {
+        // `Request::query` checks `allows_ask` first; a handler reads no other state.
+        let _ = to;
+        Box::pin(async { Ok(None) })
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.now_millis
     }
 
     fn limits(&self) -> Limits {

@@ -2,6 +2,7 @@
 //! implements, the typed client it wraps, and the [`Context`] a method may take.
 
 mod context;
+pub(crate) mod query;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -12,6 +13,7 @@ use crate::BoxFuture;
 
 pub use context::Context;
 pub(crate) use context::Outbox;
+pub use query::{Mutating, Queryable, ReadOnly};
 
 /// What a handler produced, encoded: the caller's reply, or the method's `Err`.
 #[derive(Debug, Clone, PartialEq, Eq)]

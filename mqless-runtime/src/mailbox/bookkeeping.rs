@@ -22,19 +22,46 @@ pub(super) const CONSUMED_BYTES: usize = 18;
 /// What one remembered idempotency key adds besides its text.
 pub(super) const KEY_OVERHEAD: usize = 2;
 
-/// The bookkeeping stored beside the state in the `#state` record.
+/// The bookkeeping stored beside the state in the `#state` record. One-letter field
+/// names, and empty fields left out, keep a typical record under the 1 KB that one write
+/// unit pays for (the long names of earlier versions are still read).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(super) struct Bookkeeping {
-    #[serde(default)]
+    #[serde(
+        default,
+        rename = "c",
+        alias = "consumed",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub(super) consumed: Vec<MessageId>,
-    #[serde(default)]
+    #[serde(
+        default,
+        rename = "r",
+        alias = "replies",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub(super) replies: Vec<KeyedBytes>,
-    #[serde(default)]
+    #[serde(
+        default,
+        rename = "f",
+        alias = "failures",
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub(super) failures: Vec<Failure>,
     /// The last message id this actor generated for its sends.
-    #[serde(default)]
+    #[serde(
+        default,
+        rename = "s",
+        alias = "last_sent",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub(super) last_sent: Option<MessageId>,
-    #[serde(default)]
+    #[serde(
+        default,
+        rename = "k",
+        alias = "recent_keys",
+        skip_serializing_if = "VecDeque::is_empty"
+    )]
     pub(super) recent_keys: VecDeque<String>,
     /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
     #[serde(skip)]

@@ -13,10 +13,10 @@ use crate::client::handler_scope;
 use crate::error::CodecError;
 
 /// A panic's payload.
-pub(super) type Panic = Box<dyn Any + Send>;
+pub(crate) type Panic = Box<dyn Any + Send>;
 
 /// Calls the method `message` names on `state`; `Err` if it panicked.
-pub(super) async fn dispatch<A: Actor>(
+pub(crate) async fn dispatch<A: Actor>(
     state: &mut A,
     message: A::Message,
     ctx: &mut Context,

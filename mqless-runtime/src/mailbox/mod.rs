@@ -32,7 +32,7 @@ mod batch;
 pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod config;
-mod dispatch;
+pub(crate) mod dispatch;
 mod lease;
 
 use std::marker::PhantomData;

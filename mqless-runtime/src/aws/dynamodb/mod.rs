@@ -181,9 +181,10 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
-                .update_expression("SET lease = :zero, stl = :zero")
+                // Absent reads as 0: removing keeps the record small.
+                .update_expression("REMOVE lease, stl, #own")
                 .condition_expression("ep = :ep")
-                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_names("#own", OWNER)
                 .expression_attribute_values(":ep", n(epoch))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()

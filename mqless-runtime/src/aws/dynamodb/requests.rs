@@ -78,8 +78,12 @@ impl DynamoStore {
         let mut state = state_key(address);
         state.insert("ver".into(), n(commit.expected_version + 1));
         state.insert("ep".into(), n(commit.epoch));
-        state.insert("lease".into(), n(commit.lease_expires_at));
-        state.insert("stl".into(), n(u64::from(commit.lease_expires_at != 0)));
+        // A released record leaves out the lease, the stall count and the owner (all
+        // read as 0 when absent): a smaller item, so a typical one costs one write unit.
+        if commit.lease_expires_at != 0 {
+            state.insert("lease".into(), n(commit.lease_expires_at));
+            state.insert("stl".into(), n(1));
+        }
         state.insert("st".into(), b(&commit.state));
         state.insert("meta".into(), b(&commit.meta));
         let condition = "ep = :ep AND ver = :ver";
