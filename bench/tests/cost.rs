@@ -10,12 +10,18 @@
 async fn write_units_per_message_meet_the_design_target() {
     // `scripts/test` exports the local stack's endpoints.
     let rows = mqless_bench::measure_cost(&[1, 10, 100]).await.unwrap();
-    let mqless = |per_drain: usize| {
+    let units = |design: &str, per_drain: usize| {
         rows.iter()
-            .find(|r| r.design == "MQLess" && r.per_drain == per_drain)
+            .find(|r| r.design == design && r.per_drain == per_drain)
             .unwrap()
             .write_units
     };
+    let mqless = |per_drain: usize| units("MQLess", per_drain);
+    assert!(
+        units("MQLess, optimistic", 1) <= 3.0,
+        "DESIGN.md: <= 3.0 write units per message at 1 per drain with optimistic drains, got {:.2}",
+        units("MQLess, optimistic", 1)
+    );
     println!("{rows:#?}");
     assert!(
         mqless(10) <= 2.5,

@@ -96,6 +96,12 @@ pub struct Params {
     pub hang_timeout: Duration,
     /// Prefix of the actor ids, so seeds can share a table.
     pub prefix: String,
+    /// Run drains with `DrainConfig::optimistic`.
+    pub optimistic: bool,
+    /// How far off the clients' clock may be, in milliseconds (5 minutes in the main
+    /// suite; the optimistic variant keeps clients within seconds, or their messages
+    /// would never be fresh enough for the optimistic path).
+    pub client_skew_millis: u64,
 }
 
 /// What runs did, summed over seeds.
@@ -123,6 +129,8 @@ pub struct Stats {
     pub drains: u64,
     /// Drains that returned an error.
     pub failed_drains: u64,
+    /// Drains that committed optimistically, without the lease.
+    pub optimistic_drains: u64,
     /// Drains killed at a random await point.
     pub crashed_drains: u64,
     /// Drains killed after hanging (on the poison message, or too slow).
@@ -166,6 +174,7 @@ impl Stats {
         self.retried_sends += other.retried_sends;
         self.drains += other.drains;
         self.failed_drains += other.failed_drains;
+        self.optimistic_drains += other.optimistic_drains;
         self.crashed_drains += other.crashed_drains;
         self.hung_drains += other.hung_drains;
         self.poison.0 += other.poison.0;
@@ -186,7 +195,7 @@ impl Stats {
     pub fn summary(&self) -> String {
         format!(
             "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
-             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
+             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
@@ -205,6 +214,7 @@ impl Stats {
             self.failed_drains,
             self.crashed_drains,
             self.hung_drains,
+            self.optimistic_drains,
             self.zombies,
             self.store.before,
             self.store.throttled,
@@ -234,7 +244,7 @@ pub fn overlaps() -> u64 {
 }
 
 enum Ended {
-    Done,
+    Done(bool),
     Failed,
     Killed,
     Hung,
@@ -344,7 +354,7 @@ async fn race_drains(
     }
     for (mut task, _) in tasks {
         let ended = match tokio::time::timeout(hang_timeout, &mut task).await {
-            Ok(Ok(Ok(_))) => Ended::Done,
+            Ok(Ok(Ok(report))) => Ended::Done(report.optimistic),
             Ok(Ok(Err(_))) => Ended::Failed,
             Ok(Err(error)) if error.is_cancelled() => Ended::Killed,
             Ok(Err(error)) => std::panic::resume_unwind(error.into_panic()),
@@ -357,7 +367,7 @@ async fn race_drains(
             }
         };
         match ended {
-            Ended::Done => {}
+            Ended::Done(optimistic) => stats.optimistic_drains += u64::from(optimistic),
             Ended::Failed => stats.failed_drains += 1,
             Ended::Killed => stats.crashed_drains += 1,
             Ended::Hung => stats.hung_drains += 1,
@@ -412,6 +422,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     let config = DrainConfig {
         lease: LEASE,
         batch_size: 1 + rng.below(5) as usize,
+        optimistic: params.optimistic,
         ..DrainConfig::default()
     };
     let rig = FaultyRig::new(inner, config);
@@ -419,7 +430,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
     // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
     // within the lease minus the margin, as NTP keeps real ones).
-    let offsets = [skew(300_000), 0, skew(1_500)];
+    let offsets = [skew(params.client_skew_millis), 0, skew(1_500)];
     let runtimes = offsets.map(|offset_millis| {
         let runtime = rig.process(offset_millis);
         runtime.register::<Log>().unwrap();

@@ -271,6 +271,8 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
             messages: 6,
             hang_timeout: Duration::from_millis(500),
             prefix: format!("s{seed}-"),
+            optimistic: false,
+            client_skew_millis: 300_000,
         };
         total.add(&scenario::run_seed(store.clone(), seed, &params).await);
     }

@@ -25,6 +25,8 @@ async fn invariants_hold_under_injected_faults_on_the_memory_store() {
         messages: 12,
         hang_timeout: Duration::from_millis(5),
         prefix: String::new(),
+        optimistic: false,
+        client_skew_millis: 300_000,
     };
     let mut total = Stats::default();
     for &seed in &seeds {

@@ -40,9 +40,23 @@ pub struct DrainConfig {
     /// (nobody else hears of it: an ask's error goes to the asker). Default `true`; turn
     /// it off for actors whose tells fail routinely and are logged enough.
     pub keep_rejected_tells: bool,
+    /// Drain a mailbox that holds one fresh message without taking the lease: read the
+    /// state record, run the message, and commit on the version and epoch read, which
+    /// fails if any other owner acquired or committed meanwhile (then the drain falls
+    /// back to the lease). Saves the acquire's write: one write unit per message instead
+    /// of two or more, for actors that get a message now and then. The price: when two
+    /// invocations race for an idle actor, both may *run* the message (only one commits;
+    /// the state sees it once), so handler executions may overlap in that race. Off by
+    /// default; see docs/design.md, "Optimistic one-message drains".
+    pub optimistic: bool,
     /// Payload limits.
     pub limits: Limits,
 }
+
+/// How recent a message must be for an optimistic drain (by its id's time, either way):
+/// a message that kills its process is retried by Lambda a minute later, or by a sweep,
+/// by then through the lease, whose stall count finds it.
+pub const OPTIMISTIC_FRESHNESS: Duration = Duration::from_secs(10);
 
 impl Default for DrainConfig {
     fn default() -> Self {
@@ -56,6 +70,7 @@ impl Default for DrainConfig {
             max_sends_per_message: 49,
             deadline_margin: Duration::from_secs(2),
             keep_rejected_tells: true,
+            optimistic: false,
             limits: Limits::DEFAULT,
         }
     }
@@ -93,6 +108,9 @@ pub struct DrainReport {
     pub duplicates: usize,
     /// Committed batches.
     pub batches: usize,
+    /// Whether the drain committed without taking the lease (see
+    /// [`DrainConfig::optimistic`]).
+    pub optimistic: bool,
     /// Commits refused for exceeding DynamoDB's item or transaction limit. Each refused
     /// batch is retried one message at a time; a message that cannot commit even alone
     /// is dead-lettered (counted in `dead_lettered`).

@@ -197,6 +197,38 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
+    /// Runs `item`, the only message, and commits it on the version and epoch the lease
+    /// was opened with, though no lease was taken (see `DrainConfig::optimistic`).
+    /// `None` when the commit was fenced or refused: the caller takes the lease.
+    pub(super) async fn run_optimistically(
+        mut self,
+        item: MailboxItem,
+        report: &mut DrainReport,
+    ) -> Result<Option<super::DrainEnd>, Error> {
+        if self.book.consumed.contains(&item.id) {
+            return Ok(None);
+        }
+        // No lease is held, so there is none to renew: the version decides.
+        self.lease_until = u64::MAX;
+        let filled = self.fill(std::slice::from_ref(&item)).await?;
+        if filled.taken != 1 {
+            return Ok(None);
+        }
+        match self
+            .commit(filled.next, filled.outgoing, true, report)
+            .await
+        {
+            Ok(true) => {
+                filled.tally.add_to(report);
+                report.optimistic = true;
+                Ok(Some(super::DrainEnd::Empty))
+            }
+            Ok(false) => Ok(None),
+            Err(error) if refused_for_size(&error).is_some() => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
     /// Restores the state as last committed, dropping a batch that was not committed.
     fn roll_back_batch(&mut self) -> Result<(), Error> {
         let limits = &self.host.config.limits;

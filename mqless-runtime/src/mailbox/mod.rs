@@ -41,13 +41,18 @@ use std::sync::Arc;
 use crate::actor::Actor;
 use crate::clock::{millis, Clock};
 use crate::error::Error;
-use crate::id::{ActorId, ActorType, Address};
+use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::store::{Cleanup, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
-pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport};
+pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
 use lease::{Damaged, Lease, LeaseEnd};
+
+/// Whether message `id` was sent within [`OPTIMISTIC_FRESHNESS`] of `now`, either way.
+fn fresh(id: MessageId, now: u64) -> bool {
+    id.timestamp_millis().abs_diff(now) <= millis(config::OPTIMISTIC_FRESHNESS)
+}
 
 /// A fresh owner token: random per acquire, so no two owners share one.
 fn owner_token() -> u64 {
@@ -147,6 +152,15 @@ impl<A: Actor> ActorHost<A> {
         // Shared with every message's context, so dispatch does not copy it.
         let address = Arc::new(Address::new(self.actor_type.clone(), id.clone()));
         let mut report = DrainReport::default();
+        if self.config.optimistic {
+            if let Some(end) = self
+                .drain_optimistically(&address, options, &mut report)
+                .await?
+            {
+                report.end = end;
+                return Ok(report);
+            }
+        }
         loop {
             let end = self.drain_one_lease(&address, options, &mut report).await?;
             report.end = match end {
@@ -170,6 +184,37 @@ impl<A: Actor> ActorHost<A> {
             };
             return Ok(report);
         }
+    }
+
+    /// The optimistic path (see [`DrainConfig::optimistic`]): `None` to take the lease.
+    async fn drain_optimistically(
+        &self,
+        address: &Arc<Address>,
+        options: DrainOptions,
+        report: &mut DrainReport,
+    ) -> Result<Option<DrainEnd>, Error> {
+        let now = self.clock.now_millis();
+        let Some(record) = self.store.load_state(address).await? else {
+            // Never committed: the first message takes the lease.
+            return Ok(None);
+        };
+        if record.lease_expires_at > now
+            || record.stalled_leases > 0
+            || record.quarantine.is_some()
+            || record.damage.is_some()
+        {
+            return Ok(None);
+        }
+        let items = self.store.read_mailbox(address, 2).await?;
+        let item = match items.as_slice() {
+            [] => return Ok(Some(DrainEnd::Empty)),
+            [item] if fresh(item.id, now) => item.clone(),
+            _ => return Ok(None),
+        };
+        let Ok(lease) = Lease::open(self, address, record, options) else {
+            return Ok(None);
+        };
+        lease.run_optimistically(item, report).await
     }
 
     async fn drain_one_lease(
