@@ -62,3 +62,60 @@ async fn a_fresh_lone_message_commits_without_the_lease() {
     );
     assert_eq!(counter.get().query().await, Ok(15));
 }
+
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Tally {
+    total: i64,
+}
+
+static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+#[mqless::actor]
+impl Tally {
+    pub async fn add(&mut self, n: i64) {
+        RUNS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        tokio::task::yield_now().await;
+        self.total += n;
+    }
+
+    pub fn total(&self) -> i64 {
+        self.total
+    }
+}
+
+/// Two hosts race an optimistic drain of the same lone message: both may run it (the
+/// documented price), exactly one commits it, the other is fenced and falls back to the
+/// lease, which finds the message consumed. Applied once.
+#[tokio::test]
+async fn racing_optimistic_drains_apply_a_message_once() {
+    let store: Arc<dyn mqless::store::Store> = Arc::new(mqless::store::MemoryStore::new());
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let hosts: Vec<_> = (0..2)
+        .map(|_| {
+            let runtime = Embedded::builder()
+                .store(Arc::clone(&store))
+                .clock(clock.clone())
+                .config(DrainConfig {
+                    optimistic: true,
+                    ..DrainConfig::default()
+                })
+                .manual_drains(Arc::new(RecordingInvoker::new()))
+                .build();
+            runtime.register::<Tally>().unwrap();
+            runtime
+        })
+        .collect();
+    let tally = hosts[0].client::<Tally>("t").unwrap();
+    let id = ActorId::new("t").unwrap();
+    tally.add(1).send().await.unwrap();
+    hosts[0].host::<Tally>().unwrap().drain(&id).await.unwrap();
+    RUNS.store(0, std::sync::atomic::Ordering::SeqCst);
+    tally.add(10).send().await.unwrap();
+    let (a, b) = (hosts[0].host::<Tally>().unwrap(), hosts[1].host::<Tally>().unwrap());
+    let (first, second) = tokio::join!(a.drain(&id), b.drain(&id));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    assert_eq!(first.processed + second.processed, 1, "{first:?} {second:?}");
+    assert!(first.optimistic ^ second.optimistic, "{first:?} {second:?}");
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 2, "both ran it");
+    assert_eq!(tally.total().query().await, Ok(11), "applied once");
+}
