@@ -16,6 +16,7 @@ use crate::codec::{self, Limits};
 use crate::error::{AskError, CodecError, Error};
 use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
+use crate::replies::LocalReplies;
 use crate::store::{MailboxItem, StateRecord, Store};
 use crate::wire::{Envelope, ReplyRecord};
 use crate::BoxFuture;
@@ -82,6 +83,8 @@ pub struct StoreTransport {
     limits: Limits,
     /// Every actor sent to, when asked to keep track (see [`StoreTransport::track`]).
     sent_to: Option<Arc<Mutex<BTreeSet<Address>>>>,
+    /// Asks whose handler runs in this process get their reply from here.
+    local_replies: Option<Arc<LocalReplies>>,
 }
 
 impl StoreTransport {
@@ -98,7 +101,16 @@ impl StoreTransport {
             clock,
             limits,
             sent_to: None,
+            local_replies: None,
         }
+    }
+
+    /// Receives the replies of drains that run in this process directly (see
+    /// `crate::replies`), instead of reading them from the store.
+    #[must_use]
+    pub(crate) fn local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
+        self.local_replies = Some(replies);
+        self
     }
 
     /// Notes every actor this transport sends to in `sent_to` (what `settle` waits for).
@@ -127,9 +139,16 @@ impl Transport for StoreTransport {
             let id = MessageId::generate(self.clock.now_millis(), None);
             let envelope =
                 Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
-            self.store
-                .enqueue(to, &MailboxItem { id, envelope })
-                .await?;
+            let local = self.local_replies.as_ref().filter(|_| ask);
+            if let Some(local) = local {
+                local.expect(to, id);
+            }
+            if let Err(error) = self.store.enqueue(to, &MailboxItem { id, envelope }).await {
+                if let Some(local) = local {
+                    local.forget(to, id);
+                }
+                return Err(error.into());
+            }
             // An ask wakes the handler in `wait_reply`, where it can wait for the reply.
             if !ask {
                 if let Err(error) = self.invoker.nudge(to).await {
@@ -150,6 +169,21 @@ impl Transport for StoreTransport {
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
+            let local = self.local_replies.as_ref();
+            if let Some(receiver) = local.and_then(|local| local.receiver(to, id)) {
+                // The drain runs here: wake it, and take the reply from it directly.
+                if let Err(error) = self.invoker.nudge(to).await {
+                    tracing::warn!(actor = %to, message = %id, %error, "message queued, but waking its actor failed; waiting for another drain to answer");
+                }
+                if let Ok(Ok(reply)) = tokio::time::timeout(timeout, receiver).await {
+                    return Ok(Some(reply));
+                }
+                // Timed out, or answered by no drain here: the store has it, if anyone.
+                if let Some(local) = local {
+                    local.forget(to, id);
+                }
+                return self.read_reply(to, id, deadline).await;
+            }
             match tokio::time::timeout(timeout, self.invoker.wake_for_reply(to, id)).await {
                 Ok(Ok(Some(reply))) => return Ok(Some(reply)),
                 Ok(Ok(None)) => {}
@@ -160,20 +194,7 @@ impl Transport for StoreTransport {
                 ),
                 Err(_) => return Ok(None),
             }
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            let reply = self.store.wait_reply(to, id, left).await?;
-            if reply.is_none() {
-                // One read, only on a timeout: say so if nothing answers because the
-                // actor is quarantined (its messages, this one too, wait for an operator).
-                if let Some(q) = self.store.load_state(to).await?.and_then(|r| r.quarantine) {
-                    return Err(Error::Quarantined {
-                        address: to.to_string(),
-                        reason: q.reason,
-                        since: q.since,
-                    });
-                }
-            }
-            Ok(reply)
+            self.read_reply(to, id, deadline).await
         })
     }
 
@@ -194,6 +215,31 @@ impl Transport for StoreTransport {
 
     fn limits(&self) -> Limits {
         self.limits
+    }
+}
+
+impl StoreTransport {
+    /// Waits for the reply to `id` in the store until `deadline`.
+    async fn read_reply(
+        &self,
+        to: &Address,
+        id: MessageId,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let reply = self.store.wait_reply(to, id, left).await?;
+        if reply.is_none() {
+            // One read, only on a timeout: say so if nothing answers because the actor
+            // is quarantined (its messages, this one too, wait for an operator).
+            if let Some(q) = self.store.load_state(to).await?.and_then(|r| r.quarantine) {
+                return Err(Error::Quarantined {
+                    address: to.to_string(),
+                    reason: q.reason,
+                    since: q.since,
+                });
+            }
+        }
+        Ok(reply)
     }
 }
 

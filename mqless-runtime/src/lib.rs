@@ -29,6 +29,7 @@ pub mod mailbox;
 #[doc(hidden)]
 pub mod private;
 pub mod recovery;
+mod replies;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

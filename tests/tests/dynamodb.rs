@@ -575,3 +575,25 @@ async fn a_query_costs_one_read_and_no_write() {
     assert_eq!((used.requests, used.write_units), (1, 0.0), "{used:?}");
     assert!(invoker.take_nudges().is_empty());
 }
+
+/// An ask whose handler runs in the asker's process (the embedded runtime over
+/// DynamoDB) gets its reply from the drain directly: no reply item is written and the
+/// asker never polls. Enqueue, acquire, read, commit, delete, recheck: 6 requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ask_answered_in_process_writes_no_reply_and_never_polls() {
+    use mqless_examples::counter::Counter;
+
+    let store = local_aws::fresh_store("localreply").await;
+    let runtime = mqless::Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .build();
+    runtime.register::<Counter>().unwrap();
+    let counter = runtime.client::<Counter>("asked").unwrap();
+    assert_eq!(counter.increment(1).call().await, Ok(1));
+    runtime.settle().await;
+    let before = store.capacity();
+    assert_eq!(counter.increment(2).call().await, Ok(3));
+    runtime.settle().await;
+    let used = store.capacity() - before;
+    assert_eq!(used.requests, 6, "{used:?}");
+}

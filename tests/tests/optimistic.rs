@@ -111,11 +111,22 @@ async fn racing_optimistic_drains_apply_a_message_once() {
     hosts[0].host::<Tally>().unwrap().drain(&id).await.unwrap();
     RUNS.store(0, std::sync::atomic::Ordering::SeqCst);
     tally.add(10).send().await.unwrap();
-    let (a, b) = (hosts[0].host::<Tally>().unwrap(), hosts[1].host::<Tally>().unwrap());
+    let (a, b) = (
+        hosts[0].host::<Tally>().unwrap(),
+        hosts[1].host::<Tally>().unwrap(),
+    );
     let (first, second) = tokio::join!(a.drain(&id), b.drain(&id));
     let (first, second) = (first.unwrap(), second.unwrap());
-    assert_eq!(first.processed + second.processed, 1, "{first:?} {second:?}");
+    assert_eq!(
+        first.processed + second.processed,
+        1,
+        "{first:?} {second:?}"
+    );
     assert!(first.optimistic ^ second.optimistic, "{first:?} {second:?}");
-    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 2, "both ran it");
+    assert_eq!(
+        RUNS.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "both ran it"
+    );
     assert_eq!(tally.total().query().await, Ok(11), "applied once");
 }

@@ -15,6 +15,7 @@ use crate::id::ActorType;
 use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
+use crate::replies::LocalReplies;
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
@@ -42,6 +43,8 @@ pub struct Embedded {
     clock: Arc<dyn Clock>,
     config: DrainConfig,
     transport: Arc<dyn Transport>,
+    /// Asks made here that wait for a drain here.
+    local_replies: Arc<LocalReplies>,
     /// The hosts; the invoker only holds weak references, so dropping the runtime stops
     /// new drains.
     hosts: Mutex<HashMap<ActorType, Arc<dyn Drain>>>,
@@ -113,13 +116,19 @@ impl EmbeddedBuilder {
             Some(invoker) => invoker,
             None => Arc::new(Arc::clone(&invoker)),
         };
-        let transport: Arc<dyn Transport> = Arc::new(StoreTransport::new(
-            Arc::clone(&store),
-            Arc::clone(&wake),
-            Arc::clone(&clock),
-            self.config.limits,
-        ));
+        // Drains here answer asks made here directly: no reply polling, no reply item.
+        let local_replies = Arc::new(LocalReplies::default());
+        let transport: Arc<dyn Transport> = Arc::new(
+            StoreTransport::new(
+                Arc::clone(&store),
+                Arc::clone(&wake),
+                Arc::clone(&clock),
+                self.config.limits,
+            )
+            .local_replies(Arc::clone(&local_replies)),
+        );
         Embedded {
+            local_replies,
             store,
             invoker,
             wake,
@@ -186,12 +195,13 @@ impl Embedded {
     /// # Errors
     /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
     pub fn host<A: Actor>(&self) -> Result<ActorHost<A>, Error> {
-        ActorHost::new(
+        Ok(ActorHost::new(
             Arc::clone(&self.store),
             Arc::clone(&self.wake),
             Arc::clone(&self.clock),
             self.config.clone(),
-        )
+        )?
+        .with_local_replies(Arc::clone(&self.local_replies)))
     }
 
     /// Resolves once every nudged drain has finished: all sent messages are processed,

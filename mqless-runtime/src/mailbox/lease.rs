@@ -140,7 +140,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
                 if leftovers || items.len() >= self.batch_size {
-                    self.host.cleanup(self.address, &self.book).await?;
+                    self.host.cleanup(self.address, &self.book, None).await?;
                 }
             }
             if items.is_empty() {
@@ -366,8 +366,10 @@ impl<'h, A: Actor> Lease<'h, A> {
                 report.reply = Some(reply.bytes.clone());
             }
         }
+        let to_write = host.deliver_locally(self.address, &self.book);
         host.nudge_recipients(&commit.outgoing).await;
-        host.cleanup(self.address, &self.book).await?;
+        host.cleanup(self.address, &self.book, to_write.as_deref())
+            .await?;
         Ok(true)
     }
 }

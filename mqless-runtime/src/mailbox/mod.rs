@@ -43,7 +43,8 @@ use crate::clock::{millis, Clock};
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::store::{Cleanup, MailboxItem, QuarantineRecord, Store};
+use crate::replies::LocalReplies;
+use crate::store::{Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -73,6 +74,8 @@ pub struct ActorHost<A> {
     invoker: Arc<dyn Invoker>,
     clock: Arc<dyn Clock>,
     config: DrainConfig,
+    /// Askers in this process, handed their replies directly (see `crate::replies`).
+    local_replies: Option<Arc<LocalReplies>>,
     actor: PhantomData<fn() -> A>,
 }
 
@@ -93,6 +96,7 @@ impl<A> Clone for ActorHost<A> {
             invoker: Arc::clone(&self.invoker),
             clock: Arc::clone(&self.clock),
             config: self.config.clone(),
+            local_replies: self.local_replies.clone(),
             actor: PhantomData,
         }
     }
@@ -115,8 +119,16 @@ impl<A: Actor> ActorHost<A> {
             invoker,
             clock,
             config,
+            local_replies: None,
             actor: PhantomData,
         })
+    }
+
+    /// Hands replies to askers waiting in this process directly, without writing them.
+    #[must_use]
+    pub(crate) fn with_local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
+        self.local_replies = Some(replies);
+        self
     }
 
     /// The actor type this host runs.
@@ -300,8 +312,30 @@ impl<A: Actor> ActorHost<A> {
         Ok(LeaseEnd::Quarantined(record.reason))
     }
 
-    /// Step 5: the committed batch's follow-up writes.
-    async fn cleanup(&self, address: &Address, book: &Bookkeeping) -> Result<(), Error> {
+    /// Hands the batch's replies to askers waiting in this process; returns the
+    /// replies still to write to the store (those nobody here waits for).
+    fn deliver_locally(&self, address: &Address, book: &Bookkeeping) -> Option<Vec<KeyedBytes>> {
+        let local = self.local_replies.as_ref().filter(|l| !l.is_empty())?;
+        if book.replies.is_empty() {
+            return None;
+        }
+        Some(
+            book.replies
+                .iter()
+                .filter(|reply| !local.deliver(address, reply.id, &reply.bytes))
+                .cloned()
+                .collect(),
+        )
+    }
+
+    /// Step 5: the committed batch's follow-up writes; `replies` replaces the batch's
+    /// replies when some were delivered in process.
+    async fn cleanup(
+        &self,
+        address: &Address,
+        book: &Bookkeeping,
+        replies: Option<&[KeyedBytes]>,
+    ) -> Result<(), Error> {
         if book.is_empty() {
             return Ok(());
         }
@@ -309,7 +343,7 @@ impl<A: Actor> ActorHost<A> {
         let cleanup = Cleanup {
             dead_letters: &book.failures,
             delete: &book.consumed,
-            replies: &book.replies,
+            replies: replies.unwrap_or(&book.replies),
             replies_expire_at: now + millis(self.config.reply_ttl),
             now,
         };
