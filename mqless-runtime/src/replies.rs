@@ -19,9 +19,11 @@ pub(crate) struct LocalReplies {
     waiting: Mutex<HashMap<Key, Waiter>>,
 }
 
+/// Both ends of one ask's channel, each taken once. The entry goes when both are: a
+/// reply delivered before the asker starts waiting stays in the channel for it.
 #[derive(Debug)]
 struct Waiter {
-    deliver: oneshot::Sender<Vec<u8>>,
+    deliver: Option<oneshot::Sender<Vec<u8>>>,
     receive: Option<oneshot::Receiver<Vec<u8>>>,
 }
 
@@ -37,7 +39,7 @@ impl LocalReplies {
         self.waiting().insert(
             (to.clone(), id),
             Waiter {
-                deliver,
+                deliver: Some(deliver),
                 receive: Some(receive),
             },
         );
@@ -49,9 +51,14 @@ impl LocalReplies {
         to: &Address,
         id: MessageId,
     ) -> Option<oneshot::Receiver<Vec<u8>>> {
-        self.waiting()
-            .get_mut(&(to.clone(), id))
-            .and_then(|waiter| waiter.receive.take())
+        let key = (to.clone(), id);
+        let mut waiting = self.waiting();
+        let waiter = waiting.get_mut(&key)?;
+        let receive = waiter.receive.take();
+        if waiter.deliver.is_none() {
+            waiting.remove(&key);
+        }
+        receive
     }
 
     /// Stops waiting for the reply to `id` (timed out, or the send failed).
@@ -59,14 +66,60 @@ impl LocalReplies {
         self.waiting().remove(&(to.clone(), id));
     }
 
-    /// Hands `reply` to the asker of `id` if it waits in this process; whether it did.
+    /// Hands `reply` to the asker of `id` if it waits in this process (or is about to:
+    /// the reply stays in the channel); whether it did.
     pub(crate) fn deliver(&self, to: &Address, id: MessageId, reply: &[u8]) -> bool {
-        let waiter = self.waiting().remove(&(to.clone(), id));
-        waiter.is_some_and(|waiter| waiter.deliver.send(reply.to_vec()).is_ok())
+        let key = (to.clone(), id);
+        let deliver = {
+            let mut waiting = self.waiting();
+            let Some(waiter) = waiting.get_mut(&key) else {
+                return false;
+            };
+            let deliver = waiter.deliver.take();
+            if waiter.receive.is_none() {
+                waiting.remove(&key);
+            }
+            deliver
+        };
+        // Fails when the asker stopped waiting (timed out): then the store gets it.
+        deliver.is_some_and(|deliver| deliver.send(reply.to_vec()).is_ok())
     }
 
     /// Whether any ask waits here (skips the per-reply lookups when none does).
     pub(crate) fn is_empty(&self) -> bool {
         self.waiting().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::{ActorId, ActorType};
+
+    fn address() -> Address {
+        Address::new(ActorType::new("A").unwrap(), ActorId::new("a").unwrap())
+    }
+
+    #[tokio::test]
+    async fn a_reply_delivered_before_the_asker_waits_is_kept_for_it() {
+        let replies = LocalReplies::default();
+        let id = MessageId::generate(1, None);
+        replies.expect(&address(), id);
+        // A drain already running commits the message before the asker waits.
+        assert!(replies.deliver(&address(), id, b"reply"));
+        let receiver = replies.receiver(&address(), id).expect("still there");
+        assert_eq!(receiver.await.unwrap(), b"reply");
+        assert!(replies.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_reply_for_an_asker_that_gave_up_goes_to_the_store() {
+        let replies = LocalReplies::default();
+        let id = MessageId::generate(1, None);
+        replies.expect(&address(), id);
+        drop(replies.receiver(&address(), id));
+        assert!(!replies.deliver(&address(), id, b"reply"));
+        assert!(replies.is_empty());
+        assert!(!replies.deliver(&address(), MessageId::generate(2, None), b"x"));
     }
 }

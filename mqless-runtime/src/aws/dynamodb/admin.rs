@@ -102,14 +102,18 @@ impl DynamoStore {
             .attribute_name("ttl")
             .build()
             .map_err(errors::build_error)?;
-        self.admin(
+        match self.admin(
             self.client
                 .update_time_to_live()
                 .table_name(&*self.table)
                 .time_to_live_specification(ttl)
                 .send()
                 .await,
-        )?;
-        Ok(())
+        ) {
+            Ok(_) => Ok(()),
+            // Another process turned it on between our check and our update.
+            Err(error) if error.message.contains("already enabled") => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 }
