@@ -62,7 +62,8 @@ pub enum Error {
     NotSettled {
         /// How long it waited.
         after: Duration,
-        /// The actors with queued messages (`type/id`).
+        /// The actors with queued messages (`type/id`, followed by `(quarantined:
+        /// reason)` for a quarantined one, which only an operator can unblock).
         pending: Vec<String>,
     },
     /// A context client sent after its handler had returned (it was moved into a spawned

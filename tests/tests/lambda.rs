@@ -242,3 +242,45 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
     assert!(report.pending.contains(&address), "{report:?}");
     assert_eq!(counter.get().call().await.unwrap(), 6);
 }
+
+/// Through Lambda, an actor whose state no longer decodes is quarantined by its
+/// function: an ask says so when it times out, and settle names the quarantine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quarantined_actor_is_named_by_asks_and_settle() {
+    let remote = remote()
+        .await
+        .settle_timeout(std::time::Duration::from_millis(1500));
+    let id = unique("quarantined");
+    let address = Address::new(
+        ActorType::new("Counter").unwrap(),
+        ActorId::new(id.as_str()).unwrap(),
+    );
+    // A state the deployed `Counter` cannot read, as after a breaking redeploy.
+    mqless_tests::quarantine::write_record(remote.store(), &address, &[0xc1], &[0x80]).await;
+    let counter = remote.client::<Counter>(id.as_str()).unwrap();
+    let asked = counter
+        .increment(1)
+        .timeout(std::time::Duration::from_secs(2))
+        .call()
+        .await;
+    assert!(
+        matches!(
+            &asked,
+            Err(mqless::AskError::Runtime(mqless::Error::Quarantined { .. }))
+        ),
+        "{asked:?}"
+    );
+    match remote.settle().await {
+        Err(mqless::Error::NotSettled { pending, .. }) => {
+            let mine: Vec<_> = pending.iter().filter(|p| p.contains(&id)).collect();
+            assert_eq!(mine.len(), 1, "{pending:?}");
+            assert!(
+                mine[0].contains("quarantined") && mine[0].contains("does not decode"),
+                "{pending:?}"
+            );
+        }
+        other => panic!("expected NotSettled: {other:?}"),
+    }
+    let listed = remote.quarantined::<Counter>().await.unwrap();
+    assert!(listed.iter().any(|q| q.id.as_str() == id), "{listed:?}");
+}

@@ -156,9 +156,19 @@ impl Actors for Remote {
             }
             let now = tokio::time::Instant::now();
             if now >= deadline {
+                // One read per actor left, once: a quarantined one never settles by
+                // itself, and the operator needs to know why.
+                let mut described = Vec::with_capacity(pending.len());
+                for address in &pending {
+                    let record = self.store.load_state(address).await?;
+                    described.push(match record.and_then(|r| r.quarantine) {
+                        Some(q) => format!("{address} (quarantined: {})", q.reason),
+                        None => address.to_string(),
+                    });
+                }
                 return Err(Error::NotSettled {
                     after: self.settle_timeout,
-                    pending: pending.iter().map(ToString::to_string).collect(),
+                    pending: described,
                 });
             }
             if now >= next_wake {
