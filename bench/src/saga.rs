@@ -95,6 +95,49 @@ fn order_of(ctx: &Context) -> Result<SagaOrderClient, mqless::Error> {
 /// Messages of one saga: place, reserve, reserved, charge, charged.
 const MESSAGES_PER_SAGA: usize = 5;
 
+/// Runs `orders` sagas (ids by `optimistic`, so both runs share the table) and checks
+/// that each finished; the units they used.
+async fn run_sagas(
+    store: &mqless::aws::dynamodb::DynamoStore,
+    orders: usize,
+    optimistic: bool,
+    note: &str,
+) -> Result<Units, BenchError> {
+    let runtime = Arc::new(
+        Embedded::builder()
+            .store(Arc::new(store.clone()))
+            .config(mqless::mailbox::DrainConfig {
+                optimistic,
+                ..mqless::mailbox::DrainConfig::default()
+            })
+            .build(),
+    );
+    runtime.register::<SagaOrder>()?;
+    runtime.register::<SagaStock>()?;
+    runtime.register::<SagaPayment>()?;
+    let before = store.capacity();
+    for order in 0..orders {
+        let client = runtime.client::<SagaOrder>(format!("order-{order}-{optimistic}"))?;
+        client.place(note.to_owned()).send().await?;
+    }
+    runtime.settle().await;
+    let used = store.capacity() - before;
+    for order in 0..orders {
+        let state = runtime
+            .state::<SagaOrder>(format!("order-{order}-{optimistic}"))
+            .await?;
+        ensure(
+            state.is_some_and(|s| s.step == 3),
+            format!("order {order} finished"),
+        )?;
+    }
+    Ok(Units {
+        read: used.read_units,
+        write: used.write_units,
+        requests: used.requests,
+    })
+}
+
 /// Runs `orders` sagas on DynamoDB (actors in this process), checks that each finished,
 /// and prints units per message beside one transaction per message.
 ///
@@ -102,37 +145,20 @@ const MESSAGES_PER_SAGA: usize = 5;
 /// DynamoDB failures, or a saga that did not finish.
 pub async fn saga(orders: usize) -> Result<Table, BenchError> {
     let store = fresh_store("saga").await?;
-    let runtime = Arc::new(Embedded::builder().store(Arc::new(store.clone())).build());
-    runtime.register::<SagaOrder>()?;
-    runtime.register::<SagaStock>()?;
-    runtime.register::<SagaPayment>()?;
     let note = "n".repeat(900);
-    let before = store.capacity();
-    for order in 0..orders {
-        let client = runtime.client::<SagaOrder>(format!("order-{order}"))?;
-        client.place(note.clone()).send().await?;
-    }
-    runtime.settle().await;
-    let used = store.capacity() - before;
-    for order in 0..orders {
-        let state = runtime.state::<SagaOrder>(format!("order-{order}")).await?;
-        ensure(
-            state.is_some_and(|s| s.step == 3),
-            format!("order {order} finished"),
-        )?;
-    }
     let messages = orders * MESSAGES_PER_SAGA;
-    let mqless = Units {
-        read: used.read_units,
-        write: used.write_units,
-        requests: used.requests,
-    };
+    let mut rows = Vec::new();
+    for (design, optimistic) in [("MQLess", false), ("MQLess, optimistic", true)] {
+        let units = run_sagas(&store, orders, optimistic, &note).await?;
+        rows.push(CostRow::per_message(design, messages, units));
+    }
     let client = mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
     let baseline = transaction_per_message(&client, store.table(), messages, &note).await?;
-    let rows = [
-        CostRow::per_message("MQLess", messages, mqless),
-        CostRow::per_message("one transaction per message", messages, baseline),
-    ];
+    rows.push(CostRow::per_message(
+        "one transaction per message",
+        messages,
+        baseline,
+    ));
     Ok(Table {
         title: format!("Saga: {orders} orders x {MESSAGES_PER_SAGA} messages (place, reserve, reserved, charge, charged), every actor one message per drain; DynamoDB units per message"),
         header: ["design", "write units/msg", "read units/msg", "requests/msg"].map(String::from).to_vec(),
