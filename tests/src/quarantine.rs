@@ -371,3 +371,47 @@ pub async fn the_worst_case_state_record_stays_under_the_item_limit(store: Arc<d
         assert_eq!(ask.await.unwrap().unwrap().len(), 65_400);
     }
 }
+
+/// A record that cannot commit even without a new message (here: a store whose item
+/// limit the committed state already exceeds) quarantines the actor, naming the limit,
+/// instead of dead-lettering every message behind it; once the cause is gone, `retry`
+/// runs the queued message. Over `inner`.
+pub async fn a_record_that_cannot_commit_at_all_quarantines_the_actor<S: Store>(inner: S) {
+    let store = Arc::new(mqless::testing::FaultyStore::over(inner));
+    let dyn_store: Arc<dyn Store> = store.clone();
+    let runtime = manual(&dyn_store, DrainConfig::default());
+    runtime.register::<Blob>().unwrap();
+    let id = fresh_id("unfit");
+    let blob = runtime.client::<Blob>(&id).unwrap();
+    blob.fill(2_000).send().await.unwrap();
+    assert_eq!(drain::<Blob>(&runtime, &id).await.processed, 1);
+    // Now no commit of a state over 1,000 bytes lands, and the committed one is 2,000.
+    store.refuse_states_over(Some(1_000));
+    blob.fill(3_000).send().await.unwrap();
+    let report = drain::<Blob>(&runtime, &id).await;
+    assert_eq!(
+        (report.end, report.processed, report.dead_lettered),
+        (DrainEnd::Quarantined, 0, 0),
+        "{report:?}"
+    );
+    let reason = report.quarantine.unwrap();
+    assert!(
+        reason.contains("cannot be committed even without new messages")
+            && reason.contains("1000-byte"),
+        "{reason}"
+    );
+    store.refuse_states_over(None);
+    runtime
+        .quarantine::<Blob>(&id)
+        .unwrap()
+        .retry()
+        .await
+        .unwrap();
+    let report = drain::<Blob>(&runtime, &id).await;
+    assert_eq!(
+        (report.end, report.processed),
+        (DrainEnd::Empty, 1),
+        "{report:?}"
+    );
+    assert_eq!(crate::state::<Blob>(&runtime, &id).await.data.len(), 3_000);
+}

@@ -465,6 +465,12 @@ mod deterministic_failures {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_record_that_cannot_commit_at_all_quarantines_the_actor_on_dynamodb_local() {
+        let store = local_aws::fresh_store("unfit").await;
+        quarantine::a_record_that_cannot_commit_at_all_quarantines_the_actor(store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lost_acquire_answers_are_not_stalls_on_dynamodb_local() {
         let store = local_aws::fresh_store("lostacquire").await;
         mqless_tests::recovery::lost_acquire_answers_are_not_stalls(store).await;

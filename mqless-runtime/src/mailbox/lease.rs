@@ -47,6 +47,11 @@ fn refused_for_size(error: &Error) -> Option<&StoreError> {
     }
 }
 
+/// The quarantine reason of a record that cannot commit even without a new message.
+fn unfit(refusal: &str) -> String {
+    format!("the state record cannot be committed even without new messages: {refusal}")
+}
+
 /// Why a batch stopped taking messages.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Stop {
@@ -73,8 +78,6 @@ pub(super) struct Lease<'h, A> {
     blame_head: bool,
     /// The bookkeeping of the last committed batch.
     book: Bookkeeping,
-    /// The encoded state as last committed: what a refused batch rolls back to.
-    committed: Vec<u8>,
     working: Working<A>,
 }
 
@@ -119,7 +122,6 @@ impl<'h, A: Actor> Lease<'h, A> {
             batch_size: if stalls > 0 { 1 } else { config.batch_size },
             blame_head: stalls >= config.max_attempts,
             book,
-            committed: working.snapshot().to_vec(),
             working,
         })
     }
@@ -167,7 +169,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                     let refusal = refusal.message.clone();
                     report.refused_commits += 1;
                     tracing::warn!(actor = %self.address, %refusal, "a commit was refused for its size; retrying one message at a time");
-                    self.roll_back_batch()?;
+                    self.roll_back_batch().await?;
                     match (filled.taken, filled.head) {
                         (1, Some(head)) => {
                             if let Some(end) = self.refuse(&items, &head, &refusal, report).await? {
@@ -175,14 +177,8 @@ impl<'h, A: Actor> Lease<'h, A> {
                             }
                         }
                         (0, _) | (_, None) => {
-                            return self
-                                .host
-                                .quarantine(
-                                    self.address,
-                                    self.epoch,
-                                    format!("the state record cannot be committed even without new messages: {refusal}"),
-                                )
-                                .await;
+                            let reason = unfit(&refusal);
+                            return self.host.quarantine(self.address, self.epoch, reason).await;
                         }
                         _ => self.batch_size = 1,
                     }
@@ -229,10 +225,13 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
-    /// Restores the state as last committed, dropping a batch that was not committed.
-    fn roll_back_batch(&mut self) -> Result<(), Error> {
+    /// Restores the state as last committed, dropping a batch that was not committed:
+    /// read back from the store (we hold the lease, so it is ours), as refusals are rare
+    /// and keeping a second copy of the state for them would cost every lease.
+    async fn roll_back_batch(&mut self) -> Result<(), Error> {
         let limits = &self.host.config.limits;
-        self.working = Working::load(Some(self.committed.clone()), limits)?;
+        let record = self.host.store.load_state(self.address).await?;
+        self.working = Working::load(record.and_then(|r| r.state), limits)?;
         Ok(())
     }
 
@@ -265,10 +264,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             Ok(false) => Ok(Some(LeaseEnd::Fenced)),
             Err(error) => match refused_for_size(&error) {
                 Some(refusal) => {
-                    let reason = format!(
-                        "the state record cannot be committed even without new messages: {}",
-                        refusal.message
-                    );
+                    let reason = unfit(&refusal.message);
                     Ok(Some(
                         self.host
                             .quarantine(self.address, self.epoch, reason)
@@ -356,7 +352,6 @@ impl<'h, A: Actor> Lease<'h, A> {
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
             return Ok(false);
         }
-        self.committed = commit.state;
         self.version += 1;
         self.lease_until = commit.lease_expires_at;
         report.batches += 1;

@@ -11,11 +11,14 @@ use std::time::Duration;
 use mqless::clock::Clock;
 use mqless::mailbox::{ActorHost, DrainConfig};
 use mqless::store::{Commit, CommitOutcome, MailboxItem, Store};
-use mqless::testing::{FaultyRig, FaultyStore, NudgeFaults, Pause, PausePoint, Rng, StoreFaults};
+use mqless::testing::{FaultyRig, FaultyStore, Pause, PausePoint, Rng};
 use mqless::{ActorId, Context};
 use serde::{Deserialize, Serialize};
 
 use crate::InFlight;
+
+mod stats;
+pub use stats::Stats;
 
 static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
 /// Times the poison message started, per actor id (tests run side by side).
@@ -102,139 +105,6 @@ pub struct Params {
     /// suite; the optimistic variant keeps clients within seconds, or their messages
     /// would never be fresh enough for the optimistic path).
     pub client_skew_millis: u64,
-}
-
-/// What runs did, summed over seeds.
-#[derive(Debug, Default, Clone)]
-pub struct Stats {
-    /// Seeds run.
-    pub seeds: u64,
-    /// Messages acknowledged by `send`, or relayed by an actor whose message was.
-    pub acknowledged: u64,
-    /// Of those, the messages actors relayed to each other.
-    pub relayed: u64,
-    /// Acknowledged messages applied exactly once.
-    pub applied_once: u64,
-    /// Acknowledged messages never applied (must stay 0).
-    pub lost: u64,
-    /// Extra applications (must stay 0).
-    pub duplicated: u64,
-    /// A sender's messages applied out of order (must stay 0).
-    pub out_of_order: u64,
-    /// Sends tried (including retries after an error).
-    pub sends: u64,
-    /// Sends that returned an error and were retried with the same idempotency key.
-    pub retried_sends: u64,
-    /// Drains started.
-    pub drains: u64,
-    /// Drains that returned an error.
-    pub failed_drains: u64,
-    /// Drains that committed optimistically, without the lease.
-    pub optimistic_drains: u64,
-    /// Drains killed at a random await point.
-    pub crashed_drains: u64,
-    /// Drains killed after hanging (on the poison message, or too slow).
-    pub hung_drains: u64,
-    /// Poison messages sent, and how many ended in the dead letters.
-    pub poison: (u64, u64),
-    /// Times a poison message started running.
-    pub poison_runs: u64,
-    /// Ordinary messages dead-lettered after stalls in a row, then redriven.
-    pub redriven: u64,
-    /// Messages dead-lettered because their commit was refused for size (a deterministic
-    /// fault), then redriven once the limit was lifted.
-    pub refused_redriven: u64,
-    /// Actors whose state was corrupted (a deterministic fault), found quarantined, and
-    /// repaired through the API.
-    pub quarantined: u64,
-    /// Malformed mailbox items written past the client, and how many were dead-lettered.
-    pub malformed: (u64, u64),
-    /// Actors the sweeps found with messages nobody had woken them for.
-    pub swept: u64,
-    /// Owners paused at a protocol step past their lease while another owner took the
-    /// actor over, then resumed.
-    pub zombies: u64,
-    /// Store faults injected.
-    pub store: StoreFaults,
-    /// Nudge faults injected.
-    pub nudges: NudgeFaults,
-}
-
-impl Stats {
-    /// Adds another run's figures.
-    pub fn add(&mut self, other: &Stats) {
-        self.seeds += other.seeds;
-        self.acknowledged += other.acknowledged;
-        self.relayed += other.relayed;
-        self.applied_once += other.applied_once;
-        self.lost += other.lost;
-        self.duplicated += other.duplicated;
-        self.out_of_order += other.out_of_order;
-        self.sends += other.sends;
-        self.retried_sends += other.retried_sends;
-        self.drains += other.drains;
-        self.failed_drains += other.failed_drains;
-        self.optimistic_drains += other.optimistic_drains;
-        self.crashed_drains += other.crashed_drains;
-        self.hung_drains += other.hung_drains;
-        self.poison.0 += other.poison.0;
-        self.poison.1 += other.poison.1;
-        self.poison_runs += other.poison_runs;
-        self.redriven += other.redriven;
-        self.refused_redriven += other.refused_redriven;
-        self.quarantined += other.quarantined;
-        self.malformed.0 += other.malformed.0;
-        self.malformed.1 += other.malformed.1;
-        self.swept += other.swept;
-        self.zombies += other.zombies;
-        self.store += other.store;
-        self.nudges += other.nudges;
-    }
-
-    /// One paragraph for the test output and docs/reliability.md.
-    pub fn summary(&self) -> String {
-        format!(
-            "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
-             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
-             Store faults: {} before the write ({} of them throttling), {} after it. \
-             Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
-             Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
-             Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered.",
-            self.seeds,
-            self.acknowledged,
-            self.relayed,
-            self.applied_once,
-            self.lost,
-            self.duplicated,
-            self.out_of_order,
-            IN_FLIGHT.overlaps(),
-            self.sends,
-            self.retried_sends,
-            self.drains,
-            self.failed_drains,
-            self.crashed_drains,
-            self.hung_drains,
-            self.optimistic_drains,
-            self.zombies,
-            self.store.before,
-            self.store.throttled,
-            self.store.after,
-            self.nudges.dropped,
-            self.nudges.failed,
-            self.nudges.duplicated,
-            self.nudges.delayed,
-            self.swept,
-            self.poison.0,
-            self.poison.1,
-            self.poison_runs,
-            self.redriven,
-            self.store.refused_commits,
-            self.refused_redriven,
-            self.quarantined,
-            self.malformed.0,
-            self.malformed.1,
-        )
-    }
 }
 
 /// Overlaps seen by all seeds of this process so far.
