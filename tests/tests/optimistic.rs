@@ -1,4 +1,4 @@
-//! Optimistic one-message drains (`DrainConfig::optimistic`): a fresh lone message is
+//! Optimistic drains (`DrainConfig::optimistic`): fresh messages that fit one batch are
 //! committed on the version read, without the lease; anything else takes the lease.
 
 use std::sync::Arc;
@@ -14,6 +14,7 @@ fn runtime(clock: Arc<ManualClock>) -> Embedded {
         .clock(clock)
         .config(DrainConfig {
             optimistic: true,
+            batch_size: 3,
             ..DrainConfig::default()
         })
         .manual_drains(Arc::new(RecordingInvoker::new()))
@@ -28,10 +29,10 @@ fn runtime(clock: Arc<ManualClock>) -> Embedded {
 #[tokio::test]
 async fn optimistic_drains() {
     racing_optimistic_drains_apply_a_message_once().await;
-    a_fresh_lone_message_commits_without_the_lease().await;
+    fresh_messages_that_fit_a_batch_commit_without_the_lease().await;
 }
 
-async fn a_fresh_lone_message_commits_without_the_lease() {
+async fn fresh_messages_that_fit_a_batch_commit_without_the_lease() {
     let clock = Arc::new(ManualClock::new(1_800_003_600_000));
     let runtime = runtime(clock.clone());
     let counter = runtime.client::<Counter>("c").unwrap();
@@ -50,25 +51,38 @@ async fn a_fresh_lone_message_commits_without_the_lease() {
         (1, true, DrainEnd::Empty),
         "{report:?}"
     );
-    // Two queued: the lease.
-    counter.increment(3).send().await.unwrap();
-    counter.increment(4).send().await.unwrap();
+    // A batch of fresh messages: still no lease.
+    for n in [3, 4, 5] {
+        counter.increment(n).send().await.unwrap();
+    }
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!(
+        (report.processed, report.optimistic, report.batches),
+        (3, true, 1),
+        "{report:?}"
+    );
+    // More than a batch holds: the lease.
+    for n in [6, 7, 8, 9] {
+        counter.increment(n).send().await.unwrap();
+    }
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!(
+        (report.processed, report.optimistic),
+        (4, false),
+        "{report:?}"
+    );
+    // One of them not fresh (sent over 10 s ago): the lease, whose stall count finds a
+    // poison message.
+    counter.increment(10).send().await.unwrap();
+    clock.advance(Duration::from_secs(11));
+    counter.increment(11).send().await.unwrap();
     let report = host.drain(&id).await.unwrap();
     assert_eq!(
         (report.processed, report.optimistic),
         (2, false),
         "{report:?}"
     );
-    // Not fresh (sent over 10 s ago): the lease, whose stall count finds a poison message.
-    counter.increment(5).send().await.unwrap();
-    clock.advance(Duration::from_secs(11));
-    let report = host.drain(&id).await.unwrap();
-    assert_eq!(
-        (report.processed, report.optimistic),
-        (1, false),
-        "{report:?}"
-    );
-    assert_eq!(counter.get().query().await, Ok(15));
+    assert_eq!(counter.get().query().await, Ok((1..=11).sum()));
 }
 
 #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]

@@ -1,4 +1,4 @@
-//! The seeded fault scenario (`mqless_tests::scenario`) with optimistic one-message
+//! The seeded fault scenario (`mqless_tests::scenario`) with optimistic
 //! drains on (`DrainConfig::optimistic`), on the in-memory store. Every invariant of the
 //! lease path is checked but one: with the lease skipped, two drains racing for an idle
 //! actor may both *run* its message (one commits), so overlapping executions are

@@ -45,11 +45,31 @@ pub const NUDGE_GRACE: std::time::Duration = std::time::Duration::from_millis(30
 /// # Errors
 /// When the configuration is invalid or the Lambda runtime API fails.
 pub fn serve<A: Actor>() -> Result<(), LambdaError> {
+    serve_with::<A>(DrainConfig::default())
+}
+
+/// [`serve`] with drain settings of your own, for example optimistic drains, which
+/// take most of the cost off actors that get a message now and then (see
+/// [`DrainConfig::optimistic`]):
+///
+/// ```no_run
+/// # fn doc<A: mqless_runtime::Actor>() -> Result<(), mqless_runtime::aws::LambdaError> {
+/// use mqless_runtime::mailbox::DrainConfig;
+/// mqless_runtime::aws::serve_with::<A>(DrainConfig {
+///     optimistic: true,
+///     ..DrainConfig::default()
+/// })
+/// # }
+/// ```
+///
+/// # Errors
+/// As [`serve`].
+pub fn serve_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> {
     lambda_runtime::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
-        .block_on(run::<A>())
+        .block_on(run_with::<A>(config))
 }
 
 /// [`serve`] inside an existing tokio runtime.
@@ -57,11 +77,16 @@ pub fn serve<A: Actor>() -> Result<(), LambdaError> {
 /// # Errors
 /// As [`serve`].
 pub async fn run<A: Actor>() -> Result<(), LambdaError> {
+    run_with::<A>(DrainConfig::default()).await
+}
+
+/// [`serve_with`] inside an existing tokio runtime.
+///
+/// # Errors
+/// As [`serve`].
+pub async fn run_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> {
     let environment = Environment::load().await?;
-    let function = Arc::new(ActorFunction::<A>::new(
-        &environment,
-        DrainConfig::default(),
-    )?);
+    let function = Arc::new(ActorFunction::<A>::new(&environment, config)?);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let function = Arc::clone(&function);

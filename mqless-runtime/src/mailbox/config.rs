@@ -40,14 +40,15 @@ pub struct DrainConfig {
     /// (nobody else hears of it: an ask's error goes to the asker). Default `true`; turn
     /// it off for actors whose tells fail routinely and are logged enough.
     pub keep_rejected_tells: bool,
-    /// Drain a mailbox that holds one fresh message without taking the lease: read the
-    /// state record, run the message, and commit on the version and epoch read, which
-    /// fails if any other owner acquired or committed meanwhile (then the drain falls
-    /// back to the lease). Saves the acquire's write: one write unit per message instead
-    /// of two or more, for actors that get a message now and then. The price: when two
-    /// invocations race for an idle actor, both may *run* the message (only one commits;
-    /// the state sees it once), so handler executions may overlap in that race. Off by
-    /// default; see docs/design.md, "Optimistic one-message drains".
+    /// Drain a mailbox whose messages are all fresh (and fit one batch) without taking
+    /// the lease: read the state record, run the messages, and commit on the version and
+    /// epoch read, which fails if any other owner acquired or committed meanwhile (then
+    /// the drain falls back to the lease). Saves the acquire's write, which is most of
+    /// the cost of a drain of one or a few messages (one write unit per message instead
+    /// of two or more, for actors that get a message now and then). The price: when two
+    /// invocations race for an idle actor, both may *run* the messages (only one commits;
+    /// the state sees them once), so handler executions may overlap in that race. Off by
+    /// default; see docs/design.md, "Optimistic drains".
     pub optimistic: bool,
     /// Payload limits.
     pub limits: Limits,

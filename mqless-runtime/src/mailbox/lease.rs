@@ -149,7 +149,8 @@ impl<'h, A: Actor> Lease<'h, A> {
                 store.release(self.address, self.epoch).await?;
                 return Ok(LeaseEnd::Released);
             }
-            let filled = self.fill(&items).await?;
+            let read_all = items.len() < self.batch_size;
+            let filled = self.fill(&items, read_all).await?;
             let stop = filled.stop;
             let release = stop != Stop::Full;
             match self
@@ -193,23 +194,30 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
-    /// Runs `item`, the only message, and commits it on the version and epoch the lease
-    /// was opened with, though no lease was taken (see `DrainConfig::optimistic`).
-    /// `None` when the commit was fenced or refused: the caller takes the lease.
+    /// Runs `items`, everything the mailbox held, and commits them on the version and
+    /// epoch the lease was opened with, though no lease was taken (see
+    /// `DrainConfig::optimistic`). `None` when nothing committed (fenced, refused, or the
+    /// previous batch's cleanup is unfinished) or when the batch filled up before the
+    /// end: the caller takes the lease for the rest.
     pub(super) async fn run_optimistically(
         mut self,
-        item: MailboxItem,
+        items: &[MailboxItem],
         report: &mut DrainReport,
     ) -> Result<Option<super::DrainEnd>, Error> {
-        if self.book.consumed.contains(&item.id) {
+        if items
+            .iter()
+            .any(|item| self.book.consumed.contains(&item.id))
+        {
+            // The previous owner's cleanup did not finish: the lease path finishes it.
             return Ok(None);
         }
         // No lease is held, so there is none to renew: the version decides.
         self.lease_until = u64::MAX;
-        let filled = self.fill(std::slice::from_ref(&item)).await?;
-        if filled.taken != 1 {
+        let filled = self.fill(items, true).await?;
+        if filled.taken == 0 {
             return Ok(None);
         }
+        let stop = filled.stop;
         match self
             .commit(filled.next, filled.outgoing, true, report)
             .await
@@ -217,7 +225,11 @@ impl<'h, A: Actor> Lease<'h, A> {
             Ok(true) => {
                 filled.tally.add_to(report);
                 report.optimistic = true;
-                Ok(Some(super::DrainEnd::Empty))
+                Ok(match stop {
+                    Stop::ReadAll => Some(super::DrainEnd::Empty),
+                    Stop::Deadline => Some(super::DrainEnd::Deadline),
+                    Stop::Full => None,
+                })
             }
             Ok(false) => Ok(None),
             Err(error) if refused_for_size(&error).is_some() => Ok(None),
@@ -276,14 +288,11 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
-    /// Applies `items` in order until one of them does not fit the batch.
-    async fn fill(&mut self, items: &[MailboxItem]) -> Result<Filled, Error> {
+    /// Applies `items` in order until one of them does not fit the batch; `read_all`
+    /// when they are everything the mailbox held.
+    async fn fill(&mut self, items: &[MailboxItem], read_all: bool) -> Result<Filled, Error> {
         let host = self.host;
-        let mut stop = if items.len() < self.batch_size {
-            Stop::ReadAll
-        } else {
-            Stop::Full
-        };
+        let mut stop = if read_all { Stop::ReadAll } else { Stop::Full };
         let mut head = None;
         let mut batch = Batch::new(host, self.address, &mut self.working, &self.book);
         for item in items {

@@ -217,16 +217,19 @@ impl<A: Actor> ActorHost<A> {
         {
             return Ok(None);
         }
-        let items = self.store.read_mailbox(address, 2).await?;
-        let item = match items.as_slice() {
-            [] => return Ok(Some(DrainEnd::Empty)),
-            [item] if fresh(item.id, now) => item.clone(),
-            _ => return Ok(None),
-        };
+        // One more than a batch, to know that a batch holds everything.
+        let limit = self.config.batch_size.saturating_add(1);
+        let items = self.store.read_mailbox(address, limit).await?;
+        if items.is_empty() {
+            return Ok(Some(DrainEnd::Empty));
+        }
+        if items.len() >= limit || !items.iter().all(|item| fresh(item.id, now)) {
+            return Ok(None);
+        }
         let Ok(lease) = Lease::open(self, address, record, options) else {
             return Ok(None);
         };
-        lease.run_optimistically(item, report).await
+        lease.run_optimistically(&items, report).await
     }
 
     async fn drain_one_lease(

@@ -98,11 +98,13 @@ impl Store for MemoryStore {
         to: &'a Address,
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
+        // Copied before taking the lock: every sender and the drain contend for it.
+        let envelope = item.envelope.clone();
         let mut actors = lock(&self.shared.actors);
         actor(&mut actors, to)
             .mailbox
             .entry(item.id)
-            .or_insert_with(|| item.envelope.clone());
+            .or_insert(envelope);
         Box::pin(async { Ok(()) })
     }
 
