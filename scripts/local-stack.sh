@@ -34,6 +34,17 @@ install_cargo_lambda() {
     export PATH="$venv/bin:$PATH"
 }
 
+# The Python client's test dependencies (boto3, msgpack, pytest), from PyPI into the same
+# virtualenv; the client itself runs from clients/python (PYTHONPATH).
+install_python_client_deps() {
+    install_cargo_lambda
+    local venv="$LOCAL_DIR/venv"
+    if ! "$venv/bin/python" -c 'import boto3, msgpack, pytest' >/dev/null 2>&1; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check boto3 msgpack pytest >"$LOCAL_DIR/pip-client.log" 2>&1 \
+            || die "pip could not install boto3, msgpack and pytest; see $LOCAL_DIR/pip-client.log"
+    fi
+}
+
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }

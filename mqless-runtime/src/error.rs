@@ -52,6 +52,10 @@ pub enum Error {
     /// Configuration is missing or invalid (environment variables, function names).
     #[error("configuration error: {0}")]
     Config(String),
+    /// A function was invoked with a payload it does not understand; the message says
+    /// what is wrong and quotes the expected shape.
+    #[error("invalid invocation: {0}")]
+    InvalidInvocation(String),
     /// The embedded runtime was asked to run an actor type it does not know.
     #[error(
         "actor type `{0}` is not registered with this runtime; call `register::<T>()` for it first"

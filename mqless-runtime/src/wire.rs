@@ -64,11 +64,16 @@ impl Envelope {
     }
 }
 
-/// What an asker finds under the message id.
+/// What an asker gets for its message: in the invoke answer (`reply`, base64) and in
+/// the reply item `r#<id>` (`rep`). See docs/wire.md, "Replies".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum ReplyRecord {
+pub enum ReplyRecord {
+    /// The method returned this value (MessagePack).
     Ok(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The method returned `Err` with this error (MessagePack); the state is unchanged.
     Err(#[serde(with = "serde_bytes")] Vec<u8>),
+    /// The message was dead-lettered, for this reason, without a reply.
     DeadLettered(String),
+    /// A message with the same idempotency key was consumed before: this one was skipped.
     Duplicate,
 }

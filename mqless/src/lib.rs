@@ -177,11 +177,12 @@ pub mod id {
     pub use mqless_runtime::id::{ActorType, Address, MAX_ACTOR_ID_LEN, MAX_ACTOR_TYPE_LEN};
 }
 
-/// The wire format: the envelope a queued message is stored in, and the MessagePack
-/// codec with its size and depth limits.
+/// The wire format (protocol v1, specified in docs/wire.md): the envelope a queued
+/// message is stored in, the reply record, and the MessagePack codec with its size and
+/// depth limits.
 pub mod wire {
     pub use mqless_runtime::codec::{decode, encode};
-    pub use mqless_runtime::wire::Envelope;
+    pub use mqless_runtime::wire::{Envelope, ReplyRecord};
 }
 
 /// The errors of each boundary ([`crate::Error`] and [`crate::AskError`] are at the root).

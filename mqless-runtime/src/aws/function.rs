@@ -18,14 +18,16 @@ use base64::Engine;
 
 use super::dynamodb::DynamoStore;
 use super::invoker::LambdaInvoker;
-use super::payload::{parse_invocation, Invocation, InvocationResult, SweepResult};
+use super::payload::{parse_invocation, Invocation, InvocationResult, SendRequest, SweepResult};
 use super::Environment;
 use crate::actor::Actor;
 use crate::actors::Actors;
 use crate::clock::{Clock, SystemClock};
+use crate::codec;
 use crate::error::Error;
-use crate::id::Address;
+use crate::id::{Address, MessageId};
 use crate::mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions};
+use crate::store::{MailboxItem, Store};
 
 /// The error type of [`serve`] and [`run`].
 pub type LambdaError = lambda_runtime::Error;
@@ -196,14 +198,22 @@ impl<A: Actor> ActorFunction<A> {
         deadline_millis: u64,
     ) -> Result<serde_json::Value, Error> {
         let bytes = serde_json::to_vec(payload).map_err(|e| Error::Config(e.to_string()))?;
-        let (invocation, id, reply_for) = parse_invocation(&bytes)?;
+        let (invocation, id, mut reply_for) = parse_invocation(&bytes)?;
         invocation.check_type(self.host.actor_type().as_str())?;
+        let before = self.store.capacity();
+        let address = Address::new(self.host.actor_type().clone(), id.clone());
+        let mut queued = None;
+        if let Some(send) = &invocation.send {
+            let item = self.queue(&address, send).await?;
+            if send.ask {
+                reply_for = Some(item);
+            }
+            queued = Some(item);
+        }
         let options = DrainOptions {
             deadline_millis: Some(absolute_deadline(deadline_millis, self.clock.now_millis())),
             reply_for,
         };
-        let before = self.store.capacity();
-        let address = Address::new(self.host.actor_type().clone(), id.clone());
         let span = tracing::info_span!("drain", actor = %address, hop = invocation.hop);
         let report =
             tracing::Instrument::instrument(self.host.drain_with(&id, options), span).await?;
@@ -239,8 +249,29 @@ impl<A: Actor> ActorFunction<A> {
             reply: report
                 .reply
                 .map(|r| base64::engine::general_purpose::STANDARD.encode(r)),
+            id: queued.map(|id| id.to_string()),
         };
         serde_json::to_value(result).map_err(|e| Error::Config(e.to_string()))
+    }
+
+    /// Queues the message of a `send` invocation under an id generated here, above the
+    /// sender's `after`; refuses a body that is not a message of `A`, before it is queued.
+    async fn queue(&self, address: &Address, send: &SendRequest) -> Result<MessageId, Error> {
+        let limits = &self.host.config().limits;
+        let (envelope, after) = send.envelope(limits)?;
+        codec::decode::<A::Message>(&envelope.body, "message", limits.max_message_bytes, limits.max_depth)
+            .map_err(|e| {
+                Error::InvalidInvocation(format!(
+                    "`send.body` is not a message of actor type `{}` ({e}); a body is the MessagePack map {{\"<method>\": {{<argument>: <value>, ..}}}} (docs/wire.md, \"Message bodies\")",
+                    A::TYPE_NAME
+                ))
+            })?;
+        let item = MailboxItem {
+            id: MessageId::generate(self.clock.now_millis(), after),
+            envelope: envelope.encode(limits)?,
+        };
+        self.store.enqueue(address, &item).await?;
+        Ok(item.id)
     }
 }
 

@@ -3,11 +3,17 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
+use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, MessageId};
+use crate::wire::Envelope;
 
-/// Largest accepted invocation payload.
-pub const MAX_PAYLOAD_BYTES: usize = 4096;
+/// Largest accepted invocation payload: a `send` of the largest message body, base64.
+pub const MAX_PAYLOAD_BYTES: usize = 96 * 1024;
+
+/// The shape of an invocation, quoted by every error about one.
+const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>"}} (docs/wire.md, "Invocations")"#;
 
 /// What a function is invoked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +32,29 @@ pub struct Invocation {
     /// How many hand-offs led to this invocation.
     #[serde(default)]
     pub hop: u32,
+    /// A message for the function to queue under an id it generates, before draining:
+    /// the safe enqueue for clients that do not generate ordered ids themselves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub send: Option<SendRequest>,
+}
+
+/// A message handed to the function to queue (see [`Invocation::send`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SendRequest {
+    /// The message body (the MessagePack `{"<method>": {<arguments>}}`), base64.
+    pub body: String,
+    /// Whether the sender waits for the reply: it comes back in the answer.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ask: bool,
+    /// The sender's idempotency key: a message with a key the actor consumed recently is
+    /// skipped (and an ask answered `Duplicate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// The last id this sender was given: the new id is greater, so one sender's
+    /// messages stay in order whichever function instance queues them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 impl Invocation {
@@ -37,6 +66,7 @@ impl Invocation {
             actor_type: Some(address.actor_type().to_string()),
             reply_to: None,
             hop: 0,
+            send: None,
         }
     }
 
@@ -78,30 +108,73 @@ pub struct InvocationResult {
     /// DynamoDB read units this invocation consumed.
     #[serde(default)]
     pub read_units: f64,
+    /// The id the function gave the message of a `send`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+/// An invalid invocation: what is wrong, and the expected shape.
+fn invalid(what: impl std::fmt::Display) -> Error {
+    Error::InvalidInvocation(format!("{what}; expected {EXPECTED}"))
 }
 
 /// Parses and validates an invocation payload.
 ///
 /// # Errors
-/// [`Error::Config`] naming what is wrong: too large, not the expected JSON, an invalid
-/// actor id or message id. Never panics.
+/// [`Error::InvalidInvocation`] naming what is wrong and the expected shape: too large,
+/// not the expected JSON, an invalid actor id or message id, `send` with `reply_to`.
+/// Never panics.
 pub fn parse_invocation(payload: &[u8]) -> Result<(Invocation, ActorId, Option<MessageId>), Error> {
     if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(Error::Config(format!(
-            "invocation payload is {} bytes, over {MAX_PAYLOAD_BYTES}; expected {{\"actor\": \"<id>\"}}",
+        return Err(invalid(format_args!(
+            "the invocation payload is {} bytes, over {MAX_PAYLOAD_BYTES}",
             payload.len()
         )));
     }
-    let invocation: Invocation = serde_json::from_slice(payload).map_err(|e| {
-        Error::Config(format!("invocation payload is not {{\"actor\": \"<id>\", \"reply_to\"?: \"<message id>\"}}: {e}"))
-    })?;
-    let id = ActorId::new(invocation.actor.as_str())?;
+    let invocation: Invocation = serde_json::from_slice(payload)
+        .map_err(|e| invalid(format_args!("the invocation payload does not parse ({e})")))?;
+    let id = ActorId::new(invocation.actor.as_str()).map_err(invalid)?;
     let reply_to = invocation
         .reply_to
         .as_deref()
         .map(MessageId::parse)
-        .transpose()?;
+        .transpose()
+        .map_err(|e| invalid(format_args!("`reply_to`: {e}")))?;
+    if invocation.send.is_some() && reply_to.is_some() {
+        return Err(invalid(
+            "`send` and `reply_to` do not go together (an ask's `send` returns its reply)",
+        ));
+    }
     Ok((invocation, id, reply_to))
+}
+
+impl SendRequest {
+    /// The envelope to queue, and the id the new one must exceed.
+    ///
+    /// # Errors
+    /// [`Error::InvalidInvocation`] for a body that is not base64 or too large, an
+    /// invalid idempotency key or `after` id.
+    pub fn envelope(&self, limits: &Limits) -> Result<(Envelope, Option<MessageId>), Error> {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::STANDARD
+            .decode(&self.body)
+            .map_err(|e| invalid(format_args!("`send.body` is not base64 ({e})")))?;
+        if let Some(key) = &self.key {
+            if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
+                return Err(invalid(Error::InvalidIdempotencyKey { len: key.len() }));
+            }
+        }
+        let after = self
+            .after
+            .as_deref()
+            .map(MessageId::parse)
+            .transpose()
+            .map_err(|e| invalid(format_args!("`send.after`: {e}")))?;
+        let envelope = Envelope::new(body, self.ask, self.key.clone());
+        // Checks the body's size as the client would.
+        envelope.encode(limits).map_err(invalid)?;
+        Ok((envelope, after))
+    }
 }
 
 /// What the sweeper function answers.

@@ -1,0 +1,257 @@
+"""The client: `send`, `call`, `state`, `dead_letters` (docs/wire.md, wire protocol v1)."""
+
+import base64
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional
+
+import boto3
+import botocore.config
+import botocore.exceptions
+import msgpack
+
+from .errors import (
+    AskTimeout,
+    DeadLettered,
+    Duplicate,
+    HandlerError,
+    InvocationFailed,
+    MQLessError,
+    Quarantined,
+)
+
+MAX_ACTOR_TYPE_LEN = 64
+MAX_ACTOR_ID_LEN = 512
+MAX_KEY_LEN = 128
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A message moved out of an actor's mailbox (docs/wire.md, "Dead letters")."""
+
+    id: str
+    method: str
+    arguments: Dict[str, Any]
+    error: str
+    attempts: int
+    at_millis: int
+    kind: str
+    ask: bool
+    key: Optional[str]
+
+
+class Client:
+    """Talks to the actors of one MQLess table.
+
+    `functions` maps actor types to function names (as `MQLESS_FUNCTIONS` does);
+    a type not in it is served by `function_prefix + type`. `timeout` bounds `call`.
+    Pass `dynamodb` / `lambda_client` (boto3 clients) to choose endpoints and
+    credentials; the Lambda client should not retry on its own (a retried send without
+    an idempotency key would queue the message twice), which is how the default one is
+    built.
+    """
+
+    def __init__(
+        self,
+        table: str,
+        functions: Optional[Mapping[str, str]] = None,
+        function_prefix: str = "",
+        timeout: float = 30.0,
+        dynamodb=None,
+        lambda_client=None,
+    ):
+        self.table = table
+        self.functions = dict(functions or {})
+        self.function_prefix = function_prefix
+        self.timeout = timeout
+        self._dynamodb = dynamodb or boto3.client("dynamodb")
+        self._lambda = lambda_client or boto3.client(
+            "lambda",
+            config=botocore.config.Config(
+                read_timeout=timeout + 5, retries={"max_attempts": 0}
+            ),
+        )
+        # The last id a function gave this client: the next one must be greater, so this
+        # client's messages stay in order whichever function instance queues them.
+        self._last_id: Optional[str] = None
+        self._lock = threading.Lock()
+
+    # -- messages ---------------------------------------------------------------------
+
+    def send(self, actor_type: str, actor_id: str, method: str, *, key: Optional[str] = None, **arguments) -> str:
+        """Queues `method(**arguments)` for the actor and returns its message id. The
+        function drains the mailbox before answering, so the message has run unless
+        another invocation holds the actor (then that one runs it)."""
+        result = self._send(actor_type, actor_id, method, arguments, ask=False, key=key)
+        return result["id"]
+
+    def call(self, actor_type: str, actor_id: str, method: str, *, key: Optional[str] = None, timeout: Optional[float] = None, **arguments):
+        """Asks `method(**arguments)` and returns what it returned. Raises
+        `HandlerError` when it returned `Err`, `DeadLettered`, `Duplicate`,
+        `Quarantined`, or `AskTimeout` when no reply came within `timeout`."""
+        deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
+        result = self._send(actor_type, actor_id, method, arguments, ask=True, key=key)
+        if result.get("reply") is not None:
+            return _decode_reply(base64.b64decode(result["reply"]))
+        if result.get("end") == "Quarantined":
+            raise Quarantined(result.get("quarantine", ""))
+        # Another invocation held the actor: it runs the message and stores the reply.
+        return self._wait_reply(_address(actor_type, actor_id), result["id"], deadline)
+
+    def _send(self, actor_type, actor_id, method, arguments, *, ask, key):
+        address = _address(actor_type, actor_id)
+        if not isinstance(method, str) or not method:
+            raise ValueError("method is the method's wire name, a non-empty string")
+        if key is not None and not 0 < len(key.encode()) <= MAX_KEY_LEN:
+            raise ValueError(f"an idempotency key is 1 to {MAX_KEY_LEN} bytes")
+        body = msgpack.packb({method: arguments}, use_bin_type=True)
+        send = {"body": base64.b64encode(body).decode(), "ask": ask}
+        if key is not None:
+            send["key"] = key
+        with self._lock:
+            if self._last_id is not None:
+                send["after"] = self._last_id
+        payload = {"actor": actor_id, "actor_type": actor_type, "send": send}
+        result = self._invoke(address, payload)
+        with self._lock:
+            if self._last_id is None or result["id"] > self._last_id:
+                self._last_id = result["id"]
+        return result
+
+    def _invoke(self, address, payload):
+        actor_type = address.split("/", 1)[0]
+        function = self.functions.get(actor_type, self.function_prefix + actor_type)
+        try:
+            out = self._lambda.invoke(
+                FunctionName=function,
+                InvocationType="RequestResponse",
+                Payload=json.dumps(payload).encode(),
+            )
+        except botocore.exceptions.ReadTimeoutError as error:
+            raise AskTimeout(f"function {function} did not answer in time; the message may be queued") from error
+        except botocore.exceptions.BotoCoreError as error:
+            raise InvocationFailed(f"invoking function {function} failed: {error}") from error
+        except botocore.exceptions.ClientError as error:
+            raise InvocationFailed(f"invoking function {function} failed: {error}") from error
+        body = out["Payload"].read()
+        if out.get("FunctionError"):
+            raise InvocationFailed(f"function {function} failed: {_error_message(body)}")
+        try:
+            result = json.loads(body)
+        except ValueError as error:
+            raise InvocationFailed(f"function {function} answered something that is not JSON: {body[:200]!r}") from error
+        if not isinstance(result, dict) or "end" not in result:
+            raise InvocationFailed(f"function {function} answered something that is not an MQLess result: {body[:200]!r}; is it an MQLess function?")
+        return result
+
+    def _wait_reply(self, address, message_id, deadline):
+        pause = 0.02
+        while True:
+            item = self._dynamodb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": address}, "sk": {"S": "r#" + message_id}},
+                ConsistentRead=True,
+            ).get("Item")
+            if item is not None:
+                return _decode_reply(item["rep"]["B"])
+            if time.monotonic() >= deadline:
+                raise AskTimeout(f"no reply to {message_id} from {address} in time; the message is queued and may still run")
+            time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 1.0)
+
+    # -- inspection -------------------------------------------------------------------
+
+    def state(self, actor_type: str, actor_id: str):
+        """The actor's committed state, decoded (None if it never committed). Messages
+        still queued are not included."""
+        item = self._dynamodb.get_item(
+            TableName=self.table,
+            Key={"pk": {"S": _address(actor_type, actor_id)}, "sk": {"S": "#state"}},
+            ConsistentRead=True,
+        ).get("Item")
+        if item is None or "st" not in item:
+            return None
+        return msgpack.unpackb(item["st"]["B"], raw=False)
+
+    def dead_letters(self, actor_type: str, actor_id: str) -> List[DeadLetter]:
+        """The actor's dead letters, oldest first."""
+        letters = []
+        request = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :d)",
+            "ExpressionAttributeValues": {
+                ":pk": {"S": _address(actor_type, actor_id)},
+                ":d": {"S": "d#"},
+            },
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self._dynamodb.query(**request)
+            letters.extend(_dead_letter(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return letters
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _address(actor_type: str, actor_id: str) -> str:
+    """`type/id`, the partition key, after the checks the functions make."""
+    if not (
+        isinstance(actor_type, str)
+        and 0 < len(actor_type) <= MAX_ACTOR_TYPE_LEN
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in actor_type)
+    ):
+        raise ValueError(f"actor type {actor_type!r}: 1 to {MAX_ACTOR_TYPE_LEN} ASCII letters, digits, '-' or '_'")
+    if not (
+        isinstance(actor_id, str)
+        and 0 < len(actor_id.encode()) <= MAX_ACTOR_ID_LEN
+        and "/" not in actor_id
+        and all(c.isprintable() or c == " " for c in actor_id)
+    ):
+        raise ValueError(f"actor id {actor_id!r}: 1 to {MAX_ACTOR_ID_LEN} bytes of UTF-8, no control characters, no '/'")
+    return f"{actor_type}/{actor_id}"
+
+
+def _decode_reply(record: bytes):
+    """A reply record: {"Ok": bin} | {"Err": bin} | {"DeadLettered": str} | "Duplicate"."""
+    reply = msgpack.unpackb(record, raw=False)
+    if reply == "Duplicate":
+        raise Duplicate("a message with this idempotency key was already consumed; its reply is not available")
+    if isinstance(reply, dict) and len(reply) == 1:
+        (outcome, value), = reply.items()
+        if outcome == "Ok":
+            return msgpack.unpackb(value, raw=False)
+        if outcome == "Err":
+            raise HandlerError(msgpack.unpackb(value, raw=False))
+        if outcome == "DeadLettered":
+            raise DeadLettered(value)
+    raise MQLessError(f"a reply this client does not know: {reply!r}")
+
+
+def _dead_letter(item) -> DeadLetter:
+    envelope = msgpack.unpackb(item["env"]["B"], raw=False)
+    body = msgpack.unpackb(envelope["body"], raw=False)
+    (method, arguments), = body.items() if isinstance(body, dict) and len(body) == 1 else ((None, body),)
+    return DeadLetter(
+        id=item["sk"]["S"][2:],
+        method=method,
+        arguments=arguments,
+        error=item.get("err", {}).get("S", ""),
+        attempts=int(item.get("att", {}).get("N", "0")),
+        at_millis=int(item.get("at", {}).get("N", "0")),
+        kind=item.get("kind", {}).get("S", "failed"),
+        ask=bool(envelope.get("ask", False)),
+        key=envelope.get("key"),
+    )
+
+
+def _error_message(body: bytes) -> str:
+    """The message of a Lambda function error ({"errorType", "errorMessage"}), or the body."""
+    try:
+        error = json.loads(body)
+        if isinstance(error, dict) and "errorMessage" in error:
+            return error["errorMessage"]
+    except ValueError:
+        pass
+    return body.decode(errors="replace") or "(no message)"

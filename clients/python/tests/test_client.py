@@ -1,0 +1,81 @@
+"""The Python client against the Rust example functions, end to end: client -> the
+function's `send` invocation -> DynamoDB Local mailbox -> drain -> state and reply."""
+
+import json
+
+import pytest
+
+from mqless_client import DeadLettered, Duplicate, HandlerError, InvocationFailed  # noqa: F401
+
+
+def test_send_queues_in_order_and_state_reads_the_committed_state(client, actor_id):
+    assert client.state("Counter", actor_id) is None
+    ids = [client.send("Counter", actor_id, "increment", by=n) for n in range(1, 21)]
+    assert ids == sorted(ids), "each id is greater than the last this client was given"
+    assert len(set(ids)) == 20
+    assert all(len(i) == 26 and i == i.upper() for i in ids)
+    assert client.state("Counter", actor_id) == {"value": 210}
+
+
+def test_call_returns_the_methods_value(client, actor_id):
+    assert client.call("Counter", actor_id, "increment", by=5) == 5
+    assert client.call("Counter", actor_id, "increment", by=-2) == 3
+    assert client.call("Counter", actor_id, "get") == 3
+
+
+def test_an_err_comes_back_as_handler_error_with_the_decoded_error(client, actor_id):
+    assert client.call("Account", actor_id, "deposit", amount=10) == 10
+    with pytest.raises(HandlerError) as raised:
+        client.call("Account", actor_id, "withdraw", amount=25)
+    assert raised.value.error == {"InsufficientFunds": {"balance": 10, "requested": 25}}
+    with pytest.raises(HandlerError) as raised:
+        client.call("Account", actor_id, "deposit", amount=-1)
+    assert raised.value.error == {"InvalidAmount": -1}
+    assert client.state("Account", actor_id)["balance"] == 10
+
+
+def test_an_idempotency_key_applies_a_message_once(client, actor_id):
+    client.send("Counter", actor_id, "increment", by=7, key="order-1")
+    client.send("Counter", actor_id, "increment", by=7, key="order-1")
+    assert client.call("Counter", actor_id, "get") == 7
+    with pytest.raises(Duplicate):
+        client.call("Counter", actor_id, "increment", by=7, key="order-1")
+    assert client.state("Counter", actor_id) == {"value": 7}
+
+
+def test_a_rejected_tell_is_a_dead_letter_with_its_method_and_arguments(client, actor_id):
+    client.send("Account", actor_id, "withdraw", amount=5)
+    letters = client.dead_letters("Account", actor_id)
+    assert len(letters) == 1
+    letter = letters[0]
+    assert (letter.method, letter.arguments, letter.kind, letter.ask) == ("withdraw", {"amount": 5}, "rejected", False)
+    assert "InsufficientFunds" in letter.error
+    assert letter.attempts == 1 and letter.at_millis > 0
+
+
+def test_a_body_that_is_not_a_message_of_the_type_is_refused_before_it_is_queued(client, actor_id):
+    with pytest.raises(InvocationFailed) as raised:
+        client.send("Counter", actor_id, "incremnt", by=1)
+    message = str(raised.value)
+    assert "not a message of actor type `Counter`" in message, message
+    assert "incremnt" in message, message
+    with pytest.raises(InvocationFailed) as raised:
+        client.send("Counter", actor_id, "increment", by="one")
+    assert "not a message of actor type `Counter`" in str(raised.value)
+    assert client.state("Counter", actor_id) is None, "nothing ran"
+    assert client.call("Counter", actor_id, "get") == 0, "nothing was queued"
+
+
+def test_invalid_addresses_are_refused_before_any_request(client):
+    for actor_type, actor_id in [("Counter", ""), ("Counter", "a/b"), ("Count er", "x"), ("Counter", "x" * 513)]:
+        with pytest.raises(ValueError):
+            client.send(actor_type, actor_id, "increment", by=1)
+
+
+def test_a_malformed_invocation_is_answered_with_the_expected_shape(clients):
+    _, lambda_client, _ = clients
+    for payload in [{"id": "c1"}, {"actor": "a/b"}, {"actor": "c1", "send": {"body": "%%%"}}]:
+        out = lambda_client.invoke(FunctionName="counter-function", Payload=json.dumps(payload).encode())
+        body = out["Payload"].read().decode()
+        assert out.get("FunctionError"), body
+        assert "invalid invocation" in body and '"actor": "<id>"' in body, body
