@@ -73,6 +73,7 @@ class Client:
                 read_timeout=timeout + 5, retries={"max_attempts": 0}
             ),
         )
+        _read_function_errors(self._lambda)
         # The last id a function gave this client: the next one must be greater, so this
         # client's messages stay in order whichever function instance queues them.
         self._last_id: Optional[str] = None
@@ -134,6 +135,10 @@ class Client:
         except botocore.exceptions.BotoCoreError as error:
             raise InvocationFailed(f"invoking function {function} failed: {error}") from error
         except botocore.exceptions.ClientError as error:
+            details = error.response.get("Error", {})
+            if details.get("Code", "").startswith("MQLess."):
+                # A function error, as the emulator reports it (see `_read_function_errors`).
+                raise InvocationFailed(f"function {function} failed: {details.get('Message')}") from error
             raise InvocationFailed(f"invoking function {function} failed: {error}") from error
         body = out["Payload"].read()
         if out.get("FunctionError"):
@@ -244,6 +249,27 @@ def _dead_letter(item) -> DeadLetter:
         ask=bool(envelope.get("ask", False)),
         key=envelope.get("key"),
     )
+
+
+def _read_function_errors(lambda_client):
+    """AWS answers a function error with HTTP 200, `X-Amz-Function-Error` and the error
+    JSON as the payload; cargo-lambda's emulator answers it with HTTP 500 and the same
+    JSON, which botocore would turn into an error without a message. This hook puts the
+    function's `errorType` and `errorMessage` into that error."""
+
+    def hook(http_response, parsed, **_):
+        if http_response.status_code < 500:
+            return
+        try:
+            error = json.loads(http_response.content)
+        except ValueError:
+            return
+        if isinstance(error, dict) and "errorMessage" in error:
+            parsed.setdefault("Error", {}).update(
+                Code=error.get("errorType", "FunctionError"), Message=error["errorMessage"]
+            )
+
+    lambda_client.meta.events.register("after-call.lambda.Invoke", hook)
 
 
 def _error_message(body: bytes) -> str:

@@ -20,10 +20,14 @@ def _env(name):
 
 @pytest.fixture(scope="session")
 def clients():
-    dynamodb = boto3.client("dynamodb", endpoint_url=_env("MQLESS_TEST_DYNAMODB_ENDPOINT"))
+    region = os.environ.get("AWS_REGION", "us-east-1")
+    dynamodb = boto3.client(
+        "dynamodb", endpoint_url=_env("MQLESS_TEST_DYNAMODB_ENDPOINT"), region_name=region
+    )
     lambda_client = boto3.client(
         "lambda",
         endpoint_url=_env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+        region_name=region,
         config=botocore.config.Config(read_timeout=60, retries={"max_attempts": 0}),
     )
     table = _env("MQLESS_TEST_LAMBDA_TABLE")

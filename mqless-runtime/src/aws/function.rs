@@ -96,11 +96,34 @@ pub async fn run_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> 
                 function
                     .handle(&event.payload, event.context.deadline)
                     .await
-                    .map_err(LambdaError::from)
+                    .map_err(FunctionError)
             }
         },
     ))
     .await
+}
+
+/// An invocation's error as Lambda reports it: `errorType` names the kind of failure
+/// (`InvalidInvocation`, `Store`, ...), `errorMessage` says what is wrong and what to do.
+#[derive(Debug)]
+struct FunctionError(Error);
+
+impl From<FunctionError> for lambda_runtime::Diagnostic {
+    fn from(FunctionError(error): FunctionError) -> Self {
+        let error_type = match &error {
+            Error::InvalidInvocation(_) => "InvalidInvocation",
+            Error::Store(_) => "Store",
+            Error::Codec(_) => "Codec",
+            Error::Invoke(_) => "Invoke",
+            Error::Config(_) => "Config",
+            Error::InvalidActorId { .. } | Error::InvalidActorType { .. } => "InvalidAddress",
+            _ => "Error",
+        };
+        Self {
+            error_type: format!("MQLess.{error_type}"),
+            error_message: error.to_string(),
+        }
+    }
 }
 
 /// Runs the sweeper as a Lambda function: each invocation (whatever its payload, so an
