@@ -149,5 +149,6 @@ fn ask_invocation(id: &str, probe: &MailboxItem) -> Invocation {
         actor: id.to_owned(),
         reply_to: Some(probe.id.to_string()),
         hop: 0,
+        send: None,
     }
 }

@@ -92,6 +92,7 @@ async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
         actor: address.id().to_string(),
         reply_to: Some(message.id.to_string()),
         hop: 0,
+        send: None,
     };
     let result = invoker
         .invoke(address.actor_type(), &invocation, true)
@@ -123,6 +124,7 @@ async fn a_bad_payload_is_refused_with_a_reason() {
         actor: "has/slash".into(),
         reply_to: None,
         hop: 0,
+        send: None,
     };
     let error = invoker
         .invoke(&ActorType::new("Counter").unwrap(), &invocation, true)

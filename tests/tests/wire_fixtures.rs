@@ -4,6 +4,9 @@
 //! new protocol version (docs/wire.md, "Versioning"). `MQLESS_BLESS=1` rewrites the files
 //! from the values below, for a new fixture or a new version, never to make a test pass.
 
+// `Kinds::every_kind` takes one argument of each kind, and so does its generated client.
+#![allow(clippy::too_many_arguments)]
+
 use std::path::PathBuf;
 
 use mqless::aws::payload::{Invocation, InvocationResult, SendRequest, SweepResult};
@@ -130,7 +133,6 @@ pub enum Shape {
 
 #[mqless::actor]
 impl Kinds {
-    #[allow(clippy::too_many_arguments)]
     pub fn every_kind(
         &mut self,
         small: u8,
@@ -435,4 +437,40 @@ fn invocations_and_answers() {
     // The reply in the answer above is `reply-ok.msgpack`, base64.
     let reply = encode(&ReplyRecord::Ok(encode(&5i64)));
     assert_eq!(hex(&reply), "81a24f6bc40105");
+}
+
+/// docs/wire.md quotes every fixture, with its exact bytes (hex for MessagePack, the
+/// text for JSON), so the specification cannot drift from the wire.
+#[test]
+fn the_specification_quotes_every_fixture_as_it_is() {
+    let doc =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/wire.md"))
+            .unwrap();
+    let squeezed: String = doc.chars().filter(|c| !c.is_whitespace()).collect();
+    let mut names: Vec<_> = std::fs::read_dir(path(""))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 20, "{names:?}");
+    for name in names {
+        assert!(
+            doc.contains(&format!("`{name}`")),
+            "docs/wire.md does not name fixture {name}"
+        );
+        let bytes = std::fs::read(path(&name)).unwrap();
+        let quoted = if name.ends_with(".json") {
+            String::from_utf8(bytes)
+                .unwrap()
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect()
+        } else {
+            hex(&bytes)
+        };
+        assert!(
+            squeezed.contains(&quoted),
+            "docs/wire.md does not quote {name} as it is: {quoted}"
+        );
+    }
 }

@@ -230,4 +230,58 @@ mod tests {
         }
         assert!(parse_invocation(&vec![b' '; MAX_PAYLOAD_BYTES + 1]).is_err());
     }
+
+    #[test]
+    fn send_invocations_are_validated_before_anything_is_queued() {
+        let limits = Limits::DEFAULT;
+        // {"get": {}} in base64.
+        let (invocation, _, reply) =
+            parse_invocation(br#"{"actor":"c1","send":{"body":"gaNnZXSA","ask":true,"key":"k","after":"01MCC5RM000000000000000001"}}"#)
+                .unwrap();
+        assert_eq!(reply, None);
+        let (envelope, after) = invocation.send.unwrap().envelope(&limits).unwrap();
+        assert_eq!(
+            envelope,
+            Envelope::new(
+                vec![0x81, 0xa3, b'g', b'e', b't', 0x80],
+                true,
+                Some("k".into())
+            )
+        );
+        assert_eq!(after.unwrap().to_string(), "01MCC5RM000000000000000001");
+        let refused = |payload: &[u8], expected: &str| {
+            let error = parse_invocation(payload)
+                .and_then(|(invocation, _, _)| invocation.send.unwrap().envelope(&limits).map(drop))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(expected), "{error}");
+            assert!(
+                error.contains(r#""actor": "<id>""#),
+                "quotes the expected shape: {error}"
+            );
+        };
+        refused(
+            br#"{"actor":"c1","reply_to":"01MCC5RM000000000000000001","send":{"body":""}}"#,
+            "do not go together",
+        );
+        refused(br#"{"actor":"c1","send":{"body":"%%%"}}"#, "not base64");
+        refused(
+            br#"{"actor":"c1","send":{"body":"","key":""}}"#,
+            "idempotency key",
+        );
+        refused(
+            br#"{"actor":"c1","send":{"body":"","after":"nope"}}"#,
+            "send.after",
+        );
+        refused(
+            br#"{"actor":"c1","send":{"bdy":""}}"#,
+            "unknown field `bdy`",
+        );
+        refused(br#"{"id":"c1"}"#, "unknown field `id`");
+        let huge = format!(
+            r#"{{"actor":"c1","send":{{"body":"{}"}}}}"#,
+            "A".repeat(88_000)
+        );
+        refused(huge.as_bytes(), "message");
+    }
 }
