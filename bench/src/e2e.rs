@@ -131,12 +131,8 @@ async fn in_process(
 /// An ask to `increment(by)`, as a client enqueues it.
 fn ask_item(by: i64) -> Result<MailboxItem, BenchError> {
     let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by })?;
-    let envelope = mqless::wire::Envelope {
-        body,
-        ask: true,
-        key: None,
-    }
-    .encode(&mqless::Limits::DEFAULT)?;
+    let envelope =
+        mqless::wire::Envelope::new(body, true, None).encode(&mqless::Limits::DEFAULT)?;
     Ok(MailboxItem {
         id: mqless::MessageId::generate(crate::dynamodb::now_millis(), None),
         envelope,

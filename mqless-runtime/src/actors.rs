@@ -5,7 +5,9 @@ use std::future::Future;
 
 use crate::actor::Actor;
 use crate::error::Error;
+use crate::id::MessageId;
 use crate::recovery::{DeadLetters, Quarantine, Quarantined, SweepReport};
+use crate::schedule::Scheduled;
 
 /// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
 /// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
@@ -58,8 +60,23 @@ pub trait Actors: Send + Sync + 'static {
     fn quarantined<A: Actor>(&self)
         -> impl Future<Output = Result<Vec<Quarantined>, Error>> + Send;
 
-    /// Wakes every actor that has queued messages, recovering messages whose nudge was
-    /// lost (see [`crate::recovery::sweep`]). Run it periodically.
+    /// Cancels scheduled messages of actor `id` (sent with `send_after` / `send_at`) that
+    /// have not run: by id, or every one with a name. Returns the ids cancelled (none
+    /// when they already ran or were cancelled).
+    ///
+    /// # Errors
+    /// [`Error::TooLateToCancel`] when one is due within
+    /// [`CANCEL_MARGIN`](crate::schedule::CANCEL_MARGIN) (a drain may be running it), an
+    /// invalid id, or a store failure.
+    fn cancel_scheduled<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+        which: Scheduled,
+    ) -> impl Future<Output = Result<Vec<MessageId>, Error>> + Send;
+
+    /// Wakes every actor that has messages due, recovering messages whose nudge was lost
+    /// and delivering scheduled messages that came due (see [`crate::recovery::sweep`]).
+    /// Run it periodically.
     ///
     /// # Errors
     /// A store failure while listing the actors.

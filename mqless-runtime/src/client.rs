@@ -26,12 +26,37 @@ pub const DEFAULT_ASK_TIMEOUT: Duration = Duration::from_secs(30);
 /// Longest accepted idempotency key, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 128;
 
+/// Longest accepted name of a scheduled message, in bytes.
+pub const MAX_SCHEDULE_NAME_LEN: usize = 128;
+
 /// Options of one send.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendOptions {
     /// Messages with the same key, sent to the same actor within its dedupe window, are
     /// applied once.
     pub idempotency_key: Option<String>,
+    /// Deliver no earlier than this, in milliseconds since the Unix epoch (a scheduled
+    /// message); `None`: now.
+    pub deliver_at: Option<u64>,
+    /// The name a scheduled message can be cancelled by.
+    pub schedule_name: Option<String>,
+}
+
+impl SendOptions {
+    /// The envelope of `body` sent with these options.
+    pub(crate) fn envelope(&self, body: Vec<u8>, ask: bool) -> Envelope {
+        let envelope = Envelope::new(body, ask, self.idempotency_key.clone());
+        match self.deliver_at {
+            Some(at) => envelope.scheduled(at, self.schedule_name.clone()),
+            None => envelope,
+        }
+    }
+
+    /// The id of a message sent with these options: a scheduled one's carries its
+    /// delivery time; an immediate one's comes from `generate`.
+    pub(crate) fn message_id(&self, generate: impl FnOnce() -> MessageId) -> MessageId {
+        self.deliver_at.map_or_else(generate, MessageId::scheduled)
+    }
 }
 
 /// Where a client's messages go: the store (from outside an actor) or the outbox of the
@@ -136,9 +161,8 @@ impl Transport for StoreTransport {
             }
         }
         Box::pin(async move {
-            let id = MessageId::generate(self.clock.now_millis(), None);
-            let envelope =
-                Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
+            let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
+            let envelope = options.envelope(body, ask).encode(&self.limits)?;
             let local = self.local_replies.as_ref().filter(|_| ask);
             if let Some(local) = local {
                 local.expect(to, id);
@@ -148,6 +172,14 @@ impl Transport for StoreTransport {
                     local.forget(to, id);
                 }
                 return Err(error.into());
+            }
+            if let Some(at) = options.deliver_at {
+                // Woken when it is due: by a timer where the runtime has one, else by the
+                // sweep (see `Invoker::nudge_at`).
+                if let Err(error) = self.invoker.nudge_at(to, at).await {
+                    tracing::warn!(actor = %to, message = %id, %error, "scheduled message queued, but arming its wake-up failed; the sweep delivers it");
+                }
+                return Ok(id);
             }
             // An ask wakes the handler in `wait_reply`, where it can wait for the reply.
             if !ask {
@@ -343,6 +375,51 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
+    }
+
+    /// Names a scheduled message ([`Request::send_after`], [`Request::send_at`]) so it
+    /// can be cancelled by name (`Actors::cancel_scheduled`). At most 128 bytes.
+    pub fn named(mut self, name: impl Into<String>) -> Self {
+        self.options.schedule_name = Some(name.into());
+        self
+    }
+
+    /// Tell, delivered `delay` from now (by the sender's clock): the message is durable
+    /// at once, runs no earlier than that, after every message queued before it is due,
+    /// and can be cancelled until then. Inside a handler it is committed with the
+    /// handler's batch, and dropped if the handler fails. See the README's "Time".
+    ///
+    /// # Errors
+    /// As [`Request::send`], and [`Error::InvalidScheduleName`].
+    pub async fn send_after(self, delay: Duration) -> Result<MessageId, Error> {
+        let at = self
+            .core
+            .transport
+            .now_millis()
+            .saturating_add(crate::clock::millis(delay));
+        self.send_at_millis(at).await
+    }
+
+    /// Tell, delivered at `at` (a time in the past: as soon as possible, in order with
+    /// the messages due). See [`Request::send_after`].
+    ///
+    /// # Errors
+    /// As [`Request::send_after`].
+    pub async fn send_at(self, at: std::time::SystemTime) -> Result<MessageId, Error> {
+        let millis = at
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, crate::clock::millis);
+        self.send_at_millis(millis).await
+    }
+
+    async fn send_at_millis(mut self, at: u64) -> Result<MessageId, Error> {
+        if let Some(name) = &self.options.schedule_name {
+            if name.is_empty() || name.len() > MAX_SCHEDULE_NAME_LEN {
+                return Err(Error::InvalidScheduleName { len: name.len() });
+            }
+        }
+        self.options.deliver_at = Some(at);
+        self.enqueue(false).await
     }
 
     /// Tell: resolves to the message id once the message is durably in the mailbox (or,

@@ -40,6 +40,21 @@ pub enum Error {
         /// The key's length.
         len: usize,
     },
+    /// A scheduled message is due within `schedule::CANCEL_MARGIN`: a drain may already
+    /// be running it, so it is not cancelled.
+    #[error("scheduled message {message_id} is due in {due_in_millis} ms, too close to cancel safely (a drain may be running it); handle it in the actor instead")]
+    TooLateToCancel {
+        /// The message.
+        message_id: MessageId,
+        /// Milliseconds until it is due (0: due already).
+        due_in_millis: u64,
+    },
+    /// The name of a scheduled message is empty or longer than 128 bytes.
+    #[error("a scheduled message's name must be 1 to 128 bytes, got {len}")]
+    InvalidScheduleName {
+        /// The name's length.
+        len: usize,
+    },
     /// Encoding or decoding failed, or a payload broke a size or depth limit.
     #[error(transparent)]
     Codec(#[from] CodecError),

@@ -218,6 +218,21 @@ impl MessageId {
         (self.0 >> 80) as u64
     }
 
+    /// The id of a message scheduled for `at_millis`: its time part is the delivery time,
+    /// so the mailbox holds scheduled messages in delivery order, after every message sent
+    /// before that time. Outside this process's sequence of [`MessageId::generate`] (a
+    /// far-future id must not become the floor of the next immediate sends); random low
+    /// bits keep two scheduled for the same millisecond apart.
+    #[must_use]
+    pub fn scheduled(at_millis: u64) -> Self {
+        let time_part = u128::from(at_millis & 0xFFFF_FFFF_FFFF) << 80;
+        Self(
+            time_part
+                | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
+                    & ((1 << 79) - 1),
+        )
+    }
+
     /// A new id, later than every id this process made before and later than `floor`.
     /// `now_millis` is the caller's clock. A floor more than [`MAX_FUTURE_SKEW_MILLIS`]
     /// ahead of `now_millis` is taken as corrupt (a foreign or hand-written id in a

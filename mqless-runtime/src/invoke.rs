@@ -26,6 +26,19 @@ pub trait Invoker: Send + Sync + 'static {
         Box::pin(async move { self.nudge(address).await.map(|()| None) })
     }
 
+    /// Arms a wake-up of `address` at `at_millis` (since the Unix epoch), for a
+    /// scheduled message. The embedded runtime's invoker keeps a timer; the default
+    /// arms nothing, and the sweep (`Actors::sweep`, the deployed sweeper) wakes actors
+    /// whose scheduled messages are due, so delivery waits at most one sweep period.
+    fn nudge_at<'a>(
+        &'a self,
+        address: &'a Address,
+        at_millis: u64,
+    ) -> BoxFuture<'a, Result<(), InvokeError>> {
+        let _ = (address, at_millis);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Whether this invoker can wake actors of `actor_type` at all, checked when a
     /// handler addresses one, so a send to a type nobody runs fails at once instead of
     /// waiting in a mailbox forever. The default says yes.

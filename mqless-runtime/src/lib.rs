@@ -30,6 +30,7 @@ pub mod mailbox;
 pub mod private;
 pub mod recovery;
 mod replies;
+pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -22,13 +22,41 @@ pub struct Envelope {
     /// The sender's idempotency key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key: Option<String>,
+    /// For a scheduled message: when to deliver it, in milliseconds since the Unix epoch
+    /// (also the time part of its id). A drain does not run it before then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
+    /// For a scheduled message: the name it can be cancelled by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Envelope {
     /// An envelope around an encoded message body.
     #[must_use]
     pub fn new(body: Vec<u8>, ask: bool, key: Option<String>) -> Self {
-        Self { body, ask, key }
+        Self {
+            body,
+            ask,
+            key,
+            at: None,
+            name: None,
+        }
+    }
+
+    /// This envelope, scheduled for `at` (milliseconds since the Unix epoch), cancellable
+    /// by `name`.
+    #[must_use]
+    pub fn scheduled(mut self, at: u64, name: Option<String>) -> Self {
+        self.at = Some(at);
+        self.name = name;
+        self
+    }
+
+    /// Whether this is a scheduled message not yet due at `now` (milliseconds).
+    #[must_use]
+    pub fn waits_at(&self, now: u64) -> bool {
+        self.at.is_some_and(|at| at > now)
     }
 
     /// Encodes the envelope; its body must fit [`Limits::max_message_bytes`].

@@ -94,7 +94,7 @@ proptest! {
         prop_assert_eq!(&codec::decode::<Message>(&body, "message", usize::MAX, 64).unwrap(), &message);
         let bad = mutated(body.clone(), &edits, cut, &extra);
         let _ = codec::decode::<Message>(&bad, "message", LIMITS.max_message_bytes, LIMITS.max_depth);
-        let envelope = Envelope { body, ask: true, key: Some("k".into()) }.encode(&LIMITS).unwrap();
+        let envelope = Envelope::new(body, true, Some("k".into())).encode(&LIMITS).unwrap();
         if let Ok(decoded) = Envelope::decode(&mutated(envelope, &edits, cut, &extra), &LIMITS) {
             let _ = codec::decode::<Message>(&decoded.body, "message", LIMITS.max_message_bytes, LIMITS.max_depth);
         }

@@ -127,6 +127,14 @@ pub mod recovery {
     pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, StateFix};
 }
 
+/// Scheduled messages: [`Request::send_after`](crate::Request::send_after) and
+/// [`Request::send_at`](crate::Request::send_at) queue a message for later; cancel one
+/// with [`Actors::cancel_scheduled`](crate::Actors::cancel_scheduled) by id or by the name
+/// given with [`Request::named`](crate::Request::named).
+pub mod schedule {
+    pub use mqless_runtime::schedule::{Scheduled, CANCEL_MARGIN};
+}
+
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
 pub mod embedded {
     pub use mqless_runtime::embedded::EmbeddedBuilder;

@@ -9,6 +9,7 @@ pub mod local_aws;
 pub mod quarantine;
 pub mod recovery;
 pub mod scenario;
+pub mod scheduled;
 
 pub use bank::assert_bank_holds;
 pub use in_flight::{InFlight, InFlightGuard};
@@ -16,11 +17,11 @@ pub use in_flight::{InFlight, InFlightGuard};
 /// A mailbox item carrying `message` (a generated message enum value), for tests that
 /// write straight into a store, bypassing the client (and so its nudge).
 pub fn mailbox_item<M: serde::Serialize>(message: &M, ask: bool) -> mqless::store::MailboxItem {
-    let envelope = mqless::wire::Envelope {
-        body: mqless::wire::encode(message, "message", 64 * 1024).unwrap(),
+    let envelope = mqless::wire::Envelope::new(
+        mqless::wire::encode(message, "message", 64 * 1024).unwrap(),
         ask,
-        key: None,
-    }
+        None,
+    )
     .encode(&mqless::Limits::DEFAULT)
     .unwrap();
     mqless::store::MailboxItem {

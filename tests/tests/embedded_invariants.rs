@@ -144,13 +144,9 @@ impl Adder {
 async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
     // Build the late message as a client would.
     let body = rmp_serde::to_vec_named(&AdderMessage::Add { n: 10 }).unwrap();
-    let envelope = Envelope {
-        body,
-        ask: false,
-        key: None,
-    }
-    .encode(&mqless::Limits::DEFAULT)
-    .unwrap();
+    let envelope = Envelope::new(body, false, None)
+        .encode(&mqless::Limits::DEFAULT)
+        .unwrap();
     let late = MailboxItem {
         id: mqless::MessageId::generate(1, None),
         envelope,

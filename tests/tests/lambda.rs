@@ -4,6 +4,7 @@
 #![cfg(feature = "e2e")]
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mqless::aws::payload::Invocation;
 use mqless::aws::{FunctionNames, LambdaInvoker, Remote};
@@ -285,4 +286,39 @@ async fn a_quarantined_actor_is_named_by_asks_and_settle() {
     }
     let listed = remote.quarantined::<Counter>().await.unwrap();
     assert!(listed.iter().any(|q| q.id.as_str() == id), "{listed:?}");
+}
+
+/// A message scheduled through the deployed path: queued by the client, not run before
+/// its time, then delivered by a sweep (what the deployed sweeper runs on its
+/// schedule) through the function. Prints how long after its time the sweep found it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_message_is_delivered_by_the_sweep_through_the_function() {
+    let remote = remote().await;
+    let id = format!("scheduled-{}", mqless::MessageId::generate(1, None));
+    let counter = remote.client::<Counter>(id.clone()).unwrap();
+    let sent = std::time::Instant::now();
+    counter
+        .increment(5)
+        .send_after(Duration::from_millis(1_500))
+        .await
+        .unwrap();
+    counter.increment(1).send().await.unwrap();
+    remote.settle().await.unwrap();
+    assert_eq!(
+        counter.get().query().await,
+        Ok(1),
+        "settled without the scheduled message, which is not due"
+    );
+    loop {
+        remote.sweep().await.unwrap();
+        if counter.get().query().await == Ok(6) {
+            break;
+        }
+        assert!(sent.elapsed() < Duration::from_secs(60), "never delivered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    println!(
+        "Lambda: a message scheduled 1.5 s ahead ran {:?} after its time, sweeping every 100 ms",
+        sent.elapsed().saturating_sub(Duration::from_millis(1_500))
+    );
 }

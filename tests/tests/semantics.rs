@@ -202,21 +202,13 @@ async fn undecodable_messages_are_dead_lettered_without_blocking_the_mailbox() {
     // Garbage bytes, a depth bomb as the envelope and inside a well-formed envelope, and
     // a well-formed message for a method that does not exist, queued ahead of a good one.
     let depth_bomb: Vec<u8> = std::iter::repeat_n(0x91, 10_000).chain([0x00]).collect();
-    let bomb_inside = Envelope {
-        body: depth_bomb.clone(),
-        ask: false,
-        key: None,
-    }
-    .encode(&Limits::DEFAULT)
-    .unwrap();
+    let bomb_inside = Envelope::new(depth_bomb.clone(), false, None)
+        .encode(&Limits::DEFAULT)
+        .unwrap();
     let unknown = rmp_serde::to_vec_named(&serde_json_like("launch_missiles")).unwrap();
-    let unknown = Envelope {
-        body: unknown,
-        ask: false,
-        key: None,
-    }
-    .encode(&Limits::DEFAULT)
-    .unwrap();
+    let unknown = Envelope::new(unknown, false, None)
+        .encode(&Limits::DEFAULT)
+        .unwrap();
     for envelope in [vec![0xc1, 0xff, 0x00], depth_bomb, bomb_inside, unknown] {
         store
             .enqueue(
@@ -538,8 +530,8 @@ async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_u
     runtime.register::<Vault>().unwrap();
     let address = vault_address("keys");
     for i in 0..7 {
-        let envelope = Envelope {
-            body: mqless::wire::encode(
+        let envelope = Envelope::new(
+            mqless::wire::encode(
                 &VaultMessage::Put {
                     item: format!("item{i}"),
                 },
@@ -547,9 +539,9 @@ async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_u
                 1024,
             )
             .unwrap(),
-            ask: false,
-            key: Some(format!("{i}{}", "k".repeat(60 * 1024))),
-        }
+            false,
+            Some(format!("{i}{}", "k".repeat(60 * 1024))),
+        )
         .encode(&Limits::DEFAULT)
         .unwrap();
         let item = MailboxItem {

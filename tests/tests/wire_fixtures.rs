@@ -250,11 +250,43 @@ fn envelopes() {
         ),
         (
             "envelope-ask-with-key.msgpack",
-            Envelope::new(body, true, Some("order-1".into())),
+            Envelope::new(body.clone(), true, Some("order-1".into())),
+        ),
+        (
+            "envelope-scheduled.msgpack",
+            Envelope::new(body, false, None).scheduled(1_800_000_060_000, Some("reminder".into())),
         ),
     ] {
         let bytes = golden(name, &envelope.encode(&limits).unwrap());
         assert_eq!(Envelope::decode(&bytes, &limits).unwrap(), envelope);
+    }
+}
+
+/// A mailbox item as a client writing the table directly puts it (DynamoDB JSON, as the
+/// AWS CLI and SDKs show items): the envelope of `envelope-tell.msgpack` under a
+/// canonical id. The Python tests write items of this shape and check that they run.
+#[test]
+fn mailbox_items() {
+    use base64::Engine;
+    let envelope = Envelope::new(
+        rmp_serde::to_vec_named(&CounterMessage::Increment { by: 5 }).unwrap(),
+        false,
+        None,
+    )
+    .encode(&Limits::DEFAULT)
+    .unwrap();
+    let id = MessageId::from_u128((1_800_000_000_000u128 << 80) | 1);
+    let item = serde_json::json!({
+        "pk": {"S": "Counter/c1"},
+        "sk": {"S": format!("m#{id}")},
+        "env": {"B": base64::engine::general_purpose::STANDARD.encode(&envelope)},
+    });
+    json("item-mailbox.json", &item);
+    if std::env::var_os("MQLESS_BLESS").is_none() {
+        assert_eq!(
+            envelope,
+            std::fs::read(path("envelope-tell.msgpack")).unwrap()
+        );
     }
 }
 

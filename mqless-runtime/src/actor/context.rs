@@ -11,7 +11,6 @@ use crate::error::Error;
 use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::store::MailboxItem;
-use crate::wire::Envelope;
 use crate::BoxFuture;
 
 /// What a handler knows about its invocation. Take `ctx: &mut Context` (or `&Context`)
@@ -186,8 +185,7 @@ impl Transport for Outbox {
         ask: bool,
     ) -> BoxFuture<'a, Result<MessageId, Error>> {
         let result = (|| {
-            let envelope =
-                Envelope::new(body, ask, options.idempotency_key.clone()).encode(&self.limits)?;
+            let envelope = options.envelope(body, ask).encode(&self.limits)?;
             if self.query {
                 return Err(Error::SendFromQuery { to: to.to_string() });
             }
@@ -195,8 +193,13 @@ impl Transport for Outbox {
             if state.closed {
                 return Err(Error::HandlerReturned { to: to.to_string() });
             }
-            let id = MessageId::generate(self.now_millis, state.last_id);
-            state.last_id = Some(id);
+            // A scheduled message's id carries its delivery time and stays out of the
+            // sequence of this actor's immediate sends.
+            let id = options.message_id(|| {
+                let id = MessageId::generate(self.now_millis, state.last_id);
+                state.last_id = Some(id);
+                id
+            });
             state.items.push((to.clone(), MailboxItem { id, envelope }));
             Ok(id)
         })();

@@ -10,12 +10,14 @@ use super::Environment;
 use crate::actor::{address_of, Actor, ActorClient};
 use crate::actors::Actors;
 use crate::client::{ClientCore, StoreTransport, Transport};
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SystemClock};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::Address;
+use crate::id::MessageId;
 use crate::invoke::Invoker;
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
+use crate::schedule::{self, Scheduled};
 use crate::store::Store;
 
 /// How long [`Remote::settle`](Actors::settle) waits unless told otherwise.
@@ -135,8 +137,17 @@ impl Actors for Remote {
         recovery::quarantined_of::<A>(&self.store).await
     }
 
+    async fn cancel_scheduled<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+        which: Scheduled,
+    ) -> Result<Vec<MessageId>, Error> {
+        let address = address_of::<A>(id)?;
+        schedule::cancel(&self.store, &address, &which, SystemClock.now_millis()).await
+    }
+
     async fn sweep(&self) -> Result<SweepReport, Error> {
-        recovery::sweep(&self.store, &*self.invoker).await
+        recovery::sweep(&self.store, &*self.invoker, SystemClock.now_millis()).await
     }
 
     async fn settle(&self) -> Result<(), Error> {
@@ -146,8 +157,14 @@ impl Actors for Remote {
         loop {
             let sent_to: Vec<Address> = lock(&self.sent_to).iter().cloned().collect();
             let mut pending = Vec::new();
+            let now = SystemClock.now_millis();
             for address in sent_to {
-                if !self.store.read_mailbox(&address, 1).await?.is_empty() {
+                // Scheduled messages not yet due are not waited for.
+                let head = self.store.read_mailbox(&address, 1).await?;
+                if head
+                    .first()
+                    .is_some_and(|item| !crate::store::waits(item.id, &item.envelope, now))
+                {
                     pending.push(address);
                 }
             }

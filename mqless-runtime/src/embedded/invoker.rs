@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use tokio::sync::watch;
 
 use crate::actor::Actor;
+use crate::clock::Clock;
 use crate::error::{Error, InvokeError};
 use crate::id::{ActorId, ActorType, Address};
 use crate::invoke::Invoker;
@@ -30,8 +31,9 @@ impl<A: Actor> Drain for ActorHost<A> {
 /// Nudges for an actor whose drain is already running are coalesced into one more run
 /// after it, so a burst of sends costs a few drains rather than one task per message.
 /// The lease protocol does not depend on this: hosts driven directly may still race.
-#[derive(Default)]
 pub(crate) struct InProcessInvoker {
+    /// The runtime's clock, which scheduled messages' times are on.
+    clock: Arc<dyn Clock>,
     hosts: RwLock<HashMap<ActorType, Weak<dyn Drain>>>,
     /// Actors with a drain task, and whether another run was asked for meanwhile.
     running: Mutex<HashMap<Address, bool>>,
@@ -48,6 +50,15 @@ impl std::fmt::Debug for InProcessInvoker {
 }
 
 impl InProcessInvoker {
+    pub(crate) fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            hosts: RwLock::default(),
+            running: Mutex::default(),
+            active: watch::Sender::default(),
+        }
+    }
+
     /// Routes nudges for `actor_type` to `host`. The invoker keeps a weak reference: the
     /// owner (the embedded runtime) keeps the host alive.
     pub(crate) fn register(&self, actor_type: ActorType, host: Weak<dyn Drain>) {
@@ -82,6 +93,33 @@ impl Invoker for Arc<InProcessInvoker> {
                 fix: format!("register it with this runtime (`register::<T>()` for the type named `{actor_type}`)"),
             }),
         }
+    }
+
+    /// A timer task: sleeps until the message is due (by the runtime's clock, measured
+    /// now), then nudges. A timer lost with the process is covered by the sweep.
+    fn nudge_at<'a>(
+        &'a self,
+        address: &'a Address,
+        at_millis: u64,
+    ) -> BoxFuture<'a, Result<(), InvokeError>> {
+        let wait = at_millis.saturating_sub(self.clock.now_millis());
+        let result = tokio::runtime::Handle::try_current()
+            .map(|runtime| {
+                let invoker = Arc::downgrade(self);
+                let address = address.clone();
+                runtime.spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                    // The runtime may be gone by then; so is its mailbox, unless shared.
+                    if let Some(invoker) = invoker.upgrade() {
+                        let _ = invoker.nudge(&address).await;
+                    }
+                });
+            })
+            .map_err(|_| InvokeError {
+                actor_type: address.actor_type().to_string(),
+                message: "the embedded runtime needs a tokio runtime to arm a scheduled message's timer; the sweep delivers it".into(),
+            });
+        Box::pin(async move { result })
     }
 
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {

@@ -11,11 +11,12 @@ use crate::actors::Actors;
 use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::id::ActorType;
+use crate::id::{ActorType, MessageId};
 use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
 use crate::replies::LocalReplies;
+use crate::schedule::{self, Scheduled};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
@@ -111,7 +112,7 @@ impl EmbeddedBuilder {
     pub fn build(self) -> Embedded {
         let store = self.store.unwrap_or_else(|| Arc::new(MemoryStore::new()));
         let clock = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let invoker = Arc::new(InProcessInvoker::default());
+        let invoker = Arc::new(InProcessInvoker::new(Arc::clone(&clock)));
         let wake: Arc<dyn Invoker> = match self.manual {
             Some(invoker) => invoker,
             None => Arc::new(Arc::clone(&invoker)),
@@ -259,7 +260,7 @@ impl Embedded {
     /// # Errors
     /// A store failure while listing the actors.
     pub async fn sweep(&self) -> Result<SweepReport, Error> {
-        recovery::sweep(&*self.store, &*self.wake).await
+        recovery::sweep(&*self.store, &*self.wake, self.clock.now_millis()).await
     }
 
     /// The store under this runtime.
@@ -288,6 +289,15 @@ impl Actors for Embedded {
 
     async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
         Embedded::quarantined::<A>(self).await
+    }
+
+    async fn cancel_scheduled<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+        which: Scheduled,
+    ) -> Result<Vec<MessageId>, Error> {
+        let address = address_of::<A>(id)?;
+        schedule::cancel(&*self.store, &address, &which, self.clock.now_millis()).await
     }
 
     async fn sweep(&self) -> Result<SweepReport, Error> {

@@ -61,6 +61,9 @@ enum Stop {
     Full,
     /// The invocation's deadline is near: commit, release, hand over.
     Deadline,
+    /// The next message is scheduled for later: commit, release; its timer or the sweep
+    /// wakes the actor when it is due.
+    Waiting,
 }
 
 /// The state of one held lease.
@@ -152,6 +155,11 @@ impl<'h, A: Actor> Lease<'h, A> {
             let read_all = items.len() < self.batch_size;
             let filled = self.fill(&items, read_all).await?;
             let stop = filled.stop;
+            if stop == Stop::Waiting && filled.taken == 0 && filled.next.consumed.is_empty() {
+                // Only messages scheduled for later: nothing to commit.
+                store.release(self.address, self.epoch).await?;
+                return Ok(LeaseEnd::Released);
+            }
             let release = stop != Stop::Full;
             match self
                 .commit(filled.next, filled.outgoing, release, report)
@@ -188,7 +196,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             match stop {
                 Stop::Deadline => return Ok(LeaseEnd::Deadline),
-                Stop::ReadAll => return Ok(LeaseEnd::Released),
+                Stop::ReadAll | Stop::Waiting => return Ok(LeaseEnd::Released),
                 Stop::Full => {}
             }
         }
@@ -226,7 +234,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 filled.tally.add_to(report);
                 report.optimistic = true;
                 Ok(match stop {
-                    Stop::ReadAll => Some(super::DrainEnd::Empty),
+                    Stop::ReadAll | Stop::Waiting => Some(super::DrainEnd::Empty),
                     Stop::Deadline => Some(super::DrainEnd::Deadline),
                     Stop::Full => None,
                 })
@@ -302,6 +310,10 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             if host.deadline_near(self.options.deadline_millis) {
                 stop = Stop::Deadline;
+                break;
+            }
+            if super::waiting(item, host.clock.now_millis()) {
+                stop = Stop::Waiting;
                 break;
             }
             if batch.is_full() || host.lease_near_end(self.lease_until) {

@@ -50,6 +50,13 @@ use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
 use lease::{Damaged, Lease, LeaseEnd};
 
+/// Whether `item` is a scheduled message not yet due at `now`. A batch stops before it:
+/// the mailbox holds scheduled messages in delivery order, and what comes after it is
+/// due later (or comes from a sender whose clock is ahead).
+fn waiting(item: &MailboxItem, now: u64) -> bool {
+    crate::store::waits(item.id, &item.envelope, now)
+}
+
 /// Whether message `id` was sent within [`OPTIMISTIC_FRESHNESS`] of `now`, either way.
 fn fresh(id: MessageId, now: u64) -> bool {
     id.timestamp_millis().abs_diff(now) <= millis(config::OPTIMISTIC_FRESHNESS)
@@ -179,8 +186,10 @@ impl<A: Actor> ActorHost<A> {
                 LeaseEnd::Released => {
                     // A message enqueued while we held the lease had its nudge end in
                     // `Busy`: look once more after releasing, or it would wait for the
-                    // next nudge.
-                    if self.store.read_mailbox(&address, 1).await?.is_empty() {
+                    // next nudge. A scheduled message not yet due waits for its own.
+                    let head = self.store.read_mailbox(&address, 1).await?;
+                    let now = self.clock.now_millis();
+                    if head.first().is_none_or(|item| waiting(item, now)) {
                         DrainEnd::Empty
                     } else {
                         continue;
@@ -219,11 +228,14 @@ impl<A: Actor> ActorHost<A> {
         }
         // One more than a batch, to know that a batch holds everything.
         let limit = self.config.batch_size.saturating_add(1);
-        let items = self.store.read_mailbox(address, limit).await?;
+        let mut items = self.store.read_mailbox(address, limit).await?;
+        let read = items.len();
+        // Scheduled messages not yet due, and all after them, wait for their time.
+        items.truncate(items.iter().take_while(|item| !waiting(item, now)).count());
         if items.is_empty() {
             return Ok(Some(DrainEnd::Empty));
         }
-        if items.len() >= limit || !items.iter().all(|item| fresh(item.id, now)) {
+        if read >= limit && items.len() == read || !items.iter().all(|item| fresh(item.id, now)) {
             return Ok(None);
         }
         let Ok(lease) = Lease::open(self, address, record, options) else {
@@ -354,7 +366,16 @@ impl<A: Actor> ActorHost<A> {
     }
 
     async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
-        let mut recipients: Vec<&Address> = outgoing.iter().map(|(to, _)| to).collect();
+        let now = self.clock.now_millis();
+        let (scheduled, immediate): (Vec<_>, Vec<_>) = outgoing
+            .iter()
+            .partition(|(_, item)| crate::store::waits(item.id, &item.envelope, now));
+        for (to, item) in scheduled {
+            if let Err(error) = self.invoker.nudge_at(to, item.id.timestamp_millis()).await {
+                tracing::warn!(actor = %to, %error, "a scheduled message waits for the sweep");
+            }
+        }
+        let mut recipients: Vec<&Address> = immediate.iter().map(|(to, _)| to).collect();
         recipients.sort();
         recipients.dedup();
         for to in recipients {

@@ -74,7 +74,9 @@ pub(crate) async fn quarantined_of<A: Actor>(store: &dyn Store) -> Result<Vec<Qu
     quarantine::quarantined(store, &crate::id::ActorType::new(A::TYPE_NAME)?).await
 }
 
-/// Wakes every actor in `store` with queued messages through `invoker`.
+/// Wakes every actor in `store` with messages due at `now` (milliseconds since the Unix
+/// epoch) through `invoker`: messages whose nudge was lost, and scheduled messages that
+/// came due (on AWS the sweep is what delivers those).
 ///
 /// Nudges are hints: a lost one (an `Event` invoke dropped after Lambda's retries, a
 /// handler that crashed before nudging the recipients of its sends) leaves committed
@@ -84,8 +86,12 @@ pub(crate) async fn quarantined_of<A: Actor>(store: &dyn Store) -> Result<Vec<Qu
 ///
 /// # Errors
 /// A store failure while listing the actors.
-pub async fn sweep(store: &dyn Store, invoker: &dyn Invoker) -> Result<SweepReport, Error> {
-    let pending = store.pending_actors().await?;
+pub async fn sweep(
+    store: &dyn Store,
+    invoker: &dyn Invoker,
+    now: u64,
+) -> Result<SweepReport, Error> {
+    let pending = store.pending_actors(now).await?;
     let mut report = SweepReport::default();
     for address in &pending {
         match invoker.nudge(address).await {

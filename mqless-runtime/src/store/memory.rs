@@ -418,13 +418,28 @@ impl Store for MemoryStore {
         Box::pin(async move { Ok(quarantined) })
     }
 
-    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+    fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
         let mut pending: Vec<Address> = lock(&self.shared.actors)
             .iter()
-            .filter(|(_, a)| !a.mailbox.is_empty())
+            .filter(|(_, a)| {
+                a.mailbox
+                    .iter()
+                    .any(|(id, envelope)| !super::waits(*id, envelope, now))
+            })
             .map(|(address, _)| address.clone())
             .collect();
         pending.sort();
         Box::pin(async move { Ok(pending) })
+    }
+
+    fn cancel<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let removed = lock(&self.shared.actors)
+            .get_mut(address)
+            .is_some_and(|actor| actor.mailbox.remove(&id).is_some());
+        Box::pin(async move { Ok(removed) })
     }
 }

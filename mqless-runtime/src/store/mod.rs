@@ -403,8 +403,30 @@ pub trait Store: Send + Sync + 'static {
         &self,
     ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>>;
 
-    /// Every actor with at least one queued message, in address order: what a sweep
-    /// nudges to recover messages whose nudge was lost. On DynamoDB this reads the whole
-    /// table (a `Scan`), so run it as a periodic job, not per message.
-    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>>;
+    /// Every actor with at least one queued message due at `now` (milliseconds since
+    /// the Unix epoch; see [`waits`]), in address order: what a sweep nudges to recover
+    /// messages whose nudge was lost, and to deliver scheduled messages that came due.
+    /// On DynamoDB this reads the whole table (a `Scan`), so run it as a periodic job,
+    /// not per message.
+    fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>>;
+
+    /// Deletes queued message `id` of `address`: `false` when it is not queued (it ran,
+    /// was cancelled, or never was). Used to cancel scheduled messages, which checks
+    /// first that the message is not due yet.
+    fn cancel<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+/// Whether queued message `id`, with `envelope`, is scheduled for later than `now`: it
+/// waits in the mailbox, and drains and sweeps leave it until then. Only an id whose
+/// time is ahead of `now` can be (a scheduled message's id carries its delivery time),
+/// so most messages are told apart without decoding their envelope.
+#[must_use]
+pub fn waits(id: MessageId, envelope: &[u8], now: u64) -> bool {
+    id.timestamp_millis() > now
+        && crate::wire::Envelope::decode(envelope, &crate::codec::Limits::DEFAULT)
+            .is_ok_and(|envelope| envelope.waits_at(now))
 }

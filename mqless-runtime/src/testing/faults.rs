@@ -385,8 +385,15 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
         self.inner.quarantined_actors()
     }
-    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
-        self.inner.pending_actors()
+    fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+        self.inner.pending_actors(now)
+    }
+    fn cancel<'a>(
+        &'a self,
+        a: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.inner.cancel(a, id)
     }
 }
 

@@ -19,7 +19,7 @@ use std::time::Duration;
 use super::faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, StoreFaults};
 use super::rig::FaultyRig;
 use crate::actor::{Actor, ActorClient};
-use crate::clock::ManualClock;
+use crate::clock::{Clock, ManualClock};
 use crate::embedded::Embedded;
 use crate::error::{Error, Never};
 use crate::id::Address;
@@ -415,7 +415,7 @@ impl<A: Actor> World<A> {
                 && self
                     .store
                     .inner
-                    .pending_actors()
+                    .pending_actors(self.clock.now_millis())
                     .await
                     .is_ok_and(|p| p.is_empty())
             {
@@ -425,7 +425,7 @@ impl<A: Actor> World<A> {
         let pending = self
             .store
             .inner
-            .pending_actors()
+            .pending_actors(self.clock.now_millis())
             .await
             .map_err(|e| e.to_string())?;
         Err(format!(

@@ -503,7 +503,27 @@ impl Store for DynamoStore {
         })
     }
 
-    fn pending_actors(&self) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
+    fn cancel<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let out = self.counted(
+                self.client
+                    .delete_item()
+                    .table_name(&*self.table)
+                    .set_key(Some(message_key(address, id)))
+                    .return_values(ReturnValue::AllOld)
+                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                    .send()
+                    .await,
+            )?;
+            Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+        })
+    }
+
+    fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
         Box::pin(async move {
             let mut pending = std::collections::BTreeSet::new();
             let mut start = None;
@@ -514,13 +534,20 @@ impl Store for DynamoStore {
                         .table_name(&*self.table)
                         .filter_expression("begins_with(sk, :message)")
                         .expression_attribute_values(":message", s(MESSAGE))
-                        .projection_expression("pk")
+                        // The scan reads whole items either way; `env` tells a
+                        // scheduled message that is not due yet.
+                        .projection_expression("pk, sk, env")
                         .set_exclusive_start_key(start)
                         .return_consumed_capacity(ReturnConsumedCapacity::Total)
                         .send()
                         .await,
                 )?;
                 for item in out.items() {
+                    if let Ok(message) = schema::mailbox_item(item) {
+                        if crate::store::waits(message.id, &message.envelope, now) {
+                            continue;
+                        }
+                    }
                     let pk = item.get("pk").and_then(|v| v.as_s().ok());
                     match pk.map(|pk| Address::parse(pk)) {
                         Some(Ok(address)) => {

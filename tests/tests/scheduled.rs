@@ -1,0 +1,132 @@
+//! Scheduled messages (`send_after`, `send_at`, cancelling) on the in-memory store; the
+//! same scenarios run on DynamoDB Local in `dynamodb.rs`, and with the embedded
+//! runtime's own timers below.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mqless::store::MemoryStore;
+use mqless::Embedded;
+use mqless_tests::scheduled::{self, Diary};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scheduled_messages_run_in_delivery_order_and_never_early() {
+    scheduled::scheduled_messages_run_in_delivery_order_and_never_early(Arc::new(
+        MemoryStore::new(),
+    ))
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_schedule_atomically_and_names_cancel() {
+    scheduled::handlers_schedule_atomically_and_names_cancel(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_by_id_works_until_shortly_before_it_is_due() {
+    scheduled::cancelling_by_id_works_until_shortly_before_it_is_due(Arc::new(MemoryStore::new()))
+        .await;
+}
+
+/// The embedded runtime wakes the actor itself when a scheduled message is due (a timer
+/// per message): no sweep, no drains by hand. Prints how late it ran.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_runtime_delivers_scheduled_messages_by_itself() {
+    let runtime = Embedded::new();
+    runtime.register::<Diary>().unwrap();
+    let diary = runtime.client::<Diary>("d").unwrap();
+    let sent = Instant::now();
+    diary
+        .write("later".into())
+        .send_after(Duration::from_millis(300))
+        .await
+        .unwrap();
+    let at = std::time::SystemTime::now() + Duration::from_millis(200);
+    diary.write("at".into()).send_at(at).await.unwrap();
+    diary.write("now".into()).send().await.unwrap();
+    runtime.settle().await;
+    assert_eq!(
+        diary.entries().query().await.unwrap(),
+        ["now"],
+        "nothing scheduled ran early"
+    );
+    let mut lateness = None;
+    while sent.elapsed() < Duration::from_secs(30) {
+        if diary.entries().query().await.unwrap().len() == 3 {
+            lateness = Some(sent.elapsed().saturating_sub(Duration::from_millis(300)));
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let lateness = lateness.expect("the scheduled messages ran");
+    assert_eq!(
+        diary.entries().query().await.unwrap(),
+        ["now", "at", "later"]
+    );
+    println!("embedded: a message scheduled 300 ms ahead ran {lateness:?} after its time");
+}
+
+/// The README's "Time" example, as written there.
+mod readme_example {
+    use std::time::Duration;
+
+    use mqless::prelude::*;
+    use mqless::schedule::Scheduled;
+
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    pub struct Order {
+        paid: bool,
+        cancelled: bool,
+    }
+
+    #[mqless::actor]
+    impl Order {
+        pub async fn place(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+            // Cancel the order if it is not paid within 15 minutes.
+            let me = ctx.actor::<Order>(ctx.id().as_str())?;
+            me.expire()
+                .named("expiry")
+                .send_after(Duration::from_secs(15 * 60))
+                .await?;
+            Ok(())
+        }
+        pub fn pay(&mut self) {
+            self.paid = true;
+        }
+        pub fn expire(&mut self) {
+            if !self.paid {
+                self.cancelled = true;
+            }
+        }
+        pub fn status(&self) -> (bool, bool) {
+            (self.paid, self.cancelled)
+        }
+    }
+
+    async fn paid(actors: &impl Actors) -> Result<(), mqless::Error> {
+        actors
+            .cancel_scheduled::<Order>("o-1", Scheduled::Name("expiry".into()))
+            .await?;
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn an_unpaid_order_expires_unless_its_expiry_is_cancelled() {
+        let actors = Embedded::new();
+        actors.register::<Order>().unwrap();
+        let order = actors.client::<Order>("o-1").unwrap();
+        order.place().call().await.unwrap();
+        order.pay().send().await.unwrap();
+        paid(&actors).await.unwrap();
+        actors.settle().await;
+        assert_eq!(order.status().query().await, Ok((true, false)));
+        let address = mqless::id::Address::new(
+            mqless::id::ActorType::new("Order").unwrap(),
+            mqless::ActorId::new("o-1").unwrap(),
+        );
+        assert!(
+            actors.store().read_mailbox(&address, 10).await.unwrap().is_empty(),
+            "the expiry was cancelled"
+        );
+    }
+}
