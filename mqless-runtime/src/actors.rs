@@ -7,7 +7,7 @@ use crate::actor::Actor;
 use crate::error::Error;
 use crate::id::MessageId;
 use crate::recovery::{DeadLetters, Quarantine, Quarantined, SweepReport};
-use crate::schedule::Scheduled;
+use crate::schedule::{ReminderInfo, Scheduled};
 
 /// Where actors run, from a caller's point of view: the [`crate::Embedded`] runtime, or
 /// Lambda functions over DynamoDB (`aws::Remote`). Code written against this trait runs
@@ -73,6 +73,30 @@ pub trait Actors: Send + Sync + 'static {
         id: impl Into<String> + Send,
         which: Scheduled,
     ) -> impl Future<Output = Result<Vec<MessageId>, Error>> + Send;
+
+    /// The live reminders of actor `id` (see `Request::remind`), with their next fires.
+    ///
+    /// # Errors
+    /// An invalid id, or a store failure.
+    fn reminders<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+    ) -> impl Future<Output = Result<Vec<ReminderInfo>, Error>> + Send;
+
+    /// Ends reminder `name` of actor `id` by cancelling its queued fire: `false` when it
+    /// has none (no such reminder, or it ended). Like
+    /// [`Actors::cancel_scheduled`], refused within a second of the fire.
+    ///
+    /// # Errors
+    /// As [`Actors::cancel_scheduled`].
+    fn cancel_reminder<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+        name: &str,
+    ) -> impl Future<Output = Result<bool, Error>> + Send {
+        let which = Scheduled::Name(name.to_owned());
+        async move { Ok(!self.cancel_scheduled::<A>(id, which).await?.is_empty()) }
+    }
 
     /// Wakes every actor that has messages due, recovering messages whose nudge was lost
     /// and delivering scheduled messages that came due (see [`crate::recovery::sweep`]).

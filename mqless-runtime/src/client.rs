@@ -18,7 +18,7 @@ use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::replies::LocalReplies;
 use crate::store::{MailboxItem, StateRecord, Store};
-use crate::wire::{Envelope, ReplyRecord};
+use crate::wire::{Envelope, ReminderSpec, ReplyRecord};
 use crate::BoxFuture;
 
 /// How long `.call()` waits for a reply unless told otherwise.
@@ -40,6 +40,8 @@ pub struct SendOptions {
     pub deliver_at: Option<u64>,
     /// The name a scheduled message can be cancelled by.
     pub schedule_name: Option<String>,
+    /// For a reminder's first fire: the reminder (see [`Request::remind`]).
+    pub reminder: Option<ReminderSpec>,
 }
 
 impl SendOptions {
@@ -47,7 +49,10 @@ impl SendOptions {
     pub(crate) fn envelope(&self, body: Vec<u8>, ask: bool) -> Envelope {
         let envelope = Envelope::new(body, ask, self.idempotency_key.clone());
         match self.deliver_at {
-            Some(at) => envelope.scheduled(at, self.schedule_name.clone()),
+            Some(at) => Envelope {
+                reminder: self.reminder.clone(),
+                ..envelope.scheduled(at, self.schedule_name.clone())
+            },
             None => envelope,
         }
     }
@@ -410,6 +415,27 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, crate::clock::millis);
         self.send_at_millis(millis).await
+    }
+
+    /// Registers a recurring reminder named `name` on the actor: this message fires as
+    /// `reminder` says (every period, from its first fire, until its end), each fire a
+    /// scheduled message that schedules the next when it is handled, in the same commit.
+    /// Registering the name again replaces the reminder; `Context::cancel_reminder` and
+    /// `Actors::cancel_reminder` end it. From a handler it is committed with the batch.
+    /// Returns the id of the first fire. See the README's "Time".
+    ///
+    /// # Errors
+    /// [`Error::InvalidReminder`], [`Error::InvalidScheduleName`], or as
+    /// [`Request::send`].
+    pub async fn remind(
+        mut self,
+        name: impl Into<String>,
+        reminder: crate::schedule::Reminder,
+    ) -> Result<MessageId, Error> {
+        let (spec, first) = reminder.spec(self.core.transport.now_millis())?;
+        self.options.schedule_name = Some(name.into());
+        self.options.reminder = Some(spec);
+        self.send_at_millis(first).await
     }
 
     async fn send_at_millis(mut self, at: u64) -> Result<MessageId, Error> {

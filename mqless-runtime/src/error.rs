@@ -49,6 +49,9 @@ pub enum Error {
         /// Milliseconds until it is due (0: due already).
         due_in_millis: u64,
     },
+    /// A reminder that cannot be registered: the message says why.
+    #[error("invalid reminder: {0}")]
+    InvalidReminder(String),
     /// The name of a scheduled message is empty or longer than 128 bytes.
     #[error("a scheduled message's name must be 1 to 128 bytes, got {len}")]
     InvalidScheduleName {

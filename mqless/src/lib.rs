@@ -127,12 +127,16 @@ pub mod recovery {
     pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, StateFix};
 }
 
-/// Scheduled messages: [`Request::send_after`](crate::Request::send_after) and
+/// Time: [`Request::send_after`](crate::Request::send_after) and
 /// [`Request::send_at`](crate::Request::send_at) queue a message for later; cancel one
 /// with [`Actors::cancel_scheduled`](crate::Actors::cancel_scheduled) by id or by the name
 /// given with [`Request::named`](crate::Request::named).
+/// [`Request::remind`](crate::Request::remind) registers a recurring [`Reminder`](schedule::Reminder)
+/// with a [`Missed`](schedule::Missed)-fire policy.
 pub mod schedule {
-    pub use mqless_runtime::schedule::{Scheduled, CANCEL_MARGIN};
+    pub use mqless_runtime::schedule::{
+        Missed, Reminder, ReminderInfo, Scheduled, CANCEL_MARGIN, MIN_REMINDER_PERIOD,
+    };
 }
 
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
@@ -190,7 +194,7 @@ pub mod id {
 /// depth limits.
 pub mod wire {
     pub use mqless_runtime::codec::{decode, encode};
-    pub use mqless_runtime::wire::{Envelope, ReplyRecord};
+    pub use mqless_runtime::wire::{Envelope, ReminderSpec, ReplyRecord};
 }
 
 /// The errors of each boundary ([`crate::Error`] and [`crate::AskError`] are at the root).

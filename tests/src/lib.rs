@@ -8,6 +8,7 @@ pub mod limits;
 pub mod local_aws;
 pub mod quarantine;
 pub mod recovery;
+pub mod reminders;
 pub mod scenario;
 pub mod scheduled;
 

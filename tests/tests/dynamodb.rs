@@ -625,3 +625,15 @@ mod scheduled {
         scheduled::cancelling_by_id_works_until_shortly_before_it_is_due(Arc::new(store)).await;
     }
 }
+
+mod reminders {
+    use std::sync::Arc;
+
+    use mqless_tests::{local_aws, reminders};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_reminder_fires_until_cancelled_on_dynamodb_local() {
+        let store = local_aws::fresh_store("remind").await;
+        reminders::a_reminder_fires_until_cancelled(Arc::new(store)).await;
+    }
+}

@@ -125,7 +125,12 @@ mod readme_example {
             mqless::ActorId::new("o-1").unwrap(),
         );
         assert!(
-            actors.store().read_mailbox(&address, 10).await.unwrap().is_empty(),
+            actors
+                .store()
+                .read_mailbox(&address, 10)
+                .await
+                .unwrap()
+                .is_empty(),
             "the expiry was cancelled"
         );
     }

@@ -253,6 +253,20 @@ fn envelopes() {
             Envelope::new(body.clone(), true, Some("order-1".into())),
         ),
         (
+            "envelope-reminder.msgpack",
+            mqless::wire::Envelope {
+                reminder: Some(mqless::wire::ReminderSpec {
+                    period: 10_000,
+                    until: None,
+                    missed: mqless::schedule::Missed::CatchUp { max: 3 },
+                    registration: MessageId::from_u128((1_800_000_000_000u128 << 80) | 1),
+                    caught_up: 1,
+                }),
+                ..Envelope::new(body.clone(), false, None)
+                    .scheduled(1_800_000_010_000, Some("beat".into()))
+            },
+        ),
+        (
             "envelope-scheduled.msgpack",
             Envelope::new(body, false, None).scheduled(1_800_000_060_000, Some("reminder".into())),
         ),

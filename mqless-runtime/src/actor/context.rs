@@ -49,6 +49,17 @@ impl Context {
         }
     }
 
+    /// Ends this actor's reminder `name` (registered with `Request::remind`), if this
+    /// handler succeeds: committed with the batch, like a send. Its fire already queued
+    /// is dropped when it comes due.
+    ///
+    /// # Errors
+    /// [`Error::SendFromQuery`] in a `.query()`, [`Error::HandlerReturned`] after the
+    /// handler returned.
+    pub fn cancel_reminder(&self, name: &str) -> Result<(), Error> {
+        self.outbox.cancel_reminder(name, &self.address)
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         self.outbox.limits
     }
@@ -132,6 +143,15 @@ struct OutboxState {
     /// The handler returned: its sends were taken into the batch, and later ones would
     /// be lost.
     closed: bool,
+    /// Reminders the handler cancelled (`Context::cancel_reminder`).
+    cancelled_reminders: Vec<String>,
+}
+
+/// What a handler left in its outbox, taken when it returns.
+pub(crate) struct Taken {
+    pub(crate) sent: Vec<(Address, MailboxItem)>,
+    pub(crate) last_sent: Option<MessageId>,
+    pub(crate) cancelled_reminders: Vec<String>,
 }
 
 impl Outbox {
@@ -150,6 +170,7 @@ impl Outbox {
                 items: Vec::new(),
                 last_id,
                 closed: false,
+                cancelled_reminders: Vec::new(),
             }),
         }
     }
@@ -167,12 +188,32 @@ impl Outbox {
         }
     }
 
-    /// The sent messages and the last id, closing the outbox: a context client kept
+    /// What the handler sent and cancelled, closing the outbox: a context client kept
     /// past its handler (moved into a spawned task) fails from now on.
-    pub(crate) fn take(&self) -> (Vec<(Address, MailboxItem)>, Option<MessageId>) {
+    pub(crate) fn take(&self) -> Taken {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.closed = true;
-        (std::mem::take(&mut state.items), state.last_id)
+        Taken {
+            sent: std::mem::take(&mut state.items),
+            last_sent: state.last_id,
+            cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),
+        }
+    }
+
+    fn cancel_reminder(&self, name: &str, actor: &Address) -> Result<(), Error> {
+        if self.query {
+            return Err(Error::SendFromQuery {
+                to: actor.to_string(),
+            });
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closed {
+            return Err(Error::HandlerReturned {
+                to: actor.to_string(),
+            });
+        }
+        state.cancelled_reminders.push(name.to_owned());
+        Ok(())
     }
 }
 

@@ -12,7 +12,7 @@ use crate::error::CodecError;
 use crate::BoxFuture;
 
 pub use context::Context;
-pub(crate) use context::Outbox;
+pub(crate) use context::{Outbox, Taken};
 pub use query::{Mutating, Queryable, ReadOnly};
 
 /// What a handler produced, encoded: the caller's reply, or the method's `Err`.

@@ -17,7 +17,7 @@ use crate::id::Address;
 use crate::id::MessageId;
 use crate::invoke::Invoker;
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
-use crate::schedule::{self, Scheduled};
+use crate::schedule::{self, ReminderInfo, Scheduled};
 use crate::store::Store;
 
 /// How long [`Remote::settle`](Actors::settle) waits unless told otherwise.
@@ -135,6 +135,13 @@ impl Actors for Remote {
 
     async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
         recovery::quarantined_of::<A>(&self.store).await
+    }
+
+    async fn reminders<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+    ) -> Result<Vec<ReminderInfo>, Error> {
+        schedule::reminders(&self.store, &address_of::<A>(id)?).await
     }
 
     async fn cancel_scheduled<A: Actor>(

@@ -16,7 +16,7 @@ use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
 use crate::replies::LocalReplies;
-use crate::schedule::{self, Scheduled};
+use crate::schedule::{self, ReminderInfo, Scheduled};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
 
@@ -289,6 +289,13 @@ impl Actors for Embedded {
 
     async fn quarantined<A: Actor>(&self) -> Result<Vec<Quarantined>, Error> {
         Embedded::quarantined::<A>(self).await
+    }
+
+    async fn reminders<A: Actor>(
+        &self,
+        id: impl Into<String> + Send,
+    ) -> Result<Vec<ReminderInfo>, Error> {
+        schedule::reminders(&*self.store, &address_of::<A>(id)?).await
     }
 
     async fn cancel_scheduled<A: Actor>(

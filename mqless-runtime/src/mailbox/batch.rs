@@ -8,14 +8,15 @@ use super::bookkeeping::{
     REPLY_OVERHEAD,
 };
 use super::dispatch::dispatch;
+use super::reminder::{self, MAX_REGISTRY_BYTES};
 use super::{ActorHost, DrainReport};
-use crate::actor::{Actor, Context, Outbox, Outcome};
+use crate::actor::{Actor, Context, Outbox, Outcome, Taken};
 use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
-use crate::wire::{Envelope, ReplyRecord};
+use crate::wire::{Envelope, ReminderSpec, ReplyRecord};
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
 /// the bytes to commit, and the point to roll back to.
@@ -140,7 +141,12 @@ impl<'l, A: Actor> Batch<'l, A> {
             + FAILURE_OVERHEAD
             + MAX_IDEMPOTENCY_KEY_LEN
             + KEY_OVERHEAD;
-        limits.max_state_bytes + self.next.bytes() + worst_message + ITEM_OVERHEAD_BYTES
+        // A message may also cancel reminders, up to the registry's bound.
+        limits.max_state_bytes
+            + self.next.bytes()
+            + worst_message
+            + MAX_REGISTRY_BYTES
+            + ITEM_OVERHEAD_BYTES
             <= MAX_ITEM_BYTES
     }
 
@@ -228,6 +234,11 @@ impl<'l, A: Actor> Batch<'l, A> {
                 return Ok(());
             }
         }
+        if let Some(spec) = &envelope.reminder {
+            if !self.fire_reminder(item, &envelope, spec)? {
+                return Ok(());
+            }
+        }
         let (error, attempts) = match self.run(item.id, &envelope).await? {
             Ran::Applied => return Ok(()),
             Ran::GaveUp { error, attempts } => (truncate(error), attempts),
@@ -239,6 +250,46 @@ impl<'l, A: Actor> Batch<'l, A> {
         self.next.fail(item.id, error, attempts);
         self.tally.dead_lettered += 1;
         Ok(())
+    }
+
+    /// A reminder's fire: drops it when stale (a newer registration or a cancel of its
+    /// name), else schedules the next fire, whatever this one's method does, and says
+    /// whether to run it (see `reminder::plan`).
+    fn fire_reminder(
+        &mut self,
+        item: &MailboxItem,
+        envelope: &Envelope,
+        spec: &ReminderSpec,
+    ) -> Result<bool, Error> {
+        let (Some(name), Some(at)) = (envelope.name.as_deref(), envelope.at) else {
+            // Not written by MQLess: run it as the plain message it also is.
+            return Ok(true);
+        };
+        match reminder::adopt(&mut self.next.reminders, name, spec.registration) {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::debug!(actor = %self.address, reminder = name, "a stale reminder fire is dropped");
+                return Ok(false);
+            }
+            Err(error) => {
+                self.next.fail(item.id, error, 1);
+                self.tally.dead_lettered += 1;
+                return Ok(false);
+            }
+        }
+        let plan = reminder::plan(spec, at, self.host.clock.now_millis());
+        match plan.next {
+            Some(next) => {
+                let fire = reminder::next_fire(envelope, spec, next, &self.host.config.limits)?;
+                let sent = [((**self.address).clone(), fire)];
+                self.outgoing_bytes += transaction_bytes(&sent);
+                self.outgoing.extend(sent);
+            }
+            None => {
+                self.next.reminders.remove(name);
+            }
+        }
+        Ok(plan.run)
     }
 
     /// Runs the message's method, retrying panics up to `max_attempts` times.
@@ -260,7 +311,12 @@ impl<'l, A: Actor> Batch<'l, A> {
                 Err(error) => return gave_up(error.to_string()),
             };
             let read_only = A::is_read_only(&message);
-            let (result, sent, last_sent) = self.call(id, envelope.ask, message).await;
+            let (result, taken) = self.call(id, envelope.ask, message).await;
+            let Taken {
+                sent,
+                last_sent,
+                cancelled_reminders,
+            } = taken;
             match result {
                 Ok(Ok(Outcome::Ok(reply))) => {
                     if let Err(error) = self.keep(read_only, &sent)? {
@@ -269,6 +325,10 @@ impl<'l, A: Actor> Batch<'l, A> {
                     self.outgoing_bytes += transaction_bytes(&sent);
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;
+                    let now = self.host.clock.now_millis();
+                    for name in &cancelled_reminders {
+                        reminder::cancel(&mut self.next.reminders, name, now);
+                    }
                     self.tally.processed += 1;
                     return self.consumed(id, envelope, ReplyRecord::Ok(reply));
                 }
@@ -315,12 +375,7 @@ impl<'l, A: Actor> Batch<'l, A> {
 
 impl<A: Actor> Batch<'_, A> {
     /// Calls the method with a fresh context; returns what it did and what it sent.
-    async fn call(
-        &mut self,
-        id: MessageId,
-        ask: bool,
-        message: A::Message,
-    ) -> (Dispatched, Vec<(Address, MailboxItem)>, Option<MessageId>) {
+    async fn call(&mut self, id: MessageId, ask: bool, message: A::Message) -> (Dispatched, Taken) {
         let outbox = Arc::new(Outbox::new(
             self.host.clock.now_millis(),
             self.host.config.limits,
@@ -329,8 +384,7 @@ impl<A: Actor> Batch<'_, A> {
         ));
         let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox));
         let result = dispatch(&mut self.working.state, message, &mut ctx).await;
-        let (sent, last_sent) = outbox.take();
-        (result, sent, last_sent)
+        (result, outbox.take())
     }
 
     /// Keeps the state a method left, as the new rollback point; `Ok(Err(reason))` when

@@ -1,7 +1,7 @@
 //! What the state record remembers of the last committed batch (consumed ids, replies,
 //! failures) and across batches (the last id this actor sent, recent idempotency keys).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -63,6 +63,10 @@ pub(super) struct Bookkeeping {
         skip_serializing_if = "VecDeque::is_empty"
     )]
     pub(super) recent_keys: VecDeque<String>,
+    /// The latest registration (or cancel) of each of this actor's reminder names: a
+    /// fire of an older registration is stale, and dropped.
+    #[serde(default, rename = "n", skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) reminders: BTreeMap<String, MessageId>,
     /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
     #[serde(skip)]
     recorded_bytes: usize,
@@ -86,6 +90,7 @@ impl Bookkeeping {
         Self {
             last_sent: self.last_sent,
             recent_keys: self.recent_keys.clone(),
+            reminders: self.reminders.clone(),
             ..Self::default()
         }
     }
@@ -107,9 +112,14 @@ impl Bookkeeping {
             .iter()
             .map(|k| k.len() + KEY_OVERHEAD)
             .sum();
+        let reminders: usize = self
+            .reminders
+            .keys()
+            .map(|name| name.len() + CONSUMED_BYTES + KEY_OVERHEAD)
+            .sum();
         // The map's field names and the last sent id.
         const FIXED: usize = 96;
-        self.batch_bytes() + keys + FIXED
+        self.batch_bytes() + keys + reminders + FIXED
     }
 
     /// Records that message `id` failed for good, with `error`, after `attempts` tries.

@@ -34,6 +34,7 @@ mod bookkeeping;
 mod config;
 pub(crate) mod dispatch;
 mod lease;
+mod reminder;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -55,6 +56,16 @@ use lease::{Damaged, Lease, LeaseEnd};
 /// due later (or comes from a sender whose clock is ahead).
 fn waiting(item: &MailboxItem, now: u64) -> bool {
     crate::store::waits(item.id, &item.envelope, now)
+}
+
+/// The latest registration (or cancel) of each reminder name, as the state record's
+/// bookkeeping `meta` holds them: a queued fire of an older registration is stale.
+pub(crate) fn reminder_registry(
+    meta: Option<&[u8]>,
+) -> std::collections::BTreeMap<String, MessageId> {
+    Bookkeeping::decode(meta)
+        .map(|book| book.reminders)
+        .unwrap_or_default()
 }
 
 /// Whether message `id` was sent within [`OPTIMISTIC_FRESHNESS`] of `now`, either way.

@@ -1,0 +1,134 @@
+//! Reminders on any store: an actor registers a recurring reminder on itself, which fires
+//! through crashes and redeploys, handles fires missed while nothing ran as its policy
+//! says, can be replaced, listed and cancelled.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqless::schedule::{Missed, Reminder};
+use mqless::store::Store;
+use mqless::testing::RecordingInvoker;
+use mqless::{ActorId, Actors, Context, Embedded, RuntimeError};
+use serde::{Deserialize, Serialize};
+
+/// The reminder's name.
+pub const BEAT: &str = "beat";
+
+/// An actor that beats on a reminder and records when.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Heart {
+    beats: Vec<u64>,
+}
+
+#[mqless::actor]
+impl Heart {
+    /// Registers (or replaces) the reminder: every `period_ms`, first one period on.
+    pub async fn start(
+        &mut self,
+        period_ms: u64,
+        missed: Missed,
+        ctx: &mut Context,
+    ) -> Result<(), RuntimeError> {
+        let me = ctx.actor::<Heart>(ctx.id().as_str())?;
+        me.beat()
+            .remind(
+                BEAT,
+                Reminder::every(Duration::from_millis(period_ms)).missed(missed),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// One fire.
+    pub fn beat(&mut self, ctx: &mut Context) {
+        self.beats.push(ctx.now_millis());
+    }
+
+    /// Ends the reminder.
+    pub fn stop(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+        ctx.cancel_reminder(BEAT)?;
+        Ok(())
+    }
+
+    /// The times of the beats so far.
+    pub fn beats(&self) -> Vec<u64> {
+        self.beats.clone()
+    }
+}
+
+/// A runtime over `store` with drains driven by hand.
+pub fn runtime(store: Arc<dyn Store>, clock: Arc<dyn mqless::clock::Clock>) -> Embedded {
+    let runtime = Embedded::builder()
+        .store(store)
+        .clock(clock)
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Heart>().unwrap();
+    runtime
+}
+
+/// Sweeps and drains every actor it finds due: what the deployed sweeper does.
+pub async fn sweep_and_drain(runtime: &Embedded) {
+    let host = runtime.host::<Heart>().unwrap();
+    for address in runtime.sweep().await.unwrap().pending {
+        host.drain(address.id()).await.unwrap();
+    }
+}
+
+/// A two-second reminder on the real clock: it fires, is listed, and a cancel from
+/// outside ends it (cancels are refused within a second of a fire, so the period leaves
+/// a second to cancel in).
+pub async fn a_reminder_fires_until_cancelled(store: Arc<dyn Store>) {
+    let runtime = runtime(store, Arc::new(mqless::clock::SystemClock));
+    let id = format!("heart-{}", mqless::MessageId::generate(1, None));
+    let heart = runtime.client::<Heart>(id.clone()).unwrap();
+    heart.start(2_000, Missed::FireOnce).send().await.unwrap();
+    runtime
+        .host::<Heart>()
+        .unwrap()
+        .drain(&ActorId::new(id.as_str()).unwrap())
+        .await
+        .unwrap();
+    let listed = runtime.reminders::<Heart>(id.clone()).await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(
+        (listed[0].name.as_str(), listed[0].period_millis),
+        (BEAT, 2_000)
+    );
+    let start = std::time::Instant::now();
+    while heart.beats().query().await.unwrap().len() < 2 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the reminder did not fire twice"
+        );
+        sweep_and_drain(&runtime).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Cancel between fires (not within a second of one).
+    loop {
+        match runtime.cancel_reminder::<Heart>(id.clone(), BEAT).await {
+            Ok(cancelled) => {
+                assert!(cancelled);
+                break;
+            }
+            Err(mqless::Error::TooLateToCancel { .. }) => {
+                sweep_and_drain(&runtime).await;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(other) => panic!("{other}"),
+        }
+    }
+    let beats = heart.beats().query().await.unwrap().len();
+    assert!(runtime
+        .reminders::<Heart>(id.clone())
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    sweep_and_drain(&runtime).await;
+    assert_eq!(
+        heart.beats().query().await.unwrap().len(),
+        beats,
+        "no fire after the cancel"
+    );
+}
