@@ -50,9 +50,9 @@ pub async fn poison_is_dead_lettered(store: std::sync::Arc<dyn mqless::store::St
         .build();
     runtime.register::<Log>().unwrap();
     let log = runtime.client::<Log>(id).unwrap();
-    log.record(0, 1, None).send().await.unwrap();
+    log.record(0, 1, None, None).send().await.unwrap();
     log.poison().send().await.unwrap();
-    log.record(0, 2, None).send().await.unwrap();
+    log.record(0, 2, None, None).send().await.unwrap();
     let host = std::sync::Arc::new(runtime.host::<Log>().unwrap());
     let actor = mqless::ActorId::new(id).unwrap();
     let mut killed = 0;

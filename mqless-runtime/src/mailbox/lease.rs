@@ -202,21 +202,26 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
     }
 
-    /// Runs `items`, everything the mailbox held, and commits them on the version and
-    /// epoch the lease was opened with, though no lease was taken (see
+    /// Runs `items`, every message due in the mailbox, and commits them on the version
+    /// and epoch the lease was opened with, though no lease was taken (see
     /// `DrainConfig::optimistic`). `None` when nothing committed (fenced, refused, or the
-    /// previous batch's cleanup is unfinished) or when the batch filled up before the
+    /// previous batch's cleanup may be unfinished) or when the batch filled up before the
     /// end: the caller takes the lease for the rest.
     pub(super) async fn run_optimistically(
         mut self,
         items: &[MailboxItem],
+        read: &[MailboxItem],
+        whole_mailbox: bool,
         report: &mut DrainReport,
     ) -> Result<Option<super::DrainEnd>, Error> {
-        if items
+        // The previous batch's messages are consumed only as long as its record says so,
+        // and this commit replaces that record: if any of them may still be queued (seen
+        // in everything read, due or not, or possibly past what was read), the lease
+        // path finishes that cleanup first.
+        let leftovers = read
             .iter()
-            .any(|item| self.book.consumed.contains(&item.id))
-        {
-            // The previous owner's cleanup did not finish: the lease path finishes it.
+            .any(|item| self.book.consumed.contains(&item.id));
+        if leftovers || !whole_mailbox && !self.book.consumed.is_empty() {
             return Ok(None);
         }
         // No lease is held, so there is none to renew: the version decides.

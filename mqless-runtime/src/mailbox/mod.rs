@@ -239,20 +239,23 @@ impl<A: Actor> ActorHost<A> {
         }
         // One more than a batch, to know that a batch holds everything.
         let limit = self.config.batch_size.saturating_add(1);
-        let mut items = self.store.read_mailbox(address, limit).await?;
-        let read = items.len();
+        let read = self.store.read_mailbox(address, limit).await?;
         // Scheduled messages not yet due, and all after them, wait for their time.
-        items.truncate(items.iter().take_while(|item| !waiting(item, now)).count());
-        if items.is_empty() {
+        let due = &read[..read.iter().take_while(|item| !waiting(item, now)).count()];
+        if due.is_empty() {
             return Ok(Some(DrainEnd::Empty));
         }
-        if read >= limit && items.len() == read || !items.iter().all(|item| fresh(item.id, now)) {
+        let whole_mailbox = read.len() < limit;
+        if !whole_mailbox && due.len() == read.len() || !due.iter().all(|item| fresh(item.id, now))
+        {
             return Ok(None);
         }
         let Ok(lease) = Lease::open(self, address, record, options) else {
             return Ok(None);
         };
-        lease.run_optimistically(&items, report).await
+        lease
+            .run_optimistically(due, &read, whole_mailbox, report)
+            .await
     }
 
     async fn drain_one_lease(

@@ -21,6 +21,14 @@ mod stats;
 pub use stats::Stats;
 
 static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
+/// Scheduled messages that ran before their time (must stay 0), in this process.
+static EARLY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Scheduled messages that ran before their time in this process so far.
+#[must_use]
+pub fn early_runs() -> u64 {
+    EARLY.load(std::sync::atomic::Ordering::SeqCst)
+}
 /// Times the poison message started, per actor id (tests run side by side).
 static POISON_RUNS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::default);
 
@@ -44,21 +52,29 @@ pub struct Log {
 #[mqless::actor]
 impl Log {
     /// Applies message `seq` of `sender`, and with `relay = Some((actor, as_sender))`
-    /// sends message `seq` of `as_sender` on to that actor, committed with this one.
+    /// sends message `seq` of `as_sender` on to that actor, committed with this one. A
+    /// scheduled message carries its time as `not_before`: running earlier is counted.
     pub async fn record(
         &mut self,
         sender: u32,
         seq: u32,
         relay: Option<(String, u32)>,
+        not_before: Option<u64>,
         ctx: &mut Context,
     ) {
         let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+        if not_before.is_some_and(|at| ctx.now_millis() < at) {
+            EARLY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
         // Give a racing drain of the same actor every chance to run meanwhile.
         tokio::task::yield_now().await;
         self.history.push((sender, seq));
         if let Some((to, as_sender)) = relay {
             let next = ctx.actor::<Log>(to).unwrap();
-            next.record(as_sender, seq, None).send().await.unwrap();
+            next.record(as_sender, seq, None, None)
+                .send()
+                .await
+                .unwrap();
         }
     }
 
@@ -76,6 +92,9 @@ impl Log {
 
 /// Senders at or above this are actors relaying a message.
 const RELAYED: u32 = 1000;
+/// The sender of scheduled messages (`send_at`), whose order is their time's, not their
+/// sequence's.
+const SCHEDULED: u32 = 900;
 
 /// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
 /// (sender, actor) pair, as order is kept per sender and receiver.
@@ -329,6 +348,8 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         .sum();
 
     let mut next_seq = vec![0u32; params.senders as usize];
+    let mut scheduled = Vec::new();
+    let early_before = early_runs();
     let mut round = 0;
     let mut zombie: Option<Zombie> = None;
     while next_seq.iter().any(|n| *n < params.messages) {
@@ -348,7 +369,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             stats.sends += 1;
             // A failed send may or may not have landed: resend under the same key.
             match actor
-                .record(sender, seq, relay)
+                .record(sender, seq, relay, None)
                 .idempotency_key(format!("{sender}-{seq}"))
                 .send()
                 .await
@@ -356,6 +377,26 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 Ok(_) => next_seq[sender as usize] += 1,
                 Err(_) => stats.retried_sends += 1,
             }
+        }
+        // Now and then a message scheduled up to 3 s ahead (by the base clock), to a
+        // random actor: it must run once, never before its time.
+        if rng.below(3) == 0 {
+            let seq = scheduled.len() as u32;
+            let a = rng.below(params.actors.into());
+            let due = clock.now_millis() + rng.below(3_000);
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(due);
+            let actor = clients.client::<Log>(actor_name(a)).unwrap();
+            stats.sends += 1;
+            while actor
+                .record(SCHEDULED, seq, None, Some(due))
+                .idempotency_key(format!("scheduled-{seq}"))
+                .send_at(at)
+                .await
+                .is_err()
+            {
+                stats.retried_sends += 1;
+            }
+            scheduled.push((SCHEDULED, seq));
         }
         if let Some((at, a)) = poison {
             if at == round {
@@ -453,7 +494,9 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             "seed {seed}: the sweeps never emptied the mailboxes"
         );
         clock.advance(LEASE + Duration::from_millis(1));
-        let report = clients.sweep().await.unwrap();
+        // The sweeper runs on a host's clock, not a skewed client's: a client behind
+        // by minutes would see scheduled messages as not due yet.
+        let report = runtimes[1].sweep().await.unwrap();
         assert!(report.failed.is_empty(), "seed {seed}: {report:?}");
         stats.swept += report.pending.len() as u64;
         // A corrupted actor that got no message since is drained too: it must end up
@@ -560,7 +603,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         let mut last = BTreeMap::<u32, u32>::new();
         for &(sender, seq) in &log.history {
             *applied.entry((sender, seq)).or_default() += 1;
-            if redriven_keys.contains(&(sender, seq)) {
+            if redriven_keys.contains(&(sender, seq)) || sender == SCHEDULED {
                 continue;
             }
             if last.get(&sender).is_some_and(|l| *l >= seq) {
@@ -586,6 +629,20 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             }
         }
     }
+    for &key in &scheduled {
+        stats.acknowledged += 1;
+        stats.scheduled += 1;
+        match applied.get(&key).copied().unwrap_or(0) {
+            0 => stats.lost += 1,
+            1 => stats.applied_once += 1,
+            n => stats.duplicated += n - 1,
+        }
+    }
+    stats.early = early_runs() - early_before;
+    assert_eq!(
+        stats.early, 0,
+        "seed {seed}: scheduled messages ran before their time"
+    );
     assert_eq!(
         (stats.lost, stats.duplicated, stats.out_of_order),
         (0, 0, 0),

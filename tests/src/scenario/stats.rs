@@ -7,8 +7,13 @@ use mqless::testing::{NudgeFaults, StoreFaults};
 pub struct Stats {
     /// Seeds run.
     pub seeds: u64,
-    /// Messages acknowledged by `send`, or relayed by an actor whose message was.
+    /// Messages acknowledged by `send` (or `send_at`), or relayed by an actor whose
+    /// message was.
     pub acknowledged: u64,
+    /// Of those, the messages scheduled for later (`send_at`, up to 3 s ahead).
+    pub scheduled: u64,
+    /// Scheduled messages that ran before their time (must stay 0).
+    pub early: u64,
     /// Of those, the messages actors relayed to each other.
     pub relayed: u64,
     /// Acknowledged messages applied exactly once.
@@ -85,6 +90,8 @@ impl Stats {
         self.malformed.1 += other.malformed.1;
         self.swept += other.swept;
         self.zombies += other.zombies;
+        self.scheduled += other.scheduled;
+        self.early += other.early;
         self.store += other.store;
         self.nudges += other.nudges;
     }
@@ -92,7 +99,7 @@ impl Stats {
     /// One paragraph for the test output and docs/reliability.md.
     pub fn summary(&self) -> String {
         format!(
-            "{} seeds: {} messages acknowledged ({} of them sent by actors to actors), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps. \
+            "{} seeds: {} messages acknowledged ({} of them sent by actors to actors, {} scheduled for later), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps, {} run early. \
              {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
@@ -101,11 +108,13 @@ impl Stats {
             self.seeds,
             self.acknowledged,
             self.relayed,
+            self.scheduled,
             self.applied_once,
             self.lost,
             self.duplicated,
             self.out_of_order,
             super::overlaps(),
+            self.early,
             self.sends,
             self.retried_sends,
             self.drains,
