@@ -8,8 +8,9 @@ use crate::codec::{self, Limits};
 use crate::error::CodecError;
 use crate::id::MessageId;
 
-/// Bytes an envelope may add around its body.
-const ENVELOPE_OVERHEAD: usize = 512;
+/// Bytes an envelope may add around its body: its field names, key, schedule, reminder
+/// and sender, at their longest.
+pub(crate) const ENVELOPE_OVERHEAD: usize = 1024;
 
 /// A queued message as stored: the encoded message body and how to treat it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,6 +35,10 @@ pub struct Envelope {
     /// is handled. Its name is `name`, its fire time `at`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reminder: Option<ReminderSpec>,
+    /// The address (`type/id`) of the actor that sent it, when an actor's handler did
+    /// (`Context::sender`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
 }
 
 /// A recurring reminder as each of its fires carries it (see `schedule::Reminder`).
@@ -96,6 +101,7 @@ impl Envelope {
             at: None,
             name: None,
             reminder: None,
+            from: None,
         }
     }
 

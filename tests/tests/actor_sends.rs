@@ -90,3 +90,48 @@ async fn the_bank_conserves_money() {
     };
     mqless_tests::assert_bank_holds(runtime, config).await;
 }
+
+/// Who sent the message being handled: another actor's address, or `None` from a
+/// client outside the actors.
+mod sender {
+    use mqless::prelude::*;
+
+    #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+    pub struct Greeter {
+        heard_from: Vec<Option<String>>,
+    }
+
+    #[mqless::actor]
+    impl Greeter {
+        pub fn hello(&mut self, ctx: &mut Context) {
+            self.heard_from.push(ctx.sender().map(ToString::to_string));
+        }
+        pub async fn greet(&mut self, to: String, ctx: &mut Context) -> Result<(), RuntimeError> {
+            ctx.actor::<Greeter>(to)?.hello().send().await?;
+            Ok(())
+        }
+        pub fn heard_from(&self) -> Vec<Option<String>> {
+            self.heard_from.clone()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_handler_knows_which_actor_sent_its_message() {
+        let actors = Embedded::new();
+        actors.register::<Greeter>().unwrap();
+        let bob = actors.client::<Greeter>("bob").unwrap();
+        bob.hello().send().await.unwrap();
+        actors
+            .client::<Greeter>("alice")
+            .unwrap()
+            .greet("bob".into())
+            .call()
+            .await
+            .unwrap();
+        actors.settle().await;
+        assert_eq!(
+            bob.heard_from().query().await.unwrap(),
+            [None, Some("Greeter/alice".to_owned())]
+        );
+    }
+}

@@ -31,6 +31,7 @@ pub struct Context {
     address: Arc<Address>,
     message_id: MessageId,
     wants_reply: bool,
+    sender: Option<Address>,
     outbox: Arc<Outbox>,
 }
 
@@ -45,8 +46,24 @@ impl Context {
             address,
             message_id,
             wants_reply,
+            sender: None,
             outbox,
         }
+    }
+
+    /// This context, for a message sent by the actor at `sender`.
+    #[must_use]
+    pub(crate) fn with_sender(mut self, sender: Option<Address>) -> Self {
+        self.sender = sender;
+        self
+    }
+
+    /// The actor that sent the message being handled, when an actor's handler sent it
+    /// (a scheduled message or reminder fire from this actor: this actor); `None` for a
+    /// message from a client outside the actors.
+    #[must_use]
+    pub fn sender(&self) -> Option<&Address> {
+        self.sender.as_ref()
     }
 
     /// Ends this actor's reminder `name` (registered with `Request::remind`), if this
@@ -126,6 +143,8 @@ pub(crate) struct Outbox {
     recipients: Arc<dyn Invoker>,
     /// The method runs for `.query()`: every send is refused.
     query: bool,
+    /// The actor whose handler sends: stamped on each message as its sender.
+    from: Option<Arc<Address>>,
     state: Mutex<OutboxState>,
 }
 
@@ -166,6 +185,7 @@ impl Outbox {
             limits,
             recipients,
             query: false,
+            from: None,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
@@ -173,6 +193,13 @@ impl Outbox {
                 cancelled_reminders: Vec::new(),
             }),
         }
+    }
+
+    /// Stamps the messages sent through this outbox as sent by the actor at `from`.
+    #[must_use]
+    pub(crate) fn sending_as(mut self, from: Arc<Address>) -> Self {
+        self.from = Some(from);
+        self
     }
 
     /// The outbox of a method run by `.query()`: it refuses every send.
@@ -226,7 +253,9 @@ impl Transport for Outbox {
         ask: bool,
     ) -> BoxFuture<'a, Result<MessageId, Error>> {
         let result = (|| {
-            let envelope = options.envelope(body, ask).encode(&self.limits)?;
+            let mut envelope = options.envelope(body, ask);
+            envelope.from = self.from.as_ref().map(ToString::to_string);
+            let envelope = envelope.encode(&self.limits)?;
             if self.query {
                 return Err(Error::SendFromQuery { to: to.to_string() });
             }

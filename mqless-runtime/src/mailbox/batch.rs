@@ -16,7 +16,7 @@ use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
-use crate::wire::{Envelope, ReminderSpec, ReplyRecord};
+use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ENVELOPE_OVERHEAD};
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
 /// the bytes to commit, and the point to roll back to.
@@ -158,7 +158,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             return true;
         }
         let config = &self.host.config;
-        let per_send = config.limits.max_message_bytes + 512 + ITEM_OVERHEAD_BYTES;
+        let per_send = config.limits.max_message_bytes + ENVELOPE_OVERHEAD + ITEM_OVERHEAD_BYTES;
         self.record_budget() + self.outgoing_bytes + config.max_sends_per_message * per_send
             <= MAX_TRANSACTION_BYTES
     }
@@ -311,7 +311,11 @@ impl<'l, A: Actor> Batch<'l, A> {
                 Err(error) => return gave_up(error.to_string()),
             };
             let read_only = A::is_read_only(&message);
-            let (result, taken) = self.call(id, envelope.ask, message).await;
+            let sender = envelope
+                .from
+                .as_deref()
+                .and_then(|from| Address::parse(from).ok());
+            let (result, taken) = self.call(id, envelope.ask, sender, message).await;
             let Taken {
                 sent,
                 last_sent,
@@ -375,14 +379,24 @@ impl<'l, A: Actor> Batch<'l, A> {
 
 impl<A: Actor> Batch<'_, A> {
     /// Calls the method with a fresh context; returns what it did and what it sent.
-    async fn call(&mut self, id: MessageId, ask: bool, message: A::Message) -> (Dispatched, Taken) {
-        let outbox = Arc::new(Outbox::new(
-            self.host.clock.now_millis(),
-            self.host.config.limits,
-            self.next.last_sent,
-            Arc::clone(&self.host.invoker),
-        ));
-        let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox));
+    async fn call(
+        &mut self,
+        id: MessageId,
+        ask: bool,
+        sender: Option<Address>,
+        message: A::Message,
+    ) -> (Dispatched, Taken) {
+        let outbox = Arc::new(
+            Outbox::new(
+                self.host.clock.now_millis(),
+                self.host.config.limits,
+                self.next.last_sent,
+                Arc::clone(&self.host.invoker),
+            )
+            .sending_as(Arc::clone(self.address)),
+        );
+        let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox))
+            .with_sender(sender);
         let result = dispatch(&mut self.working.state, message, &mut ctx).await;
         (result, outbox.take())
     }

@@ -64,6 +64,7 @@ pub(super) fn next_fire(
             caught_up,
             ..spec.clone()
         }),
+        from: envelope.from.clone(),
         ..Envelope::new(envelope.body.clone(), false, None).scheduled(at, envelope.name.clone())
     };
     Ok(MailboxItem {
