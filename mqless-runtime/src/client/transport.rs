@@ -1,0 +1,233 @@
+//! Where a client's messages go: the [`Transport`] trait, and [`StoreTransport`], the
+//! transport of clients outside actors (the store, then a wake-up). A handler's context
+//! is the other transport (`actor::context::Outbox`).
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use super::SendOptions;
+use crate::clock::Clock;
+use crate::codec::Limits;
+use crate::error::Error;
+use crate::id::{Address, MessageId};
+use crate::invoke::Invoker;
+use crate::replies::LocalReplies;
+use crate::store::{MailboxItem, StateRecord, Store};
+use crate::BoxFuture;
+
+/// Where a client's messages go: the store (from outside an actor) or the outbox of the
+/// running batch (from inside a handler).
+pub trait Transport: Send + Sync + 'static {
+    /// Makes the message durable (or, in a handler, part of the batch) and returns its id.
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>>;
+
+    /// Waits up to `timeout` for the encoded reply to `id`.
+    fn wait_reply<'a>(
+        &'a self,
+        to: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>>;
+
+    /// Whether asks can be made through this transport.
+    fn allows_ask(&self) -> bool;
+
+    /// The committed `#state` record of `to` (one strongly consistent read), for
+    /// `.query()`.
+    ///
+    /// # Errors
+    /// A store failure, or a transport that cannot read state (a handler's context).
+    fn committed_state<'a>(
+        &'a self,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, Error>>;
+
+    /// The transport's clock, in milliseconds since the Unix epoch.
+    fn now_millis(&self) -> u64;
+
+    /// The payload limits.
+    fn limits(&self) -> Limits;
+}
+
+/// The transport of clients outside actors: enqueue into the store, then nudge the
+/// actor's handler.
+pub struct StoreTransport {
+    store: Arc<dyn Store>,
+    invoker: Arc<dyn Invoker>,
+    clock: Arc<dyn Clock>,
+    limits: Limits,
+    /// Every actor sent to, when asked to keep track (see [`StoreTransport::track`]).
+    sent_to: Option<Arc<Mutex<BTreeSet<Address>>>>,
+    /// Asks whose handler runs in this process get their reply from here.
+    local_replies: Option<Arc<LocalReplies>>,
+}
+
+impl StoreTransport {
+    /// A transport over `store` that wakes handlers through `invoker`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        invoker: Arc<dyn Invoker>,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+    ) -> Self {
+        Self {
+            store,
+            invoker,
+            clock,
+            limits,
+            sent_to: None,
+            local_replies: None,
+        }
+    }
+
+    /// Receives the replies of drains that run in this process directly (see
+    /// `crate::replies`), instead of reading them from the store.
+    #[must_use]
+    pub(crate) fn local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
+        self.local_replies = Some(replies);
+        self
+    }
+
+    /// Notes every actor this transport sends to in `sent_to` (what `settle` waits for).
+    #[must_use]
+    pub fn track(mut self, sent_to: Arc<Mutex<BTreeSet<Address>>>) -> Self {
+        self.sent_to = Some(sent_to);
+        self
+    }
+}
+
+impl Transport for StoreTransport {
+    fn enqueue<'a>(
+        &'a self,
+        to: &'a Address,
+        body: Vec<u8>,
+        options: &'a SendOptions,
+        ask: bool,
+    ) -> BoxFuture<'a, Result<MessageId, Error>> {
+        if let Some(sent_to) = &self.sent_to {
+            let mut sent_to = sent_to.lock().unwrap_or_else(PoisonError::into_inner);
+            if !sent_to.contains(to) {
+                sent_to.insert(to.clone());
+            }
+        }
+        Box::pin(async move {
+            let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
+            let envelope = options.envelope(body, ask).encode(&self.limits)?;
+            let local = self.local_replies.as_ref().filter(|_| ask);
+            if let Some(local) = local {
+                local.expect(to, id);
+            }
+            if let Err(error) = self.store.enqueue(to, &MailboxItem { id, envelope }).await {
+                if let Some(local) = local {
+                    local.forget(to, id);
+                }
+                return Err(error.into());
+            }
+            if let Some(at) = options.deliver_at {
+                // Woken when it is due: by a timer where the runtime has one, else by the
+                // sweep (see `Invoker::nudge_at`).
+                if let Err(error) = self.invoker.nudge_at(to, at).await {
+                    tracing::warn!(actor = %to, message = %id, %error, "scheduled message queued, but arming its wake-up failed; the sweep delivers it");
+                }
+                return Ok(id);
+            }
+            // An ask wakes the handler in `wait_reply`, where it can wait for the reply.
+            if !ask {
+                if let Err(error) = self.invoker.nudge(to).await {
+                    // The message is durable: the next nudge or a sweep will process it,
+                    // so a failed wake-up must not make the caller send it again.
+                    tracing::warn!(actor = %to, message = %id, %error, "message queued, but waking its actor failed; the next wake-up or sweep processes it");
+                }
+            }
+            Ok(id)
+        })
+    }
+
+    fn wait_reply<'a>(
+        &'a self,
+        to: &'a Address,
+        id: MessageId,
+        timeout: Duration,
+    ) -> BoxFuture<'a, Result<Option<Vec<u8>>, Error>> {
+        Box::pin(async move {
+            let deadline = tokio::time::Instant::now() + timeout;
+            let local = self.local_replies.as_ref();
+            if let Some(receiver) = local.and_then(|local| local.receiver(to, id)) {
+                // The drain runs here: wake it, and take the reply from it directly.
+                if let Err(error) = self.invoker.nudge(to).await {
+                    tracing::warn!(actor = %to, message = %id, %error, "message queued, but waking its actor failed; waiting for another drain to answer");
+                }
+                if let Ok(Ok(reply)) = tokio::time::timeout(timeout, receiver).await {
+                    return Ok(Some(reply));
+                }
+                // Timed out, or answered by no drain here: the store has it, if anyone.
+                if let Some(local) = local {
+                    local.forget(to, id);
+                }
+                return self.read_reply(to, id, deadline).await;
+            }
+            match tokio::time::timeout(timeout, self.invoker.wake_for_reply(to, id)).await {
+                Ok(Ok(Some(reply))) => return Ok(Some(reply)),
+                Ok(Ok(None)) => {}
+                // The message is queued: another invocation may still answer it.
+                Ok(Err(error)) => tracing::warn!(
+                    actor = %to, message = %id, %error,
+                    "message queued, but waking its actor failed; waiting for another drain to answer"
+                ),
+                Err(_) => return Ok(None),
+            }
+            self.read_reply(to, id, deadline).await
+        })
+    }
+
+    fn allows_ask(&self) -> bool {
+        true
+    }
+
+    fn committed_state<'a>(
+        &'a self,
+        to: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, Error>> {
+        Box::pin(async move { Ok(self.store.load_state(to).await?) })
+    }
+
+    fn now_millis(&self) -> u64 {
+        self.clock.now_millis()
+    }
+
+    fn limits(&self) -> Limits {
+        self.limits
+    }
+}
+
+impl StoreTransport {
+    /// Waits for the reply to `id` in the store until `deadline`.
+    async fn read_reply(
+        &self,
+        to: &Address,
+        id: MessageId,
+        deadline: tokio::time::Instant,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let reply = self.store.wait_reply(to, id, left).await?;
+        if reply.is_none() {
+            // One read, only on a timeout: say so if nothing answers because the actor
+            // is quarantined (its messages, this one too, wait for an operator).
+            if let Some(q) = self.store.load_state(to).await?.and_then(|r| r.quarantine) {
+                return Err(Error::Quarantined {
+                    address: to.to_string(),
+                    reason: q.reason,
+                    since: q.since,
+                });
+            }
+        }
+        Ok(reply)
+    }
+}
