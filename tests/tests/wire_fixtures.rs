@@ -439,6 +439,8 @@ fn invocations_and_answers() {
                 ask: true,
                 key: Some("order-1".into()),
                 after: Some(id.clone()),
+                at: None,
+                name: None,
             }),
         },
     );

@@ -88,6 +88,31 @@ class Client:
         result = self._send(actor_type, actor_id, method, arguments, ask=False, key=key)
         return result["id"]
 
+    def schedule(
+        self,
+        actor_type: str,
+        actor_id: str,
+        method: str,
+        arguments: Optional[Mapping[str, Any]] = None,
+        *,
+        delay: Optional[float] = None,
+        at: Optional[float] = None,
+        name: Optional[str] = None,
+        key: Optional[str] = None,
+    ) -> str:
+        """Queues `method(**arguments)` to run no earlier than `delay` seconds from now, or
+        than `at` (seconds since the Unix epoch), and returns its message id. `name`
+        lets the Rust API cancel it by name (`Actors::cancel_scheduled`). Deployed, the
+        sweeper delivers it within one of its periods after its time."""
+        if (delay is None) == (at is None):
+            raise ValueError("give exactly one of `delay` (seconds from now) and `at` (epoch seconds)")
+        when = time.time() + delay if delay is not None else at
+        result = self._send(
+            actor_type, actor_id, method, dict(arguments or {}), ask=False, key=key,
+            at_millis=int(when * 1000), name=name,
+        )
+        return result["id"]
+
     def call(self, actor_type: str, actor_id: str, method: str, *, key: Optional[str] = None, timeout: Optional[float] = None, **arguments):
         """Asks `method(**arguments)` and returns what it returned. Raises
         `HandlerError` when it returned `Err`, `DeadLettered`, `Duplicate`,
@@ -101,7 +126,7 @@ class Client:
         # Another invocation held the actor: it runs the message and stores the reply.
         return self._wait_reply(_address(actor_type, actor_id), result["id"], deadline)
 
-    def _send(self, actor_type, actor_id, method, arguments, *, ask, key):
+    def _send(self, actor_type, actor_id, method, arguments, *, ask, key, at_millis=None, name=None):
         address = _address(actor_type, actor_id)
         if not isinstance(method, str) or not method:
             raise ValueError("method is the method's wire name, a non-empty string")
@@ -111,14 +136,20 @@ class Client:
         send = {"body": base64.b64encode(body).decode(), "ask": ask}
         if key is not None:
             send["key"] = key
+        if at_millis is not None:
+            send["at"] = at_millis
+        if name is not None:
+            send["name"] = name
         with self._lock:
             if self._last_id is not None:
                 send["after"] = self._last_id
         payload = {"actor": actor_id, "actor_type": actor_type, "send": send}
         result = self._invoke(address, payload)
-        with self._lock:
-            if self._last_id is None or result["id"] > self._last_id:
-                self._last_id = result["id"]
+        # A scheduled message's id carries its delivery time: no floor for the next ids.
+        if at_millis is None:
+            with self._lock:
+                if self._last_id is None or result["id"] > self._last_id:
+                    self._last_id = result["id"]
         return result
 
     def _invoke(self, address, payload):

@@ -108,3 +108,21 @@ def test_the_readme_example_runs_as_written(clients, monkeypatch, capsys):
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", os.environ["MQLESS_TEST_LAMBDA_ENDPOINT"])
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == ["70", "{'balance': 70, 'lowest': 0, 'operations': 2}"]
+
+
+def test_a_scheduled_message_runs_after_its_time_through_the_sweeper(clients, client, actor_id):
+    """`schedule` queues a message for later; the sweeper function delivers it once due."""
+    import time
+
+    _, lambda_client, _ = clients
+    client.send("Counter", actor_id, "increment", by=1)
+    message_id = client.schedule("Counter", actor_id, "increment", {"by": 5}, delay=1.0, name="later")
+    assert len(message_id) == 26
+    assert client.state("Counter", actor_id) == {"value": 1}, "not before its time"
+    deadline = time.monotonic() + 30
+    while client.state("Counter", actor_id) != {"value": 6}:
+        assert time.monotonic() < deadline, "the sweeper never delivered it"
+        lambda_client.invoke(FunctionName="sweeper-function", Payload=b"{}")
+        time.sleep(0.1)
+    # The next immediate send is not held behind anything.
+    assert client.call("Counter", actor_id, "increment", by=1) == 7

@@ -290,7 +290,11 @@ impl<A: Actor> ActorFunction<A> {
                 ))
             })?;
         let item = MailboxItem {
-            id: MessageId::generate(self.clock.now_millis(), after),
+            // A scheduled message's id carries its time (and is no floor for `after`).
+            id: envelope.at.map_or_else(
+                || MessageId::generate(self.clock.now_millis(), after),
+                MessageId::scheduled,
+            ),
             envelope: envelope.encode(limits)?,
         };
         self.store.enqueue(address, &item).await?;

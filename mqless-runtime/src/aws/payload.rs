@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
+use crate::client::{MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_NAME_LEN};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, MessageId};
@@ -13,7 +13,7 @@ use crate::wire::Envelope;
 pub const MAX_PAYLOAD_BYTES: usize = 96 * 1024;
 
 /// The shape of an invocation, quoted by every error about one.
-const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>"}} (docs/wire.md, "Invocations")"#;
+const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>", "at"?: <ms since the epoch>, "name"?: "<name>"}} (docs/wire.md, "Invocations")"#;
 
 /// What a function is invoked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +55,13 @@ pub struct SendRequest {
     /// messages stay in order whichever function instance queues them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// Deliver no earlier than this, in milliseconds since the Unix epoch: a scheduled
+    /// tell (see `Request::send_at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<u64>,
+    /// The name a scheduled message can be cancelled by (with `at`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
 }
 
 impl Invocation {
@@ -171,6 +178,30 @@ impl SendRequest {
             .transpose()
             .map_err(|e| invalid(format_args!("`send.after`: {e}")))?;
         let envelope = Envelope::new(body, self.ask, self.key.clone());
+        let envelope = match (self.at, &self.name) {
+            (Some(_), _) if self.ask => {
+                return Err(invalid(
+                    "`send.at` schedules a tell: it does not go with `ask`",
+                ));
+            }
+            (Some(at), name) => {
+                if name
+                    .as_ref()
+                    .is_some_and(|n| n.is_empty() || n.len() > MAX_SCHEDULE_NAME_LEN)
+                {
+                    return Err(invalid(format_args!(
+                        "`send.name` must be 1 to {MAX_SCHEDULE_NAME_LEN} bytes"
+                    )));
+                }
+                envelope.scheduled(at, name.clone())
+            }
+            (None, Some(_)) => {
+                return Err(invalid(
+                    "`send.name` names a scheduled message: it needs `at`",
+                ))
+            }
+            (None, None) => envelope,
+        };
         // Checks the body's size as the client would.
         envelope.encode(limits).map_err(invalid)?;
         Ok((envelope, after))
@@ -278,6 +309,22 @@ mod tests {
             "unknown field `bdy`",
         );
         refused(br#"{"id":"c1"}"#, "unknown field `id`");
+        refused(
+            br#"{"actor":"c1","send":{"body":"","ask":true,"at":1}}"#,
+            "schedules a tell",
+        );
+        refused(
+            br#"{"actor":"c1","send":{"body":"","name":"n"}}"#,
+            "needs `at`",
+        );
+        let (scheduled, _, _) =
+            parse_invocation(br#"{"actor":"c1","send":{"body":"gaNnZXSA","at":5,"name":"n"}}"#)
+                .unwrap();
+        let (envelope, _) = scheduled.send.unwrap().envelope(&limits).unwrap();
+        assert_eq!(
+            (envelope.at, envelope.name.as_deref()),
+            (Some(5), Some("n"))
+        );
         let huge = format!(
             r#"{{"actor":"c1","send":{{"body":"{}"}}}}"#,
             "A".repeat(88_000)
