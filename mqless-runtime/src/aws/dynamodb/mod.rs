@@ -381,19 +381,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let out = self.counted(
-                self.client
-                    .delete_item()
-                    .table_name(&*self.table)
-                    .set_key(Some(dead_letter_key(address, id)))
-                    .return_values(ReturnValue::AllOld)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )?;
-            Ok(out.attributes().is_some_and(|a| !a.is_empty()))
-        })
+        Box::pin(self.delete_existing(dead_letter_key(address, id)))
     }
 
     fn quarantine<'a>(
@@ -508,19 +496,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let out = self.counted(
-                self.client
-                    .delete_item()
-                    .table_name(&*self.table)
-                    .set_key(Some(message_key(address, id)))
-                    .return_values(ReturnValue::AllOld)
-                    .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                    .send()
-                    .await,
-            )?;
-            Ok(out.attributes().is_some_and(|a| !a.is_empty()))
-        })
+        Box::pin(self.delete_existing(message_key(address, id)))
     }
 
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnConsumedCapacity, TransactWriteItem, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    Put, ReturnConsumedCapacity, ReturnValue, TransactWriteItem, WriteRequest,
+};
 
 use super::capacity::Metered;
 use super::schema::{b, message_key, n, s, state_key, Item};
@@ -130,6 +132,21 @@ impl DynamoStore {
         } else {
             CommitOutcome::Fenced
         })
+    }
+
+    /// Deletes the item at `key`; whether it existed.
+    pub(super) async fn delete_existing(&self, key: Item) -> Result<bool, StoreError> {
+        let out = self.counted(
+            self.client
+                .delete_item()
+                .table_name(&*self.table)
+                .set_key(Some(key))
+                .return_values(ReturnValue::AllOld)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await,
+        )?;
+        Ok(out.attributes().is_some_and(|a| !a.is_empty()))
     }
 
     /// Writes `items` in one transaction. `false` when it was cancelled because the
