@@ -116,7 +116,7 @@ def test_a_scheduled_message_runs_after_its_time_through_the_sweeper(clients, cl
 
     _, lambda_client, _ = clients
     client.send("Counter", actor_id, "increment", by=1)
-    message_id = client.schedule("Counter", actor_id, "increment", {"by": 5}, delay=1.0, name="later")
+    message_id = client.schedule("Counter", actor_id, "increment", {"by": 5}, delay=4.0, name="later")
     assert len(message_id) == 26
     assert client.state("Counter", actor_id) == {"value": 1}, "not before its time"
     deadline = time.monotonic() + 30
