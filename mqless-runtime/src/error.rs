@@ -49,6 +49,9 @@ pub enum Error {
         /// Milliseconds until it is due (0: due already).
         due_in_millis: u64,
     },
+    /// A `reply_to` ask that cannot be made: the message says why.
+    #[error("invalid reply_to: {0}")]
+    InvalidReplyTo(&'static str),
     /// A reminder that cannot be registered: the message says why.
     #[error("invalid reminder: {0}")]
     InvalidReminder(String),

@@ -7,6 +7,7 @@
 //! - [`actor`]: the contract with generated code: the [`Actor`] trait, typed clients,
 //!   and the [`Context`] a method may take;
 //! - [`client`]: typed requests (`send`, `call`) over a [`client::Transport`];
+//!   [`reply`]: asks between actors whose [`reply::Reply`] comes back as a message;
 //! - [`recovery`]: dead letters and the sweep, for operators;
 //! - [`mailbox`]: the protocol engine that drains one actor's mailbox ([`ActorHost`]);
 //! - [`store`], [`invoke`], [`clock`]: the three seams to the outside world (where
@@ -30,6 +31,7 @@ pub mod mailbox;
 pub mod private;
 pub mod recovery;
 mod replies;
+pub mod reply;
 pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]

@@ -39,6 +39,31 @@ pub struct Envelope {
     /// (`Context::sender`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub from: Option<String>,
+    /// For an ask made with `reply_to` from a handler: where the outcome goes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyTo>,
+    /// For a reply to such an ask, or its timeout: the ask it settles (the id of the
+    /// ask's timeout message). The asker handles the first of the two and drops the other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<MessageId>,
+}
+
+/// Where the outcome of an ask made with `reply_to` goes: a message to the asker, whose
+/// body is `body` with the outcome's MessagePack (a `Reply`) in place of the `len` bytes
+/// at `slot`. See `reply.rs` and docs/wire.md, "Replies between actors".
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTo {
+    /// The asker's address (`type/id`).
+    pub to: String,
+    /// The asker's reply message with a placeholder at `slot`.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// Byte offset of the placeholder in `body`.
+    pub slot: u32,
+    /// Byte length of the placeholder.
+    pub len: u32,
+    /// The ask, named by its timeout message's id, which the reply carries as `answers`.
+    pub ask: MessageId,
 }
 
 /// A recurring reminder as each of its fires carries it (see `schedule::Reminder`).
@@ -102,6 +127,8 @@ impl Envelope {
             name: None,
             reminder: None,
             from: None,
+            reply_to: None,
+            answers: None,
         }
     }
 
@@ -120,15 +147,24 @@ impl Envelope {
         self.at.is_some_and(|at| at > now)
     }
 
-    /// Encodes the envelope; its body must fit [`Limits::max_message_bytes`].
+    /// Encodes the envelope; its body (with a reply template, both) must fit
+    /// [`Limits::max_message_bytes`].
     ///
     /// # Errors
     /// [`CodecError::TooLarge`] for an oversized body.
     pub fn encode(&self, limits: &Limits) -> Result<Vec<u8>, CodecError> {
-        if self.body.len() > limits.max_message_bytes {
+        let template = self
+            .reply_to
+            .as_ref()
+            .map_or(0, |reply_to| reply_to.body.len());
+        if self.body.len() + template > limits.max_message_bytes {
             return Err(CodecError::TooLarge {
-                what: "message",
-                size: self.body.len(),
+                what: if template > 0 {
+                    "message with its reply template"
+                } else {
+                    "message"
+                },
+                size: self.body.len() + template,
                 limit: limits.max_message_bytes,
             });
         }

@@ -116,7 +116,77 @@ pub use mqless_macros::actor;
 
 /// What an application writes, in one import: `use mqless::prelude::*;`.
 pub mod prelude {
+    pub use crate::reply::Reply;
     pub use crate::{actor, Actors, AskError, Context, Embedded, RuntimeError};
+}
+
+/// Request-reply between actors, without blocking: a handler asks another actor with
+/// [`Request::reply_to`](crate::Request::reply_to), naming one of its own methods that
+/// takes a [`Reply`](reply::Reply); the callee's outcome comes back later as a message to
+/// that method, committed with the callee's state change, or
+/// [`Reply::TimedOut`](reply::Reply::TimedOut) when it does not come within the request's
+/// `.timeout(..)` (default 30 s). Exactly one of the two runs the method, whatever the
+/// asker did meanwhile. `ctx.sender()` names the callee in the reply method.
+///
+/// A device group that asks every device for its temperature, and counts the silent ones:
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::time::Duration;
+/// use mqless::prelude::*;
+///
+/// #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Device { celsius: f64 }
+///
+/// #[mqless::actor]
+/// impl Device {
+///     pub fn record(&mut self, celsius: f64) { self.celsius = celsius; }
+///     pub fn temperature(&self) -> f64 { self.celsius }
+/// }
+///
+/// #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+/// pub struct Group { devices: Vec<String>, readings: BTreeMap<String, Option<f64>> }
+///
+/// #[mqless::actor]
+/// impl Group {
+///     pub fn join(&mut self, device: String) { self.devices.push(device); }
+///
+///     pub async fn poll(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+///         let me = ctx.actor::<Group>(ctx.id().as_str())?;
+///         for id in &self.devices {
+///             ctx.actor::<Device>(id.as_str())?
+///                 .temperature()
+///                 .reply_to(|reading| me.reading(id.clone(), reading))
+///                 .timeout(Duration::from_secs(3))
+///                 .send()
+///                 .await?;
+///         }
+///         Ok(())
+///     }
+///
+///     pub fn reading(&mut self, device: String, reading: Reply<f64>) {
+///         let celsius = match reading { Reply::Ok(celsius) => Some(celsius), _ => None };
+///         self.readings.insert(device, celsius);
+///     }
+///
+///     pub fn readings(&self) -> BTreeMap<String, Option<f64>> { self.readings.clone() }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let actors = Embedded::new();
+/// actors.register::<Device>()?.register::<Group>()?;
+/// actors.client::<Device>("d-1")?.record(21.5).send().await?;
+/// let group = actors.client::<Group>("g")?;
+/// group.join("d-1".into()).send().await?;
+/// group.poll().send().await?;
+/// actors.settle().await;
+/// assert_eq!(group.readings().query().await?, BTreeMap::from([("d-1".into(), Some(21.5))]));
+/// # Ok(())
+/// # }
+/// ```
+pub mod reply {
+    pub use mqless_runtime::reply::Reply;
 }
 
 /// Dead letters, quarantines and the sweep: list, inspect, redrive and discard the

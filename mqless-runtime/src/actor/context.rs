@@ -5,12 +5,14 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Actor, ActorClient};
-use crate::client::{ClientCore, SendOptions, Transport};
+use crate::client::{ClientCore, ReplyRoute, SendOptions, Transport};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, Address, MessageId};
 use crate::invoke::Invoker;
+use crate::reply;
 use crate::store::MailboxItem;
+use crate::wire::{Envelope, ReplyTo};
 use crate::BoxFuture;
 
 /// What a handler knows about its invocation. Take `ctx: &mut Context` (or `&Context`)
@@ -164,6 +166,14 @@ struct OutboxState {
     closed: bool,
     /// Reminders the handler cancelled (`Context::cancel_reminder`).
     cancelled_reminders: Vec<String>,
+    /// The asks made with `reply_to`, by their timeout message's id.
+    awaiting: Vec<MessageId>,
+}
+
+/// The timeout message of an ask made with `reply_to`, and the route its callee replies by.
+struct AskTimeout {
+    item: MailboxItem,
+    route: ReplyTo,
 }
 
 /// What a handler left in its outbox, taken when it returns.
@@ -171,6 +181,9 @@ pub(crate) struct Taken {
     pub(crate) sent: Vec<(Address, MailboxItem)>,
     pub(crate) last_sent: Option<MessageId>,
     pub(crate) cancelled_reminders: Vec<String>,
+    /// The asks made with `reply_to`: the asker's record keeps each open until its reply
+    /// or its timeout is handled.
+    pub(crate) awaiting: Vec<MessageId>,
 }
 
 impl Outbox {
@@ -191,6 +204,7 @@ impl Outbox {
                 last_id,
                 closed: false,
                 cancelled_reminders: Vec::new(),
+                awaiting: Vec::new(),
             }),
         }
     }
@@ -224,7 +238,63 @@ impl Outbox {
             sent: std::mem::take(&mut state.items),
             last_sent: state.last_id,
             cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),
+            awaiting: std::mem::take(&mut state.awaiting),
         }
+    }
+
+    /// The timeout message of an ask made with `reply_to`, due `options.reply_timeout`
+    /// after the ask is (or, scheduled, will be) delivered, and the ask's route.
+    fn timeout_of(
+        &self,
+        route: &ReplyRoute,
+        options: &SendOptions,
+    ) -> Result<(AskTimeout, Address), Error> {
+        let Some(from) = &self.from else {
+            return Err(Error::InvalidReplyTo(
+                "only a handler can ask with reply_to",
+            ));
+        };
+        if route.to != **from {
+            return Err(Error::InvalidReplyTo(
+                "the reply must go to a method of the asking actor itself (`ctx.actor::<Self>(ctx.id().as_str())`)",
+            ));
+        }
+        let sent_at = options.deliver_at.unwrap_or(self.now_millis);
+        let due = sent_at.saturating_add(crate::clock::millis(options.reply_timeout));
+        let id = MessageId::scheduled(due);
+        let (at, len) = route.template.slot;
+        let body = reply::fill(
+            &route.template.body,
+            (at, len),
+            &reply::timed_out()?,
+            &self.limits,
+        )?;
+        let envelope = Envelope {
+            answers: Some(id),
+            from: Some(from.to_string()),
+            ..Envelope::new(body, false, None).scheduled(due, None)
+        };
+        let (Ok(slot), Ok(len)) = (u32::try_from(at), u32::try_from(len)) else {
+            return Err(Error::InvalidReplyTo("the reply template is too large"));
+        };
+        let wire_route = ReplyTo {
+            to: from.to_string(),
+            body: route.template.body.clone(),
+            slot,
+            len,
+            ask: id,
+        };
+        let item = MailboxItem {
+            id,
+            envelope: envelope.encode(&self.limits)?,
+        };
+        Ok((
+            AskTimeout {
+                item,
+                route: wire_route,
+            },
+            (**from).clone(),
+        ))
     }
 
     fn cancel_reminder(&self, name: &str, actor: &Address) -> Result<(), Error> {
@@ -255,10 +325,17 @@ impl Transport for Outbox {
         let result = (|| {
             let mut envelope = options.envelope(body, ask);
             envelope.from = self.from.as_ref().map(ToString::to_string);
-            let envelope = envelope.encode(&self.limits)?;
             if self.query {
                 return Err(Error::SendFromQuery { to: to.to_string() });
             }
+            let timeout = match &options.reply_to {
+                Some(route) => Some(self.timeout_of(route, options)?),
+                None => None,
+            };
+            if let Some((timeout, _)) = &timeout {
+                envelope.reply_to = Some(timeout.route.clone());
+            }
+            let envelope = envelope.encode(&self.limits)?;
             let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
             if state.closed {
                 return Err(Error::HandlerReturned { to: to.to_string() });
@@ -271,6 +348,10 @@ impl Transport for Outbox {
                 id
             });
             state.items.push((to.clone(), MailboxItem { id, envelope }));
+            if let Some((timeout, asker)) = timeout {
+                state.awaiting.push(timeout.item.id);
+                state.items.push((asker, timeout.item));
+            }
             Ok(id)
         })();
         Box::pin(async move { result })

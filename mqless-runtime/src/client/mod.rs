@@ -18,6 +18,7 @@ use crate::actor::{Mutating, Queryable};
 use crate::codec;
 use crate::error::{AskError, CodecError, Error};
 use crate::id::{ActorId, Address, MessageId};
+use crate::reply::{Reply, Template};
 use crate::wire::{Envelope, ReminderSpec, ReplyRecord};
 
 /// How long `.call()` waits for a reply unless told otherwise.
@@ -41,6 +42,19 @@ pub struct SendOptions {
     pub schedule_name: Option<String>,
     /// For a reminder's first fire: the reminder (see [`Request::remind`]).
     pub reminder: Option<ReminderSpec>,
+    /// For an ask between actors: where its reply goes (see [`Request::reply_to`]).
+    pub(crate) reply_to: Option<ReplyRoute>,
+    /// How long such an ask waits for its reply before [`Reply::TimedOut`] is delivered.
+    pub(crate) reply_timeout: Duration,
+}
+
+/// The reply method's request of an ask made with [`Request::reply_to`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ReplyRoute {
+    /// The asker, whose method receives the reply.
+    pub(crate) to: Address,
+    /// Its request, with the reply's slot.
+    pub(crate) template: Template,
 }
 
 impl SendOptions {
@@ -121,6 +135,7 @@ impl ClientCore {
             body,
             options: SendOptions::default(),
             timeout: DEFAULT_ASK_TIMEOUT,
+            invalid: None,
             reply: PhantomData,
         }
     }
@@ -138,6 +153,8 @@ pub struct Request<'c, R, E, K = Mutating> {
     body: Result<Vec<u8>, CodecError>,
     options: SendOptions,
     timeout: Duration,
+    /// A builder step that failed (`reply_to`), reported when the request is sent.
+    invalid: Option<Error>,
     reply: PhantomData<ReplyTypes<R, E, K>>,
 }
 
@@ -159,9 +176,51 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
         self
     }
 
-    /// How long `.call()` waits for the reply (default 30 s).
+    /// How long `.call()` waits for the reply, or a [`Request::reply_to`] ask before its
+    /// reply method gets [`Reply::TimedOut`] (default 30 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// Asks from a handler without waiting: the outcome comes back later as a message to
+    /// one of this actor's own methods, which takes a [`Reply<R, E>`](Reply) argument. The
+    /// closure builds that method's request from the `Reply` it is given (pass it on as
+    /// is; the other arguments carry whatever tells the replies apart). The ask is
+    /// committed with the handler's batch; the reply method runs exactly once, with the
+    /// callee's outcome, or [`Reply::TimedOut`] after [`Request::timeout`] (default 30 s),
+    /// whichever comes first, whatever the actor did meanwhile. It costs two of the
+    /// handler's sends (the ask and its timeout).
+    ///
+    /// ```text
+    /// device.temperature()
+    ///     .reply_to(|reading| me.reading(device_id, reading)) // fn reading(&mut self, device_id: String, reading: Reply<f64>)
+    ///     .timeout(Duration::from_secs(5))
+    ///     .send()
+    ///     .await?;
+    /// ```
+    ///
+    /// A complete actor is in the docs of `mqless::reply` and in the README.
+    ///
+    /// Errors surface when the request is sent: [`Error::InvalidReplyTo`] outside a
+    /// handler, for a method of another actor, without the `Reply` passed on, or with
+    /// [`Request::remind`].
+    pub fn reply_to<'m, R2, E2, K2>(
+        mut self,
+        reply: impl FnOnce(Reply<R, E>) -> Request<'m, R2, E2, K2>,
+    ) -> Self {
+        let route = crate::reply::placeholder().and_then(|(slot, placeholder)| {
+            let request = reply(slot);
+            let body = request.body?;
+            Ok(ReplyRoute {
+                to: request.core.address.clone(),
+                template: crate::reply::template(body, &placeholder)?,
+            })
+        });
+        match route {
+            Ok(route) => self.options.reply_to = Some(route),
+            Err(error) => self.invalid = Some(error),
+        }
         self
     }
 
@@ -215,6 +274,11 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
         name: impl Into<String>,
         reminder: crate::schedule::Reminder,
     ) -> Result<MessageId, Error> {
+        if self.options.reply_to.is_some() {
+            return Err(Error::InvalidReplyTo(
+                "a reminder's fires cannot be asks: send the reminder to a method that asks",
+            ));
+        }
         let (spec, first) = reminder.spec(self.core.transport.now_millis())?;
         self.options.schedule_name = Some(name.into());
         self.options.reminder = Some(spec);
@@ -315,7 +379,11 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
         }
     }
 
-    async fn enqueue(self, ask: bool) -> Result<MessageId, Error> {
+    async fn enqueue(mut self, ask: bool) -> Result<MessageId, Error> {
+        if let Some(error) = self.invalid {
+            return Err(error);
+        }
+        self.options.reply_timeout = self.timeout;
         if let Some(key) = &self.options.idempotency_key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 return Err(Error::InvalidIdempotencyKey { len: key.len() });

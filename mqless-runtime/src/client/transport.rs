@@ -118,6 +118,11 @@ impl Transport for StoreTransport {
             }
         }
         Box::pin(async move {
+            if options.reply_to.is_some() {
+                return Err(Error::InvalidReplyTo(
+                    "only a handler can ask with reply_to (its reply is a message to the asking actor); outside one, use `.call()`",
+                ));
+            }
             let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
             let envelope = options.envelope(body, ask).encode(&self.limits)?;
             let local = self.local_replies.as_ref().filter(|_| ask);

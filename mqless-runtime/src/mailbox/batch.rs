@@ -15,8 +15,13 @@ use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::codec::{self, Limits};
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
+use crate::reply;
 use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
-use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ENVELOPE_OVERHEAD};
+use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo, ENVELOPE_OVERHEAD};
+
+/// Most asks made with `reply_to` one actor may have awaiting their replies: each is
+/// kept in its state record (18 bytes) until its reply or timeout is handled.
+pub(crate) const MAX_AWAITING: usize = 1000;
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
 /// the bytes to commit, and the point to roll back to.
@@ -140,7 +145,9 @@ impl<'l, A: Actor> Batch<'l, A> {
             + MAX_ERROR_LEN
             + FAILURE_OVERHEAD
             + MAX_IDEMPOTENCY_KEY_LEN
-            + KEY_OVERHEAD;
+            + KEY_OVERHEAD
+            // the asks it may make with reply_to, kept until they are settled
+            + self.host.config.max_sends_per_message * CONSUMED_BYTES;
         // A message may also cancel reminders, up to the registry's bound.
         limits.max_state_bytes
             + self.next.bytes()
@@ -159,8 +166,10 @@ impl<'l, A: Actor> Batch<'l, A> {
         }
         let config = &self.host.config;
         let per_send = config.limits.max_message_bytes + ENVELOPE_OVERHEAD + ITEM_OVERHEAD_BYTES;
-        self.record_budget() + self.outgoing_bytes + config.max_sends_per_message * per_send
-            <= MAX_TRANSACTION_BYTES
+        // Besides its handler's sends, a message may schedule its reminder's next fire and
+        // send its reply to an asking actor.
+        let most_sends = config.max_sends_per_message + 2;
+        self.record_budget() + self.outgoing_bytes + most_sends * per_send <= MAX_TRANSACTION_BYTES
     }
 
     /// The largest state record a commit may carry: DynamoDB's item limit, which
@@ -186,9 +195,12 @@ impl<'l, A: Actor> Batch<'l, A> {
         self.taken += 1;
         self.next.consumed.push(item.id);
         let limits = self.host.config.limits;
-        if Envelope::decode(&item.envelope, &limits).is_ok_and(|envelope| envelope.ask) {
-            self.next
-                .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
+        if let Ok(envelope) = Envelope::decode(&item.envelope, &limits) {
+            self.answer(
+                item.id,
+                &envelope,
+                &ReplyRecord::DeadLettered(error.clone()),
+            )?;
         }
         self.next.fail(item.id, error, attempts);
         self.tally.dead_lettered += 1;
@@ -198,6 +210,10 @@ impl<'l, A: Actor> Batch<'l, A> {
     /// Applies one message to the state, recording its reply or failure.
     pub(super) async fn apply(&mut self, item: &MailboxItem) -> Result<(), Error> {
         let limits = self.host.config.limits;
+        if self.next.consumed.contains(&item.id) {
+            // A reply's timeout this batch deleted already, its reply handled before it.
+            return Ok(());
+        }
         self.taken += 1;
         self.next.consumed.push(item.id);
         let envelope = match Envelope::decode(&item.envelope, &limits) {
@@ -218,18 +234,26 @@ impl<'l, A: Actor> Batch<'l, A> {
                     "idempotency key of {} bytes, outside 1 to {MAX_IDEMPOTENCY_KEY_LEN}: the message was written past the client, and is not run",
                     key.len()
                 );
-                if envelope.ask {
-                    self.next
-                        .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
-                }
+                self.answer(
+                    item.id,
+                    &envelope,
+                    &ReplyRecord::DeadLettered(error.clone()),
+                )?;
                 self.next.fail(item.id, error, 1);
                 self.tally.dead_lettered += 1;
                 return Ok(());
             }
             if self.next.recent_keys.contains(key) {
-                if envelope.ask {
-                    self.next.reply(item.id, &ReplyRecord::Duplicate)?;
-                }
+                self.answer(item.id, &envelope, &ReplyRecord::Duplicate)?;
+                self.tally.duplicates += 1;
+                return Ok(());
+            }
+        }
+        if let Some(ask) = envelope.answers {
+            if !self.next.awaiting.contains(&ask) {
+                // Its ask was settled: by its reply (this is the timeout) or its timeout
+                // (this is a late reply), or this is a redriven copy.
+                tracing::debug!(actor = %self.address, message = %item.id, "the ask this message answers was settled; it is dropped");
                 self.tally.duplicates += 1;
                 return Ok(());
             }
@@ -239,14 +263,23 @@ impl<'l, A: Actor> Batch<'l, A> {
                 return Ok(());
             }
         }
-        let (error, attempts) = match self.run(item.id, &envelope).await? {
+        let ran = self.run(item.id, &envelope).await?;
+        if let Some(ask) = envelope.answers {
+            // A reply that failed leaves its ask open for the timeout; the timeout always
+            // settles it.
+            if matches!(ran, Ran::Applied) || item.id == ask {
+                self.settle(ask, item.id);
+            }
+        }
+        let (error, attempts) = match ran {
             Ran::Applied => return Ok(()),
             Ran::GaveUp { error, attempts } => (truncate(error), attempts),
         };
-        if envelope.ask {
-            self.next
-                .reply(item.id, &ReplyRecord::DeadLettered(error.clone()))?;
-        }
+        self.answer(
+            item.id,
+            &envelope,
+            &ReplyRecord::DeadLettered(error.clone()),
+        )?;
         self.next.fail(item.id, error, attempts);
         self.tally.dead_lettered += 1;
         Ok(())
@@ -315,17 +348,20 @@ impl<'l, A: Actor> Batch<'l, A> {
                 .from
                 .as_deref()
                 .and_then(|from| Address::parse(from).ok());
-            let (result, taken) = self.call(id, envelope.ask, sender, message).await;
+            let wants_reply = envelope.ask || envelope.reply_to.is_some();
+            let (result, taken) = self.call(id, wants_reply, sender, message).await;
             let Taken {
                 sent,
                 last_sent,
                 cancelled_reminders,
+                awaiting,
             } = taken;
             match result {
                 Ok(Ok(Outcome::Ok(reply))) => {
-                    if let Err(error) = self.keep(read_only, &sent)? {
+                    if let Err(error) = self.keep(read_only, &sent, awaiting.len())? {
                         return gave_up(error);
                     }
+                    self.next.awaiting.extend(awaiting);
                     self.outgoing_bytes += transaction_bytes(&sent);
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;
@@ -342,7 +378,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                 })) => {
                     self.working.roll_back(read_only, &limits)?;
                     self.tally.failed += 1;
-                    if !envelope.ask {
+                    if !wants_reply {
                         // Nobody waits for a tell's error: log it and keep the message as
                         // a `Rejected` dead letter, or it is lost without a trace.
                         tracing::warn!(
@@ -407,9 +443,17 @@ impl<A: Actor> Batch<'_, A> {
         &mut self,
         read_only: bool,
         sent: &[(Address, MailboxItem)],
+        asked: usize,
     ) -> Result<Result<(), String>, Error> {
         let config = &self.host.config;
         let limits = config.limits;
+        if self.next.awaiting.len() + asked > MAX_AWAITING {
+            self.working.roll_back(read_only, &limits)?;
+            return Ok(Err(format!(
+                "the handler asked with reply_to while {} asks await their replies; at most {MAX_AWAITING} may (they are kept in the state record)",
+                self.next.awaiting.len()
+            )));
+        }
         if sent.len() > config.max_sends_per_message {
             self.working.roll_back(read_only, &limits)?;
             return Ok(Err(format!(
@@ -449,10 +493,65 @@ impl<A: Actor> Batch<'_, A> {
     ) -> Result<Ran, Error> {
         let window = self.host.config.dedupe_window;
         self.next.remember_key(envelope.key.clone(), window);
-        if envelope.ask {
-            self.next.reply(id, &reply)?;
-        }
+        self.answer(id, envelope, &reply)?;
         Ok(Ran::Applied)
+    }
+
+    /// Tells the sender how message `id` ended: in a reply record for an asker waiting
+    /// outside the actors, or as a message to the asking actor's reply method.
+    fn answer(
+        &mut self,
+        id: MessageId,
+        envelope: &Envelope,
+        outcome: &ReplyRecord,
+    ) -> Result<(), Error> {
+        if envelope.ask {
+            self.next.reply(id, outcome)?;
+        }
+        if let Some(route) = &envelope.reply_to {
+            match self.reply_message(route, outcome) {
+                Ok(sent) => {
+                    self.outgoing_bytes += transaction_bytes(std::slice::from_ref(&sent));
+                    self.outgoing.push(sent);
+                }
+                // Only a route written past the client gets here: its asker times out.
+                Err(error) => {
+                    tracing::warn!(actor = %self.address, message = %id, %error, "the reply to an actor's ask cannot be sent; the asker gets its timeout");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The message that carries `outcome` to the asker `route` names, next in this
+    /// actor's sequence of sends.
+    fn reply_message(
+        &mut self,
+        route: &ReplyTo,
+        outcome: &ReplyRecord,
+    ) -> Result<(Address, MailboxItem), Error> {
+        let limits = self.host.config.limits;
+        let to = Address::parse(&route.to)?;
+        let slot = (route.slot as usize, route.len as usize);
+        let body = reply::fill(&route.body, slot, &reply::encode_outcome(outcome)?, &limits)?;
+        let envelope = Envelope {
+            answers: Some(route.ask),
+            from: Some(self.address.to_string()),
+            ..Envelope::new(body, false, None)
+        };
+        let id = MessageId::generate(self.host.clock.now_millis(), self.next.last_sent);
+        self.next.last_sent = Some(id);
+        let envelope = envelope.encode(&limits)?;
+        Ok((to, MailboxItem { id, envelope }))
+    }
+
+    /// Closes the ask whose timeout message is `ask`, answered by message `by`: a reply
+    /// also deletes the timeout, which then never wakes the actor.
+    fn settle(&mut self, ask: MessageId, by: MessageId) {
+        self.next.awaiting.remove(&ask);
+        if by != ask && !self.next.consumed.contains(&ask) {
+            self.next.consumed.push(ask);
+        }
     }
 }
 

@@ -1,7 +1,7 @@
 //! What the state record remembers of the last committed batch (consumed ids, replies,
 //! failures) and across batches (the last id this actor sent, recent idempotency keys).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,6 +67,10 @@ pub(super) struct Bookkeeping {
     /// fire of an older registration is stale, and dropped.
     #[serde(default, rename = "n", skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) reminders: BTreeMap<String, MessageId>,
+    /// The asks this actor made with `reply_to` that neither their reply nor their
+    /// timeout settled yet, by their timeout message's id.
+    #[serde(default, rename = "a", skip_serializing_if = "BTreeSet::is_empty")]
+    pub(super) awaiting: BTreeSet<MessageId>,
     /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
     #[serde(skip)]
     recorded_bytes: usize,
@@ -91,6 +95,7 @@ impl Bookkeeping {
             last_sent: self.last_sent,
             recent_keys: self.recent_keys.clone(),
             reminders: self.reminders.clone(),
+            awaiting: self.awaiting.clone(),
             ..Self::default()
         }
     }
@@ -117,9 +122,10 @@ impl Bookkeeping {
             .keys()
             .map(|name| name.len() + CONSUMED_BYTES + KEY_OVERHEAD)
             .sum();
+        let awaiting = self.awaiting.len() * CONSUMED_BYTES;
         // The map's field names and the last sent id.
         const FIXED: usize = 96;
-        self.batch_bytes() + keys + reminders + FIXED
+        self.batch_bytes() + keys + reminders + awaiting + FIXED
     }
 
     /// Records that message `id` failed for good, with `error`, after `attempts` tries.

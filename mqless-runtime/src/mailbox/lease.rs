@@ -280,8 +280,14 @@ impl<'h, A: Actor> Lease<'h, A> {
             // Messages the previous batch consumed stay consumed.
             batch.consumed_before(item.id);
         }
-        let Batch { next, tally, .. } = batch;
-        match self.commit(next, Vec::new(), false, report).await {
+        // Its outgoing messages are at most the dead-letter notice to an asking actor.
+        let Batch {
+            next,
+            tally,
+            outgoing,
+            ..
+        } = batch;
+        match self.commit(next, outgoing, false, report).await {
             Ok(true) => {
                 tally.add_to(report);
                 Ok(None)
