@@ -39,3 +39,57 @@ mod reminders {
         reminders::a_reminder_fires_until_cancelled(Arc::new(store)).await;
     }
 }
+
+/// The request-reply examples, on the real clock over DynamoDB Local: asks between
+/// actors, their timeouts, and the late replies dropped.
+mod conversations {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use mqless::Embedded;
+    use mqless_examples::iot::{self, Device, DeviceGroup, Reading};
+    use mqless_examples::saga::{self, Order, OrderStatus, Wallet, Warehouse};
+    use mqless_tests::local_aws;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_iot_group_query_times_out_a_silent_device_on_dynamodb_local() {
+        let store = local_aws::fresh_store("iot").await;
+        let runtime = Embedded::builder().store(Arc::new(store)).build();
+        runtime.register::<Device>().unwrap();
+        runtime.register::<DeviceGroup>().unwrap();
+        let result = iot::run(&runtime, "g", 25, Duration::from_millis(1_500))
+            .await
+            .unwrap();
+        assert!(result.complete, "{result:?}");
+        assert_eq!(result.readings["g-device-0"], Reading::TimedOut);
+        assert_eq!(result.readings["g-device-1"], Reading::NoReading);
+        assert_eq!(result.readings["g-device-24"], Reading::Celsius(20.4));
+        assert_eq!(result.readings.len(), 25);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_order_saga_compensates_on_dynamodb_local() {
+        let store = local_aws::fresh_store("saga").await;
+        let runtime = Embedded::builder().store(Arc::new(store)).build();
+        runtime.register::<Order>().unwrap();
+        runtime.register::<Warehouse>().unwrap();
+        runtime.register::<Wallet>().unwrap();
+        let report = saga::run(&runtime, "s", Duration::from_millis(1_500))
+            .await
+            .unwrap();
+        let statuses: Vec<_> = report.orders.iter().map(|(_, s, _)| s.clone()).collect();
+        assert_eq!(statuses[0], OrderStatus::Confirmed, "{report:?}");
+        assert!(
+            matches!(&statuses[1], OrderStatus::Cancelled(r) if r.starts_with("out of stock")),
+            "{report:?}"
+        );
+        assert_eq!(
+            statuses[2..],
+            [
+                OrderStatus::Cancelled("payment declined (balance 10)".into()),
+                OrderStatus::Cancelled("payment timed out".into()),
+            ]
+        );
+        assert_eq!((report.stock, report.balances), ((3, 2), [900, 10, 1000]));
+    }
+}

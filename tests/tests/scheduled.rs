@@ -1,6 +1,7 @@
 //! Scheduled messages (`send_after`, `send_at`, cancelling) on the in-memory store; the
-//! same scenarios run on DynamoDB Local in `dynamodb.rs`, and with the embedded
-//! runtime's own timers below.
+//! same scenarios run on DynamoDB Local in `dynamodb_time.rs`, and with the embedded
+//! runtime's own timers below, as do the request-reply examples, whose asks time out
+//! (real-clock tests share a binary: see `conversation.rs` for the manual-clock ones).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,5 +134,48 @@ mod readme_example {
                 .is_empty(),
             "the expiry was cancelled"
         );
+    }
+}
+
+/// The examples, embedded on the real clock (`cargo run -p mqless-examples --bin iot`
+/// and `--bin saga` run the same).
+mod examples {
+    use std::time::Duration;
+
+    use mqless::Embedded;
+    use mqless_examples::iot::{self, Device, DeviceGroup, Reading};
+    use mqless_examples::saga::{self, Order, OrderStatus, Wallet, Warehouse};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_query_of_45_devices_times_out_the_silent_one() {
+        let runtime = Embedded::new();
+        runtime.register::<Device>().unwrap();
+        runtime.register::<DeviceGroup>().unwrap();
+        let result = iot::run(&runtime, "g", 45, Duration::from_millis(500))
+            .await
+            .unwrap();
+        assert!(result.complete, "{result:?}");
+        assert_eq!(result.readings.len(), 45, "asked in three messages of 20");
+        assert_eq!(result.readings["g-device-0"], Reading::TimedOut);
+        assert_eq!(result.readings["g-device-1"], Reading::NoReading);
+        assert_eq!(result.readings["g-device-44"], Reading::Celsius(22.4));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_order_saga_compensates() {
+        let runtime = Embedded::new();
+        runtime.register::<Order>().unwrap();
+        runtime.register::<Warehouse>().unwrap();
+        runtime.register::<Wallet>().unwrap();
+        let report = saga::run(&runtime, "s", Duration::from_millis(300))
+            .await
+            .unwrap();
+        let confirmed = report
+            .orders
+            .iter()
+            .filter(|(_, status, _)| *status == OrderStatus::Confirmed)
+            .count();
+        assert_eq!(confirmed, 1, "{report:?}");
+        assert_eq!((report.stock, report.balances), ((3, 2), [900, 10, 1000]));
     }
 }
