@@ -264,7 +264,7 @@ pub mod id {
 /// depth limits.
 pub mod wire {
     pub use mqless_runtime::codec::{decode, encode};
-    pub use mqless_runtime::wire::{Envelope, ReminderSpec, ReplyRecord};
+    pub use mqless_runtime::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo};
 }
 
 /// The errors of each boundary ([`crate::Error`] and [`crate::AskError`] are at the root).

@@ -492,19 +492,3 @@ async fn an_ask_answered_in_process_writes_no_reply_and_never_polls() {
     let used = store.capacity() - before;
     assert_eq!(used.requests, 6, "{used:?}");
 }
-
-/// Request-reply between actors (`reply_to`) on DynamoDB Local, on a manual clock: the
-/// cases run in one test, an hour apart, as in `conversation.rs`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn request_reply_between_actors_on_dynamodb_local() {
-    use mqless_tests::conversation;
-
-    const BASE: u64 = 1_900_000_000_000;
-    const HOUR: u64 = 3_600_000;
-    let store = Arc::new(local_aws::fresh_store("replyto").await);
-    conversation::replies_come_back_typed_once(store.clone(), BASE).await;
-    let store = Arc::new(local_aws::fresh_store("replyto-timeout").await);
-    conversation::a_silent_callee_times_out(store, BASE + HOUR).await;
-    let store = Arc::new(local_aws::fresh_store("replyto-misuse").await);
-    conversation::misuse_is_refused(store, BASE + 2 * HOUR).await;
-}

@@ -276,6 +276,79 @@ fn envelopes() {
     }
 }
 
+/// An ask between actors (`reply_to`) and its reply: the route carries the asker's reply
+/// message with a placeholder `Reply` at `slot`; the reply is that message with the
+/// outcome's bytes in the placeholder's place, and `answers` names the ask.
+#[test]
+fn reply_to_envelopes() {
+    use mqless::reply::Reply;
+
+    #[derive(Serialize)]
+    enum GroupMessage {
+        #[serde(rename = "reading")]
+        Reading {
+            counter: String,
+            reading: Reply<i64>,
+        },
+    }
+    let limits = Limits::DEFAULT;
+    let placeholder = Reply::DeadLettered("\0slot".into());
+    let template = rmp_serde::to_vec_named(&GroupMessage::Reading {
+        counter: "c1".into(),
+        reading: placeholder.clone(),
+    })
+    .unwrap();
+    let slot_bytes = rmp_serde::to_vec_named(&placeholder).unwrap();
+    let slot = template
+        .windows(slot_bytes.len())
+        .position(|w| w == slot_bytes)
+        .unwrap();
+    let ask = MessageId::from_u128((1_800_000_030_000u128 << 80) | 7);
+    let question = Envelope {
+        from: Some("Watcher/w1".into()),
+        reply_to: Some(mqless::wire::ReplyTo {
+            to: "Watcher/w1".into(),
+            body: template.clone(),
+            slot: u32::try_from(slot).unwrap(),
+            len: u32::try_from(slot_bytes.len()).unwrap(),
+            ask,
+        }),
+        ..Envelope::new(
+            rmp_serde::to_vec_named(&CounterMessage::Get {}).unwrap(),
+            false,
+            None,
+        )
+    };
+    let outcome = rmp_serde::to_vec_named(&Reply::<i64>::Ok(5)).unwrap();
+    let spliced = [
+        &template[..slot],
+        &outcome[..],
+        &template[slot + slot_bytes.len()..],
+    ]
+    .concat();
+    let expected = rmp_serde::to_vec_named(&GroupMessage::Reading {
+        counter: "c1".into(),
+        reading: Reply::Ok(5),
+    })
+    .unwrap();
+    assert_eq!(
+        spliced, expected,
+        "the outcome replaces the placeholder in place"
+    );
+    let reply = Envelope {
+        from: Some("Counter/c1".into()),
+        answers: Some(ask),
+        ..Envelope::new(spliced, false, None)
+    };
+    for (name, envelope) in [
+        ("envelope-reply-to.msgpack", question),
+        ("envelope-reply.msgpack", reply),
+    ] {
+        let bytes = golden(name, &envelope.encode(&limits).unwrap());
+        assert_eq!(Envelope::decode(&bytes, &limits).unwrap(), envelope);
+    }
+}
+
 /// A mailbox item as a client writing the table directly puts it (DynamoDB JSON, as the
 /// AWS CLI and SDKs show items): the envelope of `envelope-tell.msgpack` under a
 /// canonical id. The Python tests write items of this shape and check that they run.
