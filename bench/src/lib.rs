@@ -6,7 +6,8 @@
 //! - [`contention`]: many writers on one entity, beside optimistic read-modify-write;
 //! - [`embedded`]: in-process tells and asks, beside kameo;
 //! - [`e2e`]: asks through the Lambda emulator;
-//! - [`saga`]: an order saga, every actor one message per drain.
+//! - [`saga`]: an order saga, every actor one message per drain;
+//! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends.
 
 mod contention;
 mod cost;
@@ -15,6 +16,7 @@ mod e2e;
 mod embedded;
 mod report;
 mod saga;
+mod timers;
 
 pub use contention::contention;
 pub use cost::{cost, measure_cost, CostRow};
@@ -23,6 +25,7 @@ pub use e2e::end_to_end;
 pub use embedded::{embedded, Get, Increment, KameoCounter};
 pub use report::{Percentiles, Table};
 pub use saga::saga;
+pub use timers::{timers, Clocked};
 
 /// Any error of a scenario.
 pub type BenchError = Box<dyn std::error::Error + Send + Sync>;

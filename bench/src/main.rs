@@ -1,11 +1,11 @@
-//! `cargo run --release -p mqless-bench -- <cost|contention|embedded|e2e|saga|all> [options]`
+//! `cargo run --release -p mqless-bench -- <cost|contention|embedded|e2e|saga|timers|all> [options]`
 //!
-//! `cost`, `contention` and `e2e` need DynamoDB (and `e2e` the Lambda emulator): run them
+//! `cost`, `contention`, `saga`, `timers` and `e2e` need DynamoDB (and `e2e` the Lambda emulator): run them
 //! under `scripts/local-aws`, which starts both and sets the environment.
 
 use mqless_bench::BenchError;
 
-const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|all> [--writers N] [--updates N] [--tells N] [--asks N]";
+const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|all> [--writers N] [--updates N] [--tells N] [--asks N]";
 
 #[tokio::main]
 async fn main() -> Result<(), BenchError> {
@@ -26,7 +26,17 @@ async fn main() -> Result<(), BenchError> {
         }
     }
     let run = |name: &str| scenario == name || scenario == "all";
-    if !["cost", "contention", "embedded", "e2e", "saga", "all"].contains(&scenario.as_str()) {
+    if ![
+        "cost",
+        "contention",
+        "embedded",
+        "e2e",
+        "saga",
+        "timers",
+        "all",
+    ]
+    .contains(&scenario.as_str())
+    {
         return Err(USAGE.into());
     }
     if run("cost") {
@@ -40,6 +50,9 @@ async fn main() -> Result<(), BenchError> {
     }
     if run("saga") {
         println!("{}", mqless_bench::saga(40).await?);
+    }
+    if run("timers") {
+        println!("{}", mqless_bench::timers(asks.min(200)).await?);
     }
     if run("e2e") {
         println!("{}", mqless_bench::end_to_end(asks.min(200)).await?);
