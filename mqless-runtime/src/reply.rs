@@ -21,7 +21,7 @@ use crate::wire::ReplyRecord;
 
 /// The outcome of an ask made with `reply_to`, as the reply method receives it. `T` and
 /// `E` are the asked method's return value and error (`E` is [`Never`](crate::error::Never)
-/// for a method that cannot fail: leave its arm out of a `match`).
+/// for a method that cannot fail: a `match` on the value may leave its arm out).
 ///
 /// ```
 /// use mqless_runtime::reply::Reply;

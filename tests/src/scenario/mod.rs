@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::InFlight;
 
+mod asks;
 mod drains;
 mod stats;
 use drains::{race_drains, Zombie, ZOMBIE_POINTS};
@@ -49,6 +50,8 @@ pub fn poison_runs(id: &str) -> u64 {
 pub struct Log {
     /// `(sender, seq)` of each applied message, in the order applied.
     pub history: Vec<(u32, u32)>,
+    /// How each of this actor's asks was answered, in the order answered.
+    pub answers: Vec<asks::Answer>,
 }
 
 #[mqless::actor]
@@ -78,6 +81,38 @@ impl Log {
                 .await
                 .unwrap();
         }
+    }
+
+    /// Asks actor `peer` to echo `seq`, with the reply (or its timeout, after
+    /// `timeout_ms`) to `answered`: committed with this message.
+    pub async fn ask(&mut self, seq: u32, peer: String, timeout_ms: u64, ctx: &mut Context) {
+        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+        tokio::task::yield_now().await;
+        let me = ctx.actor::<Log>(ctx.id().as_str()).unwrap();
+        ctx.actor::<Log>(peer)
+            .unwrap()
+            .echo(seq)
+            .reply_to(|reply| me.answered(seq, reply))
+            .timeout(Duration::from_millis(timeout_ms))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// Records and returns `seq`: the question of an ask.
+    pub async fn echo(&mut self, seq: u32, ctx: &Context) -> u32 {
+        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+        tokio::task::yield_now().await;
+        self.history.push((asks::ASKED, seq));
+        seq
+    }
+
+    /// The answer to ask `seq`: its reply or its timeout.
+    pub async fn answered(&mut self, seq: u32, reply: mqless::reply::Reply<u32>, ctx: &Context) {
+        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
+        tokio::task::yield_now().await;
+        self.history.push((asks::ANSWERED, seq));
+        self.answers.push(asks::Answer::of(seq, &reply));
     }
 
     /// A message that kills its process: it never returns, as when a handler aborts,
@@ -186,6 +221,10 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     };
     let rig = FaultyRig::new(inner, config);
     let (store, nudges, clock, recorder) = (&rig.store, &rig.nudges, &rig.clock, &rig.recorder);
+    // Start where the seeds before left the process's ids (they never go back), so this
+    // seed's ids stay near its clock, as a real process's do.
+    let floor = mqless::MessageId::generate(0, None).timestamp_millis();
+    clock.set(clock.now_millis().max(floor + 1_000));
     let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
     // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
     // within the lease minus the margin, as NTP keeps real ones).
@@ -219,6 +258,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
 
     let mut next_seq = vec![0u32; params.senders as usize];
     let mut scheduled = Vec::new();
+    let mut asked = Vec::new();
     let early_before = early_runs();
     let mut round = 0;
     let mut zombie: Option<Zombie> = None;
@@ -267,6 +307,28 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 stats.retried_sends += 1;
             }
             scheduled.push((SCHEDULED, seq));
+        }
+        // Now and then an actor asks another (`reply_to`), with a timeout of 1 s to 10
+        // minutes that the clock's jumps may or may not pass before the reply. (A reply
+        // also loses to a timeout due before its id's time: the skewed clients of this
+        // one process push every id ahead by up to 5 minutes.)
+        if rng.below(3) == 0 {
+            let seq = asked.len() as u32;
+            let (a, peer) = (
+                rng.below(params.actors.into()),
+                rng.below(params.actors.into()),
+            );
+            let timeout = 1_000 + rng.below(599_000);
+            asks::send(
+                clients,
+                actor_name(a),
+                actor_name(peer),
+                seq,
+                timeout,
+                &mut stats,
+            )
+            .await;
+            asked.push(seq);
         }
         if let Some((at, a)) = poison {
             if at == round {
@@ -356,14 +418,21 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     stats.store = store.injected();
     stats.nudges = nudges.injected();
     recorder.take_nudges();
+    // Every ask's timeout comes due, so each ask ends answered.
+    clock.advance(asks::LONGEST_TIMEOUT);
     let mut poison_dead = false;
     let mut redriven_keys = BTreeSet::new();
+    let mut redriven = false;
     for sweep in 0.. {
         assert!(
             sweep < 60,
             "seed {seed}: the sweeps never emptied the mailboxes"
         );
         clock.advance(LEASE + Duration::from_millis(1));
+        if redriven {
+            // A redriven ask waits for its answer up to its timeout.
+            clock.advance(asks::LONGEST_TIMEOUT);
+        }
         // The sweeper runs on a host's clock, not a skewed client's: a client behind
         // by minutes would see scheduled messages as not due yet.
         let report = runtimes[1].sweep().await.unwrap();
@@ -383,7 +452,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             .map(|id| (hosts[0].clone(), id, None))
             .collect::<Vec<_>>();
         race_drains(targets, params.hang_timeout, &mut stats).await;
-        let mut redriven = false;
+        redriven = false;
         for quarantined in clients.quarantined::<Log>().await.unwrap() {
             let name = quarantined.id.as_str();
             if !(0..u64::from(params.actors)).any(|a| actor_name(a) == name) {
@@ -421,6 +490,22 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                     Ok(LogMessage::Poison {}) => {
                         letters.discard(letter.id).await.unwrap();
                         poison_dead = true;
+                    }
+                    Ok(
+                        LogMessage::Ask { .. }
+                        | LogMessage::Echo { .. }
+                        | LogMessage::Answered { .. },
+                    ) => {
+                        // Each is answered once whatever runs when: an echo dead-lettered
+                        // answered `DeadLettered`; a stalled reply left its ask open for
+                        // the timeout; redriven, a reply to a settled ask is dropped.
+                        letters.redrive(letter.id).await.unwrap();
+                        if letter.error.contains("commit was refused") {
+                            stats.refused_redriven += 1;
+                        } else {
+                            stats.asks.redriven += 1;
+                        }
+                        redriven = true;
                     }
                     Ok(LogMessage::Record { sender, seq, .. }) => {
                         letters.redrive(letter.id).await.unwrap();
@@ -473,7 +558,8 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
         let mut last = BTreeMap::<u32, u32>::new();
         for &(sender, seq) in &log.history {
             *applied.entry((sender, seq)).or_default() += 1;
-            if redriven_keys.contains(&(sender, seq)) || sender == SCHEDULED {
+            if redriven_keys.contains(&(sender, seq)) || sender == SCHEDULED || asks::is_ask(sender)
+            {
                 continue;
             }
             if last.get(&sender).is_some_and(|l| *l >= seq) {
@@ -508,6 +594,15 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             n => stats.duplicated += n - 1,
         }
     }
+    for a in 0..u64::from(params.actors) {
+        let log = clients
+            .state::<Log>(actor_name(a))
+            .await
+            .unwrap()
+            .unwrap_or_default();
+        stats.asks.add_answers(&log.answers);
+    }
+    asks::check(&asked, &applied, &mut stats);
     stats.early = early_runs() - early_before;
     assert_eq!(
         stats.early, 0,

@@ -61,6 +61,8 @@ pub struct Stats {
     pub store: StoreFaults,
     /// Nudge faults injected.
     pub nudges: NudgeFaults,
+    /// Asks between actors, and how they were answered.
+    pub asks: super::asks::AskStats,
 }
 
 impl Stats {
@@ -94,6 +96,7 @@ impl Stats {
         self.early += other.early;
         self.store += other.store;
         self.nudges += other.nudges;
+        self.asks.add(&other.asks);
     }
 
     /// One paragraph for the test output and docs/reliability.md.
@@ -104,6 +107,7 @@ impl Stats {
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
+             Asks between actors (reply_to): {} asked, each answered exactly once ({} by the reply, {} by the timeout, {} by a dead-letter notice) and its question run exactly once; {} of their messages dead-lettered by stalls and redriven. \
              Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered.",
             self.seeds,
             self.acknowledged,
@@ -135,6 +139,11 @@ impl Stats {
             self.poison.1,
             self.poison_runs,
             self.redriven,
+            self.asks.asked,
+            self.asks.replied,
+            self.asks.timed_out,
+            self.asks.dead_lettered,
+            self.asks.redriven,
             self.store.refused_commits,
             self.refused_redriven,
             self.quarantined,
