@@ -58,7 +58,12 @@ fn the_readme_quickstart_and_testing_example_build_and_run_in_a_fresh_crate() {
         .to_owned();
     let readme = std::fs::read_to_string(workspace.join("README.md")).unwrap();
     let files = marked_blocks(&readme);
-    for path in ["Cargo.toml", "src/main.rs", "tests/faults.rs"] {
+    for path in [
+        "Cargo.toml",
+        "src/main.rs",
+        "tests/faults.rs",
+        "tests/group.rs",
+    ] {
         assert!(files.contains_key(path), "the README marks a {path} block");
     }
     let dir = workspace.join("target").join("readme-crate");
