@@ -555,6 +555,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             .await
             .unwrap()
             .unwrap_or_default();
+        stats.asks.add_answers(&log.answers);
         let mut last = BTreeMap::<u32, u32>::new();
         for &(sender, seq) in &log.history {
             *applied.entry((sender, seq)).or_default() += 1;
@@ -577,30 +578,14 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
             for key in std::iter::once((sender, seq)).chain(relayed) {
                 stats.acknowledged += 1;
                 stats.relayed += u64::from(key.0 >= RELAYED);
-                match applied.get(&key).copied().unwrap_or(0) {
-                    0 => stats.lost += 1,
-                    1 => stats.applied_once += 1,
-                    n => stats.duplicated += n - 1,
-                }
+                stats.count_applied(applied.get(&key).copied().unwrap_or(0));
             }
         }
     }
     for &key in &scheduled {
         stats.acknowledged += 1;
         stats.scheduled += 1;
-        match applied.get(&key).copied().unwrap_or(0) {
-            0 => stats.lost += 1,
-            1 => stats.applied_once += 1,
-            n => stats.duplicated += n - 1,
-        }
-    }
-    for a in 0..u64::from(params.actors) {
-        let log = clients
-            .state::<Log>(actor_name(a))
-            .await
-            .unwrap()
-            .unwrap_or_default();
-        stats.asks.add_answers(&log.answers);
+        stats.count_applied(applied.get(&key).copied().unwrap_or(0));
     }
     asks::check(&asked, &applied, &mut stats);
     stats.early = early_runs() - early_before;

@@ -66,6 +66,15 @@ pub struct Stats {
 }
 
 impl Stats {
+    /// Counts an acknowledged message that was applied `times` times.
+    pub(super) fn count_applied(&mut self, times: u64) {
+        match times {
+            0 => self.lost += 1,
+            1 => self.applied_once += 1,
+            n => self.duplicated += n - 1,
+        }
+    }
+
     /// Adds another run's figures.
     pub fn add(&mut self, other: &Stats) {
         self.seeds += other.seeds;
