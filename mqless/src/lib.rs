@@ -191,10 +191,14 @@ pub mod reply {
 
 /// Dead letters, quarantines and the sweep: list, inspect, redrive and discard the
 /// messages an actor could not process; inspect and lift the quarantine of an actor whose
-/// own record failed; wake actors whose wake-up was lost.
+/// own record failed; wake actors whose wake-up was lost. [`Operator`](recovery::Operator)
+/// reaches every actor by address, without its Rust type: list, inspect, reset, delete.
 pub mod recovery {
-    pub use mqless_runtime::recovery::{sweep, DeadLetters, Quarantine, Quarantined, SweepReport};
-    pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, StateFix};
+    pub use mqless_runtime::recovery::{
+        sweep, ActorReport, DeadLetters, Operator, Quarantine, Quarantined, Queued, SweepReport,
+        COUNT_QUEUED_UP_TO,
+    };
+    pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, Retired, StateFix};
 }
 
 /// Time: [`Request::send_after`](crate::Request::send_after) and
@@ -228,7 +232,7 @@ pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
         Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift, MailboxItem,
-        QuarantineRecord, StateFix, StateRecord, Store,
+        QuarantineRecord, Retired, StateFix, StateRecord, Store,
     };
     pub use mqless_runtime::BoxFuture;
 }

@@ -93,6 +93,17 @@ impl Remote {
         self
     }
 
+    /// Operator access to every actor in the table, by address (what the `mqless` tool
+    /// uses).
+    #[must_use]
+    pub fn operator(&self) -> recovery::Operator {
+        recovery::Operator::new(
+            Arc::new(self.store.clone()),
+            self.invoker.clone(),
+            Arc::new(SystemClock),
+        )
+    }
+
     /// The store (for its table name and consumed capacity).
     #[must_use]
     pub fn store(&self) -> &DynamoStore {

@@ -263,6 +263,16 @@ impl Embedded {
         recovery::sweep(&*self.store, &*self.wake, self.clock.now_millis()).await
     }
 
+    /// Operator access to every actor here, by address (what the `mqless` tool uses).
+    #[must_use]
+    pub fn operator(&self) -> recovery::Operator {
+        recovery::Operator::new(
+            Arc::clone(&self.store),
+            Arc::clone(&self.wake),
+            Arc::clone(&self.clock),
+        )
+    }
+
     /// The store under this runtime.
     #[must_use]
     pub fn store(&self) -> &Arc<dyn Store> {

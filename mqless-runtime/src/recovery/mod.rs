@@ -20,9 +20,11 @@
 //! ```
 
 mod dead_letters;
+mod operator;
 mod quarantine;
 
 pub use dead_letters::DeadLetters;
+pub use operator::{ActorReport, Operator, Queued, COUNT_QUEUED_UP_TO};
 pub use quarantine::{Quarantine, Quarantined};
 
 use crate::actor::{address_of, Actor};

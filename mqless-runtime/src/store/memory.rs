@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateFix,
-    StateRecord, Store,
+    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, Retired,
+    StateFix, StateRecord, Store,
 };
 use crate::error::StoreError;
-use crate::id::{Address, MessageId};
+use crate::id::{ActorType, Address, MessageId};
 use crate::BoxFuture;
 
 #[derive(Default)]
@@ -402,6 +402,66 @@ impl Store for MemoryStore {
             _ => false,
         };
         Box::pin(async move { Ok(done) })
+    }
+
+    fn list_actors<'a>(
+        &'a self,
+        actor_type: &'a ActorType,
+        after: Option<&'a Address>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Address>, StoreError>> {
+        let mut listed: Vec<Address> = lock(&self.shared.actors)
+            .iter()
+            // Like the DynamoDB index: an actor is listed from its first commit on.
+            .filter(|(address, a)| {
+                address.actor_type() == actor_type
+                    && a.record.as_ref().is_some_and(|r| r.version > 0)
+                    && after.is_none_or(|after| *address > after)
+            })
+            .map(|(address, _)| address.clone())
+            .collect();
+        listed.sort();
+        listed.truncate(limit);
+        Box::pin(async move { Ok(listed) })
+    }
+
+    fn reset_state<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
+        let outcome = match record {
+            None => Retired::Missing,
+            Some(record) if record.lease_expires_at > now => Retired::Busy,
+            Some(record) => {
+                record.state = None;
+                record.damage = None;
+                record.version += 1;
+                Retired::Done
+            }
+        };
+        Box::pin(async move { Ok(outcome) })
+    }
+
+    fn delete_actor<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let outcome = match actors.get(address) {
+            None => Retired::Missing,
+            Some(a) if a.record.as_ref().is_some_and(|r| r.lease_expires_at > now) => {
+                Retired::Busy
+            }
+            Some(_) => {
+                actors.remove(address);
+                Retired::Done
+            }
+        };
+        Box::pin(async move { Ok(outcome) })
     }
 
     fn quarantined_actors(

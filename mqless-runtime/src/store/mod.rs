@@ -11,7 +11,7 @@ pub mod memory;
 use std::time::Duration;
 
 use crate::error::StoreError;
-use crate::id::{Address, MessageId};
+use crate::id::{ActorType, Address, MessageId};
 use crate::BoxFuture;
 
 /// DynamoDB's item size limit, which every store enforces on the `#state` record (state
@@ -233,6 +233,17 @@ pub struct DeadLetter {
     pub kind: DeadLetterKind,
 }
 
+/// What [`Store::reset_state`] or [`Store::delete_actor`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Retired {
+    /// Done.
+    Done,
+    /// The actor has no state record (reset) or nothing at all (delete).
+    Missing,
+    /// A drain holds the actor's lease: try again when it ends.
+    Busy,
+}
+
 /// The idempotent writes that follow a commit: move failed messages to the dead letters,
 /// store replies, then delete consumed messages. A later owner repeats them if this one
 /// crashes before they finish.
@@ -396,6 +407,36 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
         lift: &'a Lift,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+
+    /// Up to `limit` actors of `actor_type` that have committed at least once, in address
+    /// order, starting after `after`. On DynamoDB a `Query` of the sparse, keys-only
+    /// index on the `#state` record's actor type, never a `Scan`: the index is written
+    /// once, by an actor's first commit.
+    fn list_actors<'a>(
+        &'a self,
+        actor_type: &'a ActorType,
+        after: Option<&'a Address>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Address>, StoreError>>;
+
+    /// Resets the committed state of `address` to its type's default (the mailbox, the
+    /// dead letters and the bookkeeping that keeps messages exactly once stay), bumping
+    /// the version so no commit of an older owner lands. [`Retired::Busy`] while a drain
+    /// holds the lease at `now`.
+    fn reset_state<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>>;
+
+    /// Deletes everything of `address`: its state record (so a drain still running
+    /// cannot commit), then its queued messages, replies and dead letters.
+    /// [`Retired::Busy`] while a drain holds the lease at `now`.
+    fn delete_actor<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>>;
 
     /// Every quarantined actor, in address order. On DynamoDB a `Scan`, like
     /// [`Store::pending_actors`].

@@ -7,12 +7,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::clock::{Clock, ManualClock};
 use crate::error::{InvokeError, StoreError, StoreErrorKind};
-use crate::id::{Address, MessageId};
+use crate::id::{ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, StateRecord,
-    Store,
+    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, Retired,
+    StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -387,6 +387,28 @@ impl<S: Store> Store for FaultyStore<S> {
     }
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
         self.inner.pending_actors(now)
+    }
+    fn list_actors<'a>(
+        &'a self,
+        t: &'a ActorType,
+        after: Option<&'a Address>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Address>, StoreError>> {
+        self.inner.list_actors(t, after, limit)
+    }
+    fn reset_state<'a>(
+        &'a self,
+        a: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        self.inner.reset_state(a, now)
+    }
+    fn delete_actor<'a>(
+        &'a self,
+        a: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        self.inner.delete_actor(a, now)
     }
     fn cancel<'a>(
         &'a self,

@@ -1,6 +1,7 @@
 //! The DynamoDB store: every actor in one table (see [`schema`] for the layout). Every
 //! request asks for its consumed capacity, summed in [`Capacity`].
 
+mod actors;
 mod admin;
 mod capacity;
 mod errors;
@@ -23,10 +24,10 @@ use schema::{
 };
 
 use crate::error::StoreError;
-use crate::id::{Address, MessageId};
+use crate::id::{ActorType, Address, MessageId};
 use crate::store::{
     Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
-    QuarantineRecord, StateFix, StateRecord, Store,
+    QuarantineRecord, Retired, StateFix, StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -451,6 +452,31 @@ impl Store for DynamoStore {
                 .await;
             Ok(self.counted_if(result)?.is_some())
         })
+    }
+
+    fn list_actors<'a>(
+        &'a self,
+        actor_type: &'a ActorType,
+        after: Option<&'a Address>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<Address>, StoreError>> {
+        Box::pin(self.list_actors_of(actor_type, after, limit))
+    }
+
+    fn reset_state<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        Box::pin(self.reset_state_of(address, now))
+    }
+
+    fn delete_actor<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+    ) -> BoxFuture<'a, Result<Retired, StoreError>> {
+        Box::pin(self.delete_actor_of(address, now))
     }
 
     fn quarantined_actors(

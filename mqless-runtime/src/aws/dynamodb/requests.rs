@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::capacity::Metered;
-use super::schema::{b, message_key, n, s, state_key, Item};
+use super::schema::{b, message_key, n, s, state_key, Item, ACTOR_TYPE};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::Address;
@@ -78,6 +78,7 @@ impl DynamoStore {
         // DynamoDB would refuse it anyway; refusing here says which limit, and costs nothing.
         crate::store::check_commit_size(address, commit)?;
         let mut state = state_key(address);
+        state.insert(ACTOR_TYPE.into(), s(address.actor_type().as_str()));
         state.insert("ver".into(), n(commit.expected_version + 1));
         state.insert("ep".into(), n(commit.epoch));
         // A released record leaves out the lease, the stall count and the owner (all

@@ -3,7 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
+//! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
 //! | `type/id` | `m#<message id>` | `env` (envelope) |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at`, `kind` (`failed` or `rejected`) |
@@ -28,6 +28,14 @@ pub(super) const MESSAGE: &str = "m#";
 pub(super) const REPLY: &str = "r#";
 /// Sort-key prefix of dead letters.
 pub(super) const DEAD_LETTER: &str = "d#";
+
+/// Attribute of `#state`: the actor's type (String), the partition key of the
+/// [`ACTOR_INDEX`]. Written by every commit with the same value, so only an actor's first
+/// commit writes the index.
+pub(super) const ACTOR_TYPE: &str = "ty";
+/// The sparse, keys-only global secondary index that lists the actors of a type: only
+/// `#state` records carry [`ACTOR_TYPE`]; its sort key is `pk`.
+pub const ACTOR_INDEX: &str = "actors";
 
 /// Attribute of `#state`: the token of the lease's last owner (Number).
 pub(super) const OWNER: &str = "own";
