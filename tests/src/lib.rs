@@ -7,6 +7,7 @@ pub mod in_flight;
 pub mod ledger;
 pub mod limits;
 pub mod local_aws;
+pub mod operating;
 pub mod quarantine;
 pub mod recovery;
 pub mod reminders;

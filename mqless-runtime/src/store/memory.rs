@@ -453,9 +453,7 @@ impl Store for MemoryStore {
         let mut actors = lock(&self.shared.actors);
         let outcome = match actors.get(address) {
             None => Retired::Missing,
-            Some(a) if a.record.as_ref().is_some_and(|r| r.lease_expires_at > now) => {
-                Retired::Busy
-            }
+            Some(a) if a.record.as_ref().is_some_and(|r| r.lease_expires_at > now) => Retired::Busy,
             Some(_) => {
                 actors.remove(address);
                 Retired::Done

@@ -1,0 +1,84 @@
+//! Listing, inspecting, resetting and deleting actors by address (`Operator`), on the
+//! embedded runtime and, with `e2e`, on DynamoDB Local through its `actors` index.
+
+use std::sync::Arc;
+
+use mqless::clock::{Clock, SystemClock};
+use mqless::store::MemoryStore;
+use mqless_tests::operating;
+
+#[tokio::test]
+async fn embedded_lists_a_type_page_by_page() {
+    let store = Arc::new(MemoryStore::new());
+    let runtime = operating::runtime(store.clone());
+    operating::lists_a_type_page_by_page(&runtime, &*store, 250, 100).await;
+}
+
+#[tokio::test]
+async fn embedded_inspects_and_resets() {
+    let store = Arc::new(MemoryStore::new());
+    let runtime = operating::runtime(store.clone());
+    operating::inspects_and_resets(&runtime, &*store).await;
+}
+
+#[tokio::test]
+async fn embedded_deletes_and_respects_the_lease() {
+    let store = Arc::new(MemoryStore::new());
+    let runtime = operating::runtime(store.clone());
+    operating::deletes_and_respects_the_lease(&runtime, &*store, SystemClock.now_millis()).await;
+}
+
+#[cfg(feature = "e2e")]
+mod dynamodb {
+    use super::*;
+    use mqless_tests::local_aws;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn lists_a_type_page_by_page_from_the_actors_index() {
+        let store = local_aws::fresh_store("operating-list").await;
+        let runtime = operating::runtime(Arc::new(store.clone()));
+        operating::lists_a_type_page_by_page(&runtime, &store, 250, 100).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn inspects_and_resets() {
+        let store = local_aws::fresh_store("operating-reset").await;
+        let runtime = operating::runtime(Arc::new(store.clone()));
+        operating::inspects_and_resets(&runtime, &store).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn deletes_and_respects_the_lease() {
+        let store = local_aws::fresh_store("operating-delete").await;
+        let runtime = operating::runtime(Arc::new(store.clone()));
+        operating::deletes_and_respects_the_lease(&runtime, &store, SystemClock.now_millis()).await;
+    }
+}
+
+#[cfg(feature = "e2e")]
+mod index_cost {
+    use super::*;
+    use mqless::Actors;
+    use mqless_tests::local_aws;
+    use mqless_tests::operating::Gauge;
+
+    /// The `actors` index is written by an actor's first commit only: every later commit
+    /// puts the same actor type, which DynamoDB does not write to a keys-only index again.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_actors_index_costs_writes_only_at_an_actors_first_commit() {
+        let store = local_aws::fresh_store("operating-index-cost").await;
+        let runtime = operating::runtime(Arc::new(store.clone()));
+        let client = runtime.client::<Gauge>("costed").unwrap();
+        let mut units = Vec::new();
+        for value in 0..6 {
+            let before = store.capacity().write_units;
+            client.set(value).send().await.unwrap();
+            Actors::settle(&runtime).await.unwrap();
+            units.push(store.capacity().write_units - before);
+        }
+        println!("write units per message: {units:?}");
+        // One unit for the index entry with the first commit; none after.
+        assert_eq!(units[0], units[1] + 1.0, "{units:?}");
+        assert!(units[1..].iter().all(|u| *u == units[1]), "{units:?}");
+    }
+}
