@@ -117,6 +117,24 @@ impl FunctionNames {
         })
     }
 
+    /// The types named explicitly (`MQLESS_FUNCTIONS`) and their functions, by type.
+    #[must_use]
+    pub fn named(&self) -> Vec<(&ActorType, &str)> {
+        let mut named: Vec<_> = self
+            .explicit
+            .iter()
+            .map(|(actor_type, function)| (actor_type, function.as_str()))
+            .collect();
+        named.sort_unstable();
+        named
+    }
+
+    /// The prefix of the functions of types not named explicitly (may be empty).
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The function of `actor_type`.
     #[must_use]
     pub fn function_for(&self, actor_type: &ActorType) -> String {

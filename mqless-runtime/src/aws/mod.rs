@@ -83,6 +83,21 @@ impl Environment {
         })
     }
 
+    /// An environment from its parts, for tools that take the table from elsewhere (a
+    /// command-line flag, say).
+    #[must_use]
+    pub fn new(
+        sdk: aws_config::SdkConfig,
+        table: impl Into<String>,
+        functions: FunctionNames,
+    ) -> Self {
+        Self {
+            sdk,
+            table: table.into(),
+            functions,
+        }
+    }
+
     /// The AWS SDK configuration.
     #[must_use]
     pub fn sdk_config(&self) -> &aws_config::SdkConfig {

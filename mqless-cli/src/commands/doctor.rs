@@ -1,0 +1,198 @@
+//! `doctor`: checks a deployment and says what to fix.
+
+use mqless_runtime::aws::payload::Invocation;
+use mqless_runtime::id::ActorType;
+use serde_json::{json, Map};
+
+use super::Context;
+use crate::output::Printed;
+use crate::DoctorArgs;
+
+/// One check's outcome.
+struct Check {
+    what: String,
+    ok: Option<bool>,
+    detail: String,
+}
+
+impl Check {
+    fn new(what: impl Into<String>, ok: Option<bool>, detail: impl Into<String>) -> Self {
+        Self {
+            what: what.into(),
+            ok,
+            detail: detail.into(),
+        }
+    }
+}
+
+/// Every check, and whether all that ran passed.
+pub(super) async fn run(context: &Context, args: DoctorArgs) -> (Printed, bool) {
+    let mut checks = table_checks(context).await;
+    checks.extend(function_checks(context).await);
+    let sweeper = args
+        .sweeper
+        .or_else(|| std::env::var("MQLESS_SWEEPER_FUNCTION").ok());
+    checks.push(sweeper_check(context, sweeper).await);
+    let healthy = checks.iter().all(|c| c.ok != Some(false));
+    let rows = checks
+        .into_iter()
+        .map(|check| {
+            let mut row = Map::new();
+            let status = match check.ok {
+                Some(true) => "ok",
+                Some(false) => "FAIL",
+                None => "skipped",
+            };
+            row.insert("check".into(), json!(check.what));
+            row.insert("status".into(), json!(status));
+            row.insert("detail".into(), json!(check.detail));
+            row
+        })
+        .collect();
+    let printed = Printed::Rows {
+        columns: vec!["check", "status", "detail"],
+        rows,
+    };
+    (printed, healthy)
+}
+
+async fn table_checks(context: &Context) -> Vec<Check> {
+    let store = context.environment.store();
+    let table = store.table().to_owned();
+    let what = format!("table {table}");
+    let index = match store.has_actor_index().await {
+        Ok(index) => index,
+        Err(error) => return vec![Check::new(
+            what,
+            Some(false),
+            format!(
+                "{error} (create it with the generated template, or `DynamoStore::create_table`)"
+            ),
+        )],
+    };
+    let mut checks = vec![Check::new(what, Some(true), "exists")];
+    checks.push(Check::new(
+        "actors index",
+        Some(index),
+        if index {
+            "present: `actors list` reads it".to_owned()
+        } else {
+            "missing: `actors list` cannot work; `DynamoStore::create_table` on the existing table adds it (a keys-only GSI `actors` on `ty`, sort key `pk`)".to_owned()
+        },
+    ));
+    let ttl = store.ttl_enabled().await;
+    checks.push(match ttl {
+        Ok(true) => Check::new("time to live", Some(true), "enabled on `ttl`"),
+        Ok(false) => Check::new(
+            "time to live",
+            Some(false),
+            format!("off: replies never expire; enable TTL on attribute `ttl` (aws dynamodb update-time-to-live --table-name {table} --time-to-live-specification Enabled=true,AttributeName=ttl)"),
+        ),
+        Err(error) => Check::new("time to live", Some(false), error.to_string()),
+    });
+    checks
+}
+
+async fn function_checks(context: &Context) -> Vec<Check> {
+    let functions = context.environment.functions();
+    let named = functions.named();
+    if named.is_empty() {
+        let how = if functions.prefix().is_empty() {
+            "each actor type's function is named as the type".to_owned()
+        } else {
+            format!(
+                "each actor type's function is `{}<Type>`",
+                functions.prefix()
+            )
+        };
+        return vec![Check::new(
+            "functions",
+            None,
+            format!("MQLESS_FUNCTIONS is not set ({how}); list them as `Type=function,...` for doctor to check each"),
+        )];
+    }
+    let invoker = context.environment.invoker();
+    let mut checks = Vec::new();
+    for (actor_type, function) in named {
+        checks.push(probe(&invoker, actor_type, function).await);
+    }
+    checks
+}
+
+/// Invokes `function` with an invocation every MQLess handler refuses (an empty actor
+/// id): the refusal proves it exists and runs MQLess, and nothing is written.
+async fn probe(
+    invoker: &mqless_runtime::aws::LambdaInvoker,
+    actor_type: &ActorType,
+    function: &str,
+) -> Check {
+    let what = format!("function {function} ({actor_type})");
+    let invocation = Invocation {
+        actor: String::new(),
+        actor_type: Some(actor_type.as_str().to_owned()),
+        reply_to: None,
+        hop: 0,
+        send: None,
+    };
+    match invoker.invoke(actor_type, &invocation, true).await {
+        Err(error) if error.message.contains("MQLess.InvalidInvocation") => {
+            Check::new(what, Some(true), "answers as an MQLess handler")
+        }
+        Err(error) => Check::new(
+            what,
+            Some(false),
+            format!("{} (deploy it, or fix MQLESS_FUNCTIONS)", error.message),
+        ),
+        Ok(_) => Check::new(
+            what,
+            Some(false),
+            "accepted an invocation every MQLess handler refuses: is it an MQLess function?",
+        ),
+    }
+}
+
+async fn sweeper_check(context: &Context, sweeper: Option<String>) -> Check {
+    let Some(function) = sweeper else {
+        return Check::new(
+            "sweeper",
+            None,
+            "not checked: pass --sweeper <function> or set MQLESS_SWEEPER_FUNCTION (without a sweeper on a schedule, scheduled messages and lost wake-ups wait for the next message)",
+        );
+    };
+    let client = mqless_runtime::aws::aws_sdk_lambda::Client::new(context.environment.sdk_config());
+    let answer = client
+        .invoke()
+        .function_name(&function)
+        .payload(mqless_runtime::aws::aws_sdk_lambda::primitives::Blob::new(
+            "{}",
+        ))
+        .send()
+        .await;
+    let what = format!("sweeper {function}");
+    match answer {
+        Ok(out) if out.function_error().is_none() => {
+            let body = out
+                .payload()
+                .map(|p| p.as_ref().to_vec())
+                .unwrap_or_default();
+            match serde_json::from_slice::<mqless_runtime::aws::payload::SweepResult>(&body) {
+                Ok(result) => Check::new(
+                    what,
+                    Some(true),
+                    format!("swept: {} actors had messages due", result.pending),
+                ),
+                Err(_) => Check::new(
+                    what,
+                    Some(false),
+                    "answered something that is not a sweep result: is it `serve_sweeper`?",
+                ),
+            }
+        }
+        Ok(out) => Check::new(
+            what,
+            Some(false),
+            format!("failed: {}", out.function_error().unwrap_or_default()),
+        ),
+        Err(error) => Check::new(what, Some(false), format!("cannot invoke it: {error:?}")),
+    }
+}

@@ -1,0 +1,157 @@
+//! One module per command group; [`Context`] holds what they share: the environment
+//! (table, functions, AWS clients) and the output format.
+
+mod actors;
+mod dead_letters;
+mod doctor;
+mod mailbox;
+mod send;
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::process::ExitCode;
+
+use mqless_runtime::aws::{Environment, FunctionNames};
+use mqless_runtime::id::{ActorId, ActorType, Address, MessageId};
+use mqless_runtime::recovery::Operator;
+use serde_json::json;
+
+use crate::output::{Format, Printed};
+use crate::{ActorArgs, Cli, Command};
+
+/// What every command works with.
+pub(crate) struct Context {
+    environment: Environment,
+    operator: Operator,
+    format: Format,
+}
+
+impl Context {
+    async fn load(table: Option<String>, format: Format) -> Result<Self, String> {
+        let table = match table.or_else(|| std::env::var("MQLESS_TABLE").ok()) {
+            Some(table) if !table.is_empty() => table,
+            _ => return Err("no table: set MQLESS_TABLE or pass --table <name>".into()),
+        };
+        let functions = FunctionNames::from_env().map_err(|e| e.to_string())?;
+        let sdk = mqless_runtime::aws::load_config().await;
+        let environment = Environment::new(sdk, table, functions);
+        let operator = environment.remote().operator();
+        Ok(Self {
+            environment,
+            operator,
+            format,
+        })
+    }
+
+    fn print(&self, printed: &Printed) {
+        print!("{}", printed.render(self.format));
+    }
+}
+
+/// Runs the command; the exit code says whether it did what was asked (`doctor` fails
+/// when it finds a problem).
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
+    let context = Context::load(cli.table, cli.output).await?;
+    let printed = match cli.command {
+        Command::Actors(command) => actors::run(&context, command).await?,
+        Command::State(command) => actors::run_state(&context, command).await?,
+        Command::Mailbox(command) => mailbox::run(&context, command).await?,
+        Command::Send(args) => send::run(&context, args).await?,
+        Command::DeadLetters(command) => dead_letters::run(&context, command).await?,
+        Command::Sweep => sweep(&context).await?,
+        Command::Doctor(args) => {
+            let (printed, healthy) = doctor::run(&context, args).await;
+            context.print(&printed);
+            return Ok(if healthy {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+    };
+    context.print(&printed);
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sweep(context: &Context) -> Result<Printed, String> {
+    let report = context.operator.sweep().await.map_err(|e| e.to_string())?;
+    let failed: Vec<_> = report
+        .failed
+        .iter()
+        .map(|(address, error)| json!({"actor": address.to_string(), "error": error.to_string()}))
+        .collect();
+    let mut text = format!(
+        "{} actors had messages due; woke {}",
+        report.pending.len(),
+        report.nudged
+    );
+    for (address, error) in &report.failed {
+        text += &format!("\nwaking {address} failed: {error}");
+    }
+    Ok(Printed::Said(
+        text,
+        json!({"pending": report.pending.len(), "nudged": report.nudged, "failed": failed}),
+    ))
+}
+
+/// The address of `<Type> <id>`, validated as the runtime validates it.
+fn address(actor_type: &str, id: &str) -> Result<Address, String> {
+    let actor_type = ActorType::new(actor_type).map_err(|e| e.to_string())?;
+    let id = ActorId::new(id).map_err(|e| e.to_string())?;
+    Ok(Address::new(actor_type, id))
+}
+
+fn address_of(actor: &ActorArgs) -> Result<Address, String> {
+    address(&actor.actor_type, &actor.id)
+}
+
+fn actor_type(name: &str) -> Result<ActorType, String> {
+    ActorType::new(name).map_err(|e| e.to_string())
+}
+
+fn message_id(text: &str) -> Result<MessageId, String> {
+    MessageId::parse(text).map_err(|e| format!("{text:?} is not a message id: {e}"))
+}
+
+/// Asks the person at the terminal to type `expected` to go on; `--yes` skips it, and
+/// without a terminal it refuses rather than guess.
+fn confirm(question: &str, expected: &str, yes: bool) -> Result<(), String> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{question}: refusing without --yes, as stdin is not a terminal"
+        ));
+    }
+    eprint!("{question}\nType {expected:?} to confirm: ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| format!("could not read the confirmation: {e}"))?;
+    if answer.trim() == expected {
+        Ok(())
+    } else {
+        Err("not confirmed; nothing changed".into())
+    }
+}
+
+/// Every actor of `actor_type`, paging through the index, with a progress line.
+async fn every_actor(context: &Context, actor_type: &ActorType) -> Result<Vec<Address>, String> {
+    let mut all: Vec<Address> = Vec::new();
+    let mut progress = crate::output::Progress::new("listing actors", None);
+    loop {
+        let page = context
+            .operator
+            .list(actor_type, all.last(), 1000)
+            .await
+            .map_err(|e| e.to_string())?;
+        progress.advance(page.len());
+        let done = page.len() < 1000;
+        all.extend(page);
+        if done {
+            return Ok(all);
+        }
+    }
+}

@@ -1,0 +1,195 @@
+//! `mqless`: list, inspect, message and repair the actors of an MQLess deployment.
+//!
+//! It reads the same environment as the functions and clients (`MQLESS_TABLE`,
+//! `MQLESS_FUNCTIONS` / `MQLESS_FUNCTION_PREFIX`, the standard AWS settings), so it works
+//! against AWS and against the local stack alike. It needs no Rust types: states,
+//! messages and replies are shown as JSON decoded from MessagePack, and `send` encodes
+//! JSON arguments into the wire format (docs/wire.md).
+
+mod commands;
+mod json;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use output::Format;
+
+/// List, inspect, message and repair the actors of an MQLess deployment.
+///
+/// Reads MQLESS_TABLE, MQLESS_FUNCTIONS (or MQLESS_FUNCTION_PREFIX) and the standard AWS
+/// settings (region, credentials, AWS_ENDPOINT_URL...), as the functions do.
+#[derive(Debug, Parser)]
+#[command(name = "mqless", version, propagate_version = true)]
+struct Cli {
+    /// The DynamoDB table (default: $MQLESS_TABLE).
+    #[arg(long, global = true)]
+    table: Option<String>,
+    /// How to print results.
+    #[arg(long, global = true, value_enum, default_value = "table")]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List, show and delete actors.
+    #[command(subcommand)]
+    Actors(ActorsCommand),
+    /// Reset an actor's state to its type's default.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Look at queued messages without running them.
+    #[command(subcommand)]
+    Mailbox(MailboxCommand),
+    /// Send a message (a tell, or an ask with --ask) through the actor type's function.
+    Send(SendArgs),
+    /// List, show, redrive and discard dead letters.
+    #[command(subcommand, name = "dead-letters")]
+    DeadLetters(DeadLettersCommand),
+    /// Wake every actor with messages due now (what the sweeper function does).
+    Sweep,
+    /// Check the deployment: the table, its index and TTL, and the functions.
+    Doctor(DoctorArgs),
+}
+
+/// An actor: its type and id.
+#[derive(Debug, Clone, Args)]
+struct ActorArgs {
+    /// The actor type (the Rust type's name, as in `Counter`).
+    actor_type: String,
+    /// The actor id.
+    id: String,
+}
+
+#[derive(Debug, Subcommand)]
+enum ActorsCommand {
+    /// List the actors of a type that have committed state, in id order, a page at a
+    /// time (from the table's `actors` index: no scan).
+    List {
+        /// The actor type.
+        actor_type: String,
+        /// Actors per page.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        /// Start after this id (the last id of the previous page).
+        #[arg(long)]
+        after: Option<String>,
+        /// Every page, not just one.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Show an actor: its state as JSON, version, lease, quarantine, queued messages,
+    /// dead letters and last error.
+    Show(ActorArgs),
+    /// Delete an actor: its state, queued messages, replies and dead letters.
+    Delete {
+        #[command(flatten)]
+        actor: ActorArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum StateCommand {
+    /// Reset an actor's state to its type's default; queued messages and dead letters
+    /// stay.
+    Reset {
+        #[command(flatten)]
+        actor: ActorArgs,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum MailboxCommand {
+    /// The first queued messages of an actor, in the order it runs them.
+    Peek {
+        #[command(flatten)]
+        actor: ActorArgs,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+    },
+}
+
+/// `send <Type> <id> <method> --json '{...}'`.
+#[derive(Debug, Args)]
+struct SendArgs {
+    #[command(flatten)]
+    actor: ActorArgs,
+    /// The method (its wire name: the Rust name, or `#[handler(name = ..)]`).
+    method: String,
+    /// The method's named arguments as a JSON object, like '{"by": 5}'.
+    #[arg(long, default_value = "{}")]
+    json: String,
+    /// Wait for the reply and print it.
+    #[arg(long)]
+    ask: bool,
+    /// An idempotency key: a message with a key the actor consumed recently is skipped.
+    #[arg(long)]
+    key: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum DeadLettersCommand {
+    /// The dead letters of one actor, or of every actor of a type.
+    List {
+        /// The actor type.
+        actor_type: String,
+        /// The actor id (default: every actor of the type).
+        id: Option<String>,
+    },
+    /// One dead letter in full: its message as JSON, why it failed, when.
+    Show {
+        #[command(flatten)]
+        actor: ActorArgs,
+        /// The dead letter's message id.
+        message: String,
+    },
+    /// Put dead letters back at the end of the mailbox and wake the actor.
+    Redrive {
+        /// The actor type.
+        actor_type: String,
+        /// The actor id (default: every actor of the type, with --all).
+        id: Option<String>,
+        /// One message id (default: all of the actor's dead letters, with --all).
+        message: Option<String>,
+        /// Redrive every dead letter of the actor, or of the type when no id is given.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Delete a dead letter for good.
+    Discard {
+        #[command(flatten)]
+        actor: ActorArgs,
+        /// The dead letter's message id.
+        message: String,
+    },
+}
+
+/// `doctor`.
+#[derive(Debug, Args)]
+struct DoctorArgs {
+    /// The sweeper function, to check it answers (default: $MQLESS_SWEEPER_FUNCTION).
+    #[arg(long)]
+    sweeper: Option<String>,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match commands::run(cli).await {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("mqless: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
