@@ -60,9 +60,17 @@ fn table(columns: &[&'static str], rows: &[serde_json::Map<String, Json>]) -> St
     if rows.is_empty() {
         return "(none)\n".into();
     }
+    // The last column is left whole: it is where the long text (an error, a detail) is.
+    let last = columns.len().saturating_sub(1);
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|row| columns.iter().map(|c| cell(row.get(*c))).collect())
+        .map(|row| {
+            columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| cell(row.get(*c), if i == last { usize::MAX } else { 60 }))
+                .collect()
+        })
         .collect();
     let widths: Vec<usize> = columns
         .iter()
@@ -99,7 +107,7 @@ fn record(fields: &[(&'static str, Json)]) -> String {
             Json::Object(_) | Json::Array(_) => {
                 serde_json::to_string_pretty(value).unwrap_or_default()
             }
-            other => cell(Some(other)),
+            other => cell(Some(other), usize::MAX),
         };
         let indent = " ".repeat(width + 2);
         let text = text.replace('\n', &format!("\n{indent}"));
@@ -109,14 +117,14 @@ fn record(fields: &[(&'static str, Json)]) -> String {
 }
 
 /// A value as a table cell: strings bare, `null` as `-`, the rest as compact JSON cut
-/// to 60 characters.
-fn cell(value: Option<&Json>) -> String {
+/// to `max` characters.
+fn cell(value: Option<&Json>, max: usize) -> String {
     let text = match value {
         None | Some(Json::Null) => "-".to_owned(),
         Some(Json::String(s)) => s.clone(),
         Some(other) => other.to_string(),
     };
-    short(&text, 60)
+    short(&text, max)
 }
 
 /// `text` cut to `max` characters, with `…` when cut.

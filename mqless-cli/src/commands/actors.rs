@@ -125,7 +125,8 @@ fn queued(report: &ActorReport) -> String {
 /// The fields `actors show` prints.
 fn shown(report: &ActorReport) -> Vec<(&'static str, Json)> {
     let state = match &report.state {
-        None => json!("(the type's default: never committed, or reset)"),
+        // The type's default: never committed, or reset.
+        None => Json::Null,
         Some(bytes) => json::from_msgpack(bytes).unwrap_or_else(|e| json!(format!("<{e}>"))),
     };
     let lease = report.lease_expires_at.map_or(json!("free"), |at| {

@@ -135,7 +135,11 @@ async fn probe(
         send: None,
     };
     match invoker.invoke(actor_type, &invocation, true).await {
-        Err(error) if error.message.contains("MQLess.InvalidInvocation") => {
+        // AWS names the error type; the emulator passes only its message on.
+        Err(error)
+            if error.message.contains("MQLess.InvalidInvocation")
+                || error.message.contains("invalid invocation") =>
+        {
             Check::new(what, Some(true), "answers as an MQLess handler")
         }
         Err(error) => Check::new(

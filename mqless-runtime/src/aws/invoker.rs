@@ -220,7 +220,7 @@ impl LambdaInvoker {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| fail(format!("invoking function `{function}` failed: {}; check the function name (MQLESS_FUNCTIONS / MQLESS_FUNCTION_PREFIX), AWS_ENDPOINT_URL_LAMBDA and lambda:InvokeFunction permission", crate::error::chain(&e))))?;
+            .map_err(|e| fail(invoke_failure(&function, &e)))?;
         if let Some(kind) = out.function_error() {
             let body = out
                 .payload()
@@ -238,6 +238,24 @@ impl LambdaInvoker {
             .map(Some)
             .map_err(|e| fail(format!("function `{function}` answered something that is not an MQLess result ({e}); is it an MQLess handler?")))
     }
+}
+
+/// Why invoking `function` failed, and what to check. A function that ran and failed
+/// (cargo-lambda's emulator answers that as an HTTP 500 with the function's error) is
+/// reported with its own message, not as a wrong name or permission.
+fn invoke_failure(
+    function: &str,
+    error: &aws_sdk_lambda::error::SdkError<aws_sdk_lambda::operation::invoke::InvokeError>,
+) -> String {
+    // The function's own `{"errorType", "errorMessage"}`, when the answer carries one.
+    let body = error.raw_response().and_then(|raw| raw.body().bytes());
+    if let Some(failure) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) {
+        if let Some(message) = failure.get("errorMessage").and_then(|m| m.as_str()) {
+            let kind = failure.get("errorType").and_then(|t| t.as_str()).unwrap_or("error");
+            return format!("function `{function}` failed ({kind}): {message}");
+        }
+    }
+    format!("invoking function `{function}` failed: {}; check the function name (MQLESS_FUNCTIONS / MQLESS_FUNCTION_PREFIX), AWS_ENDPOINT_URL_LAMBDA and lambda:InvokeFunction permission", crate::error::chain(error))
 }
 
 impl Invoker for LambdaInvoker {
