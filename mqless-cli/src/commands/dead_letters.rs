@@ -142,8 +142,10 @@ fn row(address: &Address, letter: &DeadLetter) -> Map<String, Json> {
     let mut row = Map::new();
     row.insert("actor".into(), json!(address.to_string()));
     row.insert("id".into(), json!(letter.id.to_string()));
-    row.insert("failed".into(), json!(time(letter.dead_at)));
-    row.insert("kind".into(), json!(letter.kind.as_str()));
+    row.insert("at".into(), json!(time(letter.dead_at)));
+    // `failed` (it could not run) or `rejected` (a tell whose method returned `Err`);
+    // `kind` is the message's own (tell, ask, ...).
+    row.insert("status".into(), json!(letter.kind.as_str()));
     row.insert("attempts".into(), json!(letter.attempts));
     row.insert("error".into(), json!(letter.error));
     match letter.envelope() {

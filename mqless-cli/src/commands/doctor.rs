@@ -62,13 +62,15 @@ async fn table_checks(context: &Context) -> Vec<Check> {
     let what = format!("table {table}");
     let index = match store.has_actor_index().await {
         Ok(index) => index,
-        Err(error) => return vec![Check::new(
-            what,
-            Some(false),
-            format!(
+        Err(error) => {
+            return vec![Check::new(
+                what,
+                Some(false),
+                format!(
                 "{error} (create it with the generated template, or `DynamoStore::create_table`)"
             ),
-        )],
+            )]
+        }
     };
     let mut checks = vec![Check::new(what, Some(true), "exists")];
     checks.push(Check::new(

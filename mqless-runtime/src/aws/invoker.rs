@@ -216,7 +216,11 @@ impl LambdaInvoker {
             .client
             .invoke()
             .function_name(&function)
-            .invocation_type(if wait { InvocationType::RequestResponse } else { InvocationType::Event })
+            .invocation_type(if wait {
+                InvocationType::RequestResponse
+            } else {
+                InvocationType::Event
+            })
             .payload(Blob::new(payload))
             .send()
             .await
@@ -251,7 +255,10 @@ fn invoke_failure(
     let body = error.raw_response().and_then(|raw| raw.body().bytes());
     if let Some(failure) = body.and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok()) {
         if let Some(message) = failure.get("errorMessage").and_then(|m| m.as_str()) {
-            let kind = failure.get("errorType").and_then(|t| t.as_str()).unwrap_or("error");
+            let kind = failure
+                .get("errorType")
+                .and_then(|t| t.as_str())
+                .unwrap_or("error");
             return format!("function `{function}` failed ({kind}): {message}");
         }
     }
