@@ -53,6 +53,17 @@ enum Command {
     Sweep,
     /// Check the deployment: the table, its index and TTL, and the functions.
     Doctor(DoctorArgs),
+    /// Create the table, or add what an existing one lacks.
+    #[command(subcommand)]
+    Table(TableCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TableCommand {
+    /// Create the table (on demand, keys `pk`/`sk`, TTL on `ttl`, the `actors` index) and
+    /// wait until it is active; on an existing table, turn TTL on and add the index if
+    /// they are missing. Safe to run again.
+    Create,
 }
 
 /// An actor: its type and id.

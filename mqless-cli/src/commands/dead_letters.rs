@@ -26,9 +26,7 @@ pub(super) async fn run(context: &Context, command: DeadLettersCommand) -> Resul
                 }
             }
             Ok(Printed::Rows {
-                columns: vec![
-                    "actor", "id", "failed", "kind", "attempts", "method", "error",
-                ],
+                columns: vec!["actor", "id", "at", "status", "attempts", "method", "error"],
                 rows,
             })
         }
@@ -44,10 +42,11 @@ pub(super) async fn run(context: &Context, command: DeadLettersCommand) -> Resul
             let fields = [
                 "actor",
                 "id",
-                "failed",
-                "kind",
+                "at",
+                "status",
                 "attempts",
                 "error",
+                "kind",
                 "method",
                 "arguments",
                 "from",

@@ -1,6 +1,6 @@
 //! `doctor`: checks a deployment and says what to fix.
 
-use mqless_runtime::aws::payload::Invocation;
+use mqless_runtime::aws::payload::{Invocation, SweepResult};
 use mqless_runtime::id::ActorType;
 use serde_json::{json, Map};
 
@@ -165,40 +165,23 @@ async fn sweeper_check(context: &Context, sweeper: Option<String>) -> Check {
             "not checked: pass --sweeper <function> or set MQLESS_SWEEPER_FUNCTION (without a sweeper on a schedule, scheduled messages and lost wake-ups wait for the next message)",
         );
     };
-    let client = mqless_runtime::aws::aws_sdk_lambda::Client::new(context.environment.sdk_config());
-    let answer = client
-        .invoke()
-        .function_name(&function)
-        .payload(mqless_runtime::aws::aws_sdk_lambda::primitives::Blob::new(
-            "{}",
-        ))
-        .send()
-        .await;
     let what = format!("sweeper {function}");
-    match answer {
-        Ok(out) if out.function_error().is_none() => {
-            let body = out
-                .payload()
-                .map(|p| p.as_ref().to_vec())
-                .unwrap_or_default();
-            match serde_json::from_slice::<mqless_runtime::aws::payload::SweepResult>(&body) {
-                Ok(result) => Check::new(
-                    what,
-                    Some(true),
-                    format!("swept: {} actors had messages due", result.pending),
-                ),
-                Err(_) => Check::new(
-                    what,
-                    Some(false),
-                    "answered something that is not a sweep result: is it `serve_sweeper`?",
-                ),
-            }
-        }
-        Ok(out) => Check::new(
+    let answer = context
+        .environment
+        .invoker()
+        .invoke_function(&function, b"{}".to_vec(), true)
+        .await;
+    match answer.map(|body| serde_json::from_slice::<SweepResult>(&body)) {
+        Ok(Ok(result)) => Check::new(
+            what,
+            Some(true),
+            format!("swept: {} actors had messages due", result.pending),
+        ),
+        Ok(Err(_)) => Check::new(
             what,
             Some(false),
-            format!("failed: {}", out.function_error().unwrap_or_default()),
+            "answered something that is not a sweep result: is it `serve_sweeper`?",
         ),
-        Err(error) => Check::new(what, Some(false), format!("cannot invoke it: {error:?}")),
+        Err(error) => Check::new(what, Some(false), error),
     }
 }

@@ -16,7 +16,7 @@ use mqless_runtime::recovery::Operator;
 use serde_json::json;
 
 use crate::output::{Format, Printed};
-use crate::{ActorArgs, Cli, Command};
+use crate::{ActorArgs, Cli, Command, TableCommand};
 
 /// What every command works with.
 pub(crate) struct Context {
@@ -58,6 +58,14 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Send(args) => send::run(&context, args).await?,
         Command::DeadLetters(command) => dead_letters::run(&context, command).await?,
         Command::Sweep => sweep(&context).await?,
+        Command::Table(TableCommand::Create) => {
+            let store = context.environment.store();
+            store.create_table().await.map_err(|e| e.to_string())?;
+            Printed::Said(
+                format!("table {} is ready", store.table()),
+                json!({"table": store.table(), "ready": true}),
+            )
+        }
         Command::Doctor(args) => {
             let (printed, healthy) = doctor::run(&context, args).await;
             context.print(&printed);

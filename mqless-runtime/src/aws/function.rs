@@ -145,8 +145,8 @@ pub fn serve_sweeper() -> Result<(), LambdaError> {
                 move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
                     let remote = Arc::clone(&remote);
                     async move {
-                        let report = remote.sweep().await?;
-                        Ok::<_, LambdaError>(SweepResult {
+                        let report = remote.sweep().await.map_err(FunctionError)?;
+                        Ok::<_, FunctionError>(SweepResult {
                             pending: report.pending.len(),
                             nudged: report.nudged,
                             failed: report

@@ -212,10 +212,35 @@ impl LambdaInvoker {
         };
         let payload = serde_json::to_vec(invocation)
             .map_err(|e| fail(format!("could not encode the payload: {e}")))?;
+        let body = self
+            .invoke_function(&function, payload, wait)
+            .await
+            .map_err(fail)?;
+        if !wait {
+            return Ok(None);
+        }
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| fail(format!("function `{function}` answered something that is not an MQLess result ({e}); is it an MQLess handler?")))
+    }
+
+    /// Invokes `function` by name with `payload`; its answer (empty for `Event`,
+    /// `wait = false`). For tools that invoke what is not an actor type's function (the
+    /// sweeper, say).
+    ///
+    /// # Errors
+    /// What failed and what to check: the function's own error when it ran and failed,
+    /// or the name, endpoint and permission when it could not be invoked.
+    pub async fn invoke_function(
+        &self,
+        function: &str,
+        payload: Vec<u8>,
+        wait: bool,
+    ) -> Result<Vec<u8>, String> {
         let out = self
             .client
             .invoke()
-            .function_name(&function)
+            .function_name(function)
             .invocation_type(if wait {
                 InvocationType::RequestResponse
             } else {
@@ -224,23 +249,18 @@ impl LambdaInvoker {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|e| fail(invoke_failure(&function, &e)))?;
+            .map_err(|e| invoke_failure(function, &e))?;
+        let body = out
+            .payload()
+            .map(|p| p.as_ref().to_vec())
+            .unwrap_or_default();
         if let Some(kind) = out.function_error() {
-            let body = out
-                .payload()
-                .map(|p| String::from_utf8_lossy(p.as_ref()).into_owned())
-                .unwrap_or_default();
-            return Err(fail(format!(
-                "function `{function}` failed ({kind}): {body}"
-            )));
+            return Err(format!(
+                "function `{function}` failed ({kind}): {}",
+                String::from_utf8_lossy(&body)
+            ));
         }
-        if !wait {
-            return Ok(None);
-        }
-        let body = out.payload().map(|p| p.as_ref()).unwrap_or_default();
-        serde_json::from_slice(body)
-            .map(Some)
-            .map_err(|e| fail(format!("function `{function}` answered something that is not an MQLess result ({e}); is it an MQLess handler?")))
+        Ok(body)
     }
 }
 
