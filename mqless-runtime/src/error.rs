@@ -52,6 +52,9 @@ pub enum Error {
     /// A `reply_to` ask that cannot be made: the message says why.
     #[error("invalid reply_to: {0}")]
     InvalidReplyTo(&'static str),
+    /// A W3C `traceparent` that does not parse: the message says what is wrong.
+    #[error("invalid traceparent {0}; expected `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (W3C Trace Context)")]
+    InvalidTraceParent(String),
     /// A reminder that cannot be registered: the message says why.
     #[error("invalid reminder: {0}")]
     InvalidReminder(String),

@@ -36,6 +36,7 @@ pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod trace;
 pub mod wire;
 
 pub use actor::{Actor, ActorClient, Context};

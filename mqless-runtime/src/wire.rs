@@ -46,6 +46,10 @@ pub struct Envelope {
     /// ask's timeout message). The asker handles the first of the two and drops the other.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub answers: Option<MessageId>,
+    /// The W3C `traceparent` of the send (see [`crate::trace`]): the handler's span
+    /// continues that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 /// Where the outcome of an ask made with `reply_to` goes: a message to the asker, whose
@@ -116,7 +120,8 @@ pub enum Missed {
 }
 
 impl Envelope {
-    /// An envelope around an encoded message body.
+    /// An envelope around an encoded message body, carrying the current trace context
+    /// (see [`crate::trace`]).
     #[must_use]
     pub fn new(body: Vec<u8>, ask: bool, key: Option<String>) -> Self {
         Self {
@@ -129,6 +134,7 @@ impl Envelope {
             from: None,
             reply_to: None,
             answers: None,
+            trace: crate::trace::for_send(),
         }
     }
 
@@ -201,4 +207,25 @@ pub enum ReplyRecord {
     DeadLettered(String),
     /// A message with the same idempotency key was consumed before: this one was skipped.
     Duplicate,
+}
+
+/// The method a message body calls: the key of its one-entry map (docs/wire.md,
+/// "Message bodies"), read without decoding the arguments; `None` when the body is not
+/// such a map.
+#[must_use]
+pub fn method_name(body: &[u8]) -> Option<&str> {
+    let (&marker, rest) = body.split_first()?;
+    if marker != 0x81 {
+        return None;
+    }
+    let (&header, rest) = rest.split_first()?;
+    let (len, rest) = match header {
+        0xa0..=0xbf => (usize::from(header & 0x1f), rest),
+        0xd9 => {
+            let (&len, rest) = rest.split_first()?;
+            (usize::from(len), rest)
+        }
+        _ => return None,
+    };
+    std::str::from_utf8(rest.get(..len)?).ok()
 }

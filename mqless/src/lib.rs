@@ -213,6 +213,15 @@ pub mod schedule {
     };
 }
 
+/// Trace context across actors: the W3C `traceparent` of a send travels in its envelope,
+/// so a trace continues from a client, across the mailbox, into the handler's `message`
+/// span (field `trace_id`) and on to the actors it sends to. Set it on a client's sends
+/// with [`in_trace`](trace::in_trace); read it in a handler with
+/// [`current`](trace::current).
+pub mod trace {
+    pub use mqless_runtime::trace::{current, in_trace, TraceParent};
+}
+
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
 pub mod embedded {
     pub use mqless_runtime::embedded::EmbeddedBuilder;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
+use tracing::Instrument as _;
 
 use super::SendOptions;
 use crate::clock::Clock;
@@ -117,14 +118,24 @@ impl Transport for StoreTransport {
                 sent_to.insert(to.clone());
             }
         }
-        Box::pin(async move {
-            if options.reply_to.is_some() {
-                return Err(Error::InvalidReplyTo(
+        if options.reply_to.is_some() {
+            return Box::pin(async {
+                Err(Error::InvalidReplyTo(
                     "only a handler can ask with reply_to (its reply is a message to the asking actor); outside one, use `.call()`",
-                ));
-            }
-            let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
-            let envelope = options.envelope(body, ask).encode(&self.limits)?;
+                ))
+            });
+        }
+        let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
+        let envelope = options.envelope(body, ask);
+        let span = tracing::debug_span!(
+            "send",
+            actor = %to,
+            message = %id,
+            method = crate::wire::method_name(&envelope.body).unwrap_or("?"),
+            trace = envelope.trace.as_deref().unwrap_or("-"),
+        );
+        let sending = async move {
+            let envelope = envelope.encode(&self.limits)?;
             let local = self.local_replies.as_ref().filter(|_| ask);
             if let Some(local) = local {
                 local.expect(to, id);
@@ -152,7 +163,8 @@ impl Transport for StoreTransport {
                 }
             }
             Ok(id)
-        })
+        };
+        Box::pin(sending.instrument(span))
     }
 
     fn wait_reply<'a>(

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use super::bookkeeping::{
     truncate, Bookkeeping, CONSUMED_BYTES, FAILURE_OVERHEAD, KEY_OVERHEAD, MAX_ERROR_LEN,
     REPLY_OVERHEAD,
@@ -17,6 +19,7 @@ use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::reply;
 use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
+use crate::trace::TraceParent;
 use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo, ENVELOPE_OVERHEAD};
 
 /// Most asks made with `reply_to` one actor may have awaiting their replies: each is
@@ -226,6 +229,36 @@ impl<'l, A: Actor> Batch<'l, A> {
                 return Ok(());
             }
         };
+        // The message's span continues the sender's trace; everything it sends (its
+        // handler's sends, its reply) carries a child of it.
+        let parent = envelope
+            .trace
+            .as_deref()
+            .and_then(|t| TraceParent::parse(t).ok());
+        let span = tracing::info_span!(
+            "message",
+            actor = %self.address,
+            message = %item.id,
+            method = crate::wire::method_name(&envelope.body).unwrap_or("?"),
+            trace_id = tracing::field::Empty,
+            parent_id = tracing::field::Empty,
+        );
+        if let Some(parent) = parent {
+            span.record("trace_id", parent.trace_id());
+            span.record("parent_id", parent.span_id());
+        }
+        let trace = parent.map(|parent| parent.child());
+        match trace {
+            Some(trace) => {
+                let applying = crate::trace::in_trace(trace, self.apply_decoded(item, envelope));
+                applying.instrument(span).await
+            }
+            None => self.apply_decoded(item, envelope).instrument(span).await,
+        }
+    }
+
+    /// [`Self::apply`] of a message whose envelope decoded.
+    async fn apply_decoded(&mut self, item: &MailboxItem, envelope: Envelope) -> Result<(), Error> {
         if let Some(key) = &envelope.key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 // Written past the client: remembering it could push the state record

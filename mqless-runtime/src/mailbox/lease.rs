@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use tracing::Instrument as _;
+
 use super::batch::{Batch, Tally, Working, STALLED};
 use super::bookkeeping::Bookkeeping;
 use super::{ActorHost, DrainOptions, DrainReport};
@@ -310,6 +312,11 @@ impl<'h, A: Actor> Lease<'h, A> {
     /// Applies `items` in order until one of them does not fit the batch; `read_all`
     /// when they are everything the mailbox held.
     async fn fill(&mut self, items: &[MailboxItem], read_all: bool) -> Result<Filled, Error> {
+        let span = tracing::debug_span!("batch", actor = %self.address, read = items.len());
+        self.fill_batch(items, read_all).instrument(span).await
+    }
+
+    async fn fill_batch(&mut self, items: &[MailboxItem], read_all: bool) -> Result<Filled, Error> {
         let host = self.host;
         let mut stop = if read_all { Stop::ReadAll } else { Stop::Full };
         let mut head = None;
