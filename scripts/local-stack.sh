@@ -84,6 +84,8 @@ start_dynamodb_local() {
 # its bin name; the caller exports what the functions need (they inherit the environment).
 start_lambda_emulator() {
     local dir=$1 port=$2 features=$3 log="$LOCAL_DIR/lambda.log"
+    # The functions' logs, which tests read (trace propagation).
+    export MQLESS_TEST_LAMBDA_LOG=$log
     (cd "$dir" && exec setsid cargo lambda watch --features "$features" --invoke-address 127.0.0.1 --invoke-port "$port") >"$log" 2>&1 &
     local pid=$!
     STARTED_PIDS+=("$pid")

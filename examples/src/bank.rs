@@ -82,6 +82,9 @@ impl Account {
         ctx: &mut Context,
     ) -> Result<i64, BankError> {
         self.debit(amount)?;
+        // Logged inside the message's span: on Lambda the line carries the trace id of
+        // whoever sent the transfer (see `mqless::trace`).
+        tracing::info!(%to, amount, "transfer");
         ctx.actor::<Account>(to)?.deposit(amount).send().await?;
         Ok(self.balance)
     }

@@ -146,6 +146,10 @@ struct SendArgs {
     /// An idempotency key: a message with a key the actor consumed recently is skipped.
     #[arg(long)]
     key: Option<String>,
+    /// A W3C traceparent (`00-<trace id>-<span id>-<flags>`): the message's span in the
+    /// function's logs continues that trace.
+    #[arg(long)]
+    traceparent: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

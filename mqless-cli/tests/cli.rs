@@ -389,6 +389,28 @@ async fn send_tells_and_asks_through_the_function() {
         json(&["send", "Counter", &counter, "get", "--ask", "--table", &table])["reply"],
         8
     );
+    let bad_trace = fails(&[
+        "send",
+        "Counter",
+        &counter,
+        "get",
+        "--traceparent",
+        "00-xyz",
+        "--table",
+        &table,
+    ]);
+    assert!(bad_trace.contains("invalid traceparent"), "{bad_trace}");
+    let traced = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    ok(&[
+        "send",
+        "Counter",
+        &counter,
+        "get",
+        "--traceparent",
+        traced,
+        "--table",
+        &table,
+    ]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

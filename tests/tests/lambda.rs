@@ -322,3 +322,37 @@ async fn a_scheduled_message_is_delivered_by_the_sweep_through_the_function() {
         sent.elapsed().saturating_sub(Duration::from_secs(4))
     );
 }
+
+/// A trace set on the client reaches the handler on Lambda: the transfer's log line,
+/// written by the function inside the message's span, carries the client's trace id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trace_set_on_the_client_reaches_the_functions_logs() {
+    use mqless::trace::{self, TraceParent};
+    let remote = remote().await;
+    let (from, to) = (unique("traced-from"), unique("traced-to"));
+    let account = remote.client::<Account>(from).unwrap();
+    account.deposit(10).call().await.unwrap();
+    let root = TraceParent::new_root();
+    let balance = trace::in_trace(root, async { account.transfer(to, 3).call().await })
+        .await
+        .unwrap();
+    assert_eq!(balance, 7);
+    remote.settle().await.unwrap();
+
+    let log = std::fs::read_to_string(local_aws::env("MQLESS_TEST_LAMBDA_LOG")).unwrap();
+    let line = log
+        .lines()
+        .find(|line| line.contains(&root.trace_id()))
+        .unwrap_or_else(|| {
+            panic!(
+                "no log line of the function carries trace {}",
+                root.trace_id()
+            )
+        });
+    assert!(line.contains("transfer"), "{line}");
+    assert!(
+        line.contains(&root.span_id()),
+        "the client's span is the parent: {line}"
+    );
+    println!("{line}");
+}

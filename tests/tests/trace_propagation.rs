@@ -25,11 +25,16 @@ impl Relay {
     /// Records the current trace (trace id, span id), then passes on `hops` more times.
     pub async fn pass(&mut self, hops: u32, ctx: &mut Context) -> Result<(), String> {
         let current = trace::current();
-        self.seen.push(current.map_or_else(Default::default, |t| (t.trace_id(), t.span_id())));
+        self.seen
+            .push(current.map_or_else(Default::default, |t| (t.trace_id(), t.span_id())));
         if hops > 0 {
             let next = format!("relay-{hops}");
             let relay = ctx.actor::<Relay>(next).map_err(|e| e.to_string())?;
-            relay.pass(hops - 1).send().await.map_err(|e| e.to_string())?;
+            relay
+                .pass(hops - 1)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -83,7 +88,11 @@ impl Subscriber for MessageSpans {
 impl MessageSpans {
     fn of_messages(&self) -> Vec<BTreeMap<String, String>> {
         let spans = self.spans.lock().unwrap();
-        spans.iter().filter(|f| f["#name"] == "message").cloned().collect()
+        spans
+            .iter()
+            .filter(|f| f["#name"] == "message")
+            .cloned()
+            .collect()
     }
 }
 
@@ -97,11 +106,23 @@ async fn a_trace_crosses_the_mailbox_and_the_actors_sends(runtime: &Embedded) {
     runtime.register::<Relay>().unwrap();
     let root = TraceParent::parse(ROOT).unwrap();
     trace::in_trace(root, async {
-        runtime.client::<Relay>("relay-3").unwrap().pass(2).send().await.unwrap();
+        runtime
+            .client::<Relay>("relay-3")
+            .unwrap()
+            .pass(2)
+            .send()
+            .await
+            .unwrap();
     })
     .await;
     // Outside any trace: nothing is carried.
-    runtime.client::<Relay>("untraced").unwrap().pass(0).send().await.unwrap();
+    runtime
+        .client::<Relay>("untraced")
+        .unwrap()
+        .pass(0)
+        .send()
+        .await
+        .unwrap();
     runtime.settle().await;
 
     let mut span_ids = Vec::new();

@@ -514,6 +514,7 @@ fn invocations_and_answers() {
                 after: Some(id.clone()),
                 at: None,
                 name: None,
+                trace: None,
             }),
         },
     );

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use mqless_runtime::aws::payload::{Invocation, SendRequest};
 use mqless_runtime::store::Store as _;
+use mqless_runtime::trace::TraceParent;
 use mqless_runtime::wire::ReplyRecord;
 use serde_json::{json, Value as Json};
 
@@ -21,6 +22,12 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
         format!("--json is not JSON ({e}): give the arguments as an object, like '{{\"by\": 5}}'")
     })?;
     let body = json::message_body(&args.method, &arguments)?;
+    let trace = args
+        .traceparent
+        .as_deref()
+        .map(|text| TraceParent::parse(text).map(|t| t.to_string()))
+        .transpose()
+        .map_err(|e| e.to_string())?;
     let invocation = Invocation {
         actor: address.id().as_str().to_owned(),
         actor_type: Some(address.actor_type().as_str().to_owned()),
@@ -33,6 +40,7 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
             after: None,
             at: None,
             name: None,
+            trace,
         }),
     };
     let answer = context

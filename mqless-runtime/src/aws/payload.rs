@@ -13,7 +13,7 @@ use crate::wire::Envelope;
 pub const MAX_PAYLOAD_BYTES: usize = 96 * 1024;
 
 /// The shape of an invocation, quoted by every error about one.
-const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>", "at"?: <ms since the epoch>, "name"?: "<name>"}} (docs/wire.md, "Invocations")"#;
+const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>", "at"?: <ms since the epoch>, "name"?: "<name>", "trace"?: "<W3C traceparent>"}} (docs/wire.md, "Invocations")"#;
 
 /// What a function is invoked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -62,6 +62,9 @@ pub struct SendRequest {
     /// The name a scheduled message can be cancelled by (with `at`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The sender's W3C `traceparent`: the message's span continues that trace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace: Option<String>,
 }
 
 impl Invocation {
@@ -177,7 +180,14 @@ impl SendRequest {
             .map(MessageId::parse)
             .transpose()
             .map_err(|e| invalid(format_args!("`send.after`: {e}")))?;
-        let envelope = Envelope::new(body, self.ask, self.key.clone());
+        if let Some(trace) = &self.trace {
+            crate::trace::TraceParent::parse(trace)
+                .map_err(|e| invalid(format_args!("`send.trace`: {e}")))?;
+        }
+        let envelope = Envelope {
+            trace: self.trace.clone(),
+            ..Envelope::new(body, self.ask, self.key.clone())
+        };
         let envelope = match (self.at, &self.name) {
             (Some(_), _) if self.ask => {
                 return Err(invalid(

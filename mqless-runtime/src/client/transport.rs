@@ -130,7 +130,7 @@ impl Transport for StoreTransport {
         let span = tracing::debug_span!(
             "send",
             actor = %to,
-            message = %id,
+            message_id = %id,
             method = crate::wire::method_name(&envelope.body).unwrap_or("?"),
             trace = envelope.trace.as_deref().unwrap_or("-"),
         );

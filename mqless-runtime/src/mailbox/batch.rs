@@ -238,7 +238,7 @@ impl<'l, A: Actor> Batch<'l, A> {
         let span = tracing::info_span!(
             "message",
             actor = %self.address,
-            message = %item.id,
+            message_id = %item.id,
             method = crate::wire::method_name(&envelope.body).unwrap_or("?"),
             trace_id = tracing::field::Empty,
             parent_id = tracing::field::Empty,
