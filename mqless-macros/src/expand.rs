@@ -89,6 +89,8 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
 
     // Trait-bound checks carry the span of the user's type, so "not serializable" points
     // at that type rather than at the macro.
+    let sends_to = &def.sends_to;
+    let asks_with_reply_to = def.asks_with_reply_to;
     let self_ty = &def.item.self_ty;
     let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
     let wire_checks = def.handlers.iter().flat_map(|h| {
@@ -147,6 +149,9 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
             #[automatically_derived]
             impl #private::Actor for #self_ty {
                 const TYPE_NAME: &'static str = #type_name;
+                const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
+                    ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME),*]);
+                const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
                 type Message = #message;
                 type Client = #client;
 

@@ -12,7 +12,7 @@ use crate::errors::Errors;
 
 /// Options of `#[actor(..)]`.
 pub(crate) const ACTOR_OPTIONS: &str =
-    "`name = \"..\"` (the actor type name) and `crate = \"..\"` (the path of the mqless crate)";
+    "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block) and `crate = \"..\"` (the path of the mqless crate)";
 /// Options of `#[handler(..)]`.
 pub(crate) const HANDLER_OPTIONS: &str =
     "`name = \"..\"` (the message's wire name) and `skip` (a `pub` method that is not a message)";
@@ -30,6 +30,11 @@ pub(crate) struct ActorDef {
     pub(crate) private_with_handler_attr: Vec<syn::Ident>,
     /// `name = ".."` literals on methods that also say `skip`.
     pub(crate) skipped_but_named: Vec<LitStr>,
+    /// The actor types it sends to: `ctx.actor::<T>` calls in the block's bodies, and
+    /// `#[actor(sends_to(..))]` for sends made elsewhere (helper functions).
+    pub(crate) sends_to: Vec<Type>,
+    /// Whether a body asks with `.reply_to(..)`: the types it asks reply into its mailbox.
+    pub(crate) asks_with_reply_to: bool,
 }
 
 /// One `pub` method: a message variant, a dispatch arm and a client method.
@@ -114,10 +119,23 @@ pub(crate) fn parse(
 
     let mut name = None;
     let mut krate: syn::Path = syn::parse_quote!(::mqless);
+    let mut sends_to = Vec::new();
     let options = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
     match options {
         Ok(options) => {
             for option in options {
+                if let Meta::List(list) = &option {
+                    if list.path.is_ident("sends_to") {
+                        match list.parse_args_with(Punctuated::<Type, Token![,]>::parse_terminated) {
+                            Ok(types) => sends_to.extend(types),
+                            Err(_) => errors.spanned(
+                                list,
+                                "`sends_to` lists the actor types this actor sends to, like `sends_to(Warehouse, Wallet)`",
+                            ),
+                        }
+                        continue;
+                    }
+                }
                 match option_value(&option) {
                     Some(("name", value)) => name = Some(value),
                     Some(("crate", value)) => match value.parse::<syn::Path>() {
@@ -177,6 +195,17 @@ pub(crate) fn parse(
             sig: method.sig.clone(),
         });
     }
+    let mut sends = Sends::default();
+    syn::visit::visit_item_impl(&mut sends, &item_impl);
+    for found in sends.types {
+        let key = quote::ToTokens::to_token_stream(&found).to_string();
+        if !sends_to
+            .iter()
+            .any(|t: &Type| quote::ToTokens::to_token_stream(t).to_string() == key)
+        {
+            sends_to.push(found);
+        }
+    }
     Ok(ActorDef {
         item: item_impl,
         name,
@@ -184,7 +213,36 @@ pub(crate) fn parse(
         handlers,
         private_with_handler_attr,
         skipped_but_named,
+        sends_to,
+        asks_with_reply_to: sends.reply_to,
     })
+}
+
+/// What the block's bodies send: the `T` of every `.actor::<T>(..)` call, and whether
+/// any calls `.reply_to(..)`. Calls inside other macros' arguments are not seen: such
+/// sends are named with `sends_to(..)` (the runtime refuses sends to types not listed).
+#[derive(Default)]
+struct Sends {
+    types: Vec<Type>,
+    reply_to: bool,
+}
+
+impl<'ast> syn::visit::Visit<'ast> for Sends {
+    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
+        if call.method == "actor" {
+            if let Some(turbofish) = &call.turbofish {
+                if let [syn::GenericArgument::Type(ty)] =
+                    turbofish.args.iter().collect::<Vec<_>>()[..]
+                {
+                    self.types.push(ty.clone());
+                }
+            }
+        }
+        if call.method == "reply_to" {
+            self.reply_to = true;
+        }
+        syn::visit::visit_expr_method_call(self, call);
+    }
 }
 
 /// What the `#[handler(..)]` attributes of one method say.

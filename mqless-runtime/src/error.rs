@@ -52,6 +52,15 @@ pub enum Error {
     /// A `reply_to` ask that cannot be made: the message says why.
     #[error("invalid reply_to: {0}")]
     InvalidReplyTo(&'static str),
+    /// A handler sent to an actor type its `#[actor]` block does not name: the deploy
+    /// template grants each function only the types its actor sends to.
+    #[error("`{from}` sends to `{to}`, which its #[actor] block does not name (the send is made outside the block, in a helper function or inside another macro's arguments?); name it there: #[actor(sends_to({to}))]. The generated deploy template grants each function access only to the actor types it sends to")]
+    UndeclaredSend {
+        /// The sending actor's type.
+        from: String,
+        /// The type it tried to send to.
+        to: &'static str,
+    },
     /// A W3C `traceparent` that does not parse: the message says what is wrong.
     #[error("invalid traceparent {0}; expected `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (W3C Trace Context)")]
     InvalidTraceParent(String),

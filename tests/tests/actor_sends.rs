@@ -135,3 +135,82 @@ mod sender {
         );
     }
 }
+
+/// Sends from a helper function the `#[actor]` block cannot see.
+async fn notify_sink(ctx: &Context, n: u32) -> Result<(), String> {
+    let sink = ctx.actor::<Sink>("sink").map_err(|e| e.to_string())?;
+    sink.push(n).send().await.map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Undeclared;
+
+#[mqless::actor]
+impl Undeclared {
+    pub async fn ping(&mut self, ctx: &mut Context) -> Result<(), String> {
+        notify_sink(ctx, 1).await
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Declared;
+
+#[mqless::actor(sends_to(Sink))]
+impl Declared {
+    pub async fn ping(&mut self, ctx: &mut Context) -> Result<(), String> {
+        notify_sink(ctx, 2).await
+    }
+}
+
+/// What a block sends to is recorded from its bodies (the deploy template's permissions
+/// come from it), and a send it does not show is refused until `sends_to` names it.
+#[tokio::test]
+async fn sends_are_recorded_and_undeclared_ones_refused() {
+    use mqless::Actor as _;
+    assert_eq!(Relay::SENDS_TO, Some(&["Sink"][..]));
+    assert_eq!(Sink::SENDS_TO, Some(&[][..]));
+    assert_eq!(Undeclared::SENDS_TO, Some(&[][..]));
+    assert_eq!(Declared::SENDS_TO, Some(&["Sink"][..]));
+    let mut saga = mqless_examples::saga::Order::SENDS_TO.unwrap().to_vec();
+    saga.sort_unstable();
+    assert_eq!(saga, ["Order", "Wallet", "Warehouse"]);
+    assert!(mqless_examples::saga::Order::ASKS_WITH_REPLY_TO);
+    assert!(!Relay::ASKS_WITH_REPLY_TO);
+
+    let runtime = Embedded::new();
+    for register in [
+        Embedded::register::<Undeclared>,
+        Embedded::register::<Declared>,
+        Embedded::register::<Sink>,
+    ] {
+        register(&runtime).unwrap();
+    }
+    let refused = runtime
+        .client::<Undeclared>("u")
+        .unwrap()
+        .ping()
+        .call()
+        .await;
+    let Err(AskError::Handler(error)) = refused else {
+        panic!("expected the send to be refused, got {refused:?}");
+    };
+    assert!(error.contains("#[actor(sends_to(Sink))]"), "{error}");
+    runtime
+        .client::<Declared>("d")
+        .unwrap()
+        .ping()
+        .call()
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(
+        runtime
+            .state::<Sink>("sink")
+            .await
+            .unwrap()
+            .unwrap()
+            .received,
+        vec![2]
+    );
+}

@@ -131,6 +131,14 @@ impl Context {
     /// the embedded runtime, no function for it in `MQLESS_FUNCTIONS`).
     pub fn actor<A: Actor>(&self, id: impl Into<String>) -> Result<A::Client, Error> {
         let address = super::address_of::<A>(id)?;
+        if let Some(allowed) = self.outbox.sends_to {
+            if !allowed.contains(&A::TYPE_NAME) {
+                return Err(Error::UndeclaredSend {
+                    from: self.address.actor_type().to_string(),
+                    to: A::TYPE_NAME,
+                });
+            }
+        }
         self.outbox.recipients.can_wake(address.actor_type())?;
         let transport: Arc<dyn Transport> = self.outbox.clone();
         Ok(A::Client::from_core(ClientCore::new(address, transport)))
@@ -147,6 +155,8 @@ pub(crate) struct Outbox {
     query: bool,
     /// The actor whose handler sends: stamped on each message as its sender.
     from: Option<Arc<Address>>,
+    /// The actor types the sender may send to (`Actor::SENDS_TO`); `None`: any.
+    sends_to: Option<&'static [&'static str]>,
     state: Mutex<OutboxState>,
 }
 
@@ -199,6 +209,7 @@ impl Outbox {
             recipients,
             query: false,
             from: None,
+            sends_to: None,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
@@ -213,6 +224,14 @@ impl Outbox {
     #[must_use]
     pub(crate) fn sending_as(mut self, from: Arc<Address>) -> Self {
         self.from = Some(from);
+        self
+    }
+
+    /// Refuses sends to actor types other than `sends_to` (the sender's
+    /// `Actor::SENDS_TO`).
+    #[must_use]
+    pub(crate) fn sending_only_to(mut self, sends_to: Option<&'static [&'static str]>) -> Self {
+        self.sends_to = sends_to;
         self
     }
 

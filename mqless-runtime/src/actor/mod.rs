@@ -32,10 +32,25 @@ pub enum Outcome {
 
 /// An actor type. `#[mqless::actor]` implements it; implementing it by hand is possible
 /// but the macro keeps the message enum, the dispatch and the client in step.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actor type",
+    label = "not an actor: its impl block has no `#[mqless::actor]`",
+    note = "only actor types can be sent to (`ctx.actor::<T>`, `sends_to(T)`) or run"
+)]
 pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
     /// The actor type's name: its key prefix in the store and, by default, its Lambda
     /// function name.
     const TYPE_NAME: &'static str;
+
+    /// The actor types its handlers send to, as `#[actor]` found them (`ctx.actor::<T>`
+    /// calls in its block, and `#[actor(sends_to(..))]`); `None` for no restriction (a
+    /// hand-written impl). A send to a type not listed is refused, so the deploy template's
+    /// permissions, derived from this list, are never too narrow.
+    const SENDS_TO: Option<&'static [&'static str]> = None;
+
+    /// Whether its handlers ask with `reply_to`: the types it asks then write their
+    /// replies into its mailbox.
+    const ASKS_WITH_REPLY_TO: bool = false;
 
     /// The message enum: one variant per handler method.
     type Message: Serialize + DeserializeOwned + Send + 'static;

@@ -462,7 +462,8 @@ impl<A: Actor> Batch<'_, A> {
                 self.next.last_sent,
                 Arc::clone(&self.host.invoker),
             )
-            .sending_as(Arc::clone(self.address)),
+            .sending_as(Arc::clone(self.address))
+            .sending_only_to(A::SENDS_TO),
         );
         let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox))
             .with_sender(sender);
