@@ -34,6 +34,16 @@ install_cargo_lambda() {
     export PATH="$venv/bin:$PATH"
 }
 
+# cfn-lint (PyPI), which checks the templates `mqless template` writes.
+install_cfn_lint() {
+    install_cargo_lambda
+    local venv="$LOCAL_DIR/venv"
+    if [ ! -x "$venv/bin/cfn-lint" ]; then
+        "$venv/bin/pip" install --quiet --disable-pip-version-check cfn-lint >"$LOCAL_DIR/pip-cfn-lint.log" 2>&1 \
+            || die "pip could not install cfn-lint; see $LOCAL_DIR/pip-cfn-lint.log"
+    fi
+}
+
 # The Python client's test dependencies (boto3, msgpack, pytest), from PyPI into the same
 # virtualenv; the client itself runs from clients/python (PYTHONPATH).
 install_python_client_deps() {

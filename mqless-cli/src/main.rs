@@ -56,6 +56,44 @@ enum Command {
     /// Create the table, or add what an existing one lacks.
     #[command(subcommand)]
     Table(TableCommand),
+    /// Write an AWS SAM template for the functions `cargo lambda build` made: the table,
+    /// one function per actor type, the sweeper on a schedule, and least-privilege IAM
+    /// derived from what each actor sends to (each bootstrap is asked with
+    /// --mqless-manifest). Deploy it with `sam deploy`.
+    Template(TemplateArgs),
+}
+
+/// `template`.
+#[derive(Debug, Args)]
+struct TemplateArgs {
+    /// Where `cargo lambda build` put the functions (one `<bin>/bootstrap` each).
+    #[arg(long, default_value = "target/lambda")]
+    functions: std::path::PathBuf,
+    /// Write the template here (default: standard output).
+    #[arg(long)]
+    out: Option<std::path::PathBuf>,
+    /// The functions' architecture, as built (`cargo lambda build --arm64` for arm64).
+    #[arg(long, value_enum, default_value = "x86-64")]
+    arch: Arch,
+}
+
+/// A Lambda architecture.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Arch {
+    /// `x86_64`.
+    #[value(name = "x86-64")]
+    X86_64,
+    /// `arm64` (Graviton).
+    Arm64,
+}
+
+impl Arch {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::X86_64 => "x86_64",
+            Self::Arm64 => "arm64",
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,6 +6,7 @@ mod dead_letters;
 mod doctor;
 mod mailbox;
 mod send;
+mod template;
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
@@ -50,14 +51,30 @@ impl Context {
 /// Runs the command; the exit code says whether it did what was asked (`doctor` fails
 /// when it finds a problem).
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
-    let context = Context::load(cli.table, cli.output).await?;
-    let printed = match cli.command {
-        Command::Actors(command) => actors::run(&context, command).await?,
-        Command::State(command) => actors::run_state(&context, command).await?,
-        Command::Mailbox(command) => mailbox::run(&context, command).await?,
-        Command::Send(args) => send::run(&context, args).await?,
-        Command::DeadLetters(command) => dead_letters::run(&context, command).await?,
-        Command::Sweep => sweep(&context).await?,
+    match cli.command {
+        // Needs no AWS environment: it reads the built functions.
+        Command::Template(args) => {
+            let said = template::run(&args)?;
+            if !said.is_empty() {
+                eprintln!("{said}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        command => {
+            let context = Context::load(cli.table, cli.output).await?;
+            run_against(&context, command).await
+        }
+    }
+}
+
+async fn run_against(context: &Context, command: Command) -> Result<ExitCode, String> {
+    let printed = match command {
+        Command::Actors(command) => actors::run(context, command).await?,
+        Command::State(command) => actors::run_state(context, command).await?,
+        Command::Mailbox(command) => mailbox::run(context, command).await?,
+        Command::Send(args) => send::run(context, args).await?,
+        Command::DeadLetters(command) => dead_letters::run(context, command).await?,
+        Command::Sweep => sweep(context).await?,
         Command::Table(TableCommand::Create) => {
             let store = context.environment.store();
             store.create_table().await.map_err(|e| e.to_string())?;
@@ -66,8 +83,9 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
                 json!({"table": store.table(), "ready": true}),
             )
         }
+        Command::Template(_) => return Err("`template` reads no table".into()),
         Command::Doctor(args) => {
-            let (printed, healthy) = doctor::run(&context, args).await;
+            let (printed, healthy) = doctor::run(context, args).await;
             context.print(&printed);
             return Ok(if healthy {
                 ExitCode::SUCCESS

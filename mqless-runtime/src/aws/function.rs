@@ -12,6 +12,7 @@
 //! invocation drains one actor's mailbox until it is empty or the invocation's deadline
 //! is near, then hands the rest to a fresh invocation.
 
+use super::manifest::Manifest;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -67,6 +68,9 @@ pub fn serve<A: Actor>() -> Result<(), LambdaError> {
 /// # Errors
 /// As [`serve`].
 pub fn serve_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> {
+    if Manifest::of::<A>().print_if_asked() {
+        return Ok(());
+    }
     lambda_runtime::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -87,6 +91,9 @@ pub async fn run<A: Actor>() -> Result<(), LambdaError> {
 /// # Errors
 /// As [`serve`].
 pub async fn run_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> {
+    if Manifest::of::<A>().print_if_asked() {
+        return Ok(());
+    }
     let environment = Environment::load().await?;
     let function = Arc::new(ActorFunction::<A>::new(&environment, config)?);
     lambda_runtime::run(lambda_runtime::service_fn(
@@ -135,6 +142,9 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
 /// # Errors
 /// When the configuration is invalid or the Lambda runtime API fails.
 pub fn serve_sweeper() -> Result<(), LambdaError> {
+    if Manifest::sweeper().print_if_asked() {
+        return Ok(());
+    }
     lambda_runtime::tracing::init_default_subscriber();
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -11,6 +11,7 @@
 pub mod dynamodb;
 mod function;
 mod invoker;
+pub mod manifest;
 pub mod payload;
 mod remote;
 

@@ -1,0 +1,194 @@
+//! Least-privilege IAM for the template, from the functions' manifests: an actor's
+//! function may read and write its own type's partitions, put mailbox items (and nothing
+//! else) into the partitions of the types it sends to or whose asks it answers, and
+//! invoke only those types' functions and its own.
+
+use std::collections::BTreeSet;
+
+use serde_json::{json, Value as Json};
+
+use super::Function;
+
+/// The actor functions, by type.
+pub(super) struct Directory<'a> {
+    actors: Vec<&'a Function>,
+}
+
+impl<'a> Directory<'a> {
+    pub(super) fn new(actors: &[&'a Function]) -> Self {
+        Self {
+            actors: actors.to_vec(),
+        }
+    }
+
+    fn types(&self) -> impl Iterator<Item = &str> {
+        self.actors
+            .iter()
+            .filter_map(|f| f.manifest.actor_type.as_deref())
+    }
+
+    fn function_of(&self, actor_type: &str) -> Option<&'a Function> {
+        self.actors
+            .iter()
+            .copied()
+            .find(|f| f.manifest.actor_type.as_deref() == Some(actor_type))
+    }
+
+    /// `MQLESS_FUNCTIONS`: every actor type and its function's name.
+    pub(super) fn functions_variable(&self) -> Json {
+        let entries: Vec<String> = self
+            .actors
+            .iter()
+            .filter_map(|f| {
+                let actor_type = f.manifest.actor_type.as_deref()?;
+                Some(format!("{actor_type}=${{AWS::StackName}}-{}", f.bin))
+            })
+            .collect();
+        json!({"Fn::Sub": entries.join(",")})
+    }
+
+    fn arn(function: &Function) -> Json {
+        json!({"Fn::Sub": format!(
+            "arn:${{AWS::Partition}}:lambda:${{AWS::Region}}:${{AWS::AccountId}}:function:${{AWS::StackName}}-{}",
+            function.bin
+        )})
+    }
+
+    fn every_arn(&self) -> Vec<Json> {
+        self.actors.iter().map(|f| Self::arn(f)).collect()
+    }
+
+    /// The types whose mailboxes `actor_type`'s handlers write: the ones it sends to, and
+    /// the askers whose `reply_to` asks it answers. `None`: every type (an actor without
+    /// a recorded list).
+    fn writes_to(&self, actor_type: &str) -> Result<BTreeSet<&str>, String> {
+        let function = self
+            .function_of(actor_type)
+            .ok_or_else(|| format!("no function runs `{actor_type}`"))?;
+        let mut targets: BTreeSet<&str> = match &function.manifest.sends_to {
+            Some(sends_to) => sends_to.iter().map(String::as_str).collect(),
+            None => self.types().collect(),
+        };
+        for asker in &self.actors {
+            let asks_us = asker
+                .manifest
+                .sends_to
+                .as_ref()
+                .is_some_and(|to| to.iter().any(|t| t == actor_type));
+            if asker.manifest.asks_with_reply_to && asks_us {
+                targets.extend(asker.manifest.actor_type.as_deref());
+            }
+        }
+        targets.remove(actor_type);
+        if let Some(missing) = targets.iter().find(|t| self.function_of(t).is_none()) {
+            return Err(format!(
+                "`{actor_type}` sends to `{missing}`, but no built function runs `{missing}`: build its function too (`cargo lambda build --release --bin <its function>`), then generate again"
+            ));
+        }
+        Ok(targets)
+    }
+}
+
+fn leading_keys(types: &BTreeSet<&str>) -> Json {
+    Json::Array(types.iter().map(|t| json!(format!("{t}/*"))).collect())
+}
+
+/// The inline policy of `actor_type`'s function.
+pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Result<Json, String> {
+    let own = BTreeSet::from([actor_type]);
+    let others = directory.writes_to(actor_type)?;
+    let mut statements = vec![json!({
+        "Sid": "OwnActors",
+        "Effect": "Allow",
+        "Action": [
+            "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+            "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"
+        ],
+        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(&own)}}
+    })];
+    let mut invokes = vec![Directory::arn(
+        directory
+            .function_of(actor_type)
+            .ok_or_else(|| format!("no function runs `{actor_type}`"))?,
+    )];
+    if !others.is_empty() {
+        statements.push(json!({
+            "Sid": "MailboxesItSendsTo",
+            "Effect": "Allow",
+            "Action": "dynamodb:PutItem",
+            "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+            "Condition": {
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(&others)},
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env"]}
+            }
+        }));
+        invokes.extend(
+            others
+                .iter()
+                .filter_map(|t| directory.function_of(t))
+                .map(Directory::arn),
+        );
+    }
+    statements.push(json!({
+        "Sid": "WakeActors",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": invokes
+    }));
+    Ok(json!([{"Version": "2012-10-17", "Statement": statements}]))
+}
+
+/// The sweeper's: scan the table, wake any actor.
+pub(super) fn sweeper_policies(directory: &Directory<'_>) -> Json {
+    json!([{"Version": "2012-10-17", "Statement": [
+        {"Sid": "FindDueMessages", "Effect": "Allow", "Action": "dynamodb:Scan",
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
+        {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+         "Resource": directory.every_arn()}
+    ]}])
+}
+
+/// For what sends to the actors from outside (`Remote` clients, other languages):
+/// queue messages, read replies and state, wake the functions.
+pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
+    json!({
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Send to the MQLess actors of this stack",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "Mailboxes", "Effect": "Allow",
+                 "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
+                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
+                {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                 "Resource": directory.every_arn()}
+            ]}
+        }
+    })
+}
+
+/// For whoever runs the `mqless` command: every operation on the table and its index,
+/// and invoking the functions (send, redrive, doctor).
+pub(super) fn operator_policy() -> Json {
+    json!({
+        "Type": "AWS::IAM::ManagedPolicy",
+        "Properties": {
+            "Description": "Operate the MQLess actors of this stack with the mqless command",
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
+                {"Sid": "Table", "Effect": "Allow",
+                 "Action": [
+                    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:Scan",
+                    "dynamodb:BatchWriteItem", "dynamodb:DescribeTable",
+                    "dynamodb:DescribeTimeToLive"
+                 ],
+                 "Resource": [
+                    {"Fn::GetAtt": ["Table", "Arn"]},
+                    {"Fn::Sub": "${Table.Arn}/index/actors"}
+                 ]},
+                {"Sid": "Functions", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                 "Resource": {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-*"}}
+            ]}
+        }
+    })
+}

@@ -1,0 +1,413 @@
+//! `template`: an AWS SAM template for the built functions, with least-privilege IAM
+//! derived from what each actor sends to. Each `target/lambda/<bin>/bootstrap` is run with
+//! `--mqless-manifest` (see `mqless_runtime::aws::manifest`), so the actor types, their
+//! functions and who sends to whom come from the code, not from a second list.
+
+mod iam;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use mqless_runtime::aws::manifest::{Manifest, MANIFEST_FLAG};
+use serde_json::{json, Map, Value as Json};
+
+use crate::TemplateArgs;
+
+/// One built function and what it said about itself.
+#[derive(Debug, Clone)]
+pub(crate) struct Function {
+    /// The binary's name (`counter-function`): its folder under `target/lambda`.
+    pub(crate) bin: String,
+    /// Where `cargo lambda build` put it, as the template's `CodeUri`.
+    pub(crate) code_uri: String,
+    pub(crate) manifest: Manifest,
+}
+
+impl Function {
+    /// The CloudFormation logical id: the binary's name in `PascalCase`.
+    pub(crate) fn logical_id(&self) -> String {
+        self.bin
+            .split(|c: char| !c.is_ascii_alphanumeric())
+            .filter(|part| !part.is_empty())
+            .map(|part| {
+                let mut chars = part.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
+            })
+            .collect()
+    }
+
+    /// The deployed function's name: the stack's name, then the binary's.
+    pub(crate) fn name(&self) -> Json {
+        json!({"Fn::Sub": format!("${{AWS::StackName}}-{}", self.bin)})
+    }
+}
+
+/// Writes the template (to `--out` or stdout); the summary goes to stderr.
+pub(crate) fn run(args: &TemplateArgs) -> Result<String, String> {
+    let functions = discover(&args.functions)?;
+    let template = template(&functions, args)?;
+    let text = serde_json::to_string_pretty(&template).map_err(|e| e.to_string())? + "\n";
+    let summary = functions
+        .iter()
+        .map(|f| match (&f.manifest.actor_type, &f.manifest.sends_to) {
+            (Some(t), Some(to)) if !to.is_empty() => {
+                format!("{} ({t}, sends to {})", f.bin, to.join(", "))
+            }
+            (Some(t), _) => format!("{} ({t})", f.bin),
+            (None, _) => format!("{} (sweeper)", f.bin),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| format!("could not write {}: {e}", path.display()))?;
+            Ok(format!("wrote {} with {summary}", path.display()))
+        }
+        None => {
+            print!("{text}");
+            Ok(String::new())
+        }
+    }
+}
+
+/// Every `<dir>/<bin>/bootstrap`, asked for its manifest.
+fn discover(dir: &Path) -> Result<Vec<Function>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        format!(
+            "cannot read {} ({e}): build the functions first, for example `cargo lambda build --release --features aws --bin counter-function --bin sweeper-function`",
+            dir.display()
+        )
+    })?;
+    let mut bootstraps: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.join("bootstrap").is_file())
+        .filter_map(|path| {
+            let bin = path.file_name()?.to_str()?.to_owned();
+            Some((bin, path))
+        })
+        .collect();
+    bootstraps.sort();
+    if bootstraps.is_empty() {
+        return Err(format!(
+            "no <function>/bootstrap under {}: build the functions with `cargo lambda build --release`",
+            dir.display()
+        ));
+    }
+    let mut functions = Vec::new();
+    for (bin, path) in bootstraps {
+        let manifest = ask_manifest(&path.join("bootstrap"))?;
+        functions.push(Function {
+            code_uri: format!("{}/", path.display()),
+            bin,
+            manifest,
+        });
+    }
+    let types: Vec<&str> = functions
+        .iter()
+        .filter_map(|f| f.manifest.actor_type.as_deref())
+        .collect();
+    if let Some(duplicate) = types
+        .iter()
+        .enumerate()
+        .find(|(i, t)| types[..*i].contains(t))
+    {
+        return Err(format!(
+            "two functions under {} run actor type `{}`: keep one (each actor type has one function)",
+            dir.display(),
+            duplicate.1
+        ));
+    }
+    Ok(functions)
+}
+
+fn ask_manifest(bootstrap: &Path) -> Result<Manifest, String> {
+    let output = Command::new(bootstrap)
+        .arg(MANIFEST_FLAG)
+        // Nothing it reads at start-up should change what it says about itself.
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .map_err(|e| {
+            format!(
+                "cannot run {} ({e}); was it built for another architecture? Build on (or for) this machine to generate the template",
+                bootstrap.display()
+            )
+        })?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).map_err(|_| {
+        format!(
+            "{} printed no MQLess manifest: is it an MQLess function (`mqless::aws::serve::<T>()` or `serve_sweeper()`) built with this version?",
+            bootstrap.display()
+        )
+    })
+}
+
+/// The SAM template.
+fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String> {
+    let actors: Vec<&Function> = functions
+        .iter()
+        .filter(|f| f.manifest.actor_type.is_some())
+        .collect();
+    if actors.is_empty() {
+        return Err(
+            "no actor function among the built functions: a template needs at least one".into(),
+        );
+    }
+    let directory = iam::Directory::new(&actors);
+    let mut resources = Map::new();
+    resources.insert("Table".into(), table());
+    for function in functions {
+        let (properties, events) = match &function.manifest.actor_type {
+            Some(actor_type) => (iam::actor_policies(&directory, actor_type)?, None),
+            None => (
+                iam::sweeper_policies(&directory),
+                Some(
+                    json!({"Sweep": {"Type": "Schedule", "Properties": {"Schedule": {"Ref": "SweepSchedule"}}}}),
+                ),
+            ),
+        };
+        let mut props = json!({
+            "FunctionName": function.name(),
+            "CodeUri": function.code_uri,
+            "Environment": {"Variables": {
+                "MQLESS_TABLE": {"Ref": "Table"},
+                "MQLESS_FUNCTIONS": directory.functions_variable(),
+            }},
+            "Policies": properties,
+        });
+        if let (Some(events), Some(object)) = (events, props.as_object_mut()) {
+            object.insert("Events".into(), events);
+        }
+        resources.insert(
+            function.logical_id(),
+            json!({"Type": "AWS::Serverless::Function", "Properties": props}),
+        );
+    }
+    resources.insert("ClientPolicy".into(), iam::client_policy(&directory));
+    resources.insert("OperatorPolicy".into(), iam::operator_policy());
+    let names: Vec<&str> = actors
+        .iter()
+        .filter_map(|f| f.manifest.actor_type.as_deref())
+        .collect();
+    Ok(json!({
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Description": format!("MQLess actors {} (generated by `mqless template`)", names.join(", ")),
+        "Parameters": {
+            "SweepSchedule": {
+                "Type": "String",
+                "Default": "rate(1 minute)",
+                "Description": "How often the sweeper wakes actors with messages due (lost wake-ups, scheduled messages, reminders, ask timeouts)"
+            }
+        },
+        "Globals": {"Function": {
+            "Runtime": "provided.al2023",
+            "Handler": "bootstrap",
+            "Architectures": [args.arch.as_str()],
+            "MemorySize": 256,
+            "Timeout": 60
+        }},
+        "Resources": resources,
+        "Outputs": {
+            "Table": {"Description": "MQLESS_TABLE for clients and the mqless command", "Value": {"Ref": "Table"}},
+            "Functions": {"Description": "MQLESS_FUNCTIONS for clients and the mqless command", "Value": directory.functions_variable()},
+            "ClientPolicyArn": {"Description": "Attach to what sends to the actors", "Value": {"Ref": "ClientPolicy"}},
+            "OperatorPolicyArn": {"Description": "Attach to whoever runs the mqless command", "Value": {"Ref": "OperatorPolicy"}}
+        }
+    }))
+}
+
+/// The table: on demand, keys `pk`/`sk`, TTL on `ttl`, the keys-only `actors` index.
+fn table() -> Json {
+    json!({
+        "Type": "AWS::DynamoDB::Table",
+        "Properties": {
+            "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+                {"AttributeName": "ty", "AttributeType": "S"}
+            ],
+            "KeySchema": [
+                {"AttributeName": "pk", "KeyType": "HASH"},
+                {"AttributeName": "sk", "KeyType": "RANGE"}
+            ],
+            "GlobalSecondaryIndexes": [{
+                "IndexName": "actors",
+                "KeySchema": [
+                    {"AttributeName": "ty", "KeyType": "HASH"},
+                    {"AttributeName": "pk", "KeyType": "RANGE"}
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"}
+            }],
+            "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": true}
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn function(bin: &str, actor_type: Option<&str>, sends_to: &[&str], asks: bool) -> Function {
+        Function {
+            bin: bin.into(),
+            code_uri: format!("target/lambda/{bin}/"),
+            manifest: Manifest {
+                mqless_manifest: 1,
+                actor_type: actor_type.map(Into::into),
+                sends_to: actor_type.map(|_| sends_to.iter().map(|t| (*t).to_owned()).collect()),
+                asks_with_reply_to: asks,
+                sweeper: actor_type.is_none(),
+            },
+        }
+    }
+
+    fn saga() -> Vec<Function> {
+        vec![
+            function(
+                "order-function",
+                Some("Order"),
+                &["Order", "Warehouse", "Wallet"],
+                true,
+            ),
+            function("warehouse-function", Some("Warehouse"), &[], false),
+            function("wallet-function", Some("Wallet"), &[], false),
+            function("sweeper-function", None, &[], false),
+        ]
+    }
+
+    fn args() -> TemplateArgs {
+        TemplateArgs {
+            functions: "target/lambda".into(),
+            out: None,
+            arch: crate::Arch::Arm64,
+        }
+    }
+
+    /// The statements of `logical`'s inline policy, by `Sid`.
+    fn statement(template: &Json, logical: &str, sid: &str) -> Json {
+        let statements = &template["Resources"][logical]["Properties"]["Policies"][0]["Statement"];
+        statements
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["Sid"] == sid)
+            .cloned()
+            .unwrap_or(Json::Null)
+    }
+
+    #[test]
+    fn each_function_may_write_its_own_actors_and_the_mailboxes_it_sends_or_replies_to() {
+        let template = template(&saga(), &args()).unwrap();
+        let own = statement(&template, "OrderFunction", "OwnActors");
+        assert_eq!(
+            own["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["Order/*"])
+        );
+        let sends = statement(&template, "OrderFunction", "MailboxesItSendsTo");
+        assert_eq!(sends["Action"], "dynamodb:PutItem");
+        assert_eq!(
+            sends["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["Wallet/*", "Warehouse/*"])
+        );
+        assert_eq!(
+            sends["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+            json!(["pk", "sk", "env"])
+        );
+        // Warehouse sends nothing, but answers Order's reply_to asks.
+        let replies = statement(&template, "WarehouseFunction", "MailboxesItSendsTo");
+        assert_eq!(
+            replies["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["Order/*"])
+        );
+        let wakes = statement(&template, "WarehouseFunction", "WakeActors")["Resource"].to_string();
+        assert!(
+            wakes.contains("-warehouse-function") && wakes.contains("-order-function"),
+            "{wakes}"
+        );
+        assert!(!wakes.contains("-wallet-function"), "{wakes}");
+        // Order asks Wallet with reply_to too.
+        assert_eq!(
+            statement(&template, "WalletFunction", "MailboxesItSendsTo")["Condition"]
+                ["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["Order/*"])
+        );
+    }
+
+    #[test]
+    fn an_actor_that_only_tells_gives_no_write_access_back() {
+        let mut functions = saga();
+        functions[0].manifest.asks_with_reply_to = false;
+        let template = template(&functions, &args()).unwrap();
+        assert_eq!(
+            statement(&template, "WarehouseFunction", "MailboxesItSendsTo"),
+            Json::Null
+        );
+        let wakes = statement(&template, "WarehouseFunction", "WakeActors")["Resource"].to_string();
+        assert!(!wakes.contains("-order-function"), "{wakes}");
+    }
+
+    #[test]
+    fn the_sweeper_is_scheduled_and_every_function_knows_every_other() {
+        let template = template(&saga(), &args()).unwrap();
+        let sweeper = &template["Resources"]["SweeperFunction"]["Properties"];
+        assert_eq!(
+            sweeper["Events"]["Sweep"]["Properties"]["Schedule"],
+            json!({"Ref": "SweepSchedule"})
+        );
+        assert_eq!(
+            statement(&template, "SweeperFunction", "FindDueMessages")["Action"],
+            "dynamodb:Scan"
+        );
+        let functions = template["Resources"]["OrderFunction"]["Properties"]["Environment"]
+            ["Variables"]["MQLESS_FUNCTIONS"]["Fn::Sub"]
+            .as_str()
+            .unwrap();
+        assert_eq!(
+            functions,
+            "Order=${AWS::StackName}-order-function,Warehouse=${AWS::StackName}-warehouse-function,Wallet=${AWS::StackName}-wallet-function"
+        );
+        assert_eq!(
+            template["Globals"]["Function"]["Architectures"],
+            json!(["arm64"])
+        );
+        assert_eq!(
+            template["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"][0]["IndexName"],
+            "actors"
+        );
+    }
+
+    #[test]
+    fn a_send_to_a_type_without_a_function_is_an_error_naming_it() {
+        let functions = vec![function(
+            "order-function",
+            Some("Order"),
+            &["Billing"],
+            false,
+        )];
+        let error = template(&functions, &args()).unwrap_err();
+        assert!(
+            error.contains("`Order` sends to `Billing`") && error.contains("build its function"),
+            "{error}"
+        );
+        let error =
+            template(&[function("sweeper-function", None, &[], false)], &args()).unwrap_err();
+        assert!(error.contains("no actor function"), "{error}");
+    }
+
+    #[test]
+    fn logical_ids_are_pascal_case_bin_names() {
+        assert_eq!(
+            function("order-function", None, &[], false).logical_id(),
+            "OrderFunction"
+        );
+        assert_eq!(
+            function("my_app-2", None, &[], false).logical_id(),
+            "MyApp2"
+        );
+    }
+}

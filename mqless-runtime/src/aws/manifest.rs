@@ -1,0 +1,70 @@
+//! What a function binary says about itself when run with [`MANIFEST_FLAG`]: its actor
+//! type and the types it sends to, as `#[actor]` recorded them. `mqless template` runs
+//! each built `bootstrap` with the flag and derives the deploy template's functions and
+//! least-privilege permissions from the answers, so they come from the code.
+
+use serde::{Deserialize, Serialize};
+
+use crate::actor::Actor;
+
+/// The argument that makes a function binary print its [`Manifest`] and exit, instead of
+/// serving Lambda invocations.
+pub const MANIFEST_FLAG: &str = "--mqless-manifest";
+
+/// A function binary's description of itself (JSON on stdout).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The manifest format (1).
+    pub mqless_manifest: u32,
+    /// The actor type it runs; `None` for the sweeper.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor_type: Option<String>,
+    /// The actor types its handlers send to (`Actor::SENDS_TO`); `None`: unrestricted
+    /// (a hand-written `Actor` impl).
+    #[serde(default)]
+    pub sends_to: Option<Vec<String>>,
+    /// Whether its handlers ask with `reply_to`: the types they ask reply into its mailbox.
+    #[serde(default)]
+    pub asks_with_reply_to: bool,
+    /// It is the sweeper: it wakes every actor with messages due.
+    #[serde(default)]
+    pub sweeper: bool,
+}
+
+impl Manifest {
+    /// The manifest of actor type `A`'s function.
+    #[must_use]
+    pub fn of<A: Actor>() -> Self {
+        Self {
+            mqless_manifest: 1,
+            actor_type: Some(A::TYPE_NAME.to_owned()),
+            sends_to: A::SENDS_TO.map(|types| types.iter().map(|t| (*t).to_owned()).collect()),
+            asks_with_reply_to: A::ASKS_WITH_REPLY_TO,
+            sweeper: false,
+        }
+    }
+
+    /// The sweeper function's manifest.
+    #[must_use]
+    pub fn sweeper() -> Self {
+        Self {
+            mqless_manifest: 1,
+            actor_type: None,
+            sends_to: None,
+            asks_with_reply_to: false,
+            sweeper: true,
+        }
+    }
+
+    /// Prints this manifest and returns `true` when the process was started with
+    /// [`MANIFEST_FLAG`]; the caller then exits instead of serving.
+    pub(crate) fn print_if_asked(&self) -> bool {
+        if !std::env::args().skip(1).any(|arg| arg == MANIFEST_FLAG) {
+            return false;
+        }
+        // The manifest is the program's output (`mqless template` reads it); it cannot
+        // fail to encode, and an empty line would be reported there as no manifest.
+        println!("{}", serde_json::to_string(self).unwrap_or_default());
+        true
+    }
+}
