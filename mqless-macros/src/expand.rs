@@ -91,6 +91,17 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     // at that type rather than at the macro.
     let sends_to = &def.sends_to;
     let asks_with_reply_to = def.asks_with_reply_to;
+    // Validated already: an invalid one stopped expansion.
+    let idle_ttl = match def
+        .idle_ttl
+        .as_ref()
+        .and_then(|ttl| validate::idle_ttl_seconds(&ttl.value()).ok())
+    {
+        Some(seconds) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_secs(#seconds)))
+        }
+        None => quote!(::core::option::Option::None),
+    };
     let self_ty = &def.item.self_ty;
     let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
     let wire_checks = def.handlers.iter().flat_map(|h| {
@@ -152,6 +163,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
                 const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
                     ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME),*]);
                 const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
+                const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
                 type Message = #message;
                 type Client = #client;
 

@@ -12,7 +12,7 @@ use crate::errors::Errors;
 
 /// Options of `#[actor(..)]`.
 pub(crate) const ACTOR_OPTIONS: &str =
-    "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block) and `crate = \"..\"` (the path of the mqless crate)";
+    "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block), `idle_ttl = \"30d\"` (its state expires after that long without a message) and `crate = \"..\"` (the path of the mqless crate)";
 /// Options of `#[handler(..)]`.
 pub(crate) const HANDLER_OPTIONS: &str =
     "`name = \"..\"` (the message's wire name) and `skip` (a `pub` method that is not a message)";
@@ -30,6 +30,8 @@ pub(crate) struct ActorDef {
     pub(crate) private_with_handler_attr: Vec<syn::Ident>,
     /// `name = ".."` literals on methods that also say `skip`.
     pub(crate) skipped_but_named: Vec<LitStr>,
+    /// `#[actor(idle_ttl = "30d")]`: how long its state lives without a message.
+    pub(crate) idle_ttl: Option<LitStr>,
     /// The actor types it sends to: `ctx.actor::<T>` calls in the block's bodies, and
     /// `#[actor(sends_to(..))]` for sends made elsewhere (helper functions).
     pub(crate) sends_to: Vec<Type>,
@@ -120,6 +122,7 @@ pub(crate) fn parse(
     let mut name = None;
     let mut krate: syn::Path = syn::parse_quote!(::mqless);
     let mut sends_to = Vec::new();
+    let mut idle_ttl = None;
     let options = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
     match options {
         Ok(options) => {
@@ -138,6 +141,7 @@ pub(crate) fn parse(
                 }
                 match option_value(&option) {
                     Some(("name", value)) => name = Some(value),
+                    Some(("idle_ttl", value)) => idle_ttl = Some(value),
                     Some(("crate", value)) => match value.parse::<syn::Path>() {
                         Ok(path) => krate = path,
                         Err(_) => {
@@ -213,6 +217,7 @@ pub(crate) fn parse(
         handlers,
         private_with_handler_attr,
         skipped_but_named,
+        idle_ttl,
         sends_to,
         asks_with_reply_to: sends.reply_to,
     })
@@ -269,6 +274,8 @@ fn option_value(meta: &Meta) -> Option<(&'static str, LitStr)> {
         "name"
     } else if nv.path.is_ident("crate") {
         "crate"
+    } else if nv.path.is_ident("idle_ttl") {
+        "idle_ttl"
     } else {
         return None;
     };

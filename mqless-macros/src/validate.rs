@@ -37,6 +37,11 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
     if def.actor_ident().is_none() && !generic {
         errors.spanned(&item.self_ty, "`#[actor]` needs a plain type name as the actor (`impl Counter { .. }`), without generic arguments");
     }
+    if let Some(ttl) = &def.idle_ttl {
+        if let Err(reason) = idle_ttl_seconds(&ttl.value()) {
+            errors.spanned(ttl, format!("invalid `idle_ttl`: {reason}"));
+        }
+    }
     if let Some(name) = &def.name {
         if let Err(reason) = check_actor_name(&name.value()) {
             errors.spanned(
@@ -207,4 +212,36 @@ impl ActorDef {
             _ => None,
         }
     }
+}
+
+/// The shortest idle time to live: well beyond a lease and an ask's timeout, so only
+/// an actor that really went quiet expires.
+const MIN_IDLE_TTL_SECONDS: u64 = 3600;
+
+/// `idle_ttl` in seconds: a whole number and a unit, `m`, `h` or `d` (`"30d"`), at least
+/// an hour.
+pub(crate) fn idle_ttl_seconds(text: &str) -> Result<u64, String> {
+    let expected = "write a whole number and a unit, `m`, `h` or `d`, like \"30d\" or \"12h\"";
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} has no number; {expected}"))?;
+    let scale = match unit {
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?} has no known unit; {expected}")),
+    };
+    let seconds = number
+        .checked_mul(scale)
+        .ok_or_else(|| format!("{text:?} is too long"))?;
+    if seconds < MIN_IDLE_TTL_SECONDS {
+        return Err(format!(
+            "{text:?} is shorter than an hour; an actor expires only after that long without a message, so use \"1h\" or more"
+        ));
+    }
+    Ok(seconds)
 }

@@ -498,6 +498,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
         state: vec![0; state],
         meta: Vec::new(),
         lease_expires_at: 0,
+        expires_at: None,
         outgoing: (0..outgoing)
             .map(|_| {
                 let item = MailboxItem {

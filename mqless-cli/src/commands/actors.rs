@@ -142,6 +142,7 @@ fn shown(report: &ActorReport) -> Vec<(&'static str, Json)> {
         ("lease", lease),
         ("quarantine", quarantine),
         ("damage", json!(report.damage)),
+        ("expires", json!(report.expires_at.map(time))),
         // A number, or "at least N" past what `inspect` counts.
         (
             "queued",

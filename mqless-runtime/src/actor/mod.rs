@@ -52,6 +52,10 @@ pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
     /// replies into its mailbox.
     const ASKS_WITH_REPLY_TO: bool = false;
 
+    /// `#[actor(idle_ttl = "30d")]`: after this long without a message, the actor's state
+    /// expires (DynamoDB's TTL deletes its record; until then it reads as the default).
+    const IDLE_TTL: Option<std::time::Duration> = None;
+
     /// The message enum: one variant per handler method.
     type Message: Serialize + DeserializeOwned + Send + 'static;
 

@@ -53,7 +53,7 @@ pub(crate) async fn run<A: Actor>(
             since: quarantine.since,
         });
     }
-    let mut state: A = match &record.state {
+    let mut state: A = match record.live_state(now_millis) {
         Some(bytes) => codec::decode(bytes, "actor state", usize::MAX, limits.max_depth)?,
         None => A::default(),
     };

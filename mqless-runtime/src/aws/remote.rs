@@ -122,7 +122,8 @@ impl Actors for Remote {
     }
 
     async fn state<A: Actor>(&self, id: impl Into<String> + Send) -> Result<Option<A>, Error> {
-        recovery::committed_state::<A>(&self.store, id, &self.limits).await
+        recovery::committed_state::<A>(&self.store, id, &self.limits, SystemClock.now_millis())
+            .await
     }
 
     fn dead_letters<A: Actor>(&self, id: impl Into<String>) -> Result<DeadLetters, Error> {

@@ -217,7 +217,13 @@ impl Embedded {
     /// # Errors
     /// An invalid id, a store failure, or a state that does not decode as `A`.
     pub async fn state<A: Actor>(&self, id: impl Into<String>) -> Result<Option<A>, Error> {
-        recovery::committed_state::<A>(&*self.store, id, &self.config.limits).await
+        recovery::committed_state::<A>(
+            &*self.store,
+            id,
+            &self.config.limits,
+            self.clock.now_millis(),
+        )
+        .await
     }
 
     /// The dead letters of actor `id` of type `A`: list, inspect, redrive, discard.

@@ -105,7 +105,12 @@ impl<'h, A: Actor> Lease<'h, A> {
                 "the batch bookkeeping (`meta`) does not decode ({error}); lift the quarantine clearing the bookkeeping"
             ))
         })?;
-        let working = Working::load(record.state, &config.limits).map_err(|error| {
+        let now = host.clock.now_millis();
+        if record.is_expired(now) {
+            tracing::info!(actor = %address, "idle past its time to live: starts from the default state");
+        }
+        let state = record.live_state(now).map(<[u8]>::to_vec);
+        let working = Working::load(state, &config.limits).map_err(|error| {
             Damaged(format!(
                 "the committed state does not decode as this version of `{}` ({error}); deploy a version that reads it (see \"Evolving state and messages\" in the README), then retry, or repair or reset the state",
                 A::TYPE_NAME
@@ -257,8 +262,14 @@ impl<'h, A: Actor> Lease<'h, A> {
     /// and keeping a second copy of the state for them would cost every lease.
     async fn roll_back_batch(&mut self) -> Result<(), Error> {
         let limits = &self.host.config.limits;
-        let record = self.host.store.load_state(self.address).await?;
-        self.working = Working::load(record.and_then(|r| r.state), limits)?;
+        let now = self.host.clock.now_millis();
+        let state = self
+            .host
+            .store
+            .load_state(self.address)
+            .await?
+            .and_then(|r| r.live_state(now).map(<[u8]>::to_vec));
+        self.working = Working::load(state, limits)?;
         Ok(())
     }
 
@@ -387,6 +398,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 now + millis(host.config.lease)
             },
             outgoing,
+            expires_at: A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl))),
         };
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
             return Ok(false);

@@ -374,6 +374,7 @@ impl<A: Actor> ActorHost<A> {
             delete: &book.consumed,
             replies: replies.unwrap_or(&book.replies),
             replies_expire_at: now + millis(self.config.reply_ttl),
+            dead_letters_expire_at: A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl))),
             now,
         };
         Ok(self.store.cleanup(address, cleanup).await?)

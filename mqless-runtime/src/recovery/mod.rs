@@ -58,11 +58,13 @@ pub(crate) async fn committed_state<A: Actor>(
     store: &dyn Store,
     id: impl Into<String>,
     limits: &Limits,
+    now: u64,
 ) -> Result<Option<A>, Error> {
     let address = address_of::<A>(id)?;
-    match store.load_state(&address).await?.and_then(|r| r.state) {
+    let record = store.load_state(&address).await?;
+    match record.as_ref().and_then(|r| r.live_state(now)) {
         Some(bytes) => Ok(Some(codec::decode(
-            &bytes,
+            bytes,
             "actor state",
             usize::MAX,
             limits.max_depth,

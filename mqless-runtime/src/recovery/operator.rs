@@ -47,9 +47,12 @@ impl std::fmt::Debug for Operator {
 pub struct ActorReport {
     /// The actor.
     pub address: Address,
-    /// Its committed state (MessagePack), `None` before its first commit or after a reset:
-    /// the type's default.
+    /// Its committed state (MessagePack), `None` before its first commit, after a reset
+    /// or once expired: the type's default.
     pub state: Option<Vec<u8>>,
+    /// When its state expires without another message (its type's idle time to live), in
+    /// ms since the Unix epoch; past it, the state already reads as the default.
+    pub expires_at: Option<u64>,
     /// Commits so far (0: never committed).
     pub version: u64,
     /// When the current lease expires (ms since the Unix epoch), if a drain holds it.
@@ -119,16 +122,17 @@ impl Operator {
     /// A store failure.
     pub async fn inspect(&self, address: &Address) -> Result<ActorReport, Error> {
         let record = self.store.load_state(address).await?.unwrap_or_default();
+        let now = self.clock.now_millis();
         let queued = self
             .store
             .read_mailbox(address, COUNT_QUEUED_UP_TO)
             .await?
             .len();
         let letters = self.store.dead_letters(address).await?;
-        let now = self.clock.now_millis();
         Ok(ActorReport {
             address: address.clone(),
-            state: record.state,
+            state: record.live_state(now).map(<[u8]>::to_vec),
+            expires_at: record.expires_at,
             version: record.version,
             lease_expires_at: (record.lease_expires_at > now).then_some(record.lease_expires_at),
             quarantine: record.quarantine,

@@ -170,6 +170,7 @@ impl Store for MemoryStore {
             record.stalled_leases = u32::from(commit.lease_expires_at != 0);
             record.state = Some(commit.state.clone());
             record.meta = Some(commit.meta.clone());
+            record.expires_at = commit.expires_at;
             for (to, item) in &commit.outgoing {
                 actor(&mut actors, to)
                     .mailbox
@@ -363,6 +364,8 @@ impl Store for MemoryStore {
         let done = match record {
             Some(record) if record.epoch == epoch => {
                 record.quarantine = Some(quarantine.clone());
+                // A quarantined actor waits for its operator, however long.
+                record.expires_at = None;
                 record.lease_expires_at = 0;
                 record.stalled_leases = 0;
                 true

@@ -97,6 +97,24 @@ pub struct StateRecord {
     /// wrong type, written past MQLess), or `None`. An owner that acquires a damaged
     /// record quarantines the actor instead of failing on it every time.
     pub damage: Option<String>,
+    /// When the record expires (its last commit's [`Commit::expires_at`]); past it, the
+    /// state reads as the default even before the store deletes it.
+    pub expires_at: Option<u64>,
+}
+
+impl StateRecord {
+    /// Whether the record is past its idle time to live at `now` (ms): its state then
+    /// reads as the default, deleted by DynamoDB's TTL or not yet.
+    #[must_use]
+    pub fn is_expired(&self, now: u64) -> bool {
+        self.expires_at.is_some_and(|at| at <= now)
+    }
+
+    /// The committed state, unless the record expired at `now`.
+    #[must_use]
+    pub fn live_state(&self, now: u64) -> Option<&[u8]> {
+        self.state.as_deref().filter(|_| !self.is_expired(now))
+    }
 }
 
 /// Why and since when an actor is quarantined.
@@ -147,6 +165,9 @@ pub struct Commit {
     pub lease_expires_at: u64,
     /// Messages to other actors, written atomically with the state.
     pub outgoing: Vec<(Address, MailboxItem)>,
+    /// When the record expires without another commit (ms since the Unix epoch): the
+    /// actor type's idle time to live, on DynamoDB the item's `ttl`. `None`: never.
+    pub expires_at: Option<u64>,
 }
 
 /// Whether a commit landed.
@@ -261,6 +282,9 @@ pub struct Cleanup<'a> {
     pub replies: &'a [KeyedBytes],
     /// When the replies may be discarded (milliseconds since the Unix epoch).
     pub replies_expire_at: u64,
+    /// When the dead letters expire, for actor types with an idle time to live (DynamoDB's
+    /// TTL deletes them; the in-memory store keeps them).
+    pub dead_letters_expire_at: Option<u64>,
     /// The caller's clock, for discarding expired replies.
     pub now: u64,
 }

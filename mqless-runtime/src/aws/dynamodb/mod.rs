@@ -20,7 +20,7 @@ pub use capacity::Capacity;
 use capacity::Meter;
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, record_from,
-    reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, QUARANTINE_REASON, QUARANTINE_SINCE,
+    reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, QUARANTINE_REASON, QUARANTINE_SINCE, TTL,
 };
 
 use crate::error::StoreError;
@@ -240,6 +240,9 @@ impl Store for DynamoStore {
                     letter.insert("att".into(), n(u64::from(failure.attempts)));
                     letter.insert("at".into(), n(cleanup.now));
                     letter.insert("kind".into(), s(failure.kind.as_str()));
+                    if let Some(at) = cleanup.dead_letters_expire_at {
+                        letter.insert(TTL.into(), n(at.div_ceil(1000)));
+                    }
                     writes.push(
                         WriteRequest::builder()
                             .put_request(
@@ -397,8 +400,12 @@ impl Store for DynamoStore {
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
-                .update_expression("SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since")
+                // A quarantined actor waits for its operator, however long: no expiry.
+                .update_expression(
+                    "SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since REMOVE #ttl",
+                )
                 .condition_expression("ep = :ep")
+                .expression_attribute_names("#ttl", TTL)
                 .expression_attribute_names("#qr", QUARANTINE_REASON)
                 .expression_attribute_names("#qat", QUARANTINE_SINCE)
                 .expression_attribute_values(":zero", n(0))

@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::capacity::Metered;
-use super::schema::{b, message_key, n, s, state_key, Item, ACTOR_TYPE};
+use super::schema::{b, message_key, n, s, state_key, Item, ACTOR_TYPE, TTL};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::Address;
@@ -89,6 +89,9 @@ impl DynamoStore {
         }
         state.insert("st".into(), b(&commit.state));
         state.insert("meta".into(), b(&commit.meta));
+        if let Some(at) = commit.expires_at {
+            state.insert(TTL.into(), n(at.div_ceil(1000)));
+        }
         let condition = "ep = :ep AND ver = :ver";
         let values = HashMap::from([
             (":ep".to_owned(), n(commit.epoch)),

@@ -37,6 +37,11 @@ pub(super) const ACTOR_TYPE: &str = "ty";
 /// `#state` records carry [`ACTOR_TYPE`]; its sort key is `pk`.
 pub const ACTOR_INDEX: &str = "actors";
 
+/// The table's time-to-live attribute (Number, **seconds** since the Unix epoch): on
+/// replies, and on the `#state` record and dead letters of actor types with an idle time
+/// to live.
+pub(super) const TTL: &str = "ttl";
+
 /// Attribute of `#state`: the token of the lease's last owner (Number).
 pub(super) const OWNER: &str = "own";
 /// Attribute of `#state`: why the actor is quarantined (String).
@@ -175,5 +180,9 @@ pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
         meta,
         quarantine,
         damage: (!damage.is_empty()).then(|| damage.join("; ")),
+        expires_at: match get_u64(item, TTL) {
+            Ok(0) | Err(_) => None,
+            Ok(seconds) => Some(seconds.saturating_mul(1000)),
+        },
     })
 }
