@@ -154,3 +154,101 @@ async fn on_dynamodb_local() {
     }
     assert_eq!(letters, 1);
 }
+
+/// A cart that checks out by stopping itself.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Cart {
+    items: Vec<String>,
+    pings: u32,
+}
+
+#[mqless::actor]
+impl Cart {
+    pub fn add(&mut self, item: String) -> usize {
+        self.items.push(item);
+        self.items.len()
+    }
+
+    /// Pings itself every minute.
+    pub async fn keep_alive(
+        &mut self,
+        ctx: &mut mqless::Context,
+    ) -> Result<(), mqless::RuntimeError> {
+        let me = ctx.actor::<Cart>(ctx.id().as_str())?;
+        let every = mqless::schedule::Reminder::every(Duration::from_secs(60));
+        me.ping().remind("ping", every).await?;
+        Ok(())
+    }
+
+    pub fn ping(&mut self) {
+        self.pings += 1;
+    }
+
+    /// Checks out: the cart is gone.
+    pub fn check_out(&mut self, ctx: &mut mqless::Context) -> Result<usize, mqless::RuntimeError> {
+        ctx.stop()?;
+        Ok(self.items.len())
+    }
+}
+
+async fn a_stopped_actor_is_gone(store: Arc<dyn Store>, base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .build();
+    runtime.register::<Cart>().unwrap();
+    let cart = runtime.client::<Cart>("c1").unwrap();
+    let address = Address::parse("Cart/c1").unwrap();
+    cart.add("apple".into()).call().await.unwrap();
+    cart.keep_alive().call().await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    runtime.sweep().await.unwrap();
+    runtime.settle().await;
+    assert_eq!(runtime.state::<Cart>("c1").await.unwrap().unwrap().pings, 1);
+
+    assert_eq!(cart.check_out().call().await.unwrap(), 1);
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        record.expires_at,
+        Some(clock.now_millis()),
+        "expires at once"
+    );
+    assert!(runtime.state::<Cart>("c1").await.unwrap().is_none());
+    // Its reminder was cancelled with it: the next fire is dropped.
+    clock.advance(Duration::from_secs(61));
+    runtime.sweep().await.unwrap();
+    runtime.settle().await;
+    assert!(
+        runtime.state::<Cart>("c1").await.unwrap().is_none(),
+        "no ping revived it"
+    );
+
+    // A later message finds a fresh cart, which lives on.
+    assert_eq!(cart.add("pear".into()).call().await.unwrap(), 1);
+    assert_eq!(
+        store
+            .load_state(&address)
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        None
+    );
+}
+
+#[tokio::test]
+async fn stop_embedded() {
+    a_stopped_actor_is_gone(
+        Arc::new(mqless::store::MemoryStore::new()),
+        BASE + 20 * 3_600_000,
+    )
+    .await;
+}
+
+#[cfg(feature = "e2e")]
+#[tokio::test]
+async fn stop_on_dynamodb_local() {
+    let store = mqless_tests::local_aws::fresh_store("stop").await;
+    a_stopped_actor_is_gone(Arc::new(store), BASE + 30 * 3_600_000).await;
+}

@@ -79,6 +79,30 @@ impl Context {
         self.outbox.cancel_reminder(name, &self.address)
     }
 
+    /// Deletes this actor when this handler succeeds and its batch commits: the state
+    /// goes back to the type's default, every reminder is cancelled, and the state record
+    /// expires at once (DynamoDB's TTL deletes it, and with it the actor's entry in
+    /// `actors list`, typically within a day or two; until then it reads as a new actor).
+    /// Messages after this one, and any sent later, find a fresh actor with the default
+    /// state. Queued messages, replies and dead letters are left as they are.
+    ///
+    /// ```
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Cart;
+    /// # impl Cart {
+    /// pub fn check_out(&mut self, ctx: &mut mqless_runtime::Context) -> Result<(), mqless_runtime::Error> {
+    ///     // ... hand the cart over to an order ...
+    ///     ctx.stop()
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SendFromQuery`] in a `.query()` (it commits nothing),
+    /// [`Error::HandlerReturned`] after the handler returned.
+    pub fn stop(&self) -> Result<(), Error> {
+        self.outbox.stop(&self.address)
+    }
+
     pub(crate) fn limits(&self) -> Limits {
         self.outbox.limits
     }
@@ -178,6 +202,8 @@ struct OutboxState {
     cancelled_reminders: Vec<String>,
     /// The asks made with `reply_to`, by their timeout message's id.
     awaiting: Vec<MessageId>,
+    /// The handler called `Context::stop`.
+    stopped: bool,
 }
 
 /// The timeout message of an ask made with `reply_to`, and the route its callee replies by.
@@ -194,6 +220,8 @@ pub(crate) struct Taken {
     /// The asks made with `reply_to`: the asker's record keeps each open until its reply
     /// or its timeout is handled.
     pub(crate) awaiting: Vec<MessageId>,
+    /// The handler called `Context::stop`.
+    pub(crate) stopped: bool,
 }
 
 impl Outbox {
@@ -216,6 +244,7 @@ impl Outbox {
                 closed: false,
                 cancelled_reminders: Vec::new(),
                 awaiting: Vec::new(),
+                stopped: false,
             }),
         }
     }
@@ -258,6 +287,7 @@ impl Outbox {
             last_sent: state.last_id,
             cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),
             awaiting: std::mem::take(&mut state.awaiting),
+            stopped: state.stopped,
         }
     }
 
@@ -329,6 +359,22 @@ impl Outbox {
             });
         }
         state.cancelled_reminders.push(name.to_owned());
+        Ok(())
+    }
+
+    fn stop(&self, actor: &Address) -> Result<(), Error> {
+        if self.query {
+            return Err(Error::SendFromQuery {
+                to: actor.to_string(),
+            });
+        }
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.closed {
+            return Err(Error::HandlerReturned {
+                to: actor.to_string(),
+            });
+        }
+        state.stopped = true;
         Ok(())
     }
 }

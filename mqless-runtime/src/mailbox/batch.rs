@@ -31,6 +31,9 @@ pub(crate) const MAX_AWAITING: usize = 1000;
 pub(super) struct Working<A> {
     state: A,
     snapshot: Vec<u8>,
+    /// The last message that changed the state stopped the actor (`Context::stop`): the
+    /// commit makes the record expire at once.
+    pub(super) stopped: bool,
 }
 
 impl<A: Actor> Working<A> {
@@ -41,7 +44,18 @@ impl<A: Actor> Working<A> {
             None => codec::encode(&A::default(), "actor state", limits.max_state_bytes)?,
         };
         let state = restore(&snapshot, limits)?;
-        Ok(Self { state, snapshot })
+        Ok(Self {
+            state,
+            snapshot,
+            stopped: false,
+        })
+    }
+
+    /// The actor stopped: back to the default state, as the rollback point too.
+    fn stop(&mut self, limits: &Limits) -> Result<(), Error> {
+        *self = Self::load(None, limits)?;
+        self.stopped = true;
+        Ok(())
     }
 
     /// The encoded state as of the last applied message.
@@ -388,6 +402,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                 last_sent,
                 cancelled_reminders,
                 awaiting,
+                stopped,
             } = taken;
             match result {
                 Ok(Ok(Outcome::Ok(reply))) => {
@@ -401,6 +416,15 @@ impl<'l, A: Actor> Batch<'l, A> {
                     let now = self.host.clock.now_millis();
                     for name in &cancelled_reminders {
                         reminder::cancel(&mut self.next.reminders, name, now);
+                    }
+                    if stopped {
+                        let names: Vec<String> = self.next.reminders.keys().cloned().collect();
+                        for name in &names {
+                            reminder::cancel(&mut self.next.reminders, name, now);
+                        }
+                        self.working.stop(&limits)?;
+                    } else if !read_only {
+                        self.working.stopped = false;
                     }
                     self.tally.processed += 1;
                     return self.consumed(id, envelope, ReplyRecord::Ok(reply));

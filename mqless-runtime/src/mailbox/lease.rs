@@ -121,6 +121,9 @@ impl<'h, A: Actor> Lease<'h, A> {
         // this lease, so that if a message kills the process, it is the one left at the
         // head; after `max_attempts` in a row, that head is dead-lettered unrun.
         let stalls = record.stalled_leases.saturating_sub(1);
+        // An expired (stopped or idle) actor stays expired until a message changes it.
+        let mut working = working;
+        working.stopped = record.is_expired(now);
         Ok(Self {
             host,
             address,
@@ -263,13 +266,12 @@ impl<'h, A: Actor> Lease<'h, A> {
     async fn roll_back_batch(&mut self) -> Result<(), Error> {
         let limits = &self.host.config.limits;
         let now = self.host.clock.now_millis();
-        let state = self
-            .host
-            .store
-            .load_state(self.address)
-            .await?
-            .and_then(|r| r.live_state(now).map(<[u8]>::to_vec));
+        let state = self.host.store.load_state(self.address).await?;
+        let stopped = state.as_ref().is_some_and(|r| r.is_expired(now));
+        let state = state.and_then(|r| r.live_state(now).map(<[u8]>::to_vec));
         self.working = Working::load(state, limits)?;
+        // A stop committed earlier in this lease stays in force.
+        self.working.stopped = stopped;
         Ok(())
     }
 
@@ -398,7 +400,12 @@ impl<'h, A: Actor> Lease<'h, A> {
                 now + millis(host.config.lease)
             },
             outgoing,
-            expires_at: A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl))),
+            // A stopped actor's record expires at once; else after its idle time to live.
+            expires_at: if self.working.stopped {
+                Some(now)
+            } else {
+                A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
+            },
         };
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
             return Ok(false);
