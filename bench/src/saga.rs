@@ -66,7 +66,8 @@ impl SagaOrder {
     }
 }
 
-#[mqless::actor]
+// `order_of` sends from outside the block: named here, as the runtime requires.
+#[mqless::actor(sends_to(SagaOrder))]
 impl SagaStock {
     /// Reserves one item and tells the order.
     pub async fn reserve(&mut self, note: String, ctx: &mut Context) -> Result<(), RuntimeError> {
@@ -77,7 +78,7 @@ impl SagaStock {
     }
 }
 
-#[mqless::actor]
+#[mqless::actor(sends_to(SagaOrder))]
 impl SagaPayment {
     /// Charges and tells the order.
     pub async fn charge(&mut self, note: String, ctx: &mut Context) -> Result<(), RuntimeError> {

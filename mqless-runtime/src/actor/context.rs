@@ -1,7 +1,7 @@
 //! The context a handler may take: its own address, the clock, and typed sends to other
 //! actors that become part of the running batch.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Actor, ActorClient};
@@ -347,35 +347,32 @@ impl Outbox {
     }
 
     fn cancel_reminder(&self, name: &str, actor: &Address) -> Result<(), Error> {
-        if self.query {
-            return Err(Error::SendFromQuery {
-                to: actor.to_string(),
-            });
-        }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if state.closed {
-            return Err(Error::HandlerReturned {
-                to: actor.to_string(),
-            });
-        }
-        state.cancelled_reminders.push(name.to_owned());
+        self.open_for(actor)?
+            .cancelled_reminders
+            .push(name.to_owned());
         Ok(())
     }
 
     fn stop(&self, actor: &Address) -> Result<(), Error> {
+        self.open_for(actor)?.stopped = true;
+        Ok(())
+    }
+
+    /// The outbox's state, for a change `actor`'s handler commits with its batch: refused
+    /// in a `.query()` (which commits nothing) and after the handler returned.
+    fn open_for(&self, actor: &Address) -> Result<MutexGuard<'_, OutboxState>, Error> {
         if self.query {
             return Err(Error::SendFromQuery {
                 to: actor.to_string(),
             });
         }
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.closed {
             return Err(Error::HandlerReturned {
                 to: actor.to_string(),
             });
         }
-        state.stopped = true;
-        Ok(())
+        Ok(state)
     }
 }
 

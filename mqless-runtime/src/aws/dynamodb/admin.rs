@@ -5,8 +5,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, CreateGlobalSecondaryIndexAction, GlobalSecondaryIndex,
-    GlobalSecondaryIndexUpdate, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
+    GlobalSecondaryIndexUpdate, IndexStatus, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
 use super::schema::{ACTOR_INDEX, ACTOR_TYPE};
@@ -63,14 +63,7 @@ impl DynamoStore {
     /// # Errors
     /// When DynamoDB cannot be reached or refuses (the table is missing, say).
     pub async fn has_actor_index(&self) -> Result<bool, StoreError> {
-        let described = self.admin(
-            self.client
-                .describe_table()
-                .table_name(&*self.table)
-                .send()
-                .await,
-        )?;
-        Ok(described.table().is_some_and(|table| {
+        Ok(self.describe().await?.is_some_and(|table| {
             table
                 .global_secondary_indexes()
                 .iter()
@@ -140,19 +133,29 @@ impl DynamoStore {
         }))
     }
 
+    /// The table's description.
+    async fn describe(&self) -> Result<Option<TableDescription>, StoreError> {
+        let described = self.admin(
+            self.client
+                .describe_table()
+                .table_name(&*self.table)
+                .send()
+                .await,
+        )?;
+        Ok(described.table().cloned())
+    }
+
+    /// Waits until the table and its indexes are active (an index added to an existing
+    /// table is backfilled first).
     async fn wait_until_active(&self) -> Result<(), StoreError> {
         for _ in 0..600 {
-            let described = self.admin(
-                self.client
-                    .describe_table()
-                    .table_name(&*self.table)
-                    .send()
-                    .await,
-            )?;
-            let active = described
-                .table()
-                .and_then(|t| t.table_status())
-                .is_some_and(|s| *s == TableStatus::Active);
+            let active = self.describe().await?.is_some_and(|table| {
+                table.table_status() == Some(&TableStatus::Active)
+                    && table
+                        .global_secondary_indexes()
+                        .iter()
+                        .all(|index| index.index_status() == Some(&IndexStatus::Active))
+            });
             if active {
                 break;
             }
