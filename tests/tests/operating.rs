@@ -56,6 +56,68 @@ mod dynamodb {
 }
 
 #[cfg(feature = "e2e")]
+mod older_tables {
+    use super::*;
+    use mqless::aws::aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    use mqless::aws::dynamodb::DynamoStore;
+    use mqless::id::{ActorType, Address};
+    use mqless_tests::local_aws;
+
+    /// A table created before the `actors` index gets it from `create_table`, and
+    /// DynamoDB backfills it from the actors already there.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn create_table_adds_the_index_to_an_older_table() {
+        local_aws::configure();
+        let config = mqless::aws::load_config().await;
+        let client = mqless::aws::aws_sdk_dynamodb::Client::new(&config);
+        let table = format!("operating-older-{}", mqless::MessageId::generate(1, None));
+        let key = |name: &str, key_type| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(key_type)
+                .build()
+                .unwrap()
+        };
+        let attribute = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap()
+        };
+        client
+            .create_table()
+            .table_name(&table)
+            .attribute_definitions(attribute("pk"))
+            .attribute_definitions(attribute("sk"))
+            .key_schema(key("pk", KeyType::Hash))
+            .key_schema(key("sk", KeyType::Range))
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .unwrap();
+        let store = DynamoStore::new(client, table);
+        assert!(!store.has_actor_index().await.unwrap());
+        let runtime = operating::runtime(Arc::new(store.clone()));
+        let gauge = runtime.client::<operating::Gauge>("old").unwrap();
+        gauge.set(1).send().await.unwrap();
+        runtime.settle().await;
+
+        store.create_table().await.unwrap();
+        assert!(store.has_actor_index().await.unwrap());
+        assert!(store.ttl_enabled().await.unwrap());
+        let listed = runtime
+            .operator()
+            .list(&ActorType::new("Gauge").unwrap(), None, 10)
+            .await
+            .unwrap();
+        assert_eq!(listed, vec![Address::parse("Gauge/old").unwrap()]);
+    }
+}
+
+#[cfg(feature = "e2e")]
 mod index_cost {
     use super::*;
     use mqless::Actors;

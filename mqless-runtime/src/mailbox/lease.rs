@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tracing::Instrument as _;
 
-use super::batch::{Batch, Tally, Working, STALLED};
+use super::batch::{Batch, Tally, STALLED};
 use super::bookkeeping::Bookkeeping;
+use super::working::Working;
 use super::{ActorHost, DrainOptions, DrainReport};
 use crate::actor::Actor;
 use crate::clock::millis;

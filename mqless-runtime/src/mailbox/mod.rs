@@ -35,6 +35,7 @@ mod config;
 pub(crate) mod dispatch;
 mod lease;
 mod reminder;
+mod working;
 
 use std::marker::PhantomData;
 use std::sync::Arc;
