@@ -108,11 +108,19 @@ mod older_tables {
         store.create_table().await.unwrap();
         assert!(store.has_actor_index().await.unwrap());
         assert!(store.ttl_enabled().await.unwrap());
-        let listed = runtime
-            .operator()
-            .list(&ActorType::new("Gauge").unwrap(), None, 10)
-            .await
-            .unwrap();
+        // The backfill is asynchronous (DynamoDB Local may even fail a query while it
+        // runs): the actor is listed once it is done.
+        let gauges = ActorType::new("Gauge").unwrap();
+        let mut listed = Vec::new();
+        for _ in 0..100 {
+            match runtime.operator().list(&gauges, None, 10).await {
+                Ok(found) if !found.is_empty() => {
+                    listed = found;
+                    break;
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
         assert_eq!(listed, vec![Address::parse("Gauge/old").unwrap()]);
     }
 }
