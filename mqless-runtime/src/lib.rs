@@ -27,6 +27,8 @@ pub mod error;
 pub mod id;
 pub mod invoke;
 pub mod mailbox;
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
 #[doc(hidden)]
 pub mod private;
 pub mod recovery;

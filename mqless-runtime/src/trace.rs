@@ -102,6 +102,18 @@ impl TraceParent {
         format!("{:016x}", self.span_id)
     }
 
+    /// The trace id as a number.
+    #[must_use]
+    pub fn trace_id_u128(&self) -> u128 {
+        self.trace_id
+    }
+
+    /// The id of the span that sent, as a number.
+    #[must_use]
+    pub fn span_id_u64(&self) -> u64 {
+        self.span_id
+    }
+
     /// Whether the trace is sampled.
     #[must_use]
     pub fn sampled(&self) -> bool {
@@ -147,10 +159,30 @@ pub async fn in_trace<F: Future>(trace: TraceParent, future: F) -> F::Output {
 }
 
 /// The current trace context: inside a handler, its message's; in a client, the one
-/// set with [`in_trace`]; otherwise `None`.
+/// set with [`in_trace`]; with the `opentelemetry` feature, otherwise the current span's
+/// if it is exported; otherwise `None`.
 #[must_use]
 pub fn current() -> Option<TraceParent> {
-    CURRENT.try_with(|trace| *trace).ok()
+    let scoped = CURRENT.try_with(|trace| *trace).ok();
+    #[cfg(feature = "opentelemetry")]
+    let scoped = scoped.or_else(crate::otel::current);
+    scoped
+}
+
+/// The context a handler runs in, given its message's sender (`parent`): a child of
+/// it, or with the `opentelemetry` feature the `message` span's own exported context
+/// (its parent set to the sender).
+pub(crate) fn for_message(
+    span: &tracing::Span,
+    parent: Option<TraceParent>,
+) -> Option<TraceParent> {
+    #[cfg(feature = "opentelemetry")]
+    return crate::otel::continue_trace(span, parent);
+    #[cfg(not(feature = "opentelemetry"))]
+    {
+        let _ = span;
+        parent.map(|parent| parent.child())
+    }
 }
 
 /// The `traceparent` a send made now carries: the current context, whose span (the

@@ -217,7 +217,7 @@ pub mod schedule {
 /// so a trace continues from a client, across the mailbox, into the handler's `message`
 /// span (field `trace_id`) and on to the actors it sends to. Set it on a client's sends
 /// with [`in_trace`](trace::in_trace); read it in a handler with
-/// [`current`](trace::current).
+/// [`current`](trace::current). Feature `opentelemetry` exports the spans (`mqless::otel`).
 pub mod trace {
     pub use mqless_runtime::trace::{current, in_trace, TraceParent};
 }
@@ -287,6 +287,9 @@ pub mod error {
 
 #[cfg(feature = "aws")]
 pub use mqless_runtime::aws;
+
+#[cfg(feature = "opentelemetry")]
+pub use mqless_runtime::otel;
 
 /// A testing kit for your own actors: seeded fault scenarios ([`testing::Scenario`]) and
 /// the fault layer they are made of. See the README's "Testing your actors".

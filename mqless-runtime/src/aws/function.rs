@@ -91,19 +91,45 @@ pub async fn run<A: Actor>() -> Result<(), LambdaError> {
 /// # Errors
 /// As [`serve`].
 pub async fn run_with<A: Actor>(config: DrainConfig) -> Result<(), LambdaError> {
+    run_with_flush::<A>(config, || {}).await
+}
+
+/// [`run_with`] that calls `flush` after each invocation, before it answers: Lambda may
+/// freeze the process as soon as it has, so this is where an OpenTelemetry exporter
+/// (feature `opentelemetry`) or a metrics client must send what it buffered. Set up
+/// your own `tracing` subscriber first (this does not):
+///
+/// ```no_run
+/// # async fn doc<A: mqless_runtime::Actor>(flush: impl Fn() + Send + Sync + 'static) -> Result<(), mqless_runtime::aws::LambdaError> {
+/// use mqless_runtime::mailbox::DrainConfig;
+/// // e.g. `move || { let _ = provider.force_flush(); }` with the SDK's tracer provider
+/// mqless_runtime::aws::run_with_flush::<A>(DrainConfig::default(), flush).await
+/// # }
+/// ```
+///
+/// # Errors
+/// As [`serve`].
+pub async fn run_with_flush<A: Actor>(
+    config: DrainConfig,
+    flush: impl Fn() + Send + Sync + 'static,
+) -> Result<(), LambdaError> {
     if Manifest::of::<A>().print_if_asked() {
         return Ok(());
     }
     let environment = Environment::load().await?;
     let function = Arc::new(ActorFunction::<A>::new(&environment, config)?);
+    let flush = Arc::new(flush);
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
             let function = Arc::clone(&function);
+            let flush = Arc::clone(&flush);
             async move {
-                function
+                let handled = function
                     .handle(&event.payload, event.context.deadline)
                     .await
-                    .map_err(FunctionError)
+                    .map_err(FunctionError);
+                flush();
+                handled
             }
         },
     ))

@@ -20,8 +20,8 @@ use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_lambda;
 pub use function::{
-    run, run_with, serve, serve_sweeper, serve_with, ActorFunction, LambdaError, MAX_HOPS,
-    NUDGE_GRACE,
+    run, run_with, run_with_flush, serve, serve_sweeper, serve_with, ActorFunction, LambdaError,
+    MAX_HOPS, NUDGE_GRACE,
 };
 pub use invoker::{FunctionNames, LambdaInvoker};
 pub use remote::{Remote, DEFAULT_SETTLE_TIMEOUT};

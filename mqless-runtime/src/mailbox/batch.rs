@@ -206,8 +206,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             span.record("trace_id", parent.trace_id());
             span.record("parent_id", parent.span_id());
         }
-        let trace = parent.map(|parent| parent.child());
-        match trace {
+        match crate::trace::for_message(&span, parent) {
             Some(trace) => {
                 let applying = crate::trace::in_trace(trace, self.apply_decoded(item, envelope));
                 applying.instrument(span).await
