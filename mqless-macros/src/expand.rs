@@ -102,6 +102,26 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
         }
         None => quote!(::core::option::Option::None),
     };
+    let private_ref = &private;
+    let subscriptions = def.handlers.iter().flat_map(|h| {
+        let private = private_ref;
+        let method = &h.wire_name;
+        let argument = fields(h).next().map(|(name, _)| name.to_string());
+        h.subscriptions.iter().map(move |s| {
+            let topic = s.topic.as_ref().map(syn::LitStr::value);
+            let pattern = optional_str(s.pattern.as_ref());
+            let route = optional_str(s.route.as_ref());
+            quote! {
+                #private::Subscription {
+                    topic: #topic,
+                    method: #method,
+                    argument: #argument,
+                    pattern: #pattern,
+                    route: #route,
+                }
+            }
+        })
+    });
     let self_ty = &def.item.self_ty;
     let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
     let wire_checks = def.handlers.iter().flat_map(|h| {
@@ -164,6 +184,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
                     ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME),*]);
                 const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
                 const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
+                const SUBSCRIPTIONS: &'static [#private::Subscription] = &[#(#subscriptions),*];
                 type Message = #message;
                 type Client = #client;
 
@@ -186,6 +207,14 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
                 }
             }
         };
+    }
+}
+
+/// `Some("..")` or `None`, as a `&'static str` option.
+fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
     }
 }
 

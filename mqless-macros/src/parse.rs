@@ -13,6 +13,9 @@ use crate::errors::Errors;
 /// Options of `#[actor(..)]`.
 pub(crate) const ACTOR_OPTIONS: &str =
     "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block), `idle_ttl = \"30d\"` (its state expires after that long without a message) and `crate = \"..\"` (the path of the mqless crate)";
+/// Options of `#[subscribe(..)]`.
+pub(crate) const SUBSCRIBE_OPTIONS: &str =
+    "`topic = \"..\"` (required), `pattern = r#\"{..}\"#` (an EventBridge event pattern; without one, every event of the topic) and `route = \"field.path\"` (the event field holding the id of the actor that receives it; without it, actors subscribe one by one with `ctx.subscribe`)";
 /// Options of `#[handler(..)]`.
 pub(crate) const HANDLER_OPTIONS: &str =
     "`name = \"..\"` (the message's wire name) and `skip` (a `pub` method that is not a message)";
@@ -28,6 +31,8 @@ pub(crate) struct ActorDef {
     pub(crate) handlers: Vec<Handler>,
     /// Methods that carry `#[handler]` but are not `pub`.
     pub(crate) private_with_handler_attr: Vec<syn::Ident>,
+    /// `#[subscribe]` attributes on methods that are not messages (private or skipped).
+    pub(crate) subscribe_on_non_message: Vec<(Attribute, syn::Ident)>,
     /// `name = ".."` literals on methods that also say `skip`.
     pub(crate) skipped_but_named: Vec<LitStr>,
     /// `#[actor(idle_ttl = "30d")]`: how long its state lives without a message.
@@ -50,6 +55,17 @@ pub(crate) struct Handler {
     pub(crate) receiver: Receiver,
     pub(crate) args: Vec<Arg>,
     pub(crate) output: Output,
+    /// Its `#[subscribe(..)]` attributes: the topics whose events call it.
+    pub(crate) subscriptions: Vec<Subscribe>,
+}
+
+/// One `#[subscribe(topic = .., pattern = .., route = ..)]` on a handler.
+pub(crate) struct Subscribe {
+    /// The attribute, for errors about it as a whole.
+    pub(crate) attr: Attribute,
+    pub(crate) topic: Option<LitStr>,
+    pub(crate) pattern: Option<LitStr>,
+    pub(crate) route: Option<LitStr>,
 }
 
 pub(crate) enum Receiver {
@@ -160,16 +176,26 @@ pub(crate) fn parse(
 
     let mut handlers = Vec::new();
     let mut private_with_handler_attr = Vec::new();
+    let mut subscribe_on_non_message = Vec::new();
     let mut skipped_but_named = Vec::new();
     for impl_item in &mut item_impl.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
         };
-        let handler_attrs: Vec<Attribute> = extract_handler_attrs(&mut method.attrs);
+        let handler_attrs: Vec<Attribute> = extract_attrs(&mut method.attrs, "handler");
+        let subscribe_attrs: Vec<Attribute> = extract_attrs(&mut method.attrs, "subscribe");
+        let not_a_message = |subscribe_on_non_message: &mut Vec<(Attribute, syn::Ident)>| {
+            subscribe_on_non_message.extend(
+                subscribe_attrs
+                    .iter()
+                    .map(|attr| (attr.clone(), method.sig.ident.clone())),
+            );
+        };
         if !matches!(method.vis, syn::Visibility::Public(_)) {
             if !handler_attrs.is_empty() {
                 private_with_handler_attr.push(method.sig.ident.clone());
             }
+            not_a_message(&mut subscribe_on_non_message);
             continue;
         }
         let mut options = HandlerOptions::default();
@@ -178,8 +204,13 @@ pub(crate) fn parse(
         }
         if options.skip {
             skipped_but_named.extend(options.name);
+            not_a_message(&mut subscribe_on_non_message);
             continue;
         }
+        let subscriptions = subscribe_attrs
+            .into_iter()
+            .filter_map(|attr| parse_subscribe_attr(attr, errors))
+            .collect();
         let (wire_name, wire_name_span) = match &options.name {
             Some(name) => (name.value(), name.span()),
             None => (method.sig.ident.to_string(), method.sig.ident.span()),
@@ -197,6 +228,7 @@ pub(crate) fn parse(
             args: method.sig.inputs.iter().filter_map(arg).collect(),
             output: output(&method.sig.output),
             sig: method.sig.clone(),
+            subscriptions,
         });
     }
     let mut sends = Sends::default();
@@ -216,6 +248,7 @@ pub(crate) fn parse(
         krate,
         handlers,
         private_with_handler_attr,
+        subscribe_on_non_message,
         skipped_but_named,
         idle_ttl,
         sends_to,
@@ -282,12 +315,78 @@ fn option_value(meta: &Meta) -> Option<(&'static str, LitStr)> {
     Some((key, value.clone()))
 }
 
-fn extract_handler_attrs(attrs: &mut Vec<Attribute>) -> Vec<Attribute> {
+/// Takes the `#[name(..)]` attributes out of `attrs`: they are ours, not the compiler's.
+fn extract_attrs(attrs: &mut Vec<Attribute>, name: &str) -> Vec<Attribute> {
     let (ours, theirs) = std::mem::take(attrs)
         .into_iter()
-        .partition(|a| a.path().is_ident("handler"));
+        .partition(|a| a.path().is_ident(name));
     *attrs = theirs;
     ours
+}
+
+/// Reads `#[subscribe(topic = "..", pattern = "..", route = "..")]`; `None` (with an
+/// error) when it cannot be read at all.
+fn parse_subscribe_attr(attr: Attribute, errors: &mut Errors) -> Option<Subscribe> {
+    let Meta::List(list) = &attr.meta else {
+        errors.spanned(
+            &attr,
+            format!("`#[subscribe]` needs options in parentheses: {SUBSCRIBE_OPTIONS}"),
+        );
+        return None;
+    };
+    let options = match list.parse_args_with(Punctuated::<Meta, Token![,]>::parse_terminated) {
+        Ok(options) => options,
+        Err(error) => {
+            errors.push(error);
+            return None;
+        }
+    };
+    let mut subscribe = Subscribe {
+        attr: attr.clone(),
+        topic: None,
+        pattern: None,
+        route: None,
+    };
+    for option in options {
+        let value = match &option {
+            Meta::NameValue(syn::MetaNameValue {
+                value:
+                    syn::Expr::Lit(syn::ExprLit {
+                        lit: syn::Lit::Str(value),
+                        ..
+                    }),
+                ..
+            }) => Some(value.clone()),
+            _ => None,
+        };
+        let slot = match option
+            .path()
+            .get_ident()
+            .map(ToString::to_string)
+            .as_deref()
+        {
+            Some("topic") => &mut subscribe.topic,
+            Some("pattern") => &mut subscribe.pattern,
+            Some("route") => &mut subscribe.route,
+            _ => {
+                errors.spanned(
+                    &option,
+                    format!(
+                        "unknown `#[subscribe]` option; the valid options are {SUBSCRIBE_OPTIONS}"
+                    ),
+                );
+                continue;
+            }
+        };
+        match value {
+            Some(value) => *slot = Some(value),
+            None => errors.spanned(
+                &option,
+                "`#[subscribe]` options take a string literal, like `topic = \"orders\"`",
+            ),
+        }
+    }
+    Some(subscribe)
 }
 
 fn parse_handler_attr(attr: &Attribute, found: &mut HandlerOptions, errors: &mut Errors) {

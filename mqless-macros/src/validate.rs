@@ -58,6 +58,12 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             format!("`#[handler]` is only for `pub` methods (each `pub` method becomes a message); make `{ident}` `pub` or remove the attribute"),
         );
     }
+    for (attr, method) in &def.subscribe_on_non_message {
+        errors.spanned(
+            attr,
+            format!("`#[subscribe]` is only for message methods (`pub`, without `#[handler(skip)]`): events arrive as messages; make `{method}` a message or remove the attribute"),
+        );
+    }
     for name in &def.skipped_but_named {
         errors.spanned(
             name,
@@ -71,6 +77,8 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             "`#[actor]` found no message in this impl block; make at least one method `pub` (without `#[handler(skip)]`): each `pub` method becomes a message of the actor",
         );
     }
+
+    validate_subscriptions(def, errors);
 
     let mut wire_names: HashMap<&str, &syn::Ident> = HashMap::new();
     let mut variants: HashMap<String, &syn::Ident> = HashMap::new();
@@ -165,6 +173,72 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
                 ),
             );
         }
+    }
+}
+
+/// `#[subscribe]`: a topic, a valid pattern and route, one event argument, and for each
+/// topic at most one method that actors subscribe one by one (no `route`), which
+/// `ctx.subscribe(topic)` then calls.
+fn validate_subscriptions(def: &ActorDef, errors: &mut Errors) {
+    let mut per_actor: HashMap<String, &syn::Ident> = HashMap::new();
+    for handler in &def.handlers {
+        let name = &handler.sig.ident;
+        for subscribe in &handler.subscriptions {
+            let fields = handler
+                .args
+                .iter()
+                .filter(|arg| matches!(arg.kind, ArgKind::Field(_)))
+                .count();
+            if fields != 1 {
+                errors.spanned(
+                    &subscribe.attr,
+                    format!("a `#[subscribe]` method takes the event as its one argument (and optionally `ctx: &mut Context`); `{name}` takes {fields}"),
+                );
+            }
+            match &subscribe.topic {
+                None => errors.spanned(
+                    &subscribe.attr,
+                    "`#[subscribe]` needs the topic: `topic = \"orders\"`",
+                ),
+                Some(topic) => {
+                    if let Err(reason) = check_topic_name(&topic.value()) {
+                        errors.spanned(topic, format!("invalid topic name: {reason}"));
+                    }
+                    if subscribe.route.is_none() {
+                        if let Some(first) = per_actor.insert(topic.value(), name) {
+                            errors.spanned(
+                                topic,
+                                format!("`{first}` already receives `{}` for actors that subscribe with `ctx.subscribe`; one method per topic may (give one a `route`)", topic.value()),
+                            );
+                        }
+                    }
+                }
+            }
+            if let Some(pattern) = &subscribe.pattern {
+                if let Err(error) = mqless_pattern::Pattern::parse(&pattern.value()) {
+                    errors.spanned(pattern, format!("invalid event pattern: {error}"));
+                }
+            }
+            if let Some(route) = &subscribe.route {
+                if let Err(error) = mqless_pattern::check_field_path(&route.value()) {
+                    errors.spanned(route, format!("invalid `route`: {error}"));
+                }
+            }
+        }
+    }
+}
+
+/// The same rule as the runtime's `Topic::new`, checked at compile time.
+fn check_topic_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 128 {
+        Err("use 1 to 128 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    {
+        Err("use ASCII letters, digits, `-`, `_` and `.` only")
+    } else {
+        Ok(())
     }
 }
 

@@ -217,7 +217,9 @@ fn expand(object: &Map<String, Value>) -> Result<Vec<Map<String, Value>>, Patter
     for (name, value) in object {
         let branches: Vec<Map<String, Value>> = if name == "$or" {
             let Value::Array(branches) = value else {
-                return Err(PatternError::new("`$or` takes a list of patterns, like {\"$or\": [{\"a\": [1]}, {\"b\": [2]}]}"));
+                return Err(PatternError::new(
+                    "`$or` takes a list of patterns, like {\"$or\": [{\"a\": [1]}, {\"b\": [2]}]}",
+                ));
             };
             if branches.len() < 2 {
                 return Err(PatternError::new(
@@ -279,11 +281,9 @@ fn merge(
             (Some(Value::Object(existing)), Value::Object(nested)) => {
                 into.insert(name.clone(), Value::Object(merge(existing, nested)?));
             }
-            (Some(_), _) => {
-                return Err(PatternError::new(format!(
-                    "field {name:?} is matched both inside and beside an `$or`; name it in one place"
-                )))
-            }
+            (Some(_), _) => return Err(PatternError::new(format!(
+                "field {name:?} is matched both inside and beside an `$or`; name it in one place"
+            ))),
         }
     }
     Ok(into)

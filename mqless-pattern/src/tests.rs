@@ -79,7 +79,9 @@ fn events_match_as_in_eventbridge() {
 fn one_matcher_matches_every_pattern_in_one_pass() {
     let mut matcher = Matcher::new();
     for (index, (pattern, _)) in TABLE.iter().enumerate() {
-        matcher.add(index, &Pattern::parse(pattern).unwrap()).unwrap();
+        matcher
+            .add(index, &Pattern::parse(pattern).unwrap())
+            .unwrap();
     }
     let mut matched = matcher.matches(ORDER.as_bytes()).unwrap();
     matched.sort_unstable();
@@ -95,10 +97,16 @@ fn bad_patterns_say_what_is_wrong() {
         ("{}", "empty pattern"),
         (r#"{"status": "placed"}"#, "invalid pattern"),
         (r#"{"total": [{"numeric": [">>", 1]}]}"#, "invalid pattern"),
-        (r#"{"status": [{"sounds-like": "placed"}]}"#, "invalid pattern"),
+        (
+            r#"{"status": [{"sounds-like": "placed"}]}"#,
+            "invalid pattern",
+        ),
         (r#"{"$or": [{"a": [1]}]}"#, "two or more"),
         (r#"{"$or": {"a": [1]}}"#, "list of patterns"),
-        (r#"{"a": [1], "$or": [{"a": [2]}, {"b": [3]}]}"#, "both inside and beside"),
+        (
+            r#"{"a": [1], "$or": [{"a": [2]}, {"b": [3]}]}"#,
+            "both inside and beside",
+        ),
         (r#"{"customer": {}}"#, "empty object"),
     ] {
         let error = Pattern::parse(pattern).unwrap_err().to_string();
@@ -109,7 +117,9 @@ fn bad_patterns_say_what_is_wrong() {
 #[test]
 fn or_combinations_are_bounded() {
     let or = |field: &str| {
-        let branches: Vec<String> = (0..11).map(|i| format!(r#"{{"{field}": [{i}]}}"#)).collect();
+        let branches: Vec<String> = (0..11)
+            .map(|i| format!(r#"{{"{field}": [{i}]}}"#))
+            .collect();
         format!(r#""$or": [{}]"#, branches.join(","))
     };
     let three = format!(

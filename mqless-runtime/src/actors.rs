@@ -23,6 +23,35 @@ use crate::schedule::{ReminderInfo, Scheduled};
 /// }
 /// ```
 pub trait Actors: Send + Sync + 'static {
+    /// Publishes `event` to `topic`: every subscription whose pattern matches gets it
+    /// once (see [`crate::events`]). `event` must serialize as an object (a struct or a
+    /// map), whose fields patterns match. Returns the id of the publish message.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`], [`Error::InvalidEvent`], an oversized event
+    /// ([`Error::Codec`]), or the store's failure.
+    fn publish<E: serde::Serialize + Sync + ?Sized>(
+        &self,
+        topic: &str,
+        event: &E,
+    ) -> impl Future<Output = Result<MessageId, Error>> + Send {
+        let sent = (|| {
+            let limits = crate::codec::Limits::DEFAULT;
+            let message =
+                crate::events::TopicMessage::publish(crate::events::encode_event(event, &limits)?);
+            let topic = crate::events::Topic::new(topic)?;
+            let client = self.client::<crate::events::TopicActor>(topic.as_str())?;
+            Ok::<_, Error>((client, message))
+        })();
+        async move {
+            let (client, message) = sent?;
+            crate::actor::ActorClient::core(&client)
+                .request::<_, (), String>(&message)
+                .send()
+                .await
+        }
+    }
+
     /// A client of actor `id` of type `A`.
     ///
     /// # Errors

@@ -64,6 +64,29 @@ pub enum Error {
     /// A W3C `traceparent` that does not parse: the message says what is wrong.
     #[error("invalid traceparent {0}; expected `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (W3C Trace Context)")]
     InvalidTraceParent(String),
+    /// A topic name failed validation.
+    #[error("invalid topic name {name:?}: {reason}; use 1 to 128 ASCII letters, digits, `-`, `_` or `.`")]
+    InvalidTopic {
+        /// The rejected name.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// An event that cannot be published (not an object, or not representable as JSON
+    /// for matching): the message says why.
+    #[error("invalid event: {0}")]
+    InvalidEvent(String),
+    /// An event pattern that does not parse: the message says what is wrong.
+    #[error("invalid event pattern: {0}")]
+    InvalidPattern(String),
+    /// `ctx.subscribe(topic)` on an actor type with no method for that topic.
+    #[error("`{actor_type}` has no method that receives topic `{topic}` one actor at a time: mark one `#[subscribe(topic = \"{topic}\")]` (without `route`)")]
+    NoSubscriberMethod {
+        /// The actor type that tried to subscribe.
+        actor_type: String,
+        /// The topic.
+        topic: String,
+    },
     /// A reminder that cannot be registered: the message says why.
     #[error("invalid reminder: {0}")]
     InvalidReminder(String),

@@ -24,6 +24,7 @@ pub mod clock;
 pub mod codec;
 pub mod embedded;
 pub mod error;
+pub mod events;
 pub mod id;
 pub mod invoke;
 pub mod mailbox;

@@ -222,6 +222,17 @@ pub mod trace {
     pub use mqless_runtime::trace::{current, in_trace, TraceParent};
 }
 
+/// Publish and subscribe: publish an event to a topic with
+/// [`Actors::publish`](crate::Actors::publish) or [`Context::publish`](crate::Context::publish);
+/// methods marked `#[subscribe(topic = "..", pattern = "..", route = "..")]` receive the
+/// events whose fields match the pattern (the EventBridge event-pattern grammar, see
+/// [`Pattern`](events::Pattern)), each exactly once. See the README's "Publish and subscribe".
+pub mod events {
+    pub use mqless_runtime::events::{
+        Pattern, PatternError, Subscription, Topic, TopicActor, MAX_DELIVERIES_PER_STEP, TOPIC_TYPE,
+    };
+}
+
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
 pub mod embedded {
     pub use mqless_runtime::embedded::EmbeddedBuilder;

@@ -3,6 +3,7 @@
 
 pub mod bank;
 pub mod conversation;
+pub mod events;
 pub mod in_flight;
 pub mod ledger;
 pub mod limits;

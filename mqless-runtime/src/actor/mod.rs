@@ -56,6 +56,9 @@ pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
     /// expires (DynamoDB's TTL deletes its record; until then it reads as the default).
     const IDLE_TTL: Option<std::time::Duration> = None;
 
+    /// The subscriptions declared with `#[subscribe(..)]` on its methods.
+    const SUBSCRIPTIONS: &'static [crate::events::Subscription] = &[];
+
     /// The message enum: one variant per handler method.
     type Message: Serialize + DeserializeOwned + Send + 'static;
 

@@ -11,6 +11,7 @@ use crate::actors::Actors;
 use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
+use crate::events::{EventRoutes, TopicActor};
 use crate::id::{ActorType, MessageId};
 use crate::invoke::Invoker;
 use crate::mailbox::{ActorHost, DrainConfig};
@@ -46,6 +47,8 @@ pub struct Embedded {
     transport: Arc<dyn Transport>,
     /// Asks made here that wait for a drain here.
     local_replies: Arc<LocalReplies>,
+    /// What topics fan out to: the registered types' routed subscriptions, and the store.
+    events: Arc<EventRoutes>,
     /// The hosts; the invoker only holds weak references, so dropping the runtime stops
     /// new drains.
     hosts: Mutex<HashMap<ActorType, Arc<dyn Drain>>>,
@@ -128,8 +131,9 @@ impl EmbeddedBuilder {
             )
             .local_replies(Arc::clone(&local_replies)),
         );
-        Embedded {
+        let embedded = Embedded {
             local_replies,
+            events: Arc::new(EventRoutes::new(Arc::clone(&store))),
             store,
             invoker,
             wake,
@@ -137,7 +141,12 @@ impl EmbeddedBuilder {
             config: self.config,
             transport,
             hosts: Mutex::new(HashMap::new()),
+        };
+        // Topics run wherever actors do: publishing needs no registration.
+        if let Err(error) = embedded.register::<TopicActor>() {
+            tracing::error!(%error, "the topic actor cannot be registered; publishing will fail");
         }
+        embedded
     }
 }
 
@@ -159,6 +168,7 @@ impl Embedded {
     /// # Errors
     /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
     pub fn register<A: Actor>(&self) -> Result<&Self, Error> {
+        self.events.declare::<A>()?;
         let host: Arc<dyn Drain> = Arc::new(self.host::<A>()?);
         let actor_type = ActorType::new(A::TYPE_NAME)?;
         self.invoker
@@ -202,7 +212,8 @@ impl Embedded {
             Arc::clone(&self.clock),
             self.config.clone(),
         )?
-        .with_local_replies(Arc::clone(&self.local_replies)))
+        .with_local_replies(Arc::clone(&self.local_replies))
+        .with_events(Arc::clone(&self.events)))
     }
 
     /// Resolves once every nudged drain has finished: all sent messages are processed,

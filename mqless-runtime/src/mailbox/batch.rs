@@ -431,7 +431,8 @@ impl<A: Actor> Batch<'_, A> {
                 Arc::clone(&self.host.invoker),
             )
             .sending_as(Arc::clone(self.address))
-            .sending_only_to(A::SENDS_TO),
+            .sending_only_to(A::SENDS_TO)
+            .with_events(A::SUBSCRIPTIONS, self.host.events.clone()),
         );
         let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox))
             .with_sender(sender);

@@ -95,6 +95,8 @@ pub struct ActorHost<A> {
     config: DrainConfig,
     /// Askers in this process, handed their replies directly (see `crate::replies`).
     local_replies: Option<Arc<LocalReplies>>,
+    /// What topics fan out to (set where topics run).
+    pub(crate) events: Option<Arc<crate::events::EventRoutes>>,
     actor: PhantomData<fn() -> A>,
 }
 
@@ -116,6 +118,7 @@ impl<A> Clone for ActorHost<A> {
             clock: Arc::clone(&self.clock),
             config: self.config.clone(),
             local_replies: self.local_replies.clone(),
+            events: self.events.clone(),
             actor: PhantomData,
         }
     }
@@ -139,6 +142,7 @@ impl<A: Actor> ActorHost<A> {
             clock,
             config,
             local_replies: None,
+            events: None,
             actor: PhantomData,
         })
     }
@@ -147,6 +151,13 @@ impl<A: Actor> ActorHost<A> {
     #[must_use]
     pub(crate) fn with_local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
         self.local_replies = Some(replies);
+        self
+    }
+
+    /// Lets the handlers reach `events`: topics fan out through it.
+    #[must_use]
+    pub(crate) fn with_events(mut self, events: Arc<crate::events::EventRoutes>) -> Self {
+        self.events = Some(events);
         self
     }
 

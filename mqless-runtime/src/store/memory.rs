@@ -10,7 +10,7 @@ use tokio::sync::Notify;
 
 use super::{
     Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, Retired,
-    StateFix, StateRecord, Store,
+    StateFix, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
 };
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
@@ -23,6 +23,9 @@ struct ActorData {
     /// Encoded reply and its expiry.
     replies: HashMap<MessageId, (Vec<u8>, u64)>,
     dead_letters: BTreeMap<MessageId, DeadLetter>,
+    /// A topic's subscriptions by key, with the message that wrote each (`None`: a
+    /// tombstone).
+    subscriptions: BTreeMap<String, (MessageId, Option<SubscriptionRecord>)>,
 }
 
 /// Mailboxes and state in process memory. Cheap to clone: clones share the data.
@@ -491,6 +494,49 @@ impl Store for MemoryStore {
             .collect();
         pending.sort();
         Box::pin(async move { Ok(pending) })
+    }
+
+    fn subscriptions<'a>(
+        &'a self,
+        topic: &'a Address,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<SubscriptionPage, StoreError>> {
+        let actors = lock(&self.shared.actors);
+        let mut page = SubscriptionPage::default();
+        if let Some(topic) = actors.get(topic) {
+            let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+            let mut live = topic
+                .subscriptions
+                .range::<str, _>((from, std::ops::Bound::Unbounded))
+                .filter_map(|(key, (_, record))| Some((key, record.as_ref()?)));
+            for (key, record) in live.by_ref().take(limit) {
+                page.subscriptions.push(record.clone());
+                page.next = Some(key.clone());
+            }
+            if live.next().is_none() {
+                page.next = None;
+            }
+        }
+        Box::pin(async move { Ok(page) })
+    }
+
+    fn write_subscription<'a>(
+        &'a self,
+        topic: &'a Address,
+        key: &'a str,
+        record: Option<&'a SubscriptionRecord>,
+        by: MessageId,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let subscriptions = &mut actor(&mut actors, topic).subscriptions;
+        let newer = subscriptions
+            .get(key)
+            .is_none_or(|(written_by, _)| *written_by < by);
+        if newer {
+            subscriptions.insert(key.to_owned(), (by, record.cloned()));
+        }
+        Box::pin(async { Ok(()) })
     }
 
     fn cancel<'a>(

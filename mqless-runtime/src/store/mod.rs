@@ -254,6 +254,43 @@ pub struct DeadLetter {
     pub kind: DeadLetterKind,
 }
 
+/// A per-actor subscription to a topic's events (`ctx.subscribe`), stored in the
+/// partition of the topic's actor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionRecord {
+    /// The subscribing actor.
+    pub subscriber: Address,
+    /// The wire name of the method each event calls.
+    pub method: String,
+    /// The name of the method's argument that receives the event.
+    pub argument: String,
+    /// Which events (an EventBridge event pattern); `None`: all.
+    pub pattern: Option<String>,
+}
+
+impl SubscriptionRecord {
+    /// The subscription's key in its topic: subscriber and method.
+    #[must_use]
+    pub fn key(&self) -> String {
+        Self::key_of(&self.subscriber, &self.method)
+    }
+
+    /// The key of `subscriber`'s subscription of `method`.
+    #[must_use]
+    pub fn key_of(subscriber: &Address, method: &str) -> String {
+        format!("{subscriber}#{method}")
+    }
+}
+
+/// A page of a topic's subscriptions, in key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SubscriptionPage {
+    /// The subscriptions.
+    pub subscriptions: Vec<SubscriptionRecord>,
+    /// Where the next page starts (pass it as `after`); `None` after the last.
+    pub next: Option<String>,
+}
+
 /// What [`Store::reset_state`] or [`Store::delete_actor`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retired {
@@ -461,6 +498,29 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
         now: u64,
     ) -> BoxFuture<'a, Result<Retired, StoreError>>;
+
+    /// Up to `limit` subscriptions of the topic whose actor is `topic`, in key order,
+    /// after key `after`. A page may hold fewer (DynamoDB skips removed ones after
+    /// reading them); only `next == None` means the last page.
+    fn subscriptions<'a>(
+        &'a self,
+        topic: &'a Address,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<SubscriptionPage, StoreError>>;
+
+    /// Writes (`Some`) or removes (`None`) subscription `key` of `topic`, unless the
+    /// stored one was written by message `by` or a later one: topic messages run in
+    /// order, so a late write of an owner that lost its lease never undoes a later one.
+    /// A removal leaves a tombstone to compare against (on DynamoDB it expires after a
+    /// day).
+    fn write_subscription<'a>(
+        &'a self,
+        topic: &'a Address,
+        key: &'a str,
+        record: Option<&'a SubscriptionRecord>,
+        by: MessageId,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Every quarantined actor, in address order. On DynamoDB a `Scan`, like
     /// [`Store::pending_actors`].

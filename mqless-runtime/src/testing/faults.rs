@@ -410,6 +410,28 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> BoxFuture<'a, Result<Retired, StoreError>> {
         self.inner.delete_actor(a, now)
     }
+    // A topic's handler reads and writes subscriptions; a failure there is its
+    // message's `Err` (dead-lettered, redrivable), so they are passed through unfaulted:
+    // the commits around them are where crashes are injected.
+    fn subscriptions<'a>(
+        &'a self,
+        topic: &'a Address,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<crate::store::SubscriptionPage, StoreError>> {
+        self.inner.subscriptions(topic, after, limit)
+    }
+
+    fn write_subscription<'a>(
+        &'a self,
+        topic: &'a Address,
+        key: &'a str,
+        record: Option<&'a crate::store::SubscriptionRecord>,
+        by: MessageId,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.inner.write_subscription(topic, key, record, by)
+    }
+
     fn cancel<'a>(
         &'a self,
         a: &'a Address,

@@ -7,6 +7,7 @@ mod capacity;
 mod errors;
 mod requests;
 pub mod schema;
+mod subscriptions;
 
 use std::sync::Arc;
 
@@ -522,6 +523,25 @@ impl Store for DynamoStore {
                 }
             }
         })
+    }
+
+    fn subscriptions<'a>(
+        &'a self,
+        topic: &'a Address,
+        after: Option<&'a str>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<crate::store::SubscriptionPage, StoreError>> {
+        Box::pin(self.subscriptions_of(topic, after, limit))
+    }
+
+    fn write_subscription<'a>(
+        &'a self,
+        topic: &'a Address,
+        key: &'a str,
+        record: Option<&'a crate::store::SubscriptionRecord>,
+        by: MessageId,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.write_subscription_of(topic, key, record, by))
     }
 
     fn cancel<'a>(

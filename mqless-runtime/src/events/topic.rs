@@ -1,0 +1,278 @@
+//! The topic actor: publishes, subscriptions and the paged fan-out of each event.
+
+use serde::{Deserialize, Serialize};
+
+use super::{delivery_body, event_json, routed_id, Topic};
+use crate::actor::{Actor, ActorClient, Context, Outcome};
+use crate::client::ClientCore;
+use crate::error::{CodecError, Error};
+use crate::id::{ActorId, Address};
+use crate::store::{SubscriptionRecord, ITEM_OVERHEAD_BYTES, MAX_TRANSACTION_BYTES};
+use crate::BoxFuture;
+
+/// Deliveries per fan-out step at most: with the message carrying the fan-out on, and
+/// the topic's own record, a step stays inside one DynamoDB transaction (100 items) and
+/// the engine's 49 sends per message.
+pub const MAX_DELIVERIES_PER_STEP: usize = 40;
+
+/// The state of a topic actor: what it has done, for operators (`mqless actors show
+/// mqless-topic <topic>`).
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TopicActor {
+    /// Events published to the topic and fanned out.
+    pub published: u64,
+    /// Deliveries made (one per matching subscriber per event).
+    pub delivered: u64,
+    /// Events whose routed subscription's `route` field was missing or not a string or
+    /// number: those subscriptions did not receive them.
+    pub unroutable: u64,
+}
+
+/// The topic actor's messages.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TopicMessage {
+    /// Fan out `event` (MessagePack) to the subscriptions after `after` (per-actor
+    /// subscription keys), and to the routed ones unless `routed_done`.
+    #[serde(rename = "publish")]
+    Publish {
+        /// The event, as published.
+        #[serde(with = "serde_bytes")]
+        event: Vec<u8>,
+        /// Where the fan-out resumes in the per-actor subscriptions.
+        after: Option<String>,
+        /// Whether the routed subscriptions were delivered already.
+        routed_done: bool,
+    },
+    /// Subscribe `subscriber`'s `method` (taking the event as `argument`).
+    #[serde(rename = "subscribe")]
+    Subscribe {
+        /// The subscribing actor's address.
+        subscriber: String,
+        /// The method's wire name.
+        method: String,
+        /// The method's argument name.
+        argument: String,
+        /// Which events; `None`: all.
+        pattern: Option<String>,
+    },
+    /// End `subscriber`'s subscription of `method`.
+    #[serde(rename = "unsubscribe")]
+    Unsubscribe {
+        /// The subscribing actor's address.
+        subscriber: String,
+        /// The method's wire name.
+        method: String,
+    },
+}
+
+impl TopicMessage {
+    /// The first step of publishing `event` (encoded with [`super::encode_event`]).
+    #[must_use]
+    pub fn publish(event: Vec<u8>) -> Self {
+        Self::Publish {
+            event,
+            after: None,
+            routed_done: false,
+        }
+    }
+}
+
+/// A client of a topic actor.
+#[derive(Debug, Clone)]
+pub struct TopicClient {
+    core: ClientCore,
+}
+
+impl ActorClient for TopicClient {
+    fn from_core(core: ClientCore) -> Self {
+        Self { core }
+    }
+    fn core(&self) -> &ClientCore {
+        &self.core
+    }
+}
+
+impl Actor for TopicActor {
+    const TYPE_NAME: &'static str = super::TOPIC_TYPE;
+    type Message = TopicMessage;
+    type Client = TopicClient;
+
+    fn handle<'a>(
+        &'a mut self,
+        message: TopicMessage,
+        ctx: &'a mut Context,
+    ) -> BoxFuture<'a, Result<Outcome, CodecError>> {
+        Box::pin(async move {
+            let result = match message {
+                TopicMessage::Publish {
+                    event,
+                    after,
+                    routed_done,
+                } => self.fan_out(event, after, routed_done, ctx).await,
+                TopicMessage::Subscribe {
+                    subscriber,
+                    method,
+                    argument,
+                    pattern,
+                } => subscribe(ctx, &subscriber, method, argument, pattern).await,
+                TopicMessage::Unsubscribe { subscriber, method } => {
+                    unsubscribe(ctx, &subscriber, &method).await
+                }
+            };
+            crate::private::result_outcome(&result, ctx, Clone::clone)
+        })
+    }
+
+    fn is_read_only(_: &TopicMessage) -> bool {
+        false
+    }
+}
+
+impl TopicActor {
+    /// One step of an event's fan-out: the routed subscriptions (first step only), then
+    /// a page of per-actor ones; the next page is a message to this topic, committed
+    /// with this page's deliveries.
+    async fn fan_out(
+        &mut self,
+        event: Vec<u8>,
+        after: Option<String>,
+        routed_done: bool,
+        ctx: &Context,
+    ) -> Result<(), String> {
+        let routes = ctx
+            .events()
+            .ok_or("this host has no event routes (topics run on the embedded runtime and the events function)")?;
+        let limits = ctx.limits();
+        let json = event_json(&event, &limits).map_err(|e| e.to_string())?;
+        let json_text = json.to_string();
+        let topic = ctx.id().as_str();
+        // Each delivery carries the event: keep a step's transaction under its limit.
+        let per_delivery = event.len() + ITEM_OVERHEAD_BYTES + 64;
+        let mut room = MAX_DELIVERIES_PER_STEP
+            .min((MAX_TRANSACTION_BYTES / 2) / per_delivery)
+            .max(1);
+        let mut deliveries: Vec<(Address, Vec<u8>)> = Vec::new();
+        if !routed_done {
+            self.published += 1;
+            for (actor_type, subscription) in routes.declared_for(topic) {
+                if !matches(subscription.pattern, json_text.as_bytes())? {
+                    continue;
+                }
+                let route = subscription.route.unwrap_or_default();
+                let id = routed_id(&json, route).and_then(|id| ActorId::new(id).ok());
+                let Some(id) = id else {
+                    self.unroutable += 1;
+                    tracing::warn!(topic, actor_type = %actor_type, method = subscription.method, route, "the event has no valid actor id at its route field; this subscription does not receive it");
+                    continue;
+                };
+                deliveries.push((
+                    Address::new(actor_type, id),
+                    delivery_body(subscription.method, subscription.argument, &event),
+                ));
+            }
+            if deliveries.len() >= room {
+                // Routed subscriptions alone fill the step: the per-actor ones follow.
+                return self.deliver(ctx, deliveries, Some((event, None))).await;
+            }
+            room -= deliveries.len();
+        }
+        let page = routes
+            .store
+            .subscriptions(ctx.address(), after.as_deref(), room)
+            .await
+            .map_err(|e| e.to_string())?;
+        for subscription in page.subscriptions {
+            let pattern = subscription.pattern.as_deref();
+            if matches(pattern, json_text.as_bytes())? {
+                deliveries.push((
+                    subscription.subscriber,
+                    delivery_body(&subscription.method, &subscription.argument, &event),
+                ));
+            }
+        }
+        let next = page.next.map(|after| (event, Some(after)));
+        self.deliver(ctx, deliveries, next).await
+    }
+
+    /// Sends the deliveries, and the next step when there is one.
+    async fn deliver(
+        &mut self,
+        ctx: &Context,
+        deliveries: Vec<(Address, Vec<u8>)>,
+        next: Option<(Vec<u8>, Option<String>)>,
+    ) -> Result<(), String> {
+        for (to, body) in deliveries {
+            ctx.send_body(&to, body).await.map_err(|e| e.to_string())?;
+            self.delivered += 1;
+        }
+        if let Some((event, after)) = next {
+            let step = TopicMessage::Publish {
+                event,
+                after,
+                routed_done: true,
+            };
+            let body =
+                crate::codec::encode(&step, "message", usize::MAX).map_err(|e| e.to_string())?;
+            ctx.send_body(ctx.address(), body)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Whether `event` (JSON) matches `pattern` (`None`: every event).
+fn matches(pattern: Option<&str>, event: &[u8]) -> Result<bool, String> {
+    let Some(pattern) = pattern else {
+        return Ok(true);
+    };
+    let pattern = mqless_pattern::Pattern::parse(pattern).map_err(|e| e.to_string())?;
+    pattern.matches(event).map_err(|e| e.to_string())
+}
+
+async fn subscribe(
+    ctx: &Context,
+    subscriber: &str,
+    method: String,
+    argument: String,
+    pattern: Option<String>,
+) -> Result<(), String> {
+    let routes = ctx.events().ok_or("this host has no event routes")?;
+    if let Some(pattern) = &pattern {
+        mqless_pattern::Pattern::parse(pattern).map_err(|e| e.to_string())?;
+    }
+    let record = SubscriptionRecord {
+        subscriber: Address::parse(subscriber).map_err(|e| e.to_string())?,
+        method,
+        argument,
+        pattern,
+    };
+    routes
+        .store
+        .write_subscription(
+            ctx.address(),
+            &record.key(),
+            Some(&record),
+            ctx.message_id(),
+        )
+        .await
+        .map_err(|e| e.to_string())
+}
+
+async fn unsubscribe(ctx: &Context, subscriber: &str, method: &str) -> Result<(), String> {
+    let routes = ctx.events().ok_or("this host has no event routes")?;
+    let key = SubscriptionRecord::key_of(
+        &Address::parse(subscriber).map_err(|e| e.to_string())?,
+        method,
+    );
+    routes
+        .store
+        .write_subscription(ctx.address(), &key, None, ctx.message_id())
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// The topic actor's address for `topic`.
+pub(crate) fn topic_address(topic: &str) -> Result<Address, Error> {
+    Topic::new(topic)?.address()
+}

@@ -1,0 +1,211 @@
+//! Publish and subscribe, on the embedded runtime and through DynamoDB Local: routed
+//! subscriptions with patterns, per-actor subscriptions, publishing atomically from a
+//! handler, fan-out over many pages exactly once and in publish order, bad input.
+
+use mqless::{Actors, Embedded, Error};
+use mqless_tests::events::{register, OrderEvent, Reservation, Shop, Watcher};
+
+async fn seen_by(runtime: &Embedded, watcher: &str) -> Vec<u64> {
+    runtime
+        .state::<Watcher>(watcher)
+        .await
+        .unwrap()
+        .map(|w| w.seen)
+        .unwrap_or_default()
+}
+
+/// Routed subscriptions get the matching events at the actor the event names, and a
+/// handler's publish is committed with its state change or not at all.
+async fn routed_subscriptions_and_atomic_publishes(runtime: &Embedded) {
+    register(runtime);
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "o-1", 10, 1))
+        .await
+        .unwrap();
+    runtime
+        .publish("orders", &OrderEvent::new("cancelled", "o-1", 10, 2))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    let o1 = runtime.state::<Reservation>("o-1").await.unwrap().unwrap();
+    assert_eq!(
+        o1.seen,
+        vec![OrderEvent::new("placed", "o-1", 10, 1)],
+        "only the placed event matches"
+    );
+
+    let shop = runtime.client::<Shop>("shop").unwrap();
+    let refused = shop.place("o-2".into(), 20, true).call().await;
+    assert!(refused.is_err());
+    runtime.settle().await;
+    assert!(
+        runtime.state::<Reservation>("o-2").await.unwrap().is_none(),
+        "a refused handler publishes nothing"
+    );
+    assert_eq!(shop.place("o-2".into(), 20, false).call().await.unwrap(), 1);
+    runtime.settle().await;
+    let o2 = runtime.state::<Reservation>("o-2").await.unwrap().unwrap();
+    assert_eq!(o2.seen, vec![OrderEvent::new("placed", "o-2", 20, 1)]);
+}
+
+/// Actors subscribe one by one with patterns of their own, and unsubscribe.
+async fn per_actor_subscriptions(runtime: &Embedded) {
+    register(runtime);
+    let all = runtime.client::<Watcher>("all").unwrap();
+    let big = runtime.client::<Watcher>("big").unwrap();
+    all.watch(None).call().await.unwrap();
+    big.watch(Some(r#"{"total": [{"numeric": [">", 100]}]}"#.into()))
+        .call()
+        .await
+        .unwrap();
+    runtime.settle().await;
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "a", 50, 1))
+        .await
+        .unwrap();
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "b", 500, 2))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(seen_by(runtime, "all").await, vec![1, 2]);
+    assert_eq!(seen_by(runtime, "big").await, vec![2]);
+
+    all.stop_watching().call().await.unwrap();
+    runtime.settle().await;
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "c", 900, 3))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(seen_by(runtime, "all").await, vec![1, 2], "unsubscribed");
+    assert_eq!(seen_by(runtime, "big").await, vec![2, 3]);
+
+    // Subscribing again replaces the pattern.
+    big.watch(Some(r#"{"total": [{"numeric": ["<", 100]}]}"#.into()))
+        .call()
+        .await
+        .unwrap();
+    runtime.settle().await;
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "d", 900, 4))
+        .await
+        .unwrap();
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "e", 5, 5))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(seen_by(runtime, "big").await, vec![2, 3, 5]);
+}
+
+/// `subscribers` actors subscribe; three events fan out over many pages; each actor
+/// gets each event once, in publish order.
+async fn a_fan_out_reaches_every_subscriber_once_in_order(runtime: &Embedded, subscribers: usize) {
+    register(runtime);
+    for i in 0..subscribers {
+        let watcher = runtime.client::<Watcher>(format!("w{i:05}")).unwrap();
+        watcher.watch(None).send().await.unwrap();
+    }
+    runtime.settle().await;
+    for seq in 1..=3 {
+        runtime
+            .publish("orders", &OrderEvent::new("placed", "x", seq, seq))
+            .await
+            .unwrap();
+    }
+    runtime.settle().await;
+    for i in 0..subscribers {
+        assert_eq!(
+            seen_by(runtime, &format!("w{i:05}")).await,
+            vec![1, 2, 3],
+            "w{i:05}"
+        );
+    }
+}
+
+/// Bad input is refused with a typed error that says what to do.
+async fn bad_input_is_refused(runtime: &Embedded) {
+    register(runtime);
+    let error = runtime
+        .publish("no spaces", &OrderEvent::new("placed", "o", 1, 1))
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::InvalidTopic { .. }), "{error}");
+    let error = runtime.publish("orders", &42).await.unwrap_err();
+    assert!(
+        matches!(&error, Error::InvalidEvent(why) if why.contains("not an object")),
+        "{error}"
+    );
+
+    let watcher = runtime.client::<Watcher>("picky").unwrap();
+    let error = watcher
+        .watch(Some("{not json".into()))
+        .call()
+        .await
+        .unwrap_err();
+    assert!(
+        error.to_string().contains("invalid event pattern"),
+        "{error}"
+    );
+    let shop = runtime.client::<Shop>("s").unwrap();
+    let error = shop.subscribe_without_a_method().call().await.unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("no method that receives topic `orders`"),
+        "{error}"
+    );
+}
+
+mod embedded {
+    use super::*;
+
+    #[tokio::test]
+    async fn routed_subscriptions_and_atomic_publishes() {
+        super::routed_subscriptions_and_atomic_publishes(&Embedded::new()).await;
+    }
+
+    #[tokio::test]
+    async fn per_actor_subscriptions() {
+        super::per_actor_subscriptions(&Embedded::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fan_out_reaches_2000_subscribers_once_in_order() {
+        a_fan_out_reaches_every_subscriber_once_in_order(&Embedded::new(), 2000).await;
+    }
+
+    #[tokio::test]
+    async fn bad_input_is_refused() {
+        super::bad_input_is_refused(&Embedded::new()).await;
+    }
+}
+
+#[cfg(feature = "e2e")]
+mod dynamodb_local {
+    use super::*;
+    use mqless_tests::local_aws;
+    use std::sync::Arc;
+
+    async fn runtime(test: &str) -> Embedded {
+        let store = local_aws::fresh_store(test).await;
+        Embedded::builder().store(Arc::new(store)).build()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn routed_subscriptions_and_atomic_publishes() {
+        super::routed_subscriptions_and_atomic_publishes(&runtime("events-routed").await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn per_actor_subscriptions() {
+        super::per_actor_subscriptions(&runtime("events-per-actor").await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fan_out_reaches_150_subscribers_once_in_order() {
+        a_fan_out_reaches_every_subscriber_once_in_order(&runtime("events-fan-out").await, 150)
+            .await;
+    }
+}
