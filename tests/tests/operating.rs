@@ -111,7 +111,20 @@ mod older_tables {
         store.create_table().await.unwrap();
         assert!(store.has_actor_index().await.unwrap());
         assert!(store.ttl_enabled().await.unwrap());
-        gauge.set(2).send().await.unwrap();
+        // DynamoDB Local may fail requests (`InternalFailure`, a transient error) while
+        // it backfills the index: retry a while, as a caller retries `Unavailable`.
+        for attempt in 0.. {
+            match gauge.set(2).send().await {
+                Ok(_) => break,
+                Err(mqless::Error::Store(error))
+                    if error.kind == mqless::error::StoreErrorKind::Unavailable
+                        && attempt < 100 =>
+                {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("{error}"),
+            }
+        }
         runtime.settle().await;
         // DynamoDB Local may fail a query while it backfills the index: retry a while.
         let gauges = ActorType::new("Gauge").unwrap();

@@ -50,7 +50,10 @@ where
                 "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
                     (StoreErrorKind::Throttled, "DynamoDB is throttling; retry with backoff".to_owned())
                 }
-                "InternalServerError" | "ServiceUnavailable" => {
+                // `InternalFailure`: AWS's common 500 ("The request processing has
+                // failed because of an unknown error"); DynamoDB Local answers it while
+                // it backfills a new index under load.
+                "InternalServerError" | "InternalFailure" | "ServiceUnavailable" => {
                     (StoreErrorKind::Unavailable, "DynamoDB failed internally; the write may or may not have happened".to_owned())
                 }
                 "UnrecognizedClientException" | "InvalidSignatureException" | "MissingAuthenticationTokenException" => (
