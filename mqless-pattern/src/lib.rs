@@ -92,9 +92,7 @@ impl Pattern {
         // quamina judges the filters: it is the matcher that will run them.
         let mut check = quamina::Quamina::<usize>::new();
         for alternative in &alternatives {
-            check
-                .add_pattern(0, alternative)
-                .map_err(|error| PatternError::new(error.to_string()))?;
+            check.add_pattern(0, alternative).map_err(refused)?;
         }
         Ok(Self {
             source: text.to_owned(),
@@ -163,7 +161,7 @@ impl<X: Clone + Eq + Hash + Send + Sync> Matcher<X> {
         for alternative in &pattern.alternatives {
             self.quamina
                 .add_pattern(key.clone(), alternative)
-                .map_err(|error| PatternError::new(error.to_string()))?;
+                .map_err(refused)?;
         }
         Ok(())
     }
@@ -186,6 +184,14 @@ impl<X: Clone + Eq + Hash + Send + Sync> Matcher<X> {
             new
         });
         Ok(keys)
+    }
+}
+
+/// quamina's reason for refusing a pattern, without its own "invalid pattern" prefix.
+fn refused(error: quamina::QuaminaError) -> PatternError {
+    match error {
+        quamina::QuaminaError::InvalidPattern(reason) => PatternError::new(reason),
+        other => PatternError::new(other.to_string()),
     }
 }
 
@@ -281,9 +287,11 @@ fn merge(
             (Some(Value::Object(existing)), Value::Object(nested)) => {
                 into.insert(name.clone(), Value::Object(merge(existing, nested)?));
             }
-            (Some(_), _) => return Err(PatternError::new(format!(
+            (Some(_), _) => {
+                return Err(PatternError::new(format!(
                 "field {name:?} is matched both inside and beside an `$or`; name it in one place"
-            ))),
+            )))
+            }
         }
     }
     Ok(into)
