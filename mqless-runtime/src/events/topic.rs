@@ -176,11 +176,12 @@ impl TopicActor {
             }
             room -= deliveries.len();
         }
-        let page = routes
-            .store
-            .subscriptions(ctx.address(), after.as_deref(), room)
-            .await
-            .map_err(|e| e.to_string())?;
+        let page = retrying(|| {
+            routes
+                .store
+                .subscriptions(ctx.address(), after.as_deref(), room)
+        })
+        .await?;
         for subscription in page.subscriptions {
             let pattern = subscription.pattern.as_deref();
             if matches(pattern, json_text.as_bytes())? {
@@ -265,11 +266,34 @@ async fn unsubscribe(ctx: &Context, subscriber: &str, method: &str) -> Result<()
         &Address::parse(subscriber).map_err(|e| e.to_string())?,
         method,
     );
-    routes
-        .store
-        .write_subscription(ctx.address(), &key, None, ctx.message_id())
-        .await
-        .map_err(|e| e.to_string())
+    retrying(|| {
+        routes
+            .store
+            .write_subscription(ctx.address(), &key, None, ctx.message_id())
+    })
+    .await
+}
+
+/// Runs a store call of the topic's handler, retrying transient failures (throttling,
+/// a store that is briefly unavailable) with backoff for about 3 s: the handler's `Err`
+/// would dead-letter the step. Deterministic failures return at once. The calls are
+/// reads and idempotent writes, so a retry after an ambiguous failure is safe.
+async fn retrying<T, F>(mut call: impl FnMut() -> F) -> Result<T, String>
+where
+    F: std::future::Future<Output = Result<T, crate::error::StoreError>>,
+{
+    let mut pause = std::time::Duration::from_millis(50);
+    for _ in 0..6 {
+        match call().await {
+            Err(error) if error.is_retryable() => {
+                tracing::warn!(%error, "a topic's store call failed; retrying");
+                tokio::time::sleep(pause).await;
+                pause *= 2;
+            }
+            done => return done.map_err(|e| e.to_string()),
+        }
+    }
+    call().await.map_err(|e| e.to_string())
 }
 
 /// The topic actor's address for `topic`.
