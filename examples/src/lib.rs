@@ -3,6 +3,7 @@
 pub mod bank;
 pub mod counter;
 pub mod iot;
+pub mod order_events;
 pub mod saga;
 
 /// The runtime an example program runs on, from its arguments: the embedded runtime, or

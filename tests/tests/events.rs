@@ -158,8 +158,33 @@ async fn bad_input_is_refused(runtime: &Embedded) {
     );
 }
 
+/// The order saga as events (examples/src/order_events.rs): confirmed, compensated
+/// after a failed payment, refunded after refused stock.
+async fn the_order_saga_as_events(runtime: &Embedded) {
+    use mqless_examples::order_events::{self, Status};
+    order_events::register(runtime).unwrap();
+    let outcome = order_events::run(runtime).await.unwrap();
+    let statuses: Vec<Status> = outcome.orders.into_iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        statuses,
+        [
+            Status::Confirmed,
+            Status::Cancelled("bob cannot pay 100".into()),
+            Status::Cancelled("only 3 lamp in stock".into()),
+        ]
+    );
+    assert_eq!(outcome.lamps, (3, 2), "bob's reservation released");
+    assert_eq!(outcome.balances, [300, 50], "ann refunded for o-3");
+    assert_eq!(outcome.ann_was_told, ["your order o-1 is confirmed"]);
+}
+
 mod embedded {
     use super::*;
+
+    #[tokio::test]
+    async fn the_order_saga_as_events() {
+        super::the_order_saga_as_events(&Embedded::new()).await;
+    }
 
     #[tokio::test]
     async fn routed_subscriptions_and_atomic_publishes() {
@@ -201,6 +226,11 @@ mod dynamodb_local {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn per_actor_subscriptions() {
         super::per_actor_subscriptions(&runtime("events-per-actor").await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_order_saga_as_events() {
+        super::the_order_saga_as_events(&runtime("events-saga").await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
