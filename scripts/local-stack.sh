@@ -112,9 +112,9 @@ start_lambda_emulator() {
 #   MQLESS_LAMBDA_TABLE      the table the functions use (mqless-e2e)
 start_local_aws() {
     local package=${MQLESS_LAMBDA_PACKAGE:-examples}
-    local bins=${MQLESS_LAMBDA_BINS:-counter-function account-function sweeper-function}
+    local bins=${MQLESS_LAMBDA_BINS:-counter-function account-function sweeper-function events-function mailer-function}
     local features=${MQLESS_LAMBDA_FEATURES:-aws}
-    local functions=${MQLESS_LAMBDA_FUNCTIONS:-Account=account-function,Counter=counter-function}
+    local functions=${MQLESS_LAMBDA_FUNCTIONS:-Account=account-function,Counter=counter-function,mqless-topic=events-function,Mailer=mailer-function}
     [ -d "$package" ] || die "MQLESS_LAMBDA_PACKAGE=$package is not a folder of this workspace"
     mkdir -p "$LOCAL_DIR"
     install_dynamodb_local

@@ -139,7 +139,7 @@ pub async fn run_with_flush<A: Actor>(
 /// An invocation's error as Lambda reports it: `errorType` names the kind of failure
 /// (`InvalidInvocation`, `Store`, ...), `errorMessage` says what is wrong and what to do.
 #[derive(Debug)]
-struct FunctionError(Error);
+pub(super) struct FunctionError(pub(super) Error);
 
 impl From<FunctionError> for lambda_runtime::Diagnostic {
     fn from(FunctionError(error): FunctionError) -> Self {
@@ -244,6 +244,13 @@ impl<A: Actor> ActorFunction<A> {
             invoker,
             clock,
         })
+    }
+
+    /// Lets the handlers reach `events`: topics fan out through it.
+    #[must_use]
+    pub(crate) fn with_events(mut self, events: Arc<crate::events::EventRoutes>) -> Self {
+        self.host = self.host.with_events(events);
+        self
     }
 
     /// Handles one invocation: drains the actor until empty or `deadline_millis` is near.

@@ -29,6 +29,10 @@ pub struct Manifest {
     /// It is the sweeper: it wakes every actor with messages due.
     #[serde(default)]
     pub sweeper: bool,
+    /// It is the events function: it runs the topics (`actor_type` is `mqless-topic`)
+    /// and delivers to `sends_to`, the subscribing types.
+    #[serde(default)]
+    pub events: bool,
 }
 
 impl Manifest {
@@ -41,6 +45,26 @@ impl Manifest {
             sends_to: A::SENDS_TO.map(|types| types.iter().map(|t| (*t).to_owned()).collect()),
             asks_with_reply_to: A::ASKS_WITH_REPLY_TO,
             sweeper: false,
+            events: false,
+        }
+    }
+
+    /// The events function's manifest: it runs the topics and delivers to `subscribers`.
+    #[must_use]
+    pub fn events(subscribers: &super::Subscribers) -> Self {
+        Self {
+            mqless_manifest: 1,
+            actor_type: Some(crate::events::TOPIC_TYPE.to_owned()),
+            sends_to: Some(
+                subscribers
+                    .types()
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
+            ),
+            asks_with_reply_to: false,
+            sweeper: false,
+            events: true,
         }
     }
 
@@ -53,6 +77,7 @@ impl Manifest {
             sends_to: None,
             asks_with_reply_to: false,
             sweeper: true,
+            events: false,
         }
     }
 

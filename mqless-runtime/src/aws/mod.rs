@@ -9,16 +9,19 @@
 //! MQLess has no credentials of its own.
 
 pub mod dynamodb;
+mod events;
 mod function;
 mod invoker;
 pub mod manifest;
 pub mod payload;
 mod remote;
+pub mod sources;
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_lambda;
+pub use events::{run_events, serve_events, EventsFunction, Subscribers};
 pub use function::{
     run, run_with, run_with_flush, serve, serve_sweeper, serve_with, ActorFunction, LambdaError,
     MAX_HOPS, NUDGE_GRACE,

@@ -20,9 +20,11 @@
 //!
 //! Patterns use the EventBridge event-pattern grammar (see [`Pattern`]).
 
+mod mega;
 mod routes;
 mod topic;
 
+pub use mega::{MegaEvent, MegaEventInfo, MegaObject};
 pub use mqless_pattern::{Pattern, PatternError};
 pub(crate) use routes::EventRoutes;
 pub(crate) use topic::topic_address;

@@ -262,6 +262,7 @@ mod tests {
                 sends_to: actor_type.map(|_| sends_to.iter().map(|t| (*t).to_owned()).collect()),
                 asks_with_reply_to: asks,
                 sweeper: actor_type.is_none(),
+                events: false,
             },
         }
     }

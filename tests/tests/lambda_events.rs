@@ -1,0 +1,178 @@
+//! The events function through cargo-lambda's emulator and DynamoDB Local, with the
+//! payloads AWS sends it: an SQS batch (a plain record, an SNS notification delivered
+//! over SQS, a poison record, a redelivered duplicate) is published record by record,
+//! only the poison record reported failed; the topic's fan-out (a drain of
+//! `mqless-topic/orders` in the same function) delivers to the `Mailer` actors'
+//! function. An EventBridge event delivered twice is published once.
+#![cfg(feature = "e2e")]
+
+use std::time::Duration;
+
+use mqless::aws::{Environment, Remote};
+use mqless::events::TopicActor;
+use mqless::{Actors, MessageId};
+use mqless_examples::order_events::{Mailer, OrderEvent};
+use mqless_tests::local_aws;
+use serde_json::{json, Value};
+
+async fn environment() -> Environment {
+    local_aws::configure();
+    for (key, value) in [
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+        ),
+        ("MQLESS_TABLE", local_aws::env("MQLESS_TEST_LAMBDA_TABLE")),
+        (
+            "MQLESS_FUNCTIONS",
+            local_aws::env("MQLESS_TEST_LAMBDA_FUNCTIONS"),
+        ),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let environment = Environment::load().await.unwrap();
+    environment.store().create_table().await.unwrap();
+    environment
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", MessageId::generate(1, None)).to_lowercase()
+}
+
+async fn invoke(environment: &Environment, payload: &Value) -> Value {
+    let answer = environment
+        .invoker()
+        .invoke_function(
+            "events-function",
+            serde_json::to_vec(payload).unwrap(),
+            true,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    serde_json::from_slice(&answer).unwrap()
+}
+
+fn confirmed(order: &str, buyer: &str) -> String {
+    let event = OrderEvent {
+        kind: "order.confirmed".into(),
+        order_id: order.into(),
+        buyer: buyer.into(),
+        ..OrderEvent::default()
+    };
+    serde_json::to_string(&event).unwrap()
+}
+
+fn sqs_record(id: &str, body: &str, topic: Option<&str>) -> Value {
+    let mut record = json!({
+        "messageId": id,
+        "receiptHandle": "handle",
+        "body": body,
+        "attributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:orders",
+        "awsRegion": "us-east-1",
+    });
+    if let Some(topic) = topic {
+        record["messageAttributes"] =
+            json!({"topic": {"stringValue": topic, "dataType": "String"}});
+    }
+    record
+}
+
+/// Polls until `check` holds (the fan-out and the mailer's drain are asynchronous).
+async fn eventually<T>(mut read: impl AsyncFnMut() -> T, check: impl Fn(&T) -> bool) -> T {
+    for _ in 0..150 {
+        let value = read().await;
+        if check(&value) {
+            return value;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    read().await
+}
+
+async fn mail_of(remote: &Remote, buyer: &str) -> Vec<String> {
+    remote
+        .state::<Mailer>(buyer)
+        .await
+        .unwrap()
+        .map(|m| m.sent)
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fails() {
+    let environment = environment().await;
+    let remote = environment.remote();
+    let buyer = unique("buyer");
+    let (m1, m2, m3) = (unique("m1"), unique("m2"), unique("m3"));
+    let sns = json!({
+        "Type": "Notification",
+        "MessageId": unique("sns"),
+        "TopicArn": "arn:aws:sns:us-east-1:000000000000:orders",
+        "Message": confirmed("o-2", &buyer),
+        "MessageAttributes": {"topic": {"Type": "String", "Value": "orders"}},
+    });
+    let batch = json!({"Records": [
+        sqs_record(&m1, &confirmed("o-1", &buyer), Some("orders")),
+        sqs_record(&m2, &sns.to_string(), None),
+        sqs_record(&m3, "\u{0}\u{1}binary", Some("orders")),
+        // SQS delivers at least once: the same message again.
+        sqs_record(&m1, &confirmed("o-1", &buyer), Some("orders")),
+    ]});
+    let answer = invoke(&environment, &batch).await;
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": m3}]})
+    );
+
+    let mail = eventually(async || mail_of(&remote, &buyer).await, |m| m.len() >= 2).await;
+    assert_eq!(
+        mail,
+        ["your order o-1 is confirmed", "your order o-2 is confirmed"],
+        "each event once, in the batch's order"
+    );
+    // The batch again (SQS retries it when the function fails): nothing is delivered twice.
+    let answer = invoke(&environment, &batch).await;
+    assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(mail_of(&remote, &buyer).await.len(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_eventbridge_event_delivered_twice_is_published_once() {
+    let environment = environment().await;
+    let remote = environment.remote();
+    let source = unique("shop");
+    let event = json!({
+        "version": "0",
+        "id": unique("event"),
+        "detail-type": "OrderConfirmed",
+        "source": source,
+        "account": "000000000000",
+        "time": "2026-12-05T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [],
+        "detail": {"order_id": "o-9"},
+    });
+    let first = invoke(&environment, &event).await;
+    let second = invoke(&environment, &event).await;
+    assert!(first["published"].is_string(), "{first}");
+    assert!(second["published"].is_string(), "{second}");
+    let topic = eventually(
+        async || remote.state::<TopicActor>(source.clone()).await.unwrap(),
+        |t| t.is_some(),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let topic = remote
+        .state::<TopicActor>(source.clone())
+        .await
+        .unwrap()
+        .unwrap_or(topic);
+    assert_eq!(
+        topic.published, 1,
+        "the event's id deduplicates the second delivery"
+    );
+}
