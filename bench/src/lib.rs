@@ -7,13 +7,15 @@
 //! - [`embedded`]: in-process tells and asks, beside kameo;
 //! - [`e2e`]: asks through the Lambda emulator;
 //! - [`saga`]: an order saga, every actor one message per drain;
-//! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends.
+//! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends;
+//! - [`fan_out`]: one event to N subscribers, beside one send per subscriber.
 
 mod contention;
 mod cost;
 mod dynamodb;
 mod e2e;
 mod embedded;
+mod fanout;
 mod report;
 mod saga;
 mod timers;
@@ -23,6 +25,7 @@ pub use cost::{cost, measure_cost, CostRow};
 pub use dynamodb::Notebook;
 pub use e2e::end_to_end;
 pub use embedded::{embedded, Get, Increment, KameoCounter};
+pub use fanout::{fan_out, Follower};
 pub use report::{Percentiles, Table};
 pub use saga::saga;
 pub use timers::{timers, Clocked};

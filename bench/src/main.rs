@@ -5,13 +5,14 @@
 
 use mqless_bench::BenchError;
 
-const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|all> [--writers N] [--updates N] [--tells N] [--asks N]";
+const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N]";
 
 #[tokio::main]
 async fn main() -> Result<(), BenchError> {
     let mut args = std::env::args().skip(1);
     let scenario = args.next().ok_or(USAGE)?;
     let (mut writers, mut updates, mut tells, mut asks) = (32, 200, 200_000, 2_000);
+    let mut subscribers = 1_000;
     while let Some(flag) = args.next() {
         let value: usize = args
             .next()
@@ -22,6 +23,7 @@ async fn main() -> Result<(), BenchError> {
             "--updates" => updates = value,
             "--tells" => tells = value,
             "--asks" => asks = value,
+            "--subscribers" => subscribers = value,
             _ => return Err(format!("unknown option {flag}; {USAGE}").into()),
         }
     }
@@ -33,6 +35,7 @@ async fn main() -> Result<(), BenchError> {
         "e2e",
         "saga",
         "timers",
+        "fanout",
         "all",
     ]
     .contains(&scenario.as_str())
@@ -53,6 +56,13 @@ async fn main() -> Result<(), BenchError> {
     }
     if run("timers") {
         println!("{}", mqless_bench::timers(asks.min(200)).await?);
+    }
+    if run("fanout") {
+        let sizes: Vec<usize> = [1, 100, subscribers]
+            .into_iter()
+            .filter(|&n| n <= subscribers)
+            .collect();
+        println!("{}", mqless_bench::fan_out(&sizes).await?);
     }
     if run("e2e") {
         println!("{}", mqless_bench::end_to_end(asks.min(200)).await?);

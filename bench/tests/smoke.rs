@@ -26,4 +26,5 @@ async fn aws_scenarios_run() {
     assert_eq!(mqless_bench::end_to_end(3).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::saga(2).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::timers(3).await.unwrap().rows.len(), 6);
+    assert_eq!(mqless_bench::fan_out(&[3]).await.unwrap().rows.len(), 2);
 }

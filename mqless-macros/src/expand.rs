@@ -90,6 +90,12 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     // Trait-bound checks carry the span of the user's type, so "not serializable" points
     // at that type rather than at the macro.
     let sends_to = &def.sends_to;
+    // Publishing and subscribing are sends to topics' actors.
+    let topic_type = if def.uses_topics {
+        quote!(#private::TOPIC_TYPE)
+    } else {
+        quote!()
+    };
     let asks_with_reply_to = def.asks_with_reply_to;
     // Validated already: an invalid one stopped expansion.
     let idle_ttl = match def
@@ -181,7 +187,7 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
             impl #private::Actor for #self_ty {
                 const TYPE_NAME: &'static str = #type_name;
                 const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
-                    ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME),*]);
+                    ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME,)* #topic_type]);
                 const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
                 const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
                 const SUBSCRIPTIONS: &'static [#private::Subscription] = &[#(#subscriptions),*];

@@ -42,6 +42,8 @@ pub(crate) struct ActorDef {
     pub(crate) sends_to: Vec<Type>,
     /// Whether a body asks with `.reply_to(..)`: the types it asks reply into its mailbox.
     pub(crate) asks_with_reply_to: bool,
+    /// Whether a body publishes or (un)subscribes: it sends to topics.
+    pub(crate) uses_topics: bool,
 }
 
 /// One `pub` method: a message variant, a dispatch arm and a client method.
@@ -253,16 +255,18 @@ pub(crate) fn parse(
         idle_ttl,
         sends_to,
         asks_with_reply_to: sends.reply_to,
+        uses_topics: sends.topics,
     })
 }
 
-/// What the block's bodies send: the `T` of every `.actor::<T>(..)` call, and whether
-/// any calls `.reply_to(..)`. Calls inside other macros' arguments are not seen: such
+/// What the block's bodies send: the `T` of every `.actor::<T>(..)` call, whether any
+/// calls `.reply_to(..)`, and whether any publishes or (un)subscribes (sends to topics). Calls inside other macros' arguments are not seen: such
 /// sends are named with `sends_to(..)` (the runtime refuses sends to types not listed).
 #[derive(Default)]
 struct Sends {
     types: Vec<Type>,
     reply_to: bool,
+    topics: bool,
 }
 
 impl<'ast> syn::visit::Visit<'ast> for Sends {
@@ -278,6 +282,12 @@ impl<'ast> syn::visit::Visit<'ast> for Sends {
         }
         if call.method == "reply_to" {
             self.reply_to = true;
+        }
+        if ["publish", "subscribe", "unsubscribe"]
+            .iter()
+            .any(|m| call.method == m)
+        {
+            self.topics = true;
         }
         syn::visit::visit_expr_method_call(self, call);
     }

@@ -9,7 +9,7 @@ use serde::Serialize;
 pub use crate::actor::{Actor, ActorClient, Context, Outcome, ReadOnly};
 pub use crate::client::{ClientCore, Request};
 pub use crate::error::{CodecError, Never};
-pub use crate::events::Subscription;
+pub use crate::events::{Subscription, TOPIC_TYPE};
 pub use crate::id::ActorId;
 pub use crate::BoxFuture;
 pub use serde;

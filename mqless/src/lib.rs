@@ -59,7 +59,9 @@
 //!
 //! Options: `#[actor(name = "..")]` sets the actor type name (default: the type's name);
 //! `#[handler(name = "..")]` on a method sets its wire name; `#[actor(crate = "..")]`
-//! names this crate if you renamed it in `Cargo.toml`.
+//! names this crate if you renamed it in `Cargo.toml`. `#[subscribe(topic = "..",
+//! pattern = "..", route = "..")]` on a method makes it receive a topic's events (see
+//! [`events`]).
 //!
 //! ## Runtimes
 //!
@@ -74,6 +76,7 @@
 //! The root holds what an application writes; [`prelude`] imports it in one line. The
 //! modules hold the rest, each item at one path:
 //! - [`recovery`]: dead letters, quarantines and the sweep, for operators;
+//! - [`events`]: publish and subscribe (topics, patterns, MEGA events);
 //! - [`embedded`]: the embedded runtime's settings;
 //! - [`mailbox`]: the protocol engine ([`mailbox::ActorHost`]) and its settings;
 //! - [`store`], [`invoke`], [`clock`]: the three seams a runtime is built from;
@@ -252,7 +255,8 @@ pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
         Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift, MailboxItem,
-        QuarantineRecord, Retired, StateFix, StateRecord, Store,
+        QuarantineRecord, Retired, StateFix, StateRecord, Store, SubscriptionPage,
+        SubscriptionRecord,
     };
     pub use mqless_runtime::BoxFuture;
 }

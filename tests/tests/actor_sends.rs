@@ -176,6 +176,13 @@ async fn sends_are_recorded_and_undeclared_ones_refused() {
     saga.sort_unstable();
     assert_eq!(saga, ["Order", "Wallet", "Warehouse"]);
     const { assert!(mqless_examples::saga::Order::ASKS_WITH_REPLY_TO) };
+    // Publishing (and subscribing) is sending to topics' actors.
+    let desk = mqless_examples::order_events::OrderDesk::SENDS_TO.unwrap();
+    assert_eq!(desk, ["mqless-topic"]);
+    assert_eq!(
+        mqless_examples::order_events::Mailer::SENDS_TO.unwrap(),
+        [""; 0]
+    );
     const { assert!(!Relay::ASKS_WITH_REPLY_TO) };
 
     let runtime = Embedded::new();

@@ -34,10 +34,13 @@ use crate::events::{encode_event, EventRoutes, Topic, TopicActor, TopicMessage};
 use crate::id::MessageId;
 use crate::mailbox::DrainConfig;
 
+/// Adds one actor type's routed subscriptions to the routes.
+type Declare = fn(&EventRoutes) -> Result<(), Error>;
+
 /// The actor types whose routed subscriptions an events function delivers.
 #[derive(Default)]
 pub struct Subscribers {
-    declare: Vec<fn(&EventRoutes) -> Result<(), Error>>,
+    declare: Vec<Declare>,
     types: Vec<&'static str>,
 }
 

@@ -1,0 +1,5 @@
+//! The Lambda function of the order-events example's `Stock` actors.
+
+fn main() -> Result<(), mqless::aws::LambdaError> {
+    mqless::aws::serve::<mqless_examples::order_events::Stock>()
+}
