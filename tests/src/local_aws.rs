@@ -40,3 +40,28 @@ pub async fn fresh_store(test: &str) -> DynamoStore {
         .expect("create the test table on DynamoDB Local");
     store
 }
+
+/// Points clients at the Lambda emulator and at the table its functions use (as the
+/// functions' own environment does), and makes sure the table exists.
+pub async fn lambda_environment() -> mqless::aws::Environment {
+    configure();
+    for (key, value) in [
+        (
+            "AWS_ENDPOINT_URL_LAMBDA",
+            env("MQLESS_TEST_LAMBDA_ENDPOINT"),
+        ),
+        ("MQLESS_TABLE", env("MQLESS_TEST_LAMBDA_TABLE")),
+        ("MQLESS_FUNCTIONS", env("MQLESS_TEST_LAMBDA_FUNCTIONS")),
+    ] {
+        std::env::set_var(key, value);
+    }
+    let environment = mqless::aws::Environment::load()
+        .await
+        .expect("the emulator's environment");
+    environment
+        .store()
+        .create_table()
+        .await
+        .expect("create the functions' table on DynamoDB Local");
+    environment
+}

@@ -17,23 +17,7 @@ use mqless_tests::local_aws;
 
 /// Points clients at the emulator and at the table its handlers use.
 async fn remote() -> Remote {
-    local_aws::configure();
-    for (key, value) in [
-        (
-            "AWS_ENDPOINT_URL_LAMBDA",
-            local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
-        ),
-        ("MQLESS_TABLE", local_aws::env("MQLESS_TEST_LAMBDA_TABLE")),
-        (
-            "MQLESS_FUNCTIONS",
-            local_aws::env("MQLESS_TEST_LAMBDA_FUNCTIONS"),
-        ),
-    ] {
-        std::env::set_var(key, value);
-    }
-    let remote = Remote::from_env().await.unwrap();
-    remote.store().create_table().await.unwrap();
-    remote
+    local_aws::lambda_environment().await.remote()
 }
 
 fn unique(prefix: &str) -> String {

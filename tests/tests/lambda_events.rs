@@ -16,23 +16,7 @@ use mqless_tests::local_aws;
 use serde_json::{json, Value};
 
 async fn environment() -> Environment {
-    local_aws::configure();
-    for (key, value) in [
-        (
-            "AWS_ENDPOINT_URL_LAMBDA",
-            local_aws::env("MQLESS_TEST_LAMBDA_ENDPOINT"),
-        ),
-        ("MQLESS_TABLE", local_aws::env("MQLESS_TEST_LAMBDA_TABLE")),
-        (
-            "MQLESS_FUNCTIONS",
-            local_aws::env("MQLESS_TEST_LAMBDA_FUNCTIONS"),
-        ),
-    ] {
-        std::env::set_var(key, value);
-    }
-    let environment = Environment::load().await.unwrap();
-    environment.store().create_table().await.unwrap();
-    environment
+    local_aws::lambda_environment().await
 }
 
 fn unique(prefix: &str) -> String {
