@@ -178,8 +178,56 @@ async fn the_order_saga_as_events(runtime: &Embedded) {
     assert_eq!(outcome.ann_was_told, ["your order o-1 is confirmed"]);
 }
 
+/// A subscription whose stored pattern no longer parses (written past MQLess) receives
+/// nothing, and holds up no other subscriber.
+async fn a_malformed_stored_subscription_holds_up_no_one(
+    runtime: &Embedded,
+    store: &dyn mqless::store::Store,
+) {
+    register(runtime);
+    let good = runtime.client::<Watcher>("good").unwrap();
+    good.watch(None).call().await.unwrap();
+    runtime.settle().await;
+    let topic = mqless::events::Topic::new("orders")
+        .unwrap()
+        .address()
+        .unwrap();
+    let record = mqless::store::SubscriptionRecord {
+        subscriber: mqless::id::Address::parse("Watcher/broken").unwrap(),
+        method: "on_order".into(),
+        argument: "event".into(),
+        pattern: Some("{not json".into()),
+    };
+    let by = mqless::MessageId::generate(4_000_000_000_000, None);
+    store
+        .write_subscription(&topic, &record.key(), Some(&record), by)
+        .await
+        .unwrap();
+    runtime
+        .publish("orders", &OrderEvent::new("placed", "a", 1, 1))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(seen_by(runtime, "good").await, vec![1]);
+    assert_eq!(seen_by(runtime, "broken").await, Vec::<u64>::new());
+    let letters = runtime
+        .dead_letters::<mqless::events::TopicActor>("orders")
+        .unwrap();
+    assert!(
+        letters.list().await.unwrap().is_empty(),
+        "the step was not failed"
+    );
+}
+
 mod embedded {
     use super::*;
+
+    #[tokio::test]
+    async fn a_malformed_stored_subscription_holds_up_no_one() {
+        let store = std::sync::Arc::new(mqless::store::MemoryStore::new());
+        let runtime = Embedded::builder().store(store.clone()).build();
+        super::a_malformed_stored_subscription_holds_up_no_one(&runtime, store.as_ref()).await;
+    }
 
     #[tokio::test]
     async fn the_order_saga_as_events() {

@@ -154,10 +154,10 @@ impl TopicActor {
         let mut deliveries: Vec<(Address, Vec<u8>)> = Vec::new();
         if !routed_done {
             self.published += 1;
-            for (actor_type, subscription) in routes.declared_for(topic) {
-                if !matches(subscription.pattern, json_text.as_bytes())? {
-                    continue;
-                }
+            let declared = routes.declared_for(topic);
+            let patterns = declared.iter().map(|(_, s)| s.pattern);
+            let matched = matching(topic, patterns, json_text.as_bytes())?;
+            for (actor_type, subscription) in select(declared, &matched) {
                 let route = subscription.route.unwrap_or_default();
                 let id = routed_id(&json, route).and_then(|id| ActorId::new(id).ok());
                 let Some(id) = id else {
@@ -182,14 +182,13 @@ impl TopicActor {
                 .subscriptions(ctx.address(), after.as_deref(), room)
         })
         .await?;
-        for subscription in page.subscriptions {
-            let pattern = subscription.pattern.as_deref();
-            if matches(pattern, json_text.as_bytes())? {
-                deliveries.push((
-                    subscription.subscriber,
-                    delivery_body(&subscription.method, &subscription.argument, &event),
-                ));
-            }
+        let patterns = page.subscriptions.iter().map(|s| s.pattern.as_deref());
+        let matched = matching(topic, patterns, json_text.as_bytes())?;
+        for subscription in select(page.subscriptions, &matched) {
+            deliveries.push((
+                subscription.subscriber,
+                delivery_body(&subscription.method, &subscription.argument, &event),
+            ));
         }
         let next = page.next.map(|after| (event, Some(after)));
         self.deliver(ctx, deliveries, next).await
@@ -222,13 +221,40 @@ impl TopicActor {
     }
 }
 
-/// Whether `event` (JSON) matches `pattern` (`None`: every event).
-fn matches(pattern: Option<&str>, event: &[u8]) -> Result<bool, String> {
-    let Some(pattern) = pattern else {
-        return Ok(true);
-    };
-    let pattern = mqless_pattern::Pattern::parse(pattern).map_err(|e| e.to_string())?;
-    pattern.matches(event).map_err(|e| e.to_string())
+/// Which of `patterns` (`None`: every event) `event` (JSON) matches, by position: one
+/// matcher for them all, so a page costs one pass over the event. A pattern that no
+/// longer parses (written past MQLess) is skipped with a warning rather than failing
+/// the step, so one bad subscription never holds up the others.
+fn matching<'p>(
+    topic: &str,
+    patterns: impl Iterator<Item = Option<&'p str>>,
+    event: &[u8],
+) -> Result<Vec<bool>, String> {
+    let mut matched = Vec::new();
+    let mut matcher = mqless_pattern::Matcher::new();
+    for (index, pattern) in patterns.enumerate() {
+        matched.push(pattern.is_none());
+        let Some(pattern) = pattern else { continue };
+        match mqless_pattern::Pattern::parse(pattern) {
+            Ok(pattern) => matcher.add(index, &pattern).map_err(|e| e.to_string())?,
+            Err(error) => {
+                tracing::warn!(topic, %error, "a subscription's pattern does not parse; it receives nothing until it is subscribed again");
+            }
+        }
+    }
+    for index in matcher.matches(event).map_err(|e| e.to_string())? {
+        matched[index] = true;
+    }
+    Ok(matched)
+}
+
+/// The items whose flag in `matched` is set, in order.
+fn select<T>(items: Vec<T>, matched: &[bool]) -> Vec<T> {
+    items
+        .into_iter()
+        .zip(matched)
+        .filter_map(|(item, &matched)| matched.then_some(item))
+        .collect()
 }
 
 async fn subscribe(
