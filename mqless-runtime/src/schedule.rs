@@ -204,7 +204,8 @@ pub(crate) async fn reminders(
 ) -> Result<Vec<ReminderInfo>, Error> {
     let limits = crate::codec::Limits::DEFAULT;
     let record = store.load_state(address).await?;
-    let registry = crate::mailbox::reminder_registry(record.and_then(|r| r.meta).as_deref());
+    let (registry, chains) =
+        crate::mailbox::reminder_registry(record.and_then(|r| r.meta).as_deref());
     // By name: the fire of the newest registration queued, unless the record knows a
     // newer one (or a cancel).
     let mut found: BTreeMap<String, (MessageId, ReminderInfo)> = BTreeMap::new();
@@ -217,6 +218,10 @@ pub(crate) async fn reminders(
             continue;
         };
         let registration = spec.registration;
+        if chains.get(&name).is_some_and(|fire| *fire != item.id) {
+            // A one-off copy (a redriven fire): the chain goes on from its own fire.
+            continue;
+        }
         let newer_known = registry
             .get(&name)
             .is_some_and(|latest| registration < *latest)

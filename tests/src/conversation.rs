@@ -8,7 +8,7 @@ use std::time::Duration;
 use mqless::reply::Reply;
 use mqless::store::Store;
 use mqless::testing::{ManualClock, RecordingInvoker};
-use mqless::{ActorId, Context, Embedded, RuntimeError};
+use mqless::{ActorId, Actors as _, Context, Embedded, RuntimeError};
 use serde::{Deserialize, Serialize};
 
 /// The callee: reads a temperature, refuses when overheated, or panics.
@@ -219,6 +219,37 @@ pub async fn a_silent_callee_times_out(store: Arc<dyn Store>, base: u64) {
         poller.log().query().await.unwrap().0,
         timed_out,
         "late reply dropped"
+    );
+}
+
+/// A timeout dead-lettered without running (its commit refused; the stall rule takes
+/// the same path) settles its ask: the late reply is dropped, and the ask does not hold
+/// one of the actor's open-ask slots forever.
+pub async fn a_dead_lettered_timeout_settles_its_ask(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = Arc::new(mqless::testing::FaultyStore::new());
+    let runtime = runtime(store.clone(), clock.clone());
+    let poller = runtime.client::<Poller>("p").unwrap();
+    poller.poll("quiet".into(), 5_000).send().await.unwrap();
+    drain_poller(&runtime, "p").await;
+    clock.advance(Duration::from_millis(5_000));
+    // The state of an empty log fits; one with the timeout's line does not.
+    store.refuse_states_over(Some(20));
+    drain_poller(&runtime, "p").await;
+    store.refuse_states_over(None);
+    let letters = runtime
+        .dead_letters::<Poller>("p")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "the timeout: {letters:?}");
+    drain_sensor(&runtime, "quiet").await;
+    drain_poller(&runtime, "p").await;
+    assert_eq!(
+        poller.log().query().await.unwrap().0,
+        Vec::<String>::new(),
+        "the ask was settled by its dead-lettered timeout; the late reply is dropped"
     );
 }
 

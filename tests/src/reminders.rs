@@ -18,6 +18,15 @@ pub const BEAT: &str = "beat";
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Heart {
     beats: Vec<u64>,
+    /// Fires before this time return `Err` (kept as `Rejected` dead letters).
+    #[serde(default)]
+    fail_until: u64,
+    /// Fires before this time grow the state past what `FaultyStore::refuse_states_over`
+    /// lets commit, so their commits are refused.
+    #[serde(default)]
+    bloat_until: u64,
+    #[serde(default)]
+    ballast: Vec<u8>,
 }
 
 #[mqless::actor]
@@ -39,9 +48,47 @@ impl Heart {
         Ok(())
     }
 
-    /// One fire.
-    pub fn beat(&mut self, ctx: &mut Context) {
-        self.beats.push(ctx.now_millis());
+    /// One fire: `Err` before `fail_until`, a state too big to commit before
+    /// `bloat_until`.
+    pub fn beat(&mut self, ctx: &mut Context) -> Result<(), String> {
+        let now = ctx.now_millis();
+        if now < self.fail_until {
+            return Err(format!("failing until {}", self.fail_until));
+        }
+        if now < self.bloat_until {
+            self.ballast = vec![7; 4096];
+        } else {
+            self.ballast.clear();
+        }
+        self.beats.push(now);
+        Ok(())
+    }
+
+    /// Makes fires fail (`Err`) until `fail_until`, and bloat the state until
+    /// `bloat_until` (milliseconds since the Unix epoch).
+    pub fn troubles(&mut self, fail_until: u64, bloat_until: u64) {
+        self.fail_until = fail_until;
+        self.bloat_until = bloat_until;
+    }
+
+    /// Registers reminder `name` firing `beat` every `period_ms`.
+    pub async fn start_named(
+        &mut self,
+        name: String,
+        period_ms: u64,
+        ctx: &mut Context,
+    ) -> Result<(), RuntimeError> {
+        let me = ctx.actor::<Heart>(ctx.id().as_str())?;
+        me.beat()
+            .remind(name, Reminder::every(Duration::from_millis(period_ms)))
+            .await?;
+        Ok(())
+    }
+
+    /// Ends reminder `name`.
+    pub fn stop_named(&mut self, name: String, ctx: &mut Context) -> Result<(), RuntimeError> {
+        ctx.cancel_reminder(&name)?;
+        Ok(())
     }
 
     /// Ends the reminder.

@@ -11,9 +11,9 @@ use std::time::Duration;
 
 use mqless::schedule::Missed;
 use mqless::store::MemoryStore;
-use mqless::testing::ManualClock;
+use mqless::testing::{FaultyStore, ManualClock};
 use mqless::{ActorId, Actors};
-use mqless_tests::reminders::{self, sweep_and_drain, Heart, BEAT};
+use mqless_tests::reminders::{self, sweep_and_drain, Heart, HeartClient, BEAT};
 
 const BASE: u64 = 1_900_000_000_000;
 const PERIOD: Duration = Duration::from_secs(10);
@@ -78,6 +78,114 @@ async fn reminders_on_a_manual_clock() {
         base += 3_600_000;
     }
     replacing_and_cancelling_from_a_handler(base).await;
+    a_failed_fire_redriven_runs_once(base + 3_600_000).await;
+    a_fire_whose_commit_is_refused_keeps_the_chain(base + 2 * 3_600_000).await;
+    cancelled_names_free_their_slots(base + 3 * 3_600_000).await;
+}
+
+/// The beats of `heart` as seconds after `base`.
+async fn beats_since(heart: &HeartClient, base: u64) -> Vec<u64> {
+    let beats = heart.beats().query().await.unwrap();
+    beats.iter().map(|b| (b - base) / 1000).collect()
+}
+
+/// A fire whose method returns `Err` is kept as a `Rejected` dead letter, and the chain
+/// goes on; redriving it runs it once, and the reminder still fires once per period.
+async fn a_failed_fire_redriven_runs_once(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let runtime = reminders::runtime(Arc::new(MemoryStore::new()), clock.clone());
+    let heart = runtime.client::<Heart>("h").unwrap();
+    heart.troubles(base + 15_000, 0).send().await.unwrap();
+    heart.start(10_000, Missed::FireOnce).send().await.unwrap();
+    sweep_and_drain(&runtime).await;
+    for (advance, at) in [(10, 10), (10, 20), (5, 25), (5, 30), (10, 40)] {
+        clock.advance(Duration::from_secs(advance));
+        if at == 25 {
+            let letters = runtime.dead_letters::<Heart>("h").unwrap();
+            assert_eq!(letters.list().await.unwrap().len(), 1, "the fire at 10 s");
+            letters.redrive_all().await.unwrap();
+        }
+        sweep_and_drain(&runtime).await;
+    }
+    assert_eq!(
+        beats_since(&heart, base).await,
+        vec![20, 25, 30, 40],
+        "the redriven fire runs once; the chain fires once per period"
+    );
+    let listed = runtime.reminders::<Heart>("h").await.unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].next_fire_millis, base + 50_000);
+}
+
+/// A fire dead-lettered without running (here its commit is refused for its size; the
+/// stall rule takes the same path) still queues the next fire: the reminder does not
+/// stop silently.
+async fn a_fire_whose_commit_is_refused_keeps_the_chain(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = Arc::new(FaultyStore::new());
+    let runtime = reminders::runtime(store.clone(), clock.clone());
+    let heart = runtime.client::<Heart>("h").unwrap();
+    heart.troubles(0, base + 15_000).send().await.unwrap();
+    heart.start(10_000, Missed::FireOnce).send().await.unwrap();
+    sweep_and_drain(&runtime).await;
+    store.refuse_states_over(Some(1024));
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(10));
+        sweep_and_drain(&runtime).await;
+    }
+    let letters = runtime
+        .dead_letters::<Heart>("h")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 1, "the fire at 10 s: {letters:?}");
+    assert_eq!(beats_since(&heart, base).await, vec![20, 30]);
+    assert_eq!(runtime.reminders::<Heart>("h").await.unwrap().len(), 1);
+}
+
+/// Cancelling a reminder frees its slot: an actor can register, cancel and register
+/// again far more names than it may hold live at once.
+async fn cancelled_names_free_their_slots(base: u64) {
+    const LIVE: usize = 64;
+    let clock = Arc::new(ManualClock::new(base));
+    let runtime = reminders::runtime(Arc::new(MemoryStore::new()), clock.clone());
+    let heart = runtime.client::<Heart>("h").unwrap();
+    for round in 0..3 {
+        for i in 0..LIVE {
+            let name = format!("r{round}-{i}");
+            heart.start_named(name, 10_000).send().await.unwrap();
+        }
+        sweep_and_drain(&runtime).await;
+        clock.advance(Duration::from_secs(10));
+        sweep_and_drain(&runtime).await;
+        assert_eq!(
+            runtime.reminders::<Heart>("h").await.unwrap().len(),
+            LIVE,
+            "round {round}"
+        );
+        for i in 0..LIVE {
+            heart
+                .stop_named(format!("r{round}-{i}"))
+                .send()
+                .await
+                .unwrap();
+        }
+        sweep_and_drain(&runtime).await;
+        assert!(runtime.reminders::<Heart>("h").await.unwrap().is_empty());
+    }
+    assert_eq!(heart.beats().query().await.unwrap().len(), 3 * LIVE);
+    let letters = runtime
+        .dead_letters::<Heart>("h")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert!(letters.is_empty(), "{letters:?}");
+    // Nothing fires after the cancels.
+    clock.advance(Duration::from_secs(60));
+    sweep_and_drain(&runtime).await;
+    assert_eq!(heart.beats().query().await.unwrap().len(), 3 * LIVE);
 }
 
 /// Registering the name again replaces the reminder (the old fire is dropped when it

@@ -10,7 +10,7 @@ use super::bookkeeping::{
     REPLY_OVERHEAD,
 };
 use super::dispatch::dispatch;
-use super::reminder::{self, MAX_REGISTRY_BYTES};
+use super::reminder::{self, FireKind, MAX_REGISTRY_BYTES};
 use super::working::Working;
 use super::{ActorHost, DrainReport};
 use crate::actor::{Actor, Context, Outbox, Outcome, Taken};
@@ -163,6 +163,12 @@ impl<'l, A: Actor> Batch<'l, A> {
                 &envelope,
                 &ReplyRecord::DeadLettered(error.clone()),
             )?;
+            self.continue_past_unrun_fire(item, &envelope)?;
+            if envelope.answers == Some(item.id) {
+                // An ask's timeout: its ask is settled (its dead letter is the trace),
+                // or it would hold one of the actor's open asks forever.
+                self.settle(item.id, item.id);
+            }
         }
         self.next.fail(item.id, error, attempts);
         self.tally.dead_lettered += 1;
@@ -277,8 +283,9 @@ impl<'l, A: Actor> Batch<'l, A> {
     }
 
     /// A reminder's fire: drops it when stale (a newer registration or a cancel of its
-    /// name), else schedules the next fire, whatever this one's method does, and says
-    /// whether to run it (see `reminder::plan`).
+    /// name), runs a copy of it once (a redriven dead letter), and for the chain's own
+    /// fire queues the next, whatever this one's method does, and says whether to run
+    /// it (see `reminder::plan`).
     fn fire_reminder(
         &mut self,
         item: &MailboxItem,
@@ -289,31 +296,94 @@ impl<'l, A: Actor> Batch<'l, A> {
             // Not written by MQLess: run it as the plain message it also is.
             return Ok(true);
         };
-        match reminder::adopt(&mut self.next.reminders, name, spec.registration) {
-            Ok(true) => {}
-            Ok(false) => {
+        match self
+            .next
+            .registry()
+            .classify(name, spec.registration, item.id, at)
+        {
+            Ok(FireKind::Chain) => {
+                let plan = reminder::plan(spec, at, self.host.clock.now_millis());
+                self.queue_next_fire(name, envelope, spec, plan.next)?;
+                Ok(plan.run)
+            }
+            Ok(FireKind::Copy) => {
+                tracing::debug!(actor = %self.address, reminder = name, message = %item.id, "a copy of a reminder's fire runs once; the reminder goes on from its own queued fire");
+                Ok(true)
+            }
+            Ok(FireKind::Stale) => {
                 tracing::debug!(actor = %self.address, reminder = name, "a stale reminder fire is dropped");
-                return Ok(false);
+                Ok(false)
             }
             Err(error) => {
                 self.next.fail(item.id, error, 1);
                 self.tally.dead_lettered += 1;
-                return Ok(false);
+                Ok(false)
             }
         }
-        let plan = reminder::plan(spec, at, self.host.clock.now_millis());
-        match plan.next {
-            Some(next) => {
-                let fire = reminder::next_fire(envelope, spec, next, &self.host.config.limits)?;
-                let sent = [((**self.address).clone(), fire)];
-                self.outgoing_bytes += transaction_bytes(&sent);
-                self.outgoing.extend(sent);
-            }
-            None => {
-                self.next.reminders.remove(name);
-            }
+    }
+
+    /// Keeps a reminder going past its fire `item`, which is dead-lettered without
+    /// running (the stall rule, a refused commit): the next fire is queued as if it ran.
+    fn continue_past_unrun_fire(
+        &mut self,
+        item: &MailboxItem,
+        envelope: &Envelope,
+    ) -> Result<(), Error> {
+        let (Some(spec), Some(name), Some(at)) =
+            (&envelope.reminder, envelope.name.as_deref(), envelope.at)
+        else {
+            return Ok(());
+        };
+        let kind = self
+            .next
+            .registry()
+            .classify(name, spec.registration, item.id, at);
+        if kind == Ok(FireKind::Chain) {
+            let plan = reminder::plan(spec, at, self.host.clock.now_millis());
+            self.queue_next_fire(name, envelope, spec, plan.next)?;
         }
-        Ok(plan.run)
+        Ok(())
+    }
+
+    /// Queues reminder `name`'s next fire (`next`: its time and catch-up count) with
+    /// the commit, or ends the reminder when there is none.
+    fn queue_next_fire(
+        &mut self,
+        name: &str,
+        envelope: &Envelope,
+        spec: &ReminderSpec,
+        next: Option<(u64, u32)>,
+    ) -> Result<(), Error> {
+        let Some(next) = next else {
+            self.next.registry().chained(name, None);
+            return Ok(());
+        };
+        let fire = reminder::next_fire(envelope, spec, next, &self.host.config.limits)?;
+        self.next.registry().chained(name, Some(fire.id));
+        let sent = [((**self.address).clone(), fire)];
+        self.outgoing_bytes += transaction_bytes(&sent);
+        self.outgoing.extend(sent);
+        Ok(())
+    }
+
+    /// Cancels reminder `name` as of `now`, deleting its queued fire with the commit.
+    fn cancel_reminder(&mut self, name: &str, now: u64) {
+        let Some(fire) = self.next.registry().cancel(name, now) else {
+            return;
+        };
+        let me = &**self.address;
+        let queued_by_this_batch = self
+            .outgoing
+            .iter()
+            .position(|(to, item)| to == me && item.id == fire);
+        match queued_by_this_batch {
+            Some(at) => {
+                self.outgoing.remove(at);
+                self.outgoing_bytes = transaction_bytes(&self.outgoing);
+            }
+            None if !self.next.consumed.contains(&fire) => self.next.consumed.push(fire),
+            None => {}
+        }
     }
 
     /// Runs the message's method, retrying panics up to `max_attempts` times.
@@ -359,12 +429,12 @@ impl<'l, A: Actor> Batch<'l, A> {
                     self.next.last_sent = last_sent;
                     let now = self.host.clock.now_millis();
                     for name in &cancelled_reminders {
-                        reminder::cancel(&mut self.next.reminders, name, now);
+                        self.cancel_reminder(name, now);
                     }
                     if stopped {
                         let names: Vec<String> = self.next.reminders.keys().cloned().collect();
                         for name in &names {
-                            reminder::cancel(&mut self.next.reminders, name, now);
+                            self.cancel_reminder(name, now);
                         }
                         self.working.stop(&limits)?;
                     } else if !read_only {

@@ -11,6 +11,8 @@ use crate::id::MessageId;
 use crate::store::{DeadLetterKind, Failure, KeyedBytes};
 use crate::wire::ReplyRecord;
 
+use super::reminder::Registry;
+
 /// Longest error text kept in a dead letter or reply.
 pub(super) const MAX_ERROR_LEN: usize = 1024;
 /// What one reply adds to the encoded bookkeeping besides its bytes (its map, keys and id).
@@ -67,6 +69,9 @@ pub(super) struct Bookkeeping {
     /// fire of an older registration is stale, and dropped.
     #[serde(default, rename = "n", skip_serializing_if = "BTreeMap::is_empty")]
     pub(super) reminders: BTreeMap<String, MessageId>,
+    /// The queued fire of each live reminder: only that fire goes on with the chain.
+    #[serde(default, rename = "t", skip_serializing_if = "BTreeMap::is_empty")]
+    pub(super) reminder_fires: BTreeMap<String, MessageId>,
     /// The asks this actor made with `reply_to` that neither their reply nor their
     /// timeout settled yet, by their timeout message's id.
     #[serde(default, rename = "a", skip_serializing_if = "BTreeSet::is_empty")]
@@ -95,6 +100,7 @@ impl Bookkeeping {
             last_sent: self.last_sent,
             recent_keys: self.recent_keys.clone(),
             reminders: self.reminders.clone(),
+            reminder_fires: self.reminder_fires.clone(),
             awaiting: self.awaiting.clone(),
             ..Self::default()
         }
@@ -120,12 +126,21 @@ impl Bookkeeping {
         let reminders: usize = self
             .reminders
             .keys()
+            .chain(self.reminder_fires.keys())
             .map(|name| name.len() + CONSUMED_BYTES + KEY_OVERHEAD)
             .sum();
         let awaiting = self.awaiting.len() * CONSUMED_BYTES;
         // The map's field names and the last sent id.
         const FIXED: usize = 96;
         self.batch_bytes() + keys + reminders + awaiting + FIXED
+    }
+
+    /// The reminders' registry, to classify, chain and cancel fires.
+    pub(super) fn registry(&mut self) -> Registry<'_> {
+        Registry {
+            latest: &mut self.reminders,
+            tips: &mut self.reminder_fires,
+        }
     }
 
     /// Records that message `id` failed for good, with `error`, after `attempts` tries.

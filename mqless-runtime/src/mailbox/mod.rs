@@ -59,13 +59,17 @@ fn waiting(item: &MailboxItem, now: u64) -> bool {
     crate::store::waits(item.id, &item.envelope, now)
 }
 
-/// The latest registration (or cancel) of each reminder name, as the state record's
-/// bookkeeping `meta` holds them: a queued fire of an older registration is stale.
+/// The reminders as the state record's bookkeeping `meta` holds them: the latest
+/// registration (or cancel) of each name, whose older registrations' fires are stale,
+/// and the queued fire of each live chain, besides which a fire is a one-off copy.
 pub(crate) fn reminder_registry(
     meta: Option<&[u8]>,
-) -> std::collections::BTreeMap<String, MessageId> {
+) -> (
+    std::collections::BTreeMap<String, MessageId>,
+    std::collections::BTreeMap<String, MessageId>,
+) {
     Bookkeeping::decode(meta)
-        .map(|book| book.reminders)
+        .map(|book| (book.reminders, book.reminder_fires))
         .unwrap_or_default()
 }
 

@@ -14,12 +14,110 @@ use crate::wire::{Envelope, Missed, ReminderSpec};
 
 use super::bookkeeping::{CONSUMED_BYTES, KEY_OVERHEAD};
 
-/// Most reminder names one actor keeps (live or cancelled), which bounds what they add
-/// to its state record.
+/// Most live reminders one actor may have: each is kept in its state record.
 pub(crate) const MAX_REMINDERS: usize = 64;
-/// The most bytes the reminder registry can add to the state record.
-pub(super) const MAX_REGISTRY_BYTES: usize =
-    MAX_REMINDERS * (MAX_SCHEDULE_NAME_LEN + CONSUMED_BYTES + KEY_OVERHEAD);
+/// Most cancelled names an actor remembers, so that a queued fire of a cancelled
+/// registration the actor never saw (a first fire registered from outside) is dropped;
+/// past it, the oldest cancel is forgotten.
+pub(crate) const MAX_CANCELLED: usize = 64;
+/// What one registry entry (a name and an id) adds to the state record, at most.
+const ENTRY_BYTES: usize = MAX_SCHEDULE_NAME_LEN + CONSUMED_BYTES + KEY_OVERHEAD;
+/// The most bytes the reminder registry can add to the state record: a registration and
+/// a queued fire per live reminder, and the cancels remembered.
+pub(super) const MAX_REGISTRY_BYTES: usize = (2 * MAX_REMINDERS + MAX_CANCELLED) * ENTRY_BYTES;
+
+/// What a queued fire of a reminder is, by the actor's registry.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum FireKind {
+    /// A fire of a replaced or cancelled registration: dropped.
+    Stale,
+    /// The fire the live chain queued (or a registration's first): it runs as the
+    /// reminder's policy says and queues the next.
+    Chain,
+    /// Another copy of a live registration's fire, such as a redriven dead letter: it
+    /// runs once, as the plain message it also is, and queues nothing, so the reminder
+    /// keeps exactly one chain.
+    Copy,
+}
+
+/// An actor's reminders as its state record keeps them: the latest registration (or
+/// the cancel that ended it) of each name, and the queued fire of each live chain.
+pub(super) struct Registry<'b> {
+    pub(super) latest: &'b mut BTreeMap<String, MessageId>,
+    pub(super) tips: &'b mut BTreeMap<String, MessageId>,
+}
+
+impl Registry<'_> {
+    /// What the fire `fire` of `registration` under `name`, due `at`, is; adopts a new
+    /// registration. `Err` when the actor already has [`MAX_REMINDERS`] live ones.
+    pub(super) fn classify(
+        &mut self,
+        name: &str,
+        registration: MessageId,
+        fire: MessageId,
+        at: u64,
+    ) -> Result<FireKind, String> {
+        // A fire queued by MQLess has its delivery time as its id's time; a redriven
+        // copy was queued under a new id.
+        let original = fire.timestamp_millis() == at;
+        match self.latest.get(name) {
+            Some(latest) if registration < *latest => Ok(FireKind::Stale),
+            Some(latest) if registration == *latest => Ok(match self.tips.get(name) {
+                Some(tip) if *tip == fire => FireKind::Chain,
+                // Written before the record kept its queued fires.
+                None if original => FireKind::Chain,
+                _ => FireKind::Copy,
+            }),
+            _ if !original => Ok(FireKind::Copy),
+            _ if self.tips.len() >= MAX_REMINDERS && !self.tips.contains_key(name) => Err(format!(
+                "the actor already has {MAX_REMINDERS} live reminders; cancel one (`Context::cancel_reminder`) before registering another"
+            )),
+            _ => {
+                // A new registration: the older one's queued fire is stale from now on.
+                self.latest.insert(name.to_owned(), registration);
+                self.tips.remove(name);
+                Ok(FireKind::Chain)
+            }
+        }
+    }
+
+    /// Records the chain's next fire, or its end.
+    pub(super) fn chained(&mut self, name: &str, next: Option<MessageId>) {
+        match next {
+            Some(next) => {
+                self.tips.insert(name.to_owned(), next);
+            }
+            None => {
+                self.latest.remove(name);
+                self.tips.remove(name);
+            }
+        }
+    }
+
+    /// Cancels reminder `name` as of `now`: fires of every registration so far are
+    /// stale. Returns the live chain's queued fire, for the caller to delete with the
+    /// commit. Past [`MAX_CANCELLED`] cancels, the oldest is forgotten.
+    pub(super) fn cancel(&mut self, name: &str, now: u64) -> Option<MessageId> {
+        let floor = self.latest.get(name).copied();
+        self.latest
+            .insert(name.to_owned(), MessageId::generate(now, floor));
+        let tip = self.tips.remove(name);
+        let cancelled = || {
+            self.latest
+                .iter()
+                .filter(|(name, _)| !self.tips.contains_key(*name))
+        };
+        if cancelled().count() > MAX_CANCELLED {
+            let oldest = cancelled()
+                .min_by_key(|(_, id)| **id)
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                self.latest.remove(&oldest);
+            }
+        }
+        tip
+    }
+}
 
 /// What to do with one fire: run the method or not, and the next fire (its time and
 /// catch-up count), if the reminder goes on.
@@ -71,42 +169,6 @@ pub(super) fn next_fire(
         id: MessageId::scheduled(at),
         envelope: next.encode(limits)?,
     })
-}
-
-/// Whether a fire of `registration` under `name` is current, recording it if it is the
-/// newest; `Err` when the registry is full.
-pub(super) fn adopt(
-    registry: &mut BTreeMap<String, MessageId>,
-    name: &str,
-    registration: MessageId,
-) -> Result<bool, String> {
-    match registry.get(name) {
-        Some(latest) if registration < *latest => Ok(false),
-        Some(_) => {
-            registry.insert(name.to_owned(), registration);
-            Ok(true)
-        }
-        None if registry.len() >= MAX_REMINDERS => Err(format!(
-            "the actor already has {MAX_REMINDERS} reminder names (live or cancelled); reuse or cancel one"
-        )),
-        None => {
-            registry.insert(name.to_owned(), registration);
-            Ok(true)
-        }
-    }
-}
-
-/// Cancels reminder `name` as of `now`: fires of every registration so far are stale.
-pub(super) fn cancel(registry: &mut BTreeMap<String, MessageId>, name: &str, now: u64) {
-    if registry.len() >= MAX_REMINDERS && !registry.contains_key(name) {
-        tracing::warn!(
-            reminder = name,
-            "cancel of an unknown reminder ignored: the registry is full"
-        );
-        return;
-    }
-    let floor = registry.get(name).copied();
-    registry.insert(name.to_owned(), MessageId::generate(now, floor));
 }
 
 #[cfg(test)]
@@ -210,17 +272,70 @@ mod tests {
     }
 
     #[test]
-    fn older_registrations_are_stale_and_cancels_make_them_so() {
-        let mut registry = BTreeMap::new();
+    fn only_the_chains_own_fire_goes_on() {
+        let (mut latest, mut tips) = (BTreeMap::new(), BTreeMap::new());
+        let mut registry = Registry {
+            latest: &mut latest,
+            tips: &mut tips,
+        };
         let (old, new) = (MessageId::from_u128(5 << 80), MessageId::from_u128(6 << 80));
-        assert_eq!(adopt(&mut registry, "r", old), Ok(true));
-        assert_eq!(adopt(&mut registry, "r", new), Ok(true));
-        assert_eq!(adopt(&mut registry, "r", old), Ok(false), "replaced");
-        cancel(&mut registry, "r", 7);
-        assert_eq!(adopt(&mut registry, "r", new), Ok(false), "cancelled");
-        for i in 0..MAX_REMINDERS - 1 {
-            adopt(&mut registry, &format!("n{i}"), new).unwrap();
+        let fire = |at: u64| MessageId::scheduled(at);
+        let first = fire(10);
+        assert_eq!(registry.classify("r", old, first, 10), Ok(FireKind::Chain));
+        registry.chained("r", Some(fire(20)));
+        // A redriven copy of the first fire: its id is not its delivery time.
+        let copy = MessageId::from_u128(7 << 80);
+        assert_eq!(registry.classify("r", old, copy, 10), Ok(FireKind::Copy));
+        assert_eq!(registry.classify("r", old, first, 10), Ok(FireKind::Copy));
+        let second = registry.tips["r"];
+        assert_eq!(registry.classify("r", old, second, 20), Ok(FireKind::Chain));
+        // A newer registration replaces it; the old chain's fires are stale.
+        assert_eq!(
+            registry.classify("r", new, fire(30), 30),
+            Ok(FireKind::Chain)
+        );
+        assert_eq!(registry.classify("r", old, second, 20), Ok(FireKind::Stale));
+        registry.chained("r", Some(fire(40)));
+        let tip = registry.tips["r"];
+        assert_eq!(
+            registry.cancel("r", 50),
+            Some(tip),
+            "the queued fire to delete"
+        );
+        assert_eq!(registry.classify("r", new, tip, 40), Ok(FireKind::Stale));
+    }
+
+    #[test]
+    fn live_reminders_are_bounded_and_cancels_free_their_slots() {
+        let (mut latest, mut tips) = (BTreeMap::new(), BTreeMap::new());
+        let mut registry = Registry {
+            latest: &mut latest,
+            tips: &mut tips,
+        };
+        let registration = MessageId::from_u128(5 << 80);
+        let live = |registry: &mut Registry<'_>, name: &str| {
+            let kind = registry.classify(name, registration, MessageId::scheduled(10), 10);
+            if kind == Ok(FireKind::Chain) {
+                registry.chained(name, Some(MessageId::scheduled(20)));
+            }
+            kind
+        };
+        for i in 0..MAX_REMINDERS {
+            assert_eq!(live(&mut registry, &format!("n{i}")), Ok(FireKind::Chain));
         }
-        assert!(adopt(&mut registry, "one too many", new).is_err());
+        assert!(live(&mut registry, "one too many").is_err());
+        for round in 0..3 {
+            for i in 0..MAX_REMINDERS {
+                registry.cancel(&format!("n{i}"), 100 + round);
+            }
+            assert!(registry.tips.is_empty());
+            assert!(registry.latest.len() <= MAX_CANCELLED);
+            for i in 0..MAX_REMINDERS {
+                let name = format!("m{round}-{i}");
+                assert_eq!(live(&mut registry, &name), Ok(FireKind::Chain));
+                registry.cancel(&name, 200 + round);
+            }
+        }
+        assert!(registry.latest.len() <= MAX_CANCELLED, "bounded");
     }
 }
