@@ -233,36 +233,22 @@ impl MessageId {
         )
     }
 
-    /// A new id, later than every id this process made before and later than `floor`.
-    /// `now_millis` is the caller's clock. A floor more than [`MAX_FUTURE_SKEW_MILLIS`]
-    /// ahead of `now_millis` is taken as corrupt (a foreign or hand-written id in a
-    /// state record) and ignored, so it cannot move this process's ids into the far
-    /// future.
+    /// A new id, later than every id this process made before without a floor, and
+    /// later than `floor`. `now_millis` is the caller's clock.
+    ///
+    /// The floor orders the caller's own sequence (an actor's sends after its last
+    /// committed one, a client's `send` invocation after its previous message): it
+    /// moves only this id, never the ids this process makes for anyone else, so no
+    /// caller can shift the order of messages that are not its own. A floor more than
+    /// [`MAX_FUTURE_SKEW_MILLIS`] ahead of `now_millis` is taken as corrupt (a foreign
+    /// or hand-written id in a state record) and ignored.
     #[must_use]
     pub fn generate(now_millis: u64, floor: Option<MessageId>) -> Self {
-        static LAST: Mutex<u128> = Mutex::new(0);
-        let mut last = LAST
+        static PROCESS: Mutex<Sequence> = Mutex::new(Sequence(0));
+        PROCESS
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let ceiling =
-            u128::from(now_millis.saturating_add(MAX_FUTURE_SKEW_MILLIS) & 0xFFFF_FFFF_FFFF) << 80
-                | ((1 << 80) - 1);
-        // Only the caller's floor (read from a store) can be corrupt; this process's own
-        // last id stays the floor, so ids stay increasing per process whatever the clock.
-        let floor = floor.map_or(0, |f| f.0);
-        let floor = if floor > ceiling { 0 } else { floor }.max(*last);
-        let time_part = u128::from(now_millis & 0xFFFF_FFFF_FFFF) << 80;
-        let candidate = if time_part > floor {
-            // A new millisecond: random low bits (kept below 2^79 so counting up cannot
-            // overflow into the timestamp), so ids of different processes rarely meet.
-            time_part
-                | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
-                    & ((1 << 79) - 1)
-        } else {
-            floor + 1
-        };
-        *last = candidate;
-        Self(candidate)
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .next(now_millis, floor)
     }
 
     /// Parses the 26-character text form.
@@ -289,6 +275,35 @@ impl MessageId {
             value = (value << 5) | digit as u128;
         }
         Ok(Self(value))
+    }
+}
+
+/// A process's sequence of ids: strictly increasing whatever the clock does.
+struct Sequence(u128);
+
+impl Sequence {
+    fn next(&mut self, now_millis: u64, floor: Option<MessageId>) -> MessageId {
+        let time_part = u128::from(now_millis & 0xFFFF_FFFF_FFFF) << 80;
+        let own = if time_part > self.0 {
+            // A new millisecond: random low bits (kept below 2^79 so counting up cannot
+            // overflow into the timestamp), so ids of different processes rarely meet.
+            time_part | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
+                & ((1 << 79) - 1)
+        } else {
+            self.0 + 1
+        };
+        self.0 = own;
+        let ceiling =
+            u128::from(now_millis.saturating_add(MAX_FUTURE_SKEW_MILLIS) & 0xFFFF_FFFF_FFFF) << 80
+                | ((1 << 80) - 1);
+        match floor.map(|f| f.0).filter(|floor| *floor <= ceiling) {
+            // Just after the floor, with random low bits so that two callers with one
+            // floor (two drains racing for one actor) still get different ids.
+            Some(floor) if floor >= own => {
+                MessageId(floor.saturating_add(1 + u128::from(random_u64() & 0xFFFF)))
+            }
+            _ => MessageId(own),
+        }
     }
 }
 
@@ -339,6 +354,24 @@ mod tests {
         // A floor within the allowed skew still orders the next id.
         let near = MessageId::generate(now + 60_000, None);
         assert!(MessageId::generate(now, Some(near)) > near);
+    }
+
+    #[test]
+    fn a_callers_floor_moves_only_its_own_id() {
+        let now = 1_800_000_000_000;
+        let mut sequence = Sequence(0);
+        let before = sequence.next(now, None);
+        let ahead = MessageId::from_u128(u128::from(now + 570_000) << 80);
+        let after_floor = sequence.next(now, Some(ahead));
+        assert!(after_floor > ahead, "the caller's own order holds");
+        let next = sequence.next(now, None);
+        assert!(next > before, "the sequence still increases");
+        assert_eq!(next.timestamp_millis(), now, "and is not moved by the floor");
+        // The caller's next id with its floor still follows its own.
+        assert!(sequence.next(now, Some(after_floor)) > after_floor);
+        // A floor behind the sequence changes nothing.
+        let behind = sequence.next(now, Some(before));
+        assert!(behind > next && behind.timestamp_millis() == now);
     }
 
     #[test]
