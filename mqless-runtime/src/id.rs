@@ -287,8 +287,9 @@ impl Sequence {
         let own = if time_part > self.0 {
             // A new millisecond: random low bits (kept below 2^79 so counting up cannot
             // overflow into the timestamp), so ids of different processes rarely meet.
-            time_part | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
-                & ((1 << 79) - 1)
+            time_part
+                | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
+                    & ((1 << 79) - 1)
         } else {
             self.0 + 1
         };
@@ -366,7 +367,11 @@ mod tests {
         assert!(after_floor > ahead, "the caller's own order holds");
         let next = sequence.next(now, None);
         assert!(next > before, "the sequence still increases");
-        assert_eq!(next.timestamp_millis(), now, "and is not moved by the floor");
+        assert_eq!(
+            next.timestamp_millis(),
+            now,
+            "and is not moved by the floor"
+        );
         // The caller's next id with its floor still follows its own.
         assert!(sequence.next(now, Some(after_floor)) > after_floor);
         // A floor behind the sequence changes nothing.

@@ -520,6 +520,25 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
         "{error}"
     );
     assert!(store.commit(&address, &commit(1024, 10)).await.is_ok());
+    // 100 items per transaction, the state record among them: small messages too.
+    let mut small = commit(1024, 0);
+    small.expected_version += 1;
+    small.outgoing = (0..100)
+        .map(|_| {
+            let item = MailboxItem {
+                id: MessageId::generate(1, None),
+                envelope: vec![0; 16],
+            };
+            (vault_address("other"), item)
+        })
+        .collect();
+    let error = store.commit(&address, &small).await.unwrap_err();
+    assert!(
+        error.message.contains("100-item transaction limit"),
+        "{error}"
+    );
+    small.outgoing.truncate(99);
+    assert!(store.commit(&address, &small).await.is_ok());
 }
 
 /// An idempotency key over 128 bytes, written past the client (which refuses it), is
@@ -571,6 +590,50 @@ async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_u
         .unwrap()
         .items
         .is_empty());
+}
+
+/// One message whose sends would make a transaction of more than DynamoDB's 100 items
+/// (possible when `max_sends_per_message` is raised) is dead-lettered with the limit it
+/// broke, on every store alike: the embedded runtime used to commit what DynamoDB
+/// refuses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_whose_sends_overflow_the_transaction_item_cap_is_dead_lettered() {
+    use mqless_tests::limits::{Broadcaster, Sink};
+    let runtime = manual_drains(DrainConfig {
+        max_sends_per_message: 150,
+        ..DrainConfig::default()
+    });
+    runtime.register::<Broadcaster>().unwrap();
+    runtime.register::<Sink>().unwrap();
+    let broadcaster = runtime.client::<Broadcaster>("many").unwrap();
+    for count in [120, 90, 60] {
+        broadcaster
+            .broadcast("many-sink".into(), count, 16)
+            .send()
+            .await
+            .unwrap();
+    }
+    let host = runtime.host::<Broadcaster>().unwrap();
+    let report = host.drain(&ActorId::new("many").unwrap()).await.unwrap();
+    assert_eq!(
+        (report.processed, report.dead_lettered, report.refused_commits),
+        (2, 1, 0),
+        "the 120 sends are refused before the commit; 90 and 60 commit in separate batches: {report:?}"
+    );
+    let letters = mqless_tests::dead_letters::<Broadcaster>(&runtime, "many").await;
+    assert!(
+        letters[0].error.contains("100-item transaction limit"),
+        "{}",
+        letters[0].error
+    );
+    runtime
+        .host::<Sink>()
+        .unwrap()
+        .drain(&ActorId::new("many-sink").unwrap())
+        .await
+        .unwrap();
+    let sink = mqless_tests::state::<Sink>(&runtime, "many-sink").await;
+    assert_eq!(sink.received, 150);
 }
 
 /// One message whose own sends would make a transaction over 4 MB (possible when

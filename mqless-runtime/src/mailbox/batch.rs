@@ -19,7 +19,9 @@ use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::reply;
-use crate::store::{MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES};
+use crate::store::{
+    MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+};
 use crate::trace::TraceParent;
 use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo, ENVELOPE_OVERHEAD};
 
@@ -128,10 +130,9 @@ impl<'l, A: Actor> Batch<'l, A> {
         }
         let config = &self.host.config;
         let per_send = config.limits.max_message_bytes + ENVELOPE_OVERHEAD + ITEM_OVERHEAD_BYTES;
-        // Besides its handler's sends, a message may schedule its reminder's next fire and
-        // send its reply to an asking actor.
-        let most_sends = config.max_sends_per_message + 2;
+        let most_sends = config.max_sends_per_message + SENDS_BESIDES_THE_HANDLERS;
         self.record_budget() + self.outgoing_bytes + most_sends * per_send <= MAX_TRANSACTION_BYTES
+            && self.outgoing.len() + most_sends < MAX_TRANSACTION_ITEMS
     }
 
     /// The largest state record a commit may carry: DynamoDB's item limit, which
@@ -535,6 +536,15 @@ impl<A: Actor> Batch<'_, A> {
                 config.max_sends_per_message
             )));
         }
+        // The state record and the sends besides the handler's share the transaction.
+        let most_items = MAX_TRANSACTION_ITEMS - 1 - SENDS_BESIDES_THE_HANDLERS;
+        if sent.len() > most_items {
+            self.working.roll_back(read_only, &limits)?;
+            return Ok(Err(format!(
+                "the handler sent {} messages; with the state record a commit may hold {most_items}, under DynamoDB's {MAX_TRANSACTION_ITEMS}-item transaction limit",
+                sent.len()
+            )));
+        }
         let sent_bytes = transaction_bytes(sent);
         if self.record_budget() + sent_bytes > MAX_TRANSACTION_BYTES {
             self.working.roll_back(read_only, &limits)?;
@@ -627,6 +637,10 @@ impl<A: Actor> Batch<'_, A> {
         }
     }
 }
+
+/// What a message may add to its commit besides its handler's sends: its reminder's
+/// next fire, and its reply to an asking actor.
+const SENDS_BESIDES_THE_HANDLERS: usize = 2;
 
 /// The reason a message dead-lettered by the stall rule carries (after the count).
 pub(crate) const STALLED: &str = "invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again";

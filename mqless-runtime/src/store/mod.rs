@@ -19,13 +19,16 @@ use crate::BoxFuture;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 /// DynamoDB's limit on a transaction's total size: a commit with outgoing messages.
 pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
+/// DynamoDB's limit on the items of one transaction: a commit's state record and its
+/// outgoing messages.
+pub const MAX_TRANSACTION_ITEMS: usize = 100;
 /// Bytes a stored item carries besides its payload (keys, attribute names, numbers), as
 /// the stores estimate it.
 pub const ITEM_OVERHEAD_BYTES: usize = 128;
 
 /// Checks a commit against DynamoDB's limits: the `#state` record under
 /// [`MAX_ITEM_BYTES`], and with outgoing messages the transaction under
-/// [`MAX_TRANSACTION_BYTES`].
+/// [`MAX_TRANSACTION_BYTES`] and [`MAX_TRANSACTION_ITEMS`].
 ///
 /// # Errors
 /// [`StoreErrorKind::ItemTooLarge`](crate::error::StoreErrorKind::ItemTooLarge) naming
@@ -39,6 +42,13 @@ pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), Store
         ));
     }
     if !commit.outgoing.is_empty() {
+        let items = commit.outgoing.len() + 1;
+        if items > MAX_TRANSACTION_ITEMS {
+            return Err(StoreError::new(
+                crate::error::StoreErrorKind::ItemTooLarge,
+                format!("the commit of {address} with {} outgoing messages would be a transaction of {items} items, over DynamoDB's {MAX_TRANSACTION_ITEMS}-item transaction limit", commit.outgoing.len()),
+            ));
+        }
         let total: usize = record
             + commit
                 .outgoing

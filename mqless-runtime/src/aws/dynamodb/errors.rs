@@ -68,6 +68,9 @@ where
                 "ValidationException" if message.contains("Transaction") && message.contains("size") => {
                     (StoreErrorKind::ItemTooLarge, "the transaction would exceed DynamoDB's 4 MB limit".to_owned())
                 }
+                "ValidationException" if message.contains("transactItems") && message.contains("100") => {
+                    (StoreErrorKind::ItemTooLarge, "a transaction holds at most 100 items".to_owned())
+                }
                 "ValidationException" if message.contains("size") => {
                     (StoreErrorKind::ItemTooLarge, "an item would exceed DynamoDB's 400 KB limit".to_owned())
                 }
