@@ -69,7 +69,10 @@ impl<'a> Directory<'a> {
             Some(sends_to) => sends_to.iter().map(String::as_str).collect(),
             None => self.types().collect(),
         };
-        for asker in &self.actors {
+        // Topics never answer `reply_to` asks: a publisher that asks other types gets
+        // no grant into its mailbox from the events function.
+        let answers_asks = actor_type != mqless_runtime::events::TOPIC_TYPE;
+        for asker in self.actors.iter().filter(|_| answers_asks) {
             let asks_us = asker
                 .manifest
                 .sends_to

@@ -458,7 +458,8 @@ mod tests {
         let mut events = function("events-function", Some("mqless-topic"), &["Mailer"], false);
         events.manifest.events = true;
         let functions = vec![
-            function("desk-function", Some("OrderDesk"), &["mqless-topic"], false),
+            // The desk publishes, and asks other types with reply_to.
+            function("desk-function", Some("OrderDesk"), &["mqless-topic", "Mailer"], true),
             function("mailer-function", Some("Mailer"), &[], false),
             events,
             function("sweeper-function", None, &[], false),
@@ -485,7 +486,14 @@ mod tests {
         let publishes = statement(&template, "DeskFunction", "MailboxesItSendsTo");
         assert_eq!(
             publishes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-            json!(["mqless-topic/*"])
+            json!(["Mailer/*", "mqless-topic/*"])
+        );
+        // Exactly what the code needs: the mailer answers the desk's asks; the topics,
+        // which answer none, are not let into the desk's mailbox.
+        let answers = statement(&template, "MailerFunction", "MailboxesItSendsTo");
+        assert_eq!(
+            answers["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["OrderDesk/*"])
         );
         let functions = template["Resources"]["DeskFunction"]["Properties"]["Environment"]
             ["Variables"]["MQLESS_FUNCTIONS"]["Fn::Sub"]
