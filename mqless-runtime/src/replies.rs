@@ -13,6 +13,9 @@ use crate::id::{Address, MessageId};
 
 type Key = (Address, MessageId);
 
+/// The sending end of one ask's reply channel.
+pub(crate) type ReplySender = oneshot::Sender<Vec<u8>>;
+
 /// The asks of this process waiting for a reply, by actor and message id.
 #[derive(Debug, Default)]
 pub(crate) struct LocalReplies {
@@ -66,23 +69,26 @@ impl LocalReplies {
         self.waiting().remove(&(to.clone(), id));
     }
 
-    /// Hands `reply` to the asker of `id` if it waits in this process (or is about to:
-    /// the reply stays in the channel); whether it did.
-    pub(crate) fn deliver(&self, to: &Address, id: MessageId, reply: &[u8]) -> bool {
+    /// The channel to the asker of `id` if it waits in this process (or is about to:
+    /// a reply sent stays in the channel), taken once; `None` when nobody here waits,
+    /// and then the store gets the reply.
+    pub(crate) fn claim(&self, to: &Address, id: MessageId) -> Option<ReplySender> {
         let key = (to.clone(), id);
-        let deliver = {
-            let mut waiting = self.waiting();
-            let Some(waiter) = waiting.get_mut(&key) else {
-                return false;
-            };
-            let deliver = waiter.deliver.take();
-            if waiter.receive.is_none() {
-                waiting.remove(&key);
-            }
-            deliver
-        };
-        // Fails when the asker stopped waiting (timed out): then the store gets it.
-        deliver.is_some_and(|deliver| deliver.send(reply.to_vec()).is_ok())
+        let mut waiting = self.waiting();
+        let waiter = waiting.get_mut(&key)?;
+        let deliver = waiter.deliver.take();
+        if waiter.receive.is_none() {
+            waiting.remove(&key);
+        }
+        // Closed when the asker stopped waiting (timed out).
+        deliver.filter(|deliver| !deliver.is_closed())
+    }
+
+    /// Hands `reply` to the asker of `id` if it waits in this process; whether it did.
+    #[cfg(test)]
+    pub(crate) fn deliver(&self, to: &Address, id: MessageId, reply: &[u8]) -> bool {
+        self.claim(to, id)
+            .is_some_and(|deliver| deliver.send(reply.to_vec()).is_ok())
     }
 
     /// Whether any ask waits here (skips the per-reply lookups when none does).

@@ -8,7 +8,7 @@ use std::time::Duration;
 use mqless::reply::Reply;
 use mqless::store::Store;
 use mqless::testing::{ManualClock, RecordingInvoker};
-use mqless::{ActorId, Actors as _, Context, Embedded, RuntimeError};
+use mqless::{ActorId, Context, Embedded, RuntimeError};
 use serde::{Deserialize, Serialize};
 
 /// The callee: reads a temperature, refuses when overheated, or panics.

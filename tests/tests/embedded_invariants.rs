@@ -368,3 +368,52 @@ async fn a_batch_commits_and_renews_its_lease_before_the_lease_runs_out() {
         "one message per batch: each left less than the 2 s margin of its lease"
     );
 }
+
+/// Counts its calls.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Tally {
+    calls: u64,
+}
+
+#[mqless::actor]
+impl Tally {
+    /// One more call; the count so far.
+    pub fn add(&mut self) -> u64 {
+        self.calls += 1;
+        self.calls
+    }
+}
+
+/// An ask returns once its message is gone from the mailbox: right after `.call()`, a
+/// sweep finds nothing pending and the operator's view of the mailbox is empty. The
+/// reply used to be handed over before the cleanup deleted the message; here the drain
+/// is held between its commit and its cleanup, and the ask must still be waiting.
+#[tokio::test]
+async fn an_answered_ask_leaves_nothing_pending() {
+    use mqless::testing::PausePoint;
+    let store = Arc::new(FaultyStore::new());
+    let runtime = Arc::new(Embedded::builder().store(store.clone()).build());
+    runtime.register::<Tally>().unwrap();
+    let address = address_of("Tally", "t");
+    for call in 1..=3 {
+        let mut pause = store.pause(address.clone(), PausePoint::BeforeCleanup, 0);
+        let asking = tokio::spawn({
+            let runtime = Arc::clone(&runtime);
+            async move { runtime.client::<Tally>("t").unwrap().add().call().await }
+        });
+        pause.reached().await;
+        for _ in 0..100 {
+            tokio::task::yield_now().await;
+        }
+        assert!(
+            !asking.is_finished(),
+            "ask {call} returned before its message was cleaned up"
+        );
+        pause.resume();
+        assert_eq!(asking.await.unwrap().unwrap(), call);
+        let pending = runtime.sweep().await.unwrap().pending;
+        assert!(pending.is_empty(), "after ask {call}: {pending:?}");
+        let queued = runtime.operator().mailbox(&address, 10).await.unwrap();
+        assert!(queued.is_empty(), "after ask {call}: {queued:?}");
+    }
+}

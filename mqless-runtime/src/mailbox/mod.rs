@@ -45,7 +45,7 @@ use crate::clock::{millis, Clock};
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::replies::LocalReplies;
+use crate::replies::{LocalReplies, ReplySender};
 use crate::store::{Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
@@ -357,20 +357,29 @@ impl<A: Actor> ActorHost<A> {
         Ok(LeaseEnd::Quarantined(record.reason))
     }
 
-    /// Hands the batch's replies to askers waiting in this process; returns the
-    /// replies still to write to the store (those nobody here waits for).
-    fn deliver_locally(&self, address: &Address, book: &Bookkeeping) -> Option<Vec<KeyedBytes>> {
-        let local = self.local_replies.as_ref().filter(|l| !l.is_empty())?;
+    /// Claims the channels of the batch's askers waiting in this process, with their
+    /// replies; returns them and the replies still to write to the store (those nobody
+    /// here waits for). The caller answers the claimed ones after the cleanup.
+    fn claim_local_replies(
+        &self,
+        address: &Address,
+        book: &Bookkeeping,
+    ) -> (Vec<(ReplySender, Vec<u8>)>, Option<Vec<KeyedBytes>>) {
+        let Some(local) = self.local_replies.as_ref().filter(|l| !l.is_empty()) else {
+            return (Vec::new(), None);
+        };
         if book.replies.is_empty() {
-            return None;
+            return (Vec::new(), None);
         }
-        Some(
-            book.replies
-                .iter()
-                .filter(|reply| !local.deliver(address, reply.id, &reply.bytes))
-                .cloned()
-                .collect(),
-        )
+        let mut claimed = Vec::new();
+        let mut to_write = Vec::new();
+        for reply in &book.replies {
+            match local.claim(address, reply.id) {
+                Some(sender) => claimed.push((sender, reply.bytes.clone())),
+                None => to_write.push(reply.clone()),
+            }
+        }
+        (claimed, Some(to_write))
     }
 
     /// Step 5: the committed batch's follow-up writes; `replies` replaces the batch's

@@ -459,7 +459,12 @@ mod tests {
         events.manifest.events = true;
         let functions = vec![
             // The desk publishes, and asks other types with reply_to.
-            function("desk-function", Some("OrderDesk"), &["mqless-topic", "Mailer"], true),
+            function(
+                "desk-function",
+                Some("OrderDesk"),
+                &["mqless-topic", "Mailer"],
+                true,
+            ),
             function("mailer-function", Some("Mailer"), &[], false),
             events,
             function("sweeper-function", None, &[], false),
