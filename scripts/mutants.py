@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-# (name, invariant it breaks, file, exact text, replacement, test, needs DynamoDB Local)
+# (name, invariant it breaks, file, exact text, replacement, test, needs DynamoDB Local);
+# the test runs in mqless-tests unless its arguments start with `-p <package>`.
 MUTATIONS = [
     ("commit ignores epoch and version (memory store)",
      "2: exactly once, under zombies and expired leases",
@@ -125,6 +126,56 @@ MUTATIONS = [
      "if !self.next.awaiting.contains(&ask) {",
      "if false {",
      ["--test", "conversation"], False),
+    ("a redriven reminder fire starts a second chain",
+     "8: a reminder has exactly one live chain (a redrive after Err)",
+     "mqless-runtime/src/mailbox/reminder.rs",
+     "                _ => FireKind::Copy,\n",
+     "                _ => FireKind::Chain,\n",
+     ["--test", "reminders", "reminders_on_a_manual_clock"], False),
+    ("a reminder fire dead-lettered unrun ends its reminder",
+     "8: a reminder has exactly one live chain (a stalled or refused fire)",
+     "mqless-runtime/src/mailbox/batch.rs",
+     "self.continue_past_unrun_fire(item, &envelope)?;",
+     "let _ = Self::continue_past_unrun_fire;",
+     ["--test", "reminders", "reminders_on_a_manual_clock"], False),
+    ("a cancelled reminder keeps its live slot",
+     "7: no actor is wedged (reminder names that never free)",
+     "mqless-runtime/src/mailbox/reminder.rs",
+     "let tip = self.tips.remove(name);",
+     "let tip = self.tips.get(name).copied();",
+     ["--test", "reminders", "reminders_on_a_manual_clock"], False),
+    ("a timeout dead-lettered unrun leaves its ask open",
+     "8: each ask is answered once (a late reply after a dead-lettered timeout)",
+     "mqless-runtime/src/mailbox/batch.rs",
+     "                self.settle(item.id, item.id);\n",
+     "\n",
+     ["--test", "conversation"], False),
+    ("the memory store ignores the 100-item transaction cap",
+     "7: the embedded store enforces DynamoDB's limits",
+     "mqless-runtime/src/store/mod.rs",
+     "if items > MAX_TRANSACTION_ITEMS {",
+     "if items > usize::MAX - 1 {",
+     ["--test", "semantics", "the_memory_store_refuses"], False),
+    ("a local ask is answered before its message is cleaned up",
+     "1: an answered ask leaves nothing pending",
+     "mqless-runtime/src/mailbox/lease.rs",
+     "let (local, to_write) = host.claim_local_replies(self.address, &self.book);",
+     "let (local, to_write) = host.claim_local_replies(self.address, &self.book);\n"
+     "        for (asker, reply) in local { let _ = asker.send(reply); }\n"
+     "        let local: Vec<(crate::replies::ReplySender, Vec<u8>)> = Vec::new();",
+     ["--test", "embedded_invariants", "an_answered_ask"], False),
+    ("a caller's id floor moves the process-wide sequence",
+     "3: no caller shifts the order of messages that are not its own",
+     "mqless-runtime/src/id.rs",
+     "        self.0 = own;\n",
+     "        self.0 = own.max(floor.map_or(0, |f| f.0 + 1));\n",
+     ["-p", "mqless-runtime", "--lib", "id::"], False),
+    ("the template lets topics answer reply_to asks",
+     "9: least privilege (the events function writes a publisher's mailbox)",
+     "mqless-cli/src/commands/template/iam.rs",
+     "let answers_asks = actor_type != mqless_runtime::events::TOPIC_TYPE;",
+     "let answers_asks = !actor_type.is_empty();",
+     ["-p", "mqless-cli", "--bin", "mqless", "template"], False),
     ("commit ignores epoch and version (DynamoDB store)",
      "2: exactly once, under zombies and expired leases, on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/requests.rs",
@@ -172,7 +223,9 @@ def main():
         open(target, "w").write(source.replace(text, replacement))
         started = time.time()
         try:
-            run = subprocess.run(["cargo", "test", "--quiet", "-p", "mqless-tests"] + test,
+            # A test of the behaviour tests' package, unless the mutation names its own.
+            package = [] if test[0] == "-p" else ["-p", "mqless-tests"]
+            run = subprocess.run(["cargo", "test", "--quiet"] + package + test,
                                  cwd=copy, env=env, capture_output=True, text=True)
         finally:
             open(target, "w").write(source)
