@@ -137,7 +137,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/batch.rs",
      "self.continue_past_unrun_fire(item, &envelope)?;",
      "let _ = Self::continue_past_unrun_fire;",
-     ["--test", "reminders", "reminders_on_a_manual_clock"], False),
+     ["--test", "reminder_faults"], False),
     ("a cancelled reminder keeps its live slot",
      "7: no actor is wedged (reminder names that never free)",
      "mqless-runtime/src/mailbox/reminder.rs",

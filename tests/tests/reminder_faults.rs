@@ -1,0 +1,191 @@
+//! The seeded fault scenario for reminders: one reminder per seed under a random
+//! missed-fire policy, whose fires fail (`Err`), grow a state too big to commit (a
+//! refused commit) or crash their drain (the stall rule), with dead letters redriven at
+//! random moments, store calls that fail before or after their effect, and a clock that
+//! jumps by random fractions of a period. Afterwards, with the faults off, the reminder
+//! must have exactly one live chain: it is listed once and fires once per period.
+//!
+//! Message ids come from one process-wide generator that never goes back, so the seeds
+//! run one after another, each a day of manual time after the last.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqless::mailbox::DrainConfig;
+use mqless::schedule::Missed;
+use mqless::testing::{FaultyStore, ManualClock, PausePoint, RecordingInvoker, Rng};
+use mqless::{ActorId, Actors, Embedded};
+use mqless_tests::reminders::Heart;
+
+const SEEDS: u64 = 150;
+const PERIOD_MS: u64 = 10_000;
+const DAY_MS: u64 = 86_400_000;
+
+fn runtime(store: Arc<FaultyStore>, clock: Arc<ManualClock>) -> Arc<Embedded> {
+    let runtime = Embedded::builder()
+        .store(store)
+        .clock(clock)
+        .config(DrainConfig {
+            lease: Duration::from_secs(3),
+            deadline_margin: Duration::from_millis(500),
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Heart>().unwrap();
+    Arc::new(runtime)
+}
+
+/// Drains every actor a sweep finds due, tolerating the injected store failures (the
+/// next sweep retries, as the deployed sweeper does).
+async fn sweep_and_drain(runtime: &Embedded) {
+    let host = runtime.host::<Heart>().unwrap();
+    let Ok(report) = runtime.sweep().await else {
+        return;
+    };
+    for address in report.pending {
+        let _ = host.drain(address.id()).await;
+    }
+}
+
+/// A drain that crashes at a random protocol step: the task is dropped there, holding
+/// the lease until it expires (a stall, counted by the next owner).
+async fn crash_a_drain(runtime: &Arc<Embedded>, store: &FaultyStore, rng: &mut Rng) {
+    let points = [
+        PausePoint::AfterAcquire,
+        PausePoint::BeforeRead,
+        PausePoint::BeforeCommit,
+        PausePoint::BeforeCleanup,
+    ];
+    let point = points[rng.below(points.len() as u64) as usize];
+    let address = mqless::id::Address::parse("Heart/h").unwrap();
+    let mut pause = store.pause(address, point, 0);
+    let mut drain = tokio::spawn({
+        let runtime = Arc::clone(runtime);
+        async move {
+            let host = runtime.host::<Heart>().unwrap();
+            host.drain(&ActorId::new("h").unwrap()).await
+        }
+    });
+    let crash = drain.abort_handle();
+    tokio::select! {
+        () = pause.reached() => crash.abort(),
+        _ = &mut drain => {}
+    }
+    store.disarm_pause();
+}
+
+/// What the faults did across the seeds, printed at the end.
+#[derive(Default)]
+struct Tally {
+    fires: usize,
+    redriven: usize,
+    crashed_drains: usize,
+    store_faults: u64,
+    refused_commits: u64,
+}
+
+async fn run_seed(seed: u64, tally: &mut Tally) -> Result<(), String> {
+    let base = 2_000_000_000_000 + seed * DAY_MS;
+    let mut rng = Rng(seed);
+    let clock = Arc::new(ManualClock::new(base));
+    let store = Arc::new(FaultyStore::new());
+    let runtime = runtime(store.clone(), clock.clone());
+    let heart = runtime.client::<Heart>("h").unwrap();
+    let missed = match rng.below(3) {
+        0 => Missed::Skip,
+        1 => Missed::FireOnce,
+        _ => Missed::CatchUp {
+            max: 1 + rng.below(4) as u32,
+        },
+    };
+    heart.start(PERIOD_MS, missed).send().await.unwrap();
+    sweep_and_drain(&runtime).await;
+    store.random_faults(seed, 30);
+    for _ in 0..40 {
+        clock.advance(Duration::from_millis(1_000 + rng.below(2 * PERIOD_MS)));
+        let now = clock_now(&clock);
+        match rng.below(10) {
+            0 => {
+                let _ = heart
+                    .troubles(now + rng.below(3 * PERIOD_MS), 0)
+                    .send()
+                    .await;
+            }
+            1 => {
+                store.refuse_states_over(Some(2_048));
+                let _ = heart
+                    .troubles(0, now + rng.below(3 * PERIOD_MS))
+                    .send()
+                    .await;
+            }
+            2 => {
+                if let Ok(letters) = runtime.dead_letters::<Heart>("h") {
+                    tally.redriven += letters.redrive_all().await.map_or(0, |ids| ids.len());
+                }
+            }
+            3 => {
+                crash_a_drain(&runtime, &store, &mut rng).await;
+                tally.crashed_drains += 1;
+            }
+            _ => {}
+        }
+        sweep_and_drain(&runtime).await;
+    }
+    // Quiet: no faults, no troubles, every lease expired, everything due drained.
+    store.stop_random_faults();
+    let injected = store.injected();
+    tally.store_faults += injected.before + injected.after;
+    tally.refused_commits += injected.refused_commits;
+    store.refuse_states_over(None);
+    heart.troubles(0, 0).send().await.unwrap();
+    clock.advance(Duration::from_secs(5));
+    for _ in 0..3 {
+        sweep_and_drain(&runtime).await;
+    }
+    let listed = runtime.reminders::<Heart>("h").await.unwrap();
+    if listed.len() != 1 {
+        return Err(format!(
+            "seed {seed} ({missed:?}): {} live reminders listed: {listed:?}",
+            listed.len()
+        ));
+    }
+    let fires_before = heart.beats().query().await.unwrap().len();
+    for period in 1..=3 {
+        clock.advance(Duration::from_millis(PERIOD_MS));
+        sweep_and_drain(&runtime).await;
+        let fires = heart.beats().query().await.unwrap().len() - fires_before;
+        if fires != period {
+            return Err(format!(
+                "seed {seed} ({missed:?}): {fires} fires in {period} quiet periods"
+            ));
+        }
+    }
+    tally.fires += heart.beats().query().await.unwrap().len();
+    Ok(())
+}
+
+fn clock_now(clock: &ManualClock) -> u64 {
+    mqless::clock::Clock::now_millis(clock)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reminder_keeps_one_chain_through_failures_redrives_and_crashes() {
+    let mut failures = Vec::new();
+    let mut tally = Tally::default();
+    for seed in 0..SEEDS {
+        if let Err(failure) = run_seed(seed, &mut tally).await {
+            failures.push(failure);
+        }
+    }
+    println!(
+        "{SEEDS} seeds: {} fires run, {} dead letters redriven, {} drains crashed, {} store faults, {} commits refused",
+        tally.fires, tally.redriven, tally.crashed_drains, tally.store_faults, tally.refused_commits
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {SEEDS} seeds failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
