@@ -83,3 +83,58 @@ pub async fn two_big_fan_outs_commit_in_separate_batches(store: Arc<dyn mqless::
     let sink = crate::state::<Sink>(&runtime, &format!("{id}-sink")).await;
     assert_eq!(sink.received, 80);
 }
+
+/// Three messages sending 120, 90 and 60 small messages, with `max_sends_per_message`
+/// raised to 150: the 120 would make a transaction of more than DynamoDB's 100 items,
+/// so that message is dead-lettered with the limit named before any commit is tried;
+/// 90 and 60 commit in separate batches. The embedded runtime used to commit what
+/// DynamoDB refuses.
+pub async fn sends_over_the_item_cap_are_dead_lettered(store: Arc<dyn mqless::store::Store>) {
+    let runtime = Embedded::builder()
+        .store(store)
+        .config(mqless::mailbox::DrainConfig {
+            max_sends_per_message: 150,
+            ..mqless::mailbox::DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Broadcaster>().unwrap();
+    runtime.register::<Sink>().unwrap();
+    let id = format!("many-{}", mqless::MessageId::generate(1, None));
+    let broadcaster = runtime.client::<Broadcaster>(id.clone()).unwrap();
+    for count in [120, 90, 60] {
+        broadcaster
+            .broadcast(format!("{id}-sink"), count, 16)
+            .send()
+            .await
+            .unwrap();
+    }
+    let host = runtime.host::<Broadcaster>().unwrap();
+    let report = host
+        .drain(&ActorId::new(id.as_str()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            report.processed,
+            report.dead_lettered,
+            report.refused_commits
+        ),
+        (2, 1, 0),
+        "{report:?}"
+    );
+    let letters = crate::dead_letters::<Broadcaster>(&runtime, &id).await;
+    assert!(
+        letters[0].error.contains("100-item transaction limit"),
+        "{}",
+        letters[0].error
+    );
+    runtime
+        .host::<Sink>()
+        .unwrap()
+        .drain(&ActorId::new(format!("{id}-sink")).unwrap())
+        .await
+        .unwrap();
+    let sink = crate::state::<Sink>(&runtime, &format!("{id}-sink")).await;
+    assert_eq!(sink.received, 150);
+}

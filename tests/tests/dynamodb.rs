@@ -405,6 +405,12 @@ async fn big_fan_outs_commit_under_the_transaction_limit_on_dynamodb_local() {
     mqless_tests::limits::two_big_fan_outs_commit_in_separate_batches(Arc::new(store)).await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_over_the_transaction_item_cap_are_dead_lettered_on_dynamodb_local() {
+    let store = local_aws::fresh_store("itemcap").await;
+    mqless_tests::limits::sends_over_the_item_cap_are_dead_lettered(Arc::new(store)).await;
+}
+
 /// A `#state` record written past MQLess with no `lease`, or a `lease` that is not a
 /// number, would never compare as expired (the actor `Busy` forever): acquire treats it
 /// as free and writes a proper one.

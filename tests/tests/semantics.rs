@@ -594,46 +594,13 @@ async fn an_oversized_idempotency_key_written_past_the_client_is_dead_lettered_u
 
 /// One message whose sends would make a transaction of more than DynamoDB's 100 items
 /// (possible when `max_sends_per_message` is raised) is dead-lettered with the limit it
-/// broke, on every store alike: the embedded runtime used to commit what DynamoDB
-/// refuses.
+/// broke, on every store alike (also on DynamoDB Local, in `dynamodb.rs`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_sends_overflow_the_transaction_item_cap_is_dead_lettered() {
-    use mqless_tests::limits::{Broadcaster, Sink};
-    let runtime = manual_drains(DrainConfig {
-        max_sends_per_message: 150,
-        ..DrainConfig::default()
-    });
-    runtime.register::<Broadcaster>().unwrap();
-    runtime.register::<Sink>().unwrap();
-    let broadcaster = runtime.client::<Broadcaster>("many").unwrap();
-    for count in [120, 90, 60] {
-        broadcaster
-            .broadcast("many-sink".into(), count, 16)
-            .send()
-            .await
-            .unwrap();
-    }
-    let host = runtime.host::<Broadcaster>().unwrap();
-    let report = host.drain(&ActorId::new("many").unwrap()).await.unwrap();
-    assert_eq!(
-        (report.processed, report.dead_lettered, report.refused_commits),
-        (2, 1, 0),
-        "the 120 sends are refused before the commit; 90 and 60 commit in separate batches: {report:?}"
-    );
-    let letters = mqless_tests::dead_letters::<Broadcaster>(&runtime, "many").await;
-    assert!(
-        letters[0].error.contains("100-item transaction limit"),
-        "{}",
-        letters[0].error
-    );
-    runtime
-        .host::<Sink>()
-        .unwrap()
-        .drain(&ActorId::new("many-sink").unwrap())
-        .await
-        .unwrap();
-    let sink = mqless_tests::state::<Sink>(&runtime, "many-sink").await;
-    assert_eq!(sink.received, 150);
+    mqless_tests::limits::sends_over_the_item_cap_are_dead_lettered(Arc::new(
+        mqless::store::MemoryStore::new(),
+    ))
+    .await;
 }
 
 /// One message whose own sends would make a transaction over 4 MB (possible when
