@@ -51,6 +51,29 @@ impl Diary {
         Ok(())
     }
 
+    /// Cancels the scheduled message `id` and those named `name`, then fails if `fail`:
+    /// the cancels must then not happen.
+    pub fn cancel(
+        &mut self,
+        id: Option<mqless::MessageId>,
+        name: Option<String>,
+        fail: bool,
+        ctx: &mut Context,
+    ) -> Result<(), String> {
+        if let Some(id) = id {
+            ctx.cancel_scheduled(Scheduled::Id(id))
+                .map_err(|e| e.to_string())?;
+        }
+        if let Some(name) = name {
+            ctx.cancel_scheduled(Scheduled::Name(name))
+                .map_err(|e| e.to_string())?;
+        }
+        if fail {
+            return Err("refused after cancelling".into());
+        }
+        Ok(())
+    }
+
     /// The entries so far.
     pub fn entries(&self) -> Vec<String> {
         self.entries.clone()
@@ -233,4 +256,59 @@ pub async fn cancelling_by_id_works_until_shortly_before_it_is_due(store: Arc<dy
         cancel(Scheduled::Id(soon)).await.unwrap().is_empty(),
         "it ran"
     );
+}
+
+/// `Context::cancel_scheduled` from a handler, by id and by name: committed with the
+/// handler's batch (nothing is cancelled when the handler fails), and the cancelled
+/// messages are gone from the mailbox, never run.
+pub async fn handlers_cancel_scheduled_messages(store: Arc<dyn Store>) {
+    let (runtime, host) = runtime(store);
+    let name = format!("diary-{}", mqless::MessageId::generate(1, None));
+    let id = ActorId::new(name.as_str()).unwrap();
+    let diary = runtime.client::<Diary>(name.clone()).unwrap();
+    diary
+        .remind("named".into(), 60_000, "n1".into(), false)
+        .send()
+        .await
+        .unwrap();
+    diary
+        .remind("kept".into(), 60_000, "n2".into(), false)
+        .send()
+        .await
+        .unwrap();
+    let by_id = diary
+        .write("by id".into())
+        .send_after(Duration::from_secs(60))
+        .await
+        .unwrap();
+    diary
+        .cancel(Some(by_id), Some("n1".into()), true)
+        .send()
+        .await
+        .unwrap();
+    host.drain(&id).await.unwrap();
+    let queued = |runtime: &Embedded| {
+        let runtime = runtime.operator();
+        let address = mqless::id::Address::parse(&format!("Diary/{name}")).unwrap();
+        async move { runtime.mailbox(&address, 100).await.unwrap().len() }
+    };
+    assert_eq!(
+        queued(&runtime).await,
+        3,
+        "a failed handler cancels nothing"
+    );
+    diary
+        .cancel(Some(by_id), Some("n1".into()), false)
+        .send()
+        .await
+        .unwrap();
+    host.drain(&id).await.unwrap();
+    assert_eq!(queued(&runtime).await, 1, "only n2 is left");
+    let cancel = |which| runtime.cancel_scheduled::<Diary>(name.clone(), which);
+    assert!(cancel(Scheduled::Id(by_id)).await.unwrap().is_empty());
+    assert!(cancel(Scheduled::Name("n1".into()))
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(cancel(Scheduled::Name("n2".into())).await.unwrap().len(), 1);
 }

@@ -22,6 +22,12 @@ mod scheduled {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn handlers_cancel_scheduled_messages_with_their_commit_on_dynamodb_local() {
+        let store = local_aws::fresh_store("sched-ctx-cancel").await;
+        scheduled::handlers_cancel_scheduled_messages(Arc::new(store)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancelling_by_id_works_until_shortly_before_it_is_due_on_dynamodb_local() {
         let store = local_aws::fresh_store("sched-cancel").await;
         scheduled::cancelling_by_id_works_until_shortly_before_it_is_due(Arc::new(store)).await;

@@ -24,6 +24,11 @@ async fn handlers_schedule_atomically_and_names_cancel() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handlers_cancel_scheduled_messages_with_their_commit() {
+    scheduled::handlers_cancel_scheduled_messages(Arc::new(MemoryStore::new())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cancelling_by_id_works_until_shortly_before_it_is_due() {
     scheduled::cancelling_by_id_works_until_shortly_before_it_is_due(Arc::new(MemoryStore::new()))
         .await;

@@ -82,6 +82,35 @@ impl Context {
         self.outbox.cancel_reminder(name, &self.address)
     }
 
+    /// Cancels this actor's scheduled messages that `which` names (sent with
+    /// `send_after` / `send_at`, by id or by `.named(..)` name), if this handler
+    /// succeeds: committed with the batch, like a send, and dropped with it if the
+    /// handler fails. Unlike `Actors::cancel_scheduled` there is no "too late": the
+    /// drain holds the actor, so a cancelled message that is already due does not run.
+    /// Each cancel reads the actor's mailbox once when the handler returns.
+    ///
+    /// ```
+    /// # #[derive(Default, serde::Serialize, serde::Deserialize)] struct Order { paid: bool }
+    /// # impl Order {
+    /// pub fn pay(&mut self, ctx: &mut mqless_runtime::Context) -> Result<(), mqless_runtime::Error> {
+    ///     self.paid = true;
+    ///     // The expiry scheduled when the order was placed will not run.
+    ///     ctx.cancel_scheduled(mqless_runtime::schedule::Scheduled::Name("expiry".into()))
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SendFromQuery`] in a `.query()`, [`Error::HandlerReturned`] after the
+    /// handler returned.
+    pub fn cancel_scheduled(&self, which: crate::schedule::Scheduled) -> Result<(), Error> {
+        self.outbox
+            .open_for(&self.address)?
+            .cancelled_scheduled
+            .push(which);
+        Ok(())
+    }
+
     /// Deletes this actor when this handler succeeds and its batch commits: the state
     /// goes back to the type's default, every reminder is cancelled, and the state record
     /// expires at once (DynamoDB's TTL deletes it, and with it the actor's entry in
@@ -207,6 +236,8 @@ struct OutboxState {
     closed: bool,
     /// Reminders the handler cancelled (`Context::cancel_reminder`).
     cancelled_reminders: Vec<String>,
+    /// Scheduled messages the handler cancelled (`Context::cancel_scheduled`).
+    cancelled_scheduled: Vec<crate::schedule::Scheduled>,
     /// The asks made with `reply_to`, by their timeout message's id.
     awaiting: Vec<MessageId>,
     /// The handler called `Context::stop`.
@@ -224,6 +255,7 @@ pub(crate) struct Taken {
     pub(crate) sent: Vec<(Address, MailboxItem)>,
     pub(crate) last_sent: Option<MessageId>,
     pub(crate) cancelled_reminders: Vec<String>,
+    pub(crate) cancelled_scheduled: Vec<crate::schedule::Scheduled>,
     /// The asks made with `reply_to`: the asker's record keeps each open until its reply
     /// or its timeout is handled.
     pub(crate) awaiting: Vec<MessageId>,
@@ -252,6 +284,7 @@ impl Outbox {
                 last_id,
                 closed: false,
                 cancelled_reminders: Vec::new(),
+                cancelled_scheduled: Vec::new(),
                 awaiting: Vec::new(),
                 stopped: false,
             }),
@@ -308,6 +341,7 @@ impl Outbox {
             sent: std::mem::take(&mut state.items),
             last_sent: state.last_id,
             cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),
+            cancelled_scheduled: std::mem::take(&mut state.cancelled_scheduled),
             awaiting: std::mem::take(&mut state.awaiting),
             stopped: state.stopped,
         }

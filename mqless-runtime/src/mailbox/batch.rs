@@ -19,6 +19,7 @@ use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::reply;
+use crate::schedule::Scheduled;
 use crate::store::{
     MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
 };
@@ -367,6 +368,45 @@ impl<'l, A: Actor> Batch<'l, A> {
         Ok(())
     }
 
+    /// Cancels the scheduled messages to this actor that `which` names, with the commit:
+    /// those this batch queued are dropped from it, those in the mailbox are consumed
+    /// (deleted by the cleanup, never run, like the batch's own messages).
+    async fn cancel_scheduled(&mut self, which: &Scheduled) -> Result<(), Error> {
+        let limits = self.host.config.limits;
+        // Only scheduled messages: an id of an immediate one cancels nothing.
+        let named = |item: &MailboxItem| {
+            let scheduled = Envelope::decode(&item.envelope, &limits)
+                .ok()
+                .filter(|envelope| envelope.at.is_some());
+            scheduled.is_some_and(|envelope| match which {
+                Scheduled::Id(id) => item.id == *id,
+                Scheduled::Name(name) => envelope.name.as_ref() == Some(name),
+            })
+        };
+        let me = &**self.address;
+        let before = self.outgoing.len();
+        self.outgoing
+            .retain(|(to, item)| !(to == me && named(item)));
+        if self.outgoing.len() != before {
+            self.outgoing_bytes = transaction_bytes(&self.outgoing);
+        }
+        let queued: Vec<MessageId> = self
+            .host
+            .store
+            .read_mailbox(self.address, usize::MAX)
+            .await?
+            .iter()
+            .filter(|item| named(item))
+            .map(|item| item.id)
+            .collect();
+        for id in queued {
+            if !self.next.consumed.contains(&id) {
+                self.next.consumed.push(id);
+            }
+        }
+        Ok(())
+    }
+
     /// Cancels reminder `name` as of `now`, deleting its queued fire with the commit.
     fn cancel_reminder(&mut self, name: &str, now: u64) {
         let Some(fire) = self.next.registry().cancel(name, now) else {
@@ -416,6 +456,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                 sent,
                 last_sent,
                 cancelled_reminders,
+                cancelled_scheduled,
                 awaiting,
                 stopped,
             } = taken;
@@ -431,6 +472,9 @@ impl<'l, A: Actor> Batch<'l, A> {
                     let now = self.host.clock.now_millis();
                     for name in &cancelled_reminders {
                         self.cancel_reminder(name, now);
+                    }
+                    for which in &cancelled_scheduled {
+                        self.cancel_scheduled(which).await?;
                     }
                     if stopped {
                         let names: Vec<String> = self.next.reminders.keys().cloned().collect();
