@@ -159,10 +159,9 @@ MUTATIONS = [
     ("a local ask is answered before its message is cleaned up",
      "1: an answered ask leaves nothing pending",
      "mqless-runtime/src/mailbox/lease.rs",
-     "let (local, to_write) = host.claim_local_replies(self.address, &self.book);",
-     "let (local, to_write) = host.claim_local_replies(self.address, &self.book);\n"
-     "        for (asker, reply) in local { let _ = asker.send(reply); }\n"
-     "        let local: Vec<(crate::replies::ReplySender, Vec<u8>)> = Vec::new();",
+     "let local = host.claim_local_replies(self.address, &self.book);",
+     "let mut local = host.claim_local_replies(self.address, &self.book);\n"
+     "        for (asker, reply) in std::mem::take(&mut local.claimed) { let _ = asker.send(reply); }",
      ["--test", "embedded_invariants", "an_answered_ask"], False),
     ("a caller's id floor moves the process-wide sequence",
      "3: no caller shifts the order of messages that are not its own",

@@ -420,15 +420,15 @@ impl<'h, A: Actor> Lease<'h, A> {
                 report.reply = Some(reply.bytes.clone());
             }
         }
-        let (local, to_write) = host.claim_local_replies(self.address, &self.book);
+        let local = host.claim_local_replies(self.address, &self.book);
         host.nudge_recipients(&commit.outgoing).await;
         let cleaned = host
-            .cleanup(self.address, &self.book, to_write.as_deref())
+            .cleanup(self.address, &self.book, local.to_write.as_deref())
             .await;
         // Askers in this process hear back once their messages are deleted, so an
         // answered ask leaves nothing pending; the reply is committed either way. One
         // that stopped waiting meanwhile (timed out) has had its answer: TimedOut.
-        for (asker, reply) in local {
+        for (asker, reply) in local.claimed {
             let _ = asker.send(reply);
         }
         cleaned?;

@@ -52,6 +52,16 @@ use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
 use lease::{Damaged, Lease, LeaseEnd};
 
+/// A committed batch's replies for askers in this process, claimed until its cleanup.
+#[derive(Default)]
+struct LocalAnswers {
+    /// The askers waiting here, and their replies.
+    claimed: Vec<(ReplySender, Vec<u8>)>,
+    /// The replies to write to the store instead of the batch's own list, when some
+    /// were claimed here; `None`: all of them.
+    to_write: Option<Vec<KeyedBytes>>,
+}
+
 /// Whether `item` is a scheduled message not yet due at `now`. A batch stops before it:
 /// the mailbox holds scheduled messages in delivery order, and what comes after it is
 /// due later (or comes from a sender whose clock is ahead).
@@ -358,28 +368,25 @@ impl<A: Actor> ActorHost<A> {
     }
 
     /// Claims the channels of the batch's askers waiting in this process, with their
-    /// replies; returns them and the replies still to write to the store (those nobody
+    /// replies, and sets apart the replies still to write to the store (those nobody
     /// here waits for). The caller answers the claimed ones after the cleanup.
-    fn claim_local_replies(
-        &self,
-        address: &Address,
-        book: &Bookkeeping,
-    ) -> (Vec<(ReplySender, Vec<u8>)>, Option<Vec<KeyedBytes>>) {
+    fn claim_local_replies(&self, address: &Address, book: &Bookkeeping) -> LocalAnswers {
+        let mut answers = LocalAnswers::default();
         let Some(local) = self.local_replies.as_ref().filter(|l| !l.is_empty()) else {
-            return (Vec::new(), None);
+            return answers;
         };
         if book.replies.is_empty() {
-            return (Vec::new(), None);
+            return answers;
         }
-        let mut claimed = Vec::new();
         let mut to_write = Vec::new();
         for reply in &book.replies {
             match local.claim(address, reply.id) {
-                Some(sender) => claimed.push((sender, reply.bytes.clone())),
+                Some(asker) => answers.claimed.push((asker, reply.bytes.clone())),
                 None => to_write.push(reply.clone()),
             }
         }
-        (claimed, Some(to_write))
+        answers.to_write = Some(to_write);
+        answers
     }
 
     /// Step 5: the committed batch's follow-up writes; `replies` replaces the batch's
