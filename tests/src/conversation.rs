@@ -223,34 +223,60 @@ pub async fn a_silent_callee_times_out(store: Arc<dyn Store>, base: u64) {
 }
 
 /// A timeout dead-lettered without running (its commit refused; the stall rule takes
-/// the same path) settles its ask: the late reply is dropped, and the ask does not hold
-/// one of the actor's open-ask slots forever.
-pub async fn a_dead_lettered_timeout_settles_its_ask(base: u64) {
+/// the same path) leaves its ask open to its reply or a redrive of the timeout, answered
+/// once either way, but gives back the ask's slot: 1,001 such asks in a row do not
+/// exhaust the actor's 1,000 open asks.
+pub async fn a_dead_lettered_timeout_frees_its_slot_and_stays_answerable(base: u64) {
     let clock = Arc::new(ManualClock::new(base));
     let store = Arc::new(mqless::testing::FaultyStore::new());
     let runtime = runtime(store.clone(), clock.clone());
     let poller = runtime.client::<Poller>("p").unwrap();
-    poller.poll("quiet".into(), 5_000).send().await.unwrap();
-    drain_poller(&runtime, "p").await;
-    clock.advance(Duration::from_millis(5_000));
-    // The state of an empty log fits; one with the timeout's line does not.
-    store.refuse_states_over(Some(20));
-    drain_poller(&runtime, "p").await;
-    store.refuse_states_over(None);
-    let letters = runtime
-        .dead_letters::<Poller>("p")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
-    assert_eq!(letters.len(), 1, "the timeout: {letters:?}");
+    let letters = runtime.dead_letters::<Poller>("p").unwrap();
+    // The timeout's commit is refused: the state as it is fits, one more line does not.
+    let dead_letter_the_timeout = |sensor: String| {
+        let (runtime, store, clock, poller) = (&runtime, &store, &clock, &poller);
+        async move {
+            poller.poll(sensor, 5_000).send().await.unwrap();
+            drain_poller(runtime, "p").await;
+            clock.advance(Duration::from_millis(5_000));
+            let state = runtime.state::<Poller>("p").await.unwrap().unwrap();
+            let size = mqless::wire::encode(&state, "state", usize::MAX)
+                .unwrap()
+                .len();
+            store.refuse_states_over(Some(size + 4));
+            drain_poller(runtime, "p").await;
+            store.refuse_states_over(None);
+        }
+    };
+    dead_letter_the_timeout("quiet".into()).await;
+    assert_eq!(letters.list().await.unwrap().len(), 1, "the timeout");
+    // Its late reply still answers the ask, once; a redrive of the timeout is dropped.
     drain_sensor(&runtime, "quiet").await;
     drain_poller(&runtime, "p").await;
-    assert_eq!(
-        poller.log().query().await.unwrap().0,
-        Vec::<String>::new(),
-        "the ask was settled by its dead-lettered timeout; the late reply is dropped"
-    );
+    letters.redrive_all().await.unwrap();
+    drain_poller(&runtime, "p").await;
+    let answered = vec!["quiet: Ok(0.0)".to_owned()];
+    assert_eq!(poller.log().query().await.unwrap().0, answered);
+    // Without a reply, the redriven timeout answers it.
+    dead_letter_the_timeout("mute".into()).await;
+    letters.redrive_all().await.unwrap();
+    drain_poller(&runtime, "p").await;
+    let (log, _) = poller.log().query().await.unwrap();
+    assert_eq!(log, ["quiet: Ok(0.0)", "mute: TimedOut"]);
+    // Slots: many more asks whose timeouts are dead-lettered than may be open at once.
+    for i in 0..1_001 {
+        dead_letter_the_timeout(format!("s{i}")).await;
+    }
+    poller.poll("last".into(), 5_000).send().await.unwrap();
+    drain_poller(&runtime, "p").await;
+    let refused = letters
+        .list()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|letter| letter.error.contains("asks await their replies"))
+        .count();
+    assert_eq!(refused, 0, "the last ask was refused: no slot was free");
 }
 
 /// Asks that cannot work are refused with what to do: from outside a handler, and

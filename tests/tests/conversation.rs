@@ -18,5 +18,6 @@ async fn request_reply_between_actors_on_a_manual_clock() {
     conversation::replies_come_back_typed_once(Arc::new(MemoryStore::new()), BASE).await;
     conversation::a_silent_callee_times_out(Arc::new(MemoryStore::new()), BASE + HOUR).await;
     conversation::misuse_is_refused(Arc::new(MemoryStore::new()), BASE + 2 * HOUR).await;
-    conversation::a_dead_lettered_timeout_settles_its_ask(BASE + 3 * HOUR).await;
+    conversation::a_dead_lettered_timeout_frees_its_slot_and_stays_answerable(BASE + 3 * HOUR)
+        .await;
 }

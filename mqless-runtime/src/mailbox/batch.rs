@@ -167,9 +167,9 @@ impl<'l, A: Actor> Batch<'l, A> {
             )?;
             self.continue_past_unrun_fire(item, &envelope)?;
             if envelope.answers == Some(item.id) {
-                // An ask's timeout: its ask is settled (its dead letter is the trace),
-                // or it would hold one of the actor's open asks forever.
-                self.settle(item.id, item.id);
+                // An ask's timeout: the ask stays open to its reply or a redrive of the
+                // timeout, but gives back its slot, or such dead letters would fill them.
+                self.set_aside(item.id);
             }
         }
         self.next.fail(item.id, error, attempts);
@@ -249,7 +249,9 @@ impl<'l, A: Actor> Batch<'l, A> {
             }
         }
         if let Some(ask) = envelope.answers {
-            if !self.next.awaiting.contains(&ask) {
+            let open = self.next.awaiting.contains(&ask)
+                || self.next.timeouts_in_dead_letters.contains(&ask);
+            if !open {
                 // Its ask was settled: by its reply (this is the timeout) or its timeout
                 // (this is a late reply), or this is a redriven copy.
                 tracing::debug!(actor = %self.address, message = %item.id, "the ask this message answers was settled; it is dropped");
@@ -676,8 +678,25 @@ impl<A: Actor> Batch<'_, A> {
     /// also deletes the timeout, which then never wakes the actor.
     fn settle(&mut self, ask: MessageId, by: MessageId) {
         self.next.awaiting.remove(&ask);
+        self.next.timeouts_in_dead_letters.remove(&ask);
         if by != ask && !self.next.consumed.contains(&ask) {
             self.next.consumed.push(ask);
+        }
+    }
+}
+
+impl<A: Actor> Batch<'_, A> {
+    /// Moves ask `ask`, whose timeout is dead-lettered unrun, out of the open asks'
+    /// slots; past [`MAX_AWAITING`] such asks, the oldest is given up (its reply or
+    /// redriven timeout is then dropped as settled).
+    fn set_aside(&mut self, ask: MessageId) {
+        if !self.next.awaiting.remove(&ask) {
+            return;
+        }
+        let aside = &mut self.next.timeouts_in_dead_letters;
+        aside.insert(ask);
+        if aside.len() > MAX_AWAITING {
+            aside.pop_first();
         }
     }
 }

@@ -76,6 +76,11 @@ pub(super) struct Bookkeeping {
     /// timeout settled yet, by their timeout message's id.
     #[serde(default, rename = "a", skip_serializing_if = "BTreeSet::is_empty")]
     pub(super) awaiting: BTreeSet<MessageId>,
+    /// Asks whose timeout was dead-lettered without running (the stall rule, a refused
+    /// commit): still open to their reply or a redrive of the timeout, but no longer
+    /// holding one of the `MAX_AWAITING` slots; the oldest are given up past as many.
+    #[serde(default, rename = "x", skip_serializing_if = "BTreeSet::is_empty")]
+    pub(super) timeouts_in_dead_letters: BTreeSet<MessageId>,
     /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
     #[serde(skip)]
     recorded_bytes: usize,
@@ -102,6 +107,7 @@ impl Bookkeeping {
             reminders: self.reminders.clone(),
             reminder_fires: self.reminder_fires.clone(),
             awaiting: self.awaiting.clone(),
+            timeouts_in_dead_letters: self.timeouts_in_dead_letters.clone(),
             ..Self::default()
         }
     }
@@ -129,7 +135,7 @@ impl Bookkeeping {
             .chain(self.reminder_fires.keys())
             .map(|name| name.len() + CONSUMED_BYTES + KEY_OVERHEAD)
             .sum();
-        let awaiting = self.awaiting.len() * CONSUMED_BYTES;
+        let awaiting = (self.awaiting.len() + self.timeouts_in_dead_letters.len()) * CONSUMED_BYTES;
         // The map's field names and the last sent id.
         const FIXED: usize = 96;
         self.batch_bytes() + keys + reminders + awaiting + FIXED
