@@ -232,7 +232,8 @@ pub mod trace {
 /// [`Pattern`](events::Pattern)), each exactly once. See the README's "Publish and subscribe".
 pub mod events {
     pub use mqless_runtime::events::{
-        Pattern, PatternError, Subscription, Topic, TopicActor, MAX_DELIVERIES_PER_STEP, TOPIC_TYPE,
+        Pattern, PatternError, Subscription, Topic, TopicActor, EVENT_HEADROOM,
+        MAX_DELIVERIES_PER_STEP, TOPIC_TYPE,
     };
 }
 

@@ -192,6 +192,7 @@ pub async fn write_record(
         meta: meta.to_vec(),
         lease_expires_at: 0,
         outgoing: Vec::new(),
+        continued: None,
         expires_at: None,
     };
     store.commit(address, &commit).await.unwrap();

@@ -124,6 +124,82 @@ async fn a_fan_out_reaches_every_subscriber_once_in_order(runtime: &Embedded, su
     }
 }
 
+/// An order event padded to `pad` bytes (watchers read it as an `OrderEvent`).
+#[derive(serde::Serialize)]
+struct PaddedOrderEvent {
+    kind: String,
+    order_id: String,
+    total: u64,
+    seq: u64,
+    pad: String,
+}
+
+fn padded(kind: &str, seq: u64, pad: usize) -> PaddedOrderEvent {
+    PaddedOrderEvent {
+        kind: kind.into(),
+        order_id: format!("o-{seq}"),
+        total: seq,
+        seq,
+        pad: "p".repeat(pad),
+    }
+}
+
+/// Consecutive events whose first fan-out steps differ in size still reach each
+/// subscriber in publish order: a routed subscription that matches only the first
+/// shrinks its first step (39 watchers instead of 40), and so does a 55 KB event (38).
+/// Each event's fan-out used to go on in a new message queued behind the next event's
+/// first step, so the 40th watcher got the second event first.
+async fn fan_out_steps_of_different_sizes_keep_publish_order(runtime: &Embedded) {
+    register(runtime);
+    for i in 0..45 {
+        let watcher = runtime.client::<Watcher>(format!("w{i:02}")).unwrap();
+        watcher.watch(None).send().await.unwrap();
+    }
+    runtime.settle().await;
+    // `placed` also goes to a routed reservation; `cancelled` does not.
+    let events = [
+        padded("placed", 1, 0),
+        padded("cancelled", 2, 0),
+        padded("cancelled", 3, 55 * 1024),
+        padded("cancelled", 4, 0),
+    ];
+    for event in &events {
+        runtime.publish("orders", event).await.unwrap();
+    }
+    runtime.settle().await;
+    for i in 0..45 {
+        assert_eq!(
+            seen_by(runtime, &format!("w{i:02}")).await,
+            vec![1, 2, 3, 4],
+            "w{i:02}"
+        );
+    }
+}
+
+/// An event too big for its deliveries is refused at publish, with the limit: never
+/// accepted and then lost in its fan-out.
+async fn an_event_too_big_to_deliver_is_refused_at_publish(runtime: &Embedded) {
+    register(runtime);
+    let watcher = runtime.client::<Watcher>("w").unwrap();
+    watcher.watch(None).call().await.unwrap();
+    let most = mqless::Limits::DEFAULT.max_message_bytes - mqless::events::EVENT_HEADROOM;
+    let error = runtime
+        .publish("orders", &padded("placed", 1, most))
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("event"), "{error}");
+    runtime
+        .publish("orders", &padded("placed", 2, most - 200))
+        .await
+        .unwrap();
+    runtime.settle().await;
+    assert_eq!(
+        seen_by(runtime, "w").await,
+        vec![2],
+        "the largest event that fits is delivered"
+    );
+}
+
 /// Bad input is refused with a typed error that says what to do.
 async fn bad_input_is_refused(runtime: &Embedded) {
     register(runtime);
@@ -253,6 +329,16 @@ mod embedded {
     async fn bad_input_is_refused() {
         super::bad_input_is_refused(&Embedded::new()).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fan_out_steps_of_different_sizes_keep_publish_order() {
+        super::fan_out_steps_of_different_sizes_keep_publish_order(&Embedded::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn an_event_too_big_to_deliver_is_refused_at_publish() {
+        super::an_event_too_big_to_deliver_is_refused_at_publish(&Embedded::new()).await;
+    }
 }
 
 #[cfg(feature = "e2e")]
@@ -279,6 +365,14 @@ mod dynamodb_local {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_order_saga_as_events() {
         super::the_order_saga_as_events(&runtime("events-saga").await).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fan_out_steps_of_different_sizes_keep_publish_order() {
+        super::fan_out_steps_of_different_sizes_keep_publish_order(
+            &runtime("events-step-sizes").await,
+        )
+        .await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -499,6 +499,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
         meta: Vec::new(),
         lease_expires_at: 0,
         expires_at: None,
+        continued: None,
         outgoing: (0..outgoing)
             .map(|_| {
                 let item = MailboxItem {

@@ -238,6 +238,8 @@ struct OutboxState {
     cancelled_reminders: Vec<String>,
     /// Scheduled messages the handler cancelled (`Context::cancel_scheduled`).
     cancelled_scheduled: Vec<crate::schedule::Scheduled>,
+    /// The body the message being handled continues with (`Context::continue_with`).
+    continued: Option<Vec<u8>>,
     /// The asks made with `reply_to`, by their timeout message's id.
     awaiting: Vec<MessageId>,
     /// The handler called `Context::stop`.
@@ -256,6 +258,8 @@ pub(crate) struct Taken {
     pub(crate) last_sent: Option<MessageId>,
     pub(crate) cancelled_reminders: Vec<String>,
     pub(crate) cancelled_scheduled: Vec<crate::schedule::Scheduled>,
+    /// The body the message being handled continues with, at the head of the mailbox.
+    pub(crate) continued: Option<Vec<u8>>,
     /// The asks made with `reply_to`: the asker's record keeps each open until its reply
     /// or its timeout is handled.
     pub(crate) awaiting: Vec<MessageId>,
@@ -285,6 +289,7 @@ impl Outbox {
                 closed: false,
                 cancelled_reminders: Vec::new(),
                 cancelled_scheduled: Vec::new(),
+                continued: None,
                 awaiting: Vec::new(),
                 stopped: false,
             }),
@@ -342,6 +347,7 @@ impl Outbox {
             last_sent: state.last_id,
             cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),
             cancelled_scheduled: std::mem::take(&mut state.cancelled_scheduled),
+            continued: state.continued.take(),
             awaiting: std::mem::take(&mut state.awaiting),
             stopped: state.stopped,
         }

@@ -118,10 +118,18 @@ impl std::fmt::Display for Topic {
 /// [`Error::Codec`] when it does not encode or breaks `limits`, [`Error::InvalidEvent`]
 /// when it is not an object of JSON values (binary fields, for example).
 pub fn encode_event<E: Serialize + ?Sized>(event: &E, limits: &Limits) -> Result<Vec<u8>, Error> {
-    let encoded = crate::codec::encode(event, "event", limits.max_message_bytes)?;
+    let most = limits.max_message_bytes.saturating_sub(EVENT_HEADROOM);
+    let encoded = crate::codec::encode(event, "event", most)?;
     event_json(&encoded, limits)?;
     Ok(encoded)
 }
+
+/// What a fan-out adds to an event, which a published event leaves room for under the
+/// message limit: a delivery's method and argument names, a step's cursor (the last
+/// subscription key, an actor's address and a method). A published event is at most
+/// `Limits::max_message_bytes` less this (62 KiB by default), so that every delivery
+/// and step fits: it is refused at publish rather than accepted and then lost.
+pub const EVENT_HEADROOM: usize = 2048;
 
 /// An encoded event as JSON, for matching.
 ///

@@ -31,8 +31,11 @@ pub struct TopicActor {
 /// The topic actor's messages.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TopicMessage {
-    /// Fan out `event` (MessagePack) to the subscriptions after `after` (per-actor
-    /// subscription keys), and to the routed ones unless `routed_done`.
+    /// Fan out `event` (MessagePack) to the routed subscriptions from the
+    /// `routed_next`-th match on, unless `routed_done`, then to the per-actor
+    /// subscriptions after `after` (their keys). Each step continues this message in
+    /// place (at the head of the topic's mailbox), so one event's fan-out ends before the
+    /// next event's begins.
     #[serde(rename = "publish")]
     Publish {
         /// The event, as published.
@@ -42,6 +45,9 @@ pub enum TopicMessage {
         after: Option<String>,
         /// Whether the routed subscriptions were delivered already.
         routed_done: bool,
+        /// How many routed matches earlier steps delivered.
+        #[serde(default, skip_serializing_if = "is_zero")]
+        routed_next: u32,
     },
     /// Subscribe `subscriber`'s `method` (taking the event as `argument`).
     #[serde(rename = "subscribe")]
@@ -73,8 +79,21 @@ impl TopicMessage {
             event,
             after: None,
             routed_done: false,
+            routed_next: 0,
         }
     }
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// Where a fan-out's next step starts.
+struct Cursor {
+    after: Option<String>,
+    routed_done: bool,
+    routed_next: u32,
 }
 
 /// A client of a topic actor.
@@ -108,7 +127,15 @@ impl Actor for TopicActor {
                     event,
                     after,
                     routed_done,
-                } => self.fan_out(event, after, routed_done, ctx).await,
+                    routed_next,
+                } => {
+                    let cursor = Cursor {
+                        after,
+                        routed_done,
+                        routed_next,
+                    };
+                    self.fan_out(event, cursor, ctx).await
+                }
                 TopicMessage::Subscribe {
                     subscriber,
                     method,
@@ -129,14 +156,15 @@ impl Actor for TopicActor {
 }
 
 impl TopicActor {
-    /// One step of an event's fan-out: the routed subscriptions (first step only), then
-    /// a page of per-actor ones; the next page is a message to this topic, committed
-    /// with this page's deliveries.
+    /// One step of an event's fan-out: a page of the routed subscriptions' matches,
+    /// then a page of per-actor ones. The next step continues this message in place,
+    /// committed with this step's deliveries, so the event's fan-out ends before the
+    /// next event's begins: each subscriber gets the topic's events in publish order,
+    /// whatever the sizes of the events and the steps.
     async fn fan_out(
         &mut self,
         event: Vec<u8>,
-        after: Option<String>,
-        routed_done: bool,
+        cursor: Cursor,
         ctx: &Context,
     ) -> Result<(), String> {
         let routes = ctx
@@ -152,34 +180,39 @@ impl TopicActor {
             .min((MAX_TRANSACTION_BYTES / 2) / per_delivery)
             .max(1);
         let mut deliveries: Vec<(Address, Vec<u8>)> = Vec::new();
-        if !routed_done {
-            self.published += 1;
-            let declared = routes.declared_for(topic);
-            let patterns = declared.iter().map(|(_, s)| s.pattern);
-            let matched = matching(topic, patterns, json_text.as_bytes())?;
-            for (actor_type, subscription) in select(declared, &matched) {
-                let route = subscription.route.unwrap_or_default();
-                let id = routed_id(&json, route).and_then(|id| ActorId::new(id).ok());
-                let Some(id) = id else {
-                    self.unroutable += 1;
-                    tracing::warn!(topic, actor_type = %actor_type, method = subscription.method, route, "the event has no valid actor id at its route field; this subscription does not receive it");
-                    continue;
+        if !cursor.routed_done {
+            let first_step = cursor.routed_next == 0;
+            if first_step {
+                self.published += 1;
+            }
+            let routed = self.routed(topic, routes, &json, &json_text, &event, first_step)?;
+            let mut rest = routed.into_iter().skip(cursor.routed_next as usize);
+            deliveries.extend(rest.by_ref().take(room));
+            if rest.next().is_some() {
+                // More routed matches than one step holds: the next step goes on with them.
+                let routed_next = cursor.routed_next + u32::try_from(room).unwrap_or(u32::MAX);
+                let next = Cursor {
+                    after: None,
+                    routed_done: false,
+                    routed_next,
                 };
-                deliveries.push((
-                    Address::new(actor_type, id),
-                    delivery_body(subscription.method, subscription.argument, &event),
-                ));
+                return self.deliver(ctx, deliveries, Some((event, next))).await;
             }
             if deliveries.len() >= room {
-                // Routed subscriptions alone fill the step: the per-actor ones follow.
-                return self.deliver(ctx, deliveries, Some((event, None))).await;
+                // Routed subscriptions fill the step: the per-actor ones follow.
+                let next = Cursor {
+                    after: None,
+                    routed_done: true,
+                    routed_next: 0,
+                };
+                return self.deliver(ctx, deliveries, Some((event, next))).await;
             }
             room -= deliveries.len();
         }
         let page = retrying(|| {
             routes
                 .store
-                .subscriptions(ctx.address(), after.as_deref(), room)
+                .subscriptions(ctx.address(), cursor.after.as_deref(), room)
         })
         .await?;
         let patterns = page.subscriptions.iter().map(|s| s.pattern.as_deref());
@@ -190,32 +223,73 @@ impl TopicActor {
                 delivery_body(&subscription.method, &subscription.argument, &event),
             ));
         }
-        let next = page.next.map(|after| (event, Some(after)));
+        let next = page.next.map(|after| {
+            let next = Cursor {
+                after: Some(after),
+                routed_done: true,
+                routed_next: 0,
+            };
+            (event, next)
+        });
         self.deliver(ctx, deliveries, next).await
     }
 
-    /// Sends the deliveries, and the next step when there is one.
+    /// The deliveries of the routed subscriptions that `event` matches, in the order
+    /// they are declared (the same in every step of one deployment); `count` the
+    /// events no route reaches once, in the first step.
+    fn routed(
+        &mut self,
+        topic: &str,
+        routes: &super::EventRoutes,
+        json: &serde_json::Value,
+        json_text: &str,
+        event: &[u8],
+        count: bool,
+    ) -> Result<Vec<(Address, Vec<u8>)>, String> {
+        let declared = routes.declared_for(topic);
+        let patterns = declared.iter().map(|(_, s)| s.pattern);
+        let matched = matching(topic, patterns, json_text.as_bytes())?;
+        let mut deliveries = Vec::new();
+        for (actor_type, subscription) in select(declared, &matched) {
+            let route = subscription.route.unwrap_or_default();
+            let id = routed_id(json, route).and_then(|id| ActorId::new(id).ok());
+            let Some(id) = id else {
+                if count {
+                    self.unroutable += 1;
+                    tracing::warn!(topic, actor_type = %actor_type, method = subscription.method, route, "the event has no valid actor id at its route field; this subscription does not receive it");
+                }
+                continue;
+            };
+            deliveries.push((
+                Address::new(actor_type, id),
+                delivery_body(subscription.method, subscription.argument, event),
+            ));
+        }
+        Ok(deliveries)
+    }
+
+    /// Sends the deliveries, and continues this message with the next step when there
+    /// is one.
     async fn deliver(
         &mut self,
         ctx: &Context,
         deliveries: Vec<(Address, Vec<u8>)>,
-        next: Option<(Vec<u8>, Option<String>)>,
+        next: Option<(Vec<u8>, Cursor)>,
     ) -> Result<(), String> {
         for (to, body) in deliveries {
             ctx.send_body(&to, body).await.map_err(|e| e.to_string())?;
             self.delivered += 1;
         }
-        if let Some((event, after)) = next {
+        if let Some((event, cursor)) = next {
             let step = TopicMessage::Publish {
                 event,
-                after,
-                routed_done: true,
+                after: cursor.after,
+                routed_done: cursor.routed_done,
+                routed_next: cursor.routed_next,
             };
             let body =
                 crate::codec::encode(&step, "message", usize::MAX).map_err(|e| e.to_string())?;
-            ctx.send_body(ctx.address(), body)
-                .await
-                .map_err(|e| e.to_string())?;
+            ctx.continue_with(body).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

@@ -62,6 +62,9 @@ pub(super) struct Batch<'l, A> {
     outgoing_bytes: usize,
     /// Messages taken (run, refused or dead-lettered), not counting consumed leftovers.
     pub(super) taken: usize,
+    /// The message its handler continued (`Context::continue_with`), with its new
+    /// envelope: left at the head of the mailbox, and the batch ends with it.
+    pub(super) continued: Option<MailboxItem>,
     pub(super) tally: Tally,
 }
 
@@ -80,6 +83,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             outgoing: Vec::new(),
             outgoing_bytes: 0,
             taken: 0,
+            continued: None,
             tally: Tally::default(),
         }
     }
@@ -89,6 +93,10 @@ impl<'l, A: Actor> Batch<'l, A> {
     /// of its own. A batch always takes its first message: if that one cannot commit,
     /// the lease dead-letters it (see `Lease::commit_refused`).
     pub(super) fn is_full(&self) -> bool {
+        if self.continued.is_some() {
+            // The continued message is next again: it runs in the next batch.
+            return true;
+        }
         if self.taken == 0 {
             return false;
         }
@@ -459,6 +467,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                 last_sent,
                 cancelled_reminders,
                 cancelled_scheduled,
+                continued,
                 awaiting,
                 stopped,
             } = taken;
@@ -488,7 +497,11 @@ impl<'l, A: Actor> Batch<'l, A> {
                         self.working.stopped = false;
                     }
                     self.tally.processed += 1;
-                    return self.consumed(id, envelope, ReplyRecord::Ok(reply));
+                    let ran = self.consumed(id, envelope, ReplyRecord::Ok(reply))?;
+                    if let Some(body) = continued {
+                        self.continue_message(id, envelope, body)?;
+                    }
+                    return Ok(ran);
                 }
                 Ok(Ok(Outcome::Err {
                     encoded,
@@ -624,6 +637,26 @@ impl<A: Actor> Batch<'_, A> {
         self.next.remember_key(envelope.key.clone(), window);
         self.answer(id, envelope, &reply)?;
         Ok(Ran::Applied)
+    }
+
+    /// Leaves message `id` at the head of the mailbox with `body`, instead of consumed:
+    /// no longer an ask nor keyed (its reply and key were recorded for its first step),
+    /// still from its sender and in its trace.
+    fn continue_message(
+        &mut self,
+        id: MessageId,
+        envelope: &Envelope,
+        body: Vec<u8>,
+    ) -> Result<(), Error> {
+        let next = Envelope {
+            from: envelope.from.clone(),
+            trace: envelope.trace.clone(),
+            ..Envelope::new(body, false, None)
+        };
+        let envelope = next.encode(&self.host.config.limits)?;
+        self.next.consumed.retain(|consumed| *consumed != id);
+        self.continued = Some(MailboxItem { id, envelope });
+        Ok(())
     }
 
     /// Tells the sender how message `id` ended: in a reply record for an asker waiting

@@ -33,6 +33,7 @@ pub(super) struct Damaged(pub(super) String);
 struct Filled {
     next: Bookkeeping,
     outgoing: Vec<(Address, MailboxItem)>,
+    continued: Option<MailboxItem>,
     stop: Stop,
     tally: Tally,
     /// Messages taken, and the first of them.
@@ -173,7 +174,13 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             let release = stop != Stop::Full;
             match self
-                .commit(filled.next, filled.outgoing, release, report)
+                .commit(
+                    filled.next,
+                    filled.outgoing,
+                    filled.continued,
+                    release,
+                    report,
+                )
                 .await
             {
                 Ok(true) => filled.tally.add_to(report),
@@ -243,7 +250,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
         let stop = filled.stop;
         match self
-            .commit(filled.next, filled.outgoing, true, report)
+            .commit(filled.next, filled.outgoing, filled.continued, true, report)
             .await
         {
             Ok(true) => {
@@ -303,7 +310,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             outgoing,
             ..
         } = batch;
-        match self.commit(next, outgoing, false, report).await {
+        match self.commit(next, outgoing, None, false, report).await {
             Ok(true) => {
                 tally.add_to(report);
                 Ok(None)
@@ -362,9 +369,14 @@ impl<'h, A: Actor> Lease<'h, A> {
                 batch.apply(item).await?;
             }
         }
+        if batch.continued.is_some() && stop != Stop::Deadline {
+            // The continued message is queued again: go on with it, do not release.
+            stop = Stop::Full;
+        }
         let Batch {
             next,
             outgoing,
+            continued,
             tally,
             taken,
             ..
@@ -372,6 +384,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         Ok(Filled {
             next,
             outgoing,
+            continued,
             stop,
             tally,
             taken,
@@ -385,6 +398,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         &mut self,
         next: Bookkeeping,
         outgoing: Vec<(Address, MailboxItem)>,
+        continued: Option<MailboxItem>,
         release: bool,
         report: &mut DrainReport,
     ) -> Result<bool, Error> {
@@ -401,6 +415,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 now + millis(host.config.lease)
             },
             outgoing,
+            continued,
             // A stopped actor's record expires at once; else after its idle time to live.
             expires_at: if self.working.stopped {
                 Some(now)

@@ -180,6 +180,11 @@ impl Store for MemoryStore {
                     .entry(item.id)
                     .or_insert_with(|| item.envelope.clone());
             }
+            if let Some(item) = &commit.continued {
+                actor(&mut actors, address)
+                    .mailbox
+                    .insert(item.id, item.envelope.clone());
+            }
             CommitOutcome::Committed
         };
         Box::pin(async move { Ok(outcome) })

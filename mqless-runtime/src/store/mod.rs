@@ -41,8 +41,8 @@ pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), Store
             format!("the state record of {address} would be {record} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item limit; keep the state smaller (lower `Limits::max_state_bytes`)"),
         ));
     }
-    if !commit.outgoing.is_empty() {
-        let items = commit.outgoing.len() + 1;
+    if !commit.outgoing.is_empty() || commit.continued.is_some() {
+        let items = commit.outgoing.len() + usize::from(commit.continued.is_some()) + 1;
         if items > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::new(
                 crate::error::StoreErrorKind::ItemTooLarge,
@@ -53,7 +53,9 @@ pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), Store
             + commit
                 .outgoing
                 .iter()
-                .map(|(_, item)| item.envelope.len() + ITEM_OVERHEAD_BYTES)
+                .map(|(_, item)| item)
+                .chain(&commit.continued)
+                .map(|item| item.envelope.len() + ITEM_OVERHEAD_BYTES)
                 .sum::<usize>();
         if total > MAX_TRANSACTION_BYTES {
             return Err(StoreError::new(
@@ -175,6 +177,11 @@ pub struct Commit {
     pub lease_expires_at: u64,
     /// Messages to other actors, written atomically with the state.
     pub outgoing: Vec<(Address, MailboxItem)>,
+    /// The message being handled, left at the head of this actor's mailbox under its own
+    /// id with a new envelope, instead of consumed: the next step of a job that spans
+    /// several commits (a topic's fan-out), which must run before anything queued after
+    /// it. Written atomically with the state; it overwrites the queued item.
+    pub continued: Option<MailboxItem>,
     /// When the record expires without another commit (ms since the Unix epoch): the
     /// actor type's idle time to live, on DynamoDB the item's `ttl`. `None`: never.
     pub expires_at: Option<u64>,

@@ -199,6 +199,7 @@ async fn corrupt_state<S: Store>(
         meta: record.meta.unwrap_or_else(|| vec![0x80]),
         lease_expires_at: 0,
         outgoing: Vec::new(),
+        continued: None,
         expires_at: None,
     };
     let outcome = store.commit(address, &commit).await.unwrap();

@@ -107,6 +107,25 @@ impl Context {
             .await
     }
 
+    /// Leaves the message being handled at the head of this actor's mailbox, under its
+    /// own id, with `body` as its new body, when this handler succeeds: the next step
+    /// of a job that spans several commits and must run before anything queued after it
+    /// (a topic's fan-out, whose events reach each subscriber in publish order). The
+    /// batch ends with this message; the next one handles it again.
+    pub(crate) fn continue_with(&self, body: Vec<u8>) -> Result<(), Error> {
+        let limits = self.outbox.limits;
+        if body.len() > limits.max_message_bytes {
+            return Err(crate::error::CodecError::TooLarge {
+                what: "continued message",
+                size: body.len(),
+                limit: limits.max_message_bytes,
+            }
+            .into());
+        }
+        self.outbox.open_for(&self.address)?.continued = Some(body);
+        Ok(())
+    }
+
     /// What topics fan out to, in a host that runs topics.
     pub(crate) fn events(&self) -> Option<&crate::events::EventRoutes> {
         self.outbox.events.as_deref()

@@ -97,7 +97,7 @@ impl DynamoStore {
             (":ep".to_owned(), n(commit.epoch)),
             (":ver".to_owned(), n(commit.expected_version)),
         ]);
-        if commit.outgoing.is_empty() {
+        if commit.outgoing.is_empty() && commit.continued.is_none() {
             let result = self
                 .client
                 .put_item()
@@ -130,6 +130,17 @@ impl DynamoStore {
             let mut message = message_key(to, item.id);
             message.insert("env".into(), b(&item.envelope));
             items.push(self.put_new(message)?);
+        }
+        if let Some(item) = &commit.continued {
+            // Overwrites the queued message: the state's condition fences it.
+            let mut message = message_key(address, item.id);
+            message.insert("env".into(), b(&item.envelope));
+            let put = Put::builder()
+                .table_name(&*self.table)
+                .set_item(Some(message))
+                .build()
+                .map_err(errors::build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
         }
         Ok(if self.transact(items).await? {
             CommitOutcome::Committed
