@@ -30,6 +30,21 @@ impl OrderEvent {
     }
 }
 
+/// An [`OrderEvent`] with padding, to vary the size of events.
+#[derive(Debug, Clone, Serialize)]
+pub struct PaddedOrderEvent {
+    /// `placed`, `cancelled`, ...
+    pub kind: String,
+    /// The order.
+    pub order_id: String,
+    /// The order's total.
+    pub total: u64,
+    /// The publisher's sequence number.
+    pub seq: u64,
+    /// Padding.
+    pub pad: String,
+}
+
 /// Gets every placed order, at the actor named by the order's id.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Reservation {
@@ -108,6 +123,29 @@ impl Shop {
         if refuse {
             return Err("refused".into());
         }
+        Ok(self.placed)
+    }
+
+    /// Publishes a `kind` event of order `order_id` padded with `pad` bytes (watchers
+    /// read it as an [`OrderEvent`]); counts as an order placed, for its sequence.
+    pub async fn announce(
+        &mut self,
+        kind: String,
+        order_id: String,
+        pad: u32,
+        ctx: &mut Context,
+    ) -> Result<u64, String> {
+        self.placed += 1;
+        let event = PaddedOrderEvent {
+            kind,
+            order_id,
+            total: self.placed * 10,
+            seq: self.placed,
+            pad: "p".repeat(pad as usize),
+        };
+        ctx.publish("orders", &event)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(self.placed)
     }
 
