@@ -200,6 +200,70 @@ async fn an_event_too_big_to_deliver_is_refused_at_publish(runtime: &Embedded) {
     );
 }
 
+/// The event of the `routed-wide` topic.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Ping {
+    /// The receiving hub.
+    pub to: String,
+    /// The publisher's sequence number.
+    pub seq: u64,
+}
+
+/// An actor type with more routed subscriptions to one topic than a fan-out step holds.
+#[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+pub struct Hub {
+    /// `(method, seq)` of each delivery, in order.
+    seen: Vec<(u32, u64)>,
+}
+
+macro_rules! hub {
+    ($($method:ident $index:literal),*) => {
+        #[mqless::actor]
+        impl Hub {
+            $(
+                /// One of the routed subscriptions.
+                #[subscribe(topic = "routed-wide", route = "to")]
+                pub fn $method(&mut self, event: Ping) {
+                    self.seen.push(($index, event.seq));
+                }
+            )*
+        }
+    };
+}
+
+hub!(m0 0, m1 1, m2 2, m3 3, m4 4, m5 5, m6 6, m7 7, m8 8, m9 9, m10 10, m11 11, m12 12, m13 13, m14 14, m15 15, m16 16, m17 17, m18 18, m19 19, m20 20, m21 21, m22 22, m23 23, m24 24, m25 25, m26 26, m27 27, m28 28, m29 29, m30 30, m31 31, m32 32, m33 33, m34 34, m35 35, m36 36, m37 37, m38 38, m39 39, m40 40, m41 41, m42 42, m43 43, m44 44, m45 45, m46 46, m47 47, m48 48, m49 49, m50 50, m51 51, m52 52, m53 53, m54 54, m55 55, m56 56, m57 57, m58 58, m59 59);
+
+/// An event that matches 60 routed subscriptions (more than the 40 deliveries of a
+/// step, and than the 49 sends of a message) reaches all of them, in publish order:
+/// routed deliveries are paged like per-actor ones. They used to go out in one step,
+/// which was dead-lettered for its sends.
+async fn more_routed_matches_than_a_step_holds_are_paged(runtime: &Embedded) {
+    runtime.register::<Hub>().unwrap();
+    for seq in 1..=2 {
+        let ping = Ping {
+            to: "hub".into(),
+            seq,
+        };
+        runtime.publish("routed-wide", &ping).await.unwrap();
+    }
+    runtime.settle().await;
+    let hub = runtime.state::<Hub>("hub").await.unwrap().unwrap();
+    assert_eq!(hub.seen.len(), 120, "{:?}", hub.seen);
+    for method in 0..60 {
+        let seqs: Vec<u64> = hub
+            .seen
+            .iter()
+            .filter(|(m, _)| *m == method)
+            .map(|(_, seq)| *seq)
+            .collect();
+        assert_eq!(seqs, [1, 2], "method m{method}");
+    }
+    let letters = runtime
+        .dead_letters::<mqless::events::TopicActor>("routed-wide")
+        .unwrap();
+    assert!(letters.list().await.unwrap().is_empty());
+}
+
 /// Bad input is refused with a typed error that says what to do.
 async fn bad_input_is_refused(runtime: &Embedded) {
     register(runtime);
@@ -333,6 +397,11 @@ mod embedded {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn fan_out_steps_of_different_sizes_keep_publish_order() {
         super::fan_out_steps_of_different_sizes_keep_publish_order(&Embedded::new()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn more_routed_matches_than_a_step_holds_are_paged() {
+        super::more_routed_matches_than_a_step_holds_are_paged(&Embedded::new()).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
