@@ -41,6 +41,31 @@ pub async fn fresh_store(test: &str) -> DynamoStore {
     store
 }
 
+/// A store over a new table of its own whose DynamoDB client loses answers as `lost`
+/// says (the request lands, the SDK retries it), and retries quickly.
+pub async fn fresh_store_losing_answers(test: &str) -> (DynamoStore, mqless::testing::LostAnswers) {
+    use mqless::aws::aws_sdk_dynamodb::config::{retry::RetryConfig, Builder};
+    configure();
+    let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
+    let lost = mqless::testing::LostAnswers::new();
+    let config = mqless::aws::load_config().await;
+    let client_config = Builder::from(&config)
+        .interceptor(lost.clone())
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(4)
+                .with_initial_backoff(std::time::Duration::from_millis(5)),
+        )
+        .build();
+    let client = mqless::aws::aws_sdk_dynamodb::Client::from_conf(client_config);
+    let store = DynamoStore::new(client, table);
+    store
+        .create_table()
+        .await
+        .expect("create the test table on DynamoDB Local");
+    (store, lost)
+}
+
 /// Points clients at the Lambda emulator and at the table its functions use (as the
 /// functions' own environment does), and makes sure the table exists.
 pub async fn lambda_environment() -> mqless::aws::Environment {

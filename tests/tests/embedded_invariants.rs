@@ -417,3 +417,71 @@ async fn an_answered_ask_leaves_nothing_pending() {
         assert!(queued.is_empty(), "after ask {call}: {queued:?}");
     }
 }
+
+/// A redeploy in place: the old runtime is shut down (or dropped) while a drain of it is
+/// between batches; that drain commits the batch it was in and ends, so the old code
+/// runs no message meant for the new runtime. Dropping used to leave the drain running
+/// on, batch after batch, with the old code.
+#[tokio::test]
+async fn a_runtime_shut_down_or_dropped_mid_drain_runs_no_more_batches() {
+    use mqless::testing::PausePoint;
+    for drop_it in [false, true] {
+        let store = Arc::new(FaultyStore::new());
+        let config = DrainConfig {
+            batch_size: 1,
+            ..DrainConfig::default()
+        };
+        let old = Embedded::builder()
+            .store(store.clone())
+            .config(config.clone())
+            .manual_drains(Arc::new(RecordingInvoker::new()))
+            .build();
+        old.register::<Tally>().unwrap();
+        let tally = old.client::<Tally>("t").unwrap();
+        for _ in 0..3 {
+            tally.add().send().await.unwrap();
+        }
+        let address = address_of("Tally", "t");
+        // Held before its second read: one batch committed, two messages queued.
+        let mut pause = store.pause(address.clone(), PausePoint::BeforeRead, 1);
+        let host = old.host::<Tally>().unwrap();
+        let draining =
+            tokio::spawn(async move { host.drain(&mqless::ActorId::new("t").unwrap()).await });
+        pause.reached().await;
+        let shutting_down = if drop_it {
+            drop(old);
+            None
+        } else {
+            let old = Arc::new(old);
+            let shutdown = tokio::spawn({
+                let old = Arc::clone(&old);
+                async move { old.shutdown().await }
+            });
+            tokio::task::yield_now().await;
+            Some(shutdown)
+        };
+        pause.resume();
+        let report = draining.await.unwrap().unwrap();
+        if let Some(shutdown) = shutting_down {
+            shutdown.await.unwrap();
+        }
+        assert_eq!(
+            (report.processed, report.end),
+            (1, DrainEnd::Deadline),
+            "drop: {drop_it}: {report:?}"
+        );
+        let new = Embedded::builder().store(store.clone()).build();
+        new.register::<Tally>().unwrap();
+        let queued = new.operator().mailbox(&address, 10).await.unwrap();
+        assert_eq!(queued.len(), 2, "drop: {drop_it}: left for the new runtime");
+        assert_eq!(
+            new.client::<Tally>("t")
+                .unwrap()
+                .add()
+                .call()
+                .await
+                .unwrap(),
+            4
+        );
+    }
+}

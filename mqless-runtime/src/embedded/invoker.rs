@@ -1,6 +1,7 @@
 //! The embedded invoker: drains run as tokio tasks in this process.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 
 use tokio::sync::watch;
@@ -39,6 +40,8 @@ pub(crate) struct InProcessInvoker {
     running: Mutex<HashMap<Address, bool>>,
     /// Number of drain tasks alive, watched by [`InProcessInvoker::settle`].
     active: watch::Sender<usize>,
+    /// The runtime stopped taking work: nudges wake nothing, drain tasks end.
+    closed: AtomicBool,
 }
 
 impl std::fmt::Debug for InProcessInvoker {
@@ -56,7 +59,18 @@ impl InProcessInvoker {
             hosts: RwLock::default(),
             running: Mutex::default(),
             active: watch::Sender::default(),
+            closed: AtomicBool::new(false),
         }
+    }
+
+    /// Stops taking work: later nudges wake nothing (the messages stay queued for the
+    /// next runtime over the store), and drain tasks end after their current drain.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::SeqCst)
     }
 
     /// Routes nudges for `actor_type` to `host`. The invoker keeps a weak reference: the
@@ -124,6 +138,12 @@ impl Invoker for Arc<InProcessInvoker> {
 
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
         let result = (|| {
+            if self.is_closed() {
+                return Err(InvokeError {
+                    actor_type: address.actor_type().to_string(),
+                    message: "this embedded runtime was shut down (or dropped): the message stays queued for the next runtime over the same store".into(),
+                });
+            }
             let host = self.host(address.actor_type()).ok_or_else(|| InvokeError {
                 actor_type: address.actor_type().to_string(),
                 message: "this actor type is not registered with this runtime (or the runtime was dropped); call `register::<T>()` for it first".into(),
@@ -154,7 +174,7 @@ impl Invoker for Arc<InProcessInvoker> {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner);
                     match running.get_mut(&address) {
-                        Some(again) if *again => *again = false,
+                        Some(again) if *again && !invoker.is_closed() => *again = false,
                         _ => {
                             running.remove(&address);
                             break;

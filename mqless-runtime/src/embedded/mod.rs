@@ -4,6 +4,7 @@
 mod invoker;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
 use crate::actor::{address_of, Actor, ActorClient};
@@ -52,6 +53,18 @@ pub struct Embedded {
     /// The hosts; the invoker only holds weak references, so dropping the runtime stops
     /// new drains.
     hosts: Mutex<HashMap<ActorType, Arc<dyn Drain>>>,
+    /// Set by [`Embedded::shutdown`] and on drop: the hosts' drains end at their next
+    /// batch boundary.
+    stopping: Arc<AtomicBool>,
+}
+
+impl Drop for Embedded {
+    /// Stops taking work as [`Embedded::shutdown`] does, without waiting: drains in
+    /// flight commit the batch they are in, release their leases and end; nothing new
+    /// starts. A runtime built next over the same store (a redeploy) takes over.
+    fn drop(&mut self) {
+        self.stop_taking_work();
+    }
 }
 
 impl std::fmt::Debug for Embedded {
@@ -141,6 +154,7 @@ impl EmbeddedBuilder {
             config: self.config,
             transport,
             hosts: Mutex::new(HashMap::new()),
+            stopping: Arc::default(),
         };
         // Topics run wherever actors do: publishing needs no registration.
         if let Err(error) = embedded.register::<TopicActor>() {
@@ -213,7 +227,32 @@ impl Embedded {
             self.config.clone(),
         )?
         .with_local_replies(Arc::clone(&self.local_replies))
-        .with_events(Arc::clone(&self.events)))
+        .with_events(Arc::clone(&self.events))
+        .with_stop(Arc::clone(&self.stopping)))
+    }
+
+    /// Stops taking work and waits for the drains in flight to end: each commits the
+    /// batch it is in, releases its lease and ends; later nudges and timers wake
+    /// nothing. Messages still queued stay in the store (durable, if the store is), for
+    /// the next runtime over it: call this before replacing a runtime in place (a
+    /// redeploy), so the old code runs no message meant for the new one. Dropping the
+    /// runtime does the same without waiting.
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// let runtime = mqless_runtime::Embedded::new();
+    /// // ... register, send ...
+    /// runtime.shutdown().await;
+    /// # }
+    /// ```
+    pub async fn shutdown(&self) {
+        self.stop_taking_work();
+        self.invoker.settle().await;
+    }
+
+    fn stop_taking_work(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        self.invoker.close();
     }
 
     /// Resolves once every nudged drain has finished: all sent messages are processed,

@@ -38,6 +38,7 @@ mod reminder;
 mod working;
 
 use std::marker::PhantomData;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use crate::actor::Actor;
@@ -111,6 +112,9 @@ pub struct ActorHost<A> {
     local_replies: Option<Arc<LocalReplies>>,
     /// What topics fan out to (set where topics run).
     pub(crate) events: Option<Arc<crate::events::EventRoutes>>,
+    /// Set when the process stops taking work (`Embedded::shutdown`, or its drop): a
+    /// drain ends at its next batch boundary as at its deadline, its work committed.
+    stopping: Option<Arc<AtomicBool>>,
     actor: PhantomData<fn() -> A>,
 }
 
@@ -133,6 +137,7 @@ impl<A> Clone for ActorHost<A> {
             config: self.config.clone(),
             local_replies: self.local_replies.clone(),
             events: self.events.clone(),
+            stopping: self.stopping.clone(),
             actor: PhantomData,
         }
     }
@@ -157,6 +162,7 @@ impl<A: Actor> ActorHost<A> {
             config,
             local_replies: None,
             events: None,
+            stopping: None,
             actor: PhantomData,
         })
     }
@@ -165,6 +171,13 @@ impl<A: Actor> ActorHost<A> {
     #[must_use]
     pub(crate) fn with_local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
         self.local_replies = Some(replies);
+        self
+    }
+
+    /// Ends drains at their next batch boundary once `stopping` is set.
+    #[must_use]
+    pub(crate) fn with_stop(mut self, stopping: Arc<AtomicBool>) -> Self {
+        self.stopping = Some(stopping);
         self
     }
 
@@ -328,12 +341,17 @@ impl<A: Actor> ActorHost<A> {
 
     /// Whether the invocation's deadline is within the margin.
     fn deadline_near(&self, deadline: Option<u64>) -> bool {
-        deadline.is_some_and(|d| {
-            self.clock
-                .now_millis()
-                .saturating_add(millis(self.config.deadline_margin))
-                >= d
-        })
+        let stopping = self
+            .stopping
+            .as_ref()
+            .is_some_and(|stopping| stopping.load(Ordering::SeqCst));
+        stopping
+            || deadline.is_some_and(|d| {
+                self.clock
+                    .now_millis()
+                    .saturating_add(millis(self.config.deadline_margin))
+                    >= d
+            })
     }
 
     /// Whether the lease ends within the deadline margin: stop taking messages and commit,

@@ -17,6 +17,9 @@
 //!   processes that share one faulty store; [`ManualClock`] moves time only when told, and
 //!   [`RecordingInvoker`] wakes nobody, so a test drives drains itself
 //!   (`Embedded::builder().manual_drains(..)`).
+//! - `LostAnswers` (with feature `aws`) loses DynamoDB's answers below the AWS SDK:
+//!   a write lands and the SDK retries it, which only a store that recognizes its own
+//!   landed writes survives.
 //! - [`Fixtures`] keeps the states and messages deployed versions wrote, and checks that
 //!   the current code still decodes them: a breaking change to the state fails a test
 //!   instead of quarantining actors after the deploy.
@@ -25,6 +28,8 @@
 
 mod faults;
 mod fixtures;
+#[cfg(feature = "aws")]
+mod lost_answers;
 mod pause;
 mod rig;
 mod scenario;
@@ -33,6 +38,8 @@ pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
 pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
 pub use fixtures::{FixtureError, Fixtures};
+#[cfg(feature = "aws")]
+pub use lost_answers::LostAnswers;
 pub use pause::{Pause, PausePoint};
 pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};

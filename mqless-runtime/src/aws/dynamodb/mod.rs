@@ -11,9 +11,10 @@ mod subscriptions;
 
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
-    WriteRequest,
+    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
@@ -126,16 +127,26 @@ impl Store for DynamoStore {
                 .expression_attribute_values(":until", n(lease_expires_at))
                 .expression_attribute_values(":now", n(now))
                 .return_values(ReturnValue::AllNew)
+                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            match self.counted_if(result)? {
-                Some(out) => {
+            let current = |error: &UpdateItemError| match error {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
+                _ => None,
+            };
+            match self.conditional_or_current(result, current)? {
+                Ok(out) => {
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
                     Ok(Some(record_from(item)?))
                 }
+                // This very acquire: it landed, its answer was lost, and the SDK's retry
+                // found the lease taken (owner tokens are random per acquire).
+                Err(Some(item)) if item.get(OWNER) == Some(&n(owner)) => {
+                    Ok(Some(record_from(&item)?))
+                }
                 // A live owner holds the lease.
-                None => Ok(None),
+                Err(_) => Ok(None),
             }
         })
     }

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnConsumedCapacity, ReturnValue, TransactWriteItem, WriteRequest,
+    Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, WriteRequest,
 };
 
 use super::capacity::Metered;
@@ -56,6 +58,27 @@ impl DynamoStore {
         Ok(errors::conditional(&self.table, result)?.map(|out| self.meter.count(out)))
     }
 
+    /// A conditional write's output, its capacity counted; when its condition failed,
+    /// the item as it is, which `current` reads from the error (for writes that ask
+    /// `ReturnValuesOnConditionCheckFailure`).
+    pub(super) fn conditional_or_current<O: Metered, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+        current: impl FnOnce(&E) -> Option<Item>,
+    ) -> Result<Result<O, Option<Item>>, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        match result {
+            Ok(out) => Ok(Ok(self.meter.count(out))),
+            Err(error) if error.code() == Some("ConditionalCheckFailedException") => {
+                Ok(Err(error.as_service_error().and_then(current)))
+            }
+            Err(error) => Err(errors::from_sdk(&self.table, error)),
+        }
+    }
+
     /// A request's output, its capacity counted, or its error mapped to a store error.
     pub(super) fn counted<O: Metered, E, R>(
         &self,
@@ -97,6 +120,8 @@ impl DynamoStore {
             (":ep".to_owned(), n(commit.epoch)),
             (":ver".to_owned(), n(commit.expected_version)),
         ]);
+        // A condition that fails returns the record as it is: if it holds this very
+        // commit, the write landed and only its answer was lost (the SDK retried it).
         if commit.outgoing.is_empty() && commit.continued.is_none() {
             let result = self
                 .client
@@ -105,12 +130,20 @@ impl DynamoStore {
                 .set_item(Some(state))
                 .condition_expression(condition)
                 .set_expression_attribute_values(Some(values))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            return Ok(match self.counted_if(result)? {
-                Some(_) => CommitOutcome::Committed,
-                None => CommitOutcome::Fenced,
+            let current = |error: &PutItemError| match error {
+                PutItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
+                _ => None,
+            };
+            return Ok(match self.conditional_or_current(result, current)? {
+                Ok(_) => CommitOutcome::Committed,
+                Err(current) if holds(current.as_ref(), commit) => CommitOutcome::Committed,
+                Err(_) => CommitOutcome::Fenced,
             });
         }
         // Outgoing messages commit with the state, all or nothing: a transaction, used
@@ -122,6 +155,9 @@ impl DynamoStore {
                     .set_item(Some(state))
                     .condition_expression(condition)
                     .set_expression_attribute_values(Some(values))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    )
                     .build()
                     .map_err(errors::build_error)?,
             )
@@ -142,10 +178,10 @@ impl DynamoStore {
                 .map_err(errors::build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
         }
-        Ok(if self.transact(items).await? {
-            CommitOutcome::Committed
-        } else {
-            CommitOutcome::Fenced
+        Ok(match self.transact_or_current(items).await? {
+            Ok(()) => CommitOutcome::Committed,
+            Err(current) if holds(current.as_ref(), commit) => CommitOutcome::Committed,
+            Err(_) => CommitOutcome::Fenced,
         })
     }
 
@@ -168,6 +204,15 @@ impl DynamoStore {
     /// condition of the first item failed (callers put their guard there); nothing was
     /// written then.
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<bool, StoreError> {
+        Ok(self.transact_or_current(items).await?.is_ok())
+    }
+
+    /// [`Self::transact`], with the first item as it is when its condition failed (when
+    /// its put asked for it with `ReturnValuesOnConditionCheckFailure`).
+    pub(super) async fn transact_or_current(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<Result<(), Option<Item>>, StoreError> {
         let result = self
             .client
             .transact_write_items()
@@ -178,15 +223,16 @@ impl DynamoStore {
         match result {
             Ok(out) => {
                 self.meter.count_all(out.consumed_capacity().iter(), true);
-                Ok(true)
+                Ok(Ok(()))
             }
             Err(error) => {
                 if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) =
                     error.as_service_error()
                 {
                     let reasons = cancelled.cancellation_reasons();
-                    if reasons.first().and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
-                        return Ok(false);
+                    let first = reasons.first();
+                    if first.and_then(|r| r.code()) == Some("ConditionalCheckFailed") {
+                        return Ok(Err(first.and_then(|r| r.item()).cloned()));
                     }
                     if reasons
                         .iter()
@@ -289,4 +335,25 @@ impl DynamoStore {
         )?;
         Ok(out.item().cloned())
     }
+}
+
+/// Whether the state record `current` (as read when a commit's condition failed) holds
+/// exactly what `commit` writes: then that commit landed (its answer was lost, and the
+/// SDK's retry failed on it), or another owner landed the very same bytes, which is
+/// the same outcome.
+fn holds(current: Option<&Item>, commit: &Commit) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    let number = |name: &str| current.get(name).and_then(|v| v.as_n().ok()).cloned();
+    let bytes = |name: &str| {
+        current
+            .get(name)
+            .and_then(|v| v.as_b().ok())
+            .map(|b| b.as_ref().to_vec())
+    };
+    number("ver") == Some((commit.expected_version + 1).to_string())
+        && number("ep") == Some(commit.epoch.to_string())
+        && bytes("st").as_deref() == Some(commit.state.as_slice())
+        && bytes("meta").as_deref() == Some(commit.meta.as_slice())
 }

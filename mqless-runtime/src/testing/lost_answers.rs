@@ -1,0 +1,154 @@
+//! Faults below the store: answers lost between DynamoDB and the AWS SDK. The request
+//! reaches DynamoDB and takes effect; then its answer is replaced by a 500, as when a
+//! connection drops or a load balancer fails after the write, so the SDK retries a
+//! request that already landed, and the store sees only the retry's answer. The fault
+//! layer above the store ([`FaultyStore`](super::FaultyStore)) cannot make this: the SDK
+//! hides the first attempt.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_smithy_types::body::SdkBody;
+
+use super::Rng;
+
+/// What DynamoDB answers for an internal error, which the SDK retries.
+const INTERNAL_ERROR: &str = r#"{"__type":"com.amazonaws.dynamodb.v20120810#InternalServerError","message":"injected by mqless::testing::LostAnswers: the request took effect, its answer was lost"}"#;
+
+/// The DynamoDB operations that write: the ones whose lost answers matter.
+const WRITES: [&str; 5] = [
+    "UpdateItem",
+    "PutItem",
+    "DeleteItem",
+    "TransactWriteItems",
+    "BatchWriteItem",
+];
+
+/// An interceptor for the DynamoDB client that loses the answers of writes that took
+/// effect, for [`DynamoStore`](crate::aws::dynamodb::DynamoStore) tests against DynamoDB
+/// Local. Add it to the client's config; clones share their settings and counts.
+///
+/// ```no_run
+/// # async fn example() {
+/// use mqless_runtime::aws::aws_sdk_dynamodb;
+/// use mqless_runtime::testing::LostAnswers;
+/// let lost = LostAnswers::new();
+/// let config = mqless_runtime::aws::load_config().await;
+/// let client = aws_sdk_dynamodb::Client::from_conf(
+///     aws_sdk_dynamodb::config::Builder::from(&config)
+///         .interceptor(lost.clone())
+///         .build(),
+/// );
+/// lost.lose_next(1); // the next write lands, and the SDK retries it
+/// # let _ = client; }
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct LostAnswers {
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Writes to let through before losing `next` answers.
+    skip: AtomicU64,
+    next: AtomicU64,
+    random: Mutex<Option<(Rng, u64)>>,
+    lost: AtomicU64,
+}
+
+impl LostAnswers {
+    /// Loses no answer until told.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Loses the answers of the next `n` writes.
+    pub fn lose_next(&self, n: u64) {
+        self.lose_after(0, n);
+    }
+
+    /// Lets `skip` writes through, then loses the answers of the `n` after them.
+    pub fn lose_after(&self, skip: u64, n: u64) {
+        self.shared.skip.store(skip, Ordering::SeqCst);
+        self.shared.next.store(n, Ordering::SeqCst);
+    }
+
+    /// Loses each write's answer with probability `per_mille / 1000`, seeded.
+    pub fn random(&self, seed: u64, per_mille: u64) {
+        *self.plan() = Some((Rng(seed), per_mille));
+    }
+
+    /// Loses no more answers.
+    pub fn stop(&self) {
+        self.shared.next.store(0, Ordering::SeqCst);
+        *self.plan() = None;
+    }
+
+    /// Answers lost so far.
+    #[must_use]
+    pub fn lost(&self) -> u64 {
+        self.shared.lost.load(Ordering::SeqCst)
+    }
+
+    fn plan(&self) -> std::sync::MutexGuard<'_, Option<(Rng, u64)>> {
+        self.shared
+            .random
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether to lose this answer.
+    fn roll(&self) -> bool {
+        let countdown = |n: u64| n.checked_sub(1);
+        if self.shared.next.load(Ordering::SeqCst) > 0
+            && self
+                .shared
+                .skip
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, countdown)
+                .is_ok()
+        {
+            return false;
+        }
+        let planned = self
+            .shared
+            .next
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        planned
+            || self
+                .plan()
+                .as_mut()
+                .is_some_and(|(rng, per_mille)| rng.below(1000) < *per_mille)
+    }
+}
+
+impl Intercept for LostAnswers {
+    fn name(&self) -> &'static str {
+        "MQLessLostAnswers"
+    }
+
+    fn modify_before_deserialization(
+        &self,
+        context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+        _runtime_components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let write = context
+            .inner()
+            .request()
+            .and_then(|request| request.headers().get("x-amz-target"))
+            .and_then(|target| target.rsplit('.').next())
+            .is_some_and(|operation| WRITES.contains(&operation));
+        if !write || !context.response().status().is_success() || !self.roll() {
+            return Ok(());
+        }
+        self.shared.lost.fetch_add(1, Ordering::SeqCst);
+        let response = context.response_mut();
+        *response.status_mut() = 500u16.try_into()?;
+        *response.body_mut() = SdkBody::from(INTERNAL_ERROR);
+        Ok(())
+    }
+}
