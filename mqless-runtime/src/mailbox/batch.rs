@@ -492,6 +492,10 @@ impl<'l, A: Actor> Batch<'l, A> {
                         for name in &names {
                             self.cancel_reminder(name, now);
                         }
+                        // Its asks die with it: their timeouts are deleted, and their
+                        // replies, finding no open ask, are dropped.
+                        let timeouts = self.next.abandon_asks();
+                        self.next.consumed.extend(timeouts);
                         self.working.stop(&limits)?;
                     } else if !read_only {
                         self.working.stopped = false;

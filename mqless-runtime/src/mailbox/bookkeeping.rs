@@ -112,6 +112,25 @@ impl Bookkeeping {
         }
     }
 
+    /// When the last open ask times out (an ask's id is its timeout message's, whose
+    /// time is its due time); `None` without open asks.
+    pub(super) fn open_asks_until(&self) -> Option<u64> {
+        self.awaiting
+            .iter()
+            .chain(&self.timeouts_in_dead_letters)
+            .map(|ask| ask.timestamp_millis())
+            .max()
+    }
+
+    /// Abandons every open ask (the actor stopped): their replies and timeouts are
+    /// dropped as settled; returns the timeouts, to delete from the mailbox.
+    pub(super) fn abandon_asks(&mut self) -> Vec<MessageId> {
+        let mut timeouts: Vec<MessageId> = std::mem::take(&mut self.awaiting).into_iter().collect();
+        self.timeouts_in_dead_letters.clear();
+        timeouts.retain(|id| !self.consumed.contains(id));
+        timeouts
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.consumed.is_empty() && self.replies.is_empty() && self.failures.is_empty()
     }

@@ -41,6 +41,11 @@ struct Filled {
     head: Option<MailboxItem>,
 }
 
+/// How long past its last ask's timeout an idle actor's record is kept: the timeout
+/// is handled within a sweep period of its time, and DynamoDB's TTL must not delete the
+/// record before (its open asks live there).
+const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(3600);
+
 /// Whether a store error says the commit can never land as it is: over DynamoDB's item
 /// or transaction limit. Such a batch is retried one message at a time, and a message
 /// that cannot commit even alone is dead-lettered.
@@ -416,11 +421,18 @@ impl<'h, A: Actor> Lease<'h, A> {
             },
             outgoing,
             continued,
-            // A stopped actor's record expires at once; else after its idle time to live.
+            // A stopped actor's record expires at once; else after its idle time to live,
+            // but not while an ask it made is open: its answer needs the record.
             expires_at: if self.working.stopped {
                 Some(now)
             } else {
-                A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
+                A::IDLE_TTL.map(|ttl| {
+                    let idle = now.saturating_add(millis(ttl));
+                    idle.max(
+                        next.open_asks_until()
+                            .map_or(0, |due| due.saturating_add(millis(ANSWER_MARGIN))),
+                    )
+                })
             },
         };
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {

@@ -87,6 +87,23 @@ impl MemoryStore {
             .sum()
     }
 
+    /// Deletes what DynamoDB's TTL would have deleted by `now`: `#state` records and
+    /// replies whose expiry is past. DynamoDB deletes them at a moment
+    /// of its own, minutes to days after their expiry; a test calls this when it wants
+    /// that moment to be, to check that nothing depends on a record after its expiry.
+    /// Returns the records (`#state`) deleted.
+    pub fn delete_expired(&self, now: u64) -> usize {
+        let mut deleted = 0;
+        for data in lock(&self.shared.actors).values_mut() {
+            if data.record.as_ref().is_some_and(|r| r.is_expired(now)) {
+                data.record = None;
+                deleted += 1;
+            }
+            data.replies.retain(|_, (_, expires_at)| *expires_at > now);
+        }
+        deleted
+    }
+
     fn signal(&self, address: &Address, id: MessageId) -> Arc<Notify> {
         lock(&self.shared.reply_signals)
             .entry((address.clone(), id))

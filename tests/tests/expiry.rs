@@ -1,0 +1,195 @@
+//! What DynamoDB's TTL deletes, on the in-memory store, which deletes expired records
+//! when a test says (`MemoryStore::delete_expired`): nothing may depend on a record
+//! after its expiry. The manual-clock cases run in one test, each hours after the last
+//! (message ids come from one process-wide generator that never goes back).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use mqless::clock::Clock as _;
+use mqless::id::Address;
+use mqless::store::Store as _;
+use mqless::testing::ManualClock;
+use mqless::{Actors as _, Embedded};
+use serde::{Deserialize, Serialize};
+
+const BASE: u64 = 1_960_000_000_000;
+
+#[tokio::test]
+async fn nothing_depends_on_a_record_after_its_expiry() {
+    a_stopped_actor_stays_gone_after_its_record_is_deleted(BASE).await;
+    an_open_ask_keeps_an_idle_actors_record(BASE + 10 * 3_600_000).await;
+}
+
+/// A cart that keeps itself alive with a reminder, and checks out by stopping.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Cart {
+    items: Vec<String>,
+    pings: u32,
+}
+
+#[mqless::actor]
+impl Cart {
+    /// Adds an item.
+    pub fn add(&mut self, item: String) -> usize {
+        self.items.push(item);
+        self.items.len()
+    }
+
+    /// Pings itself every minute.
+    pub async fn keep_alive(
+        &mut self,
+        ctx: &mut mqless::Context,
+    ) -> Result<(), mqless::RuntimeError> {
+        let me = ctx.actor::<Cart>(ctx.id().as_str())?;
+        let every = mqless::schedule::Reminder::every(Duration::from_secs(60));
+        me.ping().remind("ping", every).await?;
+        Ok(())
+    }
+
+    /// One ping.
+    pub fn ping(&mut self) {
+        self.pings += 1;
+    }
+
+    /// Checks out: the cart is gone.
+    pub fn check_out(&mut self, ctx: &mut mqless::Context) -> Result<usize, mqless::RuntimeError> {
+        ctx.stop()?;
+        Ok(self.items.len())
+    }
+}
+
+/// DynamoDB's TTL deletes a stopped actor's record some time after the stop: once it is
+/// gone, the record's memory of the stop goes with it. Nothing may depend on it: the
+/// stop deleted the reminder's queued fire (it used to stay queued, held back only by
+/// the record, and once the record was deleted it fired again, every period), so the
+/// actor stays gone.
+async fn a_stopped_actor_stays_gone_after_its_record_is_deleted(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = mqless::store::MemoryStore::new();
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .clock(clock.clone())
+        .build();
+    runtime.register::<Cart>().unwrap();
+    let cart = runtime.client::<Cart>("c1").unwrap();
+    cart.add("apple".into()).call().await.unwrap();
+    cart.keep_alive().call().await.unwrap();
+    clock.advance(Duration::from_secs(61));
+    runtime.sweep().await.unwrap();
+    runtime.settle().await;
+    assert_eq!(cart.check_out().call().await.unwrap(), 1);
+    assert_eq!(store.delete_expired(clock.now_millis()), 1, "as TTL would");
+    for _ in 0..3 {
+        clock.advance(Duration::from_secs(61));
+        runtime.sweep().await.unwrap();
+        runtime.settle().await;
+    }
+    assert!(
+        runtime.state::<Cart>("c1").await.unwrap().is_none(),
+        "no ping revived it"
+    );
+    assert!(runtime.reminders::<Cart>("c1").await.unwrap().is_empty());
+}
+
+/// Asks the `Sensor` of the conversation tests, with an idle time to live shorter than
+/// the ask's timeout.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Patient {
+    answers: Vec<String>,
+}
+
+#[mqless::actor(idle_ttl = "1h")]
+impl Patient {
+    /// Asks `sensor` for its reading, waiting up to `timeout_ms`.
+    pub async fn ask(
+        &mut self,
+        sensor: String,
+        timeout_ms: u64,
+        ctx: &mut mqless::Context,
+    ) -> Result<(), mqless::RuntimeError> {
+        let me = ctx.actor::<Patient>(ctx.id().as_str())?;
+        ctx.actor::<mqless_tests::conversation::Sensor>(sensor)?
+            .read()
+            .reply_to(|reading| me.answer(reading))
+            .timeout(Duration::from_millis(timeout_ms))
+            .send()
+            .await?;
+        Ok(())
+    }
+
+    /// The answer came back.
+    pub fn answer(&mut self, reading: mqless::reply::Reply<f64, String>) {
+        self.answers.push(format!("{reading:?}"));
+    }
+
+    /// Stops: the actor is gone, and its open asks with it.
+    pub fn retire(&mut self, ctx: &mut mqless::Context) -> Result<(), mqless::RuntimeError> {
+        ctx.stop()?;
+        Ok(())
+    }
+}
+
+/// An idle actor with an open ask is not idle: its record is kept until the ask's
+/// timeout is handled, even when the ask outlasts its idle time to live (the record
+/// used to expire, be deleted by TTL, and the timeout then found no open ask).
+async fn an_open_ask_keeps_an_idle_actors_record(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = mqless::store::MemoryStore::new();
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .clock(clock.clone())
+        .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
+        .build();
+    runtime.register::<Patient>().unwrap();
+    runtime
+        .register::<mqless_tests::conversation::Sensor>()
+        .unwrap();
+    let patient = runtime.client::<Patient>("p").unwrap();
+    let host = runtime.host::<Patient>().unwrap();
+    let id = mqless::ActorId::new("p").unwrap();
+    let address = Address::parse("Patient/p").unwrap();
+    // The sensor never answers: its drains are never run.
+    patient
+        .ask("far-away".into(), 3 * 3_600_000)
+        .send()
+        .await
+        .unwrap();
+    host.drain(&id).await.unwrap();
+    clock.advance(Duration::from_secs(2 * 3_600));
+    assert_eq!(
+        store.delete_expired(clock.now_millis()),
+        0,
+        "the record is kept"
+    );
+    clock.advance(Duration::from_secs(3_600));
+    host.drain(&id).await.unwrap();
+    let state = runtime.state::<Patient>("p").await.unwrap().unwrap();
+    assert_eq!(state.answers, ["TimedOut"]);
+    assert!(store.load_state(&address).await.unwrap().is_some());
+
+    // A stopped actor abandons its open asks: their timeouts are deleted with the stop
+    // (nothing wakes it for them), and a late reply finds no open ask.
+    patient
+        .ask("far-away".into(), 3 * 3_600_000)
+        .send()
+        .await
+        .unwrap();
+    patient.retire().send().await.unwrap();
+    host.drain(&id).await.unwrap();
+    let queued = runtime.operator().mailbox(&address, 10).await.unwrap();
+    assert!(queued.is_empty(), "the timeout is deleted: {queued:?}");
+    store.delete_expired(clock.now_millis());
+    runtime
+        .host::<mqless_tests::conversation::Sensor>()
+        .unwrap()
+        .drain(&mqless::ActorId::new("far-away").unwrap())
+        .await
+        .unwrap();
+    host.drain(&id).await.unwrap();
+    let after = runtime.state::<Patient>("p").await.unwrap();
+    assert!(
+        after.is_none_or(|p| p.answers.is_empty()),
+        "the late reply was dropped"
+    );
+}
