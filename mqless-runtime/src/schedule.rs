@@ -174,6 +174,7 @@ impl Reminder {
             missed: self.missed,
             registration: MessageId::generate(now, None),
             caught_up: 0,
+            chained: false,
         };
         Ok((spec, first))
     }

@@ -86,6 +86,16 @@ pub struct ReminderSpec {
     /// Fires run in a row so far to catch up (for [`Missed::CatchUp`]).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub caught_up: u32,
+    /// Queued by the previous fire of its chain, not by its registration: such a fire
+    /// goes on only while the actor's record knows its chain, so a fire left queued
+    /// after the record is gone (its actor stopped or expired) is dropped, not revived.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub chained: bool,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 #[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference

@@ -85,6 +85,12 @@ impl Heart {
         Ok(())
     }
 
+    /// Stops the actor: its state, reminders and open asks are gone.
+    pub fn retire(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+        ctx.stop()?;
+        Ok(())
+    }
+
     /// Ends reminder `name`.
     pub fn stop_named(&mut self, name: String, ctx: &mut Context) -> Result<(), RuntimeError> {
         ctx.cancel_reminder(&name)?;

@@ -261,6 +261,7 @@ fn envelopes() {
                     missed: mqless::schedule::Missed::CatchUp { max: 3 },
                     registration: MessageId::from_u128((1_800_000_000_000u128 << 80) | 1),
                     caught_up: 1,
+                    chained: false,
                 }),
                 ..Envelope::new(body.clone(), false, None)
                     .scheduled(1_800_000_010_000, Some("beat".into()))

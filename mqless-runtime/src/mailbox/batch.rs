@@ -308,11 +308,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             // Not written by MQLess: run it as the plain message it also is.
             return Ok(true);
         };
-        match self
-            .next
-            .registry()
-            .classify(name, spec.registration, item.id, at)
-        {
+        match self.next.registry().classify(name, spec, item.id, at) {
             Ok(FireKind::Chain) => {
                 let plan = reminder::plan(spec, at, self.host.clock.now_millis());
                 self.queue_next_fire(name, envelope, spec, plan.next)?;
@@ -346,10 +342,7 @@ impl<'l, A: Actor> Batch<'l, A> {
         else {
             return Ok(());
         };
-        let kind = self
-            .next
-            .registry()
-            .classify(name, spec.registration, item.id, at);
+        let kind = self.next.registry().classify(name, spec, item.id, at);
         if kind == Ok(FireKind::Chain) {
             let plan = reminder::plan(spec, at, self.host.clock.now_millis());
             self.queue_next_fire(name, envelope, spec, plan.next)?;
@@ -417,11 +410,39 @@ impl<'l, A: Actor> Batch<'l, A> {
         Ok(())
     }
 
+    /// Records the reminders the handler registered on this actor (first fires among
+    /// its sends), deleting the queued fires of those they replace.
+    fn register_own_reminders(&mut self, sent: &[(Address, MailboxItem)]) {
+        let limits = self.host.config.limits;
+        let me = &**self.address;
+        let own = sent.iter().filter(|(to, _)| to == me).map(|(_, item)| item);
+        for item in own {
+            let Ok(envelope) = Envelope::decode(&item.envelope, &limits) else {
+                continue;
+            };
+            let (Some(spec), Some(name)) = (&envelope.reminder, envelope.name.as_deref()) else {
+                continue;
+            };
+            if let Some(replaced) = self
+                .next
+                .registry()
+                .register(name, spec.registration, item.id)
+            {
+                self.drop_queued_fire(replaced);
+            }
+        }
+    }
+
     /// Cancels reminder `name` as of `now`, deleting its queued fire with the commit.
     fn cancel_reminder(&mut self, name: &str, now: u64) {
-        let Some(fire) = self.next.registry().cancel(name, now) else {
-            return;
-        };
+        if let Some(fire) = self.next.registry().cancel(name, now) {
+            self.drop_queued_fire(fire);
+        }
+    }
+
+    /// Deletes a reminder's queued fire with the commit: from this batch's sends if it
+    /// is among them, else from the mailbox (consumed, never run).
+    fn drop_queued_fire(&mut self, fire: MessageId) {
         let me = &**self.address;
         let queued_by_this_batch = self
             .outgoing
@@ -477,6 +498,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                         return gave_up(error);
                     }
                     self.next.awaiting.extend(awaiting);
+                    self.register_own_reminders(&sent);
                     self.outgoing_bytes += transaction_bytes(&sent);
                     self.outgoing.extend(sent);
                     self.next.last_sent = last_sent;

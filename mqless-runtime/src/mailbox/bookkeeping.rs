@@ -112,13 +112,15 @@ impl Bookkeeping {
         }
     }
 
-    /// When the last open ask times out (an ask's id is its timeout message's, whose
-    /// time is its due time); `None` without open asks.
-    pub(super) fn open_asks_until(&self) -> Option<u64> {
+    /// Until when the record is needed, idle or not: the latest due time of what it
+    /// keeps track of, its open asks' timeouts and its live reminders' next fires
+    /// (their ids carry their due times). `None` when it tracks none.
+    pub(super) fn needed_until(&self) -> Option<u64> {
         self.awaiting
             .iter()
             .chain(&self.timeouts_in_dead_letters)
-            .map(|ask| ask.timestamp_millis())
+            .chain(self.reminder_fires.values())
+            .map(|id| id.timestamp_millis())
             .max()
     }
 

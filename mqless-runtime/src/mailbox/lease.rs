@@ -41,9 +41,9 @@ struct Filled {
     head: Option<MailboxItem>,
 }
 
-/// How long past its last ask's timeout an idle actor's record is kept: the timeout
-/// is handled within a sweep period of its time, and DynamoDB's TTL must not delete the
-/// record before (its open asks live there).
+/// How long past its last ask's timeout (or its reminders' next fire) an idle actor's
+/// record is kept: they are handled within a sweep period of their time, and DynamoDB's
+/// TTL must not delete the record before (it keeps their bookkeeping).
 const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Whether a store error says the commit can never land as it is: over DynamoDB's item
@@ -422,14 +422,15 @@ impl<'h, A: Actor> Lease<'h, A> {
             outgoing,
             continued,
             // A stopped actor's record expires at once; else after its idle time to live,
-            // but not while an ask it made is open: its answer needs the record.
+            // but not while an ask it made is open or a reminder of it is live: their
+            // answers and fires need the record.
             expires_at: if self.working.stopped {
                 Some(now)
             } else {
                 A::IDLE_TTL.map(|ttl| {
                     let idle = now.saturating_add(millis(ttl));
                     idle.max(
-                        next.open_asks_until()
+                        next.needed_until()
                             .map_or(0, |due| due.saturating_add(millis(ANSWER_MARGIN))),
                     )
                 })

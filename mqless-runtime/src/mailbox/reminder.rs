@@ -48,15 +48,16 @@ pub(super) struct Registry<'b> {
 }
 
 impl Registry<'_> {
-    /// What the fire `fire` of `registration` under `name`, due `at`, is; adopts a new
-    /// registration. `Err` when the actor already has [`MAX_REMINDERS`] live ones.
+    /// What the fire `fire` of `spec`'s registration under `name`, due `at`, is; adopts
+    /// a new registration. `Err` when the actor already has [`MAX_REMINDERS`] live ones.
     pub(super) fn classify(
         &mut self,
         name: &str,
-        registration: MessageId,
+        spec: &ReminderSpec,
         fire: MessageId,
         at: u64,
     ) -> Result<FireKind, String> {
+        let registration = spec.registration;
         // A fire queued by MQLess has its delivery time as its id's time; a redriven
         // copy was queued under a new id.
         let original = fire.timestamp_millis() == at;
@@ -68,6 +69,9 @@ impl Registry<'_> {
                 None if original => FireKind::Chain,
                 _ => FireKind::Copy,
             }),
+            // A chain the record does not know: the record that queued it is gone (the
+            // actor stopped or expired, and TTL deleted it): it ended with it.
+            _ if spec.chained => Ok(FireKind::Stale),
             _ if !original => Ok(FireKind::Copy),
             _ if self.tips.len() >= MAX_REMINDERS && !self.tips.contains_key(name) => Err(format!(
                 "the actor already has {MAX_REMINDERS} live reminders; cancel one (`Context::cancel_reminder`) before registering another"
@@ -79,6 +83,31 @@ impl Registry<'_> {
                 Ok(FireKind::Chain)
             }
         }
+    }
+
+    /// Records a registration this actor's own handler made, whose first fire `fire`
+    /// the batch queues: the record knows the chain from the start, so a cancel or a
+    /// stop before the first fire deletes it too. Returns the fire of the chain it
+    /// replaces, to delete. Nothing when the registration is older than the one known,
+    /// or the actor has [`MAX_REMINDERS`] live ones (its first fire then says so).
+    pub(super) fn register(
+        &mut self,
+        name: &str,
+        registration: MessageId,
+        fire: MessageId,
+    ) -> Option<MessageId> {
+        let known = self
+            .latest
+            .get(name)
+            .is_some_and(|latest| *latest > registration);
+        let full = self.tips.len() >= MAX_REMINDERS && !self.tips.contains_key(name);
+        if known || full {
+            return None;
+        }
+        self.latest.insert(name.to_owned(), registration);
+        self.tips
+            .insert(name.to_owned(), fire)
+            .filter(|old| *old != fire)
     }
 
     /// Records the chain's next fire, or its end.
@@ -160,6 +189,7 @@ pub(super) fn next_fire(
     let next = Envelope {
         reminder: Some(ReminderSpec {
             caught_up,
+            chained: true,
             ..spec.clone()
         }),
         from: envelope.from.clone(),
@@ -182,6 +212,7 @@ mod tests {
             missed,
             registration: MessageId::from_u128(1),
             caught_up: 0,
+            chained: false,
         }
     }
 
@@ -271,6 +302,15 @@ mod tests {
         assert_eq!(plan(&spec, 20, 21).next, Some((30, 0)));
     }
 
+    /// A fire of registration `id`: its first (`chained: false`) or a later one.
+    fn of(id: MessageId, chained: bool) -> ReminderSpec {
+        ReminderSpec {
+            registration: id,
+            chained,
+            ..spec(Missed::FireOnce)
+        }
+    }
+
     #[test]
     fn only_the_chains_own_fire_goes_on() {
         let (mut latest, mut tips) = (BTreeMap::new(), BTreeMap::new());
@@ -281,20 +321,38 @@ mod tests {
         let (old, new) = (MessageId::from_u128(5 << 80), MessageId::from_u128(6 << 80));
         let fire = |at: u64| MessageId::scheduled(at);
         let first = fire(10);
-        assert_eq!(registry.classify("r", old, first, 10), Ok(FireKind::Chain));
+        let classify = |registry: &mut Registry<'_>, id, chained, fire, at| {
+            registry.classify("r", &of(id, chained), fire, at)
+        };
+        assert_eq!(
+            classify(&mut registry, old, false, first, 10),
+            Ok(FireKind::Chain)
+        );
         registry.chained("r", Some(fire(20)));
         // A redriven copy of the first fire: its id is not its delivery time.
         let copy = MessageId::from_u128(7 << 80);
-        assert_eq!(registry.classify("r", old, copy, 10), Ok(FireKind::Copy));
-        assert_eq!(registry.classify("r", old, first, 10), Ok(FireKind::Copy));
-        let second = registry.tips["r"];
-        assert_eq!(registry.classify("r", old, second, 20), Ok(FireKind::Chain));
-        // A newer registration replaces it; the old chain's fires are stale.
         assert_eq!(
-            registry.classify("r", new, fire(30), 30),
+            classify(&mut registry, old, false, copy, 10),
+            Ok(FireKind::Copy)
+        );
+        assert_eq!(
+            classify(&mut registry, old, false, first, 10),
+            Ok(FireKind::Copy)
+        );
+        let second = registry.tips["r"];
+        assert_eq!(
+            classify(&mut registry, old, true, second, 20),
             Ok(FireKind::Chain)
         );
-        assert_eq!(registry.classify("r", old, second, 20), Ok(FireKind::Stale));
+        // A newer registration replaces it; the old chain's fires are stale.
+        assert_eq!(
+            classify(&mut registry, new, false, fire(30), 30),
+            Ok(FireKind::Chain)
+        );
+        assert_eq!(
+            classify(&mut registry, old, true, second, 20),
+            Ok(FireKind::Stale)
+        );
         registry.chained("r", Some(fire(40)));
         let tip = registry.tips["r"];
         assert_eq!(
@@ -302,7 +360,57 @@ mod tests {
             Some(tip),
             "the queued fire to delete"
         );
-        assert_eq!(registry.classify("r", new, tip, 40), Ok(FireKind::Stale));
+        assert_eq!(
+            classify(&mut registry, new, true, tip, 40),
+            Ok(FireKind::Stale)
+        );
+        // A later fire of a chain the record does not know (the record was deleted
+        // after a stop): dropped, never adopted.
+        let (mut latest, mut tips) = (BTreeMap::new(), BTreeMap::new());
+        let mut forgotten = Registry {
+            latest: &mut latest,
+            tips: &mut tips,
+        };
+        assert_eq!(
+            classify(&mut forgotten, new, true, fire(60), 60),
+            Ok(FireKind::Stale)
+        );
+        assert!(forgotten.latest.is_empty());
+    }
+
+    #[test]
+    fn a_registration_made_by_the_actor_is_known_before_its_first_fire() {
+        let (mut latest, mut tips) = (BTreeMap::new(), BTreeMap::new());
+        let mut registry = Registry {
+            latest: &mut latest,
+            tips: &mut tips,
+        };
+        let old = MessageId::from_u128(5 << 80);
+        let first = MessageId::scheduled(10);
+        assert_eq!(registry.register("r", old, first), None);
+        assert_eq!(
+            registry.cancel("r", 5),
+            Some(first),
+            "a cancel deletes the first fire"
+        );
+        assert_eq!(
+            registry.register("r", old, first),
+            None,
+            "cancelled: ignored"
+        );
+        assert!(registry.tips.is_empty());
+        // Registered again after the cancel (ids come later in the process's sequence).
+        let new = MessageId::generate(6, None);
+        let again = MessageId::scheduled(20);
+        assert_eq!(registry.register("r", new, again), None);
+        let replacing = MessageId::scheduled(30);
+        let newer = MessageId::generate(7, None);
+        assert_eq!(registry.register("r", newer, replacing), Some(again));
+        assert_eq!(registry.register("r", new, again), None, "older: ignored");
+        assert_eq!(
+            registry.classify("r", &of(newer, false), replacing, 30),
+            Ok(FireKind::Chain)
+        );
     }
 
     #[test]
@@ -314,7 +422,8 @@ mod tests {
         };
         let registration = MessageId::from_u128(5 << 80);
         let live = |registry: &mut Registry<'_>, name: &str| {
-            let kind = registry.classify(name, registration, MessageId::scheduled(10), 10);
+            let kind =
+                registry.classify(name, &of(registration, false), MessageId::scheduled(10), 10);
             if kind == Ok(FireKind::Chain) {
                 registry.chained(name, Some(MessageId::scheduled(20)));
             }
