@@ -223,6 +223,11 @@ pub(crate) async fn reminders(
             // A one-off copy (a redriven fire): the chain goes on from its own fire.
             continue;
         }
+        if spec.chained && !registry.contains_key(&name) {
+            // A chain the record no longer knows (deleted after a stop or expiry): its
+            // fire is dropped when it comes due.
+            continue;
+        }
         let newer_known = registry
             .get(&name)
             .is_some_and(|latest| registration < *latest)
