@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use mqless::mailbox::{DrainConfig, DrainEnd};
 use mqless::testing::RecordingInvoker;
-use mqless::{ActorId, Actors, Embedded};
+use mqless::{ActorId, Embedded};
 use mqless_tests::local_aws;
 use serde::{Deserialize, Serialize};
 
