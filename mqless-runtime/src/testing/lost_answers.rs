@@ -8,9 +8,12 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use aws_sdk_dynamodb::config::interceptors::BeforeDeserializationInterceptorContextMut;
+use aws_sdk_dynamodb::config::interceptors::{
+    BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+};
 use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_smithy_types::body::SdkBody;
+use aws_smithy_types::config_bag::{Storable, StoreReplace};
 
 use super::Rng;
 
@@ -125,23 +128,45 @@ impl LostAnswers {
     }
 }
 
+/// Marks an operation that writes, in its config bag.
+#[derive(Debug, Clone)]
+struct Write;
+
+impl Storable for Write {
+    type Storer = StoreReplace<Self>;
+}
+
 impl Intercept for LostAnswers {
     fn name(&self) -> &'static str {
         "MQLessLostAnswers"
+    }
+
+    /// Notes whether the request writes: the request is gone by the time its answer is.
+    fn read_before_transmit(
+        &self,
+        context: &BeforeTransmitInterceptorContextRef<'_>,
+        _runtime_components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
+        let write = context
+            .request()
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .is_some_and(|operation| WRITES.contains(&operation));
+        if write {
+            cfg.interceptor_state().store_put(Write);
+        }
+        Ok(())
     }
 
     fn modify_before_deserialization(
         &self,
         context: &mut BeforeDeserializationInterceptorContextMut<'_>,
         _runtime_components: &RuntimeComponents,
-        _cfg: &mut ConfigBag,
+        cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let write = context
-            .inner()
-            .request()
-            .and_then(|request| request.headers().get("x-amz-target"))
-            .and_then(|target| target.rsplit('.').next())
-            .is_some_and(|operation| WRITES.contains(&operation));
+        let write = cfg.load::<Write>().is_some();
         if !write || !context.response().status().is_success() || !self.roll() {
             return Ok(());
         }
