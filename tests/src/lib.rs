@@ -2,6 +2,7 @@
 //! the seeded scenario runner for users' actors are the public kit, `mqless::testing`.
 
 pub mod bank;
+pub mod cart;
 pub mod conversation;
 pub mod events;
 pub mod in_flight;

@@ -42,6 +42,26 @@ impl Sink {
     }
 }
 
+/// Queues one `broadcast` to `{id}-sink` per count, of blobs of `bytes`, then drains
+/// broadcaster `id` once.
+async fn broadcast_and_drain(
+    runtime: &Embedded,
+    id: &str,
+    counts: &[u32],
+    bytes: u32,
+) -> mqless::mailbox::DrainReport {
+    let broadcaster = runtime.client::<Broadcaster>(id).unwrap();
+    for &count in counts {
+        broadcaster
+            .broadcast(format!("{id}-sink"), count, bytes)
+            .send()
+            .await
+            .unwrap();
+    }
+    let host = runtime.host::<Broadcaster>().unwrap();
+    host.drain(&ActorId::new(id).unwrap()).await.unwrap()
+}
+
 /// Two messages, each sending 40 x 60 KiB (2.4 MB each, 4.8 MB together), queued for one
 /// drain: the batch must stop after the first, so each commit stays under 4 MB.
 pub async fn two_big_fan_outs_commit_in_separate_batches(store: Arc<dyn mqless::store::Store>) {
@@ -52,19 +72,7 @@ pub async fn two_big_fan_outs_commit_in_separate_batches(store: Arc<dyn mqless::
     runtime.register::<Broadcaster>().unwrap();
     runtime.register::<Sink>().unwrap();
     let id = format!("fan-{}", mqless::MessageId::generate(1, None));
-    let broadcaster = runtime.client::<Broadcaster>(id.clone()).unwrap();
-    for _ in 0..2 {
-        broadcaster
-            .broadcast(format!("{id}-sink"), 40, 60 * 1024)
-            .send()
-            .await
-            .unwrap();
-    }
-    let host = runtime.host::<Broadcaster>().unwrap();
-    let report = host
-        .drain(&ActorId::new(id.as_str()).unwrap())
-        .await
-        .unwrap();
+    let report = broadcast_and_drain(&runtime, &id, &[40, 40], 60 * 1024).await;
     assert_eq!(
         (
             report.processed,
@@ -101,19 +109,7 @@ pub async fn sends_over_the_item_cap_are_dead_lettered(store: Arc<dyn mqless::st
     runtime.register::<Broadcaster>().unwrap();
     runtime.register::<Sink>().unwrap();
     let id = format!("many-{}", mqless::MessageId::generate(1, None));
-    let broadcaster = runtime.client::<Broadcaster>(id.clone()).unwrap();
-    for count in [120, 90, 60] {
-        broadcaster
-            .broadcast(format!("{id}-sink"), count, 16)
-            .send()
-            .await
-            .unwrap();
-    }
-    let host = runtime.host::<Broadcaster>().unwrap();
-    let report = host
-        .drain(&ActorId::new(id.as_str()).unwrap())
-        .await
-        .unwrap();
+    let report = broadcast_and_drain(&runtime, &id, &[120, 90, 60], 16).await;
     assert_eq!(
         (
             report.processed,

@@ -11,6 +11,7 @@ use mqless::id::Address;
 use mqless::store::Store as _;
 use mqless::testing::ManualClock;
 use mqless::{Actors as _, Embedded};
+use mqless_tests::cart::Cart;
 use serde::{Deserialize, Serialize};
 
 const BASE: u64 = 1_960_000_000_000;
@@ -19,44 +20,6 @@ const BASE: u64 = 1_960_000_000_000;
 async fn nothing_depends_on_a_record_after_its_expiry() {
     a_stopped_actor_stays_gone_after_its_record_is_deleted(BASE).await;
     an_open_ask_keeps_an_idle_actors_record(BASE + 10 * 3_600_000).await;
-}
-
-/// A cart that keeps itself alive with a reminder, and checks out by stopping.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Cart {
-    items: Vec<String>,
-    pings: u32,
-}
-
-#[mqless::actor]
-impl Cart {
-    /// Adds an item.
-    pub fn add(&mut self, item: String) -> usize {
-        self.items.push(item);
-        self.items.len()
-    }
-
-    /// Pings itself every minute.
-    pub async fn keep_alive(
-        &mut self,
-        ctx: &mut mqless::Context,
-    ) -> Result<(), mqless::RuntimeError> {
-        let me = ctx.actor::<Cart>(ctx.id().as_str())?;
-        let every = mqless::schedule::Reminder::every(Duration::from_secs(60));
-        me.ping().remind("ping", every).await?;
-        Ok(())
-    }
-
-    /// One ping.
-    pub fn ping(&mut self) {
-        self.pings += 1;
-    }
-
-    /// Checks out: the cart is gone.
-    pub fn check_out(&mut self, ctx: &mut mqless::Context) -> Result<usize, mqless::RuntimeError> {
-        ctx.stop()?;
-        Ok(self.items.len())
-    }
 }
 
 /// DynamoDB's TTL deletes a stopped actor's record some time after the stop: once it is

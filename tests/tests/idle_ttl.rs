@@ -12,6 +12,7 @@ use mqless::id::Address;
 use mqless::store::{QuarantineRecord, Store};
 use mqless::testing::ManualClock;
 use mqless::{Actor as _, Embedded};
+use mqless_tests::cart::Cart;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -153,42 +154,6 @@ async fn on_dynamodb_local() {
         }
     }
     assert_eq!(letters, 1);
-}
-
-/// A cart that checks out by stopping itself.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Cart {
-    items: Vec<String>,
-    pings: u32,
-}
-
-#[mqless::actor]
-impl Cart {
-    pub fn add(&mut self, item: String) -> usize {
-        self.items.push(item);
-        self.items.len()
-    }
-
-    /// Pings itself every minute.
-    pub async fn keep_alive(
-        &mut self,
-        ctx: &mut mqless::Context,
-    ) -> Result<(), mqless::RuntimeError> {
-        let me = ctx.actor::<Cart>(ctx.id().as_str())?;
-        let every = mqless::schedule::Reminder::every(Duration::from_secs(60));
-        me.ping().remind("ping", every).await?;
-        Ok(())
-    }
-
-    pub fn ping(&mut self) {
-        self.pings += 1;
-    }
-
-    /// Checks out: the cart is gone.
-    pub fn check_out(&mut self, ctx: &mut mqless::Context) -> Result<usize, mqless::RuntimeError> {
-        ctx.stop()?;
-        Ok(self.items.len())
-    }
 }
 
 async fn a_stopped_actor_is_gone(store: Arc<dyn Store>, base: u64) {

@@ -83,6 +83,12 @@ async fn reminders_on_a_manual_clock() {
     cancelled_names_free_their_slots(base + 3 * 3_600_000).await;
 }
 
+/// The dead letters of heart `h`.
+async fn dead_letters(runtime: &mqless::Embedded) -> Vec<mqless::recovery::DeadLetter> {
+    let letters = runtime.dead_letters::<Heart>("h").unwrap();
+    letters.list().await.unwrap()
+}
+
 /// The beats of `heart` as seconds after `base`.
 async fn beats_since(heart: &HeartClient, base: u64) -> Vec<u64> {
     let beats = heart.beats().query().await.unwrap();
@@ -133,12 +139,7 @@ async fn a_fire_whose_commit_is_refused_keeps_the_chain(base: u64) {
         clock.advance(Duration::from_secs(10));
         sweep_and_drain(&runtime).await;
     }
-    let letters = runtime
-        .dead_letters::<Heart>("h")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = dead_letters(&runtime).await;
     assert_eq!(letters.len(), 1, "the fire at 10 s: {letters:?}");
     assert_eq!(beats_since(&heart, base).await, vec![20, 30]);
     assert_eq!(runtime.reminders::<Heart>("h").await.unwrap().len(), 1);
@@ -175,12 +176,7 @@ async fn cancelled_names_free_their_slots(base: u64) {
         assert!(runtime.reminders::<Heart>("h").await.unwrap().is_empty());
     }
     assert_eq!(heart.beats().query().await.unwrap().len(), 3 * LIVE);
-    let letters = runtime
-        .dead_letters::<Heart>("h")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
+    let letters = dead_letters(&runtime).await;
     assert!(letters.is_empty(), "{letters:?}");
     // Nothing fires after the cancels.
     clock.advance(Duration::from_secs(60));
