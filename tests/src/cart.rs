@@ -43,3 +43,44 @@ impl Cart {
         Ok(self.items.len())
     }
 }
+
+/// A wake-up for an address with nothing queued (a stray, repeated or forged one) makes
+/// the acquire create a `#state` record; it used to stay forever, read by every sweep.
+/// It now expires a day later unless a message commits to it first.
+pub async fn a_stray_wake_up_leaves_no_lasting_record(
+    store: std::sync::Arc<dyn mqless::store::Store>,
+) {
+    use mqless::clock::Clock as _;
+    let clock = mqless::clock::SystemClock;
+    let runtime = mqless::Embedded::builder()
+        .store(store.clone())
+        .manual_drains(std::sync::Arc::new(mqless::testing::RecordingInvoker::new()))
+        .build();
+    runtime.register::<Cart>().unwrap();
+    let id = format!("stray-{}", mqless::MessageId::generate(1, None));
+    let address = mqless::id::Address::parse(&format!("Cart/{id}")).unwrap();
+    let host = runtime.host::<Cart>().unwrap();
+    host.drain(&mqless::ActorId::new(id.as_str()).unwrap())
+        .await
+        .unwrap();
+    let stub = store
+        .load_state(&address)
+        .await
+        .unwrap()
+        .expect("the acquire's record");
+    assert_eq!(stub.version, 0);
+    let day = 24 * 3_600_000;
+    assert_eq!(
+        stub.expires_at.map(|at| at.div_ceil(1000)),
+        Some((clock.now_millis() + day).div_ceil(1000)),
+        "a stub expires a day later"
+    );
+    // A message that commits makes it a record like any other.
+    let cart = mqless::Actors::client::<Cart>(&runtime, id.clone()).unwrap();
+    cart.add("apple".into()).send().await.unwrap();
+    host.drain(&mqless::ActorId::new(id.as_str()).unwrap())
+        .await
+        .unwrap();
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert_eq!((record.version, record.expires_at), (1, None));
+}

@@ -406,6 +406,12 @@ async fn big_fan_outs_commit_under_the_transaction_limit_on_dynamodb_local() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stray_wake_up_leaves_no_lasting_record_on_dynamodb_local() {
+    let store = local_aws::fresh_store("stray").await;
+    mqless_tests::cart::a_stray_wake_up_leaves_no_lasting_record(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_over_the_transaction_item_cap_are_dead_lettered_on_dynamodb_local() {
     let store = local_aws::fresh_store("itemcap").await;
     mqless_tests::limits::sends_over_the_item_cap_are_dead_lettered(Arc::new(store)).await;

@@ -17,6 +17,17 @@ use serde::{Deserialize, Serialize};
 const BASE: u64 = 1_960_000_000_000;
 
 #[tokio::test]
+async fn a_stray_wake_up_leaves_no_lasting_record() {
+    let store = mqless::store::MemoryStore::new();
+    mqless_tests::cart::a_stray_wake_up_leaves_no_lasting_record(Arc::new(store.clone())).await;
+    assert_eq!(
+        store.delete_expired(u64::MAX),
+        0,
+        "the committed record stays"
+    );
+}
+
+#[tokio::test]
 async fn nothing_depends_on_a_record_after_its_expiry() {
     a_stopped_actor_stays_gone_after_its_record_is_deleted(BASE).await;
     an_open_ask_keeps_an_idle_actors_record(BASE + 10 * 3_600_000).await;

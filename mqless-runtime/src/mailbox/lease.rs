@@ -46,6 +46,22 @@ struct Filled {
 /// TTL must not delete the record before (it keeps their bookkeeping).
 const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(3600);
 
+/// How long the record of a wake-up that found nothing (a stray address) is kept.
+const STUB_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+/// Lets the record a lease's acquire created expire: it was never committed, and the
+/// mailbox was empty (a stray wake-up). Best effort: a stub that stays is read by
+/// sweeps, nothing worse.
+async fn expire_stub<A: Actor>(host: &ActorHost<A>, address: &Address, epoch: u64) {
+    let at = host
+        .clock
+        .now_millis()
+        .saturating_add(millis(STUB_TIME_TO_LIVE));
+    if let Err(error) = host.store.expire_stub(address, epoch, at).await {
+        tracing::debug!(actor = %address, %error, "a stray wake-up's record could not be set to expire");
+    }
+}
+
 /// Whether a store error says the commit can never land as it is: over DynamoDB's item
 /// or transaction limit. Such a batch is retried one message at a time, and a message
 /// that cannot commit even alone is dead-lettered.
@@ -167,6 +183,9 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             if items.is_empty() {
                 store.release(self.address, self.epoch).await?;
+                if self.version == 0 {
+                    expire_stub(self.host, self.address, self.epoch).await;
+                }
                 return Ok(LeaseEnd::Released);
             }
             let read_all = items.len() < self.batch_size;

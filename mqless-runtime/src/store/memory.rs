@@ -222,6 +222,21 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
+    fn expire_stub<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
+            if record.version == 0 && record.epoch == epoch && record.lease_expires_at == 0 {
+                record.expires_at = Some(at);
+            }
+        }
+        Box::pin(async { Ok(()) })
+    }
+
     fn abandon<'a>(
         &'a self,
         address: &'a Address,

@@ -392,6 +392,21 @@ pub trait Store: Send + Sync + 'static {
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>>;
 
+    /// Lets a record that was never committed expire at `at` (DynamoDB's TTL then
+    /// deletes it), if it is still as the caller's lease left it: released, at `epoch`,
+    /// at version 0. Such a stub is what an acquire leaves for an address with nothing
+    /// queued (a stray or repeated wake-up): it would otherwise stay forever, read by
+    /// every sweep. The default does nothing, for stores without expiry.
+    fn expire_stub<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = (address, epoch, at);
+        Box::pin(async { Ok(()) })
+    }
+
     /// Frees the lease and sets [`StateRecord::stalled_leases`] to 0 if the record still
     /// has `epoch`; otherwise does nothing.
     fn release<'a>(

@@ -315,6 +315,14 @@ impl<S: Store> Store for FaultyStore<S> {
             self.faulty(move || self.inner.commit(a, commit)).await
         })
     }
+    fn expire_stub<'a>(
+        &'a self,
+        a: &'a Address,
+        epoch: u64,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.expire_stub(a, epoch, at))
+    }
     fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.releasing().await?;

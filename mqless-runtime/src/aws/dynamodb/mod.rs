@@ -207,6 +207,32 @@ impl Store for DynamoStore {
         })
     }
 
+    fn expire_stub<'a>(
+        &'a self,
+        address: &'a Address,
+        epoch: u64,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&*self.table)
+                .set_key(Some(state_key(address)))
+                .update_expression("SET #ttl = :ttl")
+                .condition_expression("ver = :zero AND ep = :ep AND attribute_not_exists(lease)")
+                .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_values(":ttl", n(at.div_ceil(1000)))
+                .expression_attribute_values(":zero", n(0))
+                .expression_attribute_values(":ep", n(epoch))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await;
+            // A failed condition: someone acquired or committed meanwhile; leave it.
+            self.counted_if(result).map(drop)
+        })
+    }
+
     fn abandon<'a>(
         &'a self,
         address: &'a Address,
