@@ -59,9 +59,10 @@ pub struct Embedded {
 }
 
 impl Drop for Embedded {
-    /// Stops taking work as [`Embedded::shutdown`] does, without waiting: drains in
-    /// flight commit the batch they are in, release their leases and end; nothing new
-    /// starts. A runtime built next over the same store (a redeploy) takes over.
+    /// Stops taking work as [`Embedded::shutdown`] does, without waiting: the runtime's
+    /// drains in flight commit the batch they are in, release their leases and end;
+    /// nothing new starts. A runtime built next over the same store (a redeploy) takes
+    /// over. Hosts taken with [`Embedded::host`] are driven by their holder, and go on.
     fn drop(&mut self) {
         self.stop_taking_work();
     }
@@ -183,7 +184,9 @@ impl Embedded {
     /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
     pub fn register<A: Actor>(&self) -> Result<&Self, Error> {
         self.events.declare::<A>()?;
-        let host: Arc<dyn Drain> = Arc::new(self.host::<A>()?);
+        // The runtime's own drains stop with it; hosts handed out by `host` do not.
+        let host = self.host::<A>()?.with_stop(Arc::clone(&self.stopping));
+        let host: Arc<dyn Drain> = Arc::new(host);
         let actor_type = ActorType::new(A::TYPE_NAME)?;
         self.invoker
             .register(actor_type.clone(), Arc::downgrade(&host) as Weak<dyn Drain>);
@@ -227,8 +230,7 @@ impl Embedded {
             self.config.clone(),
         )?
         .with_local_replies(Arc::clone(&self.local_replies))
-        .with_events(Arc::clone(&self.events))
-        .with_stop(Arc::clone(&self.stopping)))
+        .with_events(Arc::clone(&self.events)))
     }
 
     /// Stops taking work and waits for the drains in flight to end: each commits the

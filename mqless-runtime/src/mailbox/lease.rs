@@ -191,10 +191,16 @@ impl<'h, A: Actor> Lease<'h, A> {
             let read_all = items.len() < self.batch_size;
             let filled = self.fill(&items, read_all).await?;
             let stop = filled.stop;
-            if stop == Stop::Waiting && filled.taken == 0 && filled.next.consumed.is_empty() {
-                // Only messages scheduled for later: nothing to commit.
+            let nothing_taken = filled.taken == 0 && filled.next.consumed.is_empty();
+            if nothing_taken && matches!(stop, Stop::Waiting | Stop::Deadline) {
+                // Only messages scheduled for later, or the deadline (or a shutdown) came
+                // before the first message: nothing to commit.
                 store.release(self.address, self.epoch).await?;
-                return Ok(LeaseEnd::Released);
+                return Ok(if stop == Stop::Deadline {
+                    LeaseEnd::Deadline
+                } else {
+                    LeaseEnd::Released
+                });
             }
             let release = stop != Stop::Full;
             match self

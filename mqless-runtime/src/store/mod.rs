@@ -231,6 +231,11 @@ pub enum DeadLetterKind {
     /// A tell whose method returned `Err`: it ran, and the state was left unchanged.
     /// Kept because nobody else hears of a tell's error; redrive runs it again.
     Rejected,
+    /// An item in the mailbox that MQLess did not write and cannot read (a sort key that
+    /// is not a message id, an envelope that is not binary), moved out of the mailbox
+    /// so its actor is not woken for it forever. On DynamoDB the dead letter keeps the
+    /// item's other attributes in `raw`.
+    Malformed,
 }
 
 impl DeadLetterKind {
@@ -240,16 +245,17 @@ impl DeadLetterKind {
         match self {
             Self::Failed => "failed",
             Self::Rejected => "rejected",
+            Self::Malformed => "malformed",
         }
     }
 
     /// The kind stored as `name`; unknown names read as `Failed`.
     #[must_use]
     pub fn from_name(name: &str) -> Self {
-        if name == "rejected" {
-            Self::Rejected
-        } else {
-            Self::Failed
+        match name {
+            "rejected" => Self::Rejected,
+            "malformed" => Self::Malformed,
+            _ => Self::Failed,
         }
     }
 }

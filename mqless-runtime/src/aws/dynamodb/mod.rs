@@ -5,6 +5,7 @@ mod actors;
 mod admin;
 mod capacity;
 mod errors;
+mod malformed;
 mod requests;
 pub mod schema;
 mod subscriptions;
@@ -157,21 +158,24 @@ impl Store for DynamoStore {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
         Box::pin(async move {
-            self.query_prefix(address, MESSAGE, limit, |item| {
-                match schema::mailbox_item(item) {
-                    Ok(message) => Some(message),
-                    Err(reason) => {
-                        // Written past the client (by hand, another language, an older
-                        // version): never run, never deleted, never blocking the rest.
-                        tracing::warn!(
-                            actor = %address, sk = ?item.get("sk"), %reason,
-                            "a malformed mailbox item is skipped; delete or rewrite it by hand"
-                        );
-                        None
+            let mut malformed = Vec::new();
+            let items = self
+                .query_prefix(address, MESSAGE, limit, |item| {
+                    match schema::mailbox_item(item) {
+                        Ok(message) => Some(message),
+                        Err(reason) => {
+                            // Written past the client (by hand, another language, an
+                            // older version): never run, never blocking the rest.
+                            malformed.push((item.clone(), reason));
+                            None
+                        }
                     }
-                }
-            })
-            .await
+                })
+                .await?;
+            for (item, reason) in malformed {
+                self.retire_malformed(address, item, &reason).await;
+            }
+            Ok(items)
         })
     }
 
