@@ -332,11 +332,14 @@ async fn create_table_turns_ttl_on_for_an_existing_table() {
 
 /// Items written past the client (by hand, by a client in another language, by an older
 /// version) never wedge an actor or a sweep: a lower-case id (which would run, then
-/// never be deleted under its canonical key), a String envelope, a sort key that is no
-/// id, and a queued item under a partition key that is not `Type/id` are skipped and
-/// logged; the actor's own messages run as usual, and the drain does not loop.
+/// never be deleted under its canonical key), a String envelope and a sort key that is
+/// no id are moved to the actor's dead letters (kind `Malformed`, the reason named, the
+/// item's attributes kept in `raw`), so the actor is not found pending in every sweep; a
+/// queued item under a partition key that is not `Type/id` (no actor to attribute it to)
+/// is skipped by the sweep. The actor's own messages run as usual, and the drain does
+/// not loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn foreign_mailbox_items_are_skipped_and_never_loop_a_drain_or_fail_a_sweep() {
+async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_a_sweep() {
     use mqless::aws::aws_sdk_dynamodb::primitives::Blob;
     use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
     use mqless_examples::counter::{Counter, CounterMessage};
@@ -396,7 +399,45 @@ async fn foreign_mailbox_items_are_skipped_and_never_loop_a_drain_or_fail_a_swee
         .await
         .expect("a foreign key does not fail the sweep");
     assert!(swept.failed.is_empty(), "{swept:?}");
+    assert!(
+        swept.pending.is_empty(),
+        "nothing left to wake for: {swept:?}"
+    );
     assert_eq!(counter.get().call().await, Ok(1));
+    let letters = runtime
+        .dead_letters::<Counter>("c")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter.kind, mqless::recovery::DeadLetterKind::Malformed);
+        assert!(letter.error.contains("cannot read"), "{}", letter.error);
+    }
+    let raw = client
+        .query()
+        .table_name(store.table())
+        .key_condition_expression("pk = :pk AND begins_with(sk, :d)")
+        .expression_attribute_values(":pk", AttributeValue::S("Counter/c".into()))
+        .expression_attribute_values(":d", AttributeValue::S("d#".into()))
+        .send()
+        .await
+        .unwrap();
+    let kept: Vec<String> = raw
+        .items()
+        .iter()
+        .filter_map(|item| {
+            item.get("raw")?
+                .as_m()
+                .ok()?
+                .get("sk")?
+                .as_s()
+                .ok()
+                .cloned()
+        })
+        .collect();
+    assert!(kept.contains(&"m#not-an-id".to_owned()), "{kept:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
