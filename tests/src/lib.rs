@@ -3,6 +3,7 @@
 
 pub mod bank;
 pub mod cart;
+pub mod conformance;
 pub mod conversation;
 pub mod events;
 pub mod in_flight;

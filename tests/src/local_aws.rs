@@ -90,3 +90,44 @@ pub async fn lambda_environment() -> mqless::aws::Environment {
         .expect("create the functions' table on DynamoDB Local");
     environment
 }
+
+/// Deletes from `store`'s table what DynamoDB's TTL would have deleted by `now`
+/// (milliseconds): every item whose `ttl` (seconds) is past. DynamoDB Local has no TTL
+/// deletion; tests call this at the moment they want it to happen.
+pub async fn delete_expired(store: &DynamoStore, now: u64) -> usize {
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
+    let config = mqless::aws::load_config().await;
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&config);
+    let mut deleted = 0;
+    let mut start = None;
+    loop {
+        let page = client
+            .scan()
+            .table_name(store.table())
+            .filter_expression("#ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", AttributeValue::N((now / 1000).to_string()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .expect("scan the test table");
+        for item in page.items() {
+            let key = ["pk", "sk"]
+                .iter()
+                .filter_map(|name| Some(((*name).to_owned(), item.get(*name)?.clone())))
+                .collect();
+            client
+                .delete_item()
+                .table_name(store.table())
+                .set_key(Some(key))
+                .send()
+                .await
+                .expect("delete an expired item");
+            deleted += 1;
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return deleted;
+        }
+    }
+}

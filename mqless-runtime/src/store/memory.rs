@@ -183,7 +183,17 @@ impl Store for MemoryStore {
             .record
             .get_or_insert_with(StateRecord::default);
         let outcome = if record.epoch != commit.epoch || record.version != commit.expected_version {
-            CommitOutcome::Fenced
+            // As DynamoDB's store: a record that holds exactly what this commit writes
+            // counts as this commit (there, a retried write that landed).
+            let holds = record.epoch == commit.epoch
+                && record.version == commit.expected_version + 1
+                && record.state.as_deref() == Some(commit.state.as_slice())
+                && record.meta.as_deref() == Some(commit.meta.as_slice());
+            if holds {
+                CommitOutcome::Committed
+            } else {
+                CommitOutcome::Fenced
+            }
         } else {
             record.version += 1;
             record.lease_expires_at = commit.lease_expires_at;

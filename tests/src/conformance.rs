@@ -1,0 +1,396 @@
+//! The store contract, written once and run against every store (the in-memory store
+//! and DynamoDB Local, `tests/tests/store_conformance.rs`), so the two cannot drift
+//! apart: the `#state` record's transitions (acquire, commit, release, abandon,
+//! quarantine, lift, stop, expiry and TTL deletion, a stray record's expiry), the
+//! paging of a topic's subscriptions, and DynamoDB's limits (400 KB per item, 4 MB and
+//! 100 items per transaction), which the in-memory store enforces too.
+
+use std::sync::Arc;
+
+use mqless::error::StoreErrorKind;
+use mqless::id::Address;
+use mqless::store::{
+    Commit, CommitOutcome, Lift, MailboxItem, QuarantineRecord, StateFix, Store, SubscriptionRecord,
+};
+use mqless::MessageId;
+
+/// Deletes what DynamoDB's TTL would have deleted by `now` (milliseconds): the store's
+/// own model of it (`MemoryStore::delete_expired`), or a scan and delete on DynamoDB
+/// Local, which has no TTL deletion.
+pub type DeleteExpired = Arc<dyn Fn(u64) -> mqless::store::BoxFuture<'static, ()> + Send + Sync>;
+
+const NOW: u64 = 1_800_000_000_000;
+const LEASE: u64 = 60_000;
+
+/// Runs every contract case against `store`.
+pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
+    leases(&*store).await;
+    commits(&*store).await;
+    quarantine_and_lift(&*store).await;
+    expiry(&*store, &delete_expired).await;
+    subscription_paging(&*store).await;
+    limits(&*store).await;
+}
+
+/// A fresh address of its own.
+fn address(case: &str) -> Address {
+    let id = MessageId::generate(1, None);
+    Address::parse(&format!("Conformance/{case}-{id}")).unwrap()
+}
+
+fn commit(epoch: u64, expected_version: u64, lease_expires_at: u64) -> Commit {
+    Commit {
+        epoch,
+        expected_version,
+        state: b"state".to_vec(),
+        meta: Vec::new(),
+        lease_expires_at,
+        outgoing: Vec::new(),
+        continued: None,
+        expires_at: None,
+    }
+}
+
+fn message(bytes: usize) -> MailboxItem {
+    MailboxItem {
+        id: MessageId::generate(NOW, None),
+        envelope: vec![7; bytes],
+    }
+}
+
+/// Acquire takes a free or expired lease (epoch up, stalls counted, owner set), never a
+/// live one; release frees it for its own epoch only; abandon gives back a lease its
+/// owner token took, and only that.
+async fn leases(store: &dyn Store) {
+    let at = address("leases");
+    let first = store.acquire(&at, NOW, NOW + LEASE, 11).await.unwrap();
+    let first = first.expect("a missing record is created and leased");
+    assert_eq!(
+        (
+            first.epoch,
+            first.version,
+            first.stalled_leases,
+            first.owner
+        ),
+        (1, 0, 1, 11)
+    );
+    let live = store.acquire(&at, NOW + 1, NOW + LEASE, 12).await.unwrap();
+    assert!(live.is_none(), "a live lease is not taken");
+    let expired = store
+        .acquire(&at, NOW + LEASE, NOW + 2 * LEASE, 13)
+        .await
+        .unwrap()
+        .expect("an expired lease is taken");
+    assert_eq!((expired.epoch, expired.stalled_leases), (2, 2));
+    store.release(&at, 1).await.unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        record.lease_expires_at,
+        NOW + 2 * LEASE,
+        "a stale release does nothing"
+    );
+    store.release(&at, 2).await.unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!((record.lease_expires_at, record.stalled_leases), (0, 0));
+    let third = store
+        .acquire(&at, NOW, NOW + LEASE, 14)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((third.epoch, third.stalled_leases), (3, 1));
+    store.abandon(&at, 99).await.unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        record.lease_expires_at,
+        NOW + LEASE,
+        "another owner's abandon does nothing"
+    );
+    store.abandon(&at, 14).await.unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (record.lease_expires_at, record.stalled_leases),
+        (0, 0),
+        "the owner's lease is given back, its stall uncounted"
+    );
+}
+
+/// A commit lands only on its epoch and version, with its outgoing messages and its
+/// continued message atomically; a commit that keeps the lease counts one stall, one
+/// that releases none.
+async fn commits(store: &dyn Store) {
+    let at = address("commits");
+    let peer = address("commits-peer");
+    let record = store
+        .acquire(&at, NOW, NOW + LEASE, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let head = message(16);
+    store.enqueue(&at, &head).await.unwrap();
+    let outgoing = message(32);
+    let mut first = commit(record.epoch, 0, NOW + LEASE);
+    first.outgoing = vec![(peer.clone(), outgoing.clone())];
+    first.continued = Some(MailboxItem {
+        id: head.id,
+        envelope: b"next step".to_vec(),
+    });
+    assert_eq!(
+        store.commit(&at, &first).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!((record.version, record.stalled_leases), (1, 1));
+    assert_eq!(record.state.as_deref(), Some(&b"state"[..]));
+    assert_eq!(store.read_mailbox(&peer, 10).await.unwrap(), [outgoing]);
+    let mailbox = store.read_mailbox(&at, 10).await.unwrap();
+    assert_eq!(mailbox.len(), 1);
+    assert_eq!(
+        (mailbox[0].id, mailbox[0].envelope.as_slice()),
+        (head.id, &b"next step"[..]),
+        "the continued message is rewritten in place"
+    );
+    // Another owner's batch (other bytes) on a stale version or epoch is fenced. (The
+    // same bytes would count as committed: that is how a retried write that landed
+    // recognizes itself, and the outcome is the same.)
+    let mut stale_version = commit(record.epoch, 0, 0);
+    stale_version.state = b"another owner's".to_vec();
+    assert_eq!(
+        store.commit(&at, &stale_version).await.unwrap(),
+        CommitOutcome::Fenced
+    );
+    assert_eq!(
+        store
+            .commit(&at, &commit(record.epoch, 0, NOW + LEASE))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed,
+        "the record holds exactly this commit"
+    );
+    let mut stale_epoch = commit(record.epoch + 1, 1, 0);
+    stale_epoch.state = b"another owner's".to_vec();
+    assert_eq!(
+        store.commit(&at, &stale_epoch).await.unwrap(),
+        CommitOutcome::Fenced
+    );
+    assert_eq!(
+        store
+            .commit(&at, &commit(record.epoch, 1, 0))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            record.version,
+            record.lease_expires_at,
+            record.stalled_leases
+        ),
+        (2, 0, 0)
+    );
+}
+
+/// A quarantine lands on its epoch and releases the lease; a lift lands on its `since`
+/// only, and bumps the version, so no older owner's commit lands after it.
+async fn quarantine_and_lift(store: &dyn Store) {
+    let at = address("quarantine");
+    let record = store
+        .acquire(&at, NOW, NOW + LEASE, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let reason = QuarantineRecord {
+        reason: "it broke".into(),
+        since: NOW,
+    };
+    assert!(!store
+        .quarantine(&at, record.epoch + 1, &reason)
+        .await
+        .unwrap());
+    assert!(store.quarantine(&at, record.epoch, &reason).await.unwrap());
+    let quarantined = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(quarantined.quarantine.as_ref(), Some(&reason));
+    assert_eq!(quarantined.lease_expires_at, 0);
+    let lift = |since| Lift {
+        since,
+        state: StateFix::Keep,
+        clear_bookkeeping: false,
+    };
+    assert!(!store.lift_quarantine(&at, &lift(NOW + 1)).await.unwrap());
+    assert!(store.lift_quarantine(&at, &lift(NOW)).await.unwrap());
+    let lifted = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (lifted.quarantine, lifted.version),
+        (None, quarantined.version + 1)
+    );
+    let mut older = commit(record.epoch, quarantined.version, 0);
+    older.state = b"an older owner's".to_vec();
+    assert_eq!(
+        store.commit(&at, &older).await.unwrap(),
+        CommitOutcome::Fenced
+    );
+}
+
+/// A stopped record (expiring at once) reads as expired, and once TTL deletes it the
+/// next acquire starts a fresh one. A stray record (never committed) may be set to
+/// expire; a committed one may not.
+async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
+    let stopped = address("stopped");
+    let record = store
+        .acquire(&stopped, NOW, NOW + LEASE, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stop = commit(record.epoch, 0, 0);
+    stop.expires_at = Some(NOW);
+    assert_eq!(
+        store.commit(&stopped, &stop).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let record = store.load_state(&stopped).await.unwrap().unwrap();
+    assert!(record.is_expired(NOW) && record.live_state(NOW).is_none());
+
+    let stray = address("stray");
+    let stub = store
+        .acquire(&stray, NOW, NOW + LEASE, 2)
+        .await
+        .unwrap()
+        .unwrap();
+    store.release(&stray, stub.epoch).await.unwrap();
+    store
+        .expire_stub(&stray, stub.epoch, NOW + 1_000)
+        .await
+        .unwrap();
+    let expires = store.load_state(&stray).await.unwrap().unwrap().expires_at;
+    assert_eq!(
+        expires.map(|at| at.div_ceil(1000)),
+        Some((NOW + 1_000).div_ceil(1000))
+    );
+    let kept = address("kept");
+    let record = store
+        .acquire(&kept, NOW, NOW + LEASE, 3)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store
+            .commit(&kept, &commit(record.epoch, 0, 0))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    store
+        .expire_stub(&kept, record.epoch, NOW + 1_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.load_state(&kept).await.unwrap().unwrap().expires_at,
+        None
+    );
+
+    delete_expired(NOW + 2_000).await;
+    assert!(
+        store.load_state(&stopped).await.unwrap().is_none(),
+        "TTL deleted it"
+    );
+    assert!(
+        store.load_state(&stray).await.unwrap().is_none(),
+        "TTL deleted it"
+    );
+    assert!(store.load_state(&kept).await.unwrap().is_some());
+    let fresh = store
+        .acquire(&stopped, NOW, NOW + LEASE, 4)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((fresh.epoch, fresh.version, fresh.state), (1, 0, None));
+}
+
+/// Paging a topic's subscriptions returns every live one once, in key order, whatever
+/// the page size and the tombstones of removed ones among them.
+async fn subscription_paging(store: &dyn Store) {
+    let topic = Address::parse(&format!(
+        "mqless-topic/conformance-{}",
+        MessageId::generate(1, None)
+    ))
+    .unwrap();
+    let mut live = Vec::new();
+    for i in 0..12 {
+        let record = SubscriptionRecord {
+            subscriber: Address::parse(&format!("Watcher/w{i:02}")).unwrap(),
+            method: "on_event".into(),
+            argument: "event".into(),
+            pattern: None,
+        };
+        let by = MessageId::generate(NOW, None);
+        store
+            .write_subscription(&topic, &record.key(), Some(&record), by)
+            .await
+            .unwrap();
+        if i % 3 == 1 {
+            let removed = MessageId::generate(NOW, None);
+            store
+                .write_subscription(&topic, &record.key(), None, removed)
+                .await
+                .unwrap();
+        } else {
+            live.push(record.key());
+        }
+    }
+    for page_size in [1, 2, 5, 50] {
+        let mut seen = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .subscriptions(&topic, after.as_deref(), page_size)
+                .await
+                .unwrap();
+            assert!(page.subscriptions.len() <= page_size);
+            seen.extend(page.subscriptions.iter().map(SubscriptionRecord::key));
+            match page.next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        assert_eq!(seen, live, "pages of {page_size}");
+    }
+}
+
+/// DynamoDB's limits, refused alike by every store with `ItemTooLarge`: a state record
+/// over 400 KB, a transaction over 4 MB or over 100 items.
+async fn limits(store: &dyn Store) {
+    let at = address("limits");
+    let peer = address("limits-peer");
+    let record = store
+        .acquire(&at, NOW, NOW + LEASE, 1)
+        .await
+        .unwrap()
+        .unwrap();
+    let target = &at;
+    let refused = |commit: Commit| async move {
+        let error = store.commit(target, &commit).await.unwrap_err();
+        assert_eq!(error.kind, StoreErrorKind::ItemTooLarge, "{error}");
+        error.message
+    };
+    let mut big_state = commit(record.epoch, 0, 0);
+    big_state.state = vec![0; 401 * 1024];
+    assert!(refused(big_state).await.contains("409600-byte item limit"));
+    let mut big_transaction = commit(record.epoch, 0, 0);
+    big_transaction.outgoing = (0..70)
+        .map(|_| (peer.clone(), message(64 * 1024)))
+        .collect();
+    assert!(refused(big_transaction)
+        .await
+        .contains("4194304-byte transaction limit"));
+    let mut many = commit(record.epoch, 0, 0);
+    many.outgoing = (0..100).map(|_| (peer.clone(), message(16))).collect();
+    assert!(refused(many.clone())
+        .await
+        .contains("100-item transaction limit"));
+    many.outgoing.truncate(99);
+    assert_eq!(
+        store.commit(&at, &many).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert_eq!(store.read_mailbox(&peer, 200).await.unwrap().len(), 99);
+}
