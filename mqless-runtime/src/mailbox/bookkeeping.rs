@@ -112,16 +112,12 @@ impl Bookkeeping {
         }
     }
 
-    /// Until when the record is needed, idle or not: the latest due time of what it
-    /// keeps track of, its open asks' timeouts and its live reminders' next fires
-    /// (their ids carry their due times). `None` when it tracks none.
-    pub(super) fn needed_until(&self) -> Option<u64> {
-        self.awaiting
-            .iter()
-            .chain(&self.timeouts_in_dead_letters)
-            .chain(self.reminder_fires.values())
-            .map(|id| id.timestamp_millis())
-            .max()
+    /// Whether the record keeps track of something still to come, idle or not: an open
+    /// ask (its reply or timeout) or a live reminder (its next fire).
+    pub(super) fn tracks_anything(&self) -> bool {
+        !self.awaiting.is_empty()
+            || !self.timeouts_in_dead_letters.is_empty()
+            || !self.reminder_fires.is_empty()
     }
 
     /// Abandons every open ask (the actor stopped): their replies and timeouts are

@@ -41,11 +41,6 @@ struct Filled {
     head: Option<MailboxItem>,
 }
 
-/// How long past its last ask's timeout (or its reminders' next fire) an idle actor's
-/// record is kept: they are handled within a sweep period of their time, and DynamoDB's
-/// TTL must not delete the record before (it keeps their bookkeeping).
-const ANSWER_MARGIN: std::time::Duration = std::time::Duration::from_secs(3600);
-
 /// How long the record of a wake-up that found nothing (a stray address) is kept.
 const STUB_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
@@ -447,18 +442,15 @@ impl<'h, A: Actor> Lease<'h, A> {
             outgoing,
             continued,
             // A stopped actor's record expires at once; else after its idle time to live,
-            // but not while an ask it made is open or a reminder of it is live: their
-            // answers and fires need the record.
+            // but never while an ask it made is open or a reminder of it is live: it is
+            // not idle, and their answers and fires need the record (however late they
+            // come: a TTL deletion under them would lose them).
             expires_at: if self.working.stopped {
                 Some(now)
+            } else if next.tracks_anything() {
+                None
             } else {
-                A::IDLE_TTL.map(|ttl| {
-                    let idle = now.saturating_add(millis(ttl));
-                    idle.max(
-                        next.needed_until()
-                            .map_or(0, |due| due.saturating_add(millis(ANSWER_MARGIN))),
-                    )
-                })
+                A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
             },
         };
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
