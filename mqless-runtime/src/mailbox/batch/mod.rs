@@ -1,5 +1,9 @@
 //! One batch: the messages taken under one commit, applied in order to the actor's
-//! in-memory state, with what the commit must record about each.
+//! in-memory state, with what the commit must record about each. Its answers to askers
+//! are in `asks`, its part in time (reminder fires, cancels) in `time`.
+
+mod asks;
+mod time;
 
 use std::sync::Arc;
 
@@ -10,7 +14,7 @@ use super::bookkeeping::{
     REPLY_OVERHEAD,
 };
 use super::dispatch::dispatch;
-use super::reminder::{self, FireKind, MAX_REGISTRY_BYTES};
+use super::reminder::MAX_REGISTRY_BYTES;
 use super::working::Working;
 use super::{ActorHost, DrainReport};
 use crate::actor::{Actor, Context, Outbox, Outcome, Taken};
@@ -18,13 +22,11 @@ use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
 use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
-use crate::reply;
-use crate::schedule::Scheduled;
 use crate::store::{
     MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
 };
 use crate::trace::TraceParent;
-use crate::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo, ENVELOPE_OVERHEAD};
+use crate::wire::{Envelope, ReplyRecord, ENVELOPE_OVERHEAD};
 
 /// Most asks made with `reply_to` one actor may have awaiting their replies: each is
 /// kept in its state record (18 bytes) until its reply or timeout is handled.
@@ -294,170 +296,6 @@ impl<'l, A: Actor> Batch<'l, A> {
         Ok(())
     }
 
-    /// A reminder's fire: drops it when stale (a newer registration or a cancel of its
-    /// name), runs a copy of it once (a redriven dead letter), and for the chain's own
-    /// fire queues the next, whatever this one's method does, and says whether to run
-    /// it (see `reminder::plan`).
-    fn fire_reminder(
-        &mut self,
-        item: &MailboxItem,
-        envelope: &Envelope,
-        spec: &ReminderSpec,
-    ) -> Result<bool, Error> {
-        let (Some(name), Some(at)) = (envelope.name.as_deref(), envelope.at) else {
-            // Not written by MQLess: run it as the plain message it also is.
-            return Ok(true);
-        };
-        match self.next.registry().classify(name, spec, item.id, at) {
-            Ok(FireKind::Chain) => {
-                let plan = reminder::plan(spec, at, self.host.clock.now_millis());
-                self.queue_next_fire(name, envelope, spec, plan.next)?;
-                Ok(plan.run)
-            }
-            Ok(FireKind::Copy) => {
-                tracing::debug!(actor = %self.address, reminder = name, message = %item.id, "a copy of a reminder's fire runs once; the reminder goes on from its own queued fire");
-                Ok(true)
-            }
-            Ok(FireKind::Stale) => {
-                tracing::debug!(actor = %self.address, reminder = name, "a stale reminder fire is dropped");
-                Ok(false)
-            }
-            Err(error) => {
-                self.next.fail(item.id, error, 1);
-                self.tally.dead_lettered += 1;
-                Ok(false)
-            }
-        }
-    }
-
-    /// Keeps a reminder going past its fire `item`, which is dead-lettered without
-    /// running (the stall rule, a refused commit): the next fire is queued as if it ran.
-    fn continue_past_unrun_fire(
-        &mut self,
-        item: &MailboxItem,
-        envelope: &Envelope,
-    ) -> Result<(), Error> {
-        let (Some(spec), Some(name), Some(at)) =
-            (&envelope.reminder, envelope.name.as_deref(), envelope.at)
-        else {
-            return Ok(());
-        };
-        let kind = self.next.registry().classify(name, spec, item.id, at);
-        if kind == Ok(FireKind::Chain) {
-            let plan = reminder::plan(spec, at, self.host.clock.now_millis());
-            self.queue_next_fire(name, envelope, spec, plan.next)?;
-        }
-        Ok(())
-    }
-
-    /// Queues reminder `name`'s next fire (`next`: its time and catch-up count) with
-    /// the commit, or ends the reminder when there is none.
-    fn queue_next_fire(
-        &mut self,
-        name: &str,
-        envelope: &Envelope,
-        spec: &ReminderSpec,
-        next: Option<(u64, u32)>,
-    ) -> Result<(), Error> {
-        let Some(next) = next else {
-            self.next.registry().chained(name, None);
-            return Ok(());
-        };
-        let fire = reminder::next_fire(envelope, spec, next, &self.host.config.limits)?;
-        self.next.registry().chained(name, Some(fire.id));
-        let sent = [((**self.address).clone(), fire)];
-        self.outgoing_bytes += transaction_bytes(&sent);
-        self.outgoing.extend(sent);
-        Ok(())
-    }
-
-    /// Cancels the scheduled messages to this actor that `which` names, with the commit:
-    /// those this batch queued are dropped from it, those in the mailbox are consumed
-    /// (deleted by the cleanup, never run, like the batch's own messages).
-    async fn cancel_scheduled(&mut self, which: &Scheduled) -> Result<(), Error> {
-        let limits = self.host.config.limits;
-        // Only scheduled messages: an id of an immediate one cancels nothing.
-        let named = |item: &MailboxItem| {
-            let scheduled = Envelope::decode(&item.envelope, &limits)
-                .ok()
-                .filter(|envelope| envelope.at.is_some());
-            scheduled.is_some_and(|envelope| match which {
-                Scheduled::Id(id) => item.id == *id,
-                Scheduled::Name(name) => envelope.name.as_ref() == Some(name),
-            })
-        };
-        let me = &**self.address;
-        let before = self.outgoing.len();
-        self.outgoing
-            .retain(|(to, item)| !(to == me && named(item)));
-        if self.outgoing.len() != before {
-            self.outgoing_bytes = transaction_bytes(&self.outgoing);
-        }
-        let queued: Vec<MessageId> = self
-            .host
-            .store
-            .read_mailbox(self.address, usize::MAX)
-            .await?
-            .iter()
-            .filter(|item| named(item))
-            .map(|item| item.id)
-            .collect();
-        for id in queued {
-            if !self.next.consumed.contains(&id) {
-                self.next.consumed.push(id);
-            }
-        }
-        Ok(())
-    }
-
-    /// Records the reminders the handler registered on this actor (first fires among
-    /// its sends), deleting the queued fires of those they replace.
-    fn register_own_reminders(&mut self, sent: &[(Address, MailboxItem)]) {
-        let limits = self.host.config.limits;
-        let me = &**self.address;
-        let own = sent.iter().filter(|(to, _)| to == me).map(|(_, item)| item);
-        for item in own {
-            let Ok(envelope) = Envelope::decode(&item.envelope, &limits) else {
-                continue;
-            };
-            let (Some(spec), Some(name)) = (&envelope.reminder, envelope.name.as_deref()) else {
-                continue;
-            };
-            if let Some(replaced) = self
-                .next
-                .registry()
-                .register(name, spec.registration, item.id)
-            {
-                self.drop_queued_fire(replaced);
-            }
-        }
-    }
-
-    /// Cancels reminder `name` as of `now`, deleting its queued fire with the commit.
-    fn cancel_reminder(&mut self, name: &str, now: u64) {
-        if let Some(fire) = self.next.registry().cancel(name, now) {
-            self.drop_queued_fire(fire);
-        }
-    }
-
-    /// Deletes a reminder's queued fire with the commit: from this batch's sends if it
-    /// is among them, else from the mailbox (consumed, never run).
-    fn drop_queued_fire(&mut self, fire: MessageId) {
-        let me = &**self.address;
-        let queued_by_this_batch = self
-            .outgoing
-            .iter()
-            .position(|(to, item)| to == me && item.id == fire);
-        match queued_by_this_batch {
-            Some(at) => {
-                self.outgoing.remove(at);
-                self.outgoing_bytes = transaction_bytes(&self.outgoing);
-            }
-            None if !self.next.consumed.contains(&fire) => self.next.consumed.push(fire),
-            None => {}
-        }
-    }
-
     /// Runs the message's method, retrying panics up to `max_attempts` times.
     async fn run(&mut self, id: MessageId, envelope: &Envelope) -> Result<Ran, Error> {
         let config = &self.host.config;
@@ -683,80 +521,6 @@ impl<A: Actor> Batch<'_, A> {
         self.next.consumed.retain(|consumed| *consumed != id);
         self.continued = Some(MailboxItem { id, envelope });
         Ok(())
-    }
-
-    /// Tells the sender how message `id` ended: in a reply record for an asker waiting
-    /// outside the actors, or as a message to the asking actor's reply method.
-    fn answer(
-        &mut self,
-        id: MessageId,
-        envelope: &Envelope,
-        outcome: &ReplyRecord,
-    ) -> Result<(), Error> {
-        if envelope.ask {
-            self.next.reply(id, outcome)?;
-        }
-        if let Some(route) = &envelope.reply_to {
-            match self.reply_message(route, outcome) {
-                Ok(sent) => {
-                    self.outgoing_bytes += transaction_bytes(std::slice::from_ref(&sent));
-                    self.outgoing.push(sent);
-                }
-                // Only a route written past the client gets here: its asker times out.
-                Err(error) => {
-                    tracing::warn!(actor = %self.address, message = %id, %error, "the reply to an actor's ask cannot be sent; the asker gets its timeout");
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// The message that carries `outcome` to the asker `route` names, next in this
-    /// actor's sequence of sends.
-    fn reply_message(
-        &mut self,
-        route: &ReplyTo,
-        outcome: &ReplyRecord,
-    ) -> Result<(Address, MailboxItem), Error> {
-        let limits = self.host.config.limits;
-        let to = Address::parse(&route.to)?;
-        let slot = (route.slot as usize, route.len as usize);
-        let body = reply::fill(&route.body, slot, &reply::encode_outcome(outcome)?, &limits)?;
-        let envelope = Envelope {
-            answers: Some(route.ask),
-            from: Some(self.address.to_string()),
-            ..Envelope::new(body, false, None)
-        };
-        let id = MessageId::generate(self.host.clock.now_millis(), self.next.last_sent);
-        self.next.last_sent = Some(id);
-        let envelope = envelope.encode(&limits)?;
-        Ok((to, MailboxItem { id, envelope }))
-    }
-
-    /// Closes the ask whose timeout message is `ask`, answered by message `by`: a reply
-    /// also deletes the timeout, which then never wakes the actor.
-    fn settle(&mut self, ask: MessageId, by: MessageId) {
-        self.next.awaiting.remove(&ask);
-        self.next.timeouts_in_dead_letters.remove(&ask);
-        if by != ask && !self.next.consumed.contains(&ask) {
-            self.next.consumed.push(ask);
-        }
-    }
-}
-
-impl<A: Actor> Batch<'_, A> {
-    /// Moves ask `ask`, whose timeout is dead-lettered unrun, out of the open asks'
-    /// slots; past [`MAX_AWAITING`] such asks, the oldest is given up (its reply or
-    /// redriven timeout is then dropped as settled).
-    fn set_aside(&mut self, ask: MessageId) {
-        if !self.next.awaiting.remove(&ask) {
-            return;
-        }
-        let aside = &mut self.next.timeouts_in_dead_letters;
-        aside.insert(ask);
-        if aside.len() > MAX_AWAITING {
-            aside.pop_first();
-        }
     }
 }
 
