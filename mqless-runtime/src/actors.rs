@@ -127,13 +127,22 @@ pub trait Actors: Send + Sync + 'static {
         async move { Ok(!self.cancel_scheduled::<A>(id, which).await?.is_empty()) }
     }
 
-    /// Wakes every actor that has messages due, recovering messages whose nudge was lost
-    /// and delivering scheduled messages that came due (see [`crate::recovery::sweep`]).
-    /// Run it periodically.
+    /// Wakes every actor the due index holds: scheduled messages that came due, and
+    /// actors whose wake-up failed (see [`crate::recovery::sweep`]). Its cost follows
+    /// what is due, not what is stored. Run it periodically (the deployed sweeper runs
+    /// it every minute).
+    ///
+    /// # Errors
+    /// A store failure while reading the index.
+    fn sweep(&self) -> impl Future<Output = Result<SweepReport, Error>> + Send;
+
+    /// Wakes every actor with a message due, found by reading the whole store: the few
+    /// whose wake-up was lost where nobody saw it fail (see [`crate::recovery::audit`]).
+    /// On DynamoDB a full `Scan`: run it rarely (the deployed sweeper runs it hourly).
     ///
     /// # Errors
     /// A store failure while listing the actors.
-    fn sweep(&self) -> impl Future<Output = Result<SweepReport, Error>> + Send;
+    fn audit(&self) -> impl Future<Output = Result<SweepReport, Error>> + Send;
 
     /// Resolves once every message sent so far has been processed, including the
     /// messages actors sent each other meanwhile: for tests, scripts and shutdown.

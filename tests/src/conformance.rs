@@ -48,6 +48,7 @@ fn commit(epoch: u64, expected_version: u64, lease_expires_at: u64) -> Commit {
         outgoing: Vec::new(),
         continued: None,
         expires_at: None,
+        mark: None,
     }
 }
 
@@ -63,7 +64,11 @@ fn message(bytes: usize) -> MailboxItem {
 /// owner token took, and only that.
 async fn leases(store: &dyn Store) {
     let at = address("leases");
-    let first = store.acquire(&at, NOW, NOW + LEASE, 11).await.unwrap();
+    let first = store
+        .acquire(&at, NOW, NOW + LEASE, 11)
+        .await
+        .unwrap()
+        .taken();
     let first = first.expect("a missing record is created and leased");
     assert_eq!(
         (
@@ -74,28 +79,34 @@ async fn leases(store: &dyn Store) {
         ),
         (1, 0, 1, 11)
     );
-    let live = store.acquire(&at, NOW + 1, NOW + LEASE, 12).await.unwrap();
+    let live = store
+        .acquire(&at, NOW + 1, NOW + LEASE, 12)
+        .await
+        .unwrap()
+        .taken();
     assert!(live.is_none(), "a live lease is not taken");
     let expired = store
         .acquire(&at, NOW + LEASE, NOW + 2 * LEASE, 13)
         .await
         .unwrap()
+        .taken()
         .expect("an expired lease is taken");
     assert_eq!((expired.epoch, expired.stalled_leases), (2, 2));
-    store.release(&at, 1).await.unwrap();
+    store.release(&at, 1, None).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
         record.lease_expires_at,
         NOW + 2 * LEASE,
         "a stale release does nothing"
     );
-    store.release(&at, 2).await.unwrap();
+    store.release(&at, 2, None).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!((record.lease_expires_at, record.stalled_leases), (0, 0));
     let third = store
         .acquire(&at, NOW, NOW + LEASE, 14)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     assert_eq!((third.epoch, third.stalled_leases), (3, 1));
     store.abandon(&at, 99).await.unwrap();
@@ -124,6 +135,7 @@ async fn commits(store: &dyn Store) {
         .acquire(&at, NOW, NOW + LEASE, 1)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     let head = message(16);
     store.enqueue(&at, &head).await.unwrap();
@@ -198,6 +210,7 @@ async fn quarantine_and_lift(store: &dyn Store) {
         .acquire(&at, NOW, NOW + LEASE, 1)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     let reason = QuarantineRecord {
         reason: "it broke".into(),
@@ -240,6 +253,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         .acquire(&stopped, NOW, NOW + LEASE, 1)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     let mut stop = commit(record.epoch, 0, 0);
     stop.expires_at = Some(NOW);
@@ -255,8 +269,9 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         .acquire(&stray, NOW, NOW + LEASE, 2)
         .await
         .unwrap()
+        .taken()
         .unwrap();
-    store.release(&stray, stub.epoch).await.unwrap();
+    store.release(&stray, stub.epoch, None).await.unwrap();
     store
         .expire_stub(&stray, stub.epoch, NOW + 1_000)
         .await
@@ -271,6 +286,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         .acquire(&kept, NOW, NOW + LEASE, 3)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     assert_eq!(
         store
@@ -302,6 +318,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         .acquire(&stopped, NOW, NOW + LEASE, 4)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     assert_eq!((fresh.epoch, fresh.version, fresh.state), (1, 0, None));
 }
@@ -365,6 +382,7 @@ async fn limits(store: &dyn Store) {
         .acquire(&at, NOW, NOW + LEASE, 1)
         .await
         .unwrap()
+        .taken()
         .unwrap();
     let target = &at;
     let refused = |commit: Commit| async move {

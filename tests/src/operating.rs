@@ -157,8 +157,9 @@ pub async fn inspects_and_resets(runtime: &Embedded, store: &dyn Store) {
     assert_eq!(reset.state, None);
     assert_eq!(reset.version, report.version + 1);
     assert_eq!((reset.queued, reset.dead_letters), (1, 1));
-    // The queued message runs on the default state; the dead letter is still there.
-    runtime.sweep().await.unwrap();
+    // The queued message runs on the default state; the dead letter is still there. It
+    // was queued past the client, with no wake-up: the audit finds it.
+    runtime.audit().await.unwrap();
     runtime.settle().await;
     assert_eq!(
         runtime
@@ -196,7 +197,8 @@ pub async fn deletes_and_respects_the_lease(runtime: &Embedded, store: &dyn Stor
     let held = store
         .acquire(&gauge("doomed"), now, now + 60_000, 77)
         .await
-        .unwrap();
+        .unwrap()
+        .taken();
     assert!(held.is_some());
     assert_eq!(
         operator.reset_state(&gauge("doomed")).await.unwrap(),

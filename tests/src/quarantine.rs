@@ -184,6 +184,7 @@ pub async fn write_record(
         .acquire(address, 1, 2, 7)
         .await
         .unwrap()
+        .taken()
         .expect("the lease is free");
     let commit = Commit {
         epoch: record.epoch,
@@ -194,6 +195,7 @@ pub async fn write_record(
         outgoing: Vec::new(),
         continued: None,
         expires_at: None,
+        mark: None,
     };
     store.commit(address, &commit).await.unwrap();
 }

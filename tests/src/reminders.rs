@@ -120,10 +120,16 @@ pub fn runtime(store: Arc<dyn Store>, clock: Arc<dyn mqless::clock::Clock>) -> E
     runtime
 }
 
-/// Sweeps and drains every actor it finds due: what the deployed sweeper does.
+/// Sweeps and drains every actor it finds due: what the deployed sweeper does. This
+/// runtime records wake-ups without delivering them, so an immediate message (a
+/// client's `start`) is found by the audit, which runs when the sweep finds nothing.
 pub async fn sweep_and_drain(runtime: &Embedded) {
     let host = runtime.host::<Heart>().unwrap();
-    for address in runtime.sweep().await.unwrap().pending {
+    let mut report = runtime.sweep().await.unwrap();
+    if report.pending.is_empty() {
+        report = runtime.audit().await.unwrap();
+    }
+    for address in report.pending {
         host.drain(address.id()).await.unwrap();
     }
 }

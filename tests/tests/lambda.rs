@@ -179,29 +179,13 @@ async fn settle_names_the_actors_it_could_not_wait_for() {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
-    let remote = remote().await;
-    let id = unique("swept");
-    let address = Address::new(
-        ActorType::new("Counter").unwrap(),
-        ActorId::new(id.as_str()).unwrap(),
-    );
-    // Queued with no nudge, as when the nudge is lost.
-    let queue_without_nudge =
-        |by: i64| mqless_tests::mailbox_item(&CounterMessage::Increment { by }, false);
-    remote
-        .store()
-        .enqueue(&address, &queue_without_nudge(4))
-        .await
-        .unwrap();
-
-    // The deployable sweeper, invoked as an EventBridge schedule would.
+/// Invokes the deployable sweeper with `payload`, as an EventBridge schedule would.
+async fn invoke_sweeper(payload: &str) -> mqless::aws::payload::SweepResult {
     let lambda = mqless::aws::aws_sdk_lambda::Client::new(&mqless::aws::load_config().await);
     let out = lambda
         .invoke()
         .function_name("sweeper-function")
-        .payload(mqless::aws::aws_sdk_lambda::primitives::Blob::new("{}"))
+        .payload(mqless::aws::aws_sdk_lambda::primitives::Blob::new(payload))
         .send()
         .await
         .unwrap();
@@ -214,20 +198,59 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
         "{}",
         String::from_utf8_lossy(&payload)
     );
-    let result: mqless::aws::payload::SweepResult = serde_json::from_slice(&payload).unwrap();
+    serde_json::from_slice(&payload).unwrap()
+}
+
+/// The sweeper function: its sweep wakes an actor whose wake-up failed where the sender
+/// saw it (marked), its audit one whose wake-up was lost unseen; so do a `Remote`'s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
+    let remote = remote().await;
+    let id = unique("swept");
+    let address = Address::new(
+        ActorType::new("Counter").unwrap(),
+        ActorId::new(id.as_str()).unwrap(),
+    );
+    let counter = remote.client::<Counter>(id.as_str()).unwrap();
+    // Queued with no nudge, as when the nudge is lost.
+    let queue_without_nudge = |by: i64| {
+        let remote = remote.clone();
+        let address = address.clone();
+        async move {
+            let item = mqless_tests::mailbox_item(&CounterMessage::Increment { by }, false);
+            remote.store().enqueue(&address, &item).await.unwrap();
+        }
+    };
+    let now = || mqless::clock::Clock::now_millis(&mqless::clock::SystemClock);
+
+    // Lost unseen: not in the due index, so the sweep passes it by; the audit finds it.
+    queue_without_nudge(4).await;
+    invoke_sweeper("{}").await;
+    assert_eq!(
+        counter.get().query().await,
+        Ok(0),
+        "the sweep cannot know of it"
+    );
+    let result = invoke_sweeper(r#"{"audit": true}"#).await;
     assert!(result.pending >= 1 && result.nudged >= 1, "{result:?}");
-    let counter = remote.client::<Counter>(id).unwrap();
     assert_eq!(counter.get().call().await.unwrap(), 4);
 
-    // The same sweep from any process with a `Remote`.
-    remote
-        .store()
-        .enqueue(&address, &queue_without_nudge(2))
-        .await
-        .unwrap();
+    // Lost where the sender saw it: marked, and the sweep wakes it.
+    queue_without_nudge(2).await;
+    remote.store().arm(&address, now()).await.unwrap();
+    let result = invoke_sweeper("{}").await;
+    assert!(result.nudged >= 1 && result.complete, "{result:?}");
+    assert_eq!(counter.get().call().await.unwrap(), 6);
+
+    // The same from any process with a `Remote`.
+    queue_without_nudge(3).await;
+    remote.store().arm(&address, now()).await.unwrap();
     let report = remote.sweep().await.unwrap();
     assert!(report.pending.contains(&address), "{report:?}");
-    assert_eq!(counter.get().call().await.unwrap(), 6);
+    queue_without_nudge(1).await;
+    let report = remote.audit().await.unwrap();
+    assert!(report.pending.contains(&address), "{report:?}");
+    assert_eq!(counter.get().call().await.unwrap(), 10);
 }
 
 /// Through Lambda, an actor whose state no longer decodes is quarantined by its

@@ -64,7 +64,7 @@ mod older_tables {
     use mqless::aws::dynamodb::DynamoStore;
     use mqless_tests::local_aws;
 
-    /// A table created before the `actors` index gets it from `create_table`.
+    /// A table created before the indexes gets them from `create_table`, one at a time.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn create_table_adds_the_index_to_an_older_table() {
         local_aws::configure();
@@ -103,7 +103,17 @@ mod older_tables {
         gauge.set(1).send().await.unwrap();
         runtime.settle().await;
 
-        store.create_table().await.unwrap();
+        // DynamoDB builds one index at a time; DynamoDB Local never finishes building
+        // one on a table with items, so only the first (`actors`) goes in here, and
+        // the call says what to do for the rest.
+        match store.create_table().await {
+            Ok(()) => assert!(store.missing_indexes().await.unwrap().is_empty()),
+            Err(error) => assert!(
+                error.message.contains("still building an index")
+                    && error.message.contains("again once"),
+                "{error}"
+            ),
+        }
         assert!(store.has_actor_index().await.unwrap());
         assert!(store.ttl_enabled().await.unwrap());
         // DynamoDB backfills the index from the `#state` records (each carries its type

@@ -40,10 +40,16 @@ fn runtime(store: Arc<FaultyStore>, clock: Arc<ManualClock>) -> Arc<Embedded> {
 }
 
 /// Drains every actor a sweep finds due, tolerating the injected store failures (the
-/// next sweep retries, as the deployed sweeper does).
+/// next sweep retries, as the deployed sweeper does). Wake-ups here are not delivered
+/// (redrives', crashed drains'): when the sweep finds nothing, the audit, which reads
+/// every mailbox, stands in for them.
 async fn sweep_and_drain(runtime: &Embedded) {
     let host = runtime.host::<Heart>().unwrap();
-    let Ok(report) = runtime.sweep().await else {
+    let report = match runtime.sweep().await {
+        Ok(report) if report.pending.is_empty() => runtime.audit().await,
+        swept => swept,
+    };
+    let Ok(report) = report else {
         return;
     };
     for address in report.pending {

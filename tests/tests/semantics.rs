@@ -491,7 +491,12 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
     use mqless::store::{Commit, MemoryStore, Store};
     let store = MemoryStore::new();
     let address = vault_address("limits");
-    let record = store.acquire(&address, 0, 1, 7).await.unwrap().unwrap();
+    let record = store
+        .acquire(&address, 0, 1, 7)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
     let commit = |state: usize, outgoing: usize| Commit {
         epoch: record.epoch,
         expected_version: record.version,
@@ -499,6 +504,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
         meta: Vec::new(),
         lease_expires_at: 0,
         expires_at: None,
+        mark: None,
         continued: None,
         outgoing: (0..outgoing)
             .map(|_| {

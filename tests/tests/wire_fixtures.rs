@@ -555,6 +555,9 @@ fn invocations_and_answers() {
             pending: 3,
             nudged: 3,
             failed: Vec::new(),
+            quarantined: vec!["Counter/broken".into()],
+            entries: 5,
+            complete: true,
         },
     );
     // The reply in the answer above is `reply-ok.msgpack`, base64.

@@ -159,11 +159,16 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     }
 }
 
-/// Runs the sweeper as a Lambda function: each invocation (whatever its payload, so an
-/// EventBridge schedule can trigger it) wakes every actor in `MQLESS_TABLE` with queued
-/// messages, through the functions named by `MQLESS_FUNCTIONS` /
-/// `MQLESS_FUNCTION_PREFIX`. This bounds how long a message whose nudge was lost waits
-/// (see [`crate::recovery::sweep`]). The whole `main` of the sweeper's binary.
+/// How long before its deadline a sweep stops and saves its cursor.
+const SWEEP_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Runs the sweeper as a Lambda function: each invocation sweeps `MQLESS_TABLE`'s due
+/// index (see [`crate::recovery::sweep`]) and wakes what is due through the functions
+/// named by `MQLESS_FUNCTIONS` / `MQLESS_FUNCTION_PREFIX`, stopping 5 s before its
+/// deadline with a cursor the next sweep continues from. A payload of `{"audit": true}`
+/// runs the audit instead (a full scan, see [`crate::recovery::audit`]); any other
+/// payload, such as an EventBridge schedule's, sweeps. The whole `main` of the
+/// sweeper's binary.
 ///
 /// # Errors
 /// When the configuration is invalid or the Lambda runtime API fails.
@@ -178,19 +183,25 @@ pub fn serve_sweeper() -> Result<(), LambdaError> {
         .block_on(async {
             let remote = Arc::new(Environment::load().await?.remote());
             lambda_runtime::run(lambda_runtime::service_fn(
-                move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
+                move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
                     let remote = Arc::clone(&remote);
                     async move {
-                        let report = remote.sweep().await.map_err(FunctionError)?;
-                        Ok::<_, FunctionError>(SweepResult {
-                            pending: report.pending.len(),
-                            nudged: report.nudged,
-                            failed: report
-                                .failed
-                                .iter()
-                                .map(|(address, error)| format!("{address}: {error}"))
-                                .collect(),
-                        })
+                        let request: super::payload::SweepRequest =
+                            serde_json::from_value(event.payload).unwrap_or_default();
+                        let report = if request.audit {
+                            remote.audit().await
+                        } else {
+                            let left = std::time::Duration::from_millis(
+                                event
+                                    .context
+                                    .deadline
+                                    .saturating_sub(SystemClock.now_millis()),
+                            );
+                            let deadline =
+                                std::time::Instant::now() + left.saturating_sub(SWEEP_MARGIN);
+                            remote.sweep_until(deadline).await
+                        };
+                        Ok::<_, FunctionError>(SweepResult::of(&report.map_err(FunctionError)?))
                     }
                 },
             ))

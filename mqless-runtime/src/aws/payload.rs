@@ -218,15 +218,56 @@ impl SendRequest {
     }
 }
 
+/// What the sweeper function is asked: by default a sweep; `{"audit": true}` (the
+/// generated template's hourly schedule) an audit.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepRequest {
+    /// Read the whole table instead of the due index (see `recovery::audit`).
+    #[serde(default)]
+    pub audit: bool,
+}
+
 /// What the sweeper function answers.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepResult {
-    /// Actors found with queued messages.
+    /// Actors found with something due.
     pub pending: usize,
     /// How many of them were woken.
     pub nudged: usize,
     /// The ones whose wake-up failed, with the reason; the next sweep retries them.
     pub failed: Vec<String>,
+    /// Quarantined actors with something due: listed, not woken.
+    #[serde(default)]
+    pub quarantined: Vec<String>,
+    /// Entries of the due index read (an audit: actors found).
+    #[serde(default)]
+    pub entries: usize,
+    /// `false` when the sweep ran out of time; the next one continues where it stopped.
+    #[serde(default = "complete")]
+    pub complete: bool,
+}
+
+fn complete() -> bool {
+    true
+}
+
+impl SweepResult {
+    /// The answer for `report`.
+    #[must_use]
+    pub fn of(report: &crate::recovery::SweepReport) -> Self {
+        Self {
+            pending: report.pending.len(),
+            nudged: report.nudged,
+            failed: report
+                .failed
+                .iter()
+                .map(|(address, error)| format!("{address}: {error}"))
+                .collect(),
+            quarantined: report.quarantined.iter().map(ToString::to_string).collect(),
+            entries: report.entries,
+            complete: report.complete,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -53,6 +53,25 @@ impl std::fmt::Debug for Remote {
 }
 
 impl Remote {
+    /// Sweeps the due index (see [`crate::recovery::sweep_with`]) until `deadline`, then
+    /// saves where it stopped for the next sweep: what the deployed sweeper runs.
+    ///
+    /// # Errors
+    /// A store failure while reading the index.
+    pub async fn sweep_until(&self, deadline: std::time::Instant) -> Result<SweepReport, Error> {
+        let options = recovery::SweepOptions {
+            deadline: Some(deadline),
+            ..recovery::SweepOptions::default()
+        };
+        recovery::sweep_with(
+            &self.store,
+            &*self.invoker,
+            SystemClock.now_millis(),
+            options,
+        )
+        .await
+    }
+
     /// Clients over `store`, waking functions through `invoker`.
     #[must_use]
     pub fn new(store: DynamoStore, invoker: LambdaInvoker, limits: Limits) -> Self {
@@ -167,6 +186,10 @@ impl Actors for Remote {
 
     async fn sweep(&self) -> Result<SweepReport, Error> {
         recovery::sweep(&self.store, &*self.invoker, SystemClock.now_millis()).await
+    }
+
+    async fn audit(&self) -> Result<SweepReport, Error> {
+        recovery::audit(&self.store, &*self.invoker, SystemClock.now_millis()).await
     }
 
     async fn settle(&self) -> Result<(), Error> {

@@ -148,7 +148,7 @@ impl Transport for StoreTransport {
             }
             if let Some(at) = options.deliver_at {
                 // Woken when it is due: by a timer where the runtime has one, else by the
-                // sweep (see `Invoker::nudge_at`).
+                // sweep, which finds it in the due index (see `Invoker::nudge_at`).
                 if let Err(error) = self.invoker.nudge_at(to, at).await {
                     tracing::warn!(actor = %to, message = %id, %error, "scheduled message queued, but arming its wake-up failed; the sweep delivers it");
                 }
@@ -157,9 +157,10 @@ impl Transport for StoreTransport {
             // An ask wakes the handler in `wait_reply`, where it can wait for the reply.
             if !ask {
                 if let Err(error) = self.invoker.nudge(to).await {
-                    // The message is durable: the next nudge or a sweep will process it,
-                    // so a failed wake-up must not make the caller send it again.
-                    tracing::warn!(actor = %to, message = %id, %error, "message queued, but waking its actor failed; the next wake-up or sweep processes it");
+                    // The message is durable, so a failed wake-up must not make the caller
+                    // send it again: mark the actor, and the sweep wakes it.
+                    let now = self.clock.now_millis();
+                    crate::recovery::mark_unwoken(&*self.store, to, now, &error).await;
                 }
             }
             Ok(id)

@@ -313,12 +313,21 @@ impl Embedded {
         recovery::quarantined_of::<A>(&*self.store).await
     }
 
-    /// Wakes every actor with queued messages (see [`crate::recovery::sweep`]).
+    /// Wakes every actor the due index holds (see [`crate::recovery::sweep`]).
+    ///
+    /// # Errors
+    /// A store failure while reading the index.
+    pub async fn sweep(&self) -> Result<SweepReport, Error> {
+        recovery::sweep(&*self.store, &*self.wake, self.clock.now_millis()).await
+    }
+
+    /// Wakes every actor with a message due, found by reading the whole store (see
+    /// [`crate::recovery::audit`]).
     ///
     /// # Errors
     /// A store failure while listing the actors.
-    pub async fn sweep(&self) -> Result<SweepReport, Error> {
-        recovery::sweep(&*self.store, &*self.wake, self.clock.now_millis()).await
+    pub async fn audit(&self) -> Result<SweepReport, Error> {
+        recovery::audit(&*self.store, &*self.wake, self.clock.now_millis()).await
     }
 
     /// Operator access to every actor here, by address (what the `mqless` tool uses).
@@ -377,6 +386,10 @@ impl Actors for Embedded {
 
     async fn sweep(&self) -> Result<SweepReport, Error> {
         Embedded::sweep(self).await
+    }
+
+    async fn audit(&self) -> Result<SweepReport, Error> {
+        Embedded::audit(self).await
     }
 
     async fn settle(&self) -> Result<(), Error> {

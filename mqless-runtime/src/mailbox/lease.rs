@@ -102,6 +102,9 @@ pub(super) struct Lease<'h, A> {
     /// The bookkeeping of the last committed batch.
     book: Bookkeeping,
     working: Working<A>,
+    /// The record's mark in the due index as the lease found it: commits that keep the
+    /// lease keep it too (a wake-up due if this owner crashes).
+    mark: Option<u64>,
 }
 
 impl<'h, A: Actor> Lease<'h, A> {
@@ -154,7 +157,16 @@ impl<'h, A: Actor> Lease<'h, A> {
             blame_head: stalls >= config.max_attempts,
             book,
             working,
+            mark: record.mark,
         })
+    }
+
+    /// The mark a release leaves: none when the mailbox was read to its end (what
+    /// waits carries its own entries in the due index), now when the owner stops at its
+    /// deadline with messages left (if the hand-off to a fresh invocation is lost, the
+    /// sweep resumes the actor).
+    fn release_mark(&self, hand_off: bool) -> Option<u64> {
+        hand_off.then(|| self.host.clock.now_millis())
     }
 
     /// Steps 2 to 6 of the protocol, batch after batch, until the lease ends.
@@ -166,18 +178,22 @@ impl<'h, A: Actor> Lease<'h, A> {
         let mut previous_cleanup_unchecked = !self.book.consumed.is_empty();
         loop {
             if self.host.deadline_near(self.options.deadline_millis) {
-                store.release(self.address, self.epoch).await?;
+                let mark = self.release_mark(true);
+                store.release(self.address, self.epoch, mark).await?;
                 return Ok(LeaseEnd::Deadline);
             }
             let items = store.read_mailbox(self.address, self.batch_size).await?;
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
                 if leftovers || items.len() >= self.batch_size {
+                    // Its owner stopped before the cleanup, so maybe before its
+                    // wake-ups too: send them again (a second one is harmless).
+                    self.host.wake_again(&self.book.to_wake).await;
                     self.host.cleanup(self.address, &self.book, None).await?;
                 }
             }
             if items.is_empty() {
-                store.release(self.address, self.epoch).await?;
+                store.release(self.address, self.epoch, None).await?;
                 if self.version == 0 {
                     expire_stub(self.host, self.address, self.epoch).await;
                 }
@@ -190,7 +206,8 @@ impl<'h, A: Actor> Lease<'h, A> {
             if nothing_taken && matches!(stop, Stop::Waiting | Stop::Deadline) {
                 // Only messages scheduled for later, or the deadline (or a shutdown) came
                 // before the first message: nothing to commit.
-                store.release(self.address, self.epoch).await?;
+                let mark = self.release_mark(stop == Stop::Deadline);
+                store.release(self.address, self.epoch, mark).await?;
                 return Ok(if stop == Stop::Deadline {
                     LeaseEnd::Deadline
                 } else {
@@ -198,12 +215,17 @@ impl<'h, A: Actor> Lease<'h, A> {
                 });
             }
             let release = stop != Stop::Full;
+            let mark = if release {
+                self.release_mark(stop == Stop::Deadline)
+            } else {
+                self.mark
+            };
             match self
                 .commit(
                     filled.next,
                     filled.outgoing,
                     filled.continued,
-                    release,
+                    (release, mark),
                     report,
                 )
                 .await
@@ -274,8 +296,18 @@ impl<'h, A: Actor> Lease<'h, A> {
             return Ok(None);
         }
         let stop = filled.stop;
+        // Only an unmarked record is drained without the lease (see
+        // `drain_optimistically`); an arm landing meanwhile is kept by nothing, and the
+        // audit finds what it stood for.
+        let mark = self.mark;
         match self
-            .commit(filled.next, filled.outgoing, filled.continued, true, report)
+            .commit(
+                filled.next,
+                filled.outgoing,
+                filled.continued,
+                (true, mark),
+                report,
+            )
             .await
         {
             Ok(true) => {
@@ -335,7 +367,11 @@ impl<'h, A: Actor> Lease<'h, A> {
             outgoing,
             ..
         } = batch;
-        match self.commit(next, outgoing, None, false, report).await {
+        let mark = self.mark;
+        match self
+            .commit(next, outgoing, None, (false, mark), report)
+            .await
+        {
             Ok(true) => {
                 tally.add_to(report);
                 Ok(None)
@@ -417,18 +453,24 @@ impl<'h, A: Actor> Lease<'h, A> {
         })
     }
 
-    /// Commits the batch (renewing the lease, or releasing it), then nudges the
-    /// recipients of its sends and cleans up. `false` when another owner fenced us out.
+    /// Commits the batch (renewing the lease, or releasing it, with the record's mark
+    /// in the due index after it), then nudges the recipients of its sends and cleans
+    /// up. `false` when another owner fenced us out.
     async fn commit(
         &mut self,
-        next: Bookkeeping,
+        mut next: Bookkeeping,
         outgoing: Vec<(Address, MailboxItem)>,
         continued: Option<MailboxItem>,
-        release: bool,
+        (release, mark): (bool, Option<u64>),
         report: &mut DrainReport,
     ) -> Result<bool, Error> {
         let host = self.host;
         let now = host.clock.now_millis();
+        next.to_wake = super::immediate_recipients(&outgoing, now)
+            .into_iter()
+            .filter(|to| *to != &**self.address)
+            .map(ToString::to_string)
+            .collect();
         let commit = Commit {
             epoch: self.epoch,
             expected_version: self.version,
@@ -452,12 +494,14 @@ impl<'h, A: Actor> Lease<'h, A> {
             } else {
                 A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
             },
+            mark,
         };
         if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
             return Ok(false);
         }
         self.version += 1;
         self.lease_until = commit.lease_expires_at;
+        self.mark = commit.mark;
         report.batches += 1;
         self.book = next;
         if let Some(wanted) = self.options.reply_for {

@@ -47,7 +47,7 @@ use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::replies::{LocalReplies, ReplySender};
-use crate::store::{Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
+use crate::store::{Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -82,6 +82,19 @@ pub(crate) fn reminder_registry(
     Bookkeeping::decode(meta)
         .map(|book| (book.reminders, book.reminder_fires))
         .unwrap_or_default()
+}
+
+/// The recipients of the messages in `outgoing` that are due at `now` (not scheduled
+/// for later), each once, in address order.
+fn immediate_recipients(outgoing: &[(Address, MailboxItem)], now: u64) -> Vec<&Address> {
+    let mut recipients: Vec<&Address> = outgoing
+        .iter()
+        .filter(|(_, item)| !crate::store::waits(item.id, &item.envelope, now))
+        .map(|(to, _)| to)
+        .collect();
+    recipients.sort();
+    recipients.dedup();
+    recipients
 }
 
 /// Whether message `id` was sent within [`OPTIMISTIC_FRESHNESS`] of `now`, either way.
@@ -269,10 +282,13 @@ impl<A: Actor> ActorHost<A> {
             // Never committed: the first message takes the lease.
             return Ok(None);
         };
+        // A marked actor takes the lease, whose release clears the mark (an optimistic
+        // commit keeps it, and the sweep would wake the actor again and again).
         if record.lease_expires_at > now
             || record.stalled_leases > 0
             || record.quarantine.is_some()
             || record.damage.is_some()
+            || record.mark.is_some()
         {
             return Ok(None);
         }
@@ -310,8 +326,14 @@ impl<A: Actor> ActorHost<A> {
             .acquire(address, now, now + millis(self.config.lease), owner)
             .await;
         let record = match acquired {
-            Ok(Some(record)) => record,
-            Ok(None) => return Ok(LeaseEnd::Busy),
+            Ok(Acquired::Taken(record)) => record,
+            Ok(Acquired::Held {
+                lease_expires_at,
+                mark,
+            }) => {
+                self.mark_held(address, now, lease_expires_at, mark).await;
+                return Ok(LeaseEnd::Busy);
+            }
             Err(error) => {
                 // The acquire may have landed with its answer lost: give the lease back,
                 // or the next owner counts this as a stall (and three in a row
@@ -323,7 +345,7 @@ impl<A: Actor> ActorHost<A> {
         let epoch = record.epoch;
         if let Some(quarantine) = record.quarantine {
             // Left alone until an operator lifts it; its messages stay queued.
-            self.store.release(address, epoch).await?;
+            self.store.release(address, epoch, None).await?;
             return Ok(LeaseEnd::Quarantined(quarantine.reason));
         }
         let held = match Lease::open(self, address, record, options) {
@@ -333,10 +355,36 @@ impl<A: Actor> ActorHost<A> {
         if held.is_err() {
             // A failed store call or undecodable state is not the messages' fault: free
             // the lease now rather than make the next invocation wait for it to expire
-            // (and count it as a stall). If this fails too, the lease expires.
-            let _ = self.store.release(address, epoch).await;
+            // (and count it as a stall), and mark it for the sweep, which retries it if
+            // nothing else does. If this fails too, the lease expires.
+            let now = self.clock.now_millis();
+            let _ = self.store.release(address, epoch, Some(now)).await;
         }
         held
+    }
+
+    /// A wake-up found the lease held. Its owner sees our message, unless it crashed:
+    /// then nobody looks at the mailbox again before another message comes, so mark the
+    /// actor for the sweep at the lease's expiry (once per lease: not if it is marked
+    /// for then or earlier already). The owner's release clears the mark.
+    async fn mark_held(
+        &self,
+        address: &Address,
+        now: u64,
+        lease_expires_at: u64,
+        mark: Option<u64>,
+    ) {
+        let at = if lease_expires_at > now {
+            lease_expires_at
+        } else {
+            now + millis(self.config.lease)
+        };
+        if mark.is_some_and(|mark| mark <= at) {
+            return;
+        }
+        if let Err(error) = self.store.arm(address, at).await {
+            tracing::debug!(actor = %address, %error, "could not mark a held actor for the sweep; the owner's own retry resumes it if it crashed");
+        }
     }
 
     /// Whether the invocation's deadline is within the margin.
@@ -432,21 +480,37 @@ impl<A: Actor> ActorHost<A> {
 
     async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
         let now = self.clock.now_millis();
-        let (scheduled, immediate): (Vec<_>, Vec<_>) = outgoing
-            .iter()
-            .partition(|(_, item)| crate::store::waits(item.id, &item.envelope, now));
-        for (to, item) in scheduled {
-            if let Err(error) = self.invoker.nudge_at(to, item.id.timestamp_millis()).await {
-                tracing::warn!(actor = %to, %error, "a scheduled message waits for the sweep");
+        for (to, item) in outgoing {
+            if crate::store::waits(item.id, &item.envelope, now) {
+                if let Err(error) = self.invoker.nudge_at(to, item.id.timestamp_millis()).await {
+                    // It is in the due index: the sweep delivers it.
+                    tracing::warn!(actor = %to, %error, "a scheduled message waits for the sweep");
+                }
             }
         }
-        let mut recipients: Vec<&Address> = immediate.iter().map(|(to, _)| to).collect();
-        recipients.sort();
-        recipients.dedup();
+        for to in immediate_recipients(outgoing, now) {
+            self.wake(to, now).await;
+        }
+    }
+
+    /// Wakes `to`, whose committed messages are durable: if the wake-up fails, marks it
+    /// for the sweep.
+    async fn wake(&self, to: &Address, now: u64) {
+        if let Err(error) = self.invoker.nudge(to).await {
+            crate::recovery::mark_unwoken(&*self.store, to, now, &error).await;
+        }
+    }
+
+    /// Wakes again the recipients of a batch whose owner may have stopped before its
+    /// wake-ups (see `Bookkeeping::to_wake`).
+    async fn wake_again(&self, recipients: &[String]) {
+        let now = self.clock.now_millis();
         for to in recipients {
-            if let Err(error) = self.invoker.nudge(to).await {
-                // Committed messages are durable; the next nudge or a sweep delivers them.
-                tracing::warn!(actor = %to, %error, "committed messages wait for the next nudge or sweep");
+            match Address::parse(to) {
+                Ok(to) => self.wake(&to, now).await,
+                Err(error) => {
+                    tracing::warn!(actor = %to, %error, "a recorded recipient is not an address")
+                }
             }
         }
     }

@@ -1,7 +1,8 @@
 //! Operator tools, the same on every store: an actor's dead letters (list, inspect,
-//! redrive, discard), quarantined actors (list, inspect, repair or reset, retry), and
-//! the sweep that wakes every actor with queued messages, which recovers messages whose
-//! nudge was lost.
+//! redrive, discard), quarantined actors (list, inspect, repair or reset, retry), the
+//! sweep that wakes the actors the due index holds (scheduled messages that came due,
+//! wake-ups that failed), and the audit that finds, by a full scan, messages whose
+//! wake-up was lost unseen.
 //!
 //! Both are reached through [`crate::Actors`], so they work on the embedded runtime and
 //! on Lambda over DynamoDB alike:
@@ -15,17 +16,20 @@
 //! // }
 //! // letters.redrive_all().await?;
 //! let report = actors.sweep().await?;
-//! println!("woke {} actors with queued messages", report.nudged);
+//! println!("woke {} actors with something due", report.nudged);
 //! # Ok(()) }
 //! ```
 
 mod dead_letters;
 mod operator;
 mod quarantine;
+mod sweep;
 
 pub use dead_letters::DeadLetters;
 pub use operator::{ActorReport, Operator, Queued, COUNT_QUEUED_UP_TO};
 pub use quarantine::{Quarantine, Quarantined};
+pub(crate) use sweep::mark_unwoken;
+pub use sweep::{audit, sweep_with, SweepOptions};
 
 use crate::actor::{address_of, Actor};
 use crate::codec::{self, Limits};
@@ -42,15 +46,22 @@ pub(crate) const STORED: Limits = Limits {
     max_depth: Limits::DEFAULT.max_depth,
 };
 
-/// What a sweep found and did.
+/// What a sweep (or an audit) found and did.
 #[derive(Debug, Default)]
 pub struct SweepReport {
-    /// Actors that had queued messages.
+    /// Actors found due, in the order they were woken.
     pub pending: Vec<Address>,
     /// How many of them were woken.
     pub nudged: usize,
     /// The ones whose wake-up failed, and why; the next sweep tries them again.
     pub failed: Vec<(Address, InvokeError)>,
+    /// Quarantined actors that had something due: listed, not woken.
+    pub quarantined: Vec<Address>,
+    /// Entries of the due index read (for an audit: actors found).
+    pub entries: usize,
+    /// `false` when the sweep reached its deadline: it saved where it stopped, and the
+    /// next sweep continues from there.
+    pub complete: bool,
 }
 
 /// The committed state of actor `id` of type `A` in `store`, without the lease.
@@ -78,31 +89,21 @@ pub(crate) async fn quarantined_of<A: Actor>(store: &dyn Store) -> Result<Vec<Qu
     quarantine::quarantined(store, &crate::id::ActorType::new(A::TYPE_NAME)?).await
 }
 
-/// Wakes every actor in `store` with messages due at `now` (milliseconds since the Unix
-/// epoch) through `invoker`: messages whose nudge was lost, and scheduled messages that
-/// came due (on AWS the sweep is what delivers those).
+/// Wakes every actor that the due index holds at `now` (milliseconds since the Unix
+/// epoch) through `invoker`, with no deadline: scheduled messages that came due, and
+/// actors marked because a wake-up failed or a lease's owner may have crashed (see
+/// [`sweep_with`]).
 ///
-/// Nudges are hints: a lost one (an `Event` invoke dropped after Lambda's retries, a
-/// handler that crashed before nudging the recipients of its sends) leaves committed
-/// messages queued but unprocessed until the actor's next message. A periodic sweep
-/// bounds that wait. A woken actor whose lease is still held by a crashed owner finds
-/// it busy; the next sweep after the lease expires drains it.
+/// Nudges are hints: a lost one leaves committed messages queued but unprocessed until
+/// the actor's next message. Whoever sees a wake-up fail marks the actor, and the
+/// periodic sweep wakes it; [`audit`] finds the few lost where nobody saw.
 ///
 /// # Errors
-/// A store failure while listing the actors.
+/// A store failure while reading the index.
 pub async fn sweep(
     store: &dyn Store,
     invoker: &dyn Invoker,
     now: u64,
 ) -> Result<SweepReport, Error> {
-    let pending = store.pending_actors(now).await?;
-    let mut report = SweepReport::default();
-    for address in &pending {
-        match invoker.nudge(address).await {
-            Ok(()) => report.nudged += 1,
-            Err(error) => report.failed.push((address.clone(), error)),
-        }
-    }
-    report.pending = pending;
-    Ok(report)
+    sweep_with(store, invoker, now, SweepOptions::default()).await
 }

@@ -8,9 +8,10 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 
+use super::due::{self, DueEntry};
 use super::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, Retired,
-    StateFix, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
+    Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord,
+    Retired, StateFix, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
 };
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
@@ -20,6 +21,8 @@ use crate::BoxFuture;
 struct ActorData {
     record: Option<StateRecord>,
     mailbox: BTreeMap<MessageId, Vec<u8>>,
+    /// The due time of each scheduled message in `mailbox`: its entry in the due index.
+    scheduled: BTreeMap<MessageId, u64>,
     /// Encoded reply and its expiry.
     replies: HashMap<MessageId, (Vec<u8>, u64)>,
     dead_letters: BTreeMap<MessageId, DeadLetter>,
@@ -43,6 +46,8 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Shared {
     actors: Mutex<HashMap<Address, ActorData>>,
+    /// Where the last sweep that ran out of time stopped.
+    sweep_cursor: Mutex<Option<String>>,
     reply_signals: Mutex<HashMap<(Address, MessageId), Arc<Notify>>>,
 }
 
@@ -51,6 +56,41 @@ impl std::fmt::Debug for MemoryStore {
         f.debug_struct("MemoryStore")
             .field("pending_messages", &self.pending_messages())
             .finish()
+    }
+}
+
+impl ActorData {
+    /// Queues message `id` unless it is queued already (or, with `replace`, over it).
+    fn queue(&mut self, id: MessageId, envelope: &[u8], replace: bool) {
+        if !replace && self.mailbox.contains_key(&id) {
+            return;
+        }
+        match super::due::scheduled_at(id, envelope) {
+            Some(at) => self.scheduled.insert(id, at),
+            None => self.scheduled.remove(&id),
+        };
+        self.mailbox.insert(id, envelope.to_vec());
+    }
+
+    /// Takes message `id` out of the mailbox, with its entry in the due index.
+    fn unqueue(&mut self, id: MessageId) -> Option<Vec<u8>> {
+        self.scheduled.remove(&id);
+        self.mailbox.remove(&id)
+    }
+
+    /// This actor's entries in the due index at or before `now`: its scheduled messages
+    /// and its mark.
+    fn due_entries(&self, address: &Address, now: u64) -> Vec<String> {
+        let mark = self.record.as_ref().and_then(|r| r.mark);
+        self.scheduled
+            .iter()
+            .filter(|(_, at)| **at <= now)
+            .map(|(id, at)| due::entry_key(*at, address, &format!("m#{id}")))
+            .chain(
+                mark.filter(|at| *at <= now)
+                    .map(|at| due::entry_key(at, address, due::STATE_SORT_KEY)),
+            )
+            .collect()
     }
 }
 
@@ -118,13 +158,8 @@ impl Store for MemoryStore {
         to: &'a Address,
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        // Copied before taking the lock: every sender and the drain contend for it.
-        let envelope = item.envelope.clone();
         let mut actors = lock(&self.shared.actors);
-        actor(&mut actors, to)
-            .mailbox
-            .entry(item.id)
-            .or_insert(envelope);
+        actor(&mut actors, to).queue(item.id, &item.envelope, false);
         Box::pin(async { Ok(()) })
     }
 
@@ -134,19 +169,22 @@ impl Store for MemoryStore {
         now: u64,
         lease_expires_at: u64,
         owner: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         let mut actors = lock(&self.shared.actors);
         let record = actor(&mut actors, address)
             .record
             .get_or_insert_with(StateRecord::default);
         let result = if record.lease_expires_at > now {
-            None
+            Acquired::Held {
+                lease_expires_at: record.lease_expires_at,
+                mark: record.mark,
+            }
         } else {
             record.epoch += 1;
             record.stalled_leases = record.stalled_leases.saturating_add(1);
             record.lease_expires_at = lease_expires_at;
             record.owner = owner;
-            Some(record.clone())
+            Acquired::Taken(record.clone())
         };
         Box::pin(async { Ok(result) })
     }
@@ -201,16 +239,12 @@ impl Store for MemoryStore {
             record.state = Some(commit.state.clone());
             record.meta = Some(commit.meta.clone());
             record.expires_at = commit.expires_at;
+            record.mark = commit.mark;
             for (to, item) in &commit.outgoing {
-                actor(&mut actors, to)
-                    .mailbox
-                    .entry(item.id)
-                    .or_insert_with(|| item.envelope.clone());
+                actor(&mut actors, to).queue(item.id, &item.envelope, false);
             }
             if let Some(item) = &commit.continued {
-                actor(&mut actors, address)
-                    .mailbox
-                    .insert(item.id, item.envelope.clone());
+                actor(&mut actors, address).queue(item.id, &item.envelope, true);
             }
             CommitOutcome::Committed
         };
@@ -221,14 +255,66 @@ impl Store for MemoryStore {
         &'a self,
         address: &'a Address,
         epoch: u64,
+        mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let mut actors = lock(&self.shared.actors);
         if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
             if record.epoch == epoch {
                 record.lease_expires_at = 0;
                 record.stalled_leases = 0;
+                record.mark = mark;
             }
         }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        let mut actors = lock(&self.shared.actors);
+        let record = actor(&mut actors, address)
+            .record
+            .get_or_insert_with(StateRecord::default);
+        if record.mark.is_none_or(|mark| mark > at) {
+            record.mark = Some(at);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
+    fn due_page<'a>(
+        &'a self,
+        shard: u16,
+        after: Option<&'a str>,
+        now: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<DueEntry>, StoreError>> {
+        let actors = lock(&self.shared.actors);
+        let mut page: Vec<DueEntry> = actors
+            .iter()
+            .filter(|(address, _)| due::shard_of(address) == shard)
+            .flat_map(|(address, data)| {
+                data.due_entries(address, now)
+                    .into_iter()
+                    .map(|key| DueEntry {
+                        key,
+                        address: address.clone(),
+                    })
+            })
+            .filter(|entry| after.is_none_or(|after| entry.key.as_str() > after))
+            .collect();
+        page.sort_by(|a, b| a.key.cmp(&b.key));
+        page.truncate(limit);
+        Box::pin(async move { Ok(page) })
+    }
+
+    fn sweep_cursor(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        let cursor = lock(&self.shared.sweep_cursor).clone();
+        Box::pin(async move { Ok(cursor) })
+    }
+
+    fn save_sweep_cursor<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        *lock(&self.shared.sweep_cursor) = cursor.map(str::to_owned);
         Box::pin(async { Ok(()) })
     }
 
@@ -271,7 +357,7 @@ impl Store for MemoryStore {
             let mut actors = lock(&self.shared.actors);
             let data = actor(&mut actors, address);
             for failure in cleanup.dead_letters {
-                if let Some(envelope) = data.mailbox.remove(&failure.id) {
+                if let Some(envelope) = data.unqueue(failure.id) {
                     data.dead_letters.insert(
                         failure.id,
                         DeadLetter {
@@ -286,7 +372,7 @@ impl Store for MemoryStore {
                 }
             }
             for id in cleanup.delete {
-                data.mailbox.remove(id);
+                data.unqueue(*id);
             }
             data.replies
                 .retain(|_, (_, expires)| *expires > cleanup.now);
@@ -384,7 +470,7 @@ impl Store for MemoryStore {
         let data = actor(&mut actors, address);
         let found = match data.dead_letters.remove(&id) {
             Some(letter) => {
-                data.mailbox.entry(new_id).or_insert(letter.envelope);
+                data.queue(new_id, &letter.envelope, false);
                 true
             }
             None => false,
@@ -414,8 +500,10 @@ impl Store for MemoryStore {
         let done = match record {
             Some(record) if record.epoch == epoch => {
                 record.quarantine = Some(quarantine.clone());
-                // A quarantined actor waits for its operator, however long.
+                // A quarantined actor waits for its operator, however long, and sweeps
+                // leave it alone (they skip its scheduled messages too).
                 record.expires_at = None;
+                record.mark = None;
                 record.lease_expires_at = 0;
                 record.stalled_leases = 0;
                 true
@@ -593,7 +681,7 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         let removed = lock(&self.shared.actors)
             .get_mut(address)
-            .is_some_and(|actor| actor.mailbox.remove(&id).is_some());
+            .is_some_and(|actor| actor.unqueue(id).is_some());
         Box::pin(async move { Ok(removed) })
     }
 }

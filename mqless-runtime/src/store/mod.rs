@@ -6,6 +6,7 @@
 //! process; the DynamoDB store (`aws::dynamodb`) keeps them in one table. The protocol that drives a store
 //! lives in [`crate::mailbox`], so both stores run the same steps.
 
+pub mod due;
 pub mod memory;
 
 use std::time::Duration;
@@ -112,6 +113,9 @@ pub struct StateRecord {
     /// When the record expires (its last commit's [`Commit::expires_at`]); past it, the
     /// state reads as the default even before the store deletes it.
     pub expires_at: Option<u64>,
+    /// When the actor needs a wake-up that none of its scheduled messages stands for: the
+    /// record's entry in the due index (see [`due`]), or `None`.
+    pub mark: Option<u64>,
 }
 
 impl StateRecord {
@@ -185,6 +189,35 @@ pub struct Commit {
     /// When the record expires without another commit (ms since the Unix epoch): the
     /// actor type's idle time to live, on DynamoDB the item's `ttl`. `None`: never.
     pub expires_at: Option<u64>,
+    /// The record's mark in the due index after the commit (see [`StateRecord::mark`]):
+    /// `None` when the commit releases the lease (the owner then reads the mailbox once
+    /// more), else the mark the lease found, kept.
+    pub mark: Option<u64>,
+}
+
+/// What an acquire found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Acquired {
+    /// The lease is ours: the record as the acquire left it.
+    Taken(StateRecord),
+    /// A live owner holds the lease.
+    Held {
+        /// When its lease runs out (ms since the Unix epoch; 0 if the store cannot say).
+        lease_expires_at: u64,
+        /// The record's mark (see [`StateRecord::mark`]).
+        mark: Option<u64>,
+    },
+}
+
+impl Acquired {
+    /// The record, if the lease was taken.
+    #[must_use]
+    pub fn taken(self) -> Option<StateRecord> {
+        match self {
+            Self::Taken(record) => Some(record),
+            Self::Held { .. } => None,
+        }
+    }
 }
 
 /// Whether a commit landed.
@@ -361,15 +394,15 @@ pub trait Store: Send + Sync + 'static {
 
     /// Takes the lease of `address` if it is free or expired at `now`: bumps the epoch,
     /// adds one to [`StateRecord::stalled_leases`], sets the expiry and
-    /// [`StateRecord::owner`], and returns the record (created empty if missing). `None`
-    /// when a live owner holds it.
+    /// [`StateRecord::owner`], and returns the record (created empty if missing).
+    /// [`Acquired::Held`] when a live owner holds it.
     fn acquire<'a>(
         &'a self,
         address: &'a Address,
         now: u64,
         lease_expires_at: u64,
         owner: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>>;
+    ) -> BoxFuture<'a, Result<Acquired, StoreError>>;
 
     /// Gives back a lease that `owner` may have taken by an acquire whose answer was
     /// lost (an error after the write): if the record's owner is still `owner`, frees the
@@ -413,12 +446,40 @@ pub trait Store: Send + Sync + 'static {
         Box::pin(async { Ok(()) })
     }
 
-    /// Frees the lease and sets [`StateRecord::stalled_leases`] to 0 if the record still
-    /// has `epoch`; otherwise does nothing.
+    /// Frees the lease, sets [`StateRecord::stalled_leases`] to 0 and sets the record's
+    /// mark to `mark` (`None` removes it), if the record still has `epoch`; otherwise
+    /// does nothing.
     fn release<'a>(
         &'a self,
         address: &'a Address,
         epoch: u64,
+        mark: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Marks `address` to be woken at `at` (ms since the Unix epoch) by the sweep, unless
+    /// its record is marked for `at` or earlier already; creates the record if missing.
+    /// Needs no lease: whoever saw a wake-up fail, or a lease that may belong to a
+    /// crashed owner, calls it.
+    fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Up to `limit` entries of shard `shard` of the due index (see [`due`]) due at or
+    /// before `now`, in key order, after key `after`. Fewer than `limit`: the last page.
+    /// On DynamoDB one `Query` of the sparse `due` index per page, never a `Scan`.
+    fn due_page<'a>(
+        &'a self,
+        shard: u16,
+        after: Option<&'a str>,
+        now: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<due::DueEntry>, StoreError>>;
+
+    /// Where the last sweep that ran out of time stopped (an entry key), if it did.
+    fn sweep_cursor(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>>;
+
+    /// Saves (`Some`) or clears (`None`) the sweep cursor.
+    fn save_sweep_cursor<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Performs a committed batch's follow-up writes. Idempotent.
@@ -560,17 +621,17 @@ pub trait Store: Send + Sync + 'static {
         by: MessageId,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Every quarantined actor, in address order. On DynamoDB a `Scan`, like
-    /// [`Store::pending_actors`].
+    /// Every quarantined actor, in address order. On DynamoDB a `Query` of the sparse
+    /// `quarantined` index, which holds only quarantined records.
     fn quarantined_actors(
         &self,
     ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>>;
 
     /// Every actor with at least one queued message due at `now` (milliseconds since
-    /// the Unix epoch; see [`waits`]), in address order: what a sweep nudges to recover
-    /// messages whose nudge was lost, and to deliver scheduled messages that came due.
-    /// On DynamoDB this reads the whole table (a `Scan`), so run it as a periodic job,
-    /// not per message.
+    /// the Unix epoch; see [`waits`]), in address order: what the audit
+    /// (`recovery::audit`) nudges, to recover messages whose wake-up was lost where no
+    /// one saw it fail. On DynamoDB this reads the whole table (a `Scan`): run it rarely
+    /// (the generated template runs it hourly); the sweep reads the due index instead.
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>>;
 
     /// Deletes queued message `id` of `address`: `false` when it is not queued (it ran,

@@ -2,6 +2,7 @@
 //! and after each store call (an ambiguous write), throttling, targeted failures, and
 //! wake-ups dropped, refused, duplicated or delayed. Wrap any [`Store`] or [`Invoker`].
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -9,10 +10,11 @@ use crate::clock::{Clock, ManualClock};
 use crate::error::{InvokeError, StoreError, StoreErrorKind};
 use crate::id::{ActorType, Address, MessageId};
 use crate::invoke::Invoker;
+use crate::store::due::DueEntry;
 use crate::store::memory::MemoryStore;
 use crate::store::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord, Retired,
-    StateRecord, Store,
+    Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord,
+    Retired, StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -48,6 +50,12 @@ pub struct StoreFaults {
     pub after: u64,
     /// Commits refused by [`FaultyStore::refuse_states_over`]: deterministic faults.
     pub refused_commits: u64,
+    /// Due-index entries a sweep did not see (DynamoDB's index lags its table).
+    pub index_lagged: u64,
+    /// Due-index entries a sweep saw twice.
+    pub index_duplicated: u64,
+    /// Due-index entries a sweep saw after their item was gone (a stale index).
+    pub index_stale: u64,
 }
 
 /// A store with injectable faults over `S` (the in-memory store by default).
@@ -63,6 +71,10 @@ pub struct FaultyStore<S = MemoryStore> {
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<StoreFaults>,
     pauses: Pauses,
+    /// Due-index entries seen by earlier sweeps: replayed as stale ones.
+    seen_entries: Mutex<Vec<(u16, DueEntry)>>,
+    /// Actors whose mark for the sweep failed before it was written.
+    unmarked: Mutex<BTreeSet<Address>>,
 }
 
 /// Counts `counter` down by one; whether it was above zero.
@@ -99,7 +111,15 @@ impl<S: Store> FaultyStore<S> {
             random: Mutex::default(),
             injected: Mutex::default(),
             pauses: Pauses::default(),
+            seen_entries: Mutex::default(),
+            unmarked: Mutex::default(),
         }
+    }
+
+    /// The actors whose mark for the sweep (after a wake-up failed) failed in turn,
+    /// before it was written: like a dropped nudge, only the audit finds what they hold.
+    pub fn unmarked(&self) -> BTreeSet<Address> {
+        lock(&self.unmarked).clone()
     }
 
     /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
@@ -164,6 +184,46 @@ impl<S: Store> FaultyStore<S> {
     /// The faults injected so far.
     pub fn injected(&self) -> StoreFaults {
         *lock(&self.injected)
+    }
+
+    /// Disturbs a page of the due index as DynamoDB's eventually consistent index can,
+    /// while random faults are armed: an entry not there yet (lagging), one seen twice,
+    /// and one whose item is gone (stale, replayed from an earlier page of the shard).
+    fn disturb_due_page(&self, shard: u16, after: Option<&str>, page: &mut Vec<DueEntry>) {
+        let mut random = lock(&self.random);
+        let Some((rng, per_mille)) = random.as_mut() else {
+            return;
+        };
+        let mut injected = lock(&self.injected);
+        let mut seen = lock(&self.seen_entries);
+        seen.extend(page.iter().map(|entry| (shard, entry.clone())));
+        let len = seen.len();
+        if len > 256 {
+            seen.drain(..len - 256);
+        }
+        let mut disturbed = Vec::with_capacity(page.len() + 2);
+        for entry in page.drain(..) {
+            let z = rng.below(1000);
+            if z < *per_mille {
+                injected.index_lagged += 1;
+                continue;
+            }
+            if z < 2 * *per_mille {
+                injected.index_duplicated += 1;
+                disturbed.push(entry.clone());
+            }
+            disturbed.push(entry);
+        }
+        if rng.below(1000) < *per_mille && !seen.is_empty() {
+            let pick = usize::try_from(rng.below(seen.len() as u64)).unwrap_or(0);
+            let (from, stale) = &seen[pick];
+            if *from == shard && after.is_none_or(|after| stale.key.as_str() > after) {
+                injected.index_stale += 1;
+                disturbed.push(stale.clone());
+            }
+        }
+        disturbed.sort_by(|a, b| a.key.cmp(&b.key));
+        *page = disturbed;
     }
 
     fn roll(&self) -> Option<Fault> {
@@ -260,7 +320,7 @@ impl<S: Store> Store for FaultyStore<S> {
         now: u64,
         until: u64,
         owner: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         Box::pin(async move {
             if take_one(&self.lost_acquire_answers) {
                 self.inner.acquire(a, now, until, owner).await?;
@@ -272,7 +332,7 @@ impl<S: Store> Store for FaultyStore<S> {
             let acquired = self
                 .faulty(move || self.inner.acquire(a, now, until, owner))
                 .await;
-            if matches!(acquired, Ok(Some(_))) {
+            if matches!(acquired, Ok(Acquired::Taken(_))) {
                 self.pauses.at(a, PausePoint::AfterAcquire).await;
             }
             acquired
@@ -323,11 +383,57 @@ impl<S: Store> Store for FaultyStore<S> {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.faulty(move || self.inner.expire_stub(a, epoch, at))
     }
-    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(
+        &'a self,
+        a: &'a Address,
+        epoch: u64,
+        mark: Option<u64>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.releasing().await?;
-            self.faulty(move || self.inner.release(a, epoch)).await
+            self.faulty(move || self.inner.release(a, epoch, mark))
+                .await
         })
+    }
+    fn arm<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(async move {
+            let armed = self.faulty(move || self.inner.arm(a, at)).await;
+            // An error may have come after the write: only a record without a mark as
+            // early counts as unmarked.
+            let marked = self
+                .inner
+                .load_state(a)
+                .await?
+                .is_some_and(|record| record.mark.is_some_and(|mark| mark <= at));
+            if !marked {
+                lock(&self.unmarked).insert(a.clone());
+            }
+            armed
+        })
+    }
+    fn due_page<'a>(
+        &'a self,
+        shard: u16,
+        after: Option<&'a str>,
+        now: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<DueEntry>, StoreError>> {
+        Box::pin(async move {
+            let mut page = self
+                .faulty(move || self.inner.due_page(shard, after, now, limit))
+                .await?;
+            self.disturb_due_page(shard, after, &mut page);
+            Ok(page)
+        })
+    }
+    fn sweep_cursor(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        self.faulty(move || self.inner.sweep_cursor())
+    }
+    fn save_sweep_cursor<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.save_sweep_cursor(cursor))
     }
     fn cleanup<'a>(
         &'a self,
@@ -469,6 +575,7 @@ pub struct FaultyInvoker {
     random: Mutex<Option<(Rng, u64)>>,
     delayed: Mutex<Vec<Address>>,
     injected: Mutex<NudgeFaults>,
+    dropped_for: Mutex<BTreeSet<Address>>,
 }
 
 impl FaultyInvoker {
@@ -479,7 +586,14 @@ impl FaultyInvoker {
             random: Mutex::default(),
             delayed: Mutex::default(),
             injected: Mutex::default(),
+            dropped_for: Mutex::default(),
         }
+    }
+
+    /// The actors a nudge was dropped for: only the audit can find what those left
+    /// queued, as nobody saw the wake-up fail.
+    pub fn dropped_for(&self) -> BTreeSet<Address> {
+        lock(&self.dropped_for).clone()
     }
 
     /// Each nudge is dropped, refused, duplicated or delayed, each with probability
@@ -531,7 +645,10 @@ impl Invoker for FaultyInvoker {
         Box::pin(async move {
             match action.unwrap_or(NudgeAction::Pass) {
                 NudgeAction::Pass => self.inner.nudge(address).await,
-                NudgeAction::Drop => Ok(()),
+                NudgeAction::Drop => {
+                    lock(&self.dropped_for).insert(address.clone());
+                    Ok(())
+                }
                 NudgeAction::Fail => Err(InvokeError {
                     actor_type: address.actor_type().to_string(),
                     message: "injected: TooManyRequestsException (rate exceeded)".into(),

@@ -5,9 +5,14 @@
 //! duplicated and delayed. The workload's messages are sent one by one (a failed send is
 //! retried with its idempotency key, as a careful client would); between sends, the
 //! woken actors are drained by both hosts at once, and a drain may be killed at any
-//! await point, after which the lease is left to expire. Then the faults stop, sweeps
-//! and drains run until every mailbox is empty, and messages dead-lettered only because
-//! killed drains stalled on them are redriven. The final states go to the check.
+//! await point, after which the lease is left to expire and the drain is retried (as
+//! Lambda retries a failed invocation); sweeps run now and then, and may be killed too,
+//! while the due index lags, repeats and goes stale. Then the faults stop, sweeps and
+//! drains run until every mailbox is empty, and messages dead-lettered only because
+//! killed drains stalled on them are redriven. When the sweep finds nothing while
+//! messages wait, the audit runs, and every actor it finds must be explained by a
+//! wake-up lost unseen (a dropped nudge, or a failed nudge whose mark failed too): the
+//! due index misses nothing else. The final states go to the check.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -79,6 +84,12 @@ pub struct ScenarioReport {
     pub nudge_faults: NudgeFaults,
     /// Messages dead-lettered because killed drains stalled on them, then redriven.
     pub redriven: u64,
+    /// Sweeps run while faults were injected, and how many of them were killed.
+    pub sweeps: u64,
+    /// Sweeps killed at a random await point.
+    pub killed_sweeps: u64,
+    /// Actors only the audit found (each explained by a wake-up lost unseen).
+    pub audited: u64,
 }
 
 impl ScenarioReport {
@@ -91,6 +102,9 @@ impl ScenarioReport {
         self.store_faults += other.store_faults;
         self.nudge_faults += other.nudge_faults;
         self.redriven += other.redriven;
+        self.sweeps += other.sweeps;
+        self.killed_sweeps += other.killed_sweeps;
+        self.audited += other.audited;
     }
 }
 
@@ -98,19 +112,25 @@ impl fmt::Display for ScenarioReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} seeds, {} messages ({} sends retried); {} drains ({} killed); store faults: {} before the write ({} throttling), {} after it; wake-ups: {} dropped, {} refused, {} duplicated, {} delayed; {} stalled messages redriven",
+            "{} seeds, {} messages ({} sends retried); {} drains ({} killed); {} sweeps ({} killed); store faults: {} before the write ({} throttling), {} after it; due index: {} entries lagging, {} repeated, {} stale; wake-ups: {} dropped, {} refused, {} duplicated, {} delayed; {} actors found only by the audit; {} stalled messages redriven",
             self.seeds,
             self.messages,
             self.retried_sends,
             self.drains,
             self.killed_drains,
+            self.sweeps,
+            self.killed_sweeps,
             self.store_faults.before,
             self.store_faults.throttled,
             self.store_faults.after,
+            self.store_faults.index_lagged,
+            self.store_faults.index_duplicated,
+            self.store_faults.index_stale,
             self.nudge_faults.dropped,
             self.nudge_faults.failed,
             self.nudge_faults.duplicated,
             self.nudge_faults.delayed,
+            self.audited,
             self.redriven,
         )
     }
@@ -248,6 +268,9 @@ struct World<A> {
     hosts: [Arc<ActorHost<A>>; 2],
     actors: BTreeSet<String>,
     report: ScenarioReport,
+    /// Drains that failed or were killed: Lambda retries a failed invocation, so the
+    /// next round drains them again.
+    retries: Vec<Address>,
 }
 
 impl<A: Actor> World<A> {
@@ -292,6 +315,7 @@ impl<A: Actor> World<A> {
                 seeds: 1,
                 ..ScenarioReport::default()
             },
+            retries: Vec::new(),
         })
     }
 
@@ -318,6 +342,9 @@ impl<A: Actor> World<A> {
             applied.push((actor, message));
             if self.rng.below(3) == 0 {
                 self.race_nudged_drains().await;
+            }
+            if self.rng.below(6) == 0 {
+                self.sweep_maybe_killed().await;
             }
         }
         Ok(applied)
@@ -346,15 +373,46 @@ impl<A: Actor> World<A> {
         Err("a send failed 100 times in a row".into())
     }
 
-    /// The actors of type `A` woken since the last call. Other types have no host here:
-    /// their messages stay queued, and `recover` reports them.
-    fn take_nudges(&self) -> Vec<Address> {
-        let own = self.hosts[0].actor_type();
-        self.recorder
+    /// The actors of type `A` woken since the last call, and the drains to retry. Other
+    /// types have no host here: their messages stay queued, and `recover` reports them.
+    fn take_nudges(&mut self) -> Vec<Address> {
+        let own = self.hosts[0].actor_type().clone();
+        let mut woken: Vec<Address> = self
+            .recorder
             .take_nudges()
             .into_iter()
-            .filter(|address| address.actor_type() == own)
-            .collect()
+            .filter(|address| *address.actor_type() == own)
+            .collect();
+        woken.append(&mut self.retries);
+        woken
+    }
+
+    /// Runs a sweep under the faults, killing it at a random await point one time in
+    /// three: a killed sweep must lose no wake-up.
+    async fn sweep_maybe_killed(&mut self) {
+        let (store, nudges) = (Arc::clone(&self.store), Arc::clone(&self.nudges));
+        let now = self.clock.now_millis();
+        let kill_at = (self.rng.below(3) == 0).then(|| self.rng.below(6));
+        self.report.sweeps += 1;
+        let task = tokio::spawn(async move {
+            let options = crate::recovery::SweepOptions {
+                concurrency: 2,
+                deadline: None,
+            };
+            crate::recovery::sweep_with(&*store, &*nudges, now, options).await
+        });
+        for step in 0..6 {
+            if kill_at == Some(step) {
+                task.abort();
+            }
+            tokio::task::yield_now().await;
+        }
+        match task.await {
+            Err(error) if error.is_cancelled() => self.report.killed_sweeps += 1,
+            Err(error) => std::panic::resume_unwind(error.into_panic()),
+            // A sweep failing under an injected store fault is retried by the next one.
+            Ok(_) => {}
+        }
     }
 
     /// Drains every woken actor on both hosts at once, killing some drains mid-way; a
@@ -367,11 +425,12 @@ impl<A: Actor> World<A> {
                 let kill_at = (self.rng.below(4) == 0).then(|| self.rng.below(4));
                 let (host, id) = (Arc::clone(host), address.id().clone());
                 self.report.drains += 1;
-                tasks.push((tokio::spawn(async move { host.drain(&id).await }), kill_at));
+                let task = tokio::spawn(async move { host.drain(&id).await });
+                tasks.push((task, kill_at, address.clone()));
             }
         }
         for step in 0..4 {
-            for (task, kill_at) in &tasks {
+            for (task, kill_at, _) in &tasks {
                 if *kill_at == Some(step) {
                     task.abort();
                 }
@@ -379,15 +438,18 @@ impl<A: Actor> World<A> {
             tokio::task::yield_now().await;
         }
         let mut killed = false;
-        for (task, _) in tasks {
-            // A drain returning an error is a fault the protocol recovers from.
-            if let Err(error) = task.await {
-                if error.is_cancelled() {
+        for (task, _, address) in tasks {
+            // A drain returning an error, or killed, is a fault the protocol recovers
+            // from; Lambda retries the invocation, and so does the next round.
+            match task.await {
+                Ok(Ok(_)) => {}
+                Ok(Err(_)) => self.retries.push(address),
+                Err(error) if error.is_cancelled() => {
                     self.report.killed_drains += 1;
                     killed = true;
-                } else {
-                    std::panic::resume_unwind(error.into_panic());
+                    self.retries.push(address);
                 }
+                Err(error) => std::panic::resume_unwind(error.into_panic()),
             }
         }
         if killed {
@@ -396,30 +458,35 @@ impl<A: Actor> World<A> {
     }
 
     /// Stops the faults and drains until every mailbox is empty, redriving messages that
-    /// killed drains stalled on.
+    /// killed drains stalled on. The sweep wakes actors; only when it finds nothing while
+    /// messages wait does the audit run, and what it finds must be explained.
     async fn recover(&mut self) -> Result<(), String> {
         self.store.stop_random_faults();
         self.nudges.stop_random_faults();
         self.nudges.deliver_delayed().await;
         for _ in 0..MAX_RECOVERY_ROUNDS {
             self.clock.advance(LEASE + Duration::from_secs(1));
-            self.clients.sweep().await.map_err(|e| e.to_string())?;
-            for address in self.take_nudges() {
+            let swept = self.clients.sweep().await.map_err(|e| e.to_string())?;
+            let woken = self.take_nudges();
+            let idle = swept.nudged == 0 && woken.is_empty();
+            for address in woken {
                 self.hosts[0]
                     .drain(address.id())
                     .await
                     .map_err(|e| format!("a drain failed with no fault injected: {e}"))?;
             }
             let redriven = self.redrive_stalled().await?;
-            if redriven == 0
-                && self
-                    .store
-                    .inner
-                    .pending_actors(self.clock.now_millis())
-                    .await
-                    .is_ok_and(|p| p.is_empty())
-            {
+            let pending = self
+                .store
+                .inner
+                .pending_actors(self.clock.now_millis())
+                .await
+                .map_err(|e| e.to_string())?;
+            if redriven == 0 && pending.is_empty() {
                 return Ok(());
+            }
+            if idle && redriven == 0 {
+                self.audit(&pending).await?;
             }
         }
         let pending = self
@@ -431,6 +498,29 @@ impl<A: Actor> World<A> {
         Err(format!(
             "mailboxes still hold messages after {MAX_RECOVERY_ROUNDS} recovery rounds: {pending:?}"
         ))
+    }
+
+    /// Runs the audit, since the sweep found nothing while `pending` actors hold due
+    /// messages; each must be explained by a wake-up lost where nobody saw it fail.
+    async fn audit(&mut self, pending: &[Address]) -> Result<(), String> {
+        let explained: BTreeSet<Address> = self
+            .nudges
+            .dropped_for()
+            .into_iter()
+            .chain(self.store.unmarked())
+            .collect();
+        let own = self.hosts[0].actor_type();
+        if let Some(missed) = pending
+            .iter()
+            .find(|a| a.actor_type() == own && !explained.contains(*a))
+        {
+            return Err(format!(
+                "the sweep missed {missed}, which holds a due message though no wake-up of it was lost unseen: the due index should have had it"
+            ));
+        }
+        let audit = self.clients.audit().await.map_err(|e| e.to_string())?;
+        self.report.audited += u64::try_from(audit.nudged).unwrap_or(u64::MAX);
+        Ok(())
     }
 
     /// Redrives the dead letters that the stall rule made: messages next in line when

@@ -9,53 +9,55 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TableDescription, TableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 
-use super::schema::{ACTOR_INDEX, ACTOR_TYPE};
+use super::schema::{
+    ACTOR_INDEX, ACTOR_TYPE, DUE_INDEX, DUE_KEY, DUE_SHARD, QUARANTINE_INDEX, QUARANTINE_KEY,
+    QUARANTINE_REASON, QUARANTINE_SINCE,
+};
 use super::{errors, DynamoStore};
 use crate::error::StoreError;
 
 impl DynamoStore {
-    /// Creates the table (keys `pk`/`sk`, on-demand billing, TTL on `ttl`, the keys-only
-    /// [`ACTOR_INDEX`] that lists actors by type) and waits until it is active. On an
-    /// existing table it adds what is missing: TTL, so replies keep expiring, and the
-    /// index (an older table; DynamoDB backfills it from the `#state` records).
+    /// Creates the table (keys `pk`/`sk`, on-demand billing, TTL on `ttl`, and three
+    /// sparse indexes: [`ACTOR_INDEX`] lists actors by type, [`DUE_INDEX`] is what sweeps
+    /// read, [`QUARANTINE_INDEX`] lists quarantined actors) and waits until it is active.
+    /// On an existing table it adds what is missing: TTL, so replies keep expiring, and
+    /// the indexes (an older table; DynamoDB builds them one at a time, backfilling each
+    /// from the existing items).
     ///
     /// # Errors
-    /// When DynamoDB cannot be reached or refuses.
+    /// When DynamoDB cannot be reached or refuses, and when an index it is still
+    /// building (on a large table, minutes) keeps it from adding the next: the error
+    /// says which, and calling this again once it is built adds the rest.
     pub async fn create_table(&self) -> Result<(), StoreError> {
-        let attribute = |name: &str| {
-            AttributeDefinition::builder()
-                .attribute_name(name)
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-        };
         let key = |name: &str, key_type| {
             KeySchemaElement::builder()
                 .attribute_name(name)
                 .key_type(key_type)
                 .build()
         };
-        let created = self
+        let mut create = self
             .client
             .create_table()
             .table_name(&*self.table)
-            .attribute_definitions(attribute("pk").map_err(errors::build_error)?)
-            .attribute_definitions(attribute("sk").map_err(errors::build_error)?)
+            .set_attribute_definitions(Some(attribute_definitions()?))
             .key_schema(key("pk", KeyType::Hash).map_err(errors::build_error)?)
             .key_schema(key("sk", KeyType::Range).map_err(errors::build_error)?)
-            .attribute_definitions(attribute(ACTOR_TYPE).map_err(errors::build_error)?)
-            .global_secondary_indexes(actor_index()?)
-            .billing_mode(BillingMode::PayPerRequest)
-            .send()
-            .await;
-        match created {
-            Ok(_) => self.wait_until_active().await?,
-            // It exists: make sure replies still expire and actors can be listed.
-            Err(error) if error.code() == Some("ResourceInUseException") => {
-                self.add_actor_index().await?;
-            }
-            Err(error) => return Err(errors::from_sdk(&self.table, error)),
+            .billing_mode(BillingMode::PayPerRequest);
+        for index in INDEXES {
+            create = create.global_secondary_indexes(index.build()?);
         }
-        self.enable_ttl().await
+        match create.send().await {
+            Ok(_) => {
+                self.wait_until_active().await?;
+                self.enable_ttl().await
+            }
+            // It exists: make sure replies still expire and every index is there.
+            Err(error) if error.code() == Some("ResourceInUseException") => {
+                self.enable_ttl().await?;
+                self.add_missing_indexes().await
+            }
+            Err(error) => Err(errors::from_sdk(&self.table, error)),
+        }
     }
 
     /// Whether the table has the [`ACTOR_INDEX`] (listing actors needs it).
@@ -63,53 +65,88 @@ impl DynamoStore {
     /// # Errors
     /// When DynamoDB cannot be reached or refuses (the table is missing, say).
     pub async fn has_actor_index(&self) -> Result<bool, StoreError> {
-        Ok(self.describe().await?.is_some_and(|table| {
-            table
-                .global_secondary_indexes()
-                .iter()
-                .any(|index| index.index_name() == Some(ACTOR_INDEX))
-        }))
+        Ok(self
+            .missing_indexes()
+            .await?
+            .iter()
+            .all(|name| *name != ACTOR_INDEX))
     }
 
-    async fn add_actor_index(&self) -> Result<(), StoreError> {
-        if self.has_actor_index().await? {
-            return Ok(());
+    /// The indexes MQLess needs that the table lacks: listing actors needs
+    /// [`ACTOR_INDEX`], sweeps [`DUE_INDEX`], listing quarantined actors
+    /// [`QUARANTINE_INDEX`].
+    ///
+    /// # Errors
+    /// When DynamoDB cannot be reached or refuses (the table is missing, say).
+    pub async fn missing_indexes(&self) -> Result<Vec<&'static str>, StoreError> {
+        let table = self.describe().await?;
+        let present: Vec<&str> = table
+            .as_ref()
+            .map(|table| {
+                table
+                    .global_secondary_indexes()
+                    .iter()
+                    .filter_map(|index| index.index_name())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(INDEXES
+            .iter()
+            .map(|index| index.name)
+            .filter(|name| !present.contains(name))
+            .collect())
+    }
+
+    /// Adds the missing indexes, one at a time (DynamoDB builds one per update).
+    async fn add_missing_indexes(&self) -> Result<(), StoreError> {
+        for name in self.missing_indexes().await? {
+            let Some(index) = INDEXES.iter().find(|index| index.name == name) else {
+                continue;
+            };
+            let create = CreateGlobalSecondaryIndexAction::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(index.keys()?))
+                .projection(index.projection())
+                .build()
+                .map_err(errors::build_error)?;
+            // DynamoDB builds one index at a time, and says so for a while after the
+            // last one is reported active.
+            for attempt in 0.. {
+                let added = self
+                    .client
+                    .update_table()
+                    .table_name(&*self.table)
+                    .set_attribute_definitions(Some(attribute_definitions()?))
+                    .global_secondary_index_updates(
+                        GlobalSecondaryIndexUpdate::builder()
+                            .create(create.clone())
+                            .build(),
+                    )
+                    .send()
+                    .await;
+                match added {
+                    Ok(_) => {
+                        self.wait_until_active().await?;
+                        break;
+                    }
+                    Err(error)
+                        if error.code() == Some("LimitExceededException") && attempt < 100 =>
+                    {
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                    }
+                    Err(error) if error.code() == Some("LimitExceededException") => {
+                        return Err(StoreError::new(
+                            crate::error::StoreErrorKind::Other,
+                            format!("DynamoDB is still building an index of table `{}` (it backfills each new index from the existing items, which can take minutes), so index `{}` cannot be added yet; run `create_table` (`mqless table create`) again once `describe-table` shows every index ACTIVE", self.table, index.name),
+                        ));
+                    }
+                    // Another process is adding one right now: the next call adds the rest.
+                    Err(error) if error.code() == Some("ResourceInUseException") => break,
+                    Err(error) => return Err(errors::from_sdk(&self.table, error)),
+                }
+            }
         }
-        let create = CreateGlobalSecondaryIndexAction::builder()
-            .index_name(ACTOR_INDEX)
-            .set_key_schema(Some(actor_index_keys()?))
-            .projection(keys_only())
-            .build()
-            .map_err(errors::build_error)?;
-        let added = self
-            .client
-            .update_table()
-            .table_name(&*self.table)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name(ACTOR_TYPE)
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(errors::build_error)?,
-            )
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .map_err(errors::build_error)?,
-            )
-            .global_secondary_index_updates(
-                GlobalSecondaryIndexUpdate::builder().create(create).build(),
-            )
-            .send()
-            .await;
-        match added {
-            Ok(_) => self.wait_until_active().await,
-            // Another process is adding it right now.
-            Err(error) if error.code() == Some("ResourceInUseException") => Ok(()),
-            Err(error) => Err(errors::from_sdk(&self.table, error)),
-        }
+        Ok(())
     }
 
     /// Whether TTL deletes expired items on attribute `ttl`, as replies need.
@@ -189,33 +226,89 @@ impl DynamoStore {
     }
 }
 
-/// The index's keys: the actor type, then the address, so a type's actors list in
-/// address order.
-fn actor_index_keys() -> Result<Vec<KeySchemaElement>, StoreError> {
-    [(ACTOR_TYPE, KeyType::Hash), ("pk", KeyType::Range)]
+/// One of the table's global secondary indexes: all sparse (only the items that carry
+/// their partition key attribute are in them).
+struct Index {
+    name: &'static str,
+    partition: &'static str,
+    sort: &'static str,
+    /// Attributes projected besides the keys (none: keys only).
+    include: &'static [&'static str],
+}
+
+/// The indexes MQLess reads:
+/// - [`ACTOR_INDEX`]: the actor type, then the address, so a type's actors list in
+///   address order; written once, by an actor's first commit;
+/// - [`DUE_INDEX`]: a shard, then the entry key (due time first), as sweeps read it;
+/// - [`QUARANTINE_INDEX`]: one partition, then the address, with the reason and time.
+const INDEXES: [Index; 3] = [
+    Index {
+        name: ACTOR_INDEX,
+        partition: ACTOR_TYPE,
+        sort: "pk",
+        include: &[],
+    },
+    Index {
+        name: DUE_INDEX,
+        partition: DUE_SHARD,
+        sort: DUE_KEY,
+        include: &[],
+    },
+    Index {
+        name: QUARANTINE_INDEX,
+        partition: QUARANTINE_KEY,
+        sort: "pk",
+        include: &[QUARANTINE_REASON, QUARANTINE_SINCE],
+    },
+];
+
+impl Index {
+    fn keys(&self) -> Result<Vec<KeySchemaElement>, StoreError> {
+        [(self.partition, KeyType::Hash), (self.sort, KeyType::Range)]
+            .into_iter()
+            .map(|(name, key_type)| {
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()
+                    .map_err(errors::build_error)
+            })
+            .collect()
+    }
+
+    /// Keys only, unless it must answer more than "which actors".
+    fn projection(&self) -> Projection {
+        if self.include.is_empty() {
+            return Projection::builder()
+                .projection_type(ProjectionType::KeysOnly)
+                .build();
+        }
+        Projection::builder()
+            .projection_type(ProjectionType::Include)
+            .set_non_key_attributes(Some(self.include.iter().map(|a| (*a).to_owned()).collect()))
+            .build()
+    }
+
+    fn build(&self) -> Result<GlobalSecondaryIndex, StoreError> {
+        GlobalSecondaryIndex::builder()
+            .index_name(self.name)
+            .set_key_schema(Some(self.keys()?))
+            .projection(self.projection())
+            .build()
+            .map_err(errors::build_error)
+    }
+}
+
+/// Every key attribute of the table and its indexes: all strings.
+fn attribute_definitions() -> Result<Vec<AttributeDefinition>, StoreError> {
+    ["pk", "sk", ACTOR_TYPE, DUE_SHARD, DUE_KEY, QUARANTINE_KEY]
         .into_iter()
-        .map(|(name, key_type)| {
-            KeySchemaElement::builder()
+        .map(|name| {
+            AttributeDefinition::builder()
                 .attribute_name(name)
-                .key_type(key_type)
+                .attribute_type(ScalarAttributeType::S)
                 .build()
                 .map_err(errors::build_error)
         })
         .collect()
-}
-
-/// Keys only: the index answers "which actors", and nothing else is written to it.
-fn keys_only() -> Projection {
-    Projection::builder()
-        .projection_type(ProjectionType::KeysOnly)
-        .build()
-}
-
-fn actor_index() -> Result<GlobalSecondaryIndex, StoreError> {
-    GlobalSecondaryIndex::builder()
-        .index_name(ACTOR_INDEX)
-        .set_key_schema(Some(actor_index_keys()?))
-        .projection(keys_only())
-        .build()
-        .map_err(errors::build_error)
 }

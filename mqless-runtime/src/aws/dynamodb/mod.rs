@@ -9,6 +9,7 @@ mod malformed;
 mod requests;
 pub mod schema;
 mod subscriptions;
+mod sweeping;
 
 use std::sync::Arc;
 
@@ -22,14 +23,15 @@ use aws_sdk_dynamodb::Client;
 pub use capacity::Capacity;
 use capacity::Meter;
 use schema::{
-    b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, record_from,
-    reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, QUARANTINE_REASON, QUARANTINE_SINCE, TTL,
+    b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
+    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, MESSAGE, OWNER,
+    QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
 };
 
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
 use crate::store::{
-    Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
+    Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
     QuarantineRecord, Retired, StateFix, StateRecord, Store,
 };
 use crate::BoxFuture;
@@ -87,8 +89,7 @@ impl Store for DynamoStore {
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let mut message = message_key(to, item.id);
-            message.insert("env".into(), b(&item.envelope));
+            let message = queued_message(to, item);
             let result = self
                 .client
                 .put_item()
@@ -109,7 +110,7 @@ impl Store for DynamoStore {
         now: u64,
         lease_expires_at: u64,
         owner: u64,
-    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+    ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         Box::pin(async move {
             let result = self
                 .client
@@ -139,15 +140,21 @@ impl Store for DynamoStore {
             match self.conditional_or_current(result, current)? {
                 Ok(out) => {
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
-                    Ok(Some(record_from(item)?))
+                    Ok(Acquired::Taken(record_from(item)?))
                 }
                 // This very acquire: it landed, its answer was lost, and the SDK's retry
                 // found the lease taken (owner tokens are random per acquire).
                 Err(Some(item)) if item.get(OWNER) == Some(&n(owner)) => {
-                    Ok(Some(record_from(&item)?))
+                    Ok(Acquired::Taken(record_from(&item)?))
                 }
                 // A live owner holds the lease.
-                Err(_) => Ok(None),
+                Err(item) => {
+                    let held = item.as_ref().and_then(|item| record_from(item).ok());
+                    Ok(Acquired::Held {
+                        lease_expires_at: held.as_ref().map_or(0, |r| r.lease_expires_at),
+                        mark: held.and_then(|r| r.mark),
+                    })
+                }
             }
         })
     }
@@ -191,15 +198,28 @@ impl Store for DynamoStore {
         &'a self,
         address: &'a Address,
         epoch: u64,
+        mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let result = self
+            let request = self
                 .client
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
-                // Absent reads as 0: removing keeps the record small.
-                .update_expression("REMOVE lease, stl, #own")
+                .expression_attribute_names("#dsh", DUE_SHARD)
+                .expression_attribute_names("#dk", DUE_KEY);
+            // Absent reads as 0: removing keeps the record small.
+            let request = match mark {
+                None => request.update_expression("REMOVE lease, stl, #own, #dsh, #dk"),
+                Some(at) => request
+                    .update_expression("SET #dsh = :dsh, #dk = :dk REMOVE lease, stl, #own")
+                    .expression_attribute_values(":dsh", schema::due_shard(address))
+                    .expression_attribute_values(
+                        ":dk",
+                        s(crate::store::due::entry_key(at, address, STATE_SK)),
+                    ),
+            };
+            let result = request
                 .condition_expression("ep = :ep")
                 .expression_attribute_names("#own", OWNER)
                 .expression_attribute_values(":ep", n(epoch))
@@ -397,10 +417,12 @@ impl Store for DynamoStore {
             let Some(letter) = self.get(dead_letter_key(address, id)).await? else {
                 return Ok(false);
             };
-            let mut message = message_key(address, new_id);
-            message.insert(
-                "env".into(),
-                b(&get_bytes(&letter, "env")?.unwrap_or_default()),
+            let message = queued_message(
+                address,
+                &MailboxItem {
+                    id: new_id,
+                    envelope: get_bytes(&letter, "env")?.unwrap_or_default(),
+                },
             );
             // Delete and put in one transaction, the delete (first, see `transact`)
             // conditioned on the letter still being there: two racing redrives cannot
@@ -443,11 +465,16 @@ impl Store for DynamoStore {
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
                 // A quarantined actor waits for its operator, however long: no expiry.
+                // Sweeps leave it alone: its mark goes, and they skip what it has queued.
                 .update_expression(
-                    "SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since REMOVE #ttl",
+                    "SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since, #qix = :q REMOVE #ttl, #dsh, #dk",
                 )
                 .condition_expression("ep = :ep")
                 .expression_attribute_names("#ttl", TTL)
+                .expression_attribute_names("#qix", QUARANTINE_KEY)
+                .expression_attribute_names("#dsh", DUE_SHARD)
+                .expression_attribute_names("#dk", DUE_KEY)
+                .expression_attribute_values(":q", s(QUARANTINED))
                 .expression_attribute_names("#qr", QUARANTINE_REASON)
                 .expression_attribute_names("#qat", QUARANTINE_SINCE)
                 .expression_attribute_values(":zero", n(0))
@@ -468,13 +495,14 @@ impl Store for DynamoStore {
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
             let mut set = vec!["ver = ver + :one"];
-            let mut remove = vec!["#qr", "#qat"];
+            let mut remove = vec!["#qr", "#qat", "#qix"];
             let mut request = self
                 .client
                 .update_item()
                 .table_name(&*self.table)
                 .set_key(Some(state_key(address)))
                 .condition_expression("#qat = :since")
+                .expression_attribute_names("#qix", QUARANTINE_KEY)
                 .expression_attribute_names("#qr", QUARANTINE_REASON)
                 .expression_attribute_names("#qat", QUARANTINE_SINCE)
                 .expression_attribute_values(":one", n(1))
@@ -531,39 +559,7 @@ impl Store for DynamoStore {
     fn quarantined_actors(
         &self,
     ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
-        Box::pin(async move {
-            let mut quarantined = Vec::new();
-            let mut start = None;
-            loop {
-                let out = self.counted(
-                    self.client
-                        .scan()
-                        .table_name(&*self.table)
-                        .filter_expression("attribute_exists(#qr)")
-                        .projection_expression("pk, #qr, #qat")
-                        .expression_attribute_names("#qr", QUARANTINE_REASON)
-                        .expression_attribute_names("#qat", QUARANTINE_SINCE)
-                        .set_exclusive_start_key(start)
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send()
-                        .await,
-                )?;
-                for item in out.items() {
-                    let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                    let address = pk.map(|pk| Address::parse(pk));
-                    if let (Some(Ok(address)), Some(quarantine)) =
-                        (address, record_from(item)?.quarantine)
-                    {
-                        quarantined.push((address, quarantine));
-                    }
-                }
-                start = out.last_evaluated_key().cloned();
-                if start.is_none() {
-                    quarantined.sort_by(|a, b| a.0.cmp(&b.0));
-                    return Ok(quarantined);
-                }
-            }
-        })
+        Box::pin(self.quarantined_of())
     }
 
     fn subscriptions<'a>(
@@ -594,48 +590,31 @@ impl Store for DynamoStore {
     }
 
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
-        Box::pin(async move {
-            let mut pending = std::collections::BTreeSet::new();
-            let mut start = None;
-            loop {
-                let out = self.counted(
-                    self.client
-                        .scan()
-                        .table_name(&*self.table)
-                        .filter_expression("begins_with(sk, :message)")
-                        .expression_attribute_values(":message", s(MESSAGE))
-                        // The scan reads whole items either way; `env` tells a
-                        // scheduled message that is not due yet.
-                        .projection_expression("pk, sk, env")
-                        .set_exclusive_start_key(start)
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send()
-                        .await,
-                )?;
-                for item in out.items() {
-                    if let Ok(message) = schema::mailbox_item(item) {
-                        if crate::store::waits(message.id, &message.envelope, now) {
-                            continue;
-                        }
-                    }
-                    let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                    match pk.map(|pk| Address::parse(pk)) {
-                        Some(Ok(address)) => {
-                            pending.insert(address);
-                        }
-                        // Not an actor's key: nothing to wake, and no reason to stop the
-                        // sweep of every other actor.
-                        _ => tracing::warn!(
-                            ?pk,
-                            "the sweep skips a queued item whose partition key is not `Type/id`"
-                        ),
-                    }
-                }
-                start = out.last_evaluated_key().cloned();
-                if start.is_none() {
-                    return Ok(pending.into_iter().collect());
-                }
-            }
-        })
+        Box::pin(self.pending_of(now))
+    }
+
+    fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.arm_record(address, at))
+    }
+
+    fn due_page<'a>(
+        &'a self,
+        shard: u16,
+        after: Option<&'a str>,
+        now: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<Vec<crate::store::due::DueEntry>, StoreError>> {
+        Box::pin(self.due_page_of(shard, after, now, limit))
+    }
+
+    fn sweep_cursor(&self) -> BoxFuture<'_, Result<Option<String>, StoreError>> {
+        Box::pin(self.load_sweep_cursor())
+    }
+
+    fn save_sweep_cursor<'a>(
+        &'a self,
+        cursor: Option<&'a str>,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.store_sweep_cursor(cursor))
     }
 }

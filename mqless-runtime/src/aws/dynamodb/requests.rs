@@ -13,7 +13,9 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::capacity::Metered;
-use super::schema::{b, message_key, n, s, state_key, Item, ACTOR_TYPE, TTL};
+use super::schema::{
+    b, index_due, n, queued_message, s, state_key, Item, ACTOR_TYPE, STATE_SK, TTL,
+};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::Address;
@@ -115,6 +117,9 @@ impl DynamoStore {
         if let Some(at) = commit.expires_at {
             state.insert(TTL.into(), n(at.div_ceil(1000)));
         }
+        if let Some(at) = commit.mark {
+            index_due(&mut state, address, STATE_SK, at);
+        }
         let condition = "ep = :ep AND ver = :ver";
         let values = HashMap::from([
             (":ep".to_owned(), n(commit.epoch)),
@@ -163,14 +168,11 @@ impl DynamoStore {
             )
             .build()];
         for (to, item) in &commit.outgoing {
-            let mut message = message_key(to, item.id);
-            message.insert("env".into(), b(&item.envelope));
-            items.push(self.put_new(message)?);
+            items.push(self.put_new(queued_message(to, item))?);
         }
         if let Some(item) = &commit.continued {
             // Overwrites the queued message: the state's condition fences it.
-            let mut message = message_key(address, item.id);
-            message.insert("env".into(), b(&item.envelope));
+            let message = queued_message(address, item);
             let put = Put::builder()
                 .table_name(&*self.table)
                 .set_item(Some(message))

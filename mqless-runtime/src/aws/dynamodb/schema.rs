@@ -3,8 +3,8 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr` and `qat` (quarantine reason and time, when quarantined) |
-//! | `type/id` | `m#<message id>` | `env` (envelope) |
+//! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr`, `qat` and `qix` (quarantine reason and time, and the key of the `quarantined` index, when quarantined), `dsh` and `dk` (due index, when marked) |
+//! | `type/id` | `m#<message id>` | `env` (envelope); `dsh` and `dk` (due index) when it is scheduled |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at`, `kind` (`failed` or `rejected`) |
 //!
@@ -18,7 +18,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
-use crate::store::{MailboxItem, QuarantineRecord, StateRecord};
+use crate::store::{due, MailboxItem, QuarantineRecord, StateRecord};
 
 /// The sort key of an actor's state record.
 pub(super) const STATE_SK: &str = "#state";
@@ -36,6 +36,26 @@ pub(super) const ACTOR_TYPE: &str = "ty";
 /// The sparse, keys-only global secondary index that lists the actors of a type: only
 /// `#state` records carry [`ACTOR_TYPE`]; its sort key is `pk`.
 pub const ACTOR_INDEX: &str = "actors";
+
+/// Attribute of scheduled messages and marked `#state` records: the shard of the
+/// [`DUE_INDEX`] (String, two digits; see [`crate::store::due::shard_of`]).
+pub(super) const DUE_SHARD: &str = "dsh";
+/// Attribute of scheduled messages and marked `#state` records: the sort key of the
+/// [`DUE_INDEX`] (String; see [`crate::store::due::entry_key`]).
+pub(super) const DUE_KEY: &str = "dk";
+/// The sparse, keys-only global secondary index a sweep reads (see
+/// [`crate::store::due`]): partition key [`DUE_SHARD`], sort key [`DUE_KEY`]. Immediate
+/// messages and unmarked records are not in it.
+pub const DUE_INDEX: &str = "due";
+/// Attribute of quarantined `#state` records: the partition key of the
+/// [`QUARANTINE_INDEX`] (always [`QUARANTINED`]).
+pub(super) const QUARANTINE_KEY: &str = "qix";
+/// The value of [`QUARANTINE_KEY`].
+pub(super) const QUARANTINED: &str = "q";
+/// The sparse global secondary index of quarantined actors: partition key
+/// [`QUARANTINE_KEY`], sort key `pk`, with the reason and time projected. Quarantines are
+/// rare, so one partition holds them all.
+pub const QUARANTINE_INDEX: &str = "quarantined";
 
 /// The table's time-to-live attribute (Number, **seconds** since the Unix epoch): on
 /// replies, and on the `#state` record and dead letters of actor types with an idle time
@@ -74,6 +94,29 @@ fn key(address: &Address, sk: impl Into<String>) -> Item {
 /// The key of queued message `id`.
 pub(super) fn message_key(address: &Address, id: MessageId) -> Item {
     key(address, format!("{MESSAGE}{id}"))
+}
+
+/// The item of message `item` queued for `address`, in the due index if it is
+/// scheduled.
+pub(super) fn queued_message(address: &Address, item: &MailboxItem) -> Item {
+    let mut message = message_key(address, item.id);
+    message.insert("env".into(), b(&item.envelope));
+    if let Some(at) = due::scheduled_at(item.id, &item.envelope) {
+        let sort_key = format!("{MESSAGE}{}", item.id);
+        index_due(&mut message, address, &sort_key, at);
+    }
+    message
+}
+
+/// Puts `item` (of `address`, with sort key `sort_key`) in the due index at `at`.
+pub(super) fn index_due(item: &mut Item, address: &Address, sort_key: &str, at: u64) {
+    item.insert(DUE_SHARD.into(), due_shard(address));
+    item.insert(DUE_KEY.into(), s(due::entry_key(at, address, sort_key)));
+}
+
+/// The [`DUE_SHARD`] value of `address`.
+pub(super) fn due_shard(address: &Address) -> AttributeValue {
+    s(format!("{:02}", due::shard_of(address)))
 }
 
 /// The key of the reply to message `id`.
@@ -184,5 +227,9 @@ pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
             Ok(0) | Err(_) => None,
             Ok(seconds) => Some(seconds.saturating_mul(1000)),
         },
+        mark: item
+            .get(DUE_KEY)
+            .and_then(|v| v.as_s().ok())
+            .and_then(|key| due::due_of(key)),
     })
 }
