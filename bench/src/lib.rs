@@ -8,7 +8,8 @@
 //! - [`e2e`]: asks through the Lambda emulator;
 //! - [`saga`]: an order saga, every actor one message per drain;
 //! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends;
-//! - [`fan_out`]: one event to N subscribers, beside one send per subscriber.
+//! - [`fan_out`]: one event to N subscribers, beside one send per subscriber;
+//! - [`sweep`]: one sweep's cost and time as idle actors pile up, beside the full scan.
 
 mod contention;
 mod cost;
@@ -18,6 +19,7 @@ mod embedded;
 mod fanout;
 mod report;
 mod saga;
+mod sweep;
 mod timers;
 
 pub use contention::contention;
@@ -28,6 +30,7 @@ pub use embedded::{embedded, Get, Increment, KameoCounter};
 pub use fanout::{fan_out, Follower};
 pub use report::{Percentiles, Table};
 pub use saga::saga;
+pub use sweep::sweep;
 pub use timers::{timers, Clocked};
 
 /// Any error of a scenario.

@@ -5,7 +5,7 @@
 
 use mqless_bench::BenchError;
 
-const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N]";
+const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|sweep|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N]";
 
 #[tokio::main]
 async fn main() -> Result<(), BenchError> {
@@ -36,6 +36,7 @@ async fn main() -> Result<(), BenchError> {
         "saga",
         "timers",
         "fanout",
+        "sweep",
         "all",
     ]
     .contains(&scenario.as_str())
@@ -63,6 +64,12 @@ async fn main() -> Result<(), BenchError> {
             .filter(|&n| n <= subscribers)
             .collect();
         println!("{}", mqless_bench::fan_out(&sizes).await?);
+    }
+    if run("sweep") {
+        println!(
+            "{}",
+            mqless_bench::sweep(&[1_000, 10_000, 100_000], 10_000).await?
+        );
     }
     if run("e2e") {
         println!("{}", mqless_bench::end_to_end(asks.min(200)).await?);

@@ -27,4 +27,8 @@ async fn aws_scenarios_run() {
     assert_eq!(mqless_bench::saga(2).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::timers(3).await.unwrap().rows.len(), 6);
     assert_eq!(mqless_bench::fan_out(&[3]).await.unwrap().rows.len(), 2);
+    assert_eq!(
+        mqless_bench::sweep(&[30, 60], 40).await.unwrap().rows.len(),
+        5
+    );
 }

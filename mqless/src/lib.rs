@@ -91,8 +91,10 @@
 //! A message whose method panics is retried, then moved to the actor's dead letters, and
 //! the actor goes on; so is one that does not decode, and one that kills its process
 //! three invocations in a row. [`Actors::dead_letters`] lists, inspects, redrives and
-//! discards them ([`recovery::DeadLetters`]); [`Actors::sweep`] wakes every actor with queued
-//! messages, recovering messages whose wake-up was lost. Both work on every runtime.
+//! discards them ([`recovery::DeadLetters`]); [`Actors::sweep`] wakes every actor with
+//! something due (scheduled messages, wake-ups that failed), reading an index so that its
+//! cost follows what is due, and [`Actors::audit`] reads every mailbox for wake-ups lost
+//! where nobody saw. Both work on every runtime.
 //!
 //! When the actor's own record fails in a way no retry fixes (its state no longer
 //! decodes after a deploy, it cannot fit DynamoDB's limits), the actor is *quarantined*:
@@ -192,14 +194,15 @@ pub mod reply {
     pub use mqless_runtime::reply::Reply;
 }
 
-/// Dead letters, quarantines and the sweep: list, inspect, redrive and discard the
-/// messages an actor could not process; inspect and lift the quarantine of an actor whose
-/// own record failed; wake actors whose wake-up was lost. [`Operator`](recovery::Operator)
+/// Dead letters, quarantines, the sweep and the audit: list, inspect, redrive and
+/// discard the messages an actor could not process; inspect and lift the quarantine of
+/// an actor whose own record failed; wake actors with something due, or whose wake-up
+/// was lost. [`Operator`](recovery::Operator)
 /// reaches every actor by address, without its Rust type: list, inspect, reset, delete.
 pub mod recovery {
     pub use mqless_runtime::recovery::{
-        sweep, ActorReport, DeadLetters, Operator, Quarantine, Quarantined, Queued, SweepReport,
-        COUNT_QUEUED_UP_TO,
+        audit, sweep, sweep_with, ActorReport, DeadLetters, Operator, Quarantine, Quarantined,
+        Queued, SweepOptions, SweepReport, COUNT_QUEUED_UP_TO,
     };
     pub use mqless_runtime::store::{DeadLetter, DeadLetterKind, Retired, StateFix};
 }
@@ -253,10 +256,11 @@ pub mod mailbox {
 /// Where mailboxes and state live: the [`Store`](store::Store) trait, its records, and the in-memory
 /// store of the embedded runtime.
 pub mod store {
+    pub use mqless_runtime::store::due;
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
-        Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift, MailboxItem,
-        QuarantineRecord, Retired, StateFix, StateRecord, Store, SubscriptionPage,
+        Acquired, Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift,
+        MailboxItem, QuarantineRecord, Retired, StateFix, StateRecord, Store, SubscriptionPage,
         SubscriptionRecord,
     };
     pub use mqless_runtime::BoxFuture;

@@ -5,6 +5,7 @@ pub mod bank;
 pub mod cart;
 pub mod conformance;
 pub mod conversation;
+pub mod due_index;
 pub mod events;
 pub mod in_flight;
 pub mod ledger;

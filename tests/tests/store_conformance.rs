@@ -1,10 +1,11 @@
-//! The store contract (`mqless_tests::conformance`) on every store: the in-memory store,
-//! and Amazon's DynamoDB Local.
+//! The store contract (`mqless_tests::conformance`) and the due index with the sweep
+//! that reads it (`mqless_tests::due_index`) on every store: the in-memory store, and
+//! Amazon's DynamoDB Local.
 
 use std::sync::Arc;
 
 use mqless::store::MemoryStore;
-use mqless_tests::conformance;
+use mqless_tests::{conformance, due_index};
 
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
@@ -30,4 +31,16 @@ async fn dynamodb_keeps_the_contract() {
         })
     });
     conformance::run(Arc::new(store), delete_expired).await;
+}
+
+#[tokio::test]
+async fn the_memory_store_keeps_the_due_index() {
+    due_index::run(Arc::new(MemoryStore::new())).await;
+}
+
+#[cfg(feature = "e2e")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_keeps_the_due_index() {
+    let store = mqless_tests::local_aws::fresh_store("due-index").await;
+    due_index::run(Arc::new(store)).await;
 }

@@ -60,8 +60,8 @@ async fn table_checks(context: &Context) -> Vec<Check> {
     let store = context.environment.store();
     let table = store.table().to_owned();
     let what = format!("table {table}");
-    let index = match store.has_actor_index().await {
-        Ok(index) => index,
+    let missing = match store.missing_indexes().await {
+        Ok(missing) => missing,
         Err(error) => {
             return vec![Check::new(
                 what,
@@ -73,15 +73,22 @@ async fn table_checks(context: &Context) -> Vec<Check> {
         }
     };
     let mut checks = vec![Check::new(what, Some(true), "exists")];
-    checks.push(Check::new(
-        "actors index",
-        Some(index),
-        if index {
-            "present: `actors list` reads it".to_owned()
-        } else {
-            "missing: `actors list` cannot work; `DynamoStore::create_table` on the existing table adds it (a keys-only GSI `actors` on `ty`, sort key `pk`)".to_owned()
-        },
-    ));
+    for (index, reads) in [
+        ("actors", "`actors list` reads it"),
+        ("due", "sweeps read it to find what is due"),
+        ("quarantined", "`quarantine list` and sweeps read it"),
+    ] {
+        let present = !missing.contains(&index);
+        checks.push(Check::new(
+            format!("{index} index"),
+            Some(present),
+            if present {
+                format!("present: {reads}")
+            } else {
+                format!("missing, though {reads}; `mqless table create` (`DynamoStore::create_table`) on the existing table adds the missing indexes, one at a time")
+            },
+        ));
+    }
     let ttl = store.ttl_enabled().await;
     checks.push(match ttl {
         Ok(true) => Check::new("time to live", Some(true), "enabled on `ttl`"),

@@ -123,9 +123,11 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
             "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
             "Condition": {
                 "ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(&others)},
-                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env"]}
+                // `dsh` and `dk`: a scheduled message's entry in the due index.
+                "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
             }
         }));
+        statements.push(mark_unwoken(&leading_keys(&others)));
         invokes.extend(
             others
                 .iter()
@@ -142,14 +144,39 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
     Ok(json!([{"Version": "2012-10-17", "Statement": statements}]))
 }
 
-/// The sweeper's: scan the table, wake any actor.
+/// The sweeper's: read the due and quarantined indexes, keep its cursor, scan the table
+/// for the audit, wake any actor.
 pub(super) fn sweeper_policies(directory: &Directory<'_>) -> Json {
     json!([{"Version": "2012-10-17", "Statement": [
-        {"Sid": "FindDueMessages", "Effect": "Allow", "Action": "dynamodb:Scan",
+        {"Sid": "ReadDueIndex", "Effect": "Allow", "Action": "dynamodb:Query",
+         "Resource": [
+            {"Fn::Sub": "${Table.Arn}/index/due"},
+            {"Fn::Sub": "${Table.Arn}/index/quarantined"}
+         ]},
+        {"Sid": "Cursor", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["~sweeper"]}}},
+        {"Sid": "Audit", "Effect": "Allow", "Action": "dynamodb:Scan",
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
         {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",
          "Resource": directory.every_arn()}
     ]}])
+}
+
+/// Marks an actor of `types` for the sweep after its wake-up failed: an update of its
+/// record's due-index attributes, and of nothing else.
+fn mark_unwoken(types: &Json) -> Json {
+    json!({
+        "Sid": "MarkUnwoken",
+        "Effect": "Allow",
+        "Action": "dynamodb:UpdateItem",
+        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+        "Condition": {
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": types},
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "dsh", "dk"]}
+        }
+    })
 }
 
 /// For what sends to the actors from outside (`Remote` clients, other languages):
@@ -163,6 +190,7 @@ pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
                 {"Sid": "Mailboxes", "Effect": "Allow",
                  "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
                  "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
+                mark_unwoken(&json!(["*"])),
                 {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",
                  "Resource": directory.every_arn()}
             ]}
@@ -187,7 +215,9 @@ pub(super) fn operator_policy() -> Json {
                  ],
                  "Resource": [
                     {"Fn::GetAtt": ["Table", "Arn"]},
-                    {"Fn::Sub": "${Table.Arn}/index/actors"}
+                    {"Fn::Sub": "${Table.Arn}/index/actors"},
+                    {"Fn::Sub": "${Table.Arn}/index/due"},
+                    {"Fn::Sub": "${Table.Arn}/index/quarantined"}
                  ]},
                 {"Sid": "Functions", "Effect": "Allow", "Action": "lambda:InvokeFunction",
                  "Resource": {"Fn::Sub": "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${AWS::StackName}-*"}}

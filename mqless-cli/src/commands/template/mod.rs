@@ -172,9 +172,13 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             Some(actor_type) => (iam::actor_policies(&directory, actor_type)?, None),
             None => (
                 iam::sweeper_policies(&directory),
-                Some(
-                    json!({"Sweep": {"Type": "Schedule", "Properties": {"Schedule": {"Ref": "SweepSchedule"}}}}),
-                ),
+                Some(json!({
+                    "Sweep": {"Type": "Schedule", "Properties": {"Schedule": {"Ref": "SweepSchedule"}}},
+                    "Audit": {"Type": "Schedule", "Properties": {
+                        "Schedule": {"Ref": "AuditSchedule"},
+                        "Input": "{\"audit\": true}"
+                    }}
+                })),
             ),
         };
         let mut props = json!({
@@ -212,7 +216,12 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
         "SweepSchedule": {
             "Type": "String",
             "Default": "rate(1 minute)",
-            "Description": "How often the sweeper wakes actors with messages due (lost wake-ups, scheduled messages, reminders, ask timeouts)"
+            "Description": "How often the sweeper reads the due index and wakes what is due (scheduled messages, reminders, ask timeouts, wake-ups that failed): the most a timer runs late"
+        },
+        "AuditSchedule": {
+            "Type": "String",
+            "Default": "rate(1 hour)",
+            "Description": "How often the sweeper reads the whole table (a Scan, billed per byte stored) for messages whose wake-up was lost unseen"
         }
     });
     let mut outputs = json!({
@@ -272,7 +281,9 @@ fn events_queues() -> Map<String, Json> {
     queues
 }
 
-/// The table: on demand, keys `pk`/`sk`, TTL on `ttl`, the keys-only `actors` index.
+/// The table: on demand, keys `pk`/`sk`, TTL on `ttl`, and the sparse indexes
+/// `DynamoStore::create_table` makes: `actors` (by type), `due` (what sweeps read:
+/// shard, then due time) and `quarantined`.
 fn table() -> Json {
     json!({
         "Type": "AWS::DynamoDB::Table",
@@ -281,20 +292,41 @@ fn table() -> Json {
             "AttributeDefinitions": [
                 {"AttributeName": "pk", "AttributeType": "S"},
                 {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": "ty", "AttributeType": "S"}
+                {"AttributeName": "ty", "AttributeType": "S"},
+                {"AttributeName": "dsh", "AttributeType": "S"},
+                {"AttributeName": "dk", "AttributeType": "S"},
+                {"AttributeName": "qix", "AttributeType": "S"}
             ],
             "KeySchema": [
                 {"AttributeName": "pk", "KeyType": "HASH"},
                 {"AttributeName": "sk", "KeyType": "RANGE"}
             ],
-            "GlobalSecondaryIndexes": [{
-                "IndexName": "actors",
-                "KeySchema": [
-                    {"AttributeName": "ty", "KeyType": "HASH"},
-                    {"AttributeName": "pk", "KeyType": "RANGE"}
-                ],
-                "Projection": {"ProjectionType": "KEYS_ONLY"}
-            }],
+            "GlobalSecondaryIndexes": [
+                {
+                    "IndexName": "actors",
+                    "KeySchema": [
+                        {"AttributeName": "ty", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"}
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"}
+                },
+                {
+                    "IndexName": "due",
+                    "KeySchema": [
+                        {"AttributeName": "dsh", "KeyType": "HASH"},
+                        {"AttributeName": "dk", "KeyType": "RANGE"}
+                    ],
+                    "Projection": {"ProjectionType": "KEYS_ONLY"}
+                },
+                {
+                    "IndexName": "quarantined",
+                    "KeySchema": [
+                        {"AttributeName": "qix", "KeyType": "HASH"},
+                        {"AttributeName": "pk", "KeyType": "RANGE"}
+                    ],
+                    "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["qr", "qat"]}
+                }
+            ],
             "TimeToLiveSpecification": {"AttributeName": "ttl", "Enabled": true}
         }
     })
@@ -369,7 +401,18 @@ mod tests {
         );
         assert_eq!(
             sends["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
-            json!(["pk", "sk", "env"])
+            json!(["pk", "sk", "env", "dsh", "dk"])
+        );
+        // A failed wake-up marks the recipient: its due-index attributes, nothing else.
+        let marks = statement(&template, "OrderFunction", "MarkUnwoken");
+        assert_eq!(marks["Action"], "dynamodb:UpdateItem");
+        assert_eq!(
+            marks["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+            json!(["Wallet/*", "Warehouse/*"])
+        );
+        assert_eq!(
+            marks["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+            json!(["pk", "sk", "dsh", "dk"])
         );
         // Warehouse sends nothing, but answers Order's reply_to asks.
         let replies = statement(&template, "WarehouseFunction", "MailboxesItSendsTo");
@@ -413,8 +456,16 @@ mod tests {
             json!({"Ref": "SweepSchedule"})
         );
         assert_eq!(
-            statement(&template, "SweeperFunction", "FindDueMessages")["Action"],
+            statement(&template, "SweeperFunction", "ReadDueIndex")["Action"],
+            "dynamodb:Query"
+        );
+        assert_eq!(
+            statement(&template, "SweeperFunction", "Audit")["Action"],
             "dynamodb:Scan"
+        );
+        assert_eq!(
+            sweeper["Events"]["Audit"]["Properties"]["Input"],
+            json!("{\"audit\": true}")
         );
         let functions = template["Resources"]["OrderFunction"]["Properties"]["Environment"]
             ["Variables"]["MQLESS_FUNCTIONS"]["Fn::Sub"]

@@ -37,7 +37,11 @@ metered! {
     DeleteItemOutput => true,
 }
 
-/// Request units and requests consumed so far, as DynamoDB reported them.
+/// The least a read request is billed.
+const MIN_READ_UNITS: f64 = 0.5;
+
+/// Request units and requests consumed so far, as DynamoDB reported them (reads at least
+/// half a unit each, as billed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Capacity {
     /// Read request units.
@@ -86,7 +90,10 @@ impl Meter {
         if write {
             capacity.write_units += units;
         } else {
-            capacity.read_units += units;
+            // DynamoDB bills every read at least half a unit (an eventually consistent
+            // one that finds nothing); DynamoDB Local reports some, such as an index
+            // query with no match, as free.
+            capacity.read_units += units.max(MIN_READ_UNITS);
         }
     }
 }
