@@ -49,8 +49,12 @@ enum Command {
     /// List, show, redrive and discard dead letters.
     #[command(subcommand, name = "dead-letters")]
     DeadLetters(DeadLettersCommand),
-    /// Wake every actor with messages due now (what the sweeper function does).
+    /// Wake what the due index holds now: scheduled messages that came due, actors whose
+    /// wake-up failed (what the sweeper function does every minute).
     Sweep,
+    /// Read every mailbox and wake every actor with a message due (a full scan: what the
+    /// sweeper function does hourly, for wake-ups lost unseen).
+    Audit,
     /// Check the deployment: the table, its index and TTL, and the functions.
     Doctor(DoctorArgs),
     /// Create the table, or add what an existing one lacks.

@@ -413,12 +413,23 @@ async fn send_tells_and_asks_through_the_function() {
     ]);
 }
 
+/// `sweep` wakes what the due index holds (a marked actor); `audit` reads every mailbox
+/// (a message queued with no wake-up at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sweep_wakes_actors_with_messages_due() {
+async fn sweep_and_audit_wake_actors_with_messages_due() {
     let (store, _runtime) = bank("cli-sweep").await;
     queue(&store, "asleep", &AccountMessage::Deposit { amount: 1 }).await;
     let said = ok(&["sweep", "--table", store.table()]);
-    assert_eq!(said, "1 actors had messages due; woke 1\n");
+    assert_eq!(said, "0 actors had something due; woke 0\n");
+    let said = ok(&["audit", "--table", store.table()]);
+    assert_eq!(said, "1 actors had something due; woke 1\n");
+
+    queue(&store, "marked", &AccountMessage::Deposit { amount: 1 }).await;
+    let marked = mqless::id::Address::parse("Account/marked").unwrap();
+    let now = mqless::clock::SystemClock.now_millis();
+    store.arm(&marked, now).await.unwrap();
+    let said = ok(&["sweep", "--table", store.table()]);
+    assert_eq!(said, "1 actors had something due; woke 1\n");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,13 @@ async fn the_bank_conserves_money_under_injected_faults() {
     assert_eq!(report.seeds, 200);
     assert_eq!(report.messages, 200 * 30);
     assert!(report.killed_drains > 0 && report.store_faults.after > 0);
+    // The due index was disturbed, and sweeps killed, in some seeds at least.
+    let index = &report.store_faults;
+    assert!(
+        index.index_lagged > 0 && index.index_duplicated > 0,
+        "{report}"
+    );
+    assert!(report.killed_sweeps > 0, "{report}");
 }
 
 /// The kit finds a real bug: a "bank" whose transfer credits the recipient twice.

@@ -76,7 +76,10 @@ async fn table_checks(context: &Context) -> Vec<Check> {
     for (index, reads) in [
         ("actors", "`actors list` reads it"),
         ("due", "sweeps read it to find what is due"),
-        ("quarantined", "`quarantine list` and sweeps read it"),
+        (
+            "quarantined",
+            "listing quarantined actors and sweeps read it",
+        ),
     ] {
         let present = !missing.contains(&index);
         checks.push(Check::new(
@@ -182,7 +185,10 @@ async fn sweeper_check(context: &Context, sweeper: Option<String>) -> Check {
         Ok(Ok(result)) => Check::new(
             what,
             Some(true),
-            format!("swept: {} actors had messages due", result.pending),
+            format!(
+                "swept: {} actors had something due ({} due-index entries read)",
+                result.pending, result.entries
+            ),
         ),
         Ok(Err(_)) => Check::new(
             what,

@@ -74,7 +74,8 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
         Command::Mailbox(command) => mailbox::run(context, command).await?,
         Command::Send(args) => send::run(context, args).await?,
         Command::DeadLetters(command) => dead_letters::run(context, command).await?,
-        Command::Sweep => sweep(context).await?,
+        Command::Sweep => sweep(context, false).await?,
+        Command::Audit => sweep(context, true).await?,
         Command::Table(TableCommand::Create) => {
             let store = context.environment.store();
             store.create_table().await.map_err(|e| e.to_string())?;
@@ -98,24 +99,34 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
     Ok(ExitCode::SUCCESS)
 }
 
-async fn sweep(context: &Context) -> Result<Printed, String> {
-    let report = context.operator.sweep().await.map_err(|e| e.to_string())?;
+/// A sweep of the due index, or (`audit`) of every mailbox.
+async fn sweep(context: &Context, audit: bool) -> Result<Printed, String> {
+    let report = if audit {
+        context.operator.audit().await
+    } else {
+        context.operator.sweep().await
+    }
+    .map_err(|e| e.to_string())?;
     let failed: Vec<_> = report
         .failed
         .iter()
         .map(|(address, error)| json!({"actor": address.to_string(), "error": error.to_string()}))
         .collect();
     let mut text = format!(
-        "{} actors had messages due; woke {}",
+        "{} actors had something due; woke {}",
         report.pending.len(),
         report.nudged
     );
+    for address in &report.quarantined {
+        text += &format!("\n{address} is quarantined: listed, not woken (`Actors::quarantine`)");
+    }
     for (address, error) in &report.failed {
         text += &format!("\nwaking {address} failed: {error}");
     }
+    let quarantined: Vec<String> = report.quarantined.iter().map(ToString::to_string).collect();
     Ok(Printed::Said(
         text,
-        json!({"pending": report.pending.len(), "nudged": report.nudged, "failed": failed}),
+        json!({"pending": report.pending.len(), "nudged": report.nudged, "failed": failed, "quarantined": quarantined}),
     ))
 }
 

@@ -207,4 +207,13 @@ impl Operator {
     pub async fn sweep(&self) -> Result<SweepReport, Error> {
         super::sweep(&*self.store, &*self.invoker, self.clock.now_millis()).await
     }
+
+    /// Wakes every actor with a message due, found by reading the whole store (see
+    /// [`super::audit`]).
+    ///
+    /// # Errors
+    /// A store failure while listing the actors.
+    pub async fn audit(&self) -> Result<SweepReport, Error> {
+        super::audit(&*self.store, &*self.invoker, self.clock.now_millis()).await
+    }
 }

@@ -124,7 +124,7 @@ pub async fn sweep_with(
     let mut report = SweepReport::default();
     let mut woken = HashSet::new();
     // From the cursor to the end, then from the start up to the cursor.
-    let mut passes = vec![(cursor.clone(), None)];
+    let mut passes: Vec<(Option<String>, Option<String>)> = vec![(cursor.clone(), None)];
     if cursor.is_some() {
         passes.push((None, cursor.clone()));
     }

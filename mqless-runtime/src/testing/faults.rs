@@ -2,7 +2,7 @@
 //! and after each store call (an ambiguous write), throttling, targeted failures, and
 //! wake-ups dropped, refused, duplicated or delayed. Wrap any [`Store`] or [`Invoker`].
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -73,8 +73,9 @@ pub struct FaultyStore<S = MemoryStore> {
     pauses: Pauses,
     /// Due-index entries seen by earlier sweeps: replayed as stale ones.
     seen_entries: Mutex<Vec<(u16, DueEntry)>>,
-    /// Actors whose mark for the sweep failed before it was written.
-    unmarked: Mutex<BTreeSet<Address>>,
+    /// Each actor's last mark for the sweep that failed before it was written, numbered
+    /// from one.
+    unmarked: Mutex<(u64, BTreeMap<Address, u64>)>,
 }
 
 /// Counts `counter` down by one; whether it was above zero.
@@ -117,9 +118,24 @@ impl<S: Store> FaultyStore<S> {
     }
 
     /// The actors whose mark for the sweep (after a wake-up failed) failed in turn,
-    /// before it was written: like a dropped nudge, only the audit finds what they hold.
+    /// before it was written, since their last drain that read their whole mailbox: like
+    /// a dropped nudge, only the audit finds what they hold.
     pub fn unmarked(&self) -> BTreeSet<Address> {
-        lock(&self.unmarked).clone()
+        lock(&self.unmarked).1.keys().cloned().collect()
+    }
+
+    /// How many marks failed so far (see [`FaultyInvoker::drops`]).
+    pub fn failed_marks(&self) -> u64 {
+        lock(&self.unmarked).0
+    }
+
+    /// Forgets the failed marks of `address` before a drain that began when
+    /// [`Self::failed_marks`] said `failed` (see [`FaultyInvoker::forget_dropped`]).
+    pub fn forget_unmarked(&self, address: &Address, failed: u64) {
+        let mut unmarked = lock(&self.unmarked);
+        if unmarked.1.get(address).is_some_and(|last| *last <= failed) {
+            unmarked.1.remove(address);
+        }
     }
 
     /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
@@ -406,7 +422,10 @@ impl<S: Store> Store for FaultyStore<S> {
                 .await?
                 .is_some_and(|record| record.mark.is_some_and(|mark| mark <= at));
             if !marked {
-                lock(&self.unmarked).insert(a.clone());
+                let mut unmarked = lock(&self.unmarked);
+                unmarked.0 += 1;
+                let failed = unmarked.0;
+                unmarked.1.insert(a.clone(), failed);
             }
             armed
         })
@@ -575,7 +594,8 @@ pub struct FaultyInvoker {
     random: Mutex<Option<(Rng, u64)>>,
     delayed: Mutex<Vec<Address>>,
     injected: Mutex<NudgeFaults>,
-    dropped_for: Mutex<BTreeSet<Address>>,
+    /// Each actor's last dropped nudge, numbered from one.
+    dropped_for: Mutex<(u64, BTreeMap<Address, u64>)>,
 }
 
 impl FaultyInvoker {
@@ -590,10 +610,27 @@ impl FaultyInvoker {
         }
     }
 
-    /// The actors a nudge was dropped for: only the audit can find what those left
-    /// queued, as nobody saw the wake-up fail.
+    /// The actors a nudge was dropped for, unless a drain that began after it read
+    /// their whole mailbox (see [`Self::forget_dropped`]): only the audit can find what
+    /// those left queued, as nobody saw the wake-up fail.
     pub fn dropped_for(&self) -> BTreeSet<Address> {
-        lock(&self.dropped_for).clone()
+        lock(&self.dropped_for).1.keys().cloned().collect()
+    }
+
+    /// How many nudges were dropped so far: take it when a drain begins, and hand it to
+    /// [`Self::forget_dropped`] when the drain ends.
+    pub fn drops(&self) -> u64 {
+        lock(&self.dropped_for).0
+    }
+
+    /// Forgets the nudges of `address` dropped before a drain that began when
+    /// [`Self::drops`] said `drops` and read the whole mailbox: what they were for has
+    /// run. A nudge dropped while that drain ran is kept.
+    pub fn forget_dropped(&self, address: &Address, drops: u64) {
+        let mut dropped = lock(&self.dropped_for);
+        if dropped.1.get(address).is_some_and(|last| *last <= drops) {
+            dropped.1.remove(address);
+        }
     }
 
     /// Each nudge is dropped, refused, duplicated or delayed, each with probability
@@ -646,7 +683,10 @@ impl Invoker for FaultyInvoker {
             match action.unwrap_or(NudgeAction::Pass) {
                 NudgeAction::Pass => self.inner.nudge(address).await,
                 NudgeAction::Drop => {
-                    lock(&self.dropped_for).insert(address.clone());
+                    let mut dropped = lock(&self.dropped_for);
+                    dropped.0 += 1;
+                    let drop = dropped.0;
+                    dropped.1.insert(address.clone(), drop);
                     Ok(())
                 }
                 NudgeAction::Fail => Err(InvokeError {
@@ -699,6 +739,9 @@ impl std::ops::AddAssign for StoreFaults {
         self.throttled += other.throttled;
         self.after += other.after;
         self.refused_commits += other.refused_commits;
+        self.index_lagged += other.index_lagged;
+        self.index_duplicated += other.index_duplicated;
+        self.index_stale += other.index_stale;
     }
 }
 

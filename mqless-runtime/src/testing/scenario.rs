@@ -388,6 +388,21 @@ impl<A: Actor> World<A> {
         woken
     }
 
+    /// Where the counts of wake-ups lost unseen stand, as a drain begins.
+    fn losses(&self) -> (u64, u64) {
+        (self.nudges.drops(), self.store.failed_marks())
+    }
+
+    /// A drain of `address` that began at `losses` ended: if it read the whole mailbox,
+    /// whatever a wake-up lost before it began was for has run, and no longer explains
+    /// an actor left to the audit.
+    fn drained(&self, address: &Address, losses: (u64, u64), report: &crate::mailbox::DrainReport) {
+        if report.end == crate::mailbox::DrainEnd::Empty {
+            self.nudges.forget_dropped(address, losses.0);
+            self.store.forget_unmarked(address, losses.1);
+        }
+    }
+
     /// Runs a sweep under the faults, killing it at a random await point one time in
     /// three: a killed sweep must lose no wake-up.
     async fn sweep_maybe_killed(&mut self) {
@@ -420,6 +435,8 @@ impl<A: Actor> World<A> {
     /// killed drain's lease is then left to expire.
     async fn race_nudged_drains(&mut self) {
         let woken: BTreeSet<Address> = self.take_nudges().into_iter().collect();
+        // Every drain below begins after the losses counted so far.
+        let losses = self.losses();
         let mut tasks = Vec::new();
         for address in woken {
             for host in &self.hosts {
@@ -444,7 +461,7 @@ impl<A: Actor> World<A> {
             // A drain returning an error, or killed, is a fault the protocol recovers
             // from: Lambda retries the invocation.
             match task.await {
-                Ok(Ok(_)) => {}
+                Ok(Ok(report)) => self.drained(&address, losses, &report),
                 Ok(Err(_)) => failed.push(address),
                 Err(error) if error.is_cancelled() => {
                     self.report.killed_drains += 1;
@@ -459,7 +476,10 @@ impl<A: Actor> World<A> {
                 // The retry comes while the dead owner's lease still runs: it finds the
                 // lease held, and nothing retries it again. The mark it leaves for the
                 // sweep at the lease's expiry is all that brings the actor back.
-                let _ = self.hosts[0].drain(address.id()).await;
+                let losses = self.losses();
+                if let Ok(report) = self.hosts[0].drain(address.id()).await {
+                    self.drained(&address, losses, &report);
+                }
             } else {
                 self.retries.push(address);
             }
@@ -482,10 +502,12 @@ impl<A: Actor> World<A> {
             let woken = self.take_nudges();
             let idle = swept.nudged == 0 && woken.is_empty();
             for address in woken {
-                self.hosts[0]
+                let losses = self.losses();
+                let report = self.hosts[0]
                     .drain(address.id())
                     .await
                     .map_err(|e| format!("a drain failed with no fault injected: {e}"))?;
+                self.drained(&address, losses, &report);
             }
             let redriven = self.redrive_stalled().await?;
             let pending = self
