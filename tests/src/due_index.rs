@@ -25,6 +25,7 @@ pub async fn run(store: Arc<dyn Store>) {
     marks_keep_the_earliest_and_go_with_a_release(&*store).await;
     the_cursor_is_kept(&*store).await;
     sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(&*store).await;
+    a_wake_up_that_finds_the_lease_held_marks_the_actor(Arc::clone(&store)).await;
 }
 
 fn address(case: &str, n: usize) -> Address {
@@ -364,4 +365,45 @@ async fn sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(store:
     assert_eq!(report.pending, wrapped);
     assert!(report.complete);
     assert_eq!(store.sweep_cursor().await.unwrap(), None);
+}
+
+/// An owner takes the lease and dies with it; the retry of its invocation (or any
+/// wake-up) comes while the lease still runs, finds it held, and nothing wakes the actor
+/// again: the mark it leaves at the lease's expiry is what brings the sweep to it then.
+async fn a_wake_up_that_finds_the_lease_held_marks_the_actor(store: Arc<dyn Store>) {
+    use mqless::mailbox::DrainEnd;
+    use mqless_examples::counter::Counter;
+    let clock = Arc::new(mqless::testing::ManualClock::new(NOW));
+    let runtime = mqless::Embedded::builder()
+        .store(Arc::clone(&store))
+        .clock(clock.clone())
+        .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
+        .build();
+    runtime.register::<Counter>().unwrap();
+    let host = runtime.host::<Counter>().unwrap();
+    let id = mqless::ActorId::new("held").unwrap();
+    let counter = runtime.client::<Counter>("held").unwrap();
+    let address = Address::parse("Counter/held").unwrap();
+
+    store
+        .acquire(&address, NOW, NOW + LEASE, 1)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
+    counter.increment(5).send().await.unwrap();
+    assert_eq!(host.drain(&id).await.unwrap().end, DrainEnd::Busy);
+    assert!(
+        !runtime.sweep().await.unwrap().pending.contains(&address),
+        "not before the lease runs out"
+    );
+    clock.advance(Duration::from_millis(LEASE));
+    let swept = runtime.sweep().await.unwrap();
+    assert!(swept.pending.contains(&address), "{swept:?}");
+    assert_eq!(host.drain(&id).await.unwrap().end, DrainEnd::Empty);
+    assert_eq!(counter.get().query().await, Ok(5));
+    assert!(
+        !runtime.sweep().await.unwrap().pending.contains(&address),
+        "the drain's release cleared the mark"
+    );
 }

@@ -477,3 +477,50 @@ async fn a_runtime_shut_down_or_dropped_mid_drain_runs_no_more_batches() {
         assert_eq!(tally.add().call().await.unwrap(), 4);
     }
 }
+
+/// An owner that stops between its commit and its wake-ups (here: its wake-ups are
+/// thrown away and its cleanup fails, as when the process dies there) leaves the
+/// recipients' messages queued with nobody to wake them. The owner that finishes its
+/// cleanup wakes them again.
+#[tokio::test]
+async fn the_owner_that_finishes_a_crashed_batch_wakes_its_recipients_again() {
+    use mqless_examples::bank::Account;
+    let store = Arc::new(FaultyStore::new());
+    let recorder = Arc::new(RecordingInvoker::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(recorder.clone())
+        .build();
+    runtime.register::<Account>().unwrap();
+    let host = runtime.host::<Account>().unwrap();
+    let alice = mqless::ActorId::new("alice").unwrap();
+    let accounts = |id: &str| runtime.client::<Account>(id).unwrap();
+    accounts("alice").deposit(10).send().await.unwrap();
+    host.drain(&alice).await.unwrap();
+    accounts("alice")
+        .transfer("bob".into(), 4)
+        .send()
+        .await
+        .unwrap();
+    recorder.take_nudges();
+
+    store.fail_cleanups(1);
+    assert!(host.drain(&alice).await.is_err(), "the cleanup 'crashes'");
+    let sent = recorder.take_nudges();
+    assert!(sent.iter().any(|a| a.id().as_str() == "bob"), "{sent:?}");
+    // As if the process had died before waking bob: his deposit waits, unwoken.
+
+    host.drain(&alice).await.unwrap();
+    let woken = recorder.take_nudges();
+    assert!(
+        woken.iter().any(|a| a.id().as_str() == "bob"),
+        "the next owner finished the cleanup and woke bob again: {woken:?}"
+    );
+    host.drain(&mqless::ActorId::new("bob").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        accounts("bob").statement().query().await.unwrap().balance,
+        4
+    );
+}

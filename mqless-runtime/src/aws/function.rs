@@ -188,25 +188,48 @@ pub fn serve_sweeper() -> Result<(), LambdaError> {
                     async move {
                         let request: super::payload::SweepRequest =
                             serde_json::from_value(event.payload).unwrap_or_default();
-                        let report = if request.audit {
-                            remote.audit().await
-                        } else {
-                            let left = std::time::Duration::from_millis(
-                                event
-                                    .context
-                                    .deadline
-                                    .saturating_sub(SystemClock.now_millis()),
-                            );
-                            let deadline =
-                                std::time::Instant::now() + left.saturating_sub(SWEEP_MARGIN);
-                            remote.sweep_until(deadline).await
-                        };
-                        Ok::<_, FunctionError>(SweepResult::of(&report.map_err(FunctionError)?))
+                        let now = SystemClock.now_millis();
+                        let deadline = absolute_deadline(event.context.deadline, now);
+                        let report = sweeper_run(&remote, &request, deadline.saturating_sub(now))
+                            .await
+                            .map_err(FunctionError)?;
+                        Ok::<_, FunctionError>(SweepResult::of(&report))
                     }
                 },
             ))
             .await
         })
+}
+
+/// What one invocation of the sweeper does with `left_ms` before its deadline: an
+/// audit, one sweep, or (`every_ms`) a sweep every so often until the deadline less
+/// [`SWEEP_MARGIN`], each stopping with a cursor if it runs into that.
+async fn sweeper_run(
+    remote: &super::Remote,
+    request: &super::payload::SweepRequest,
+    left_ms: u64,
+) -> Result<crate::recovery::SweepReport, Error> {
+    if request.audit {
+        return remote.audit().await;
+    }
+    let started = std::time::Instant::now();
+    let mut stop_at =
+        started + std::time::Duration::from_millis(left_ms).saturating_sub(SWEEP_MARGIN);
+    if let Some(for_ms) = request.for_ms {
+        stop_at = stop_at.min(started + std::time::Duration::from_millis(for_ms));
+    }
+    let mut report = remote.sweep_until(stop_at).await?;
+    let Some(every) = request.every_ms.filter(|ms| *ms > 0) else {
+        return Ok(report);
+    };
+    let every = std::time::Duration::from_millis(every);
+    let mut next = started + every;
+    while next < stop_at {
+        tokio::time::sleep_until(next.into()).await;
+        report.absorb(remote.sweep_until(stop_at).await?);
+        next += every;
+    }
+    Ok(report)
 }
 
 /// Lambda's deadline in milliseconds since the Unix epoch. AWS sends exactly that;

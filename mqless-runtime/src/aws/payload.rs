@@ -218,13 +218,22 @@ impl SendRequest {
     }
 }
 
-/// What the sweeper function is asked: by default a sweep; `{"audit": true}` (the
-/// generated template's hourly schedule) an audit.
+/// What the sweeper function is asked: by default one sweep; `{"audit": true}` (the
+/// generated template's hourly schedule) an audit; `{"every_ms": 5000}` a sweep every
+/// five seconds until the invocation's deadline (less a margin), so timers run within
+/// seconds of their time rather than within the schedule's minute.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SweepRequest {
     /// Read the whole table instead of the due index (see `recovery::audit`).
     #[serde(default)]
     pub audit: bool,
+    /// Sweep again this many milliseconds after each sweep began, until the deadline;
+    /// absent or 0: sweep once.
+    #[serde(default)]
+    pub every_ms: Option<u64>,
+    /// Stop repeating after this many milliseconds, before the deadline if sooner.
+    #[serde(default)]
+    pub for_ms: Option<u64>,
 }
 
 /// What the sweeper function answers.

@@ -64,6 +64,22 @@ pub struct SweepReport {
     pub complete: bool,
 }
 
+impl SweepReport {
+    /// Adds what a later sweep found and did, as one report of both.
+    pub fn absorb(&mut self, later: SweepReport) {
+        self.pending.extend(later.pending);
+        self.nudged += later.nudged;
+        self.failed.extend(later.failed);
+        for address in later.quarantined {
+            if !self.quarantined.contains(&address) {
+                self.quarantined.push(address);
+            }
+        }
+        self.entries += later.entries;
+        self.complete = later.complete;
+    }
+}
+
 /// The committed state of actor `id` of type `A` in `store`, without the lease.
 pub(crate) async fn committed_state<A: Actor>(
     store: &dyn Store,

@@ -173,7 +173,10 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             None => (
                 iam::sweeper_policies(&directory),
                 Some(json!({
-                    "Sweep": {"Type": "Schedule", "Properties": {"Schedule": {"Ref": "SweepSchedule"}}},
+                    "Sweep": {"Type": "Schedule", "Properties": {
+                        "Schedule": {"Ref": "SweepSchedule"},
+                        "Input": {"Fn::Sub": "{\"every_ms\": ${SweepEveryMs}}"}
+                    }},
                     "Audit": {"Type": "Schedule", "Properties": {
                         "Schedule": {"Ref": "AuditSchedule"},
                         "Input": "{\"audit\": true}"
@@ -217,6 +220,12 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "Type": "String",
             "Default": "rate(1 minute)",
             "Description": "How often the sweeper reads the due index and wakes what is due (scheduled messages, reminders, ask timeouts, wake-ups that failed): the most a timer runs late"
+        },
+        "SweepEveryMs": {
+            "Type": "Number",
+            "Default": 0,
+            "MinValue": 0,
+            "Description": "0: one sweep per schedule (timers run within the schedule's period). Say 5000: each invocation sweeps every 5 s until its deadline, so timers run within 5 s, for the sweeper's Lambda duration (about $0.3 a day at 256 MB)"
         },
         "AuditSchedule": {
             "Type": "String",
@@ -462,6 +471,10 @@ mod tests {
         assert_eq!(
             statement(&template, "SweeperFunction", "Audit")["Action"],
             "dynamodb:Scan"
+        );
+        assert_eq!(
+            sweeper["Events"]["Sweep"]["Properties"]["Input"],
+            json!({"Fn::Sub": "{\"every_ms\": ${SweepEveryMs}}"})
         );
         assert_eq!(
             sweeper["Events"]["Audit"]["Properties"]["Input"],
