@@ -189,9 +189,7 @@ pub async fn sweep(sizes: &[usize], due_at_once: usize) -> Result<Table, BenchEr
         &swept,
     ));
     Ok(Table {
-        title: format!(
-            "Time at scale: one sweep on DynamoDB Local over idle actors of ~2 KB, wake-ups to an in-process invoker (64 in flight); read units as billed (eventually consistent index reads)"
-        ),
+        title: "Time at scale: one sweep on DynamoDB Local over idle actors of ~2 KB, wake-ups to an in-process invoker (64 in flight); read units as billed (eventually consistent index reads)".to_owned(),
         header: ["actors", "what", "woken", "read units", "requests", "time"]
             .map(String::from)
             .to_vec(),

@@ -328,7 +328,7 @@ async fn sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(store:
     assert_eq!(invoker.take(), actors);
     assert_eq!(
         report.quarantined,
-        [quarantined.clone()],
+        std::slice::from_ref(&quarantined),
         "listed, not woken"
     );
     assert!(report.complete);
