@@ -27,6 +27,7 @@
 //! The `mqless` facade's `testing` module has a runnable example.
 
 mod faults;
+mod faulty_invoker;
 mod fixtures;
 #[cfg(feature = "aws")]
 mod lost_answers;
@@ -36,7 +37,8 @@ mod scenario;
 
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
-pub use faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, SkewedClock, StoreFaults};
+pub use faults::{FaultyStore, Rng, StoreFaults};
+pub use faulty_invoker::{FaultyInvoker, NudgeFaults, SkewedClock};
 pub use fixtures::{FixtureError, Fixtures};
 #[cfg(feature = "aws")]
 pub use lost_answers::LostAnswers;

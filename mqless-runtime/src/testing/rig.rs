@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use super::faults::{FaultyInvoker, FaultyStore, SkewedClock};
+use super::faults::FaultyStore;
+use super::faulty_invoker::{FaultyInvoker, SkewedClock};
 use crate::clock::ManualClock;
 use crate::embedded::Embedded;
 use crate::invoke::RecordingInvoker;

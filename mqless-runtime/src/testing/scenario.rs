@@ -21,7 +21,8 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::faults::{FaultyInvoker, FaultyStore, NudgeFaults, Rng, StoreFaults};
+use super::faults::{FaultyStore, Rng, StoreFaults};
+use super::faulty_invoker::{FaultyInvoker, NudgeFaults};
 use super::rig::FaultyRig;
 use crate::actor::{Actor, ActorClient};
 use crate::clock::{Clock, ManualClock};
