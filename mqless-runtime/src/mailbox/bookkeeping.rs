@@ -81,12 +81,6 @@ pub(super) struct Bookkeeping {
     /// holding one of the `MAX_AWAITING` slots; the oldest are given up past as many.
     #[serde(default, rename = "x", skip_serializing_if = "BTreeSet::is_empty")]
     pub(super) timeouts_in_dead_letters: BTreeSet<MessageId>,
-    /// The other actors this batch sent immediate messages to (addresses): an owner
-    /// that finds the batch's cleanup unfinished wakes them again, since the batch's
-    /// owner may have stopped between its commit and its wake-ups (which come before
-    /// the cleanup).
-    #[serde(default, rename = "w", skip_serializing_if = "Vec::is_empty")]
-    pub(super) to_wake: Vec<String>,
     /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
     #[serde(skip)]
     recorded_bytes: usize,

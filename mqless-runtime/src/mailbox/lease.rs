@@ -186,9 +186,6 @@ impl<'h, A: Actor> Lease<'h, A> {
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
                 if leftovers || items.len() >= self.batch_size {
-                    // Its owner stopped before the cleanup, so maybe before its
-                    // wake-ups too: send them again (a second one is harmless).
-                    self.host.wake_again(&self.book.to_wake).await;
                     self.host.cleanup(self.address, &self.book, None).await?;
                 }
             }
@@ -458,7 +455,7 @@ impl<'h, A: Actor> Lease<'h, A> {
     /// up. `false` when another owner fenced us out.
     async fn commit(
         &mut self,
-        mut next: Bookkeeping,
+        next: Bookkeeping,
         outgoing: Vec<(Address, MailboxItem)>,
         continued: Option<MailboxItem>,
         (release, mark): (bool, Option<u64>),
@@ -466,11 +463,6 @@ impl<'h, A: Actor> Lease<'h, A> {
     ) -> Result<bool, Error> {
         let host = self.host;
         let now = host.clock.now_millis();
-        next.to_wake = super::immediate_recipients(&outgoing, now)
-            .into_iter()
-            .filter(|to| *to != &**self.address)
-            .map(ToString::to_string)
-            .collect();
         let commit = Commit {
             epoch: self.epoch,
             expected_version: self.version,

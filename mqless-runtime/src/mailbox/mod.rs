@@ -500,18 +500,4 @@ impl<A: Actor> ActorHost<A> {
             crate::recovery::mark_unwoken(&*self.store, to, now, &error).await;
         }
     }
-
-    /// Wakes again the recipients of a batch whose owner may have stopped before its
-    /// wake-ups (see `Bookkeeping::to_wake`).
-    async fn wake_again(&self, recipients: &[String]) {
-        let now = self.clock.now_millis();
-        for to in recipients {
-            match Address::parse(to) {
-                Ok(to) => self.wake(&to, now).await,
-                Err(error) => {
-                    tracing::warn!(actor = %to, %error, "a recorded recipient is not an address")
-                }
-            }
-        }
-    }
 }

@@ -54,6 +54,16 @@ impl FaultyInvoker {
         lock(&self.dropped_for).1.keys().cloned().collect()
     }
 
+    /// Records a wake-up of `address` lost where nobody saw it, though no nudge of this
+    /// invoker dropped it: one a drain killed between its commit and its wake-ups never
+    /// sent (see [`Self::dropped_for`]).
+    pub fn record_lost(&self, address: &Address) {
+        let mut dropped = lock(&self.dropped_for);
+        dropped.0 += 1;
+        let drop = dropped.0;
+        dropped.1.insert(address.clone(), drop);
+    }
+
     /// How many nudges were dropped so far: take it when a drain begins, and hand it to
     /// [`Self::forget_dropped`] when the drain ends.
     pub fn drops(&self) -> u64 {

@@ -389,6 +389,28 @@ impl<A: Actor> World<A> {
         woken
     }
 
+    /// The committed version of `address` (0 before its first commit).
+    async fn version_of(&self, address: &Address) -> u64 {
+        self.store
+            .inner
+            .load_state(address)
+            .await
+            .ok()
+            .flatten()
+            .map_or(0, |record| record.version)
+    }
+
+    /// Counts a wake-up of every actor as lost unseen: a drain killed after its commit
+    /// may have sent to any of them.
+    fn lost_wake_ups_to_everyone(&self) {
+        let own = self.hosts[0].actor_type();
+        for id in &self.actors {
+            if let Ok(id) = crate::id::ActorId::new(id.as_str()) {
+                self.nudges.record_lost(&Address::new(own.clone(), id));
+            }
+        }
+    }
+
     /// Where the counts of wake-ups lost unseen stand, as a drain begins.
     fn losses(&self) -> (u64, u64) {
         (self.nudges.drops(), self.store.failed_marks())
@@ -438,6 +460,10 @@ impl<A: Actor> World<A> {
         let woken: BTreeSet<Address> = self.take_nudges().into_iter().collect();
         // Every drain below begins after the losses counted so far.
         let losses = self.losses();
+        let mut versions = BTreeMap::new();
+        for address in &woken {
+            versions.insert(address.clone(), self.version_of(address).await);
+        }
         let mut tasks = Vec::new();
         for address in woken {
             for host in &self.hosts {
@@ -467,6 +493,13 @@ impl<A: Actor> World<A> {
                 Err(error) if error.is_cancelled() => {
                     self.report.killed_drains += 1;
                     killed = true;
+                    if self.version_of(&address).await
+                        > versions.get(&address).copied().unwrap_or(0)
+                    {
+                        // Maybe killed between a commit and its wake-ups: the messages it
+                        // sent wait, unwoken, for their actors' next wake-up or the audit.
+                        self.lost_wake_ups_to_everyone();
+                    }
                     failed.push(address);
                 }
                 Err(error) => std::panic::resume_unwind(error.into_panic()),

@@ -37,11 +37,13 @@ metered! {
     DeleteItemOutput => true,
 }
 
-/// The least a read request is billed.
+/// The least a read request is billed (an eventually consistent one).
 const MIN_READ_UNITS: f64 = 0.5;
+/// The least a strongly consistent read is billed.
+const MIN_CONSISTENT_READ_UNITS: f64 = 1.0;
 
 /// Request units and requests consumed so far, as DynamoDB reported them (reads at least
-/// half a unit each, as billed).
+/// half a unit each, a whole one if strongly consistent, as billed).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Capacity {
     /// Read request units.
@@ -78,6 +80,17 @@ impl Meter {
         out
     }
 
+    /// Counts one strongly consistent read and passes its output on: billed a whole
+    /// unit at least, even when it finds nothing.
+    pub(super) fn count_consistent<O: Metered>(&self, out: O) -> O {
+        let units = out
+            .consumed()
+            .and_then(ConsumedCapacity::capacity_units)
+            .unwrap_or(0.0);
+        self.add(units.max(MIN_CONSISTENT_READ_UNITS), false);
+        out
+    }
+
     /// Counts one request that consumed capacity on several tables or items.
     pub(super) fn count_all<'c>(
         &self,
@@ -85,15 +98,26 @@ impl Meter {
         write: bool,
     ) {
         let units: f64 = consumed.filter_map(ConsumedCapacity::capacity_units).sum();
+        // DynamoDB bills every read at least half a unit (an eventually consistent one
+        // that finds nothing); DynamoDB Local reports some, such as an index query with
+        // no match, as free.
+        self.add(
+            if write {
+                units
+            } else {
+                units.max(MIN_READ_UNITS)
+            },
+            write,
+        );
+    }
+
+    fn add(&self, units: f64, write: bool) {
         let mut capacity = self.0.lock().unwrap_or_else(PoisonError::into_inner);
         capacity.requests += 1;
         if write {
             capacity.write_units += units;
         } else {
-            // DynamoDB bills every read at least half a unit (an eventually consistent
-            // one that finds nothing); DynamoDB Local reports some, such as an index
-            // query with no match, as free.
-            capacity.read_units += units.max(MIN_READ_UNITS);
+            capacity.read_units += units;
         }
     }
 }

@@ -81,6 +81,21 @@ impl DynamoStore {
         }
     }
 
+    /// A strongly consistent read's output, its capacity counted (a whole unit at least,
+    /// as billed), or its error mapped to a store error.
+    pub(super) fn counted_consistent<O: Metered, E, R>(
+        &self,
+        result: Result<O, SdkError<E, R>>,
+    ) -> Result<O, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+        R: std::fmt::Debug,
+    {
+        result
+            .map_err(|e| errors::from_sdk(&self.table, e))
+            .map(|out| self.meter.count_consistent(out))
+    }
+
     /// A request's output, its capacity counted, or its error mapped to a store error.
     pub(super) fn counted<O: Metered, E, R>(
         &self,
@@ -301,7 +316,7 @@ impl DynamoStore {
         let mut start = None;
         loop {
             let want = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
-            let out = self.counted(
+            let out = self.counted_consistent(
                 self.client
                     .query()
                     .table_name(&*self.table)
@@ -325,7 +340,7 @@ impl DynamoStore {
     }
 
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
-        let out = self.counted(
+        let out = self.counted_consistent(
             self.client
                 .get_item()
                 .table_name(&*self.table)

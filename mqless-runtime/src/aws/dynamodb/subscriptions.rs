@@ -30,7 +30,7 @@ impl DynamoStore {
                 ("sk".to_owned(), s(format!("{SUBSCRIPTION}{after}"))),
             ])
         });
-        let out = self.counted(
+        let out = self.counted_consistent(
             self.client
                 .query()
                 .table_name(&*self.table)
