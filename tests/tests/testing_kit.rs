@@ -129,3 +129,75 @@ async fn the_kit_reports_the_seed_that_breaks_an_invariant() {
         .to_string()
         .contains("replay it with `Scenario::run_seed("));
 }
+
+/// The README's account: a transfer always sends its deposit when the balance covers it.
+/// Under commits that land with their answer lost, the drain fails before waking the
+/// deposit's recipient; it marks the recipient instead, or the seed fails (the audit
+/// alone would find the deposit).
+mod always_sending {
+    use mqless::testing::Scenario;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Default, Serialize, Deserialize)]
+    pub struct Account {
+        balance: i64,
+    }
+
+    #[mqless::actor]
+    impl Account {
+        pub fn deposit(&mut self, amount: i64) {
+            self.balance += amount;
+        }
+
+        pub async fn transfer(
+            &mut self,
+            to: String,
+            amount: i64,
+            ctx: &mut mqless::Context,
+        ) -> Result<(), mqless::RuntimeError> {
+            if self.balance >= amount {
+                self.balance -= amount;
+                ctx.actor::<Account>(to)?.deposit(amount).send().await?;
+            }
+            Ok(())
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_bank_whose_transfers_always_send_conserves_money() {
+        let names = ["alice", "bob", "carol"];
+        let report = Scenario::<Account>::new(names)
+            .messages(30)
+            .run(
+                0..500,
+                |rng| {
+                    let from = names[rng.below(3) as usize].to_owned();
+                    let to = names[rng.below(3) as usize].to_owned();
+                    let message = match rng.below(2) {
+                        0 => AccountMessage::Deposit { amount: 10 },
+                        _ => AccountMessage::Transfer { to, amount: 7 },
+                    };
+                    (from, message)
+                },
+                |end| {
+                    let deposited: i64 = end
+                        .applied
+                        .iter()
+                        .map(|(_, message)| match message {
+                            AccountMessage::Deposit { amount } => *amount,
+                            AccountMessage::Transfer { .. } => 0,
+                        })
+                        .sum();
+                    let held: i64 = end.states.values().map(|a| a.balance).sum();
+                    if held == deposited {
+                        Ok(())
+                    } else {
+                        Err(format!("deposited {deposited}, accounts hold {held}"))
+                    }
+                },
+            )
+            .await
+            .unwrap_or_else(|failure| panic!("{failure}"));
+        println!("{report}");
+    }
+}

@@ -488,8 +488,15 @@ impl<'h, A: Actor> Lease<'h, A> {
             },
             mark,
         };
-        if host.store.commit(self.address, &commit).await? == CommitOutcome::Fenced {
-            return Ok(false);
+        match host.store.commit(self.address, &commit).await {
+            Ok(CommitOutcome::Committed) => {}
+            Ok(CommitOutcome::Fenced) => return Ok(false),
+            Err(error) => {
+                // The commit may have landed with its answer lost, its sends with it:
+                // nobody would wake their recipients, so mark them for the sweep.
+                host.mark_recipients(self.address, &commit.outgoing).await;
+                return Err(error.into());
+            }
         }
         self.version += 1;
         self.lease_until = commit.lease_expires_at;

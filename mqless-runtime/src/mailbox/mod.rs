@@ -493,6 +493,20 @@ impl<A: Actor> ActorHost<A> {
         }
     }
 
+    /// Marks for the sweep the recipients (other than `sender`) of the messages in
+    /// `outgoing`, whose commit may have landed though it failed: best effort, as the
+    /// audit finds whatever a failed mark leaves.
+    async fn mark_recipients(&self, sender: &Address, outgoing: &[(Address, MailboxItem)]) {
+        let now = self.clock.now_millis();
+        for to in immediate_recipients(outgoing, now) {
+            if to != sender {
+                if let Err(error) = self.store.arm(to, now).await {
+                    tracing::warn!(actor = %to, %error, "could not mark the recipient of a commit that may have landed; the audit finds it");
+                }
+            }
+        }
+    }
+
     /// Wakes `to`, whose committed messages are durable: if the wake-up fails, marks it
     /// for the sweep.
     async fn wake(&self, to: &Address, now: u64) {
