@@ -114,12 +114,7 @@ pub async fn sweep_with(
     now: u64,
     options: SweepOptions,
 ) -> Result<SweepReport, Error> {
-    let quarantined: HashSet<Address> = store
-        .quarantined_actors()
-        .await?
-        .into_iter()
-        .map(|(address, _)| address)
-        .collect();
+    let quarantined = quarantined(store).await?;
     let cursor = store.sweep_cursor().await?;
     let mut report = SweepReport::default();
     let mut woken = HashSet::new();
@@ -172,6 +167,16 @@ pub async fn sweep_with(
     Ok(report)
 }
 
+/// The quarantined actors: listed by a sweep or an audit, never woken.
+async fn quarantined(store: &dyn Store) -> Result<HashSet<Address>, Error> {
+    Ok(store
+        .quarantined_actors()
+        .await?
+        .into_iter()
+        .map(|(address, _)| address)
+        .collect())
+}
+
 /// Nudges `actors` at once, counting each outcome in `report`.
 async fn nudge_all(invoker: &dyn Invoker, actors: &[Address], report: &mut SweepReport) {
     let outcomes = join_all(actors.iter().map(|address| invoker.nudge(address))).await;
@@ -197,12 +202,7 @@ pub async fn audit(
     invoker: &dyn Invoker,
     now: u64,
 ) -> Result<SweepReport, Error> {
-    let quarantined: HashSet<Address> = store
-        .quarantined_actors()
-        .await?
-        .into_iter()
-        .map(|(address, _)| address)
-        .collect();
+    let quarantined = quarantined(store).await?;
     let mut report = SweepReport::default();
     let (skipped, pending): (Vec<Address>, Vec<Address>) = store
         .pending_actors(now)
