@@ -91,8 +91,7 @@ impl DynamoStore {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        result
-            .map_err(|e| errors::from_sdk(&self.table, e))
+        self.admin(result)
             .map(|out| self.meter.count_consistent(out))
     }
 
@@ -105,9 +104,7 @@ impl DynamoStore {
         E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
         R: std::fmt::Debug,
     {
-        result
-            .map_err(|e| errors::from_sdk(&self.table, e))
-            .map(|out| self.meter.count(out))
+        self.admin(result).map(|out| self.meter.count(out))
     }
 
     pub(super) async fn put_state_and_messages(
