@@ -250,7 +250,7 @@ MUTATIONS = [
     ("a client whose wake-up failed marks nothing",
      "1: an acknowledged message is processed (a refused wake-up)",
      "mqless-runtime/src/client/transport.rs",
-     "crate::recovery::mark_unwoken(&*self.store, to, now, &error).await;",
+     "crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;",
      "let _ = (now, error);",
      ["--release", "--test", "testing_kit", "conserves"], False),
     ("a commit that fails does not mark its recipients",

@@ -511,7 +511,7 @@ impl<A: Actor> ActorHost<A> {
     /// for the sweep.
     async fn wake(&self, to: &Address, now: u64) {
         if let Err(error) = self.invoker.nudge(to).await {
-            crate::recovery::mark_unwoken(&*self.store, to, now, &error).await;
+            crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
         }
     }
 }

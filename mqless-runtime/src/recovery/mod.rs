@@ -28,7 +28,6 @@ mod sweep;
 pub use dead_letters::DeadLetters;
 pub use operator::{ActorReport, Operator, Queued, COUNT_QUEUED_UP_TO};
 pub use quarantine::{Quarantine, Quarantined};
-pub(crate) use sweep::mark_unwoken;
 pub use sweep::{audit, sweep_with, SweepOptions};
 
 use crate::actor::{address_of, Actor};

@@ -15,7 +15,7 @@ use std::time::Instant;
 use futures_util::future::join_all;
 
 use super::SweepReport;
-use crate::error::{Error, InvokeError};
+use crate::error::Error;
 use crate::id::Address;
 use crate::invoke::Invoker;
 use crate::store::due::{DueEntry, SHARDS};
@@ -217,23 +217,4 @@ pub async fn audit(
     report.pending = pending;
     report.complete = true;
     Ok(report)
-}
-
-/// Marks `address` for the sweep after its wake-up failed with `error`: its messages
-/// are durable, and the sweep wakes it within one period. If the mark fails too, the
-/// audit finds it.
-pub(crate) async fn mark_unwoken(
-    store: &dyn Store,
-    address: &Address,
-    now: u64,
-    error: &InvokeError,
-) {
-    match store.arm(address, now).await {
-        Ok(()) => {
-            tracing::warn!(actor = %address, %error, "waking the actor failed; the sweep wakes it");
-        }
-        Err(mark_error) => {
-            tracing::warn!(actor = %address, %error, %mark_error, "waking the actor failed, and so did marking it for the sweep; its next message or the audit wakes it");
-        }
-    }
 }

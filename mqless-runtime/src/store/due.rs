@@ -98,6 +98,25 @@ pub fn scheduled_at(id: MessageId, envelope: &[u8]) -> Option<u64> {
     envelope.at.map(|at| at.min(id.timestamp_millis()))
 }
 
+/// Marks `address` for the sweep after its wake-up failed with `error`: its messages
+/// are durable, and the sweep wakes it within one period. If the mark fails too, the
+/// audit finds it.
+pub(crate) async fn mark_unwoken(
+    store: &dyn super::Store,
+    address: &Address,
+    now: u64,
+    error: &crate::error::InvokeError,
+) {
+    match store.arm(address, now).await {
+        Ok(()) => {
+            tracing::warn!(actor = %address, %error, "waking the actor failed; the sweep wakes it");
+        }
+        Err(mark_error) => {
+            tracing::warn!(actor = %address, %error, %mark_error, "waking the actor failed, and so did marking it for the sweep; its next message or the audit wakes it");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
