@@ -132,6 +132,40 @@ async fn a_retried_transaction_recognizes_its_own_write() {
     assert_eq!(queued(&runtime, "peer").await, 1, "the relay, once");
 }
 
+/// The lift of a quarantine loses its answer: its retry finds the quarantine gone and
+/// must report the lift done, not `NotQuarantined` (the seeded scenario below found it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_lift_recognizes_its_own_write() {
+    use mqless::store::{QuarantineRecord, Store};
+    let (store, lost) = local_aws::fresh_store_losing_answers("lost-lift").await;
+    let runtime = runtime(store.clone(), false);
+    let tally = runtime.client::<Tally>("t").unwrap();
+    tally.add(None).send().await.unwrap();
+    let host = runtime.host::<Tally>().unwrap();
+    host.drain(&ActorId::new("t").unwrap()).await.unwrap();
+    let address = mqless::id::Address::parse("Tally/t").unwrap();
+    let epoch = store.load_state(&address).await.unwrap().unwrap().epoch;
+    let record = QuarantineRecord {
+        reason: "injected".into(),
+        since: 1,
+    };
+    assert!(store.quarantine(&address, epoch, &record).await.unwrap());
+    let quarantine = runtime.quarantine::<Tally>("t").unwrap();
+    lost.lose_next(1);
+    quarantine
+        .replace_state(&Tally { count: 41 })
+        .await
+        .expect("the lift landed; its retry must say so");
+    assert_eq!(lost.lost(), 1, "the lift's answer was lost");
+    assert!(runtime.quarantined::<Tally>().await.unwrap().is_empty());
+    assert_eq!(runtime.state::<Tally>("t").await.unwrap().unwrap().count, 41);
+    // A second lift of the same quarantine is not the first one's retry.
+    assert!(matches!(
+        quarantine.retry().await,
+        Err(mqless::Error::NotQuarantined { .. })
+    ));
+}
+
 /// The seeded fault scenario on DynamoDB Local with 5 % of write answers lost below the
 /// SDK, besides the scenario's own faults above the store: every invariant holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

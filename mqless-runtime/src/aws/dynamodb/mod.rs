@@ -24,12 +24,12 @@ pub use capacity::Capacity;
 use capacity::Meter;
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
-    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, MESSAGE, OWNER,
-    QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
+    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, LIFT_TOKEN, MESSAGE,
+    OWNER, QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
 };
 
 use crate::error::StoreError;
-use crate::id::{ActorType, Address, MessageId};
+use crate::id::{random_u64, ActorType, Address, MessageId};
 use crate::store::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
     QuarantineRecord, Retired, StateFix, StateRecord, Store,
@@ -494,7 +494,10 @@ impl Store for DynamoStore {
         lift: &'a Lift,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
         Box::pin(async move {
-            let mut set = vec!["ver = ver + :one"];
+            // A random token per lift: when its answer is lost and the SDK retries, the
+            // retry finds the quarantine gone and must still count the lift as done.
+            let token = random_u64();
+            let mut set = vec!["ver = ver + :one", "#lft = :token"];
             let mut remove = vec!["#qr", "#qat", "#qix"];
             let mut request = self
                 .client
@@ -505,7 +508,9 @@ impl Store for DynamoStore {
                 .expression_attribute_names("#qix", QUARANTINE_KEY)
                 .expression_attribute_names("#qr", QUARANTINE_REASON)
                 .expression_attribute_names("#qat", QUARANTINE_SINCE)
+                .expression_attribute_names("#lft", LIFT_TOKEN)
                 .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":token", n(token))
                 .expression_attribute_values(":since", n(lift.since));
             match &lift.state {
                 StateFix::Keep => {}
@@ -524,10 +529,23 @@ impl Store for DynamoStore {
                     set.join(", "),
                     remove.join(", ")
                 ))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
-            Ok(self.counted_if(result)?.is_some())
+            let current = |error: &UpdateItemError| match error {
+                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
+                _ => None,
+            };
+            Ok(match self.conditional_or_current(result, current)? {
+                Ok(_) => true,
+                // This very lift: it landed, its answer was lost, and the retry found
+                // the quarantine lifted.
+                Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token)),
+                Err(None) => false,
+            })
         })
     }
 

@@ -3,7 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
-//! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr`, `qat` and `qix` (quarantine reason and time, and the key of the `quarantined` index, when quarantined), `dsh` and `dk` (due index, when marked) |
+//! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr`, `qat` and `qix` (quarantine reason and time, and the key of the `quarantined` index, when quarantined), `lft` (token of the last lift), `dsh` and `dk` (due index, when marked) |
 //! | `type/id` | `m#<message id>` | `env` (envelope); `dsh` and `dk` (due index) when it is scheduled |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
 //! | `type/id` | `d#<message id>` | `env`, `err`, `att`, `at`, `kind` (`failed` or `rejected`) |
@@ -64,6 +64,8 @@ pub(super) const TTL: &str = "ttl";
 
 /// Attribute of `#state`: the token of the lease's last owner (Number).
 pub(super) const OWNER: &str = "own";
+/// Attribute of `#state`: the token of the last lifted quarantine's lift (Number).
+pub(super) const LIFT_TOKEN: &str = "lft";
 /// Attribute of `#state`: why the actor is quarantined (String).
 pub(super) const QUARANTINE_REASON: &str = "qr";
 /// Attribute of `#state`: since when (Number, ms).
