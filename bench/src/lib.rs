@@ -10,18 +10,24 @@
 //! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends;
 //! - [`fan_out`]: one event to N subscribers, beside one send per subscriber;
 //! - [`sweep`]: one sweep's cost and time as idle actors pile up, beside the full scan.
+//!
+//! [`run`] is the command line's scenario runner; [`readme`] keeps the README's tables
+//! what the scenarios measure.
 
+mod command;
 mod contention;
 mod cost;
 mod dynamodb;
 mod e2e;
 mod embedded;
 mod fanout;
+pub mod readme;
 mod report;
 mod saga;
 mod sweep;
 mod timers;
 
+pub use command::{run, USAGE};
 pub use contention::contention;
 pub use cost::{cost, measure_cost, CostRow};
 pub use dynamodb::Notebook;
@@ -29,7 +35,7 @@ pub use e2e::end_to_end;
 pub use embedded::{embedded, Get, Increment, KameoCounter};
 pub use fanout::{fan_out, Follower};
 pub use report::{Percentiles, Table};
-pub use saga::saga;
+pub use saga::{saga, SagaOrder, SagaPayment, SagaStock};
 pub use sweep::sweep;
 pub use timers::{timers, Clocked};
 

@@ -15,24 +15,33 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
 }
 
+impl Table {
+    /// The table as markdown, without its title.
+    #[must_use]
+    pub fn markdown(&self) -> String {
+        let mut text = format!("| {} |\n", self.header.join(" | "));
+        text += &format!("|{}|\n", vec!["---"; self.header.len()].join("|"));
+        for row in &self.rows {
+            text += &format!("| {} |\n", row.join(" | "));
+        }
+        text
+    }
+}
+
 impl std::fmt::Display for Table {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "\n{}\n", self.title)?;
-        writeln!(f, "| {} |", self.header.join(" | "))?;
-        writeln!(
-            f,
-            "|{}|",
-            self.header
-                .iter()
-                .map(|_| "---")
-                .collect::<Vec<_>>()
-                .join("|")
-        )?;
-        for row in &self.rows {
-            writeln!(f, "| {} |", row.join(" | "))?;
-        }
-        Ok(())
+        write!(f, "\n{}\n\n{}", self.title, self.markdown())
     }
+}
+
+/// A design target of `docs/design.md` beside the figure it bounds: `≤ 2.2: met`.
+pub(crate) fn at_most(target: f64, figure: f64) -> String {
+    let verdict = if figure <= target + 0.005 {
+        "met"
+    } else {
+        "not met"
+    };
+    format!("≤ {target:?}: {verdict}")
 }
 
 pub(crate) fn cells<const N: usize>(values: [String; N]) -> Vec<String> {

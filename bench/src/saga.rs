@@ -5,12 +5,13 @@
 
 use std::sync::Arc;
 
+use mqless::testing::RecordingInvoker;
 use mqless::{Context, Embedded, RuntimeError};
 use serde::{Deserialize, Serialize};
 
 use crate::cost::{transaction_per_message, CostRow};
 use crate::dynamodb::{fresh_store, Units};
-use crate::report::{cells, ensure, Table};
+use crate::report::{at_most, cells, ensure, Table};
 use crate::BenchError;
 
 /// An order: placed, then reserved, then charged. About 1 KB of state.
@@ -97,22 +98,24 @@ fn order_of(ctx: &Context) -> Result<SagaOrderClient, mqless::Error> {
 const MESSAGES_PER_SAGA: usize = 5;
 
 /// Runs `orders` sagas (ids by `optimistic`, so both runs share the table) and checks
-/// that each finished; the units they used.
+/// that each finished; the units they used. Drains run one at a time, in the order
+/// they were asked for, so every actor drains one message per drain and the figures do
+/// not depend on how drains happen to overlap.
 async fn run_sagas(
     store: &mqless::aws::dynamodb::DynamoStore,
     orders: usize,
     optimistic: bool,
     note: &str,
 ) -> Result<Units, BenchError> {
-    let runtime = Arc::new(
-        Embedded::builder()
-            .store(Arc::new(store.clone()))
-            .config(mqless::mailbox::DrainConfig {
-                optimistic,
-                ..mqless::mailbox::DrainConfig::default()
-            })
-            .build(),
-    );
+    let nudges = Arc::new(RecordingInvoker::new());
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .config(mqless::mailbox::DrainConfig {
+            optimistic,
+            ..mqless::mailbox::DrainConfig::default()
+        })
+        .manual_drains(nudges.clone())
+        .build();
     runtime.register::<SagaOrder>()?;
     runtime.register::<SagaStock>()?;
     runtime.register::<SagaPayment>()?;
@@ -120,8 +123,8 @@ async fn run_sagas(
     for order in 0..orders {
         let client = runtime.client::<SagaOrder>(format!("order-{order}-{optimistic}"))?;
         client.place(note.to_owned()).send().await?;
+        drain_nudged(&runtime, &nudges).await?;
     }
-    runtime.settle().await;
     let used = store.capacity() - before;
     for order in 0..orders {
         let state = runtime
@@ -137,6 +140,25 @@ async fn run_sagas(
         write: used.write_units,
         requests: used.requests,
     })
+}
+
+/// Drains every actor a nudge asked for, oldest nudge first, until none is left.
+async fn drain_nudged(runtime: &Embedded, nudges: &RecordingInvoker) -> Result<(), BenchError> {
+    loop {
+        let asked = nudges.take_nudges();
+        if asked.is_empty() {
+            return Ok(());
+        }
+        for address in asked {
+            let id = address.id();
+            match address.actor_type().as_str() {
+                "SagaOrder" => runtime.host::<SagaOrder>()?.drain(id).await?,
+                "SagaStock" => runtime.host::<SagaStock>()?.drain(id).await?,
+                "SagaPayment" => runtime.host::<SagaPayment>()?.drain(id).await?,
+                other => return Err(format!("a nudge for an unknown type {other}").into()),
+            };
+        }
+    }
 }
 
 /// Runs `orders` sagas on DynamoDB (actors in this process), checks that each finished,
@@ -161,8 +183,8 @@ pub async fn saga(orders: usize) -> Result<Table, BenchError> {
         baseline,
     ));
     Ok(Table {
-        title: format!("Saga: {orders} orders x {MESSAGES_PER_SAGA} messages (place, reserve, reserved, charge, charged), every actor one message per drain; DynamoDB units per message"),
-        header: ["design", "write units/msg", "read units/msg", "requests/msg"].map(String::from).to_vec(),
+        title: format!("Saga: {orders} orders x {MESSAGES_PER_SAGA} messages (place, reserve, reserved, charge, charged), every actor one message per drain, one drain at a time; DynamoDB units per message, as AWS bills them"),
+        header: ["design", "write units/msg", "read units/msg", "requests/msg", "target (write units/msg)"].map(String::from).to_vec(),
         rows: rows
             .iter()
             .map(|r| {
@@ -171,6 +193,12 @@ pub async fn saga(orders: usize) -> Result<Table, BenchError> {
                     format!("{:.2}", r.write_units),
                     format!("{:.2}", r.read_units),
                     format!("{:.2}", r.requests),
+                    // docs/design.md: the optimistic path at most the baseline, as AWS bills it.
+                    if r.design == "MQLess, optimistic" {
+                        at_most(5.0, r.write_units)
+                    } else {
+                        "-".into()
+                    },
                 ])
             })
             .collect(),

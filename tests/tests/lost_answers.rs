@@ -158,7 +158,10 @@ async fn a_retried_lift_recognizes_its_own_write() {
         .expect("the lift landed; its retry must say so");
     assert_eq!(lost.lost(), 1, "the lift's answer was lost");
     assert!(runtime.quarantined::<Tally>().await.unwrap().is_empty());
-    assert_eq!(runtime.state::<Tally>("t").await.unwrap().unwrap().count, 41);
+    assert_eq!(
+        runtime.state::<Tally>("t").await.unwrap().unwrap().count,
+        41
+    );
     // A second lift of the same quarantine is not the first one's retry.
     assert!(matches!(
         quarantine.retry().await,

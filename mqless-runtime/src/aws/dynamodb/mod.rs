@@ -20,8 +20,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-pub use capacity::Capacity;
 use capacity::Meter;
+pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
     record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, LIFT_TOKEN, MESSAGE,

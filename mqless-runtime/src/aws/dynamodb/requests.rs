@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
     TransactWriteItem, WriteRequest,
 };
 
-use super::capacity::Metered;
+use super::capacity::{transaction_write_units, Metered};
 use super::schema::{
     b, index_due, n, queued_message, s, state_key, Item, ACTOR_TYPE, STATE_SK, TTL,
 };
@@ -227,6 +227,7 @@ impl DynamoStore {
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Result<(), Option<Item>>, StoreError> {
+        let billed = transaction_write_units(&items);
         let result = self
             .client
             .transact_write_items()
@@ -236,7 +237,8 @@ impl DynamoStore {
             .await;
         match result {
             Ok(out) => {
-                self.meter.count_all(out.consumed_capacity().iter(), true);
+                self.meter
+                    .count_transaction(billed, out.consumed_capacity().iter());
                 Ok(Ok(()))
             }
             Err(error) => {
