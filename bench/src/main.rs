@@ -11,12 +11,24 @@ use mqless_bench::BenchError;
 const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
 
 #[tokio::main]
-async fn main() -> Result<(), BenchError> {
+async fn main() -> std::process::ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("readme") {
-        return readme(&args[1..]).await;
+    let result = if args.first().map(String::as_str) == Some("readme") {
+        readme(&args[1..]).await
+    } else {
+        scenarios(&args).await
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("mqless-bench: {error}");
+            std::process::ExitCode::FAILURE
+        }
     }
-    for table in mqless_bench::run(&args).await? {
+}
+
+async fn scenarios(args: &[String]) -> Result<(), BenchError> {
+    for table in mqless_bench::run(args).await? {
         println!("{table}");
     }
     Ok(())
