@@ -270,7 +270,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/lease.rs",
      "                host.mark_recipients(self.address, &commit.outgoing).await;",
      "",
-     ["--release", "--test", "testing_kit", "always_send"], False),
+     ["--test", "embedded_invariants", "a_commit_whose_answer_is_lost"], False),
     ("a scheduled message is not in the due index (memory store)",
      "8: a scheduled message runs (the sweep finds it)",
      "mqless-runtime/src/store/memory.rs",

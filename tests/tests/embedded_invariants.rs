@@ -325,6 +325,69 @@ async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
     assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
 }
 
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Relay {
+    relayed: u32,
+}
+
+#[mqless::actor]
+impl Relay {
+    /// Passes one on to `to`.
+    pub async fn relay(
+        &mut self,
+        to: String,
+        ctx: &mut mqless::Context,
+    ) -> Result<(), mqless::RuntimeError> {
+        self.relayed += 1;
+        ctx.actor::<Relay>(to)?.note().send().await?;
+        Ok(())
+    }
+
+    /// Counts one received.
+    pub fn note(&mut self) {
+        self.relayed += 1;
+    }
+}
+
+/// A commit that lands with its answer lost returns an error before its wake-ups: the
+/// recipients of its sends are marked for the sweep, which wakes them (invariant 1; the
+/// audit's full scan was the only way to find them before).
+#[tokio::test]
+async fn a_commit_whose_answer_is_lost_leaves_its_recipients_to_the_sweep() {
+    let store = Arc::new(FaultyStore::new());
+    let nudges = Arc::new(RecordingInvoker::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(nudges.clone())
+        .build();
+    runtime.register::<Relay>().unwrap();
+    let from = runtime.client::<Relay>("from").unwrap();
+    from.relay("to".into()).send().await.unwrap();
+    let host = runtime.host::<Relay>().unwrap();
+    nudges.take_nudges();
+
+    store.lose_commit_answers(1);
+    assert!(host
+        .drain(&mqless::ActorId::new("from").unwrap())
+        .await
+        .is_err());
+    let to = Address::parse("Relay/to").unwrap();
+    assert_eq!(
+        store.read_mailbox(&to, 10).await.unwrap().len(),
+        1,
+        "the send landed"
+    );
+    assert!(
+        !nudges.take_nudges().contains(&to),
+        "the failed drain woke nobody"
+    );
+    let report = runtime.sweep().await.unwrap();
+    assert!(
+        report.pending.contains(&to),
+        "the sweep finds the recipient by its mark: {report:?}"
+    );
+}
+
 /// Each message takes 9 seconds of this clock, close to the 10-second lease.
 static SLOW_CLOCK: LazyLock<ManualClock> = LazyLock::new(|| ManualClock::new(1_700_000_000_000));
 

@@ -66,6 +66,7 @@ pub struct FaultyStore<S = MemoryStore> {
     failing_cleanups: AtomicU32,
     failing_reads: AtomicU32,
     lost_acquire_answers: AtomicU32,
+    lost_commit_answers: AtomicU32,
     state_limit: AtomicUsize,
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<StoreFaults>,
@@ -107,6 +108,7 @@ impl<S: Store> FaultyStore<S> {
             failing_cleanups: AtomicU32::default(),
             failing_reads: AtomicU32::default(),
             lost_acquire_answers: AtomicU32::default(),
+            lost_commit_answers: AtomicU32::default(),
             state_limit: AtomicUsize::default(),
             random: Mutex::default(),
             injected: Mutex::default(),
@@ -177,6 +179,12 @@ impl<S: Store> FaultyStore<S> {
     /// (a timeout after DynamoDB applied the write).
     pub fn lose_acquire_answers(&self, n: u32) {
         self.lost_acquire_answers.store(n, Ordering::SeqCst);
+    }
+
+    /// Makes the next `n` commits land, then fail as if their answer was lost: the
+    /// state, its sends and its cleanup are written, and the drain sees an error.
+    pub fn lose_commit_answers(&self, n: u32) {
+        self.lost_commit_answers.store(n, Ordering::SeqCst);
     }
 
     /// Makes the next `n` mailbox reads fail, as a store error in the middle of a drain.
@@ -386,6 +394,13 @@ impl<S: Store> Store for FaultyStore<S> {
             }
             if commit.lease_expires_at == 0 {
                 self.releasing().await?;
+            }
+            if take_one(&self.lost_commit_answers) {
+                self.inner.commit(a, commit).await?;
+                return Err(StoreError::new(
+                    StoreErrorKind::Unavailable,
+                    "injected: the commit was applied, its answer lost",
+                ));
             }
             self.faulty(move || self.inner.commit(a, commit)).await
         })
