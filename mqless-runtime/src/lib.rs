@@ -28,8 +28,6 @@ pub mod events;
 pub mod id;
 pub mod invoke;
 pub mod mailbox;
-#[cfg(feature = "opentelemetry")]
-pub mod otel;
 #[doc(hidden)]
 pub mod private;
 pub mod recovery;
@@ -41,6 +39,9 @@ pub mod store;
 pub mod testing;
 pub mod trace;
 pub mod wire;
+
+#[cfg(feature = "opentelemetry")]
+pub use trace::otel;
 
 pub use actor::{Actor, ActorClient, Context};
 pub use actors::Actors;

@@ -19,10 +19,7 @@ pub use serde;
 /// # Errors
 /// When the reply cannot be encoded or is too large.
 pub fn value_outcome<T: Serialize>(value: &T, ctx: &Context) -> Result<Outcome, CodecError> {
-    if !ctx.wants_reply() {
-        return Ok(Outcome::Ok(Vec::new()));
-    }
-    crate::codec::encode(value, "reply", ctx.limits().max_message_bytes).map(Outcome::Ok)
+    Outcome::of_value(value, ctx)
 }
 
 /// The outcome of a method returning `Result<T, E>`; `describe` renders an error for
@@ -36,17 +33,7 @@ pub fn result_outcome<T: Serialize, E: Serialize>(
     ctx: &Context,
     describe: impl FnOnce(&E) -> String,
 ) -> Result<Outcome, CodecError> {
-    match value {
-        Ok(value) => value_outcome(value, ctx),
-        Err(error) if !ctx.wants_reply() => Ok(Outcome::Err {
-            encoded: Vec::new(),
-            description: describe(error),
-        }),
-        Err(error) => Ok(Outcome::Err {
-            encoded: crate::codec::encode(error, "handler error", ctx.limits().max_message_bytes)?,
-            description: String::new(),
-        }),
-    }
+    Outcome::of_result(value, ctx, describe)
 }
 
 /// Types that can travel in a message or a reply.

@@ -4,7 +4,6 @@
 //! timer (embedded) or the sweep (deployed). This module cancels them, and defines
 //! recurring reminders, each fire of which schedules the next.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::clock::millis;
@@ -195,57 +194,4 @@ pub struct ReminderInfo {
     pub until_millis: Option<u64>,
     /// What it does about missed fires.
     pub missed: Missed,
-}
-
-/// The live reminders of `address`: their next fires, read from its mailbox, less the
-/// fires its own record says are stale (replaced or cancelled).
-pub(crate) async fn reminders(
-    store: &dyn Store,
-    address: &Address,
-) -> Result<Vec<ReminderInfo>, Error> {
-    let limits = crate::codec::Limits::DEFAULT;
-    let record = store.load_state(address).await?;
-    let (registry, chains) =
-        crate::mailbox::reminder_registry(record.and_then(|r| r.meta).as_deref());
-    // By name: the fire of the newest registration queued, unless the record knows a
-    // newer one (or a cancel).
-    let mut found: BTreeMap<String, (MessageId, ReminderInfo)> = BTreeMap::new();
-    for item in store.read_mailbox(address, usize::MAX).await? {
-        let Ok(envelope) = Envelope::decode(&item.envelope, &limits) else {
-            continue;
-        };
-        let (Some(spec), Some(name), Some(at)) = (envelope.reminder, envelope.name, envelope.at)
-        else {
-            continue;
-        };
-        let registration = spec.registration;
-        if chains.get(&name).is_some_and(|fire| *fire != item.id) {
-            // A one-off copy (a redriven fire): the chain goes on from its own fire.
-            continue;
-        }
-        if spec.chained && !registry.contains_key(&name) {
-            // A chain the record no longer knows (deleted after a stop or expiry): its
-            // fire is dropped when it comes due.
-            continue;
-        }
-        let newer_known = registry
-            .get(&name)
-            .is_some_and(|latest| registration < *latest)
-            || found
-                .get(&name)
-                .is_some_and(|(seen, _)| registration < *seen);
-        if newer_known {
-            continue;
-        }
-        let info = ReminderInfo {
-            name: name.clone(),
-            next_fire_millis: at,
-            next_fire: item.id,
-            period_millis: spec.period,
-            until_millis: spec.until,
-            missed: spec.missed,
-        };
-        found.insert(name, (registration, info));
-    }
-    Ok(found.into_values().map(|(_, info)| info).collect())
 }

@@ -30,6 +30,41 @@ pub enum Outcome {
     },
 }
 
+impl Outcome {
+    /// The outcome of a method returning a plain value: nothing to encode when nobody
+    /// asked.
+    pub(crate) fn of_value<T: Serialize>(value: &T, ctx: &Context) -> Result<Self, CodecError> {
+        if !ctx.wants_reply() {
+            return Ok(Outcome::Ok(Vec::new()));
+        }
+        crate::codec::encode(value, "reply", ctx.limits().max_message_bytes).map(Outcome::Ok)
+    }
+
+    /// The outcome of a method returning `Result<T, E>`; `describe` renders an error for
+    /// a tell's `Rejected` dead letter.
+    pub(crate) fn of_result<T: Serialize, E: Serialize>(
+        value: &Result<T, E>,
+        ctx: &Context,
+        describe: impl FnOnce(&E) -> String,
+    ) -> Result<Self, CodecError> {
+        match value {
+            Ok(value) => Self::of_value(value, ctx),
+            Err(error) if !ctx.wants_reply() => Ok(Outcome::Err {
+                encoded: Vec::new(),
+                description: describe(error),
+            }),
+            Err(error) => Ok(Outcome::Err {
+                encoded: crate::codec::encode(
+                    error,
+                    "handler error",
+                    ctx.limits().max_message_bytes,
+                )?,
+                description: String::new(),
+            }),
+        }
+    }
+}
+
 /// An actor type. `#[mqless::actor]` implements it; implementing it by hand is possible
 /// but the macro keeps the message enum, the dispatch and the client in step.
 #[diagnostic::on_unimplemented(

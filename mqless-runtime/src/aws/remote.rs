@@ -172,7 +172,7 @@ impl Actors for Remote {
         &self,
         id: impl Into<String> + Send,
     ) -> Result<Vec<ReminderInfo>, Error> {
-        schedule::reminders(&self.store, &address_of::<A>(id)?).await
+        crate::mailbox::live_reminders(&self.store, &address_of::<A>(id)?).await
     }
 
     async fn cancel_scheduled<A: Actor>(

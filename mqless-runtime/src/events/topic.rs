@@ -146,7 +146,7 @@ impl Actor for TopicActor {
                     unsubscribe(ctx, &subscriber, &method).await
                 }
             };
-            crate::private::result_outcome(&result, ctx, Clone::clone)
+            Outcome::of_result(&result, ctx, Clone::clone)
         })
     }
 

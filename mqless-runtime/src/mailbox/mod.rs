@@ -35,6 +35,7 @@ mod config;
 pub(crate) mod dispatch;
 mod lease;
 mod reminder;
+pub(crate) use reminder::live_reminders;
 mod working;
 
 use std::marker::PhantomData;

@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use crate::client::MAX_SCHEDULE_NAME_LEN;
 use crate::codec::Limits;
 use crate::error::Error;
-use crate::id::MessageId;
-use crate::store::MailboxItem;
+use crate::id::{Address, MessageId};
+use crate::schedule::ReminderInfo;
+use crate::store::{MailboxItem, Store};
 use crate::wire::{Envelope, Missed, ReminderSpec};
 
 use super::bookkeeping::{CONSUMED_BYTES, KEY_OVERHEAD};
@@ -199,6 +200,58 @@ pub(super) fn next_fire(
         id: MessageId::scheduled(at),
         envelope: next.encode(limits)?,
     })
+}
+
+/// The live reminders of `address`: their next fires, read from its mailbox, less the
+/// fires its own record says are stale (replaced or cancelled).
+pub(crate) async fn live_reminders(
+    store: &dyn Store,
+    address: &Address,
+) -> Result<Vec<ReminderInfo>, Error> {
+    let limits = crate::codec::Limits::DEFAULT;
+    let record = store.load_state(address).await?;
+    let (registry, chains) = super::reminder_registry(record.and_then(|r| r.meta).as_deref());
+    // By name: the fire of the newest registration queued, unless the record knows a
+    // newer one (or a cancel).
+    let mut found: BTreeMap<String, (MessageId, ReminderInfo)> = BTreeMap::new();
+    for item in store.read_mailbox(address, usize::MAX).await? {
+        let Ok(envelope) = Envelope::decode(&item.envelope, &limits) else {
+            continue;
+        };
+        let (Some(spec), Some(name), Some(at)) = (envelope.reminder, envelope.name, envelope.at)
+        else {
+            continue;
+        };
+        let registration = spec.registration;
+        if chains.get(&name).is_some_and(|fire| *fire != item.id) {
+            // A one-off copy (a redriven fire): the chain goes on from its own fire.
+            continue;
+        }
+        if spec.chained && !registry.contains_key(&name) {
+            // A chain the record no longer knows (deleted after a stop or expiry): its
+            // fire is dropped when it comes due.
+            continue;
+        }
+        let newer_known = registry
+            .get(&name)
+            .is_some_and(|latest| registration < *latest)
+            || found
+                .get(&name)
+                .is_some_and(|(seen, _)| registration < *seen);
+        if newer_known {
+            continue;
+        }
+        let info = ReminderInfo {
+            name: name.clone(),
+            next_fire_millis: at,
+            next_fire: item.id,
+            period_millis: spec.period,
+            until_millis: spec.until,
+            missed: spec.missed,
+        };
+        found.insert(name, (registration, info));
+    }
+    Ok(found.into_values().map(|(_, info)| info).collect())
 }
 
 #[cfg(test)]

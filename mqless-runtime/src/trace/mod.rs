@@ -19,6 +19,9 @@
 //! # Ok(()) }
 //! ```
 
+#[cfg(feature = "opentelemetry")]
+pub mod otel;
+
 use std::fmt;
 use std::future::Future;
 
@@ -165,7 +168,7 @@ pub async fn in_trace<F: Future>(trace: TraceParent, future: F) -> F::Output {
 pub fn current() -> Option<TraceParent> {
     let scoped = CURRENT.try_with(|trace| *trace).ok();
     #[cfg(feature = "opentelemetry")]
-    let scoped = scoped.or_else(crate::otel::current);
+    let scoped = scoped.or_else(otel::current);
     scoped
 }
 
@@ -177,7 +180,7 @@ pub(crate) fn for_message(
     parent: Option<TraceParent>,
 ) -> Option<TraceParent> {
     #[cfg(feature = "opentelemetry")]
-    return crate::otel::continue_trace(span, parent);
+    return otel::continue_trace(span, parent);
     #[cfg(not(feature = "opentelemetry"))]
     {
         let _ = span;

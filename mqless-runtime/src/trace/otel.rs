@@ -36,7 +36,7 @@ pub use tracing_opentelemetry;
 use opentelemetry::trace::{SpanContext, TraceContextExt as _, TraceFlags, TraceId, TraceState};
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
-use crate::trace::TraceParent;
+use super::TraceParent;
 
 /// The `tracing` layer that exports spans through `tracer`, MQLess's message spans
 /// parented by the spans that sent them.
