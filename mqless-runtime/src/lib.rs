@@ -1,15 +1,21 @@
 //! The runtime of MQLess: everything that behaves. Users depend on the `mqless` facade,
 //! which re-exports what they write against; this crate holds the machinery.
 //!
-//! Modules, from what user code touches down to the wire (imports only point down):
-//! - [`actors`]: where actors run ([`Actors`]): [`embedded`] in this process, or
-//!   `aws` (Lambda functions over DynamoDB, behind the `aws` feature);
-//! - [`actor`]: the contract with generated code: the [`Actor`] trait, typed clients,
-//!   and the [`Context`] a method may take;
-//! - [`client`]: typed requests (`send`, `call`) over a [`client::Transport`];
-//!   [`reply`]: asks between actors whose [`reply::Reply`] comes back as a message;
-//! - [`recovery`]: dead letters and the sweep, for operators;
+//! Modules, from what user code touches down to the wire. Imports point down, except
+//! the cycles `scripts/module-cycles.allowed` lists, being taken apart; `scripts/test`
+//! fails on a new one:
+//! - `private`: what generated code calls (`mqless::__private`), on top of everything;
+//! - `aws` (feature `aws`: Lambda functions over DynamoDB), [`embedded`] (this process),
+//!   both implementing [`actors`] ([`Actors`]: where actors run, as a caller sees it),
+//!   and [`recovery`]: dead letters, quarantines, the sweep and the audit, for operators;
 //! - [`mailbox`]: the protocol engine that drains one actor's mailbox ([`ActorHost`]);
+//! - [`events`]: topics (actors of a built-in type) and subscriptions;
+//! - [`actor`]: the contract with generated code: the [`Actor`] trait, and the
+//!   [`Context`] a method may take; [`client`]: typed requests (`send`, `call`) over a
+//!   [`client::Transport`]; [`reply`]: asks between actors whose [`reply::Reply`] comes
+//!   back as a message; `replies`: replies handed to askers in this process;
+//! - [`schedule`]: scheduled messages and reminders; [`trace`]: trace context (and
+//!   `otel`, feature `opentelemetry`);
 //! - [`store`], [`invoke`], [`clock`]: the three seams to the outside world (where
 //!   mailboxes and state live, how a host is woken, what time it is);
 //! - [`wire`], [`codec`], [`id`], [`error`]: bytes, names and errors, used by all;
