@@ -259,11 +259,20 @@ pub mod store {
     pub use mqless_runtime::store::due;
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
-        Acquired, Cleanup, Commit, CommitOutcome, DeadLetterKind, Failure, KeyedBytes, Lift,
-        MailboxItem, QuarantineRecord, Retired, StateFix, StateRecord, Store, SubscriptionPage,
-        SubscriptionRecord,
+        Acquired, Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, Lift, MailboxItem,
+        QuarantineRecord, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
     };
     pub use mqless_runtime::BoxFuture;
+
+    /// Moved: one path for each public item.
+    #[deprecated(note = "use mqless::recovery::DeadLetterKind")]
+    pub type DeadLetterKind = mqless_runtime::store::DeadLetterKind;
+    /// Moved: one path for each public item.
+    #[deprecated(note = "use mqless::recovery::Retired")]
+    pub type Retired = mqless_runtime::store::Retired;
+    /// Moved: one path for each public item.
+    #[deprecated(note = "use mqless::recovery::StateFix")]
+    pub type StateFix = mqless_runtime::store::StateFix;
 }
 
 /// How an actor's host is woken: the [`Invoker`](invoke::Invoker) trait. (An invoker that only records,

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use mqless::error::StoreErrorKind;
 use mqless::id::Address;
+use mqless::recovery::StateFix;
 use mqless::store::{
-    Commit, CommitOutcome, Lift, MailboxItem, QuarantineRecord, StateFix, Store, SubscriptionRecord,
+    Commit, CommitOutcome, Lift, MailboxItem, QuarantineRecord, Store, SubscriptionRecord,
 };
 use mqless::MessageId;
 

@@ -228,7 +228,7 @@ async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {
     assert!(listed.contains(&(a.clone(), reason.clone())), "{listed:?}");
     let lift = mqless::store::Lift {
         since: NOW + 10,
-        state: mqless::store::StateFix::Keep,
+        state: mqless::recovery::StateFix::Keep,
         clear_bookkeeping: false,
     };
     assert!(store.lift_quarantine(&a, &lift).await.unwrap());
