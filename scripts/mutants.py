@@ -207,7 +207,7 @@ MUTATIONS = [
      ["--features", "e2e", "--test", "lost_answers", "a_retried_commit"], True),
     ("a retried lift reads its own write as not quarantined (DynamoDB store)",
      "7: an operator can repair a quarantined actor (its lift is not reported failed when its answer was lost)",
-     "mqless-runtime/src/aws/dynamodb/mod.rs",
+     "mqless-runtime/src/aws/dynamodb/quarantine.rs",
      "Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token)),",
      "Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token.wrapping_add(1))),",
      ["--features", "e2e", "--test", "lost_answers", "a_retried_lift"], True),

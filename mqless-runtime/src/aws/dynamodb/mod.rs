@@ -6,6 +6,7 @@ mod admin;
 mod capacity;
 mod errors;
 mod malformed;
+mod quarantine;
 mod requests;
 pub mod schema;
 mod subscriptions;
@@ -24,15 +25,15 @@ use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
-    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, LIFT_TOKEN, MESSAGE,
-    OWNER, QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
+    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, MESSAGE, OWNER,
+    STATE_SK, TTL,
 };
 
 use crate::error::StoreError;
-use crate::id::{random_u64, ActorType, Address, MessageId};
+use crate::id::{ActorType, Address, MessageId};
 use crate::store::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
-    QuarantineRecord, Retired, StateFix, StateRecord, Store,
+    QuarantineRecord, Retired, StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -458,34 +459,7 @@ impl Store for DynamoStore {
         epoch: u64,
         quarantine: &'a QuarantineRecord,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            let result = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                // A quarantined actor waits for its operator, however long: no expiry.
-                // Sweeps leave it alone: its mark goes, and they skip what it has queued.
-                .update_expression(
-                    "SET lease = :zero, stl = :zero, #qr = :reason, #qat = :since, #qix = :q REMOVE #ttl, #dsh, #dk",
-                )
-                .condition_expression("ep = :ep")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_names("#qix", QUARANTINE_KEY)
-                .expression_attribute_names("#dsh", DUE_SHARD)
-                .expression_attribute_names("#dk", DUE_KEY)
-                .expression_attribute_values(":q", s(QUARANTINED))
-                .expression_attribute_names("#qr", QUARANTINE_REASON)
-                .expression_attribute_names("#qat", QUARANTINE_SINCE)
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":ep", n(epoch))
-                .expression_attribute_values(":reason", s(quarantine.reason.clone()))
-                .expression_attribute_values(":since", n(quarantine.since))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            Ok(self.counted_if(result)?.is_some())
-        })
+        Box::pin(self.quarantine_record(address, epoch, quarantine))
     }
 
     fn lift_quarantine<'a>(
@@ -493,60 +467,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         lift: &'a Lift,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(async move {
-            // A random token per lift: when its answer is lost and the SDK retries, the
-            // retry finds the quarantine gone and must still count the lift as done.
-            let token = random_u64();
-            let mut set = vec!["ver = ver + :one", "#lft = :token"];
-            let mut remove = vec!["#qr", "#qat", "#qix"];
-            let mut request = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                .condition_expression("#qat = :since")
-                .expression_attribute_names("#qix", QUARANTINE_KEY)
-                .expression_attribute_names("#qr", QUARANTINE_REASON)
-                .expression_attribute_names("#qat", QUARANTINE_SINCE)
-                .expression_attribute_names("#lft", LIFT_TOKEN)
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":token", n(token))
-                .expression_attribute_values(":since", n(lift.since));
-            match &lift.state {
-                StateFix::Keep => {}
-                StateFix::Replace(bytes) => {
-                    set.push("st = :st");
-                    request = request.expression_attribute_values(":st", b(bytes));
-                }
-                StateFix::Reset => remove.push("st"),
-            }
-            if lift.clear_bookkeeping {
-                remove.push("meta");
-            }
-            let result = request
-                .update_expression(format!(
-                    "SET {} REMOVE {}",
-                    set.join(", "),
-                    remove.join(", ")
-                ))
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            let current = |error: &UpdateItemError| match error {
-                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
-                _ => None,
-            };
-            Ok(match self.conditional_or_current(result, current)? {
-                Ok(_) => true,
-                // This very lift: it landed, its answer was lost, and the retry found
-                // the quarantine lifted.
-                Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token)),
-                Err(None) => false,
-            })
-        })
+        Box::pin(self.lift_quarantine_of(address, lift))
     }
 
     fn list_actors<'a>(
