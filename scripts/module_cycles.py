@@ -6,10 +6,8 @@ ignored), draws an edge from the top-level module of the file to the module it n
 and finds the cycles: the runtime's modules form layers (docs/design.md), and a cycle is
 a layer that reaches up.
 
-The cycles that existed when this check was written are listed, edge by edge, in
-scripts/module-cycles.allowed, to be taken apart (issue #26). It exits 1 when a cycle
-holds an edge that is not listed (a new one), or when a listed edge no longer closes a
-cycle (remove it from the list, so it cannot come back unseen).
+It exits 1 on any cycle, naming the files that hold each edge of it; otherwise it prints
+the layers the imports imply, bottom up (docs/design.md names the same).
 
 Usage: scripts/module_cycles.py [path/to/src]
 """
@@ -91,38 +89,41 @@ def cycles(graph):
     return found
 
 
-def allowed_edges(path):
-    if not os.path.exists(path):
-        return set()
-    lines = (line.split("#")[0].strip() for line in open(path, encoding="utf-8"))
-    return {tuple(part.strip() for part in line.split("->")) for line in lines if line}
+def layers(graph):
+    """The modules by height: a module sits one above the highest module it imports."""
+    height = {}
+
+    def visit(v):
+        if v not in height:
+            height[v] = 0
+            height[v] = 1 + max((visit(w) for w in graph.get(v, {})), default=-1)
+        return height[v]
+
+    for v in list(graph):
+        visit(v)
+    by_height = {}
+    for v, h in height.items():
+        by_height.setdefault(h, []).append(v)
+    return [sorted(by_height[h]) for h in sorted(by_height)]
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     src = sys.argv[1] if len(sys.argv) > 1 else os.path.join(here, "..", "mqless-runtime", "src")
     graph = edges(src)
-    in_cycles = {}
-    for component in cycles(graph):
+    found = cycles(graph)
+    for component in found:
+        print("import cycle between " + ", ".join(component) + ":")
         for a in component:
             for b in component:
                 if b in graph.get(a, {}):
-                    in_cycles[(a, b)] = sorted(graph[a][b])
-    allowed = allowed_edges(os.path.join(here, "module-cycles.allowed"))
-    new = sorted(set(in_cycles) - allowed)
-    gone = sorted(allowed - set(in_cycles))
-    for (a, b) in sorted(in_cycles):
-        mark = "new " if (a, b) in new else "    "
-        print(f"{mark}{a} -> {b}: {', '.join(in_cycles[(a, b)])}")
-    if new:
-        print(f"\n{len(new)} new import edge(s) close a cycle between the runtime's modules: "
-              "import from a lower layer only (docs/design.md, Layers), or move the item down")
-    if gone:
-        print("\nthese edges no longer close a cycle; remove them from scripts/module-cycles.allowed: "
-              + ", ".join(f"{a} -> {b}" for a, b in gone))
-    if new or gone:
+                    print(f"    {a} -> {b}: {', '.join(sorted(graph[a][b]))}")
+    if found:
+        print("\nimport from a lower layer only (docs/design.md, Layers), or move the item down")
         sys.exit(1)
-    print(f"no new import cycle between the top-level modules ({len(in_cycles)} listed edges left to take apart)")
+    print("no import cycle between the runtime's top-level modules; layers, bottom up:")
+    for level, modules in enumerate(layers(graph)):
+        print(f"  {level}: {', '.join(modules)}")
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-//! Stage 3: write the code. Everything generated names only `#krate::__private`, `::core`
+//! Stage 3: write the code. Everything generated names only `#krate::__macro_support`, `::core`
 //! and `::std`, so it compiles under `#![no_implicit_prelude]`; behaviour lives in the
 //! runtime, and each generated item is a declaration, one `match`, or one runtime call.
 
@@ -37,8 +37,8 @@ pub(crate) fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
     let krate = &def.krate;
-    let private = quote!(#krate::__private);
-    let serde_crate = format!("{}::__private::serde", quote!(#krate)).replace(' ', "");
+    let private = quote!(#krate::__macro_support);
+    let serde_crate = format!("{}::__macro_support::serde", quote!(#krate)).replace(' ', "");
     let type_name = def
         .name
         .as_ref()
@@ -226,7 +226,7 @@ fn optional_str(value: Option<&syn::LitStr>) -> TokenStream {
 
 /// `Debug` for the message enum, so operators can print a dead letter: each field shows
 /// its own `Debug` where its type has one, and its type's name where not (autoref
-/// specialization in `__private`, which works because the enum is never generic).
+/// specialization in `__macro_support`, which works because the enum is never generic).
 fn debug_impl(def: &ActorDef, message: &syn::Ident, private: &TokenStream) -> TokenStream {
     let arms = def.handlers.iter().map(|h| {
         let variant = variant_ident(h);

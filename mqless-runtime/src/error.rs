@@ -3,7 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::id::MessageId;
+use crate::id::{IdError, MessageId};
 
 /// Everything that can go wrong in MQLess outside a handler's own logic. Errors compare
 /// equal when they are the same failure, so tests can `assert_eq!` on them.
@@ -11,7 +11,7 @@ use crate::id::MessageId;
 #[non_exhaustive]
 pub enum Error {
     /// An actor id failed validation.
-    #[error("invalid actor id {id:?}: {reason}; use 1 to 512 bytes of UTF-8 without control characters or `/`")]
+    #[error("{}", IdError::InvalidActorId { id: id.clone(), reason })]
     InvalidActorId {
         /// The rejected id.
         id: String,
@@ -19,9 +19,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// An actor type name failed validation.
-    #[error(
-        "invalid actor type name {name:?}: {reason}; use 1 to 64 ASCII letters, digits, `-` or `_`"
-    )]
+    #[error("{}", IdError::InvalidActorType { name: name.clone(), reason })]
     InvalidActorType {
         /// The rejected name.
         name: String,
@@ -29,7 +27,7 @@ pub enum Error {
         reason: &'static str,
     },
     /// A message id's text form failed to parse.
-    #[error("invalid message id {text:?}: expected 26 Crockford base-32 characters")]
+    #[error("{}", IdError::InvalidMessageId { text: text.clone() })]
     InvalidMessageId {
         /// The rejected text (at most 64 characters of it).
         text: String,
@@ -371,6 +369,16 @@ impl<E> AskError<E> {
 pub struct RuntimeError {
     /// What went wrong and what to do, as [`Error`] displays it.
     pub message: String,
+}
+
+impl From<IdError> for Error {
+    fn from(error: IdError) -> Self {
+        match error {
+            IdError::InvalidActorId { id, reason } => Self::InvalidActorId { id, reason },
+            IdError::InvalidActorType { name, reason } => Self::InvalidActorType { name, reason },
+            IdError::InvalidMessageId { text } => Self::InvalidMessageId { text },
+        }
+    }
 }
 
 impl From<Error> for RuntimeError {

@@ -3,7 +3,36 @@
 use std::fmt;
 use std::sync::Mutex;
 
-use crate::error::Error;
+/// A name or id that failed validation. Converts into [`crate::Error`] (its variants of
+/// the same names), so `?` works in functions returning either.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// An actor id failed validation.
+    #[error("invalid actor id {id:?}: {reason}; use 1 to 512 bytes of UTF-8 without control characters or `/`")]
+    InvalidActorId {
+        /// The rejected id.
+        id: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// An actor type name failed validation.
+    #[error(
+        "invalid actor type name {name:?}: {reason}; use 1 to 64 ASCII letters, digits, `-` or `_`"
+    )]
+    InvalidActorType {
+        /// The rejected name.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// A message id's text form failed to parse.
+    #[error("invalid message id {text:?}: expected 26 Crockford base-32 characters")]
+    InvalidMessageId {
+        /// The rejected text (at most 64 characters of it).
+        text: String,
+    },
+}
 
 /// Longest accepted actor type name, in bytes. Matches AWS Lambda's function-name limit,
 /// so a type name can be used as a function name as is.
@@ -29,9 +58,9 @@ impl ActorType {
     /// Validates `name` as an actor type name.
     ///
     /// # Errors
-    /// [`Error::InvalidActorType`] when the name is empty, longer than
+    /// [`IdError::InvalidActorType`] when the name is empty, longer than
     /// [`MAX_ACTOR_TYPE_LEN`] or has a character other than ASCII letters, digits, `-`, `_`.
-    pub fn new(name: impl Into<String>) -> Result<Self, Error> {
+    pub fn new(name: impl Into<String>) -> Result<Self, IdError> {
         let name = name.into();
         let reason = if name.is_empty() {
             Some("it is empty")
@@ -46,7 +75,7 @@ impl ActorType {
             None
         };
         match reason {
-            Some(reason) => Err(Error::InvalidActorType { name, reason }),
+            Some(reason) => Err(IdError::InvalidActorType { name, reason }),
             None => Ok(Self(name)),
         }
     }
@@ -74,9 +103,9 @@ impl ActorId {
     /// Validates `id` as an actor id.
     ///
     /// # Errors
-    /// [`Error::InvalidActorId`] when the id is empty, longer than [`MAX_ACTOR_ID_LEN`]
+    /// [`IdError::InvalidActorId`] when the id is empty, longer than [`MAX_ACTOR_ID_LEN`]
     /// bytes, or holds a control character or `/`.
-    pub fn new(id: impl Into<String>) -> Result<Self, Error> {
+    pub fn new(id: impl Into<String>) -> Result<Self, IdError> {
         let id = id.into();
         let reason = if id.is_empty() {
             Some("it is empty")
@@ -90,7 +119,7 @@ impl ActorId {
             None
         };
         match reason {
-            Some(reason) => Err(Error::InvalidActorId { id, reason }),
+            Some(reason) => Err(IdError::InvalidActorId { id, reason }),
             None => Ok(Self(id)),
         }
     }
@@ -121,8 +150,8 @@ impl Address {
     ///
     /// # Errors
     /// When there is no `/` or either part is invalid.
-    pub fn parse(key: &str) -> Result<Self, Error> {
-        let (actor_type, id) = key.split_once('/').ok_or_else(|| Error::InvalidActorId {
+    pub fn parse(key: &str) -> Result<Self, IdError> {
+        let (actor_type, id) = key.split_once('/').ok_or_else(|| IdError::InvalidActorId {
             id: key.to_owned(),
             reason: "an address has the form `type/id`",
         })?;
@@ -255,8 +284,8 @@ impl MessageId {
     ///
     /// # Errors
     /// When `text` is not 26 Crockford base-32 characters.
-    pub fn parse(text: &str) -> Result<Self, Error> {
-        let invalid = || Error::InvalidMessageId {
+    pub fn parse(text: &str) -> Result<Self, IdError> {
+        let invalid = || IdError::InvalidMessageId {
             text: text.chars().take(64).collect(),
         };
         if text.len() != MESSAGE_ID_LEN {

@@ -1,31 +1,34 @@
 //! The runtime of MQLess: everything that behaves. Users depend on the `mqless` facade,
 //! which re-exports what they write against; this crate holds the machinery.
 //!
-//! Modules, from what user code touches down to the wire. Imports point down, except
-//! the cycles `scripts/module-cycles.allowed` lists, being taken apart; `scripts/test`
-//! fails on a new one:
-//! - `private`: what generated code calls (`mqless::__private`), on top of everything;
-//! - `aws` (feature `aws`: Lambda functions over DynamoDB), [`embedded`] (this process),
-//!   both implementing [`actors`] ([`Actors`]: where actors run, as a caller sees it),
-//!   and [`recovery`]: dead letters, quarantines, the sweep and the audit, for operators;
+//! Modules in layers, top down; a module imports only from layers below it
+//! (`scripts/module_cycles.py`, a step of `scripts/test`, fails on an import cycle and
+//! prints these layers):
+//! - `testing` (feature `testing`): fault injection and scenario runs for users' tests;
+//! - `aws` (feature `aws`: Lambda functions over DynamoDB) and [`embedded`] (this
+//!   process): the two runtimes;
+//! - [`runtime`]: [`Actors`], where actors run as a caller sees it, implemented by both;
 //! - [`mailbox`]: the protocol engine that drains one actor's mailbox ([`ActorHost`]);
-//! - [`events`]: topics (actors of a built-in type) and subscriptions;
-//! - [`actor`]: the contract with generated code: the [`Actor`] trait, and the
-//!   [`Context`] a method may take; [`client`]: typed requests (`send`, `call`) over a
-//!   [`client::Transport`]; [`reply`]: asks between actors whose [`reply::Reply`] comes
-//!   back as a message; `replies`: replies handed to askers in this process;
-//! - [`schedule`]: scheduled messages and reminders; [`trace`]: trace context (and
-//!   `otel`, feature `opentelemetry`);
-//! - [`store`], [`invoke`], [`clock`]: the three seams to the outside world (where
-//!   mailboxes and state live, how a host is woken, what time it is);
-//! - [`wire`], [`codec`], [`id`], [`error`]: bytes, names and errors, used by all;
-//! - `testing` (feature `testing`): fault injection and scenario runs for users' tests.
+//!   [`recovery`]: dead letters, quarantines, the sweep and the audit, for operators;
+//!   [`topics`]: the topic actor that fans events out; `macro_support`: what generated
+//!   code calls (`mqless::__macro_support`);
+//! - [`actor`]: the contract with generated code: the [`Actor`] trait, the typed clients
+//!   it wraps ([`actor::client`]), the [`Context`] a method may take, and the dispatch of
+//!   one message;
+//! - [`events`]: what topics understand (subscriptions, patterns, event encoding);
+//!   [`schedule`]: scheduled messages and reminders;
+//! - [`reply`]: asks between actors whose [`reply::Reply`] comes back as a message;
+//!   [`store`]: where mailboxes and state live;
+//! - [`wire`], [`codec`]: the bytes; [`invoke`]: how a host is woken; [`trace`]: trace
+//!   context (and `otel`, feature `opentelemetry`);
+//! - [`error`], `local_replies` (replies handed to askers in this process), [`id`],
+//!   [`clock`]: errors, names and time, used by all.
 
 pub mod actor;
-pub mod actors;
 #[cfg(feature = "aws")]
 pub mod aws;
-pub mod client;
+pub mod runtime;
+
 pub mod clock;
 pub mod codec;
 pub mod embedded;
@@ -33,16 +36,17 @@ pub mod error;
 pub mod events;
 pub mod id;
 pub mod invoke;
-pub mod mailbox;
+mod local_replies;
 #[doc(hidden)]
-pub mod private;
+pub mod macro_support;
+pub mod mailbox;
 pub mod recovery;
-mod replies;
 pub mod reply;
 pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod topics;
 pub mod trace;
 pub mod wire;
 
@@ -50,10 +54,10 @@ pub mod wire;
 pub use trace::otel;
 
 pub use actor::{Actor, ActorClient, Context};
-pub use actors::Actors;
 pub use embedded::Embedded;
 pub use error::Error;
 pub use mailbox::ActorHost;
+pub use runtime::Actors;
 
 /// A boxed, sendable future: the return type of the runtime's object-safe traits.
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;

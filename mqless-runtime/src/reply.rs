@@ -1,5 +1,5 @@
 //! Request-reply between actors without blocking: a handler sends a request with
-//! [`Request::reply_to`](crate::client::Request::reply_to), naming one of its own methods
+//! [`Request::reply_to`](crate::actor::client::Request::reply_to), naming one of its own methods
 //! that takes a [`Reply`]; the callee's outcome comes back later as a message to that
 //! method, or [`Reply::TimedOut`] when it does not come in time.
 //!

@@ -102,7 +102,9 @@
 //! its record. [`Actors::quarantined`] lists such actors and [`Actors::quarantine`]
 //! lifts a quarantine once the cause is fixed ([`recovery::Quarantine`]).
 
-pub use mqless_runtime::client::Request;
+pub use mqless_runtime::actor::client::Request;
+/// What a handler produced: the type of [`Actor::handle`]'s result, for hand-written impls.
+pub use mqless_runtime::actor::Outcome;
 pub use mqless_runtime::codec::Limits;
 pub use mqless_runtime::error::{AskError, Never, RuntimeError};
 pub use mqless_runtime::id::{ActorId, MessageId};
@@ -235,9 +237,10 @@ pub mod trace {
 /// [`Pattern`](events::Pattern)), each exactly once. See the README's "Publish and subscribe".
 pub mod events {
     pub use mqless_runtime::events::{
-        Pattern, PatternError, Subscription, Topic, TopicActor, EVENT_HEADROOM,
-        MAX_DELIVERIES_PER_STEP, TOPIC_TYPE,
+        MegaEvent, MegaEventInfo, MegaObject, Pattern, PatternError, Subscription, Topic,
+        TopicMessage, EVENT_HEADROOM, TOPIC_TYPE,
     };
+    pub use mqless_runtime::topics::{TopicActor, TopicClient, MAX_DELIVERIES_PER_STEP};
 }
 
 /// The embedded runtime's settings (the runtime itself is [`crate::Embedded`]).
@@ -289,16 +292,18 @@ pub mod clock {
 
 /// Typed clients: what every generated `{Actor}Client` wraps.
 pub mod client {
-    pub use mqless_runtime::actor::{ActorClient, Mutating, Queryable, ReadOnly};
-    pub use mqless_runtime::client::{
+    pub use mqless_runtime::actor::client::{
         ClientCore, SendOptions, Transport, DEFAULT_ASK_TIMEOUT, MAX_IDEMPOTENCY_KEY_LEN,
     };
+    pub use mqless_runtime::actor::{ActorClient, Mutating, Queryable, ReadOnly};
 }
 
 /// Names and addresses: actor types, and `type/id` addresses (actor and message ids are
 /// at the root).
 pub mod id {
-    pub use mqless_runtime::id::{ActorType, Address, MAX_ACTOR_ID_LEN, MAX_ACTOR_TYPE_LEN};
+    pub use mqless_runtime::id::{
+        ActorType, Address, IdError, MAX_ACTOR_ID_LEN, MAX_ACTOR_TYPE_LEN,
+    };
 }
 
 /// The wire format (protocol v1, specified in docs/wire.md): the envelope a queued
@@ -353,10 +358,21 @@ pub use mqless_runtime::otel;
 /// ```
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use mqless_runtime::testing::*;
+    #[cfg(feature = "aws")]
+    pub use mqless_runtime::testing::LostAnswers;
+    pub use mqless_runtime::testing::{
+        FaultyInvoker, FaultyRig, FaultyStore, FixtureError, Fixtures, ManualClock, NudgeFaults,
+        Pause, PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd, ScenarioFailure,
+        ScenarioReport, SkewedClock, StoreFaults,
+    };
 }
 
+/// What `#[actor]` expansions call: not public API, free to change in any release.
 #[doc(hidden)]
-pub mod __private {
-    pub use mqless_runtime::private::*;
+pub mod __macro_support {
+    pub use mqless_runtime::macro_support::{
+        assert_state, assert_wire, result_outcome, serde, value_outcome, Actor, ActorClient,
+        ActorId, BoxFuture, ClientCore, CodecError, Context, DebugField, DebugValue, DebugViaDebug,
+        DebugViaName, Never, Outcome, ReadOnly, Request, State, Subscription, Wire, TOPIC_TYPE,
+    };
 }

@@ -1,4 +1,4 @@
-//! The expansion names only `::mqless::__private`, `::core` and `::std`: it compiles with
+//! The expansion names only `::mqless::__macro_support`, `::core` and `::std`: it compiles with
 //! no prelude, under `missing_docs`, with the crate imported under another name, and with
 //! names that shadow the prelude's.
 #![no_implicit_prelude]

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{Actor, ActorClient};
-use crate::client::{ClientCore, ReplyRoute, SendOptions, Transport};
+use crate::actor::client::{ClientCore, ReplyRoute, SendOptions, Transport};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, Address, MessageId};
@@ -253,7 +253,7 @@ struct AskTimeout {
 }
 
 /// What a handler left in its outbox, taken when it returns.
-pub(crate) struct Taken {
+pub(crate) struct HandlerEffects {
     pub(crate) sent: Vec<(Address, MailboxItem)>,
     pub(crate) last_sent: Option<MessageId>,
     pub(crate) cancelled_reminders: Vec<String>,
@@ -339,10 +339,10 @@ impl Outbox {
 
     /// What the handler sent and cancelled, closing the outbox: a context client kept
     /// past its handler (moved into a spawned task) fails from now on.
-    pub(crate) fn take(&self) -> Taken {
+    pub(crate) fn take(&self) -> HandlerEffects {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.closed = true;
-        Taken {
+        HandlerEffects {
             sent: std::mem::take(&mut state.items),
             last_sent: state.last_id,
             cancelled_reminders: std::mem::take(&mut state.cancelled_reminders),

@@ -1,18 +1,20 @@
 //! The contract between user code and the runtime: the [`Actor`] trait the macro
 //! implements, the typed client it wraps, and the [`Context`] a method may take.
 
+pub mod client;
 mod context;
+pub(crate) mod dispatch;
 pub(crate) mod query;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::client::ClientCore;
 use crate::error::CodecError;
 use crate::BoxFuture;
+use client::ClientCore;
 
 pub use context::Context;
-pub(crate) use context::{Outbox, Taken};
+pub(crate) use context::{HandlerEffects, Outbox};
 pub use query::{Mutating, Queryable, ReadOnly};
 
 /// What a handler produced, encoded: the caller's reply, or the method's `Err`.

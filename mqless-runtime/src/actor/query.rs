@@ -63,7 +63,7 @@ pub(crate) async fn run<A: Actor>(
     let id = MessageId::generate(now_millis, None);
     let address = Arc::new(address);
     let mut ctx = Context::new(Arc::clone(&address), id, true, outbox);
-    match crate::mailbox::dispatch::dispatch(&mut state, message, &mut ctx).await {
+    match crate::actor::dispatch::dispatch(&mut state, message, &mut ctx).await {
         Ok(outcome) => Ok(outcome?),
         Err(panic) => Err(Error::QueryPanicked {
             address: address.to_string(),

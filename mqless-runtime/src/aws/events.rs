@@ -28,11 +28,12 @@ use super::remote::Remote;
 use super::sources::{self, SourceEvent, SourcePayload};
 use super::{Environment, LambdaError};
 use crate::actor::{Actor, ActorClient};
-use crate::actors::Actors;
 use crate::error::Error;
-use crate::events::{encode_event, EventRoutes, Topic, TopicActor, TopicMessage};
+use crate::events::{encode_event, EventRoutes, Topic, TopicMessage};
 use crate::id::MessageId;
 use crate::mailbox::DrainConfig;
+use crate::runtime::Actors;
+use crate::topics::TopicActor;
 
 /// Adds one actor type's routed subscriptions to the routes.
 type Declare = fn(&EventRoutes) -> Result<(), Error>;
@@ -60,7 +61,8 @@ impl Subscribers {
     /// Adds actor type `A`.
     #[must_use]
     pub fn with<A: Actor>(mut self) -> Self {
-        self.declare.push(|routes| routes.declare::<A>());
+        self.declare
+            .push(|routes| routes.declare(A::TYPE_NAME, A::SUBSCRIPTIONS));
         self.types.push(A::TYPE_NAME);
         self
     }

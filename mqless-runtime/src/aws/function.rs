@@ -22,12 +22,12 @@ use super::invoker::LambdaInvoker;
 use super::payload::{parse_invocation, Invocation, InvocationResult, SendRequest, SweepResult};
 use super::Environment;
 use crate::actor::Actor;
-use crate::actors::Actors;
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::error::Error;
 use crate::id::{Address, MessageId};
 use crate::mailbox::{ActorHost, DrainConfig, DrainEnd, DrainOptions};
+use crate::runtime::Actors;
 use crate::store::{MailboxItem, Store};
 
 /// The error type of [`serve`] and [`run`].

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::client::{MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_NAME_LEN};
+use crate::actor::client::{MAX_IDEMPOTENCY_KEY_LEN, MAX_SCHEDULE_NAME_LEN};
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{ActorId, MessageId};

@@ -7,9 +7,8 @@ use std::time::Duration;
 use super::dynamodb::DynamoStore;
 use super::invoker::LambdaInvoker;
 use super::Environment;
+use crate::actor::client::{ClientCore, StoreTransport, Transport};
 use crate::actor::{address_of, Actor, ActorClient};
-use crate::actors::Actors;
-use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::codec::Limits;
 use crate::error::Error;
@@ -17,6 +16,7 @@ use crate::id::Address;
 use crate::id::MessageId;
 use crate::invoke::Invoker;
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
+use crate::runtime::Actors;
 use crate::schedule::{self, ReminderInfo, Scheduled};
 use crate::store::Store;
 

@@ -7,20 +7,21 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
 
+use crate::actor::client::{ClientCore, StoreTransport, Transport};
 use crate::actor::{address_of, Actor, ActorClient};
-use crate::actors::Actors;
-use crate::client::{ClientCore, StoreTransport, Transport};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::events::{EventRoutes, TopicActor};
+use crate::events::EventRoutes;
 use crate::id::{ActorType, MessageId};
 use crate::invoke::Invoker;
+use crate::local_replies::LocalReplies;
 use crate::mailbox::{ActorHost, DrainConfig};
 use crate::recovery::{self, DeadLetters, Quarantine, Quarantined, SweepReport};
-use crate::replies::LocalReplies;
+use crate::runtime::Actors;
 use crate::schedule::{self, ReminderInfo, Scheduled};
 use crate::store::memory::MemoryStore;
 use crate::store::Store;
+use crate::topics::TopicActor;
 
 use invoker::{Drain, InProcessInvoker};
 
@@ -183,7 +184,7 @@ impl Embedded {
     /// # Errors
     /// [`Error::InvalidActorType`] when `A::TYPE_NAME` is invalid.
     pub fn register<A: Actor>(&self) -> Result<&Self, Error> {
-        self.events.declare::<A>()?;
+        self.events.declare(A::TYPE_NAME, A::SUBSCRIPTIONS)?;
         // The runtime's own drains stop with it; hosts handed out by `host` do not.
         let host = self.host::<A>()?.with_stop(Arc::clone(&self.stopping));
         let host: Arc<dyn Drain> = Arc::new(host);

@@ -21,14 +21,14 @@
 //! Patterns use the EventBridge event-pattern grammar (see [`Pattern`]).
 
 mod mega;
+mod message;
 mod routes;
-mod topic;
 
 pub use mega::{MegaEvent, MegaEventInfo, MegaObject};
+pub(crate) use message::topic_address;
+pub use message::TopicMessage;
 pub use mqless_pattern::{Pattern, PatternError};
 pub(crate) use routes::EventRoutes;
-pub(crate) use topic::topic_address;
-pub use topic::{TopicActor, TopicClient, TopicMessage, MAX_DELIVERIES_PER_STEP};
 
 use serde::Serialize;
 

@@ -4,7 +4,6 @@
 use std::sync::{Arc, PoisonError, RwLock};
 
 use super::Subscription;
-use crate::actor::Actor;
 use crate::error::Error;
 use crate::id::ActorType;
 use crate::store::Store;
@@ -30,14 +29,18 @@ impl EventRoutes {
         }
     }
 
-    /// Adds `A`'s routed subscriptions, checking their topics, patterns and routes (the
+    /// Adds the routed subscriptions of the actor type `type_name`, checking their topics, patterns and routes (the
     /// macro checked them at compile time; a hand-written `Actor` impl was not).
     ///
     /// # Errors
     /// [`Error::InvalidTopic`], [`Error::InvalidPattern`] naming the method.
-    pub(crate) fn declare<A: Actor>(&self) -> Result<(), Error> {
-        let actor_type = ActorType::new(A::TYPE_NAME)?;
-        for subscription in A::SUBSCRIPTIONS {
+    pub(crate) fn declare(
+        &self,
+        type_name: &str,
+        subscriptions: &'static [Subscription],
+    ) -> Result<(), Error> {
+        let actor_type = ActorType::new(type_name)?;
+        for subscription in subscriptions {
             check(subscription)?;
         }
         let mut declared = self
@@ -46,7 +49,7 @@ impl EventRoutes {
             .unwrap_or_else(PoisonError::into_inner);
         declared.retain(|(ty, _)| *ty != actor_type);
         declared.extend(
-            A::SUBSCRIPTIONS
+            subscriptions
                 .iter()
                 .filter(|s| s.route.is_some())
                 .map(|s| (actor_type.clone(), *s)),

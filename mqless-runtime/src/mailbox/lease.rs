@@ -7,7 +7,7 @@ use tracing::Instrument as _;
 
 use super::batch::{Batch, Tally, STALLED};
 use super::bookkeeping::Bookkeeping;
-use super::working::Working;
+use super::working_state::WorkingState;
 use super::{ActorHost, DrainOptions, DrainReport};
 use crate::actor::Actor;
 use crate::clock::millis;
@@ -101,7 +101,7 @@ pub(super) struct Lease<'h, A> {
     blame_head: bool,
     /// The bookkeeping of the last committed batch.
     book: Bookkeeping,
-    working: Working<A>,
+    working: WorkingState<A>,
     /// The record's mark in the due index as the lease found it: commits that keep the
     /// lease keep it too (a wake-up due if this owner crashes).
     mark: Option<u64>,
@@ -131,7 +131,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             tracing::info!(actor = %address, "idle past its time to live: starts from the default state");
         }
         let state = record.live_state(now).map(<[u8]>::to_vec);
-        let working = Working::load(state, &config.limits).map_err(|error| {
+        let working = WorkingState::load(state, &config.limits).map_err(|error| {
             Damaged(format!(
                 "the committed state does not decode as this version of `{}` ({error}); deploy a version that reads it (see \"Evolving state and messages\" in the README), then retry, or repair or reset the state",
                 A::TYPE_NAME
@@ -331,7 +331,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         let state = self.host.store.load_state(self.address).await?;
         let stopped = state.as_ref().is_some_and(|r| r.is_expired(now));
         let state = state.and_then(|r| r.live_state(now).map(<[u8]>::to_vec));
-        self.working = Working::load(state, limits)?;
+        self.working = WorkingState::load(state, limits)?;
         // A stop committed earlier in this lease stays in force.
         self.working.stopped = stopped;
         Ok(())

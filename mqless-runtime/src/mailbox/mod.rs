@@ -32,11 +32,11 @@ mod batch;
 pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod config;
-pub(crate) mod dispatch;
+
 mod lease;
 mod reminder;
 pub(crate) use reminder::live_reminders;
-mod working;
+mod working_state;
 
 use std::marker::PhantomData;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,7 +47,7 @@ use crate::clock::{millis, Clock};
 use crate::error::Error;
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::replies::{LocalReplies, ReplySender};
+use crate::local_replies::{LocalReplies, ReplySender};
 use crate::store::{Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
@@ -122,7 +122,7 @@ pub struct ActorHost<A> {
     invoker: Arc<dyn Invoker>,
     clock: Arc<dyn Clock>,
     config: DrainConfig,
-    /// Askers in this process, handed their replies directly (see `crate::replies`).
+    /// Askers in this process, handed their replies directly (see `crate::local_replies`).
     local_replies: Option<Arc<LocalReplies>>,
     /// What topics fan out to (set where topics run).
     pub(crate) events: Option<Arc<crate::events::EventRoutes>>,
@@ -327,7 +327,7 @@ impl<A: Actor> ActorHost<A> {
             .acquire(address, now, now + millis(self.config.lease), owner)
             .await;
         let record = match acquired {
-            Ok(Acquired::Taken(record)) => record,
+            Ok(Acquired::HandlerEffects(record)) => record,
             Ok(Acquired::Held {
                 lease_expires_at,
                 mark,

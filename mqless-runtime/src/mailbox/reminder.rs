@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::client::MAX_SCHEDULE_NAME_LEN;
+use crate::actor::client::MAX_SCHEDULE_NAME_LEN;
 use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{Address, MessageId};

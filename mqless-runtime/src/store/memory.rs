@@ -184,7 +184,7 @@ impl Store for MemoryStore {
             record.stalled_leases = record.stalled_leases.saturating_add(1);
             record.lease_expires_at = lease_expires_at;
             record.owner = owner;
-            Acquired::Taken(record.clone())
+            Acquired::HandlerEffects(record.clone())
         };
         Box::pin(async { Ok(result) })
     }

@@ -2,7 +2,7 @@
 //! the batch like any send.
 
 use super::Context;
-use crate::client::{SendOptions, Transport};
+use crate::actor::client::{SendOptions, Transport};
 use crate::error::Error;
 use crate::id::{Address, MessageId};
 

@@ -13,12 +13,12 @@ use super::bookkeeping::{
     truncate, Bookkeeping, CONSUMED_BYTES, FAILURE_OVERHEAD, KEY_OVERHEAD, MAX_ERROR_LEN,
     REPLY_OVERHEAD,
 };
-use super::dispatch::dispatch;
 use super::reminder::MAX_REGISTRY_BYTES;
-use super::working::Working;
+use super::working_state::WorkingState;
 use super::{ActorHost, DrainReport};
-use crate::actor::{Actor, Context, Outbox, Outcome, Taken};
-use crate::client::MAX_IDEMPOTENCY_KEY_LEN;
+use crate::actor::client::MAX_IDEMPOTENCY_KEY_LEN;
+use crate::actor::dispatch::dispatch;
+use crate::actor::{Actor, Context, HandlerEffects, Outbox, Outcome};
 use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
@@ -55,7 +55,7 @@ impl Tally {
 pub(super) struct Batch<'l, A> {
     host: &'l ActorHost<A>,
     address: &'l Arc<Address>,
-    working: &'l mut Working<A>,
+    working: &'l mut WorkingState<A>,
     /// The bookkeeping the commit records.
     pub(super) next: Bookkeeping,
     /// Messages to other actors, committed with the state.
@@ -74,7 +74,7 @@ impl<'l, A: Actor> Batch<'l, A> {
     pub(super) fn new(
         host: &'l ActorHost<A>,
         address: &'l Arc<Address>,
-        working: &'l mut Working<A>,
+        working: &'l mut WorkingState<A>,
         previous: &Bookkeeping,
     ) -> Self {
         Self {
@@ -321,7 +321,7 @@ impl<'l, A: Actor> Batch<'l, A> {
                 .and_then(|from| Address::parse(from).ok());
             let wants_reply = envelope.ask || envelope.reply_to.is_some();
             let (result, taken) = self.call(id, wants_reply, sender, message).await;
-            let Taken {
+            let HandlerEffects {
                 sent,
                 last_sent,
                 cancelled_reminders,
@@ -416,7 +416,7 @@ impl<A: Actor> Batch<'_, A> {
         ask: bool,
         sender: Option<Address>,
         message: A::Message,
-    ) -> (Dispatched, Taken) {
+    ) -> (Dispatched, HandlerEffects) {
         let outbox = Arc::new(
             Outbox::new(
                 self.host.clock.now_millis(),
@@ -539,7 +539,7 @@ fn transaction_bytes(sent: &[(Address, MailboxItem)]) -> usize {
 }
 
 /// What a method call produced: its outcome, or its panic.
-type Dispatched = Result<Result<Outcome, CodecError>, super::dispatch::Panic>;
+type Dispatched = Result<Result<Outcome, CodecError>, crate::actor::dispatch::Panic>;
 
 /// How running a message ended.
 enum Ran {

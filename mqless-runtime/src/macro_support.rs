@@ -1,13 +1,13 @@
 //! What `#[mqless::actor]` expansions call. Not public API: reached only through
-//! `mqless::__private`, and free to change in any release.
+//! `mqless::__macro_support` (which lists each item: nothing is public by accident), and free to change in any release.
 
 use std::fmt;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+pub use crate::actor::client::{ClientCore, Request};
 pub use crate::actor::{Actor, ActorClient, Context, Outcome, ReadOnly};
-pub use crate::client::{ClientCore, Request};
 pub use crate::error::{CodecError, Never};
 pub use crate::events::{Subscription, TOPIC_TYPE};
 pub use crate::id::ActorId;

@@ -8,8 +8,8 @@ use std::pin::Pin;
 use std::sync::Once;
 use std::task::{Context as TaskContext, Poll};
 
+use crate::actor::client::handler_scope;
 use crate::actor::{Actor, Context, Outcome};
-use crate::client::handler_scope;
 use crate::error::CodecError;
 
 /// A panic's payload.

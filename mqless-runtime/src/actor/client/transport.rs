@@ -13,7 +13,7 @@ use crate::codec::Limits;
 use crate::error::Error;
 use crate::id::{Address, MessageId};
 use crate::invoke::Invoker;
-use crate::replies::LocalReplies;
+use crate::local_replies::LocalReplies;
 use crate::store::{MailboxItem, StateRecord, Store};
 use crate::BoxFuture;
 
@@ -89,7 +89,7 @@ impl StoreTransport {
     }
 
     /// Receives the replies of drains that run in this process directly (see
-    /// `crate::replies`), instead of reading them from the store.
+    /// `crate::local_replies`), instead of reading them from the store.
     #[must_use]
     pub(crate) fn local_replies(mut self, replies: Arc<LocalReplies>) -> Self {
         self.local_replies = Some(replies);

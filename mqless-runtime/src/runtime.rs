@@ -40,7 +40,7 @@ pub trait Actors: Send + Sync + 'static {
             let message =
                 crate::events::TopicMessage::publish(crate::events::encode_event(event, &limits)?);
             let topic = crate::events::Topic::new(topic)?;
-            let client = self.client::<crate::events::TopicActor>(topic.as_str())?;
+            let client = self.client::<crate::topics::TopicActor>(topic.as_str())?;
             Ok::<_, Error>((client, message))
         })();
         async move {

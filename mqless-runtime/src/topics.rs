@@ -1,11 +1,14 @@
-//! The topic actor: publishes, subscriptions and the paged fan-out of each event.
+//! The topic actor: an actor of the built-in type [`TOPIC_TYPE`] that records
+//! publishes and subscriptions and fans each event out in steps. What it understands
+//! ([`TopicMessage`]) and how events are encoded live in [`crate::events`], below the
+//! actor layer, so that handlers can publish; this module is the actor itself.
 
 use serde::{Deserialize, Serialize};
 
-use super::{delivery_body, event_json, routed_id, Topic};
+use crate::actor::client::ClientCore;
 use crate::actor::{Actor, ActorClient, Context, Outcome};
-use crate::client::ClientCore;
-use crate::error::{CodecError, Error};
+use crate::error::CodecError;
+use crate::events::{delivery_body, event_json, routed_id, TopicMessage, TOPIC_TYPE};
 use crate::id::{ActorId, Address};
 use crate::store::{SubscriptionRecord, ITEM_OVERHEAD_BYTES, MAX_TRANSACTION_BYTES};
 use crate::BoxFuture;
@@ -26,67 +29,6 @@ pub struct TopicActor {
     /// Events whose routed subscription's `route` field was missing or not a string or
     /// number: those subscriptions did not receive them.
     pub unroutable: u64,
-}
-
-/// The topic actor's messages.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum TopicMessage {
-    /// Fan out `event` (MessagePack) to the routed subscriptions from the
-    /// `routed_next`-th match on, unless `routed_done`, then to the per-actor
-    /// subscriptions after `after` (their keys). Each step continues this message in
-    /// place (at the head of the topic's mailbox), so one event's fan-out ends before the
-    /// next event's begins.
-    #[serde(rename = "publish")]
-    Publish {
-        /// The event, as published.
-        #[serde(with = "serde_bytes")]
-        event: Vec<u8>,
-        /// Where the fan-out resumes in the per-actor subscriptions.
-        after: Option<String>,
-        /// Whether the routed subscriptions were delivered already.
-        routed_done: bool,
-        /// How many routed matches earlier steps delivered.
-        #[serde(default, skip_serializing_if = "is_zero")]
-        routed_next: u32,
-    },
-    /// Subscribe `subscriber`'s `method` (taking the event as `argument`).
-    #[serde(rename = "subscribe")]
-    Subscribe {
-        /// The subscribing actor's address.
-        subscriber: String,
-        /// The method's wire name.
-        method: String,
-        /// The method's argument name.
-        argument: String,
-        /// Which events; `None`: all.
-        pattern: Option<String>,
-    },
-    /// End `subscriber`'s subscription of `method`.
-    #[serde(rename = "unsubscribe")]
-    Unsubscribe {
-        /// The subscribing actor's address.
-        subscriber: String,
-        /// The method's wire name.
-        method: String,
-    },
-}
-
-impl TopicMessage {
-    /// The first step of publishing `event` (encoded with [`super::encode_event`]).
-    #[must_use]
-    pub fn publish(event: Vec<u8>) -> Self {
-        Self::Publish {
-            event,
-            after: None,
-            routed_done: false,
-            routed_next: 0,
-        }
-    }
-}
-
-#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference
-fn is_zero(n: &u32) -> bool {
-    *n == 0
 }
 
 /// Where a fan-out's next step starts.
@@ -112,7 +54,7 @@ impl ActorClient for TopicClient {
 }
 
 impl Actor for TopicActor {
-    const TYPE_NAME: &'static str = super::TOPIC_TYPE;
+    const TYPE_NAME: &'static str = TOPIC_TYPE;
     type Message = TopicMessage;
     type Client = TopicClient;
 
@@ -240,7 +182,7 @@ impl TopicActor {
     fn routed(
         &mut self,
         topic: &str,
-        routes: &super::EventRoutes,
+        routes: &crate::events::EventRoutes,
         json: &serde_json::Value,
         json_text: &str,
         event: &[u8],
@@ -394,9 +336,4 @@ where
         }
     }
     call().await.map_err(|e| e.to_string())
-}
-
-/// The topic actor's address for `topic`.
-pub(crate) fn topic_address(topic: &str) -> Result<Address, Error> {
-    Topic::new(topic)?.address()
 }

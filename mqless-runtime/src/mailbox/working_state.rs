@@ -7,7 +7,7 @@ use crate::error::Error;
 
 /// The actor's state during a lease, and its encoding as of the last applied message:
 /// the bytes to commit, and the point to roll back to.
-pub(super) struct Working<A> {
+pub(super) struct WorkingState<A> {
     pub(super) state: A,
     pub(super) snapshot: Vec<u8>,
     /// The last message that changed the state stopped the actor (`Context::stop`): the
@@ -15,7 +15,7 @@ pub(super) struct Working<A> {
     pub(super) stopped: bool,
 }
 
-impl<A: Actor> Working<A> {
+impl<A: Actor> WorkingState<A> {
     /// The state committed as `bytes` (`None`: the actor's `Default`).
     pub(super) fn load(bytes: Option<Vec<u8>>, limits: &Limits) -> Result<Self, Error> {
         let snapshot = match bytes {
