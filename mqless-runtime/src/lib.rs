@@ -23,9 +23,11 @@
 //!   context (and `otel`, feature `opentelemetry`);
 //! - [`error`], `local_replies` (replies handed to askers in this process), [`id`],
 //!   [`clock`]: errors, names and time, used by all.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod actor;
 #[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub mod aws;
 pub mod runtime;
 
@@ -45,12 +47,14 @@ pub mod reply;
 pub mod schedule;
 pub mod store;
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 pub mod topics;
 pub mod trace;
 pub mod wire;
 
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use trace::otel;
 
 pub use actor::{Actor, ActorClient, Context};

@@ -101,6 +101,7 @@
 //! drains leave it alone, its messages stay queued, and the reason is logged and kept on
 //! its record. [`Actors::quarantined`] lists such actors and [`Actors::quarantine`]
 //! lifts a quarantine once the cause is fixed ([`recovery::Quarantine`]).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use mqless_runtime::actor::client::Request;
 /// What a handler produced: the type of [`Actor::handle`]'s result, for hand-written impls.
@@ -211,7 +212,7 @@ pub mod recovery {
 
 /// Time: [`Request::send_after`](crate::Request::send_after) and
 /// [`Request::send_at`](crate::Request::send_at) queue a message for later; cancel one
-/// with [`Actors::cancel_scheduled`](crate::Actors::cancel_scheduled) by id or by the name
+/// with [`Actors::cancel_scheduled`] by id or by the name
 /// given with [`Request::named`](crate::Request::named).
 /// [`Request::remind`](crate::Request::remind) registers a recurring [`Reminder`](schedule::Reminder)
 /// with a [`Missed`](schedule::Missed)-fire policy.
@@ -231,7 +232,7 @@ pub mod trace {
 }
 
 /// Publish and subscribe: publish an event to a topic with
-/// [`Actors::publish`](crate::Actors::publish) or [`Context::publish`](crate::Context::publish);
+/// [`Actors::publish`] or [`Context::publish`](crate::Context::publish);
 /// methods marked `#[subscribe(topic = "..", pattern = "..", route = "..")]` receive the
 /// events whose fields match the pattern (the EventBridge event-pattern grammar, see
 /// [`Pattern`](events::Pattern)), each exactly once. See the README's "Publish and subscribe".
@@ -320,9 +321,11 @@ pub mod error {
 }
 
 #[cfg(feature = "aws")]
+#[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
 pub use mqless_runtime::aws;
 
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub use mqless_runtime::otel;
 
 /// A testing kit for your own actors: seeded fault scenarios ([`testing::Scenario`]) and
@@ -357,8 +360,10 @@ pub use mqless_runtime::otel;
 /// # }
 /// ```
 #[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing {
     #[cfg(feature = "aws")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
     pub use mqless_runtime::testing::LostAnswers;
     pub use mqless_runtime::testing::{
         FaultyInvoker, FaultyRig, FaultyStore, FixtureError, Fixtures, ManualClock, NudgeFaults,

@@ -1,5 +1,5 @@
 //! Request-reply between actors (`reply_to`) on the in-memory store; the same scenarios
-//! run on DynamoDB Local in `dynamodb_conversation.rs`.
+//! run on DynamoDB Local in `conversation_dynamodb.rs`.
 //!
 //! Message ids come from one process-wide generator that never goes back, and timeouts
 //! are ordered by time: the manual-clock cases run in one test, each an hour after the

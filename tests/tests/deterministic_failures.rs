@@ -1,5 +1,5 @@
 //! Deterministic failures on the in-memory store (the same functions run on DynamoDB
-//! Local in `dynamodb_deterministic`): a state that no longer decodes, a
+//! Local in `deterministic_failures_dynamodb`): a state that no longer decodes, a
 //! corrupt record, commits over DynamoDB's limits, a rejected tell, lost acquire answers.
 //! None may wedge an actor or fail in silence.
 

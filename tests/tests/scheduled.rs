@@ -1,5 +1,5 @@
 //! Scheduled messages (`send_after`, `send_at`, cancelling) on the in-memory store; the
-//! same scenarios run on DynamoDB Local in `dynamodb_time.rs`, and with the embedded
+//! same scenarios run on DynamoDB Local in `scheduled_dynamodb.rs`, and with the embedded
 //! runtime's own timers below, as do the request-reply examples, whose asks time out
 //! (real-clock tests share a binary: see `conversation.rs` for the manual-clock ones).
 

@@ -125,13 +125,13 @@ impl<S: Store> FaultyStore<S> {
         lock(&self.unmarked).1.keys().cloned().collect()
     }
 
-    /// How many marks failed so far (see [`FaultyInvoker::drops`]).
+    /// How many marks failed so far (see [`FaultyInvoker::drops`](crate::testing::FaultyInvoker::drops)).
     pub fn failed_marks(&self) -> u64 {
         lock(&self.unmarked).0
     }
 
     /// Forgets the failed marks of `address` before a drain that began when
-    /// [`Self::failed_marks`] said `failed` (see [`FaultyInvoker::forget_dropped`]).
+    /// [`Self::failed_marks`] said `failed` (see [`FaultyInvoker::forget_dropped`](crate::testing::FaultyInvoker::forget_dropped)).
     pub fn forget_unmarked(&self, address: &Address, failed: u64) {
         let mut unmarked = lock(&self.unmarked);
         if unmarked.1.get(address).is_some_and(|last| *last <= failed) {

@@ -20,6 +20,7 @@
 //! ```
 
 #[cfg(feature = "opentelemetry")]
+#[cfg_attr(docsrs, doc(cfg(feature = "opentelemetry")))]
 pub mod otel;
 
 use std::fmt;

@@ -34,7 +34,7 @@ pub(super) const DEAD_LETTER: &str = "d#";
 /// commit writes the index.
 pub(super) const ACTOR_TYPE: &str = "ty";
 /// The sparse, keys-only global secondary index that lists the actors of a type: only
-/// `#state` records carry [`ACTOR_TYPE`]; its sort key is `pk`.
+/// `#state` records carry its partition key (`ty`, the actor's type); its sort key is `pk`.
 pub const ACTOR_INDEX: &str = "actors";
 
 /// Attribute of scheduled messages and marked `#state` records: the shard of the
@@ -44,7 +44,7 @@ pub(super) const DUE_SHARD: &str = "dsh";
 /// [`DUE_INDEX`] (String; see [`crate::store::due::entry_key`]).
 pub(super) const DUE_KEY: &str = "dk";
 /// The sparse, keys-only global secondary index a sweep reads (see
-/// [`crate::store::due`]): partition key [`DUE_SHARD`], sort key [`DUE_KEY`]. Immediate
+/// [`crate::store::due`]): partition key `dsh` (the shard), sort key `dk`. Immediate
 /// messages and unmarked records are not in it.
 pub const DUE_INDEX: &str = "due";
 /// Attribute of quarantined `#state` records: the partition key of the
@@ -53,7 +53,7 @@ pub(super) const QUARANTINE_KEY: &str = "qix";
 /// The value of [`QUARANTINE_KEY`].
 pub(super) const QUARANTINED: &str = "q";
 /// The sparse global secondary index of quarantined actors: partition key
-/// [`QUARANTINE_KEY`], sort key `pk`, with the reason and time projected. Quarantines are
+/// `qix` (always `q`), sort key `pk`, with the reason and time projected. Quarantines are
 /// rare, so one partition holds them all.
 pub const QUARANTINE_INDEX: &str = "quarantined";
 
