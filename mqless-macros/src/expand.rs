@@ -11,7 +11,8 @@ use crate::parse::{self, ActorDef, ArgKind, Handler, Output, Receiver};
 use crate::validate::{self, variant_name};
 
 /// The whole macro: parse, validate, expand. On errors, emits the user's impl unchanged
-/// beside them, so only the real mistakes are reported.
+/// beside them, with a fallback that keeps the type an actor, so only the real mistakes
+/// are reported (not "not an actor" at every use of the type as well).
 pub(crate) fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut errors = Errors::default();
     let def = match parse::parse(attr, item, &mut errors) {
@@ -28,26 +29,102 @@ pub(crate) fn actor(attr: TokenStream, item: TokenStream) -> TokenStream {
             let generated = generate(&def, ident);
             quote! { #item #generated }
         }
-        _ => {
+        ident => {
+            let fallback = ident.and_then(|ident| fallback(&def, ident));
             let errors = errors.into_compile_errors();
-            quote! { #item #errors }
+            quote! { #item #errors #fallback }
         }
     }
 }
 
-fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
-    let krate = &def.krate;
-    let private = quote!(#krate::__macro_support);
-    let serde_crate = format!("{}::__macro_support::serde", quote!(#krate)).replace(' ', "");
-    let type_name = def
-        .name
-        .as_ref()
-        .map_or_else(|| actor.to_string(), syn::LitStr::value);
-    let message = format_ident!("{}Message", actor);
-    let client = format_ident!("{}Client", actor);
-    let message_doc = format!("The messages of [`{actor}`]: one variant per `pub` method, named after it in `PascalCase`, with named fields for its arguments. The wire format uses the method's name (or its `#[handler(name)]`) and the argument names. `Debug` prints each field that has `Debug`, and the type name of the others.");
-    let client_doc = format!("A typed client of one [`{actor}`] actor: each method builds a request to `.send()` (tell) or `.call()` (ask).");
+/// The names generated code uses for one actor.
+struct Names {
+    /// `#krate::__macro_support`.
+    support: TokenStream,
+    /// The actor type name (its store key prefix).
+    type_name: String,
+    message: syn::Ident,
+    client: syn::Ident,
+}
 
+impl Names {
+    fn of(def: &ActorDef, actor: &syn::Ident) -> Self {
+        let krate = &def.krate;
+        Self {
+            support: quote!(#krate::__macro_support),
+            type_name: def
+                .name
+                .as_ref()
+                .map_or_else(|| actor.to_string(), syn::LitStr::value),
+            message: format_ident!("{}Message", actor),
+            client: format_ident!("{}Client", actor),
+        }
+    }
+}
+
+/// An `Actor` impl with no messages, for a block with errors: uses of the type elsewhere
+/// (`register::<T>()`, `ctx.actor::<T>(..)`) compile, so the user sees the one real
+/// mistake. Not generated for a generic impl (it could not name one type), and it names
+/// no new item, so it cannot collide with the user's.
+fn fallback(def: &ActorDef, actor: &syn::Ident) -> Option<TokenStream> {
+    if !def.item.generics.params.is_empty() {
+        return None;
+    }
+    let Names {
+        support, type_name, ..
+    } = Names::of(def, actor);
+    let self_ty = &def.item.self_ty;
+    Some(quote! {
+        const _: () = {
+            #[automatically_derived]
+            impl #support::Actor for #self_ty {
+                const TYPE_NAME: &'static str = #type_name;
+                type Message = #support::Never;
+                type Client = #support::Unexpanded;
+
+                fn handle<'__mqless_a>(
+                    &'__mqless_a mut self,
+                    __mqless_message: #support::Never,
+                    _: &'__mqless_a mut #support::Context,
+                ) -> #support::BoxFuture<'__mqless_a, ::core::result::Result<#support::Outcome, #support::CodecError>> {
+                    match __mqless_message {}
+                }
+
+                fn is_read_only(__mqless_message: &#support::Never) -> bool {
+                    match *__mqless_message {}
+                }
+            }
+        };
+    })
+}
+
+/// Everything a valid block generates: the message enum, the client, and (in an
+/// anonymous const, so they add no names) the type checks, `Debug`, and the impls.
+fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
+    let names = Names::of(def, actor);
+    let message_enum = message_enum(def, actor, &names);
+    let client = client(def, actor, &names);
+    let type_checks = type_checks(def, &names.support);
+    let debug_impl = debug_impl(def, &names.message, &names.support);
+    let actor_impl = actor_impl(def, &names);
+    quote! {
+        #message_enum
+        #client
+        const _: () = {
+            #type_checks
+            #debug_impl
+            #actor_impl
+        };
+    }
+}
+
+/// `{Actor}Message`: one variant per message method, its fields the arguments.
+fn message_enum(def: &ActorDef, actor: &syn::Ident, names: &Names) -> TokenStream {
+    let Names {
+        support, message, ..
+    } = names;
+    let serde_crate = format!("{}::serde", quote!(#support)).replace(' ', "");
+    let message_doc = format!("The messages of [`{actor}`]: one variant per `pub` method, named after it in `PascalCase`, with named fields for its arguments. The wire format uses the method's name (or its `#[handler(name)]`) and the argument names. `Debug` prints each field that has `Debug`, and the type name of the others.");
     let variants = def.handlers.iter().map(|h| {
         let variant = variant_ident(h);
         let wire = &h.wire_name;
@@ -71,65 +148,64 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
             #variant { #(#fields,)* }
         }
     });
+    quote! {
+        #[doc = #message_doc]
+        #[derive(#support::serde::Serialize, #support::serde::Deserialize)]
+        #[serde(crate = #serde_crate)]
+        pub enum #message {
+            #(#variants,)*
+        }
+    }
+}
 
-    let arms = def
-        .handlers
-        .iter()
-        .map(|h| dispatch_arm(h, &message, &private));
-    let read_only_arms = def.handlers.iter().map(|h| {
-        let variant = variant_ident(h);
-        let read_only = matches!(h.receiver, Receiver::Ref);
-        quote!(#message::#variant { .. } => #read_only)
-    });
+/// `{Actor}Client`: one method per message, each building a request.
+fn client(def: &ActorDef, actor: &syn::Ident, names: &Names) -> TokenStream {
+    let Names {
+        support,
+        message,
+        client,
+        ..
+    } = names;
+    let client_doc = format!("A typed client of one [`{actor}`] actor: each method builds a request to `.send()` (tell) or `.call()` (ask).");
     let client_methods = def
         .handlers
         .iter()
-        .map(|h| client_method(h, &def.item.self_ty, &message, &private));
-    let debug_impl = debug_impl(def, &message, &private);
-
-    // Trait-bound checks carry the span of the user's type, so "not serializable" points
-    // at that type rather than at the macro.
-    let sends_to = &def.sends_to;
-    // Publishing and subscribing are sends to topics' actors.
-    let topic_type = if def.uses_topics {
-        quote!(#private::TOPIC_TYPE)
-    } else {
-        quote!()
-    };
-    let asks_with_reply_to = def.asks_with_reply_to;
-    // Validated already: an invalid one stopped expansion.
-    let idle_ttl = match def
-        .idle_ttl
-        .as_ref()
-        .and_then(|ttl| validate::idle_ttl_seconds(&ttl.value()).ok())
-    {
-        Some(seconds) => {
-            quote!(::core::option::Option::Some(::core::time::Duration::from_secs(#seconds)))
+        .map(|h| client_method(h, &def.item.self_ty, message, support));
+    quote! {
+        #[doc = #client_doc]
+        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
+        pub struct #client {
+            __mqless_core: #support::ClientCore,
         }
-        None => quote!(::core::option::Option::None),
-    };
-    let private_ref = &private;
-    let subscriptions = def.handlers.iter().flat_map(|h| {
-        let private = private_ref;
-        let method = &h.wire_name;
-        let argument = fields(h).next().map(|(name, _)| name.to_string());
-        h.subscriptions.iter().map(move |s| {
-            let topic = s.topic.as_ref().map(syn::LitStr::value);
-            let pattern = optional_str(s.pattern.as_ref());
-            let route = optional_str(s.route.as_ref());
-            quote! {
-                #private::Subscription {
-                    topic: #topic,
-                    method: #method,
-                    argument: #argument,
-                    pattern: #pattern,
-                    route: #route,
-                }
+
+        impl #client {
+            /// The id of the actor this client talks to.
+            #[must_use]
+            pub fn id(&self) -> &#support::ActorId {
+                self.__mqless_core.id()
             }
-        })
-    });
+
+            #(#client_methods)*
+        }
+
+        #[automatically_derived]
+        impl #support::ActorClient for #client {
+            fn from_core(core: #support::ClientCore) -> Self {
+                Self { __mqless_core: core }
+            }
+            fn core(&self) -> &#support::ClientCore {
+                &self.__mqless_core
+            }
+        }
+    }
+}
+
+/// Trait-bound checks of the state and of every type that travels, each carrying the
+/// span of the user's type, so "not serializable" points at that type rather than at
+/// the macro.
+fn type_checks(def: &ActorDef, support: &TokenStream) -> TokenStream {
     let self_ty = &def.item.self_ty;
-    let state_check = quote_spanned!(self_ty.span()=> #private::assert_state::<#self_ty>(););
+    let state_check = quote_spanned!(self_ty.span()=> #support::assert_state::<#self_ty>(););
     let wire_checks = def.handlers.iter().flat_map(|h| {
         let returned = match &h.output {
             Output::Value(ty) => vec![(**ty).clone()],
@@ -141,79 +217,112 @@ fn generate(def: &ActorDef, actor: &syn::Ident) -> TokenStream {
             .collect::<Vec<_>>()
     });
     let wire_checks =
-        wire_checks.map(|ty| quote_spanned!(ty.span()=> #private::assert_wire::<#ty>();));
-
+        wire_checks.map(|ty| quote_spanned!(ty.span()=> #support::assert_wire::<#ty>();));
     quote! {
-        #[doc = #message_doc]
-        #[derive(#private::serde::Serialize, #private::serde::Deserialize)]
-        #[serde(crate = #serde_crate)]
-        pub enum #message {
-            #(#variants,)*
-        }
-
-        #[doc = #client_doc]
-        #[derive(::core::clone::Clone, ::core::fmt::Debug)]
-        pub struct #client {
-            __mqless_core: #private::ClientCore,
-        }
-
-        impl #client {
-            /// The id of the actor this client talks to.
-            #[must_use]
-            pub fn id(&self) -> &#private::ActorId {
-                self.__mqless_core.id()
-            }
-
-            #(#client_methods)*
-        }
-
-        const _: () = {
-            #state_check
-            #(#wire_checks)*
-
-            #debug_impl
-
-            #[automatically_derived]
-            impl #private::ActorClient for #client {
-                fn from_core(core: #private::ClientCore) -> Self {
-                    Self { __mqless_core: core }
-                }
-                fn core(&self) -> &#private::ClientCore {
-                    &self.__mqless_core
-                }
-            }
-
-            #[automatically_derived]
-            impl #private::Actor for #self_ty {
-                const TYPE_NAME: &'static str = #type_name;
-                const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
-                    ::core::option::Option::Some(&[#(<#sends_to as #private::Actor>::TYPE_NAME,)* #topic_type]);
-                const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
-                const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
-                const SUBSCRIPTIONS: &'static [#private::Subscription] = &[#(#subscriptions),*];
-                type Message = #message;
-                type Client = #client;
-
-                fn handle<'__mqless_a>(
-                    &'__mqless_a mut self,
-                    __mqless_message: #message,
-                    __mqless_ctx: &'__mqless_a mut #private::Context,
-                ) -> #private::BoxFuture<'__mqless_a, ::core::result::Result<#private::Outcome, #private::CodecError>> {
-                    ::std::boxed::Box::pin(async move {
-                        match __mqless_message {
-                            #(#arms)*
-                        }
-                    })
-                }
-
-                fn is_read_only(__mqless_message: &#message) -> bool {
-                    match __mqless_message {
-                        #(#read_only_arms,)*
-                    }
-                }
-            }
-        };
+        #state_check
+        #(#wire_checks)*
     }
+}
+
+/// `impl Actor`: the constants the runtime and the deploy template read, and the
+/// dispatch (one `match`).
+fn actor_impl(def: &ActorDef, names: &Names) -> TokenStream {
+    let Names {
+        support,
+        type_name,
+        message,
+        client,
+    } = names;
+    let self_ty = &def.item.self_ty;
+    let arms = def
+        .handlers
+        .iter()
+        .map(|h| dispatch_arm(h, message, support));
+    let read_only_arms = def.handlers.iter().map(|h| {
+        let variant = variant_ident(h);
+        let read_only = matches!(h.receiver, Receiver::Ref);
+        quote!(#message::#variant { .. } => #read_only)
+    });
+    let sends_to = &def.sends_to;
+    // Publishing and subscribing are sends to topics' actors.
+    let topic_type = if def.uses_topics {
+        quote!(#support::TOPIC_TYPE)
+    } else {
+        quote!()
+    };
+    let asks_with_reply_to = def.asks_with_reply_to;
+    let idle_ttl = idle_ttl(def);
+    let subscriptions = subscriptions(def, support);
+    quote! {
+        #[automatically_derived]
+        impl #support::Actor for #self_ty {
+            const TYPE_NAME: &'static str = #type_name;
+            const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
+                ::core::option::Option::Some(&[#(<#sends_to as #support::Actor>::TYPE_NAME,)* #topic_type]);
+            const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
+            const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
+            const SUBSCRIPTIONS: &'static [#support::Subscription] = &[#(#subscriptions),*];
+            type Message = #message;
+            type Client = #client;
+
+            fn handle<'__mqless_a>(
+                &'__mqless_a mut self,
+                __mqless_message: #message,
+                __mqless_ctx: &'__mqless_a mut #support::Context,
+            ) -> #support::BoxFuture<'__mqless_a, ::core::result::Result<#support::Outcome, #support::CodecError>> {
+                ::std::boxed::Box::pin(async move {
+                    match __mqless_message {
+                        #(#arms)*
+                    }
+                })
+            }
+
+            fn is_read_only(__mqless_message: &#message) -> bool {
+                match __mqless_message {
+                    #(#read_only_arms,)*
+                }
+            }
+        }
+    }
+}
+
+/// `IDLE_TTL`'s value (validated already: an invalid one stopped expansion).
+fn idle_ttl(def: &ActorDef) -> TokenStream {
+    match def
+        .idle_ttl
+        .as_ref()
+        .and_then(|ttl| validate::idle_ttl_seconds(&ttl.value()).ok())
+    {
+        Some(seconds) => {
+            quote!(::core::option::Option::Some(::core::time::Duration::from_secs(#seconds)))
+        }
+        None => quote!(::core::option::Option::None),
+    }
+}
+
+/// `SUBSCRIPTIONS`' items: one per `#[subscribe]`.
+fn subscriptions<'a>(
+    def: &'a ActorDef,
+    support: &'a TokenStream,
+) -> impl Iterator<Item = TokenStream> + 'a {
+    def.handlers.iter().flat_map(move |h| {
+        let method = &h.wire_name;
+        let argument = fields(h).next().map(|(name, _)| name.to_string());
+        h.subscriptions.iter().map(move |s| {
+            let topic = s.topic.as_ref().map(syn::LitStr::value);
+            let pattern = optional_str(s.pattern.as_ref());
+            let route = optional_str(s.route.as_ref());
+            quote! {
+                #support::Subscription {
+                    topic: #topic,
+                    method: #method,
+                    argument: #argument,
+                    pattern: #pattern,
+                    route: #route,
+                }
+            }
+        })
+    })
 }
 
 /// `Some("..")` or `None`, as a `&'static str` option.

@@ -3,11 +3,14 @@
 //!
 //! Three stages, one file each: [`parse`] reads the impl block into an [`parse::ActorDef`],
 //! [`validate`] checks every rule and collects all errors, [`expand`] writes the message
-//! enum, the dispatch, and the client.
+//! enum, the dispatch, and the client (or, when the block has errors, a fallback that
+//! keeps the type an actor, so only the real mistakes are reported). `sends` is the
+//! visitor that finds what a block sends to.
 
 mod errors;
 mod expand;
 mod parse;
+mod sends;
 mod validate;
 
 use proc_macro::TokenStream;

@@ -9,6 +9,7 @@ use syn::spanned::Spanned;
 use syn::{Attribute, FnArg, ImplItem, ItemImpl, LitStr, Meta, Pat, ReturnType, Token, Type};
 
 use crate::errors::Errors;
+use crate::sends::Sends;
 
 /// Options of `#[actor(..)]`.
 pub(crate) const ACTOR_OPTIONS: &str =
@@ -111,6 +112,27 @@ pub(crate) fn parse(
     item: TokenStream,
     errors: &mut Errors,
 ) -> Result<ActorDef, TokenStream> {
+    let mut item_impl = impl_block(item, errors)?;
+    let mut options = actor_options(attr, errors);
+    let methods = methods(&mut item_impl, errors);
+    let sends = Sends::of(&item_impl, &mut options.sends_to);
+    Ok(ActorDef {
+        item: item_impl,
+        name: options.name,
+        krate: options.krate,
+        handlers: methods.handlers,
+        private_with_handler_attr: methods.private_with_handler_attr,
+        subscribe_on_non_message: methods.subscribe_on_non_message,
+        skipped_but_named: methods.skipped_but_named,
+        idle_ttl: options.idle_ttl,
+        sends_to: options.sends_to,
+        asks_with_reply_to: sends.reply_to,
+        uses_topics: sends.topics,
+    })
+}
+
+/// The item `#[actor]` is on, which must be an impl block.
+fn impl_block(item: TokenStream, errors: &mut Errors) -> Result<ItemImpl, TokenStream> {
     let parsed: syn::Item = match syn::parse2(item.clone()) {
         Ok(parsed) => parsed,
         Err(error) => {
@@ -118,8 +140,8 @@ pub(crate) fn parse(
             return Err(item);
         }
     };
-    let mut item_impl = match parsed {
-        syn::Item::Impl(item_impl) => item_impl,
+    match parsed {
+        syn::Item::Impl(item_impl) => Ok(item_impl),
         other => {
             let what = match &other {
                 syn::Item::Fn(_) => "a function",
@@ -133,10 +155,21 @@ pub(crate) fn parse(
                 &other,
                 format!("`#[actor]` goes on an inherent impl block (`impl MyActor {{ .. }}`) whose methods become messages; found {what}"),
             );
-            return Err(item);
+            Err(item)
         }
-    };
+    }
+}
 
+/// What `#[actor(..)]` says.
+struct ActorOptions {
+    name: Option<LitStr>,
+    krate: syn::Path,
+    sends_to: Vec<Type>,
+    idle_ttl: Option<LitStr>,
+}
+
+/// Reads `#[actor(..)]`'s options; an unknown or malformed one is an error.
+fn actor_options(attr: TokenStream, errors: &mut Errors) -> ActorOptions {
     let mut name = None;
     let mut krate: syn::Path = syn::parse_quote!(::mqless);
     let mut sends_to = Vec::new();
@@ -175,11 +208,27 @@ pub(crate) fn parse(
         }
         Err(error) => errors.push(error),
     }
+    ActorOptions {
+        name,
+        krate,
+        sends_to,
+        idle_ttl,
+    }
+}
 
-    let mut handlers = Vec::new();
-    let mut private_with_handler_attr = Vec::new();
-    let mut subscribe_on_non_message = Vec::new();
-    let mut skipped_but_named = Vec::new();
+/// The block's methods, sorted: messages, and the attributes misplaced on the others.
+#[derive(Default)]
+struct Methods {
+    handlers: Vec<Handler>,
+    private_with_handler_attr: Vec<syn::Ident>,
+    subscribe_on_non_message: Vec<(Attribute, syn::Ident)>,
+    skipped_but_named: Vec<LitStr>,
+}
+
+/// Reads every method of the block, taking its `#[handler]` and `#[subscribe]` attributes
+/// off (they are not real attributes).
+fn methods(item_impl: &mut ItemImpl, errors: &mut Errors) -> Methods {
+    let mut found = Methods::default();
     for impl_item in &mut item_impl.items {
         let ImplItem::Fn(method) = impl_item else {
             continue;
@@ -195,9 +244,11 @@ pub(crate) fn parse(
         };
         if !matches!(method.vis, syn::Visibility::Public(_)) {
             if !handler_attrs.is_empty() {
-                private_with_handler_attr.push(method.sig.ident.clone());
+                found
+                    .private_with_handler_attr
+                    .push(method.sig.ident.clone());
             }
-            not_a_message(&mut subscribe_on_non_message);
+            not_a_message(&mut found.subscribe_on_non_message);
             continue;
         }
         let mut options = HandlerOptions::default();
@@ -205,8 +256,8 @@ pub(crate) fn parse(
             parse_handler_attr(attr, &mut options, errors);
         }
         if options.skip {
-            skipped_but_named.extend(options.name);
-            not_a_message(&mut subscribe_on_non_message);
+            found.skipped_but_named.extend(options.name);
+            not_a_message(&mut found.subscribe_on_non_message);
             continue;
         }
         let subscriptions = subscribe_attrs
@@ -217,7 +268,7 @@ pub(crate) fn parse(
             Some(name) => (name.value(), name.span()),
             None => (method.sig.ident.to_string(), method.sig.ident.span()),
         };
-        handlers.push(Handler {
+        found.handlers.push(Handler {
             docs: method
                 .attrs
                 .iter()
@@ -233,64 +284,7 @@ pub(crate) fn parse(
             subscriptions,
         });
     }
-    let mut sends = Sends::default();
-    syn::visit::visit_item_impl(&mut sends, &item_impl);
-    for found in sends.types {
-        let key = quote::ToTokens::to_token_stream(&found).to_string();
-        if !sends_to
-            .iter()
-            .any(|t: &Type| quote::ToTokens::to_token_stream(t).to_string() == key)
-        {
-            sends_to.push(found);
-        }
-    }
-    Ok(ActorDef {
-        item: item_impl,
-        name,
-        krate,
-        handlers,
-        private_with_handler_attr,
-        subscribe_on_non_message,
-        skipped_but_named,
-        idle_ttl,
-        sends_to,
-        asks_with_reply_to: sends.reply_to,
-        uses_topics: sends.topics,
-    })
-}
-
-/// What the block's bodies send: the `T` of every `.actor::<T>(..)` call, whether any
-/// calls `.reply_to(..)`, and whether any publishes or (un)subscribes (sends to topics). Calls inside other macros' arguments are not seen: such
-/// sends are named with `sends_to(..)` (the runtime refuses sends to types not listed).
-#[derive(Default)]
-struct Sends {
-    types: Vec<Type>,
-    reply_to: bool,
-    topics: bool,
-}
-
-impl<'ast> syn::visit::Visit<'ast> for Sends {
-    fn visit_expr_method_call(&mut self, call: &'ast syn::ExprMethodCall) {
-        if call.method == "actor" {
-            if let Some(turbofish) = &call.turbofish {
-                if let [syn::GenericArgument::Type(ty)] =
-                    turbofish.args.iter().collect::<Vec<_>>()[..]
-                {
-                    self.types.push(ty.clone());
-                }
-            }
-        }
-        if call.method == "reply_to" {
-            self.reply_to = true;
-        }
-        if ["publish", "subscribe", "unsubscribe"]
-            .iter()
-            .any(|m| call.method == m)
-        {
-            self.topics = true;
-        }
-        syn::visit::visit_expr_method_call(self, call);
-    }
+    found
 }
 
 /// What the `#[handler(..)]` attributes of one method say.

@@ -6,13 +6,25 @@ use std::collections::HashMap;
 use syn::Type;
 
 use crate::errors::Errors;
-use crate::parse::{ActorDef, ArgKind, Output, Receiver};
+use crate::parse::{ActorDef, ArgKind, Handler, Output, Receiver};
 
 /// Inherent methods and trait methods of the generated client that a handler must not
 /// shadow.
 const CLIENT_ITEMS: &[&str] = &["id", "address", "clone", "clone_from", "fmt"];
 
+/// Checks every rule, collecting every violation into `errors`.
 pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
+    validate_block(def, errors);
+    validate_subscriptions(def, errors);
+    for handler in &def.handlers {
+        validate_handler(handler, errors);
+    }
+    validate_message_names(def, errors);
+}
+
+/// The impl block and `#[actor(..)]`: an inherent, non-generic impl of a plain type with
+/// valid options, at least one message, and attributes only where they apply.
+fn validate_block(def: &ActorDef, errors: &mut Errors) {
     let item = &def.item;
     if let Some((_, path, _)) = &item.trait_ {
         errors.spanned(
@@ -77,79 +89,85 @@ pub(crate) fn validate(def: &ActorDef, errors: &mut Errors) {
             "`#[actor]` found no message in this impl block; make at least one method `pub` (without `#[handler(skip)]`): each `pub` method becomes a message of the actor",
         );
     }
+}
 
-    validate_subscriptions(def, errors);
+/// One message method: its signature can travel as a message and come back as a reply.
+fn validate_handler(handler: &Handler, errors: &mut Errors) {
+    let sig = &handler.sig;
+    let name = &sig.ident;
+    if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
+        errors.spanned(
+            &sig.generics,
+            format!("handler `{name}` cannot be generic: its arguments become fields of the message enum, which needs concrete types"),
+        );
+    }
+    if let Some(unsafety) = &sig.unsafety {
+        errors.spanned(unsafety, format!("handler `{name}` cannot be `unsafe`: a message calls it, and no caller can uphold its contract"));
+    }
+    match handler.receiver {
+        Receiver::Ref | Receiver::Mut => {}
+        Receiver::ByValue(span) => errors.push(syn::Error::new(
+            span,
+            format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` takes `self` by value: take the actor by reference"),
+        )),
+        Receiver::None => errors.spanned(
+            name,
+            format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` has no receiver: make it private or move it to another `impl` block"),
+        ),
+    }
+    let mut contexts = 0;
+    for arg in &handler.args {
+        match &arg.kind {
+            ArgKind::Field(_) => {}
+            ArgKind::Context { .. } => {
+                contexts += 1;
+                if contexts > 1 {
+                    errors.spanned(&arg.ty, format!("`{name}` takes the context twice; take one `&mut Context`"));
+                }
+            }
+            ArgKind::Reference => errors.spanned(
+                &arg.ty,
+                format!("arguments of `{name}` cannot be references: they travel in a message, so they must be owned (`String` for `&str`, `Vec<T>` for `&[T]`); only `&Context` / `&mut Context` is passed by reference"),
+            ),
+            ArgKind::ImplTrait => errors.spanned(
+                &arg.ty,
+                format!("arguments of `{name}` cannot be `impl Trait`: they become fields of the message enum, which needs a concrete type"),
+            ),
+            ArgKind::Pattern(pat) => errors.spanned(
+                pat,
+                format!("arguments of `{name}` must be plain names (`amount: u64`), because each name becomes a message field; destructure inside the method"),
+            ),
+        }
+    }
+    let returned: Vec<&Type> = match &handler.output {
+        Output::Value(ty) => vec![&**ty],
+        Output::Result(ok, err) => vec![&**ok, &**err],
+    };
+    for ty in returned {
+        match ty {
+            Type::Reference(_) => {
+                errors.spanned(ty, format!("`{name}` must return owned data: the return value is sent back as a message"));
+            }
+            Type::ImplTrait(_) => {
+                errors.spanned(ty, format!("`{name}` cannot return `impl Trait`: the reply needs a concrete, serializable type"));
+            }
+            _ => {}
+        }
+    }
+    if CLIENT_ITEMS.contains(&name.to_string().as_str()) {
+        errors.spanned(
+            name,
+            format!("a handler cannot be called `{name}`: the generated client already has `{name}`; rename the method and keep the wire name with `#[handler(name = \"{name}\")]`"),
+        );
+    }
+}
 
+/// Wire names and enum variants are unique within the block.
+fn validate_message_names(def: &ActorDef, errors: &mut Errors) {
     let mut wire_names: HashMap<&str, &syn::Ident> = HashMap::new();
     let mut variants: HashMap<String, &syn::Ident> = HashMap::new();
     for handler in &def.handlers {
-        let sig = &handler.sig;
-        let name = &sig.ident;
-        if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-            errors.spanned(
-                &sig.generics,
-                format!("handler `{name}` cannot be generic: its arguments become fields of the message enum, which needs concrete types"),
-            );
-        }
-        if let Some(unsafety) = &sig.unsafety {
-            errors.spanned(unsafety, format!("handler `{name}` cannot be `unsafe`: a message calls it, and no caller can uphold its contract"));
-        }
-        match handler.receiver {
-            Receiver::Ref | Receiver::Mut => {}
-            Receiver::ByValue(span) => errors.push(syn::Error::new(
-                span,
-                format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` takes `self` by value: take the actor by reference"),
-            )),
-            Receiver::None => errors.spanned(
-                name,
-                format!("`#[actor]` methods must take `&self` or `&mut self`; `{name}` has no receiver: make it private or move it to another `impl` block"),
-            ),
-        }
-        let mut contexts = 0;
-        for arg in &handler.args {
-            match &arg.kind {
-                ArgKind::Field(_) => {}
-                ArgKind::Context { .. } => {
-                    contexts += 1;
-                    if contexts > 1 {
-                        errors.spanned(&arg.ty, format!("`{name}` takes the context twice; take one `&mut Context`"));
-                    }
-                }
-                ArgKind::Reference => errors.spanned(
-                    &arg.ty,
-                    format!("arguments of `{name}` cannot be references: they travel in a message, so they must be owned (`String` for `&str`, `Vec<T>` for `&[T]`); only `&Context` / `&mut Context` is passed by reference"),
-                ),
-                ArgKind::ImplTrait => errors.spanned(
-                    &arg.ty,
-                    format!("arguments of `{name}` cannot be `impl Trait`: they become fields of the message enum, which needs a concrete type"),
-                ),
-                ArgKind::Pattern(pat) => errors.spanned(
-                    pat,
-                    format!("arguments of `{name}` must be plain names (`amount: u64`), because each name becomes a message field; destructure inside the method"),
-                ),
-            }
-        }
-        let returned: Vec<&Type> = match &handler.output {
-            Output::Value(ty) => vec![&**ty],
-            Output::Result(ok, err) => vec![&**ok, &**err],
-        };
-        for ty in returned {
-            match ty {
-                Type::Reference(_) => {
-                    errors.spanned(ty, format!("`{name}` must return owned data: the return value is sent back as a message"));
-                }
-                Type::ImplTrait(_) => {
-                    errors.spanned(ty, format!("`{name}` cannot return `impl Trait`: the reply needs a concrete, serializable type"));
-                }
-                _ => {}
-            }
-        }
-        if CLIENT_ITEMS.contains(&name.to_string().as_str()) {
-            errors.spanned(
-                name,
-                format!("a handler cannot be called `{name}`: the generated client already has `{name}`; rename the method and keep the wire name with `#[handler(name = \"{name}\")]`"),
-            );
-        }
+        let name = &handler.sig.ident;
         if handler.wire_name.is_empty() {
             errors.push(syn::Error::new(
                 handler.wire_name_span,

@@ -14,6 +14,21 @@ pub use crate::id::ActorId;
 pub use crate::BoxFuture;
 pub use serde;
 
+/// The client of an actor whose `#[actor]` block has errors: the macro's fallback
+/// expansion names it so that uses of the type compile while the block is fixed. It
+/// has no methods to call.
+#[derive(Debug, Clone)]
+pub struct Unexpanded(ClientCore);
+
+impl ActorClient for Unexpanded {
+    fn from_core(core: ClientCore) -> Self {
+        Self(core)
+    }
+    fn core(&self) -> &ClientCore {
+        &self.0
+    }
+}
+
 /// The outcome of a method returning a plain value.
 ///
 /// # Errors

@@ -378,6 +378,7 @@ pub mod __macro_support {
     pub use mqless_runtime::macro_support::{
         assert_state, assert_wire, result_outcome, serde, value_outcome, Actor, ActorClient,
         ActorId, BoxFuture, ClientCore, CodecError, Context, DebugField, DebugValue, DebugViaDebug,
-        DebugViaName, Never, Outcome, ReadOnly, Request, State, Subscription, Wire, TOPIC_TYPE,
+        DebugViaName, Never, Outcome, ReadOnly, Request, State, Subscription, Unexpanded, Wire,
+        TOPIC_TYPE,
     };
 }
