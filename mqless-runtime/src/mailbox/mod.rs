@@ -327,7 +327,7 @@ impl<A: Actor> ActorHost<A> {
             .acquire(address, now, now + millis(self.config.lease), owner)
             .await;
         let record = match acquired {
-            Ok(Acquired::HandlerEffects(record)) => record,
+            Ok(Acquired::Taken(record)) => record,
             Ok(Acquired::Held {
                 lease_expires_at,
                 mark,

@@ -184,7 +184,7 @@ impl Store for MemoryStore {
             record.stalled_leases = record.stalled_leases.saturating_add(1);
             record.lease_expires_at = lease_expires_at;
             record.owner = owner;
-            Acquired::HandlerEffects(record.clone())
+            Acquired::Taken(record.clone())
         };
         Box::pin(async { Ok(result) })
     }

@@ -199,7 +199,7 @@ pub struct Commit {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Acquired {
     /// The lease is ours: the record as the acquire left it.
-    HandlerEffects(StateRecord),
+    Taken(StateRecord),
     /// A live owner holds the lease.
     Held {
         /// When its lease runs out (ms since the Unix epoch; 0 if the store cannot say).
@@ -214,7 +214,7 @@ impl Acquired {
     #[must_use]
     pub fn taken(self) -> Option<StateRecord> {
         match self {
-            Self::HandlerEffects(record) => Some(record),
+            Self::Taken(record) => Some(record),
             Self::Held { .. } => None,
         }
     }

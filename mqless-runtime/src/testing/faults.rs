@@ -355,7 +355,7 @@ impl<S: Store> Store for FaultyStore<S> {
             let acquired = self
                 .faulty(move || self.inner.acquire(a, now, until, owner))
                 .await;
-            if matches!(acquired, Ok(Acquired::HandlerEffects(_))) {
+            if matches!(acquired, Ok(Acquired::Taken(_))) {
                 self.pauses.at(a, PausePoint::AfterAcquire).await;
             }
             acquired

@@ -141,12 +141,12 @@ impl Store for DynamoStore {
             match self.conditional_or_current(result, current)? {
                 Ok(out) => {
                     let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
-                    Ok(Acquired::HandlerEffects(record_from(item)?))
+                    Ok(Acquired::Taken(record_from(item)?))
                 }
                 // This very acquire: it landed, its answer was lost, and the SDK's retry
                 // found the lease taken (owner tokens are random per acquire).
                 Err(Some(item)) if item.get(OWNER) == Some(&n(owner)) => {
-                    Ok(Acquired::HandlerEffects(record_from(&item)?))
+                    Ok(Acquired::Taken(record_from(&item)?))
                 }
                 // A live owner holds the lease.
                 Err(item) => {
