@@ -26,6 +26,7 @@ const LEASE: u64 = 60_000;
 /// Runs every contract case against `store`.
 pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     leases(&*store).await;
+    where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
     quarantine_and_lift(&*store).await;
     expiry(&*store, &delete_expired).await;
@@ -123,6 +124,61 @@ async fn leases(store: &dyn Store) {
         (record.lease_expires_at, record.stalled_leases),
         (0, 0),
         "the owner's lease is given back, its stall uncounted"
+    );
+}
+
+/// The edges where the two stores wrote the record differently before its transitions
+/// were defined once (`store::record`): an abandoned lease leaves no lease behind (so the
+/// record of a wake-up that found nothing can still expire), a commit on a missing
+/// record is fenced, and a commit writes the whole record, so the owner token of the
+/// acquire is gone after it (an abandon by that token no longer applies).
+async fn where_the_stores_once_differed(store: &dyn Store) {
+    let at = address("abandoned-stub");
+    let taken = store
+        .acquire(&at, NOW, NOW + LEASE, 21)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
+    store.abandon(&at, 21).await.unwrap();
+    let expires_at = NOW + 3_600_000;
+    store
+        .expire_stub(&at, taken.epoch, expires_at)
+        .await
+        .unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (record.lease_expires_at, record.expires_at),
+        (0, Some(expires_at)),
+        "an abandoned acquire's record expires like any stray wake-up's"
+    );
+
+    let missing = address("commit-on-nothing");
+    assert_eq!(
+        store.commit(&missing, &commit(1, 0, 0)).await.unwrap(),
+        CommitOutcome::Fenced,
+        "no lease was taken on a missing record"
+    );
+    assert_eq!(store.load_state(&missing).await.unwrap(), None);
+
+    let at = address("commit-then-abandon");
+    let taken = store
+        .acquire(&at, NOW, NOW + LEASE, 22)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
+    let kept_lease = commit(taken.epoch, 0, NOW + LEASE);
+    assert_eq!(
+        store.commit(&at, &kept_lease).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    store.abandon(&at, 22).await.unwrap();
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (record.owner, record.lease_expires_at, record.stalled_leases),
+        (0, NOW + LEASE, 1),
+        "after a commit, the acquire's token abandons nothing"
     );
 }
 

@@ -9,9 +9,10 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::due::{self, DueEntry};
+use super::record::{self, Transition};
 use super::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord,
-    Retired, StateFix, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
+    Retired, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
 };
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
@@ -144,6 +145,23 @@ impl MemoryStore {
         deleted
     }
 
+    /// Applies `transition` to the record of `address`; whether its guard held. A
+    /// missing actor's data is created only when the transition creates its record.
+    fn transition(&self, address: &Address, transition: &Transition<'_>) -> bool {
+        let mut actors = lock(&self.shared.actors);
+        match actors.get_mut(address) {
+            Some(data) => transition.apply(&mut data.record),
+            None => {
+                let mut record = None;
+                let applied = transition.apply(&mut record);
+                if applied {
+                    actor(&mut actors, address).record = record;
+                }
+                applied
+            }
+        }
+    }
+
     fn signal(&self, address: &Address, id: MessageId) -> Arc<Notify> {
         lock(&self.shared.reply_signals)
             .entry((address.clone(), id))
@@ -171,20 +189,15 @@ impl Store for MemoryStore {
         owner: u64,
     ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         let mut actors = lock(&self.shared.actors);
-        let record = actor(&mut actors, address)
-            .record
-            .get_or_insert_with(StateRecord::default);
-        let result = if record.lease_expires_at > now {
-            Acquired::Held {
-                lease_expires_at: record.lease_expires_at,
-                mark: record.mark,
-            }
+        let record = &mut actor(&mut actors, address).record;
+        let result = if Transition::acquire(now, lease_expires_at, owner).apply(record) {
+            Acquired::Taken(record.clone().unwrap_or_default())
         } else {
-            record.epoch += 1;
-            record.stalled_leases = record.stalled_leases.saturating_add(1);
-            record.lease_expires_at = lease_expires_at;
-            record.owner = owner;
-            Acquired::Taken(record.clone())
+            let held = record.as_ref();
+            Acquired::Held {
+                lease_expires_at: held.map_or(0, |r| r.lease_expires_at),
+                mark: held.and_then(|r| r.mark),
+            }
         };
         Box::pin(async { Ok(result) })
     }
@@ -217,29 +230,8 @@ impl Store for MemoryStore {
             return Box::pin(async { Err(error) });
         }
         let mut actors = lock(&self.shared.actors);
-        let record = actor(&mut actors, address)
-            .record
-            .get_or_insert_with(StateRecord::default);
-        let outcome = if record.epoch != commit.epoch || record.version != commit.expected_version {
-            // As DynamoDB's store: a record that holds exactly what this commit writes
-            // counts as this commit (there, a retried write that landed).
-            let holds = record.epoch == commit.epoch
-                && record.version == commit.expected_version + 1
-                && record.state.as_deref() == Some(commit.state.as_slice())
-                && record.meta.as_deref() == Some(commit.meta.as_slice());
-            if holds {
-                CommitOutcome::Committed
-            } else {
-                CommitOutcome::Fenced
-            }
-        } else {
-            record.version += 1;
-            record.lease_expires_at = commit.lease_expires_at;
-            record.stalled_leases = u32::from(commit.lease_expires_at != 0);
-            record.state = Some(commit.state.clone());
-            record.meta = Some(commit.meta.clone());
-            record.expires_at = commit.expires_at;
-            record.mark = commit.mark;
+        let record = &mut actor(&mut actors, address).record;
+        let outcome = if Transition::commit(commit).apply(record) {
             for (to, item) in &commit.outgoing {
                 actor(&mut actors, to).queue(item.id, &item.envelope, false);
             }
@@ -247,6 +239,12 @@ impl Store for MemoryStore {
                 actor(&mut actors, address).queue(item.id, &item.envelope, true);
             }
             CommitOutcome::Committed
+        } else if record::commit_landed(record.as_ref(), commit) {
+            // As DynamoDB's store: a record that holds exactly what this commit writes
+            // counts as this commit (there, a retried write that landed).
+            CommitOutcome::Committed
+        } else {
+            CommitOutcome::Fenced
         };
         Box::pin(async move { Ok(outcome) })
     }
@@ -257,25 +255,12 @@ impl Store for MemoryStore {
         epoch: u64,
         mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
-            if record.epoch == epoch {
-                record.lease_expires_at = 0;
-                record.stalled_leases = 0;
-                record.mark = mark;
-            }
-        }
+        self.transition(address, &Transition::release(epoch, mark));
         Box::pin(async { Ok(()) })
     }
 
     fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        let record = actor(&mut actors, address)
-            .record
-            .get_or_insert_with(StateRecord::default);
-        if record.mark.is_none_or(|mark| mark > at) {
-            record.mark = Some(at);
-        }
+        self.transition(address, &Transition::arm(at));
         Box::pin(async { Ok(()) })
     }
 
@@ -324,12 +309,7 @@ impl Store for MemoryStore {
         epoch: u64,
         at: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
-            if record.version == 0 && record.epoch == epoch && record.lease_expires_at == 0 {
-                record.expires_at = Some(at);
-            }
-        }
+        self.transition(address, &Transition::expire_stub(epoch, at));
         Box::pin(async { Ok(()) })
     }
 
@@ -338,13 +318,7 @@ impl Store for MemoryStore {
         address: &'a Address,
         owner: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        if let Some(record) = actors.get_mut(address).and_then(|a| a.record.as_mut()) {
-            if record.owner == owner && record.lease_expires_at != 0 {
-                record.lease_expires_at = 0;
-                record.stalled_leases = record.stalled_leases.saturating_sub(1);
-            }
-        }
+        self.transition(address, &Transition::abandon(owner));
         Box::pin(async { Ok(()) })
     }
 
@@ -495,21 +469,7 @@ impl Store for MemoryStore {
         epoch: u64,
         quarantine: &'a QuarantineRecord,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
-        let done = match record {
-            Some(record) if record.epoch == epoch => {
-                record.quarantine = Some(quarantine.clone());
-                // A quarantined actor waits for its operator, however long, and sweeps
-                // leave it alone (they skip its scheduled messages too).
-                record.expires_at = None;
-                record.mark = None;
-                record.lease_expires_at = 0;
-                record.stalled_leases = 0;
-                true
-            }
-            _ => false,
-        };
+        let done = self.transition(address, &Transition::quarantine(epoch, quarantine));
         Box::pin(async move { Ok(done) })
     }
 
@@ -518,30 +478,7 @@ impl Store for MemoryStore {
         address: &'a Address,
         lift: &'a Lift,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
-        let done = match record {
-            Some(record)
-                if record
-                    .quarantine
-                    .as_ref()
-                    .is_some_and(|q| q.since == lift.since) =>
-            {
-                match &lift.state {
-                    StateFix::Keep => {}
-                    StateFix::Replace(bytes) => record.state = Some(bytes.clone()),
-                    StateFix::Reset => record.state = None,
-                }
-                if lift.clear_bookkeeping {
-                    record.meta = None;
-                }
-                record.quarantine = None;
-                record.damage = None;
-                record.version += 1;
-                true
-            }
-            _ => false,
-        };
+        let done = self.transition(address, &Transition::lift(lift));
         Box::pin(async move { Ok(done) })
     }
 

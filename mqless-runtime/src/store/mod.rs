@@ -8,6 +8,7 @@
 
 pub mod due;
 pub mod memory;
+pub(crate) mod record;
 
 use std::time::Duration;
 

@@ -11,6 +11,7 @@ mod requests;
 pub mod schema;
 mod subscriptions;
 mod sweeping;
+mod transitions;
 
 use std::sync::Arc;
 
@@ -25,17 +26,18 @@ use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
     b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
-    record_from, reply_key, s, state_key, DEAD_LETTER, DUE_KEY, DUE_SHARD, MESSAGE, OWNER,
-    STATE_SK, TTL,
+    record_from, reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, TTL,
 };
 
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
+use crate::store::record::Transition;
 use crate::store::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
     QuarantineRecord, Retired, StateRecord, Store,
 };
 use crate::BoxFuture;
+use transitions::Expressions;
 
 /// Mailboxes and state in one DynamoDB table.
 ///
@@ -113,25 +115,13 @@ impl Store for DynamoStore {
         owner: u64,
     ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         Box::pin(async move {
+            let transition = Transition::acquire(now, lease_expires_at, owner);
             let result = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                .update_expression("SET ep = if_not_exists(ep, :zero) + :one, stl = if_not_exists(stl, :zero) + :one, lease = :until, ver = if_not_exists(ver, :zero), #own = :owner")
-                .expression_attribute_names("#own", OWNER)
-                .expression_attribute_values(":owner", n(owner))
-                // A record written past MQLess without a numeric `lease` would never
-                // compare as expired: treat it as free (the update writes a proper one).
-                .condition_expression("attribute_not_exists(pk) OR attribute_not_exists(lease) OR NOT attribute_type(lease, :number) OR lease <= :now")
-                .expression_attribute_values(":number", s("N"))
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":until", n(lease_expires_at))
-                .expression_attribute_values(":now", n(now))
+                .update_record(address, &Expressions::of(address, &transition))
                 .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
                 .send()
                 .await;
             let current = |error: &UpdateItemError| match error {
@@ -202,29 +192,9 @@ impl Store for DynamoStore {
         mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let request = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                .expression_attribute_names("#dsh", DUE_SHARD)
-                .expression_attribute_names("#dk", DUE_KEY);
-            // Absent reads as 0: removing keeps the record small.
-            let request = match mark {
-                None => request.update_expression("REMOVE lease, stl, #own, #dsh, #dk"),
-                Some(at) => request
-                    .update_expression("SET #dsh = :dsh, #dk = :dk REMOVE lease, stl, #own")
-                    .expression_attribute_values(":dsh", schema::due_shard(address))
-                    .expression_attribute_values(
-                        ":dk",
-                        s(crate::store::due::entry_key(at, address, STATE_SK)),
-                    ),
-            };
-            let result = request
-                .condition_expression("ep = :ep")
-                .expression_attribute_names("#own", OWNER)
-                .expression_attribute_values(":ep", n(epoch))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            let transition = Transition::release(epoch, mark);
+            let result = self
+                .update_record(address, &Expressions::of(address, &transition))
                 .send()
                 .await;
             // `None`: another owner took over, and its lease is not ours to release.
@@ -239,18 +209,9 @@ impl Store for DynamoStore {
         at: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let transition = Transition::expire_stub(epoch, at);
             let result = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                .update_expression("SET #ttl = :ttl")
-                .condition_expression("ver = :zero AND ep = :ep AND attribute_not_exists(lease)")
-                .expression_attribute_names("#ttl", TTL)
-                .expression_attribute_values(":ttl", n(at.div_ceil(1000)))
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":ep", n(epoch))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .update_record(address, &Expressions::of(address, &transition))
                 .send()
                 .await;
             // A failed condition: someone acquired or committed meanwhile; leave it.
@@ -264,18 +225,9 @@ impl Store for DynamoStore {
         owner: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
+            let transition = Transition::abandon(owner);
             let result = self
-                .client
-                .update_item()
-                .table_name(&*self.table)
-                .set_key(Some(state_key(address)))
-                .update_expression("SET lease = :zero, stl = stl - :one")
-                .condition_expression("#own = :owner AND lease > :zero AND stl > :zero")
-                .expression_attribute_names("#own", OWNER)
-                .expression_attribute_values(":zero", n(0))
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":owner", n(owner))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .update_record(address, &Expressions::of(address, &transition))
                 .send()
                 .await;
             // `None`: the acquire did not land, or another owner took over since.

@@ -1,7 +1,6 @@
 //! The requests the store is made of: the conditional commit (a put, or a transaction
 //! when the batch sent messages), batch writes, paged queries and consistent reads.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
@@ -13,12 +12,12 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::capacity::{transaction_write_units, Metered};
-use super::schema::{
-    b, index_due, n, queued_message, s, state_key, Item, ACTOR_TYPE, STATE_SK, TTL,
-};
+use super::schema::{queued_message, record_from, s, Item};
+use super::transitions::{record_item, Expressions};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::Address;
+use crate::store::record::{self, Transition};
 use crate::store::{Commit, CommitOutcome};
 
 /// BatchWriteItem takes at most 25 requests.
@@ -114,29 +113,12 @@ impl DynamoStore {
     ) -> Result<CommitOutcome, StoreError> {
         // DynamoDB would refuse it anyway; refusing here says which limit, and costs nothing.
         crate::store::check_commit_size(address, commit)?;
-        let mut state = state_key(address);
-        state.insert(ACTOR_TYPE.into(), s(address.actor_type().as_str()));
-        state.insert("ver".into(), n(commit.expected_version + 1));
-        state.insert("ep".into(), n(commit.epoch));
-        // A released record leaves out the lease, the stall count and the owner (all
-        // read as 0 when absent): a smaller item, so a typical one costs one write unit.
-        if commit.lease_expires_at != 0 {
-            state.insert("lease".into(), n(commit.lease_expires_at));
-            state.insert("stl".into(), n(1));
-        }
-        state.insert("st".into(), b(&commit.state));
-        state.insert("meta".into(), b(&commit.meta));
-        if let Some(at) = commit.expires_at {
-            state.insert(TTL.into(), n(at.div_ceil(1000)));
-        }
-        if let Some(at) = commit.mark {
-            index_due(&mut state, address, STATE_SK, at);
-        }
-        let condition = "ep = :ep AND ver = :ver";
-        let values = HashMap::from([
-            (":ep".to_owned(), n(commit.epoch)),
-            (":ver".to_owned(), n(commit.expected_version)),
-        ]);
+        let transition = Transition::commit(commit);
+        let state = record_item(address, &transition.written_record());
+        let expressions = Expressions::guard_only(address, transition.guard);
+        let condition = expressions.condition();
+        let names = expressions.names();
+        let values = expressions.values();
         // A condition that fails returns the record as it is: if it holds this very
         // commit, the write landed and only its answer was lost (the SDK retried it).
         if commit.outgoing.is_empty() && commit.continued.is_none() {
@@ -146,7 +128,8 @@ impl DynamoStore {
                 .table_name(&*self.table)
                 .set_item(Some(state))
                 .condition_expression(condition)
-                .set_expression_attribute_values(Some(values))
+                .set_expression_attribute_names(names)
+                .set_expression_attribute_values(values)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
@@ -171,7 +154,8 @@ impl DynamoStore {
                     .table_name(&*self.table)
                     .set_item(Some(state))
                     .condition_expression(condition)
-                    .set_expression_attribute_values(Some(values))
+                    .set_expression_attribute_names(names)
+                    .set_expression_attribute_values(values)
                     .return_values_on_condition_check_failure(
                         ReturnValuesOnConditionCheckFailure::AllOld,
                     )
@@ -354,22 +338,9 @@ impl DynamoStore {
 }
 
 /// Whether the state record `current` (as read when a commit's condition failed) holds
-/// exactly what `commit` writes: then that commit landed (its answer was lost, and the
-/// SDK's retry failed on it), or another owner landed the very same bytes, which is
-/// the same outcome.
+/// exactly what `commit` writes (see `store::record::commit_landed`). A record that no
+/// longer reads as MQLess writes it holds no commit.
 fn holds(current: Option<&Item>, commit: &Commit) -> bool {
-    let Some(current) = current else {
-        return false;
-    };
-    let number = |name: &str| current.get(name).and_then(|v| v.as_n().ok()).cloned();
-    let bytes = |name: &str| {
-        current
-            .get(name)
-            .and_then(|v| v.as_b().ok())
-            .map(|b| b.as_ref().to_vec())
-    };
-    number("ver") == Some((commit.expected_version + 1).to_string())
-        && number("ep") == Some(commit.epoch.to_string())
-        && bytes("st").as_deref() == Some(commit.state.as_slice())
-        && bytes("meta").as_deref() == Some(commit.meta.as_slice())
+    let current = current.and_then(|item| record_from(item).ok());
+    record::commit_landed(current.as_ref(), commit)
 }

@@ -4,13 +4,15 @@
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use super::schema::{
-    due_shard, record_from, s, state_key, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE,
-    QUARANTINED, QUARANTINE_INDEX, QUARANTINE_KEY, STATE_SK,
+    record_from, s, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE, QUARANTINED, QUARANTINE_INDEX,
+    QUARANTINE_KEY,
 };
+use super::transitions::Expressions;
 use super::DynamoStore;
 use crate::error::StoreError;
 use crate::id::Address;
 use crate::store::due::{self, DueEntry};
+use crate::store::record::Transition;
 use crate::store::QuarantineRecord;
 
 /// The partition key of the item that holds the sweep's cursor: not an address (no
@@ -28,19 +30,10 @@ fn cursor_key() -> Item {
 
 impl DynamoStore {
     pub(super) async fn arm_record(&self, address: &Address, at: u64) -> Result<(), StoreError> {
+        // Keys compare as text in time order: an earlier mark stays.
+        let transition = Transition::arm(at);
         let result = self
-            .client
-            .update_item()
-            .table_name(&*self.table)
-            .set_key(Some(state_key(address)))
-            .update_expression("SET #dsh = :dsh, #dk = :dk")
-            // Keys compare as text in time order: an earlier mark stays.
-            .condition_expression("attribute_not_exists(#dk) OR #dk > :dk")
-            .expression_attribute_names("#dsh", DUE_SHARD)
-            .expression_attribute_names("#dk", DUE_KEY)
-            .expression_attribute_values(":dsh", due_shard(address))
-            .expression_attribute_values(":dk", s(due::entry_key(at, address, STATE_SK)))
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .update_record(address, &Expressions::of(address, &transition))
             .send()
             .await;
         // `None`: marked for as early or earlier already.
