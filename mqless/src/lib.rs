@@ -366,9 +366,10 @@ pub mod testing {
     #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
     pub use mqless_runtime::testing::LostAnswers;
     pub use mqless_runtime::testing::{
-        FaultyInvoker, FaultyRig, FaultyStore, FixtureError, Fixtures, ManualClock, NudgeFaults,
-        Pause, PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd, ScenarioFailure,
-        ScenarioReport, SkewedClock, StoreFaults,
+        redrive_stalled, DrainEnded, DrainTarget, FaultWorld, FaultyInvoker, FaultyRig,
+        FaultyStore, FixtureError, Fixtures, LetterFate, ManualClock, NudgeFaults, Pause,
+        PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport,
+        SkewedClock, StoreFaults,
     };
 }
 

@@ -11,224 +11,96 @@
 //! nothing is left dead-lettered. Replay one seed with
 //! `MQLESS_SEED=<seed> cargo test -p mqless-tests --test events_faults -- --nocapture`.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-use std::time::Duration;
-
-use mqless::clock::Clock;
-use mqless::events::{TopicActor, TOPIC_TYPE};
+use mqless::events::TopicActor;
 use mqless::id::Address;
-use mqless::mailbox::{ActorHost, DrainConfig};
-use mqless::store::{MemoryStore, Store};
-use mqless::testing::{FaultyRig, Rng};
-use mqless::{Actor, Embedded, Error};
-use mqless_tests::events::{register, Reservation, Shop, Watcher};
+use mqless::mailbox::DrainConfig;
+use mqless::recovery::DeadLetter;
+use mqless::store::MemoryStore;
+use mqless::testing::{FaultWorld, LetterFate, Rng};
+use mqless::Error;
+use mqless_tests::events::{Reservation, Shop, Watcher};
 
 const WATCHERS: usize = 60;
 /// The last watchers unsubscribe and subscribe again during the publishes.
 const CHURNING: usize = 6;
 const ORDERS: u64 = 4;
 
-/// The hosts of one process, one per actor type.
-struct Process {
-    runtime: Embedded,
-    shop: Arc<ActorHost<Shop>>,
-    watcher: Arc<ActorHost<Watcher>>,
-    reservation: Arc<ActorHost<Reservation>>,
-    topic: Arc<ActorHost<TopicActor>>,
+/// Seed `seed`'s processes, running the shop, the watchers, the reservations and the
+/// topic on two hosts with clocks a second apart.
+fn world(seed: u64) -> FaultWorld {
+    let config = DrainConfig {
+        batch_size: 1 + usize::try_from(Rng(seed).below(5)).unwrap(),
+        ..DrainConfig::default()
+    };
+    let mut world = FaultWorld::new(MemoryStore::new(), seed, config);
+    world.rng.below(5); // the batch size was the seed's first draw
+    world
+        .register::<Shop>()
+        .unwrap()
+        .register::<Watcher>()
+        .unwrap()
+        .register::<Reservation>()
+        .unwrap()
+        .register::<TopicActor>()
+        .unwrap();
+    world
 }
 
-impl Process {
-    fn new(runtime: Embedded) -> Self {
-        register(&runtime);
-        Self {
-            shop: Arc::new(runtime.host::<Shop>().unwrap()),
-            watcher: Arc::new(runtime.host::<Watcher>().unwrap()),
-            reservation: Arc::new(runtime.host::<Reservation>().unwrap()),
-            topic: Arc::new(runtime.host::<TopicActor>().unwrap()),
-            runtime,
-        }
-    }
-
-    /// A task draining `address` on this process.
-    fn drain(&self, address: &Address) -> tokio::task::JoinHandle<Result<(), Error>> {
-        let id = address.id().clone();
-        macro_rules! spawn {
-            ($host:expr) => {{
-                let host = Arc::clone(&$host);
-                tokio::spawn(async move { host.drain(&id).await.map(drop) })
-            }};
-        }
-        match address.actor_type().as_str() {
-            t if t == Shop::TYPE_NAME => spawn!(self.shop),
-            t if t == Watcher::TYPE_NAME => spawn!(self.watcher),
-            t if t == Reservation::TYPE_NAME => spawn!(self.reservation),
-            t if t == TOPIC_TYPE => spawn!(self.topic),
-            other => panic!("no host for {other}"),
-        }
+/// Only the stall rule (drains killed again and again with a message next, which the
+/// injected faults did) may dead-letter anything here: such letters are redriven.
+fn only_stalls(address: &Address, letter: &DeadLetter) -> Result<LetterFate, String> {
+    if letter
+        .error
+        .contains("stopped (crashed, timed out or lost the lease)")
+    {
+        Ok(LetterFate::Redrive)
+    } else {
+        Err(format!(
+            "an unexpected dead letter of {address}: {letter:?}"
+        ))
     }
 }
 
-struct World {
-    rng: Rng,
-    rig: FaultyRig,
-    processes: [Process; 2],
-    lease: Duration,
-    killed: u64,
+/// Recovers: sweeps, drains and redrives until every mailbox is empty.
+async fn recover(world: &mut FaultWorld) {
+    let seed = world.seed();
+    world
+        .recover(only_stalls, async |_: &mut FaultWorld| Ok(false))
+        .await
+        .unwrap_or_else(|reason| panic!("seed {seed}: {reason}"));
 }
 
-impl World {
-    fn new(seed: u64) -> Self {
-        let mut rng = Rng(seed);
-        let config = DrainConfig {
-            batch_size: 1 + usize::try_from(rng.below(5)).unwrap(),
-            ..DrainConfig::default()
+/// Some churning watchers unsubscribe, or subscribe again (their messages reach the
+/// topic among the publishes).
+async fn churn(world: &mut FaultWorld) {
+    let seed = world.seed();
+    for i in WATCHERS - CHURNING..WATCHERS {
+        let watcher = world.clients().client::<Watcher>(format!("w{i}")).unwrap();
+        let change = match world.rng.below(3) {
+            0 => watcher.stop_watching().send().await,
+            1 => watcher.watch(None).send().await,
+            _ => continue,
         };
-        let lease = config.lease;
-        let rig = FaultyRig::new(MemoryStore::new(), config);
-        let processes = [
-            Process::new(rig.process(0)),
-            Process::new(rig.process(1_000)),
-        ];
-        Self {
-            rng,
-            rig,
-            processes,
-            lease,
-            killed: 0,
-        }
-    }
-
-    /// Drains every woken actor on both processes at once, killing some drains after a
-    /// few polls; a killed drain's lease is then left to expire.
-    async fn race_drains(&mut self) {
-        let woken: BTreeSet<Address> = self.rig.recorder.take_nudges().into_iter().collect();
-        let mut tasks = Vec::new();
-        for address in &woken {
-            for process in &self.processes {
-                let kill_at = (self.rng.below(4) == 0).then(|| self.rng.below(4));
-                tasks.push((process.drain(address), kill_at));
-            }
-        }
-        for step in 0..4 {
-            for (task, kill_at) in &tasks {
-                if *kill_at == Some(step) {
-                    task.abort();
-                }
-            }
-            tokio::task::yield_now().await;
-        }
-        let mut killed = false;
-        for (task, _) in tasks {
-            // A drain's error is a fault the protocol recovers from.
-            if let Err(error) = task.await {
-                assert!(error.is_cancelled(), "a drain panicked: {error}");
-                killed = true;
-                self.killed += 1;
-            }
-        }
-        if killed {
-            self.rig.clock.advance(self.lease + Duration::from_secs(1));
-        }
-    }
-
-    /// Some churning watchers unsubscribe, or subscribe again (their messages reach the
-    /// topic among the publishes).
-    async fn churn(&mut self, seed: u64) {
-        let clients = &self.processes[0].runtime;
-        for i in WATCHERS - CHURNING..WATCHERS {
-            let watcher = clients.client::<Watcher>(format!("w{i}")).unwrap();
-            let change = match self.rng.below(3) {
-                0 => watcher.stop_watching().send().await,
-                1 => watcher.watch(None).send().await,
-                _ => continue,
-            };
-            if let Err(error) = change {
-                assert!(
-                    matches!(error, Error::Store(_)),
-                    "seed {seed}: churn failed: {error}"
-                );
-            }
-        }
-    }
-
-    /// Stops the faults; sweeps, drains and redrives stalled messages until every
-    /// mailbox is empty.
-    async fn recover(&mut self) {
-        self.rig.store.stop_random_faults();
-        self.rig.nudges.stop_random_faults();
-        self.rig.nudges.deliver_delayed().await;
-        for _ in 0..50 {
-            self.rig.clock.advance(self.lease + Duration::from_secs(1));
-            let swept = self.processes[0].runtime.sweep().await.unwrap();
-            let woken = self.rig.recorder.take_nudges();
-            let idle = swept.nudged == 0 && woken.is_empty();
-            for address in woken {
-                self.processes[0].drain(&address).await.unwrap().unwrap();
-            }
-            let redriven = self.redrive_stalled().await;
-            let now = self.rig.clock.now_millis();
-            let pending = self.rig.store.inner.pending_actors(now).await.unwrap();
-            if redriven == 0 && pending.is_empty() {
-                return;
-            }
-            if idle {
-                // Wake-ups lost unseen (dropped, or a killed drain's) are not in the
-                // due index: the audit finds what they left.
-                self.processes[0].runtime.audit().await.unwrap();
-            }
-        }
-        panic!("mailboxes still hold messages after 50 recovery rounds");
-    }
-
-    /// Redrives the messages the stall rule dead-lettered unrun (next in line when drains
-    /// were killed again and again); any other dead letter is a failure.
-    async fn redrive_stalled(&self) -> usize {
-        let runtime = &self.processes[0].runtime;
-        let mut redriven = 0;
-        let mut letters = Vec::new();
-        letters.push(runtime.dead_letters::<Shop>("shop").unwrap());
-        letters.push(runtime.dead_letters::<TopicActor>("orders").unwrap());
-        for i in 0..WATCHERS {
-            letters.push(runtime.dead_letters::<Watcher>(format!("w{i}")).unwrap());
-        }
-        for order in 1..=ORDERS {
-            letters.push(
-                runtime
-                    .dead_letters::<Reservation>(format!("o-{order}"))
-                    .unwrap(),
+        if let Err(error) = change {
+            assert!(
+                matches!(error, Error::Store(_)),
+                "seed {seed}: churn failed: {error}"
             );
         }
-        for actor in letters {
-            for letter in actor.list().await.unwrap() {
-                assert!(
-                    letter
-                        .error
-                        .contains("stopped (crashed, timed out or lost the lease)"),
-                    "an unexpected dead letter: {letter:?}"
-                );
-                actor.redrive(letter.id).await.unwrap();
-                redriven += 1;
-            }
-        }
-        redriven
     }
 }
 
 async fn run_seed(seed: u64) -> u64 {
-    let mut world = World::new(seed);
-    let clients = &world.processes[0].runtime;
+    let mut world = world(seed);
     for i in 0..WATCHERS {
-        let watcher = clients.client::<Watcher>(format!("w{i}")).unwrap();
+        let watcher = world.clients().client::<Watcher>(format!("w{i}")).unwrap();
         watcher.watch(None).send().await.unwrap();
     }
-    world.recover().await;
+    recover(&mut world).await;
 
-    world.rig.store.random_faults(seed, 100);
-    world.rig.nudges.random_faults(seed ^ 0xA5A5, 50);
+    world.arm_faults(100, 50);
     let mut placed_orders = Vec::new();
     for order in 1..=ORDERS {
-        let shop = world.processes[0].runtime.client::<Shop>("shop").unwrap();
         let kind = if world.rng.below(2) == 0 {
             placed_orders.push(order);
             "placed"
@@ -236,6 +108,7 @@ async fn run_seed(seed: u64) -> u64 {
             "cancelled"
         };
         let pad = [0, 0, 30_000, 55_000][world.rng.below(4) as usize];
+        let shop = world.clients().client::<Shop>("shop").unwrap();
         for attempt in 0.. {
             let announced = shop
                 .announce(kind.into(), format!("o-{order}"), pad)
@@ -248,15 +121,15 @@ async fn run_seed(seed: u64) -> u64 {
                 Err(error) => panic!("seed {seed}: publishing failed for good: {error}"),
             }
         }
-        world.churn(seed).await;
-        world.race_drains().await;
+        churn(&mut world).await;
+        world.race_woken_drains().await;
         if world.rng.below(2) == 0 {
-            world.race_drains().await;
+            world.race_woken_drains().await;
         }
     }
-    world.recover().await;
+    recover(&mut world).await;
 
-    let runtime = &world.processes[0].runtime;
+    let runtime = world.clients();
     let shop = runtime.state::<Shop>("shop").await.unwrap().unwrap();
     assert_eq!(shop.placed, ORDERS, "seed {seed}: each order placed once");
     for i in 0..WATCHERS {
@@ -288,7 +161,17 @@ async fn run_seed(seed: u64) -> u64 {
         let expected = usize::from(placed_orders.contains(&order));
         assert_eq!(seen, expected, "seed {seed}: reservation o-{order}");
     }
-    world.killed
+    let left = runtime
+        .dead_letters::<Shop>("shop")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert!(
+        left.is_empty(),
+        "seed {seed}: the shop kept dead letters: {left:?}"
+    );
+    world.report().killed_drains
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

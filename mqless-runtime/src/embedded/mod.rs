@@ -23,7 +23,8 @@ use crate::store::memory::MemoryStore;
 use crate::store::Store;
 use crate::topics::TopicActor;
 
-use invoker::{Drain, InProcessInvoker};
+pub(crate) use invoker::Drain;
+use invoker::InProcessInvoker;
 
 /// Actors in this process: register actor types, then get typed clients. Its methods
 /// beyond [`Actors`] are for tests and tools: a custom store, clock or drain settings
@@ -291,6 +292,29 @@ impl Embedded {
             Arc::clone(&self.wake),
             Arc::clone(&self.clock),
         ))
+    }
+
+    /// The dead letters of the actor at `address`, whatever its type (a fault world
+    /// reads every touched actor's).
+    #[cfg(feature = "testing")]
+    pub(crate) fn dead_letters_at(&self, address: crate::id::Address) -> DeadLetters {
+        DeadLetters::new(
+            address,
+            Arc::clone(&self.store),
+            Arc::clone(&self.wake),
+            Arc::clone(&self.clock),
+        )
+    }
+
+    /// The registered host of `actor_type`, its type erased (a fault world drains any
+    /// registered type).
+    #[cfg(feature = "testing")]
+    pub(crate) fn drain_of(&self, actor_type: &ActorType) -> Option<Arc<dyn Drain>> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(actor_type)
+            .cloned()
     }
 
     /// The quarantine of actor `id` of type `A` (see [`Actors::quarantine`]).

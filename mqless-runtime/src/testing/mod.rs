@@ -12,6 +12,10 @@
 //!   redrives what the fault injection alone dead-lettered) and hands the final state of
 //!   every actor to your check. A failing seed is printed, and [`Scenario::run_seed`]
 //!   replays it.
+//! - [`FaultWorld`] is what a scenario is built on, for workloads of several actor types
+//!   or faults of your own: processes over one faulty store, drains raced and killed
+//!   ([`FaultWorld::race`]), sweeps killed, and [`FaultWorld::recover`] with your say on
+//!   each dead letter. The project's own fault suites are written on it.
 //! - [`FaultyStore`], [`FaultyInvoker`] and [`SkewedClock`] are the fault layer, for
 //!   tests that arrange faults by hand, and [`FaultyRig`] puts them together into
 //!   processes that share one faulty store; [`ManualClock`] moves time only when told, and
@@ -34,6 +38,7 @@ mod lost_answers;
 mod pause;
 mod rig;
 mod scenario;
+mod world;
 
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
@@ -45,3 +50,4 @@ pub use lost_answers::LostAnswers;
 pub use pause::{Pause, PausePoint};
 pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};
+pub use world::{redrive_stalled, DrainEnded, DrainTarget, FaultWorld, LetterFate};

@@ -18,26 +18,20 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::marker::PhantomData;
 use std::ops::Range;
-use std::sync::Arc;
 use std::time::Duration;
 
-use super::faults::{FaultyStore, Rng, StoreFaults};
-use super::faulty_invoker::{FaultyInvoker, NudgeFaults};
-use super::rig::FaultyRig;
-use crate::actor::{Actor, ActorClient};
-use crate::clock::{Clock, ManualClock};
-use crate::embedded::Embedded;
-use crate::error::{Error, Never};
+use super::faults::{Rng, StoreFaults};
+use super::faulty_invoker::NudgeFaults;
+use super::world::{redrive_stalled, FaultWorld, LetterFate};
+use crate::actor::Actor;
+use crate::error::Error;
 use crate::id::Address;
-use crate::invoke::RecordingInvoker;
-use crate::mailbox::{ActorHost, DrainConfig};
+use crate::mailbox::DrainConfig;
 use crate::store::memory::MemoryStore;
-use crate::store::{DeadLetter, Store};
+use crate::store::DeadLetter;
 
 /// Lease length in a scenario; the manual clock jumps past it to expire a killed drain's.
 const LEASE: Duration = Duration::from_secs(10);
-/// Recovery rounds before a seed is declared stuck.
-const MAX_RECOVERY_ROUNDS: usize = 50;
 
 /// What a seed ended with, handed to the check.
 pub struct ScenarioEnd<A: Actor> {
@@ -91,6 +85,9 @@ pub struct ScenarioReport {
     pub killed_sweeps: u64,
     /// Actors only the audit found (each explained by a wake-up lost unseen).
     pub audited: u64,
+    /// Drains killed after running past the hang timeout (see
+    /// [`FaultWorld::hang_timeout`](super::FaultWorld::hang_timeout)).
+    pub hung_drains: u64,
 }
 
 impl ScenarioReport {
@@ -106,6 +103,7 @@ impl ScenarioReport {
         self.sweeps += other.sweeps;
         self.killed_sweeps += other.killed_sweeps;
         self.audited += other.audited;
+        self.hung_drains += other.hung_drains;
     }
 }
 
@@ -113,12 +111,13 @@ impl fmt::Display for ScenarioReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "{} seeds, {} messages ({} sends retried); {} drains ({} killed); {} sweeps ({} killed); store faults: {} before the write ({} throttling), {} after it; due index: {} entries lagging, {} repeated, {} stale; wake-ups: {} dropped, {} refused, {} duplicated, {} delayed; {} actors found only by the audit; {} stalled messages redriven",
+            "{} seeds, {} messages ({} sends retried); {} drains ({} killed, {} hung); {} sweeps ({} killed); store faults: {} before the write ({} throttling), {} after it; due index: {} entries lagging, {} repeated, {} stale; wake-ups: {} dropped, {} refused, {} duplicated, {} delayed; {} actors found only by the audit; {} stalled messages redriven",
             self.seeds,
             self.messages,
             self.retried_sends,
             self.drains,
             self.killed_drains,
+            self.hung_drains,
             self.sweeps,
             self.killed_sweeps,
             self.store_faults.before,
@@ -257,66 +256,30 @@ impl<A: Actor> Scenario<A> {
     }
 }
 
-/// One seed's processes and store.
+/// One seed of a [`Scenario`]: a [`FaultWorld`] running `A`, and the scenario's ids.
 struct World<A> {
-    seed: u64,
-    rng: Rng,
-    store: Arc<FaultyStore>,
-    clock: ManualClock,
-    recorder: Arc<RecordingInvoker>,
-    nudges: Arc<FaultyInvoker>,
-    clients: Embedded,
-    hosts: [Arc<ActorHost<A>>; 2],
+    world: FaultWorld,
     actors: BTreeSet<String>,
-    report: ScenarioReport,
-    /// Drains that failed or were killed: Lambda retries a failed invocation, so the
-    /// next round drains them again.
-    retries: Vec<Address>,
+    actor: PhantomData<fn() -> A>,
 }
 
 impl<A: Actor> World<A> {
     fn new(seed: u64, scenario: &Scenario<A>) -> Result<Self, Error> {
-        let mut rng = Rng(seed);
+        let batch_size = 1 + usize::try_from(Rng(seed).below(5)).unwrap_or(0);
         let config = DrainConfig {
             lease: LEASE,
-            batch_size: 1 + usize::try_from(rng.below(5)).unwrap_or(0),
+            batch_size,
             ..DrainConfig::default()
         };
-        let rig = FaultyRig::new(MemoryStore::new(), config);
-        let process = |offset_millis: i64| -> Result<Embedded, Error> {
-            let runtime = rig.process(offset_millis);
-            runtime.register::<A>()?;
-            Ok(runtime)
-        };
-        let clients = process(0)?;
-        let hosts = [
-            Arc::new(process(0)?.host::<A>()?),
-            Arc::new(process(1_000)?.host::<A>()?),
-        ];
-        let FaultyRig {
-            store,
-            clock,
-            recorder,
-            nudges,
-            ..
-        } = rig;
-        store.random_faults(seed, scenario.store_per_mille);
-        nudges.random_faults(seed ^ 0xA5A5, scenario.nudge_per_mille);
+        let mut world = FaultWorld::new(MemoryStore::new(), seed, config);
+        // The batch size was the seed's first draw.
+        world.rng.below(5);
+        world.register::<A>()?.explain_audits(true);
+        world.arm_faults(scenario.store_per_mille, scenario.nudge_per_mille);
         Ok(Self {
-            seed,
-            rng,
-            store,
-            clock,
-            recorder,
-            nudges,
-            clients,
-            hosts,
+            world,
             actors: scenario.actors.iter().cloned().collect(),
-            report: ScenarioReport {
-                seeds: 1,
-                ..ScenarioReport::default()
-            },
-            retries: Vec::new(),
+            actor: PhantomData,
         })
     }
 
@@ -330,302 +293,49 @@ impl<A: Actor> World<A> {
         W: FnMut(&mut Rng) -> (String, A::Message),
     {
         let mut applied = Vec::with_capacity(scenario.messages);
+        let seed = self.world.seed();
         for step in 0..scenario.messages {
-            let (actor, message) = workload(&mut self.rng);
+            let (actor, message) = workload(&mut self.world.rng);
             if !self.actors.contains(&actor) {
                 return Err(format!(
                     "the workload addressed actor {actor:?}, which is not one of the scenario's ids {:?}",
                     self.actors
                 ));
             }
-            self.send(&actor, &message, format!("scenario-{}-{step}", self.seed))
+            self.world
+                .send::<A, _>(&actor, &message, format!("scenario-{seed}-{step}"))
                 .await?;
             applied.push((actor, message));
-            if self.rng.below(3) == 0 {
+            if self.world.rng.below(3) == 0 {
                 // Sometimes the sweeper comes first, while marked actors wait.
-                if self.rng.below(2) == 0 {
-                    self.sweep_maybe_killed().await;
+                if self.world.rng.below(2) == 0 {
+                    self.world.sweep_maybe_killed().await;
                 }
-                self.race_nudged_drains().await;
+                self.world.race_woken_drains().await;
             }
         }
         Ok(applied)
     }
 
-    /// Sends until acknowledged; retries reuse the key, so a send that landed before its
-    /// error is applied once.
-    async fn send(&mut self, actor: &str, message: &A::Message, key: String) -> Result<(), String> {
-        let client = self.clients.client::<A>(actor).map_err(|e| e.to_string())?;
-        for attempt in 0..100 {
-            let sent = client
-                .core()
-                .request::<_, Never, Never>(message)
-                .idempotency_key(key.clone())
-                .send()
-                .await;
-            match sent {
-                Ok(_) => {
-                    self.report.messages += 1;
-                    return Ok(());
-                }
-                Err(Error::Store(_)) if attempt < 99 => self.report.retried_sends += 1,
-                Err(error) => return Err(format!("a send failed for good: {error}")),
-            }
-        }
-        Err("a send failed 100 times in a row".into())
-    }
-
-    /// The actors of type `A` woken since the last call, and the drains to retry. Other
-    /// types have no host here: their messages stay queued, and `recover` reports them.
-    fn take_nudges(&mut self) -> Vec<Address> {
-        let own = self.hosts[0].actor_type().clone();
-        let mut woken: Vec<Address> = self
-            .recorder
-            .take_nudges()
-            .into_iter()
-            .filter(|address| *address.actor_type() == own)
-            .collect();
-        woken.append(&mut self.retries);
-        woken
-    }
-
-    /// The committed version of `address` (0 before its first commit).
-    async fn version_of(&self, address: &Address) -> u64 {
-        self.store
-            .inner
-            .load_state(address)
-            .await
-            .ok()
-            .flatten()
-            .map_or(0, |record| record.version)
-    }
-
-    /// Counts a wake-up of every actor as lost unseen: a drain killed after its commit
-    /// may have sent to any of them.
-    fn lost_wake_ups_to_everyone(&self) {
-        let own = self.hosts[0].actor_type();
-        for id in &self.actors {
-            if let Ok(id) = crate::id::ActorId::new(id.as_str()) {
-                self.nudges.record_lost(&Address::new(own.clone(), id));
-            }
-        }
-    }
-
-    /// Where the counts of wake-ups lost unseen stand, as a drain begins.
-    fn losses(&self) -> (u64, u64) {
-        (self.nudges.drops(), self.store.failed_marks())
-    }
-
-    /// A drain of `address` that began at `losses` ended: if it read the whole mailbox,
-    /// whatever a wake-up lost before it began was for has run, and no longer explains
-    /// an actor left to the audit.
-    fn drained(&self, address: &Address, losses: (u64, u64), report: &crate::mailbox::DrainReport) {
-        if report.end == crate::mailbox::DrainEnd::Empty {
-            self.nudges.forget_dropped(address, losses.0);
-            self.store.forget_unmarked(address, losses.1);
-        }
-    }
-
-    /// Runs a sweep under the faults, killing it at a random await point one time in
-    /// three: a killed sweep must lose no wake-up.
-    async fn sweep_maybe_killed(&mut self) {
-        let (store, nudges) = (Arc::clone(&self.store), Arc::clone(&self.nudges));
-        let now = self.clock.now_millis();
-        let kill_at = (self.rng.below(3) == 0).then(|| self.rng.below(6));
-        self.report.sweeps += 1;
-        let task = tokio::spawn(async move {
-            let options = crate::recovery::SweepOptions {
-                concurrency: 2,
-                deadline: None,
-            };
-            crate::recovery::sweep_with(&*store, &*nudges, now, options).await
-        });
-        for step in 0..6 {
-            if kill_at == Some(step) {
-                task.abort();
-            }
-            tokio::task::yield_now().await;
-        }
-        match task.await {
-            Err(error) if error.is_cancelled() => self.report.killed_sweeps += 1,
-            Err(error) => std::panic::resume_unwind(error.into_panic()),
-            // A sweep failing under an injected store fault is retried by the next one.
-            Ok(_) => {}
-        }
-    }
-
-    /// Drains every woken actor on both hosts at once, killing some drains mid-way; a
-    /// killed drain's lease is then left to expire.
-    async fn race_nudged_drains(&mut self) {
-        let woken: BTreeSet<Address> = self.take_nudges().into_iter().collect();
-        // Every drain below begins after the losses counted so far.
-        let losses = self.losses();
-        let mut versions = BTreeMap::new();
-        for address in &woken {
-            versions.insert(address.clone(), self.version_of(address).await);
-        }
-        let mut tasks = Vec::new();
-        for address in woken {
-            for host in &self.hosts {
-                let kill_at = (self.rng.below(4) == 0).then(|| self.rng.below(4));
-                let (host, id) = (Arc::clone(host), address.id().clone());
-                self.report.drains += 1;
-                let task = tokio::spawn(async move { host.drain(&id).await });
-                tasks.push((task, kill_at, address.clone()));
-            }
-        }
-        for step in 0..4 {
-            for (task, kill_at, _) in &tasks {
-                if *kill_at == Some(step) {
-                    task.abort();
-                }
-            }
-            tokio::task::yield_now().await;
-        }
-        let mut killed = false;
-        let mut failed = Vec::new();
-        for (task, _, address) in tasks {
-            // A drain returning an error, or killed, is a fault the protocol recovers
-            // from: Lambda retries the invocation.
-            match task.await {
-                Ok(Ok(report)) => self.drained(&address, losses, &report),
-                Ok(Err(_)) => failed.push(address),
-                Err(error) if error.is_cancelled() => {
-                    self.report.killed_drains += 1;
-                    killed = true;
-                    if self.version_of(&address).await
-                        > versions.get(&address).copied().unwrap_or(0)
-                    {
-                        // Maybe killed between a commit and its wake-ups: the messages it
-                        // sent wait, unwoken, for their actors' next wake-up or the audit.
-                        self.lost_wake_ups_to_everyone();
-                    }
-                    failed.push(address);
-                }
-                Err(error) => std::panic::resume_unwind(error.into_panic()),
-            }
-        }
-        for address in failed {
-            if self.rng.below(2) == 0 {
-                // The retry comes while the dead owner's lease still runs: it finds the
-                // lease held, and nothing retries it again. The mark it leaves for the
-                // sweep at the lease's expiry is all that brings the actor back.
-                let losses = self.losses();
-                if let Ok(report) = self.hosts[0].drain(address.id()).await {
-                    self.drained(&address, losses, &report);
-                }
-            } else {
-                self.retries.push(address);
-            }
-        }
-        if killed {
-            self.clock.advance(LEASE + Duration::from_secs(1));
-        }
-    }
-
     /// Stops the faults and drains until every mailbox is empty, redriving messages that
-    /// killed drains stalled on. The sweep wakes actors; only when it finds nothing while
-    /// messages wait does the audit run, and what it finds must be explained.
+    /// killed drains stalled on.
     async fn recover(&mut self) -> Result<(), String> {
-        self.store.stop_random_faults();
-        self.nudges.stop_random_faults();
-        self.nudges.deliver_delayed().await;
-        for _ in 0..MAX_RECOVERY_ROUNDS {
-            self.clock.advance(LEASE + Duration::from_secs(1));
-            let swept = self.clients.sweep().await.map_err(|e| e.to_string())?;
-            let woken = self.take_nudges();
-            let idle = swept.nudged == 0 && woken.is_empty();
-            for address in woken {
-                let losses = self.losses();
-                let report = self.hosts[0]
-                    .drain(address.id())
-                    .await
-                    .map_err(|e| format!("a drain failed with no fault injected: {e}"))?;
-                self.drained(&address, losses, &report);
-            }
-            let redriven = self.redrive_stalled().await?;
-            let pending = self
-                .store
-                .inner
-                .pending_actors(self.clock.now_millis())
-                .await
-                .map_err(|e| e.to_string())?;
-            if redriven == 0 && pending.is_empty() {
-                return Ok(());
-            }
-            if idle && redriven == 0 {
-                self.audit(&pending).await?;
-            }
-        }
-        let pending = self
-            .store
-            .inner
-            .pending_actors(self.clock.now_millis())
+        self.world
+            .recover(redrive_stalled_fate, async |_: &mut FaultWorld| Ok(false))
             .await
-            .map_err(|e| e.to_string())?;
-        Err(format!(
-            "mailboxes still hold messages after {MAX_RECOVERY_ROUNDS} recovery rounds: {pending:?}"
-        ))
-    }
-
-    /// Runs the audit, since the sweep found nothing while `pending` actors hold due
-    /// messages; each must be explained by a wake-up lost where nobody saw it fail.
-    async fn audit(&mut self, pending: &[Address]) -> Result<(), String> {
-        let explained: BTreeSet<Address> = self
-            .nudges
-            .dropped_for()
-            .into_iter()
-            .chain(self.store.unmarked())
-            .collect();
-        let own = self.hosts[0].actor_type();
-        if let Some(missed) = pending
-            .iter()
-            .find(|a| a.actor_type() == own && !explained.contains(*a))
-        {
-            return Err(format!(
-                "the sweep missed {missed}, which holds a due message though no wake-up of it was lost unseen: the due index should have had it"
-            ));
-        }
-        let audit = self.clients.audit().await.map_err(|e| e.to_string())?;
-        self.report.audited += u64::try_from(audit.nudged).unwrap_or(u64::MAX);
-        Ok(())
-    }
-
-    /// Redrives the dead letters that the stall rule made: messages next in line when
-    /// drains were killed `max_attempts` times in a row, dead-lettered unrun.
-    async fn redrive_stalled(&mut self) -> Result<u64, String> {
-        let mut redriven = 0;
-        for actor in &self.actors {
-            let letters = self
-                .clients
-                .dead_letters::<A>(actor.clone())
-                .map_err(|e| e.to_string())?;
-            for letter in letters.list().await.map_err(|e| e.to_string())? {
-                if letter.error.contains(crate::mailbox::STALLED) {
-                    letters
-                        .redrive(letter.id)
-                        .await
-                        .map_err(|e| e.to_string())?;
-                    redriven += 1;
-                }
-            }
-        }
-        self.report.redriven += redriven;
-        Ok(redriven)
     }
 
     async fn end(&self, applied: Vec<(String, A::Message)>) -> Result<ScenarioEnd<A>, String> {
+        let clients = self.world.clients();
         let mut states = BTreeMap::new();
         let mut dead_letters = Vec::new();
         for actor in &self.actors {
-            let state = self
-                .clients
+            let state = clients
                 .state::<A>(actor.clone())
                 .await
                 .map_err(|e| format!("reading the state of {actor:?}: {e}"))?;
             states.insert(actor.clone(), state.unwrap_or_default());
-            let letters = self
-                .clients
+            let letters = clients
                 .dead_letters::<A>(actor.clone())
                 .map_err(|e| e.to_string())?;
             for letter in letters.list().await.map_err(|e| e.to_string())? {
@@ -633,7 +343,7 @@ impl<A: Actor> World<A> {
             }
         }
         Ok(ScenarioEnd {
-            seed: self.seed,
+            seed: self.world.seed(),
             states,
             applied,
             dead_letters,
@@ -641,10 +351,12 @@ impl<A: Actor> World<A> {
     }
 
     fn report(&self) -> ScenarioReport {
-        ScenarioReport {
-            store_faults: self.store.injected(),
-            nudge_faults: self.nudges.injected(),
-            ..self.report.clone()
-        }
+        self.world.report()
     }
+}
+
+/// [`redrive_stalled`] as a fallible fate.
+#[allow(clippy::unnecessary_wraps)] // `recover` takes fallible fates
+fn redrive_stalled_fate(address: &Address, letter: &DeadLetter) -> Result<LetterFate, String> {
+    Ok(redrive_stalled(address, letter))
 }

@@ -4,14 +4,17 @@
 //! a poison message. Afterwards a sweep is the only way back for lost nudges, and the
 //! dead letters are redriven; then every invariant is checked.
 
+use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Arc, LazyLock, Mutex, PoisonError};
+use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use mqless::clock::Clock;
+use mqless::id::Address;
 use mqless::mailbox::DrainConfig;
+use mqless::recovery::DeadLetter;
 use mqless::store::{Commit, CommitOutcome, MailboxItem, Store};
-use mqless::testing::{FaultyRig, Rng};
+use mqless::testing::{DrainTarget, FaultWorld, LetterFate, Rng};
 use mqless::{ActorId, Context};
 use serde::{Deserialize, Serialize};
 
@@ -43,15 +46,6 @@ pub fn poison_runs(id: &str) -> u64 {
         .get(id)
         .copied()
         .unwrap_or(0)
-}
-
-/// Discards dead letter `id`. `DeadLetterNotFound` is fine: when the answer of a
-/// discard that landed is lost below the SDK, its retry finds the letter gone.
-async fn discard(letters: &mqless::recovery::DeadLetters, id: mqless::MessageId) {
-    match letters.discard(id).await {
-        Ok(()) | Err(mqless::Error::DeadLetterNotFound { .. }) => {}
-        Err(error) => panic!("discarding dead letter {id}: {error}"),
-    }
 }
 
 /// Applies each sender's messages and keeps the order they came in.
@@ -224,75 +218,181 @@ async fn corrupt_state<S: Store>(
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
 /// a violation. Replay a seed with `MQLESS_SEED=<seed>`.
 pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
-    let mut rng = Rng(seed);
-    let mut stats = Stats {
-        seeds: 1,
-        ..Stats::default()
-    };
-    let config = DrainConfig {
-        lease: LEASE,
-        batch_size: 1 + rng.below(5) as usize,
-        optimistic: params.optimistic,
-        ..DrainConfig::default()
-    };
-    let rig = FaultyRig::new(inner, config);
-    let (store, nudges, clock, recorder) = (&rig.store, &rig.nudges, &rig.clock, &rig.recorder);
-    // Start where the seeds before left the process's ids (they never go back), so this
-    // seed's ids stay near its clock, as a real process's do.
-    let floor = mqless::MessageId::generate(0, None).timestamp_millis();
-    clock.set(clock.now_millis().max(floor + 1_000));
-    let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
-    // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
-    // within the lease minus the margin, as NTP keeps real ones).
-    let offsets = [skew(params.client_skew_millis), 0, skew(1_500)];
-    let runtimes = offsets.map(|offset_millis| {
-        let runtime = rig.process(offset_millis);
-        runtime.register::<Log>().unwrap();
-        runtime
-    });
-    let clients = &runtimes[0];
-    let hosts = [1, 2].map(|r| Arc::new(runtimes[r].host::<Log>().unwrap()));
-    store.random_faults(seed, 30 + rng.below(120)); // 3% to 15% of calls, each way
-    nudges.random_faults(seed ^ 0xA5A5, 20 + rng.below(60)); // 2% to 8% each kind
-    let actor_name = |a: u64| format!("{}log-{a}", params.prefix);
-    let actor_id = |a: u64| ActorId::new(actor_name(a)).unwrap();
-    let poison = (rng.below(4) == 0).then(|| (rng.below(6), rng.below(params.actors.into())));
-    // Deterministic faults, drawn apart from the random ones: in one seed out of four,
-    // commits whose state outgrows a small limit are refused for size until the end;
-    // in one out of five, an actor's state is corrupted at some round (the actor must
-    // be quarantined, and is repaired through the API); in one out of four, a malformed
-    // item is written straight into a mailbox (it must be dead-lettered).
-    let mut det = Rng(seed ^ 0xDE7E_4A11);
-    store.refuse_states_over((det.below(4) == 0).then(|| 40 + det.below(80) as usize));
-    let mut corrupt = (det.below(5) == 0).then(|| (det.below(6), det.below(params.actors.into())));
-    let malformed = (det.below(4) == 0).then(|| (det.below(6), det.below(params.actors.into())));
-    let mut repairs = BTreeMap::<String, Log>::new();
-    // Actor ids repeat across seeds of one process: count this seed's runs only.
-    let poison_runs_before: u64 = (0..u64::from(params.actors))
-        .map(|a| poison_runs(&actor_name(a)))
-        .sum();
+    let mut run = Run::new(inner, seed, params);
+    while run.next_seq.iter().any(|n| *n < params.messages) {
+        run.round().await;
+    }
+    if let Some(zombie) = run.zombie.take() {
+        zombie.finish(params.hang_timeout, &mut run.stats).await;
+    }
+    run.recover().await;
+    run.check().await;
+    run.stats
+}
 
-    let mut next_seq = vec![0u32; params.senders as usize];
-    let mut scheduled = Vec::new();
-    let mut asked = Vec::new();
-    let early_before = early_runs();
-    let mut round = 0;
-    let mut zombie: Option<Zombie> = None;
-    while next_seq.iter().any(|n| *n < params.messages) {
-        for sender in 0..params.senders {
-            let seq = next_seq[sender as usize];
-            if seq >= params.messages || rng.below(3) == 0 {
+/// One seed: the testing kit's fault world running `Log`, and what the workload did.
+struct Run<'p, S> {
+    world: FaultWorld<S>,
+    params: &'p Params,
+    seed: u64,
+    stats: Stats,
+    next_seq: Vec<u32>,
+    scheduled: Vec<(u32, u32)>,
+    asked: Vec<u32>,
+    round: u64,
+    zombie: Option<Zombie>,
+    /// `(round, actor)` of the poison message, sent in one seed out of four.
+    poison: Option<(u64, u64)>,
+    /// `(round, actor)` whose state is corrupted from then on (one seed in five).
+    corrupt: Option<(u64, u64)>,
+    /// `(round, actor)` that gets a malformed item past the client (one seed in four).
+    malformed: Option<(u64, u64)>,
+    /// The states that corrupted actors held, to repair them with.
+    repairs: BTreeMap<String, Log>,
+    /// Messages redriven out of the dead letters (and their relays): they run late, so
+    /// their order is not checked.
+    redriven_keys: BTreeSet<(u32, u32)>,
+    poison_runs_before: u64,
+    early_before: u64,
+}
+
+impl<'p, S: Store> Run<'p, S> {
+    fn new(inner: S, seed: u64, params: &'p Params) -> Self {
+        let mut rng = Rng(seed);
+        let config = DrainConfig {
+            lease: LEASE,
+            batch_size: 1 + rng.below(5) as usize,
+            optimistic: params.optimistic,
+            ..DrainConfig::default()
+        };
+        let mut skew = |max_millis: u64| rng.below(2 * max_millis + 1) as i64 - max_millis as i64;
+        // Clients up to 5 minutes off; two handler processes up to 1.5 s apart (well
+        // within the lease minus the margin, as NTP keeps real ones).
+        let (client, far_host) = (skew(params.client_skew_millis), skew(1_500));
+        let mut world = FaultWorld::with_clocks(inner, seed, config, client, &[0, far_host]);
+        world.rng = rng;
+        world
+            .register::<Log>()
+            .unwrap()
+            .hang_timeout(params.hang_timeout);
+        // Start where the seeds before left the process's ids (they never go back), so
+        // this seed's ids stay near its clock, as a real process's do.
+        let clock = &world.rig.clock;
+        let floor = mqless::MessageId::generate(0, None).timestamp_millis();
+        clock.set(clock.now_millis().max(floor + 1_000));
+        let store_rate = 30 + world.rng.below(120); // 3% to 15% of calls, each way
+        let nudge_rate = 20 + world.rng.below(60); // 2% to 8% each kind
+        world.arm_faults(store_rate, nudge_rate);
+        let actors = u64::from(params.actors);
+        let poison =
+            (world.rng.below(4) == 0).then(|| (world.rng.below(6), world.rng.below(actors)));
+        // Deterministic faults, drawn apart from the random ones: in one seed out of four,
+        // commits whose state outgrows a small limit are refused for size until the end;
+        // in one out of five, an actor's state is corrupted at some round (the actor must
+        // be quarantined, and is repaired through the API); in one out of four, a malformed
+        // item is written straight into a mailbox (it must be dead-lettered).
+        let mut det = Rng(seed ^ 0xDE7E_4A11);
+        world
+            .store()
+            .refuse_states_over((det.below(4) == 0).then(|| 40 + det.below(80) as usize));
+        let corrupt = (det.below(5) == 0).then(|| (det.below(6), det.below(actors)));
+        let malformed = (det.below(4) == 0).then(|| (det.below(6), det.below(actors)));
+        let run = Self {
+            world,
+            params,
+            seed,
+            stats: Stats {
+                seeds: 1,
+                ..Stats::default()
+            },
+            next_seq: vec![0; params.senders as usize],
+            scheduled: Vec::new(),
+            asked: Vec::new(),
+            round: 0,
+            zombie: None,
+            poison,
+            corrupt,
+            malformed,
+            repairs: BTreeMap::new(),
+            redriven_keys: BTreeSet::new(),
+            poison_runs_before: 0,
+            early_before: early_runs(),
+        };
+        // Actor ids repeat across seeds of one process: count this seed's runs only.
+        let poison_runs_before = (0..actors).map(|a| poison_runs(&run.name(a))).sum();
+        Self {
+            poison_runs_before,
+            ..run
+        }
+    }
+
+    fn name(&self, a: u64) -> String {
+        format!("{}log-{a}", self.params.prefix)
+    }
+
+    fn id(&self, a: u64) -> ActorId {
+        ActorId::new(self.name(a)).unwrap()
+    }
+
+    fn actors(&self) -> u64 {
+        u64::from(self.params.actors)
+    }
+
+    /// One round: sends, a scheduled message and an ask now and then, this seed's
+    /// injected faults when their round comes, then drains (some killed, some rogue), a
+    /// zombie now and then, delayed wake-ups, and time passing beyond the lease.
+    async fn round(&mut self) {
+        self.send_round().await;
+        self.schedule_and_ask().await;
+        self.inject().await;
+        // A zombie paused last round resumes now, alone, after another owner took its
+        // actor over and after this round's sends: whatever it does must be fenced.
+        if let Some(zombie) = self.zombie.take() {
+            zombie
+                .finish(self.params.hang_timeout, &mut self.stats)
+                .await;
+        }
+        self.drain_round().await;
+        // Sometimes an owner stops at a protocol step, past its lease, while another
+        // owner acquires, commits and cleans up: a zombie, resumed next round.
+        if self.world.rng.below(3) == 0 {
+            let a = self.world.rng.below(self.actors());
+            let id = self.id(a);
+            let point = ZOMBIE_POINTS[self.world.rng.below(4) as usize];
+            let skip = self.world.rng.below(2) as u32;
+            let timeout = self.params.hang_timeout;
+            self.zombie =
+                Zombie::start(&mut self.world, id, point, skip, timeout, &mut self.stats).await;
+        }
+        if self.world.rng.below(4) == 0 {
+            self.world.nudges().deliver_delayed().await;
+        }
+        // Sometimes time passes beyond the lease: crashed owners' leases expire.
+        if self.world.rng.below(3) == 0 {
+            self.world
+                .rig
+                .clock
+                .advance(LEASE + Duration::from_millis(1));
+        }
+        self.round += 1;
+    }
+
+    /// Each sender's next message, to actor `(sender + seq) % actors`, unless the sender
+    /// skips the round; every third is relayed on to the next actor by a send from the
+    /// handler, committed with it (whose wake-up may be lost).
+    async fn send_round(&mut self) {
+        for sender in 0..self.params.senders {
+            let seq = self.next_seq[sender as usize];
+            if seq >= self.params.messages || self.world.rng.below(3) == 0 {
                 continue;
             }
-            let a = u64::from((sender + seq) % params.actors);
-            let actor = clients.client::<Log>(actor_name(a)).unwrap();
-            // Every third message is relayed to the next actor, by an actor-to-actor
-            // send that commits with the message (and whose nudge may be lost).
+            let a = u64::from((sender + seq) % self.params.actors);
+            let actor = self.world.clients().client::<Log>(self.name(a)).unwrap();
             let relay = seq.is_multiple_of(3).then(|| {
-                let to = actor_name((a + 1) % u64::from(params.actors));
+                let to = self.name((a + 1) % self.actors());
                 (to, relayed_sender(sender, a))
             });
-            stats.sends += 1;
+            self.stats.sends += 1;
             // A failed send may or may not have landed: resend under the same key.
             match actor
                 .record(sender, seq, relay, None)
@@ -300,19 +400,25 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 .send()
                 .await
             {
-                Ok(_) => next_seq[sender as usize] += 1,
-                Err(_) => stats.retried_sends += 1,
+                Ok(_) => self.next_seq[sender as usize] += 1,
+                Err(_) => self.stats.retried_sends += 1,
             }
         }
-        // Now and then a message scheduled up to 3 s ahead (by the base clock), to a
-        // random actor: it must run once, never before its time.
-        if rng.below(3) == 0 {
-            let seq = scheduled.len() as u32;
-            let a = rng.below(params.actors.into());
-            let due = clock.now_millis() + rng.below(3_000);
+    }
+
+    /// Now and then a message scheduled up to 3 s ahead (it must run once, never before
+    /// its time), and an ask between actors whose timeout (1 s to 10 minutes) the
+    /// clock's jumps may or may not pass before the reply. (A reply also loses to a
+    /// timeout due before its id's time: the skewed clients of this one process push
+    /// every id ahead by up to 5 minutes.)
+    async fn schedule_and_ask(&mut self) {
+        if self.world.rng.below(3) == 0 {
+            let seq = self.scheduled.len() as u32;
+            let a = self.world.rng.below(self.actors());
+            let due = self.world.rig.clock.now_millis() + self.world.rng.below(3_000);
             let at = std::time::UNIX_EPOCH + Duration::from_millis(due);
-            let actor = clients.client::<Log>(actor_name(a)).unwrap();
-            stats.sends += 1;
+            let actor = self.world.clients().client::<Log>(self.name(a)).unwrap();
+            self.stats.sends += 1;
             while actor
                 .record(SCHEDULED, seq, None, Some(due))
                 .idempotency_key(format!("scheduled-{seq}"))
@@ -320,321 +426,347 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
                 .await
                 .is_err()
             {
-                stats.retried_sends += 1;
+                self.stats.retried_sends += 1;
             }
-            scheduled.push((SCHEDULED, seq));
+            self.scheduled.push((SCHEDULED, seq));
         }
-        // Now and then an actor asks another (`reply_to`), with a timeout of 1 s to 10
-        // minutes that the clock's jumps may or may not pass before the reply. (A reply
-        // also loses to a timeout due before its id's time: the skewed clients of this
-        // one process push every id ahead by up to 5 minutes.)
-        if rng.below(3) == 0 {
-            let seq = asked.len() as u32;
+        if self.world.rng.below(3) == 0 {
+            let seq = self.asked.len() as u32;
             let (a, peer) = (
-                rng.below(params.actors.into()),
-                rng.below(params.actors.into()),
+                self.world.rng.below(self.actors()),
+                self.world.rng.below(self.actors()),
             );
-            let timeout = 1_000 + rng.below(599_000);
+            let timeout = 1_000 + self.world.rng.below(599_000);
+            let (asker, peer) = (self.name(a), self.name(peer));
             asks::send(
-                clients,
-                actor_name(a),
-                actor_name(peer),
+                self.world.clients(),
+                asker,
+                peer,
                 seq,
                 timeout,
-                &mut stats,
+                &mut self.stats,
             )
             .await;
-            asked.push(seq);
+            self.asked.push(seq);
         }
-        if let Some((at, a)) = poison {
-            if at == round {
-                let actor = clients.client::<Log>(actor_name(a)).unwrap();
-                while actor
-                    .poison()
-                    .idempotency_key("poison")
-                    .send()
-                    .await
-                    .is_err()
-                {}
-                stats.poison.0 += 1;
+    }
+
+    /// This seed's deterministic faults, when their round comes: the poison message, a
+    /// corrupted state, a malformed item past the client.
+    async fn inject(&mut self) {
+        let round = self.round;
+        if let Some((_, a)) = self.poison.filter(|(at, _)| *at == round) {
+            let actor = self.world.clients().client::<Log>(self.name(a)).unwrap();
+            while actor
+                .poison()
+                .idempotency_key("poison")
+                .send()
+                .await
+                .is_err()
+            {}
+            self.stats.poison.0 += 1;
+        }
+        if let Some((_, a)) = self.corrupt.filter(|(at, _)| round >= *at) {
+            let now = self.world.rig.clock.now_millis();
+            let address = log_address(self.id(a));
+            if let Some(original) = corrupt_state(&self.world.store().inner, &address, now).await {
+                self.repairs.insert(self.name(a), original);
+                self.corrupt = None;
             }
         }
-        if let Some((at, a)) = corrupt {
-            if round >= at {
-                let address = log_address(actor_id(a));
-                if let Some(original) =
-                    corrupt_state(&store.inner, &address, clock.now_millis()).await
-                {
-                    repairs.insert(actor_name(a), original);
-                    corrupt = None;
-                }
-            }
+        if let Some((_, a)) = self.malformed.filter(|(at, _)| *at == round) {
+            let item = MailboxItem {
+                id: mqless::MessageId::generate(self.world.rig.clock.now_millis(), None),
+                envelope: vec![0xc1, 0x00],
+            };
+            let address = log_address(self.id(a));
+            self.world
+                .store()
+                .inner
+                .enqueue(&address, &item)
+                .await
+                .unwrap();
+            self.world.touch(address);
+            self.stats.malformed.0 += 1;
         }
-        if let Some((at, a)) = malformed {
-            if at == round {
-                let item = MailboxItem {
-                    id: mqless::MessageId::generate(clock.now_millis(), None),
-                    envelope: vec![0xc1, 0x00],
-                };
-                store
-                    .inner
-                    .enqueue(&log_address(actor_id(a)), &item)
-                    .await
-                    .unwrap();
-                stats.malformed.0 += 1;
-            }
+    }
+
+    /// Every delivered wake-up runs a drain (duplicates too) on a random host, and a few
+    /// rogue drains race them; one in eight is killed after a few polls.
+    async fn drain_round(&mut self) {
+        let woken = self.world.take_woken();
+        let mut rogues = Vec::new();
+        for _ in 0..self.world.rng.below(3) {
+            let a = self.world.rng.below(self.actors());
+            rogues.push(log_address(self.id(a)));
         }
-        // A zombie paused last round resumes now, alone, after another owner took its
-        // actor over and after this round's sends: whatever it does must be fenced.
-        if let Some(zombie) = zombie.take() {
-            zombie.finish(params.hang_timeout, &mut stats).await;
-        }
-        // Every delivered nudge runs a drain (duplicates too), and a few rogue drains
-        // race them; some drains are killed mid-way.
         let mut targets = Vec::new();
-        let woken = recorder.take_nudges().into_iter().map(|a| a.id().clone());
-        let rogues = (0..rng.below(3)).map(|_| actor_id(rng.below(params.actors.into())));
-        for id in woken
-            .collect::<Vec<_>>()
-            .into_iter()
-            .chain(rogues.collect::<Vec<_>>())
-        {
-            let host = hosts[rng.below(2) as usize].clone();
-            let crash_at = (rng.below(8) == 0).then(|| rng.below(4));
-            targets.push((host, id, crash_at));
+        for address in woken.into_iter().chain(rogues) {
+            let host = self.world.rng.below(2) as usize;
+            let kill_after = (self.world.rng.below(8) == 0).then(|| self.world.rng.below(4));
+            targets.push((host, address, kill_after));
         }
-        race_drains(targets, params.hang_timeout, &mut stats).await;
-        // Sometimes an owner stops at a protocol step, past its lease, while another
-        // owner acquires, commits and cleans up: a zombie, resumed next round.
-        if rng.below(3) == 0 {
-            let id = actor_id(rng.below(params.actors.into()));
-            let point = ZOMBIE_POINTS[rng.below(4) as usize];
-            let skip = rng.below(2) as u32;
-            zombie = Zombie::start(store, clock, &hosts, id, point, skip, params, &mut stats).await;
-        }
-        if rng.below(4) == 0 {
-            nudges.deliver_delayed().await;
-        }
-        // Sometimes time passes beyond the lease: crashed owners' leases expire.
-        if rng.below(3) == 0 {
-            clock.advance(LEASE + Duration::from_millis(1));
-        }
-        round += 1;
+        race_drains(&mut self.world, targets, &mut self.stats).await;
     }
 
-    if let Some(zombie) = zombie.take() {
-        zombie.finish(params.hang_timeout, &mut stats).await;
-    }
-    // The faults stop. Nudges still in flight are lost: only the audit can find the
-    // actors with messages left (the sweep finds scheduled ones and marked ones). Dead letters of ordinary messages (dead-lettered
-    // because owners stalled on them three times in a row) are redriven.
-    store.stop_random_faults();
-    store.refuse_states_over(None);
-    nudges.stop_random_faults();
-    stats.store = store.injected();
-    stats.nudges = nudges.injected();
-    recorder.take_nudges();
-    // Every ask's timeout comes due, so each ask ends answered.
-    clock.advance(asks::LONGEST_TIMEOUT);
-    let mut poison_dead = false;
-    let mut redriven_keys = BTreeSet::new();
-    let mut redriven = false;
-    for sweep in 0.. {
-        assert!(
-            sweep < 60,
-            "seed {seed}: the sweeps never emptied the mailboxes"
-        );
-        clock.advance(LEASE + Duration::from_millis(1));
-        if redriven {
-            // A redriven ask waits for its answer up to its timeout.
-            clock.advance(asks::LONGEST_TIMEOUT);
-        }
-        // The sweeper runs on a host's clock, not a skewed client's: a client behind
-        // by minutes would see scheduled messages as not due yet.
-        let report = runtimes[1].sweep().await.unwrap();
-        assert!(report.failed.is_empty(), "seed {seed}: {report:?}");
-        stats.swept += report.pending.len() as u64;
-        // A corrupted actor that got no message since is drained too: it must end up
-        // quarantined like the others.
-        let targets = recorder
-            .take_nudges()
-            .into_iter()
-            .map(|a| a.id().clone())
-            .chain(
-                repairs
-                    .keys()
-                    .map(|name| ActorId::new(name.as_str()).unwrap()),
-            )
-            .map(|id| (hosts[0].clone(), id, None))
-            .collect::<Vec<_>>();
-        race_drains(targets, params.hang_timeout, &mut stats).await;
-        redriven = false;
-        for quarantined in clients.quarantined::<Log>().await.unwrap() {
-            let name = quarantined.id.as_str();
-            if !(0..u64::from(params.actors)).any(|a| actor_name(a) == name) {
-                continue; // another seed's actor on a shared table
+    /// The faults stop; sweeps, drains and the audit bring every message home. Wake-ups
+    /// still in flight are lost (only the audit finds what they left); every ask's
+    /// timeout comes due; corrupted actors are found quarantined and repaired through
+    /// the API; dead letters are settled by what they hold.
+    async fn recover(&mut self) {
+        self.world.store().refuse_states_over(None);
+        self.world.take_woken();
+        self.world.rig.clock.advance(asks::LONGEST_TIMEOUT);
+        let seed = self.seed;
+        let names: Vec<String> = (0..self.actors()).map(|a| self.name(a)).collect();
+        let letters = RefCell::new(Letters::default());
+        let redriven = Cell::new(false);
+        let repairs = &mut self.repairs;
+        let mut quarantined = 0;
+        let fate = |address: &Address, letter: &DeadLetter| {
+            let fate = letters.borrow_mut().fate(&names, address, letter)?;
+            redriven.set(redriven.get() || fate == LetterFate::Redrive);
+            Ok(fate)
+        };
+        let repair = async |world: &mut FaultWorld<S>| {
+            if redriven.replace(false) {
+                // A redriven ask waits for its answer up to its timeout.
+                world.rig.clock.advance(asks::LONGEST_TIMEOUT);
             }
-            let original = repairs.remove(name).unwrap_or_else(|| {
-                panic!(
-                    "seed {seed}: {name} quarantined for no injected cause: {}",
-                    quarantined.reason
-                )
-            });
-            assert!(
-                quarantined.reason.contains("does not decode"),
-                "seed {seed}: {}",
-                quarantined.reason
-            );
-            let quarantine = clients.quarantine::<Log>(name).unwrap();
-            quarantine.replace_state(&original).await.unwrap();
-            stats.quarantined += 1;
-            redriven = true;
-        }
-        for a in 0..u64::from(params.actors) {
-            let letters = clients.dead_letters::<Log>(actor_name(a)).unwrap();
-            for letter in letters.list().await.unwrap() {
-                match letter.message::<Log>() {
-                    Err(_) => {
-                        assert!(
-                            letter.error.contains("undecodable"),
-                            "seed {seed}: {}",
-                            letter.error
-                        );
-                        discard(&letters, letter.id).await;
-                        stats.malformed.1 += 1;
-                    }
-                    Ok(LogMessage::Poison {}) => {
-                        discard(&letters, letter.id).await;
-                        poison_dead = true;
-                    }
-                    Ok(
-                        LogMessage::Ask { .. }
-                        | LogMessage::Echo { .. }
-                        | LogMessage::Answered { .. },
-                    ) => {
-                        // Each is answered once whatever runs when: an echo dead-lettered
-                        // answered `DeadLettered`; a stalled reply left its ask open for
-                        // the timeout; redriven, a reply to a settled ask is dropped.
-                        letters.redrive(letter.id).await.unwrap();
-                        if letter.error.contains("commit was refused") {
-                            stats.refused_redriven += 1;
-                        } else {
-                            stats.asks.redriven += 1;
-                        }
-                        redriven = true;
-                    }
-                    Ok(LogMessage::Record { sender, seq, .. }) => {
-                        letters.redrive(letter.id).await.unwrap();
-                        redriven_keys.insert((sender, seq));
-                        // Its relay goes out when it finally runs: late too.
-                        redriven_keys.insert((relayed_sender(sender, a), seq));
-                        if letter.error.contains("commit was refused") {
-                            stats.refused_redriven += 1;
-                        } else {
-                            stats.redriven += 1;
-                        }
-                        redriven = true;
-                    }
+            // A corrupted actor that got no message since is drained too: it must end up
+            // quarantined like the others.
+            let targets = repairs
+                .keys()
+                .map(|name| DrainTarget {
+                    host: 0,
+                    address: log_address(ActorId::new(name.as_str()).unwrap()),
+                    kill_after: None,
+                })
+                .collect();
+            world.race(targets).await;
+            repair_quarantined(world, &names, repairs, &mut quarantined).await
+        };
+        self.world
+            .recover(fate, repair)
+            .await
+            .unwrap_or_else(|reason| panic!("seed {seed}: {reason}"));
+        self.world.take_woken();
+        self.redriven_keys = letters.into_inner().add_to(&mut self.stats);
+        self.stats.quarantined += quarantined;
+        let report = self.world.report();
+        (self.stats.store, self.stats.nudges) = (report.store_faults, report.nudge_faults);
+        self.stats.swept += report.audited;
+    }
+
+    /// Each acknowledged message applied exactly once, each sender's messages to one
+    /// actor in the order sent (a redriven message runs when redriven, as documented);
+    /// the poison dead-lettered, corrupted actors repaired, malformed items
+    /// dead-lettered, scheduled messages never early, every mailbox empty.
+    async fn check(&mut self) {
+        let (seed, actors) = (self.seed, self.actors());
+        self.stats.poison_runs =
+            (0..actors).map(|a| poison_runs(&self.name(a))).sum::<u64>() - self.poison_runs_before;
+        assert_eq!(
+            self.poison.is_some(),
+            self.stats.poison.1 > 0,
+            "seed {seed}: the poison message ends in the dead letters"
+        );
+        assert!(
+            self.repairs.is_empty(),
+            "seed {seed}: corrupted actors never quarantined: {:?}",
+            self.repairs
+        );
+        assert_eq!(
+            self.stats.malformed.0, self.stats.malformed.1,
+            "seed {seed}: a malformed item was not dead-lettered"
+        );
+        let applied = self.applied().await;
+        for sender in 0..self.params.senders {
+            for seq in 0..self.params.messages {
+                let a = u64::from((sender + seq) % self.params.actors);
+                let relayed = seq
+                    .is_multiple_of(3)
+                    .then(|| (relayed_sender(sender, a), seq));
+                for key in std::iter::once((sender, seq)).chain(relayed) {
+                    self.stats.acknowledged += 1;
+                    self.stats.relayed += u64::from(key.0 >= RELAYED);
+                    self.stats
+                        .count_applied(applied.get(&key).copied().unwrap_or(0));
                 }
             }
         }
-        if report.pending.is_empty() && !redriven {
-            // Nudges lost where nobody saw them fail (those in flight when the faults
-            // stopped, dropped ones, crashed drains') are not in the due index: the
-            // audit finds what they left, and the next round drains it.
-            let audit = runtimes[1].audit().await.unwrap();
-            if audit.pending.is_empty() {
-                break;
-            }
-            stats.swept += audit.pending.len() as u64;
+        for key in &self.scheduled {
+            self.stats.acknowledged += 1;
+            self.stats.scheduled += 1;
+            self.stats
+                .count_applied(applied.get(key).copied().unwrap_or(0));
         }
-    }
-    recorder.take_nudges();
-    stats.poison.1 += u64::from(poison_dead);
-    stats.poison_runs = (0..u64::from(params.actors))
-        .map(|a| poison_runs(&actor_name(a)))
-        .sum::<u64>()
-        - poison_runs_before;
-    assert_eq!(
-        poison.is_some(),
-        poison_dead,
-        "seed {seed}: the poison message ends in the dead letters"
-    );
-    assert!(
-        repairs.is_empty(),
-        "seed {seed}: corrupted actors never quarantined: {repairs:?}"
-    );
-    assert_eq!(
-        stats.malformed.0, stats.malformed.1,
-        "seed {seed}: a malformed item was not dead-lettered"
-    );
-
-    // Each acknowledged message applied exactly once, each sender's messages to one
-    // actor in the order sent (a redriven message runs when redriven, as documented).
-    let mut applied = BTreeMap::<(u32, u32), u64>::new();
-    for a in 0..u64::from(params.actors) {
-        let log = clients
-            .state::<Log>(actor_name(a))
-            .await
-            .unwrap()
-            .unwrap_or_default();
-        stats.asks.add_answers(&log.answers);
-        let mut last = BTreeMap::<u32, u32>::new();
-        for &(sender, seq) in &log.history {
-            *applied.entry((sender, seq)).or_default() += 1;
-            if redriven_keys.contains(&(sender, seq)) || sender == SCHEDULED || asks::is_ask(sender)
-            {
-                continue;
-            }
-            if last.get(&sender).is_some_and(|l| *l >= seq) {
-                stats.out_of_order += 1;
-            }
-            last.insert(sender, seq);
-        }
-    }
-    for sender in 0..params.senders {
-        for seq in 0..params.messages {
-            let a = u64::from((sender + seq) % params.actors);
-            let relayed = seq
-                .is_multiple_of(3)
-                .then(|| (relayed_sender(sender, a), seq));
-            for key in std::iter::once((sender, seq)).chain(relayed) {
-                stats.acknowledged += 1;
-                stats.relayed += u64::from(key.0 >= RELAYED);
-                stats.count_applied(applied.get(&key).copied().unwrap_or(0));
-            }
-        }
-    }
-    for &key in &scheduled {
-        stats.acknowledged += 1;
-        stats.scheduled += 1;
-        stats.count_applied(applied.get(&key).copied().unwrap_or(0));
-    }
-    asks::check(&asked, &applied, &mut stats);
-    stats.early = early_runs() - early_before;
-    assert_eq!(
-        stats.early, 0,
-        "seed {seed}: scheduled messages ran before their time"
-    );
-    assert_eq!(
-        (stats.lost, stats.duplicated, stats.out_of_order),
-        (0, 0, 0),
-        "seed {seed}: lost, duplicated, out of order; redriven {redriven_keys:?}"
-    );
-    for a in 0..u64::from(params.actors) {
-        let address = mqless::id::Address::new(
-            mqless::id::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
-            actor_id(a),
+        asks::check(&self.asked, &applied, &mut self.stats);
+        self.stats.early = early_runs() - self.early_before;
+        assert_eq!(
+            self.stats.early, 0,
+            "seed {seed}: scheduled messages ran before their time"
         );
-        assert!(
-            store
+        let stats = &self.stats;
+        assert_eq!(
+            (stats.lost, stats.duplicated, stats.out_of_order),
+            (0, 0, 0),
+            "seed {seed}: lost, duplicated, out of order; redriven {:?}",
+            self.redriven_keys
+        );
+        for a in 0..actors {
+            let address = log_address(self.id(a));
+            let left = self
+                .world
+                .store()
                 .inner
                 .read_mailbox(&address, 1)
                 .await
-                .unwrap()
-                .is_empty(),
-            "seed {seed}: messages left queued in {address}"
-        );
+                .unwrap();
+            assert!(
+                left.is_empty(),
+                "seed {seed}: messages left queued in {address}"
+            );
+        }
     }
-    stats
+
+    /// How many times each `(sender, seq)` was applied, over every actor's history;
+    /// counts a sender's messages applied out of order.
+    async fn applied(&mut self) -> BTreeMap<(u32, u32), u64> {
+        let mut applied = BTreeMap::<(u32, u32), u64>::new();
+        for a in 0..self.actors() {
+            let log = self
+                .world
+                .clients()
+                .state::<Log>(self.name(a))
+                .await
+                .unwrap()
+                .unwrap_or_default();
+            self.stats.asks.add_answers(&log.answers);
+            let mut last = BTreeMap::<u32, u32>::new();
+            for &(sender, seq) in &log.history {
+                *applied.entry((sender, seq)).or_default() += 1;
+                if self.redriven_keys.contains(&(sender, seq))
+                    || sender == SCHEDULED
+                    || asks::is_ask(sender)
+                {
+                    continue;
+                }
+                if last.get(&sender).is_some_and(|l| *l >= seq) {
+                    self.stats.out_of_order += 1;
+                }
+                last.insert(sender, seq);
+            }
+        }
+        applied
+    }
+}
+
+/// Repairs this seed's quarantined actors with the states they held before their
+/// corruption; whether any was. An actor quarantined for another reason fails the seed.
+async fn repair_quarantined<S: Store>(
+    world: &mut FaultWorld<S>,
+    names: &[String],
+    repairs: &mut BTreeMap<String, Log>,
+    quarantined: &mut u64,
+) -> Result<bool, String> {
+    let mut repaired = false;
+    for found in world
+        .clients()
+        .quarantined::<Log>()
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        let name = found.id.as_str();
+        if !names.iter().any(|n| n == name) {
+            continue; // another seed's actor on a shared table
+        }
+        let original = repairs
+            .remove(name)
+            .ok_or_else(|| format!("{name} quarantined for no injected cause: {}", found.reason))?;
+        if !found.reason.contains("does not decode") {
+            return Err(format!("{name} quarantined: {}", found.reason));
+        }
+        let quarantine = world
+            .clients()
+            .quarantine::<Log>(name)
+            .map_err(|e| e.to_string())?;
+        quarantine
+            .replace_state(&original)
+            .await
+            .map_err(|e| e.to_string())?;
+        *quarantined += 1;
+        repaired = true;
+    }
+    Ok(repaired)
+}
+
+/// What recovery did with the dead letters, by what they held.
+#[derive(Default)]
+struct Letters {
+    redriven_keys: BTreeSet<(u32, u32)>,
+    poison_dead: bool,
+    malformed: u64,
+    redriven: u64,
+    refused_redriven: u64,
+    asks_redriven: u64,
+}
+
+impl Letters {
+    /// The fate of a dead letter of actor `address` (one of `names`): an undecodable
+    /// one (the malformed item) and the poison message are discarded; anything else was
+    /// dead-lettered because owners stalled on it or its commit was refused for size,
+    /// and is redriven (each ask is still answered once, whatever runs when).
+    fn fate(
+        &mut self,
+        names: &[String],
+        address: &Address,
+        letter: &DeadLetter,
+    ) -> Result<LetterFate, String> {
+        let Some(a) = names.iter().position(|n| n == address.id().as_str()) else {
+            return Ok(LetterFate::Keep);
+        };
+        let refused = letter.error.contains("commit was refused");
+        match letter.message::<Log>() {
+            Err(_) if letter.error.contains("undecodable") => {
+                self.malformed += 1;
+                Ok(LetterFate::Discard)
+            }
+            Err(_) => Err(format!("an unexpected dead letter: {}", letter.error)),
+            Ok(LogMessage::Poison {}) => {
+                self.poison_dead = true;
+                Ok(LetterFate::Discard)
+            }
+            Ok(LogMessage::Ask { .. } | LogMessage::Echo { .. } | LogMessage::Answered { .. }) => {
+                if refused {
+                    self.refused_redriven += 1;
+                } else {
+                    self.asks_redriven += 1;
+                }
+                Ok(LetterFate::Redrive)
+            }
+            Ok(LogMessage::Record { sender, seq, .. }) => {
+                self.redriven_keys.insert((sender, seq));
+                // Its relay goes out when it finally runs: late too.
+                self.redriven_keys
+                    .insert((relayed_sender(sender, a as u64), seq));
+                if refused {
+                    self.refused_redriven += 1;
+                } else {
+                    self.redriven += 1;
+                }
+                Ok(LetterFate::Redrive)
+            }
+        }
+    }
+
+    /// Adds the counts to `stats`; the redriven messages' keys.
+    fn add_to(self, stats: &mut Stats) -> BTreeSet<(u32, u32)> {
+        stats.poison.1 += u64::from(self.poison_dead);
+        stats.malformed.1 += self.malformed;
+        stats.redriven += self.redriven;
+        stats.refused_redriven += self.refused_redriven;
+        stats.asks.redriven += self.asks_redriven;
+        self.redriven_keys
+    }
 }
