@@ -114,124 +114,104 @@ pub fn scan(bytes: &[u8], what: &'static str, max_depth: usize) -> Result<(), Co
             .ok_or_else(|| malformed(pos, "unexpected end of input"))?;
         let start = pos;
         pos += 1;
-        // (bytes of payload to skip, elements of a container)
-        let (skip, elements): (u64, Option<u64>) = match marker {
-            0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => (0, None),
-            0x80..=0x8f => (0, Some(2 * u64::from(marker & 0x0f))),
-            0x90..=0x9f => (0, Some(u64::from(marker & 0x0f))),
-            0xa0..=0xbf => (u64::from(marker & 0x1f), None),
-            0xc1 => return Err(malformed(start, "reserved marker 0xc1")),
-            0xc4 | 0xd9 => (
-                read_len(bytes, &mut pos, 1).ok_or_else(|| malformed(start, "truncated length"))?,
-                None,
-            ),
-            0xc5 | 0xda => (
-                read_len(bytes, &mut pos, 2).ok_or_else(|| malformed(start, "truncated length"))?,
-                None,
-            ),
-            0xc6 | 0xdb => (
-                read_len(bytes, &mut pos, 4).ok_or_else(|| malformed(start, "truncated length"))?,
-                None,
-            ),
-            0xc7 => (
-                read_len(bytes, &mut pos, 1).ok_or_else(|| malformed(start, "truncated length"))?
-                    + 1,
-                None,
-            ),
-            0xc8 => (
-                read_len(bytes, &mut pos, 2).ok_or_else(|| malformed(start, "truncated length"))?
-                    + 1,
-                None,
-            ),
-            0xc9 => (
-                read_len(bytes, &mut pos, 4).ok_or_else(|| malformed(start, "truncated length"))?
-                    + 1,
-                None,
-            ),
-            0xca | 0xce | 0xd2 => (4, None),
-            0xcb | 0xcf | 0xd3 => (8, None),
-            0xcc | 0xd0 => (1, None),
-            0xcd | 0xd1 => (2, None),
-            0xd4 => (2, None),
-            0xd5 => (3, None),
-            0xd6 => (5, None),
-            0xd7 => (9, None),
-            0xd8 => (17, None),
-            0xdc => (
-                0,
-                Some(
-                    read_len(bytes, &mut pos, 2)
-                        .ok_or_else(|| malformed(start, "truncated length"))?,
-                ),
-            ),
-            0xdd => (
-                0,
-                Some(
-                    read_len(bytes, &mut pos, 4)
-                        .ok_or_else(|| malformed(start, "truncated length"))?,
-                ),
-            ),
-            0xde => (
-                0,
-                Some(
-                    2 * read_len(bytes, &mut pos, 2)
-                        .ok_or_else(|| malformed(start, "truncated length"))?,
-                ),
-            ),
-            0xdf => (
-                0,
-                Some(
-                    2 * read_len(bytes, &mut pos, 4)
-                        .ok_or_else(|| malformed(start, "truncated length"))?,
-                ),
-            ),
-        };
+        let Header { skip, elements } =
+            header(marker, bytes, &mut pos).map_err(|why| malformed(start, why))?;
         let remaining = (bytes.len() - pos) as u64;
         if skip > remaining {
             return Err(malformed(start, "length prefix runs past the end of input"));
         }
         pos += usize::try_from(skip).map_err(|_| malformed(start, "length prefix too large"))?;
-        match elements {
-            Some(n) if n > 0 => {
-                // Every element takes at least one byte: a larger count is a lie that would
-                // make a decoder reserve memory for nothing.
-                if n > (bytes.len() - pos) as u64 {
-                    return Err(malformed(
-                        start,
-                        "container length exceeds the remaining input",
-                    ));
-                }
-                if open.len() >= max_depth {
-                    return Err(CodecError::TooDeep {
-                        what,
-                        limit: max_depth,
-                    });
-                }
-                open.push(n);
-                continue;
+        if let Some(n) = elements.filter(|n| *n > 0) {
+            // Every element takes at least one byte: a larger count is a lie that would
+            // make a decoder reserve memory for nothing.
+            if n > (bytes.len() - pos) as u64 {
+                return Err(malformed(
+                    start,
+                    "container length exceeds the remaining input",
+                ));
             }
-            _ => {}
+            if open.len() >= max_depth {
+                return Err(CodecError::TooDeep {
+                    what,
+                    limit: max_depth,
+                });
+            }
+            open.push(n);
+            continue;
         }
         // A complete value: count it against the enclosing containers.
-        loop {
-            match open.last_mut() {
-                None => {
-                    return if pos == bytes.len() {
-                        Ok(())
-                    } else {
-                        Err(malformed(pos, "trailing bytes after the value"))
-                    };
-                }
-                Some(left) => {
-                    *left -= 1;
-                    if *left > 0 {
-                        break;
-                    }
-                    open.pop();
-                }
-            }
+        if close_value(&mut open) {
+            return if pos == bytes.len() {
+                Ok(())
+            } else {
+                Err(malformed(pos, "trailing bytes after the value"))
+            };
         }
     }
+}
+
+/// What follows a value's marker: payload bytes to skip, or a container's elements.
+struct Header {
+    skip: u64,
+    elements: Option<u64>,
+}
+
+/// The header of the value whose marker was just read; `pos` moves past its length
+/// bytes. The error says what is wrong.
+fn header(marker: u8, bytes: &[u8], pos: &mut usize) -> Result<Header, &'static str> {
+    let mut len = |width| read_len(bytes, pos, width).ok_or("truncated length");
+    let payload = |skip| {
+        Ok(Header {
+            skip,
+            elements: None,
+        })
+    };
+    let container = |n| {
+        Ok(Header {
+            skip: 0,
+            elements: Some(n),
+        })
+    };
+    match marker {
+        0x00..=0x7f | 0xc0 | 0xc2 | 0xc3 | 0xe0..=0xff => payload(0),
+        0x80..=0x8f => container(2 * u64::from(marker & 0x0f)),
+        0x90..=0x9f => container(u64::from(marker & 0x0f)),
+        0xa0..=0xbf => payload(u64::from(marker & 0x1f)),
+        0xc1 => Err("reserved marker 0xc1"),
+        // bin and str with a 1-, 2- or 4-byte length.
+        0xc4 | 0xd9 => payload(len(1)?),
+        0xc5 | 0xda => payload(len(2)?),
+        0xc6 | 0xdb => payload(len(4)?),
+        // ext: the type byte follows the length.
+        0xc7 => payload(len(1)? + 1),
+        0xc8 => payload(len(2)? + 1),
+        0xc9 => payload(len(4)? + 1),
+        0xcc | 0xd0 => payload(1),
+        0xcd | 0xd1 | 0xd4 => payload(2),
+        0xd5 => payload(3),
+        0xca | 0xce | 0xd2 => payload(4),
+        0xd6 => payload(5),
+        0xcb | 0xcf | 0xd3 => payload(8),
+        0xd7 => payload(9),
+        0xd8 => payload(17),
+        0xdc => container(len(2)?),
+        0xdd => container(len(4)?),
+        0xde => container(2 * len(2)?),
+        0xdf => container(2 * len(4)?),
+    }
+}
+
+/// Counts a complete value against the open containers, closing those it completes;
+/// whether the top-level value is complete.
+fn close_value(open: &mut Vec<u64>) -> bool {
+    while let Some(left) = open.last_mut() {
+        *left -= 1;
+        if *left > 0 {
+            return false;
+        }
+        open.pop();
+    }
+    true
 }
 
 fn read_len(bytes: &[u8], pos: &mut usize, width: usize) -> Option<u64> {

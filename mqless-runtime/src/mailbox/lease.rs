@@ -230,28 +230,9 @@ impl<'h, A: Actor> Lease<'h, A> {
                 Ok(true) => filled.tally.add_to(report),
                 Ok(false) => return Ok(LeaseEnd::Fenced),
                 Err(error) => {
-                    let Some(refusal) = refused_for_size(&error) else {
-                        return Err(error);
-                    };
-                    // The same batch would be refused forever: roll it back, and retry
-                    // its messages one at a time; the one that cannot commit even alone
-                    // is dead-lettered, and a record that cannot commit without any
-                    // message quarantines the actor.
-                    let refusal = refusal.message.clone();
-                    report.refused_commits += 1;
-                    tracing::warn!(actor = %self.address, %refusal, "a commit was refused for its size; retrying one message at a time");
-                    self.roll_back_batch().await?;
-                    match (filled.taken, filled.head) {
-                        (1, Some(head)) => {
-                            if let Some(end) = self.refuse(&items, &head, &refusal, report).await? {
-                                return Ok(end);
-                            }
-                        }
-                        (0, _) | (_, None) => {
-                            let reason = unfit(&refusal);
-                            return self.host.quarantine(self.address, self.epoch, reason).await;
-                        }
-                        _ => self.batch_size = 1,
+                    let (taken, head) = (filled.taken, filled.head.as_ref());
+                    if let Some(end) = self.refused(error, taken, head, &items, report).await? {
+                        return Ok(end);
                     }
                     continue;
                 }
@@ -260,6 +241,43 @@ impl<'h, A: Actor> Lease<'h, A> {
                 Stop::Deadline => return Ok(LeaseEnd::Deadline),
                 Stop::ReadAll | Stop::Waiting => return Ok(LeaseEnd::Released),
                 Stop::Full => {}
+            }
+        }
+    }
+
+    /// A commit of a batch of `taken` messages (`head` first) failed with `error`. If
+    /// it was refused for its size, the same batch would be refused forever: it is
+    /// rolled back and its messages retried one at a time; the one that cannot commit
+    /// even alone is dead-lettered, and a record that cannot commit without any message
+    /// quarantines the actor. `Some` ends the lease; `None` goes on with the next batch.
+    async fn refused(
+        &mut self,
+        error: Error,
+        taken: usize,
+        head: Option<&MailboxItem>,
+        items: &[MailboxItem],
+        report: &mut DrainReport,
+    ) -> Result<Option<LeaseEnd>, Error> {
+        let Some(refusal) = refused_for_size(&error) else {
+            return Err(error);
+        };
+        let refusal = refusal.message.clone();
+        report.refused_commits += 1;
+        tracing::warn!(actor = %self.address, %refusal, "a commit was refused for its size; retrying one message at a time");
+        self.roll_back_batch().await?;
+        match (taken, head) {
+            (1, Some(head)) => self.refuse(items, head, &refusal, report).await,
+            (0, _) | (_, None) => {
+                let reason = unfit(&refusal);
+                let end = self
+                    .host
+                    .quarantine(self.address, self.epoch, reason)
+                    .await?;
+                Ok(Some(end))
+            }
+            _ => {
+                self.batch_size = 1;
+                Ok(None)
             }
         }
     }

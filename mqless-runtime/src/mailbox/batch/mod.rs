@@ -320,52 +320,12 @@ impl<'l, A: Actor> Batch<'l, A> {
                 .as_deref()
                 .and_then(|from| Address::parse(from).ok());
             let wants_reply = envelope.ask || envelope.reply_to.is_some();
-            let (result, taken) = self.call(id, wants_reply, sender, message).await;
-            let HandlerEffects {
-                sent,
-                last_sent,
-                cancelled_reminders,
-                cancelled_scheduled,
-                continued,
-                awaiting,
-                stopped,
-            } = taken;
+            let (result, effects) = self.call(id, wants_reply, sender, message).await;
             match result {
                 Ok(Ok(Outcome::Ok(reply))) => {
-                    if let Err(error) = self.keep(read_only, &sent, awaiting.len())? {
-                        return gave_up(error);
-                    }
-                    self.next.awaiting.extend(awaiting);
-                    self.register_own_reminders(&sent);
-                    self.outgoing_bytes += transaction_bytes(&sent);
-                    self.outgoing.extend(sent);
-                    self.next.last_sent = last_sent;
-                    let now = self.host.clock.now_millis();
-                    for name in &cancelled_reminders {
-                        self.cancel_reminder(name, now);
-                    }
-                    for which in &cancelled_scheduled {
-                        self.cancel_scheduled(which).await?;
-                    }
-                    if stopped {
-                        let names: Vec<String> = self.next.reminders.keys().cloned().collect();
-                        for name in &names {
-                            self.cancel_reminder(name, now);
-                        }
-                        // Its asks die with it: their timeouts are deleted, and their
-                        // replies, finding no open ask, are dropped.
-                        let timeouts = self.next.abandon_asks();
-                        self.next.consumed.extend(timeouts);
-                        self.working.stop(&limits)?;
-                    } else if !read_only {
-                        self.working.stopped = false;
-                    }
-                    self.tally.processed += 1;
-                    let ran = self.consumed(id, envelope, ReplyRecord::Ok(reply))?;
-                    if let Some(body) = continued {
-                        self.continue_message(id, envelope, body)?;
-                    }
-                    return Ok(ran);
+                    return self
+                        .applied(id, envelope, read_only, effects, reply, attempts)
+                        .await;
                 }
                 Ok(Ok(Outcome::Err {
                     encoded,
@@ -409,6 +369,64 @@ impl<'l, A: Actor> Batch<'l, A> {
 }
 
 impl<A: Actor> Batch<'_, A> {
+    /// The method of message `id` returned `reply`: keeps what it did (its sends,
+    /// cancels, a stop, the message's continuation) unless that cannot commit, in
+    /// which case the message gives up after `attempts`.
+    async fn applied(
+        &mut self,
+        id: MessageId,
+        envelope: &Envelope,
+        read_only: bool,
+        effects: HandlerEffects,
+        reply: Vec<u8>,
+        attempts: u32,
+    ) -> Result<Ran, Error> {
+        let limits = self.host.config.limits;
+        let HandlerEffects {
+            sent,
+            last_sent,
+            cancelled_reminders,
+            cancelled_scheduled,
+            continued,
+            awaiting,
+            stopped,
+        } = effects;
+        if let Err(error) = self.keep(read_only, &sent, awaiting.len())? {
+            return Ok(Ran::GaveUp { error, attempts });
+        }
+        self.next.awaiting.extend(awaiting);
+        self.register_own_reminders(&sent);
+        self.outgoing_bytes += transaction_bytes(&sent);
+        self.outgoing.extend(sent);
+        self.next.last_sent = last_sent;
+        let now = self.host.clock.now_millis();
+        for name in &cancelled_reminders {
+            self.cancel_reminder(name, now);
+        }
+        for which in &cancelled_scheduled {
+            self.cancel_scheduled(which).await?;
+        }
+        if stopped {
+            let names: Vec<String> = self.next.reminders.keys().cloned().collect();
+            for name in &names {
+                self.cancel_reminder(name, now);
+            }
+            // Its asks die with it: their timeouts are deleted, and their replies,
+            // finding no open ask, are dropped.
+            let timeouts = self.next.abandon_asks();
+            self.next.consumed.extend(timeouts);
+            self.working.stop(&limits)?;
+        } else if !read_only {
+            self.working.stopped = false;
+        }
+        self.tally.processed += 1;
+        let ran = self.consumed(id, envelope, ReplyRecord::Ok(reply))?;
+        if let Some(body) = continued {
+            self.continue_message(id, envelope, body)?;
+        }
+        Ok(ran)
+    }
+
     /// Calls the method with a fresh context; returns what it did and what it sent.
     async fn call(
         &mut self,
