@@ -6,141 +6,26 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
 use mqless::clock::Clock;
 use mqless::id::Address;
 use mqless::mailbox::DrainConfig;
 use mqless::recovery::DeadLetter;
-use mqless::store::{Commit, CommitOutcome, MailboxItem, Store};
+use mqless::store::{MailboxItem, Store};
 use mqless::testing::{DrainTarget, FaultWorld, LetterFate, Rng};
-use mqless::{ActorId, Context};
-use serde::{Deserialize, Serialize};
-
-use crate::InFlight;
+use mqless::ActorId;
 
 mod asks;
 mod drains;
+mod faults;
+mod log;
 mod stats;
 use drains::{race_drains, Zombie, ZOMBIE_POINTS};
+use faults::{corrupt_state, repair_quarantined, Letters};
+pub use log::{early_runs, overlaps, poison_runs, Log, LogMessage};
+use log::{log_address, relayed_sender, RELAYED, SCHEDULED};
 pub use stats::Stats;
-
-static IN_FLIGHT: LazyLock<InFlight> = LazyLock::new(InFlight::default);
-/// Scheduled messages that ran before their time (must stay 0), in this process.
-static EARLY: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Scheduled messages that ran before their time in this process so far.
-#[must_use]
-pub fn early_runs() -> u64 {
-    EARLY.load(std::sync::atomic::Ordering::SeqCst)
-}
-/// Times the poison message started, per actor id (tests run side by side).
-static POISON_RUNS: LazyLock<Mutex<BTreeMap<String, u64>>> = LazyLock::new(Mutex::default);
-
-/// How many times a poison message started running on actor `id`.
-pub fn poison_runs(id: &str) -> u64 {
-    POISON_RUNS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get(id)
-        .copied()
-        .unwrap_or(0)
-}
-
-/// Applies each sender's messages and keeps the order they came in.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Log {
-    /// `(sender, seq)` of each applied message, in the order applied.
-    pub history: Vec<(u32, u32)>,
-    /// How each of this actor's asks was answered, in the order answered.
-    pub answers: Vec<asks::Answer>,
-}
-
-#[mqless::actor]
-impl Log {
-    /// Applies message `seq` of `sender`, and with `relay = Some((actor, as_sender))`
-    /// sends message `seq` of `as_sender` on to that actor, committed with this one. A
-    /// scheduled message carries its time as `not_before`: running earlier is counted.
-    pub async fn record(
-        &mut self,
-        sender: u32,
-        seq: u32,
-        relay: Option<(String, u32)>,
-        not_before: Option<u64>,
-        ctx: &mut Context,
-    ) {
-        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
-        if not_before.is_some_and(|at| ctx.now_millis() < at) {
-            EARLY.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        // Give a racing drain of the same actor every chance to run meanwhile.
-        tokio::task::yield_now().await;
-        self.history.push((sender, seq));
-        if let Some((to, as_sender)) = relay {
-            let next = ctx.actor::<Log>(to).unwrap();
-            next.record(as_sender, seq, None, None)
-                .send()
-                .await
-                .unwrap();
-        }
-    }
-
-    /// Asks actor `peer` to echo `seq`, with the reply (or its timeout, after
-    /// `timeout_ms`) to `answered`: committed with this message.
-    pub async fn ask(&mut self, seq: u32, peer: String, timeout_ms: u64, ctx: &mut Context) {
-        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
-        tokio::task::yield_now().await;
-        let me = ctx.actor::<Log>(ctx.id().as_str()).unwrap();
-        ctx.actor::<Log>(peer)
-            .unwrap()
-            .echo(seq)
-            .reply_to(|reply| me.answered(seq, reply))
-            .timeout(Duration::from_millis(timeout_ms))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    /// Records and returns `seq`: the question of an ask.
-    pub async fn echo(&mut self, seq: u32, ctx: &Context) -> u32 {
-        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
-        tokio::task::yield_now().await;
-        self.history.push((asks::ASKED, seq));
-        seq
-    }
-
-    /// The answer to ask `seq`: its reply or its timeout.
-    pub async fn answered(&mut self, seq: u32, reply: mqless::reply::Reply<u32>, ctx: &Context) {
-        let _inside = IN_FLIGHT.guard(ctx.id().as_str());
-        tokio::task::yield_now().await;
-        self.history.push((asks::ANSWERED, seq));
-        self.answers.push(asks::Answer::of(seq, &reply));
-    }
-
-    /// A message that kills its process: it never returns, as when a handler aborts,
-    /// runs out of memory or runs into Lambda's timeout. Nothing can catch it.
-    pub async fn poison(&mut self, ctx: &Context) {
-        *POISON_RUNS
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(ctx.id().to_string())
-            .or_default() += 1;
-        std::future::pending::<()>().await;
-    }
-}
-
-/// Senders at or above this are actors relaying a message.
-const RELAYED: u32 = 1000;
-/// The sender of scheduled messages (`send_at`), whose order is their time's, not their
-/// sequence's.
-const SCHEDULED: u32 = 900;
-
-/// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
-/// (sender, actor) pair, as order is kept per sender and receiver.
-fn relayed_sender(sender: u32, a: u64) -> u32 {
-    RELAYED + sender * 16 + a as u32
-}
 
 /// Lease length in the scenario (the manual clock jumps past it).
 pub const LEASE: Duration = Duration::from_secs(10);
@@ -164,55 +49,6 @@ pub struct Params {
     /// suite; the optimistic variant keeps clients within seconds, or their messages
     /// would never be fresh enough for the optimistic path).
     pub client_skew_millis: u64,
-}
-
-/// Overlaps seen by all seeds of this process so far.
-#[must_use]
-pub fn overlaps() -> u64 {
-    IN_FLIGHT.overlaps()
-}
-
-/// The address of `Log` actor `id`.
-fn log_address(id: ActorId) -> mqless::id::Address {
-    mqless::id::Address::new(
-        mqless::id::ActorType::new(<Log as mqless::Actor>::TYPE_NAME).unwrap(),
-        id,
-    )
-}
-
-/// Overwrites the committed state of `address` with bytes that do not decode, under a
-/// lease of its own (so no owner commits meanwhile), keeping the bookkeeping; returns
-/// the state it replaced. `None` when a live owner holds the lease.
-async fn corrupt_state<S: Store>(
-    store: &S,
-    address: &mqless::id::Address,
-    now: u64,
-) -> Option<Log> {
-    let until = now + LEASE.as_millis() as u64;
-    let record = store
-        .acquire(address, now, until, 0xBAD)
-        .await
-        .unwrap()
-        .taken()?;
-    let original = match &record.state {
-        Some(bytes) => mqless::wire::decode(bytes, "state", usize::MAX, 64).unwrap(),
-        None => Log::default(),
-    };
-    let commit = Commit {
-        epoch: record.epoch,
-        expected_version: record.version,
-        state: vec![0xc1],
-        // An empty map: the bookkeeping's defaults.
-        meta: record.meta.unwrap_or_else(|| vec![0x80]),
-        lease_expires_at: 0,
-        outgoing: Vec::new(),
-        continued: None,
-        expires_at: None,
-        mark: None,
-    };
-    let outcome = store.commit(address, &commit).await.unwrap();
-    assert_eq!(outcome, CommitOutcome::Committed);
-    Some(original)
 }
 
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
@@ -659,114 +495,5 @@ impl<'p, S: Store> Run<'p, S> {
             }
         }
         applied
-    }
-}
-
-/// Repairs this seed's quarantined actors with the states they held before their
-/// corruption; whether any was. An actor quarantined for another reason fails the seed.
-async fn repair_quarantined<S: Store>(
-    world: &mut FaultWorld<S>,
-    names: &[String],
-    repairs: &mut BTreeMap<String, Log>,
-    quarantined: &mut u64,
-) -> Result<bool, String> {
-    let mut repaired = false;
-    for found in world
-        .clients()
-        .quarantined::<Log>()
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        let name = found.id.as_str();
-        if !names.iter().any(|n| n == name) {
-            continue; // another seed's actor on a shared table
-        }
-        let original = repairs
-            .remove(name)
-            .ok_or_else(|| format!("{name} quarantined for no injected cause: {}", found.reason))?;
-        if !found.reason.contains("does not decode") {
-            return Err(format!("{name} quarantined: {}", found.reason));
-        }
-        let quarantine = world
-            .clients()
-            .quarantine::<Log>(name)
-            .map_err(|e| e.to_string())?;
-        quarantine
-            .replace_state(&original)
-            .await
-            .map_err(|e| e.to_string())?;
-        *quarantined += 1;
-        repaired = true;
-    }
-    Ok(repaired)
-}
-
-/// What recovery did with the dead letters, by what they held.
-#[derive(Default)]
-struct Letters {
-    redriven_keys: BTreeSet<(u32, u32)>,
-    poison_dead: bool,
-    malformed: u64,
-    redriven: u64,
-    refused_redriven: u64,
-    asks_redriven: u64,
-}
-
-impl Letters {
-    /// The fate of a dead letter of actor `address` (one of `names`): an undecodable
-    /// one (the malformed item) and the poison message are discarded; anything else was
-    /// dead-lettered because owners stalled on it or its commit was refused for size,
-    /// and is redriven (each ask is still answered once, whatever runs when).
-    fn fate(
-        &mut self,
-        names: &[String],
-        address: &Address,
-        letter: &DeadLetter,
-    ) -> Result<LetterFate, String> {
-        let Some(a) = names.iter().position(|n| n == address.id().as_str()) else {
-            return Ok(LetterFate::Keep);
-        };
-        let refused = letter.error.contains("commit was refused");
-        match letter.message::<Log>() {
-            Err(_) if letter.error.contains("undecodable") => {
-                self.malformed += 1;
-                Ok(LetterFate::Discard)
-            }
-            Err(_) => Err(format!("an unexpected dead letter: {}", letter.error)),
-            Ok(LogMessage::Poison {}) => {
-                self.poison_dead = true;
-                Ok(LetterFate::Discard)
-            }
-            Ok(LogMessage::Ask { .. } | LogMessage::Echo { .. } | LogMessage::Answered { .. }) => {
-                if refused {
-                    self.refused_redriven += 1;
-                } else {
-                    self.asks_redriven += 1;
-                }
-                Ok(LetterFate::Redrive)
-            }
-            Ok(LogMessage::Record { sender, seq, .. }) => {
-                self.redriven_keys.insert((sender, seq));
-                // Its relay goes out when it finally runs: late too.
-                self.redriven_keys
-                    .insert((relayed_sender(sender, a as u64), seq));
-                if refused {
-                    self.refused_redriven += 1;
-                } else {
-                    self.redriven += 1;
-                }
-                Ok(LetterFate::Redrive)
-            }
-        }
-    }
-
-    /// Adds the counts to `stats`; the redriven messages' keys.
-    fn add_to(self, stats: &mut Stats) -> BTreeSet<(u32, u32)> {
-        stats.poison.1 += u64::from(self.poison_dead);
-        stats.malformed.1 += self.malformed;
-        stats.redriven += self.redriven;
-        stats.refused_redriven += self.refused_redriven;
-        stats.asks.redriven += self.asks_redriven;
-        self.redriven_keys
     }
 }
