@@ -65,7 +65,7 @@ fn only_stalls(address: &Address, letter: &DeadLetter) -> Result<LetterFate, Str
 async fn recover(world: &mut FaultWorld) {
     let seed = world.seed();
     world
-        .recover(only_stalls, async |_: &mut FaultWorld| Ok(false))
+        .recover_with(only_stalls, async |_: &mut FaultWorld| Ok(false))
         .await
         .unwrap_or_else(|reason| panic!("seed {seed}: {reason}"));
 }

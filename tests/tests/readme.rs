@@ -63,6 +63,7 @@ fn the_readme_quickstart_and_testing_example_build_and_run_in_a_fresh_crate() {
         "src/main.rs",
         "tests/faults.rs",
         "tests/group.rs",
+        "tests/two_types.rs",
     ] {
         assert!(files.contains_key(path), "the README marks a {path} block");
     }

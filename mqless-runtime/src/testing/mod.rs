@@ -14,8 +14,8 @@
 //!   replays it.
 //! - [`FaultWorld`] is what a scenario is built on, for workloads of several actor types
 //!   or faults of your own: processes over one faulty store, drains raced and killed
-//!   ([`FaultWorld::race`]), sweeps killed, and [`FaultWorld::recover`] with your say on
-//!   each dead letter. The project's own fault suites are written on it.
+//!   ([`FaultWorld::race`]), sweeps killed, and [`FaultWorld::recover`] (or `recover_with`, with your say on
+//!   each dead letter). The project's own fault suites are written on it.
 //! - [`FaultyStore`], [`FaultyInvoker`] and [`SkewedClock`] are the fault layer, for
 //!   tests that arrange faults by hand, and [`FaultyRig`] puts them together into
 //!   processes that share one faulty store; [`ManualClock`] moves time only when told, and

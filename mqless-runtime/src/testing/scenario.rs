@@ -22,10 +22,9 @@ use std::time::Duration;
 
 use super::faults::{Rng, StoreFaults};
 use super::faulty_invoker::NudgeFaults;
-use super::world::{redrive_stalled, FaultWorld, LetterFate};
+use super::world::FaultWorld;
 use crate::actor::Actor;
 use crate::error::Error;
-use crate::id::Address;
 use crate::mailbox::DrainConfig;
 use crate::store::memory::MemoryStore;
 use crate::store::DeadLetter;
@@ -320,9 +319,7 @@ impl<A: Actor> World<A> {
     /// Stops the faults and drains until every mailbox is empty, redriving messages that
     /// killed drains stalled on.
     async fn recover(&mut self) -> Result<(), String> {
-        self.world
-            .recover(redrive_stalled_fate, async |_: &mut FaultWorld| Ok(false))
-            .await
+        self.world.recover().await
     }
 
     async fn end(&self, applied: Vec<(String, A::Message)>) -> Result<ScenarioEnd<A>, String> {
@@ -353,10 +350,4 @@ impl<A: Actor> World<A> {
     fn report(&self) -> ScenarioReport {
         self.world.report()
     }
-}
-
-/// [`redrive_stalled`] as a fallible fate.
-#[allow(clippy::unnecessary_wraps)] // `recover` takes fallible fates
-fn redrive_stalled_fate(address: &Address, letter: &DeadLetter) -> Result<LetterFate, String> {
-    Ok(redrive_stalled(address, letter))
 }

@@ -383,7 +383,7 @@ impl<'p, S: Store> Run<'p, S> {
             repair_quarantined(world, &names, repairs, &mut quarantined).await
         };
         self.world
-            .recover(fate, repair)
+            .recover_with(fate, repair)
             .await
             .unwrap_or_else(|reason| panic!("seed {seed}: {reason}"));
         self.world.take_woken();

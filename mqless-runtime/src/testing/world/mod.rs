@@ -1,7 +1,7 @@
 //! [`FaultWorld`]: one seed's processes over a faulty store, for workloads of any number
 //! of actor types. [`Scenario`](super::Scenario) is built on it, and so are the
 //! project's own fault suites: write a workload that sends, races drains, sweeps and
-//! injects what it likes, then [`FaultWorld::recover`] and check.
+//! injects what it likes, then [`FaultWorld::recover_with`] and check.
 //!
 //! The processes: one client process and host processes with clocks apart, over one
 //! [`FaultyStore`] (crashes before and after a call's effect, throttling, a lagging due

@@ -13,7 +13,7 @@ use crate::store::{DeadLetter, Store};
 /// Recovery rounds before a seed is declared stuck.
 const MAX_RECOVERY_ROUNDS: usize = 60;
 
-/// What [`FaultWorld::recover`] does with a dead letter it finds.
+/// What [`FaultWorld::recover_with`] does with a dead letter it finds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LetterFate {
     /// Move it back into the mailbox, after what is queued.
@@ -37,6 +37,18 @@ pub fn redrive_stalled(_: &Address, letter: &DeadLetter) -> LetterFate {
 }
 
 impl<S: Store> FaultWorld<S> {
+    /// Stops the faults and recovers as [`FaultWorld::recover_with`] does, redriving
+    /// only what the stall rule dead-lettered ([`redrive_stalled`]): every other dead
+    /// letter stays, for the check.
+    ///
+    /// # Errors
+    /// As [`FaultWorld::recover_with`].
+    pub async fn recover(&mut self) -> Result<(), String> {
+        let fate = |address: &Address, letter: &DeadLetter| Ok(redrive_stalled(address, letter));
+        self.recover_with(fate, async |_: &mut Self| Ok(false))
+            .await
+    }
+
     /// Stops the faults, then sweeps, drains and settles dead letters until every
     /// mailbox is empty. Each round: the clock passes the lease, the sweep (on the
     /// first host's clock) wakes what is due, the woken actors are drained on the first
@@ -49,7 +61,7 @@ impl<S: Store> FaultWorld<S> {
     /// What `repair` or `fate` returned, a drain that fails with no fault injected, an
     /// audit finding an actor no lost wake-up explains, or mailboxes still holding
     /// messages after 60 rounds.
-    pub async fn recover<F, R>(&mut self, mut fate: F, mut repair: R) -> Result<(), String>
+    pub async fn recover_with<F, R>(&mut self, mut fate: F, mut repair: R) -> Result<(), String>
     where
         F: FnMut(&Address, &DeadLetter) -> Result<LetterFate, String>,
         R: AsyncFnMut(&mut Self) -> Result<bool, String>,
