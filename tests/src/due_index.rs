@@ -161,9 +161,14 @@ async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {
         due_times(store, &a, NOW + 60).await.is_empty(),
         "the release cleared it"
     );
+    commits_keep_or_clear_the_mark(store, &a).await;
+    a_quarantine_takes_the_mark(store, &a).await;
+}
 
-    // An owner stopping at its deadline marks its actor; a later commit keeping the
-    // lease keeps the mark it names, and one releasing clears it.
+/// An owner stopping at its deadline marks its actor; a later commit keeping the lease
+/// keeps the mark it names, and one releasing clears it.
+async fn commits_keep_or_clear_the_mark(store: &dyn Store, a: &Address) {
+    let a = a.clone();
     let record = store
         .acquire(&a, NOW + 2, NOW + LEASE, 3)
         .await
@@ -209,8 +214,11 @@ async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {
         due_times(store, &a, NOW + 60).await.is_empty(),
         "cleared by a releasing commit"
     );
+}
 
-    // A quarantine takes the mark away; the quarantine index lists the actor.
+/// A quarantine takes the mark away; the quarantine index lists the actor.
+async fn a_quarantine_takes_the_mark(store: &dyn Store, a: &Address) {
+    let a = a.clone();
     store.arm(&a, NOW + 9).await.unwrap();
     let record = store
         .acquire(&a, NOW + 10, NOW + LEASE, 5)
@@ -281,8 +289,27 @@ impl Invoker for SlowInvoker {
 }
 
 async fn sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(store: &dyn Store) {
-    // Ten actors, due one second apart, the first two with two messages each; one more
-    // actor quarantined with a message due; one due later.
+    let (actors, quarantined) = due_actors(store).await;
+    let invoker = SlowInvoker::default();
+    let options = SweepOptions {
+        concurrency: 3,
+        deadline: None,
+    };
+    let report = sweep_with(store, &invoker, NOW, options).await.unwrap();
+    assert_eq!(report.pending, actors, "oldest first, each actor once");
+    assert_eq!(invoker.take(), actors);
+    assert_eq!(
+        report.quarantined,
+        std::slice::from_ref(&quarantined),
+        "listed, not woken"
+    );
+    assert!(report.complete);
+    a_sweep_at_its_deadline_saves_its_cursor(store, &actors).await;
+}
+
+/// Ten actors, due one second apart, the first two with two messages each; one more
+/// actor quarantined with a message due; one due later. The ten, and the quarantined.
+async fn due_actors(store: &dyn Store) -> (Vec<Address>, Address) {
     let actors: Vec<Address> = (0..10).map(|n| address("swept", n)).collect();
     for (n, actor) in actors.iter().enumerate() {
         let at = NOW - 100_000 + n as u64 * 1000;
@@ -317,23 +344,14 @@ async fn sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(store:
         .enqueue(&address("swept-later", 0), &message(Some(NOW + 1)))
         .await
         .unwrap();
+    (actors, quarantined)
+}
 
+/// A sweep that reaches its deadline stops after what it issued, and saves where; the
+/// next goes on from there, then wraps around to what the first woke (still due:
+/// nothing drained them), and clears the cursor.
+async fn a_sweep_at_its_deadline_saves_its_cursor(store: &dyn Store, actors: &[Address]) {
     let invoker = SlowInvoker::default();
-    let options = SweepOptions {
-        concurrency: 3,
-        deadline: None,
-    };
-    let report = sweep_with(store, &invoker, NOW, options).await.unwrap();
-    assert_eq!(report.pending, actors, "oldest first, each actor once");
-    assert_eq!(invoker.take(), actors);
-    assert_eq!(
-        report.quarantined,
-        std::slice::from_ref(&quarantined),
-        "listed, not woken"
-    );
-    assert!(report.complete);
-
-    // A sweep that reaches its deadline stops after what it issued, and saves where.
     let slow = SlowInvoker {
         pause: Duration::from_secs(2),
         ..SlowInvoker::default()
@@ -356,8 +374,6 @@ async fn sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(store:
             .is_some_and(|c| c.contains(&actors[2].to_string())),
         "{cursor:?}"
     );
-    // The next goes on from there, then wraps around to what the first woke (still
-    // due: nothing drained them), and clears the cursor.
     let report = sweep_with(store, &invoker, NOW, SweepOptions::default())
         .await
         .unwrap();

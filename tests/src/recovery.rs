@@ -192,9 +192,14 @@ pub async fn dead_letters_and_sweep(runtime: &Embedded, id: &str) {
     assert_eq!(letters.redrive_all().await.unwrap().len(), 1);
     assert_eq!(seen(runtime, id).await, [1, 3, 6, 2, 7, 5]);
     assert!(letters.list().await.unwrap().is_empty());
+    the_sweep_and_the_audit_find_what_waits(runtime, id).await;
+}
 
-    // A message queued without a nudge (as if the nudge was lost where nobody saw it):
-    // the sweep, which reads only the due index, cannot know of it; the audit finds it.
+/// A message queued without a nudge (as if the nudge was lost where nobody saw it): the
+/// sweep, which reads only the due index, cannot know of it; the audit finds it. One
+/// whose wake-up failed where its sender saw it: the sender marks the actor, and the
+/// sweep wakes it, once; its drain clears the mark.
+async fn the_sweep_and_the_audit_find_what_waits(runtime: &Embedded, id: &str) {
     let address = Address::new(
         ActorType::new(<Fickle as mqless::Actor>::TYPE_NAME).unwrap(),
         mqless::ActorId::new(id).unwrap(),
@@ -212,9 +217,6 @@ pub async fn dead_letters_and_sweep(runtime: &Embedded, id: &str) {
     assert!(report.pending.contains(&address), "{report:?}");
     assert_eq!(seen(runtime, id).await, [1, 3, 6, 2, 7, 5, 8]);
     assert!(!runtime.audit().await.unwrap().pending.contains(&address));
-
-    // One whose wake-up failed where its sender saw it: the sender marks the actor,
-    // and the sweep wakes it, once; its drain clears the mark.
     let item = crate::mailbox_item(&FickleMessage::Safe { n: 9 }, false);
     runtime.store().enqueue(&address, &item).await.unwrap();
     let now = mqless::clock::Clock::now_millis(&mqless::clock::SystemClock);

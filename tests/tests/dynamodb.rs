@@ -344,11 +344,54 @@ async fn create_table_turns_ttl_on_for_an_existing_table() {
 /// not loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_a_sweep() {
-    use mqless::aws::aws_sdk_dynamodb::primitives::Blob;
-    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
-    use mqless_examples::counter::{Counter, CounterMessage};
+    use mqless_examples::counter::Counter;
 
     let store = local_aws::fresh_store("foreign").await;
+    let client = write_foreign_items(&store).await;
+    let runtime = runtime_over(&store);
+    runtime.register::<Counter>().unwrap();
+    let counter = runtime.client::<Counter>("c").unwrap();
+    let before = store.capacity();
+    assert_eq!(
+        counter.increment(1).call().await,
+        Ok(1),
+        "foreign items are not run"
+    );
+    runtime.settle().await;
+    let used = store.capacity() - before;
+    assert!(used.requests < 20, "the drain did not loop: {used:?}");
+    let swept = runtime
+        .sweep()
+        .await
+        .expect("a foreign key does not fail the sweep");
+    assert!(swept.failed.is_empty(), "{swept:?}");
+    assert!(
+        swept.pending.is_empty(),
+        "nothing left to wake for: {swept:?}"
+    );
+    assert_eq!(counter.get().call().await, Ok(1));
+    let letters = runtime
+        .dead_letters::<Counter>("c")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter.kind, mqless::recovery::DeadLetterKind::Malformed);
+        assert!(letter.error.contains("cannot read"), "{}", letter.error);
+    }
+    let kept = kept_raw_keys(&client, &store).await;
+    assert!(kept.contains(&"m#not-an-id".to_owned()), "{kept:?}");
+}
+
+/// Writes, past MQLess, four mailbox items it cannot read: a lowercase id, a String
+/// envelope, a sort key that is no id, and a partition key that is no address.
+async fn write_foreign_items(store: &DynamoStore) -> mqless::aws::aws_sdk_dynamodb::Client {
+    use mqless::aws::aws_sdk_dynamodb::primitives::Blob;
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
+    use mqless_examples::counter::CounterMessage;
+
     let envelope =
         mqless_tests::mailbox_item(&CounterMessage::Increment { by: 100 }, false).envelope;
     let id = mqless::MessageId::generate(1_000, None).to_string();
@@ -386,39 +429,15 @@ async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_
             .await
             .unwrap();
     }
-    let runtime = runtime_over(&store);
-    runtime.register::<Counter>().unwrap();
-    let counter = runtime.client::<Counter>("c").unwrap();
-    let before = store.capacity();
-    assert_eq!(
-        counter.increment(1).call().await,
-        Ok(1),
-        "foreign items are not run"
-    );
-    runtime.settle().await;
-    let used = store.capacity() - before;
-    assert!(used.requests < 20, "the drain did not loop: {used:?}");
-    let swept = runtime
-        .sweep()
-        .await
-        .expect("a foreign key does not fail the sweep");
-    assert!(swept.failed.is_empty(), "{swept:?}");
-    assert!(
-        swept.pending.is_empty(),
-        "nothing left to wake for: {swept:?}"
-    );
-    assert_eq!(counter.get().call().await, Ok(1));
-    let letters = runtime
-        .dead_letters::<Counter>("c")
-        .unwrap()
-        .list()
-        .await
-        .unwrap();
-    assert_eq!(letters.len(), 3, "{letters:?}");
-    for letter in &letters {
-        assert_eq!(letter.kind, mqless::recovery::DeadLetterKind::Malformed);
-        assert!(letter.error.contains("cannot read"), "{}", letter.error);
-    }
+    client
+}
+
+/// The sort keys of the raw items kept with `Counter/c`'s dead letters.
+async fn kept_raw_keys(
+    client: &mqless::aws::aws_sdk_dynamodb::Client,
+    store: &DynamoStore,
+) -> Vec<String> {
+    use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
     let raw = client
         .query()
         .table_name(store.table())
@@ -428,8 +447,7 @@ async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_
         .send()
         .await
         .unwrap();
-    let kept: Vec<String> = raw
-        .items()
+    raw.items()
         .iter()
         .filter_map(|item| {
             item.get("raw")?
@@ -440,8 +458,7 @@ async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_
                 .ok()
                 .cloned()
         })
-        .collect();
-    assert!(kept.contains(&"m#not-an-id".to_owned()), "{kept:?}");
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

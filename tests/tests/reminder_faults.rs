@@ -153,7 +153,20 @@ async fn run_seed(seed: u64, tally: &mut Tally) -> Result<(), String> {
     if retire_at.is_some() {
         return check_retired(seed, &runtime, &store, &clock, tally).await;
     }
-    // Quiet: no faults, no troubles, every lease expired, everything due drained.
+    check_one_chain(seed, missed, &runtime, &store, &clock, tally).await
+}
+
+/// Quiet now: no faults, no troubles, every lease expired, everything due drained. The
+/// reminder must have one live chain: listed once, one fire per period.
+async fn check_one_chain(
+    seed: u64,
+    missed: Missed,
+    runtime: &Embedded,
+    store: &FaultyStore,
+    clock: &ManualClock,
+    tally: &mut Tally,
+) -> Result<(), String> {
+    let heart = runtime.client::<Heart>("h").unwrap();
     store.stop_random_faults();
     let injected = store.injected();
     tally.store_faults += injected.before + injected.after;
@@ -162,7 +175,7 @@ async fn run_seed(seed: u64, tally: &mut Tally) -> Result<(), String> {
     heart.troubles(0, 0).send().await.unwrap();
     clock.advance(Duration::from_secs(5));
     for _ in 0..3 {
-        sweep_and_drain(&runtime).await;
+        sweep_and_drain(runtime).await;
     }
     let listed = runtime.reminders::<Heart>("h").await.unwrap();
     if listed.len() != 1 {
@@ -174,7 +187,7 @@ async fn run_seed(seed: u64, tally: &mut Tally) -> Result<(), String> {
     let fires_before = heart.beats().query().await.unwrap().len();
     for period in 1..=3 {
         clock.advance(Duration::from_millis(PERIOD_MS));
-        sweep_and_drain(&runtime).await;
+        sweep_and_drain(runtime).await;
         let fires = heart.beats().query().await.unwrap().len() - fires_before;
         if fires != period {
             return Err(format!(

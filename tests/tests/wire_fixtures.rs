@@ -519,6 +519,11 @@ fn invocations_and_answers() {
             }),
         },
     );
+    answers(next);
+}
+
+/// The answers of an invocation (a drain's, a quarantine's) and of a sweep.
+fn answers(next: String) {
     json(
         "answer-send-ask.json",
         &InvocationResult {
