@@ -304,8 +304,8 @@ MUTATIONS = [
     ("a removed mark stays in the due index (DynamoDB's translation of the change)",
      "7: nothing woken for nothing (a drained actor woken every period), on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
-     "self.set_or_remove(DUE_KEY, key);",
-     "if key.is_some() { self.set_or_remove(DUE_KEY, key); }",
+     "self.set_or_remove(DUE_SHARD, at.map(|_| due_shard(address)));\n                self.set_or_remove(DUE_KEY, key);",
+     "if at.is_some() { self.set_or_remove(DUE_SHARD, at.map(|_| due_shard(address))); self.set_or_remove(DUE_KEY, key); }",
      ["--features", "e2e", "--test", "store_conformance", "dynamodb_keeps_the_due_index"], True),
 ]
 

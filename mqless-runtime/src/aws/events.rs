@@ -189,9 +189,13 @@ impl EventsFunction {
             }
             SourcePayload::EventBridge(event) => {
                 let source = sources::eventbridge(event).map_err(Error::InvalidEvent)?;
-                let id = self.publish(source).await;
+                // The answer names the event by its idempotency key: the same for every
+                // delivery of it (a redelivery's message is a duplicate, never run).
+                let key = source.key.clone();
+                let published = self.publish(source).await;
                 self.nudges.flush(NUDGE_GRACE).await;
-                Ok(json!({ "published": id?.to_string() }))
+                published?;
+                Ok(json!({ "published": key }))
             }
             SourcePayload::Other => self.topics.handle(payload, deadline_millis).await,
         }

@@ -3,6 +3,9 @@
 //! SQS, SNS or EventBridge through the events function, or from Rust); subscribe with
 //! `event: MegaEvent` and route by its subject with `route = "event.subject"`.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,7 +14,9 @@ use serde_json::{Map, Value};
 pub struct MegaEvent {
     /// The protocol's name (`"mega"`).
     pub protocol: String,
-    /// The protocol's version.
+    /// The protocol's version, as text: producers write a number (`1`, as SQS MEGA's own
+    /// example does) or a string (`"1"`); both are read.
+    #[serde(deserialize_with = "string_or_number")]
     pub version: String,
     /// What happened.
     pub event: MegaEventInfo,
@@ -55,19 +60,115 @@ pub struct MegaObject {
 
 impl MegaEvent {
     /// `value` as a MEGA event, when it has the envelope's shape: `protocol`,
-    /// `version`, and an `event` object with a `name`.
+    /// `version` (a number or a string), and an `event` object with a `name`. A value
+    /// that looks like MEGA (it has a `protocol`) but is not one is logged with the
+    /// reason, and read as a plain event.
     #[must_use]
     pub fn recognize(value: &Value) -> Option<Self> {
         let object = value.as_object()?;
-        let shaped = object.contains_key("protocol")
-            && object.contains_key("version")
-            && object
-                .get("event")
-                .and_then(Value::as_object)
-                .is_some_and(|event| event.get("name").is_some_and(Value::is_string));
-        if !shaped {
-            return None;
+        match Self::parse(object) {
+            Ok(event) => Some(event),
+            Err(reason) => {
+                if object.contains_key("protocol") {
+                    tracing::warn!(%reason, "an event with a `protocol` field is not a MEGA event; it is published as a plain event");
+                }
+                None
+            }
         }
-        serde_json::from_value(value.clone()).ok()
+    }
+
+    /// The MEGA event `object` holds, or why it is none.
+    fn parse(object: &Map<String, Value>) -> Result<Self, String> {
+        if !object.contains_key("protocol") {
+            return Err("it has no `protocol`".into());
+        }
+        if !object.contains_key("version") {
+            return Err("it has no `version`".into());
+        }
+        let Some(event) = object.get("event").and_then(Value::as_object) else {
+            return Err("its `event` is missing or not an object".into());
+        };
+        if !event.get("name").is_some_and(Value::is_string) {
+            return Err("its `event.name` is missing or not a string".into());
+        }
+        serde_json::from_value(Value::Object(object.clone())).map_err(|error| error.to_string())
+    }
+}
+
+/// Reads a version written as a string or as a number.
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct Version;
+    impl Visitor<'_> for Version {
+        type Value = String;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a version: a string or a number")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_owned())
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(Version)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn versions_are_read_as_the_protocols_producers_write_them() {
+        for version in [json!(1), json!("1"), json!(1.5)] {
+            let event = json!({
+                "protocol": "mega", "version": version,
+                "event": {"name": "order.placed", "version": 1, "subject": "o-1"}
+            });
+            let typed = MegaEvent::recognize(&event).expect("a MEGA event");
+            assert_eq!(typed.event.subject.as_deref(), Some("o-1"));
+            assert_eq!(typed.version, version.to_string().trim_matches('"'));
+        }
+        // A subscriber takes it as its argument: from MessagePack too.
+        let bytes = rmp_serde::to_vec_named(&json!({
+            "protocol": "mega", "version": 2, "event": {"name": "n"}
+        }))
+        .unwrap();
+        let typed: MegaEvent = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(typed.version, "2");
+    }
+
+    #[test]
+    fn what_looks_like_mega_but_is_not_says_why() {
+        for (value, reason) in [
+            (
+                json!({"protocol": "mega", "event": {"name": "n"}}),
+                "no `version`",
+            ),
+            (
+                json!({"protocol": "mega", "version": 1, "event": "n"}),
+                "`event` is missing",
+            ),
+            (
+                json!({"protocol": "mega", "version": 1, "event": {}}),
+                "`event.name`",
+            ),
+            (
+                json!({"protocol": "mega", "version": true, "event": {"name": "n"}}),
+                "a string or a number",
+            ),
+        ] {
+            let object = value.as_object().unwrap();
+            let error = MegaEvent::parse(object).unwrap_err();
+            assert!(error.contains(reason), "{value}: {error}");
+            assert_eq!(MegaEvent::recognize(&value), None);
+        }
     }
 }
