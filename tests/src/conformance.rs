@@ -62,8 +62,8 @@ fn message(bytes: usize) -> MailboxItem {
 }
 
 /// Acquire takes a free or expired lease (epoch up, stalls counted, owner set), never a
-/// live one; release frees it for its own epoch only; abandon gives back a lease its
-/// owner token took, and only that.
+/// live one; release frees it for its own epoch only (moving the epoch past it); abandon
+/// gives back a lease its owner token took, and only that.
 async fn leases(store: &dyn Store) {
     let at = address("leases");
     let first = store
@@ -94,14 +94,14 @@ async fn leases(store: &dyn Store) {
         .taken()
         .expect("an expired lease is taken");
     assert_eq!((expired.epoch, expired.stalled_leases), (2, 2));
-    store.release(&at, 1, None).await.unwrap();
+    store.release(&at, 1).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
         record.lease_expires_at,
         NOW + 2 * LEASE,
         "a stale release does nothing"
     );
-    store.release(&at, 2, None).await.unwrap();
+    store.release(&at, 2).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!((record.lease_expires_at, record.stalled_leases), (0, 0));
     let third = store
@@ -110,7 +110,7 @@ async fn leases(store: &dyn Store) {
         .unwrap()
         .taken()
         .unwrap();
-    assert_eq!((third.epoch, third.stalled_leases), (3, 1));
+    assert_eq!((third.epoch, third.stalled_leases), (4, 1));
     store.abandon(&at, 99).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
@@ -128,38 +128,38 @@ async fn leases(store: &dyn Store) {
 }
 
 /// The edges where the two stores wrote the record differently before its transitions
-/// were defined once (`store::record`): an abandoned lease leaves no lease behind (so the
-/// record of a wake-up that found nothing can still expire), a commit on a missing
-/// record is fenced, and a commit writes the whole record, so the owner token of the
-/// acquire is gone after it (an abandon by that token no longer applies).
+/// were defined once (`store::record`): an abandoned lease leaves no lease behind and no
+/// state record (an acquire writes only the lease item), a commit on a missing record
+/// lands only as a first commit, and a commit writes the whole record, so the owner
+/// token of the acquire is gone after it (an abandon by that token no longer applies).
 async fn where_the_stores_once_differed(store: &dyn Store) {
     let at = address("abandoned-stub");
-    let taken = store
+    store
         .acquire(&at, NOW, NOW + LEASE, 21)
         .await
         .unwrap()
         .taken()
         .unwrap();
     store.abandon(&at, 21).await.unwrap();
-    let expires_at = NOW + 3_600_000;
-    store
-        .expire_stub(&at, taken.epoch, expires_at)
-        .await
-        .unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
-        (record.lease_expires_at, record.expires_at),
-        (0, Some(expires_at)),
-        "an abandoned acquire's record expires like any stray wake-up's"
+        (record.lease_expires_at, record.stalled_leases, record.version),
+        (0, 0, 0),
+        "an abandoned acquire leaves neither a lease nor a stall"
     );
 
     let missing = address("commit-on-nothing");
     assert_eq!(
-        store.commit(&missing, &commit(1, 0, 0)).await.unwrap(),
+        store.commit(&missing, &commit(1, 1, 0)).await.unwrap(),
         CommitOutcome::Fenced,
-        "no lease was taken on a missing record"
+        "a missing record is at version 0"
     );
     assert_eq!(store.load_state(&missing).await.unwrap(), None);
+    assert_eq!(
+        store.commit(&missing, &commit(1, 0, 0)).await.unwrap(),
+        CommitOutcome::Committed,
+        "a first commit creates the record"
+    );
 
     let at = address("commit-then-abandon");
     let taken = store
@@ -218,9 +218,9 @@ async fn commits(store: &dyn Store) {
         (head.id, &b"next step"[..]),
         "the continued message is rewritten in place"
     );
-    // Another owner's batch (other bytes) on a stale version or epoch is fenced. (The
-    // same bytes would count as committed: that is how a retried write that landed
-    // recognizes itself, and the outcome is the same.)
+    // Another owner's batch (other bytes) on a stale version is fenced. (The same bytes
+    // would count as committed: that is how a retried write that landed recognizes
+    // itself, and the outcome is the same.)
     let mut stale_version = commit(record.epoch, 0, 0);
     stale_version.state = b"another owner's".to_vec();
     assert_eq!(
@@ -235,18 +235,20 @@ async fn commits(store: &dyn Store) {
         CommitOutcome::Committed,
         "the record holds exactly this commit"
     );
-    let mut stale_epoch = commit(record.epoch + 1, 1, 0);
-    stale_epoch.state = b"another owner's".to_vec();
+    // The epoch does not fence (protocol v2): a newer lease's owner whose batch read
+    // this version commits, and the owner it replaced is fenced on the version.
+    let mut newer_lease = commit(record.epoch + 1, 1, 0);
+    newer_lease.state = b"a newer owner's".to_vec();
     assert_eq!(
-        store.commit(&at, &stale_epoch).await.unwrap(),
-        CommitOutcome::Fenced
+        store.commit(&at, &newer_lease).await.unwrap(),
+        CommitOutcome::Committed
     );
     assert_eq!(
         store
             .commit(&at, &commit(record.epoch, 1, 0))
             .await
             .unwrap(),
-        CommitOutcome::Committed
+        CommitOutcome::Fenced
     );
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
@@ -259,11 +261,12 @@ async fn commits(store: &dyn Store) {
     );
 }
 
-/// A quarantine lands on its epoch and releases the lease; a lift lands on its `since`
-/// only, and bumps the version, so no older owner's commit lands after it.
+/// A quarantine lands unless a newer lease committed, and releases the lease; a lift
+/// lands on its `since` only, and bumps the version, so no older owner's commit lands
+/// after it.
 async fn quarantine_and_lift(store: &dyn Store) {
     let at = address("quarantine");
-    let record = store
+    let first = store
         .acquire(&at, NOW, NOW + LEASE, 1)
         .await
         .unwrap()
@@ -273,19 +276,34 @@ async fn quarantine_and_lift(store: &dyn Store) {
         reason: "it broke".into(),
         since: NOW,
     };
-    assert!(!store
-        .quarantine(&at, record.epoch + 1, &reason)
-        .await
-        .unwrap());
-    assert!(store.quarantine(&at, record.epoch, &reason).await.unwrap());
-    let quarantined = store.load_state(&at).await.unwrap().unwrap();
-    assert_eq!(quarantined.quarantine.as_ref(), Some(&reason));
-    assert_eq!(quarantined.lease_expires_at, 0);
+    assert!(store.quarantine(&at, first.epoch, &reason).await.unwrap());
     let lift = |since| Lift {
         since,
         state: StateFix::Keep,
         clear_bookkeeping: false,
     };
+    assert!(store.lift_quarantine(&at, &lift(NOW)).await.unwrap());
+    let record = store
+        .acquire(&at, NOW, NOW + LEASE, 2)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
+    assert_eq!(
+        store
+            .commit(&at, &commit(record.epoch, record.version, NOW + LEASE))
+            .await
+            .unwrap(),
+        CommitOutcome::Committed
+    );
+    assert!(
+        !store.quarantine(&at, first.epoch, &reason).await.unwrap(),
+        "a newer lease committed since"
+    );
+    assert!(store.quarantine(&at, record.epoch, &reason).await.unwrap());
+    let quarantined = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(quarantined.quarantine.as_ref(), Some(&reason));
+    assert_eq!(quarantined.lease_expires_at, 0);
     assert!(!store.lift_quarantine(&at, &lift(NOW + 1)).await.unwrap());
     assert!(store.lift_quarantine(&at, &lift(NOW)).await.unwrap());
     let lifted = store.load_state(&at).await.unwrap().unwrap();
@@ -294,6 +312,7 @@ async fn quarantine_and_lift(store: &dyn Store) {
         (None, quarantined.version + 1)
     );
     let mut older = commit(record.epoch, quarantined.version, 0);
+    assert_eq!(quarantined.version, record.version + 1);
     older.state = b"an older owner's".to_vec();
     assert_eq!(
         store.commit(&at, &older).await.unwrap(),
@@ -320,23 +339,19 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
     );
     let record = store.load_state(&stopped).await.unwrap().unwrap();
     assert!(record.is_expired(NOW) && record.live_state(NOW).is_none());
+    // A drain that stops its actor frees the lease item too (see `Lease::commit`): the
+    // record may be deleted at once, and the lease item would then speak for the actor
+    // with a lease still live.
+    store.release(&stopped, record.epoch).await.unwrap();
 
+    // A stray record: an arm of an address nothing was ever sent to.
     let stray = address("stray");
-    let stub = store
-        .acquire(&stray, NOW, NOW + LEASE, 2)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
-    store.release(&stray, stub.epoch, None).await.unwrap();
-    store
-        .expire_stub(&stray, stub.epoch, NOW + 1_000)
-        .await
-        .unwrap();
-    let expires = store.load_state(&stray).await.unwrap().unwrap().expires_at;
+    store.arm(&stray, NOW + 5).await.unwrap();
+    store.expire_stub(&stray, NOW + 1_000).await.unwrap();
+    let stub = store.load_state(&stray).await.unwrap().unwrap();
     assert_eq!(
-        expires.map(|at| at.div_ceil(1000)),
-        Some((NOW + 1_000).div_ceil(1000))
+        (stub.expires_at.map(|at| at.div_ceil(1000)), stub.mark),
+        (Some((NOW + 1_000).div_ceil(1000)), None)
     );
     let kept = address("kept");
     let record = store
@@ -352,19 +367,17 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
             .unwrap(),
         CommitOutcome::Committed
     );
-    store
-        .expire_stub(&kept, record.epoch, NOW + 1_000)
-        .await
-        .unwrap();
+    store.expire_stub(&kept, NOW + 1_000).await.unwrap();
     assert_eq!(
         store.load_state(&kept).await.unwrap().unwrap().expires_at,
         None
     );
 
     delete_expired(NOW + 2_000).await;
+    let deleted = store.load_state(&stopped).await.unwrap();
     assert!(
-        store.load_state(&stopped).await.unwrap().is_none(),
-        "TTL deleted it"
+        deleted.is_none_or(|r| r.version == 0 && r.state.is_none()),
+        "TTL deleted it (its lease item expires a day after its lease)"
     );
     assert!(
         store.load_state(&stray).await.unwrap().is_none(),
@@ -377,7 +390,11 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         .unwrap()
         .taken()
         .unwrap();
-    assert_eq!((fresh.epoch, fresh.version, fresh.state), (1, 0, None));
+    assert_eq!(
+        (fresh.epoch, fresh.version, fresh.state),
+        (3, 0, None),
+        "the lease item, still there, keeps the epochs going up"
+    );
 }
 
 /// Paging a topic's subscriptions returns every live one once, in key order, whatever

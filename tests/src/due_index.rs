@@ -156,10 +156,22 @@ async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {
         }
         other => panic!("a live lease is held: {other:?}"),
     }
-    store.release(&a, record.epoch, None).await.unwrap();
+    store.release(&a, record.epoch).await.unwrap();
+    assert_eq!(
+        due_times(store, &a, NOW + 60).await,
+        [NOW + 1],
+        "a release leaves the mark"
+    );
+    store.unmark(&a, NOW + 2).await.unwrap();
+    assert_eq!(
+        due_times(store, &a, NOW + 60).await,
+        [NOW + 1],
+        "an unmark of another time leaves it"
+    );
+    store.unmark(&a, NOW + 1).await.unwrap();
     assert!(
         due_times(store, &a, NOW + 60).await.is_empty(),
-        "the release cleared it"
+        "the unmark of its time cleared it"
     );
     commits_keep_or_clear_the_mark(store, &a).await;
     a_quarantine_takes_the_mark(store, &a).await;
@@ -175,10 +187,8 @@ async fn commits_keep_or_clear_the_mark(store: &dyn Store, a: &Address) {
         .unwrap()
         .taken()
         .unwrap();
-    store
-        .release(&a, record.epoch, Some(NOW + 7))
-        .await
-        .unwrap();
+    store.arm(&a, NOW + 7).await.unwrap();
+    store.release(&a, record.epoch).await.unwrap();
     assert_eq!(due_times(store, &a, NOW + 60).await, [NOW + 7]);
     let record = store
         .acquire(&a, NOW + 8, NOW + LEASE, 4)

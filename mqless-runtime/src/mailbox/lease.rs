@@ -44,15 +44,15 @@ struct Filled {
 /// How long the record of a wake-up that found nothing (a stray address) is kept.
 const STUB_TIME_TO_LIVE: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 
-/// Lets the record a lease's acquire created expire: it was never committed, and the
-/// mailbox was empty (a stray wake-up). Best effort: a stub that stays is read by
-/// sweeps, nothing worse.
-async fn expire_stub<A: Actor>(host: &ActorHost<A>, address: &Address, epoch: u64) {
+/// Lets the state record an arm created expire: it was never committed, and the mailbox
+/// was empty (a stray wake-up). Best effort: a stub that stays costs storage, nothing
+/// worse (its mark is what the sweep reads, and this removes it first).
+async fn expire_stub<A: Actor>(host: &ActorHost<A>, address: &Address) {
     let at = host
         .clock
         .now_millis()
         .saturating_add(millis(STUB_TIME_TO_LIVE));
-    if let Err(error) = host.store.expire_stub(address, epoch, at).await {
+    if let Err(error) = host.store.expire_stub(address, at).await {
         tracing::debug!(actor = %address, %error, "a stray wake-up's record could not be set to expire");
     }
 }
@@ -161,12 +161,18 @@ impl<'h, A: Actor> Lease<'h, A> {
         })
     }
 
-    /// The mark a release leaves: none when the mailbox was read to its end (what
-    /// waits carries its own entries in the due index), now when the owner stops at its
-    /// deadline with messages left (if the hand-off to a fresh invocation is lost, the
-    /// sweep resumes the actor).
-    fn release_mark(&self, hand_off: bool) -> Option<u64> {
-        hand_off.then(|| self.host.clock.now_millis())
+    /// Ends the lease without a commit (see [`ActorHost::end_lease`]): `hand_off` when
+    /// the owner stops at its deadline with messages left.
+    async fn release(&mut self, hand_off: bool) -> Result<(), Error> {
+        let (host, address) = (self.host, self.address);
+        if !hand_off && self.version == 0 && self.mark.is_some() {
+            // A stray wake-up of an address that only an arm ever wrote.
+            host.store.release(address, self.epoch).await?;
+            expire_stub(host, address).await;
+            return Ok(());
+        }
+        host.end_lease(address, self.epoch, self.mark, hand_off)
+            .await
     }
 
     /// Steps 2 to 6 of the protocol, batch after batch, until the lease ends.
@@ -178,8 +184,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         let mut previous_cleanup_unchecked = !self.book.consumed.is_empty();
         loop {
             if self.host.deadline_near(self.options.deadline_millis) {
-                let mark = self.release_mark(true);
-                store.release(self.address, self.epoch, mark).await?;
+                self.release(true).await?;
                 return Ok(LeaseEnd::Deadline);
             }
             let items = store.read_mailbox(self.address, self.batch_size).await?;
@@ -190,10 +195,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 }
             }
             if items.is_empty() {
-                store.release(self.address, self.epoch, None).await?;
-                if self.version == 0 {
-                    expire_stub(self.host, self.address, self.epoch).await;
-                }
+                self.release(false).await?;
                 return Ok(LeaseEnd::Released);
             }
             let read_all = items.len() < self.batch_size;
@@ -203,8 +205,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             if nothing_taken && matches!(stop, Stop::Waiting | Stop::Deadline) {
                 // Only messages scheduled for later, or the deadline (or a shutdown) came
                 // before the first message: nothing to commit.
-                let mark = self.release_mark(stop == Stop::Deadline);
-                store.release(self.address, self.epoch, mark).await?;
+                self.release(stop == Stop::Deadline).await?;
                 return Ok(if stop == Stop::Deadline {
                     LeaseEnd::Deadline
                 } else {
@@ -212,8 +213,11 @@ impl<'h, A: Actor> Lease<'h, A> {
                 });
             }
             let release = stop != Stop::Full;
+            // A commit that releases clears the mark, unless the owner hands off at its
+            // deadline: then if the hand-off to a fresh invocation is lost, the sweep
+            // resumes the actor.
             let mark = if release {
-                self.release_mark(stop == Stop::Deadline)
+                (stop == Stop::Deadline).then(|| self.host.clock.now_millis())
             } else {
                 self.mark
             };
@@ -520,6 +524,12 @@ impl<'h, A: Actor> Lease<'h, A> {
         self.lease_until = commit.lease_expires_at;
         self.mark = commit.mark;
         report.batches += 1;
+        if self.working.stopped && commit.lease_expires_at == 0 {
+            // The state record may be deleted (by its time to live) at once, and the lease
+            // item would then speak for the actor with this lease, as if still held: free
+            // it too. Best effort: it expires anyway.
+            let _ = host.store.release(self.address, self.epoch).await;
+        }
         self.book = next;
         if let Some(wanted) = self.options.reply_for {
             if let Some(reply) = self.book.replies.iter().find(|r| r.id == wanted) {

@@ -247,20 +247,23 @@ impl<A: Actor> ActorHost<A> {
         loop {
             let end = self.drain_one_lease(&address, options, &mut report).await?;
             report.end = match end {
-                LeaseEnd::Released => {
+                LeaseEnd::Released | LeaseEnd::Fenced => {
                     // A message enqueued while we held the lease had its nudge end in
                     // `Busy`: look once more after releasing, or it would wait for the
                     // next nudge. A scheduled message not yet due waits for its own.
+                    // Fenced too: whoever committed may have looked before that message.
                     let head = self.store.read_mailbox(&address, 1).await?;
                     let now = self.clock.now_millis();
-                    if head.first().is_none_or(|item| waiting(item, now)) {
-                        DrainEnd::Empty
-                    } else {
+                    if !head.first().is_none_or(|item| waiting(item, now)) {
                         continue;
+                    }
+                    if matches!(end, LeaseEnd::Fenced) {
+                        DrainEnd::Fenced
+                    } else {
+                        DrainEnd::Empty
                     }
                 }
                 LeaseEnd::Busy => DrainEnd::Busy,
-                LeaseEnd::Fenced => DrainEnd::Fenced,
                 LeaseEnd::Deadline => DrainEnd::Deadline,
                 LeaseEnd::Quarantined(reason) => {
                     report.quarantine = Some(reason);
@@ -343,25 +346,57 @@ impl<A: Actor> ActorHost<A> {
                 return Err(error.into());
             }
         };
-        let epoch = record.epoch;
+        let (epoch, mark) = (record.epoch, record.mark);
         if let Some(quarantine) = record.quarantine {
             // Left alone until an operator lifts it; its messages stay queued.
-            self.store.release(address, epoch, None).await?;
+            self.end_lease(address, epoch, mark, false).await?;
             return Ok(LeaseEnd::Quarantined(quarantine.reason));
         }
         let held = match Lease::open(self, address, record, options) {
             Ok(lease) => lease.run(report).await,
             Err(Damaged(reason)) => self.quarantine(address, epoch, reason).await,
         };
-        if held.is_err() {
+        match held {
             // A failed store call or undecodable state is not the messages' fault: free
             // the lease now rather than make the next invocation wait for it to expire
             // (and count it as a stall), and mark it for the sweep, which retries it if
             // nothing else does. If this fails too, the lease expires.
-            let now = self.clock.now_millis();
-            let _ = self.store.release(address, epoch, Some(now)).await;
+            Err(_) => {
+                let _ = self.end_lease(address, epoch, None, true).await;
+            }
+            // Whoever committed first (an owner past its lease, an optimistic drain) did
+            // not take our lease: free it, or it blocks every wake-up until it expires.
+            // The caller looks at the mailbox again.
+            Ok(LeaseEnd::Fenced) => {
+                let _ = self.store.release(address, epoch).await;
+            }
+            Ok(_) => {}
         }
         held
+    }
+
+    /// Ends the lease of `epoch` without a commit: frees it (one write of the lease
+    /// item), and leaves the record's mark as the owner's work needs. `hand_off`: the
+    /// owner stops with work left (its deadline, a failure), so it marks the actor due
+    /// now and the sweep resumes it if nothing else does. Else the mark it found
+    /// (`found`) stood for work it has done, and goes, unless somebody armed it since.
+    async fn end_lease(
+        &self,
+        address: &Address,
+        epoch: u64,
+        found: Option<u64>,
+        hand_off: bool,
+    ) -> Result<(), Error> {
+        if hand_off {
+            self.store.arm(address, self.clock.now_millis()).await?;
+            self.store.release(address, epoch).await?;
+        } else {
+            self.store.release(address, epoch).await?;
+            if let Some(at) = found {
+                self.store.unmark(address, at).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A wake-up found the lease held. Its owner sees our message, unless it crashed:

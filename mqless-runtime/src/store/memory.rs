@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 use super::due::{self, DueEntry};
-use super::record::{self, Transition};
+use super::record::{self, ItemKind, Transition};
 use super::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord,
     Retired, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
@@ -20,7 +20,10 @@ use crate::BoxFuture;
 
 #[derive(Default)]
 struct ActorData {
+    /// The state record.
     record: Option<StateRecord>,
+    /// The lease item: only its lease fields and its expiry are used.
+    lease: Option<StateRecord>,
     mailbox: BTreeMap<MessageId, Vec<u8>>,
     /// The due time of each scheduled message in `mailbox`: its entry in the due index.
     scheduled: BTreeMap<MessageId, u64>,
@@ -61,6 +64,23 @@ impl std::fmt::Debug for MemoryStore {
 }
 
 impl ActorData {
+    fn item(&mut self, item: ItemKind) -> &mut Option<StateRecord> {
+        match item {
+            ItemKind::Lease => &mut self.lease,
+            ItemKind::State => &mut self.record,
+        }
+    }
+
+    /// The record as the protocol sees it (see `record::effective`).
+    fn effective(&self) -> Option<StateRecord> {
+        record::effective(self.lease.as_ref(), self.record.as_ref())
+    }
+
+    /// Whether a drain holds the lease at `now`.
+    fn leased(&self, now: u64) -> bool {
+        self.effective().is_some_and(|r| r.lease_expires_at > now)
+    }
+
     /// Queues message `id` unless it is queued already (or, with `replace`, over it).
     fn queue(&mut self, id: MessageId, envelope: &[u8], replace: bool) {
         if !replace && self.mailbox.contains_key(&id) {
@@ -128,8 +148,8 @@ impl MemoryStore {
             .sum()
     }
 
-    /// Deletes what DynamoDB's TTL would have deleted by `now`: `#state` records and
-    /// replies whose expiry is past. DynamoDB deletes them at a moment
+    /// Deletes what DynamoDB's TTL would have deleted by `now`: state records, lease
+    /// items and replies whose expiry is past. DynamoDB deletes them at a moment
     /// of its own, minutes to days after their expiry; a test calls this when it wants
     /// that moment to be, to check that nothing depends on a record after its expiry.
     /// Returns the records (`#state`) deleted.
@@ -140,22 +160,25 @@ impl MemoryStore {
                 data.record = None;
                 deleted += 1;
             }
+            if data.lease.as_ref().is_some_and(|r| r.is_expired(now)) {
+                data.lease = None;
+            }
             data.replies.retain(|_, (_, expires_at)| *expires_at > now);
         }
         deleted
     }
 
-    /// Applies `transition` to the record of `address`; whether its guard held. A
-    /// missing actor's data is created only when the transition creates its record.
+    /// Applies `transition` to its item of `address`; whether its guard held. A missing
+    /// actor's data is created only when the transition creates its item.
     fn transition(&self, address: &Address, transition: &Transition<'_>) -> bool {
         let mut actors = lock(&self.shared.actors);
         match actors.get_mut(address) {
-            Some(data) => transition.apply(&mut data.record),
+            Some(data) => transition.apply(data.item(transition.item)),
             None => {
-                let mut record = None;
-                let applied = transition.apply(&mut record);
+                let mut item = None;
+                let applied = transition.apply(&mut item);
                 if applied {
-                    actor(&mut actors, address).record = record;
+                    *actor(&mut actors, address).item(transition.item) = item;
                 }
                 applied
             }
@@ -189,15 +212,15 @@ impl Store for MemoryStore {
         owner: u64,
     ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
         let mut actors = lock(&self.shared.actors);
-        let record = &mut actor(&mut actors, address).record;
-        let result = if Transition::acquire(now, lease_expires_at, owner).apply(record) {
-            Acquired::Taken(record.clone().unwrap_or_default())
-        } else {
-            let held = record.as_ref();
-            Acquired::Held {
-                lease_expires_at: held.map_or(0, |r| r.lease_expires_at),
-                mark: held.and_then(|r| r.mark),
+        let data = actor(&mut actors, address);
+        let (lease, state) = (data.lease.as_ref(), data.record.as_ref());
+        let result = match Transition::acquire(lease, state, now, lease_expires_at, owner) {
+            Some(transition) => {
+                let applied = transition.apply(&mut data.lease);
+                debug_assert!(applied, "the lease item is as read, under the lock");
+                Acquired::Taken(data.effective().unwrap_or_default())
             }
+            None => record::held(lease, state),
         };
         Box::pin(async { Ok(result) })
     }
@@ -253,9 +276,17 @@ impl Store for MemoryStore {
         &'a self,
         address: &'a Address,
         epoch: u64,
-        mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.transition(address, &Transition::release(epoch, mark));
+        self.transition(address, &Transition::release(epoch));
+        Box::pin(async { Ok(()) })
+    }
+
+    fn unmark<'a>(
+        &'a self,
+        address: &'a Address,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.transition(address, &Transition::unmark(at));
         Box::pin(async { Ok(()) })
     }
 
@@ -306,10 +337,9 @@ impl Store for MemoryStore {
     fn expire_stub<'a>(
         &'a self,
         address: &'a Address,
-        epoch: u64,
         at: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.transition(address, &Transition::expire_stub(epoch, at));
+        self.transition(address, &Transition::expire_stub(at));
         Box::pin(async { Ok(()) })
     }
 
@@ -420,7 +450,7 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
         let record = lock(&self.shared.actors)
             .get(address)
-            .and_then(|a| a.record.clone());
+            .and_then(ActorData::effective);
         Box::pin(async { Ok(record) })
     }
 
@@ -509,10 +539,11 @@ impl Store for MemoryStore {
         now: u64,
     ) -> BoxFuture<'a, Result<Retired, StoreError>> {
         let mut actors = lock(&self.shared.actors);
+        let leased = actors.get(address).is_some_and(|a| a.leased(now));
         let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
         let outcome = match record {
             None => Retired::Missing,
-            Some(record) if record.lease_expires_at > now => Retired::Busy,
+            Some(_) if leased => Retired::Busy,
             Some(record) => {
                 record.state = None;
                 record.damage = None;
@@ -531,7 +562,7 @@ impl Store for MemoryStore {
         let mut actors = lock(&self.shared.actors);
         let outcome = match actors.get(address) {
             None => Retired::Missing,
-            Some(a) if a.record.as_ref().is_some_and(|r| r.lease_expires_at > now) => Retired::Busy,
+            Some(a) if a.leased(now) => Retired::Busy,
             Some(_) => {
                 actors.remove(address);
                 Retired::Done

@@ -1,8 +1,9 @@
 //! The mailbox/state store: the one source of truth of the mailbox protocol.
 //!
-//! Every actor has one `#state` record (state bytes, version, fencing epoch, lease, and
-//! the bookkeeping of its last committed batch), a mailbox of messages in id order,
-//! replies waiting for asks, and dead letters. [`memory::MemoryStore`] keeps them in
+//! Every actor has a record (state bytes, version, the bookkeeping of its last committed
+//! batch, and its lease: epoch, expiry, stall count), stored as two items (see
+//! `record.rs`: the lease apart, so taking it costs one small write), a mailbox of messages
+//! in id order, replies waiting for asks, and dead letters. [`memory::MemoryStore`] keeps them in
 //! process; the DynamoDB store (`aws::dynamodb`) keeps them in one table. The protocol that drives a store
 //! lives in [`crate::mailbox`], so both stores run the same steps.
 
@@ -78,13 +79,14 @@ pub struct MailboxItem {
     pub envelope: Vec<u8>,
 }
 
-/// An actor's `#state` record.
+/// An actor's record, as the protocol sees it: its state record, with the lease's
+/// fields from its lease item when that is newer (see `store/record.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StateRecord {
     /// Number of committed batches. A commit must name the version it read.
     pub version: u64,
-    /// Fencing epoch, bumped by every acquire. A commit must name the epoch of its lease,
-    /// so an owner whose lease was taken over can never commit.
+    /// The lease's epoch, one higher at every acquire. A commit writes the epoch of its
+    /// lease into the state record, so that a newer lease tells itself from it.
     pub epoch: u64,
     /// When the lease runs out, in milliseconds since the Unix epoch; 0 when released.
     pub lease_expires_at: u64,
@@ -170,7 +172,8 @@ pub enum StateFix {
 /// The conditional write that ends a batch.
 #[derive(Debug, Clone)]
 pub struct Commit {
-    /// Must equal the record's epoch, or the commit is fenced.
+    /// The epoch of the lease committing (an optimistic commit: of the record it read),
+    /// written with the state.
     pub epoch: u64,
     /// Must equal the record's version; the commit writes `expected_version + 1`.
     pub expected_version: u64,
@@ -226,7 +229,8 @@ impl Acquired {
 pub enum CommitOutcome {
     /// The state, bookkeeping and outgoing messages were written.
     Committed,
-    /// Another owner took the lease (the epoch or version moved): nothing was written.
+    /// Another owner committed since the batch read the record (the version moved):
+    /// nothing was written.
     Fenced,
 }
 
@@ -393,10 +397,10 @@ pub trait Store: Send + Sync + 'static {
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// Takes the lease of `address` if it is free or expired at `now`: bumps the epoch,
-    /// adds one to [`StateRecord::stalled_leases`], sets the expiry and
-    /// [`StateRecord::owner`], and returns the record (created empty if missing).
-    /// [`Acquired::Held`] when a live owner holds it.
+    /// Takes the lease of `address` if it is free or expired at `now`: a new epoch, one
+    /// more [`StateRecord::stalled_leases`], the expiry and [`StateRecord::owner`], written
+    /// to the lease item only (see `store/record.rs`), and returns the record (empty if
+    /// missing). [`Acquired::Held`] when a live owner holds it.
     fn acquire<'a>(
         &'a self,
         address: &'a Address,
@@ -422,40 +426,45 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>>;
 
-    /// Writes a batch's result if the record still has `commit.epoch` and
-    /// `commit.expected_version`, together with its outgoing messages, atomically. Sets
+    /// Writes a batch's result if the record is still at `commit.expected_version` (a
+    /// missing record is at 0), together with its outgoing messages, atomically. Sets
     /// [`StateRecord::stalled_leases`] to 0 if the commit releases the lease
-    /// (`lease_expires_at == 0`), else to 1.
+    /// (`lease_expires_at == 0`), else to 1. A newer lease does not fence it: the version
+    /// alone keeps batches from applying twice, and that lease's own commit is fenced.
     fn commit<'a>(
         &'a self,
         address: &'a Address,
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>>;
 
-    /// Lets a record that was never committed expire at `at` (DynamoDB's TTL then
-    /// deletes it), if it is still as the caller's lease left it: released, at `epoch`,
-    /// at version 0. Such a stub is what an acquire leaves for an address with nothing
-    /// queued (a stray or repeated wake-up): it would otherwise stay forever, read by
-    /// every sweep. The default does nothing, for stores without expiry.
+    /// Removes the mark of a state record that was never committed and lets it expire
+    /// at `at` (DynamoDB's TTL then deletes it), if it is still unused: version 0, no
+    /// lease. Such a stub is what an arm leaves for an address with nothing queued (a
+    /// stray or repeated wake-up): it would otherwise stay forever. The default does
+    /// nothing, for stores without expiry.
     fn expire_stub<'a>(
         &'a self,
         address: &'a Address,
-        epoch: u64,
         at: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let _ = (address, epoch, at);
+        let _ = (address, at);
         Box::pin(async { Ok(()) })
     }
 
-    /// Frees the lease, sets [`StateRecord::stalled_leases`] to 0 and sets the record's
-    /// mark to `mark` (`None` removes it), if the record still has `epoch`; otherwise
-    /// does nothing.
+    /// Frees the lease taken at `epoch` and sets [`StateRecord::stalled_leases`] to 0, if
+    /// no newer lease was taken since; otherwise does nothing. One write of the lease
+    /// item; the record's mark is left as it is (see [`Store::unmark`]).
     fn release<'a>(
         &'a self,
         address: &'a Address,
         epoch: u64,
-        mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// Removes the record's mark if it is still at `at` (nobody armed it since): what an
+    /// owner that found the actor marked does when it has done the work the mark stood
+    /// for.
+    fn unmark<'a>(&'a self, address: &'a Address, at: u64)
+        -> BoxFuture<'a, Result<(), StoreError>>;
 
     /// Marks `address` to be woken at `at` (ms since the Unix epoch) by the sweep, unless
     /// its record is marked for `at` or earlier already; creates the record if missing.
@@ -522,7 +531,8 @@ pub trait Store: Send + Sync + 'static {
         })
     }
 
-    /// The `#state` record of `address`, without taking the lease.
+    /// The record of `address` (its state record and lease item, see `store/record.rs`),
+    /// without taking the lease.
     fn load_state<'a>(
         &'a self,
         address: &'a Address,
@@ -551,8 +561,8 @@ pub trait Store: Send + Sync + 'static {
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
 
-    /// Quarantines `address` if the record still has `epoch` (the caller's lease),
-    /// releasing the lease in the same write. `false` when another owner took over.
+    /// Quarantines `address` if no owner newer than `epoch` (the caller's lease) has
+    /// committed, releasing the lease in the same write. `false` when one has.
     fn quarantine<'a>(
         &'a self,
         address: &'a Address,

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::{DeleteRequest, ReturnConsumedCapacity, ReturnValue
 
 use super::errors;
 use super::schema::{
-    n, s, state_key, Item, ACTOR_INDEX, ACTOR_TYPE, DEAD_LETTER, MESSAGE, REPLY, STATE_SK,
+    n, s, state_key, Item, ACTOR_INDEX, ACTOR_TYPE, DEAD_LETTER, LEASE_SK, MESSAGE, REPLY, STATE_SK,
 };
 use super::DynamoStore;
 use crate::error::StoreError;
@@ -72,6 +72,9 @@ impl DynamoStore {
         address: &Address,
         now: u64,
     ) -> Result<Retired, StoreError> {
+        if self.leased(address, now).await? {
+            return Ok(Retired::Busy);
+        }
         let result = self
             .client
             .update_item()
@@ -100,8 +103,11 @@ impl DynamoStore {
         now: u64,
     ) -> Result<Retired, StoreError> {
         // The state record first, under the lease: a drain that started before cannot
-        // commit after it (its condition needs the record), one that starts after finds
-        // a fresh actor.
+        // commit after it (its condition needs the version it read), one that starts
+        // after finds a fresh actor.
+        if self.leased(address, now).await? {
+            return Ok(Retired::Busy);
+        }
         let result = self
             .client
             .delete_item()
@@ -119,7 +125,7 @@ impl DynamoStore {
         };
         let had_state = deleted.attributes().is_some_and(|a| !a.is_empty());
         let mut rest = Vec::new();
-        for prefix in [MESSAGE, REPLY, DEAD_LETTER] {
+        for prefix in [LEASE_SK, MESSAGE, REPLY, DEAD_LETTER] {
             let keys = self.query_prefix(address, prefix, usize::MAX, |item| Some(key_of(item)));
             rest.extend(keys.await?);
         }
@@ -138,6 +144,17 @@ impl DynamoStore {
             .collect::<Result<Vec<_>, _>>()?;
         self.batch_write(requests).await?;
         Ok(Retired::Done)
+    }
+}
+
+impl DynamoStore {
+    /// Whether a drain holds the lease of `address` at `now`, as its lease item says (a
+    /// lease held on the state record, the conditions of the writes above check).
+    async fn leased(&self, address: &Address, now: u64) -> Result<bool, StoreError> {
+        let items = self.read_items(address).await?;
+        Ok(items
+            .effective()
+            .is_some_and(|record| record.lease_expires_at > now))
     }
 }
 

@@ -5,6 +5,7 @@ mod actors;
 mod admin;
 mod capacity;
 mod errors;
+mod lease;
 mod malformed;
 mod quarantine;
 mod requests;
@@ -15,18 +16,16 @@ mod transitions;
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, ReturnValue,
-    ReturnValuesOnConditionCheckFailure, TransactWriteItem, WriteRequest,
+    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 
 use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
-    b, corrupt, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message,
-    record_from, reply_key, s, state_key, DEAD_LETTER, MESSAGE, OWNER, TTL,
+    b, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message, reply_key,
+    s, DEAD_LETTER, MESSAGE, TTL,
 };
 
 use crate::error::StoreError;
@@ -37,7 +36,6 @@ use crate::store::{
     QuarantineRecord, Retired, StateRecord, Store,
 };
 use crate::BoxFuture;
-use transitions::Expressions;
 
 /// Mailboxes and state in one DynamoDB table.
 ///
@@ -114,40 +112,7 @@ impl Store for DynamoStore {
         lease_expires_at: u64,
         owner: u64,
     ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
-        Box::pin(async move {
-            let transition = Transition::acquire(now, lease_expires_at, owner);
-            let result = self
-                .update_record(address, &Expressions::of(address, &transition))
-                .return_values(ReturnValue::AllNew)
-                .return_values_on_condition_check_failure(
-                    ReturnValuesOnConditionCheckFailure::AllOld,
-                )
-                .send()
-                .await;
-            let current = |error: &UpdateItemError| match error {
-                UpdateItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
-                _ => None,
-            };
-            match self.conditional_or_current(result, current)? {
-                Ok(out) => {
-                    let item = out.attributes().ok_or_else(|| corrupt("#state"))?;
-                    Ok(Acquired::Taken(record_from(item)?))
-                }
-                // This very acquire: it landed, its answer was lost, and the SDK's retry
-                // found the lease taken (owner tokens are random per acquire).
-                Err(Some(item)) if item.get(OWNER) == Some(&n(owner)) => {
-                    Ok(Acquired::Taken(record_from(&item)?))
-                }
-                // A live owner holds the lease.
-                Err(item) => {
-                    let held = item.as_ref().and_then(|item| record_from(item).ok());
-                    Ok(Acquired::Held {
-                        lease_expires_at: held.as_ref().map_or(0, |r| r.lease_expires_at),
-                        mark: held.and_then(|r| r.mark),
-                    })
-                }
-            }
-        })
+        Box::pin(self.acquire_lease(address, now, lease_expires_at, owner))
     }
 
     fn read_mailbox<'a>(
@@ -189,34 +154,27 @@ impl Store for DynamoStore {
         &'a self,
         address: &'a Address,
         epoch: u64,
-        mark: Option<u64>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let transition = Transition::release(epoch, mark);
-            let result = self
-                .update_record(address, &Expressions::of(address, &transition))
-                .send()
-                .await;
-            // `None`: another owner took over, and its lease is not ours to release.
-            self.counted_if(result).map(drop)
-        })
+        // A failed condition: a newer lease was taken, and it is not ours to release.
+        Box::pin(async move { self.apply_if(address, &Transition::release(epoch)).await })
+    }
+
+    fn unmark<'a>(
+        &'a self,
+        address: &'a Address,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        // A failed condition: somebody armed the actor since, for work still to do.
+        Box::pin(async move { self.apply_if(address, &Transition::unmark(at)).await })
     }
 
     fn expire_stub<'a>(
         &'a self,
         address: &'a Address,
-        epoch: u64,
         at: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let transition = Transition::expire_stub(epoch, at);
-            let result = self
-                .update_record(address, &Expressions::of(address, &transition))
-                .send()
-                .await;
-            // A failed condition: someone acquired or committed meanwhile; leave it.
-            self.counted_if(result).map(drop)
-        })
+        // A failed condition: someone committed meanwhile; leave it.
+        Box::pin(async move { self.apply_if(address, &Transition::expire_stub(at)).await })
     }
 
     fn abandon<'a>(
@@ -224,15 +182,8 @@ impl Store for DynamoStore {
         address: &'a Address,
         owner: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let transition = Transition::abandon(owner);
-            let result = self
-                .update_record(address, &Expressions::of(address, &transition))
-                .send()
-                .await;
-            // `None`: the acquire did not land, or another owner took over since.
-            self.counted_if(result).map(drop)
-        })
+        // A failed condition: the acquire did not land, or another owner took over since.
+        Box::pin(async move { self.apply_if(address, &Transition::abandon(owner)).await })
     }
 
     fn cleanup<'a>(
@@ -322,12 +273,7 @@ impl Store for DynamoStore {
         &'a self,
         address: &'a Address,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
-        Box::pin(async move {
-            match self.get(state_key(address)).await? {
-                Some(item) => Ok(Some(record_from(&item)?)),
-                None => Ok(None),
-            }
-        })
+        Box::pin(async move { Ok(self.read_items(address).await?.effective()) })
     }
 
     fn dead_letters<'a>(

@@ -10,7 +10,7 @@ use super::transitions::Expressions;
 use super::DynamoStore;
 use crate::error::StoreError;
 use crate::id::{random_u64, Address};
-use crate::store::record::Transition;
+use crate::store::record::{ItemKind, Transition};
 use crate::store::{Lift, QuarantineRecord};
 
 impl DynamoStore {
@@ -21,10 +21,7 @@ impl DynamoStore {
         quarantine: &QuarantineRecord,
     ) -> Result<bool, StoreError> {
         let transition = Transition::quarantine(epoch, quarantine);
-        let result = self
-            .update_record(address, &Expressions::of(address, &transition))
-            .send()
-            .await;
+        let result = self.transition(address, &transition).send().await;
         Ok(self.counted_if(result)?.is_some())
     }
 
@@ -39,7 +36,7 @@ impl DynamoStore {
         let mut expressions = Expressions::of(address, &Transition::lift(lift));
         expressions.also_set(LIFT_TOKEN, n(token));
         let result = self
-            .update_record(address, &expressions)
+            .update_record(address, ItemKind::State, &expressions)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;

@@ -3,6 +3,7 @@
 //!
 //! | `pk` | `sk` | attributes |
 //! |---|---|---|
+//! | `type/id` | `#lease` | `ep` (the lease's epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `ttl` (a day past the lease: DynamoDB's TTL deletes it) |
 //! | `type/id` | `#state` | `ty` (actor type: the key of the `actors` index), `ver`, `ep` (fencing epoch), `lease` (expiry, ms), `stl` (stalled leases), `own` (owner token), `st` (state), `meta` (last batch), `qr`, `qat` and `qix` (quarantine reason and time, and the key of the `quarantined` index, when quarantined), `lft` (token of the last lift), `dsh` and `dk` (due index, when marked) |
 //! | `type/id` | `m#<message id>` | `env` (envelope); `dsh` and `dk` (due index) when it is scheduled |
 //! | `type/id` | `r#<message id>` | `rep` (reply), `ttl` (seconds; DynamoDB's TTL deletes it for free) |
@@ -22,6 +23,9 @@ use crate::store::{due, MailboxItem, QuarantineRecord, StateRecord};
 
 /// The sort key of an actor's state record.
 pub(super) const STATE_SK: &str = "#state";
+/// The sort key of an actor's lease item (protocol v2): sorts before [`STATE_SK`], so one
+/// `Query` of the `#` prefix reads both.
+pub(super) const LEASE_SK: &str = "#lease";
 /// Sort-key prefix of queued messages.
 pub(super) const MESSAGE: &str = "m#";
 /// Sort-key prefix of replies.
@@ -134,6 +138,11 @@ pub(super) fn dead_letter_key(address: &Address, id: MessageId) -> Item {
 /// The key of the actor's `#state` record.
 pub(super) fn state_key(address: &Address) -> Item {
     key(address, STATE_SK)
+}
+
+/// The key of the actor's `#lease` item.
+pub(super) fn lease_key(address: &Address) -> Item {
+    key(address, LEASE_SK)
 }
 
 pub(super) fn get_u64(item: &Item, name: &str) -> Result<u64, StoreError> {

@@ -7,7 +7,6 @@ use super::schema::{
     record_from, s, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE, QUARANTINED, QUARANTINE_INDEX,
     QUARANTINE_KEY,
 };
-use super::transitions::Expressions;
 use super::DynamoStore;
 use crate::error::StoreError;
 use crate::id::Address;
@@ -32,10 +31,7 @@ impl DynamoStore {
     pub(super) async fn arm_record(&self, address: &Address, at: u64) -> Result<(), StoreError> {
         // Keys compare as text in time order: an earlier mark stays.
         let transition = Transition::arm(at);
-        let result = self
-            .update_record(address, &Expressions::of(address, &transition))
-            .send()
-            .await;
+        let result = self.transition(address, &transition).send().await;
         // `None`: marked for as early or earlier already.
         self.counted_if(result).map(drop)
     }

@@ -1,19 +1,19 @@
 //! The record's transitions (`crate::store::record`) as DynamoDB writes them: a guard
 //! becomes a condition expression, changes an update expression, and a commit (whose
-//! changes name every field) the item of a `Put`. Every write of the `#state` record
-//! goes through here, so it means what the memory store does.
+//! changes name every field) the item of a `Put`. Every write of the `#state` record and
+//! of the `#lease` item goes through here, so it means what the memory store does.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{
-    b, due_shard, index_due, n, s, state_key, Item, ACTOR_TYPE, DUE_KEY, DUE_SHARD, OWNER,
-    QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
+    b, due_shard, index_due, lease_key, n, s, state_key, Item, ACTOR_TYPE, DUE_KEY, DUE_SHARD,
+    OWNER, QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
 };
 use crate::id::Address;
 use crate::store::due;
-use crate::store::record::{Change, Guard, Stalls, Transition};
+use crate::store::record::{Change, Guard, ItemKind, Stalls, Transition};
 use crate::store::StateRecord;
 
 /// A transition's condition and update expressions, with the names and values they use.
@@ -26,7 +26,7 @@ pub(super) struct Expressions {
 }
 
 impl Expressions {
-    /// The expressions of `transition` on the record of `address`.
+    /// The expressions of `transition` on its item of `address`.
     pub(super) fn of(address: &Address, transition: &Transition<'_>) -> Self {
         let mut expressions = Self::guard_only(address, transition.guard);
         for change in &transition.changes {
@@ -99,22 +99,10 @@ impl Expressions {
 
     fn guard(&mut self, address: &Address, guard: Guard) -> String {
         match guard {
-            // A record written past MQLess without a numeric `lease` would never compare
-            // as expired: treat it as free (the update writes a proper one).
-            Guard::LeaseFree { now } => format!(
-                "attribute_not_exists(pk) OR attribute_not_exists({lease}) OR NOT attribute_type({lease}, {number}) OR {lease} <= {now}",
-                lease = self.name("lease"),
-                number = self.value("number", s("N")),
-                now = self.value("now", n(now)),
-            ),
-            Guard::Epoch(epoch) => format!("{} = {}", self.name("ep"), self.value("ep", n(epoch))),
-            Guard::EpochAndVersion { epoch, version } => format!(
-                "{} = {} AND {} = {}",
-                self.name("ep"),
-                self.value("ep", n(epoch)),
-                self.name("ver"),
-                self.value("ver", n(version))
-            ),
+            Guard::Unchanged(None) => "attribute_not_exists(pk)".to_owned(),
+            Guard::Unchanged(Some(epoch)) | Guard::Epoch(epoch) => {
+                format!("{} = {}", self.name("ep"), self.value("ep", n(epoch)))
+            }
             Guard::OwnedBy(owner) => format!(
                 "{own} = {owner} AND {lease} > {zero} AND {stl} > {zero}",
                 own = self.name(OWNER),
@@ -123,12 +111,25 @@ impl Expressions {
                 zero = self.value("zero", n(0)),
                 stl = self.name("stl"),
             ),
-            Guard::UnusedAt(epoch) => format!(
-                "{ver} = {zero} AND {ep} = {epoch} AND attribute_not_exists({lease})",
+            // A first commit finds no record (acquires write only the lease item), or
+            // one an arm or a quarantine created, without a version.
+            Guard::Version(0) => format!(
+                "attribute_not_exists({ver}) OR {ver} = {zero}",
                 ver = self.name("ver"),
-                zero = self.value("zero", n(0)),
+                zero = self.value("ver", n(0))
+            ),
+            Guard::Version(version) => {
+                format!("{} = {}", self.name("ver"), self.value("ver", n(version)))
+            }
+            Guard::EpochAtMost(epoch) => format!(
+                "attribute_not_exists({ep}) OR {ep} <= {epoch}",
                 ep = self.name("ep"),
                 epoch = self.value("ep", n(epoch)),
+            ),
+            Guard::Unused => format!(
+                "attribute_exists(pk) AND (attribute_not_exists({ver}) OR {ver} = {zero}) AND attribute_not_exists({lease})",
+                ver = self.name("ver"),
+                zero = self.value("zero", n(0)),
                 lease = self.name("lease"),
             ),
             Guard::QuarantinedSince(since) => format!(
@@ -141,36 +142,28 @@ impl Expressions {
                 let key = self.value("at", s(due::entry_key(at, address, STATE_SK)));
                 format!("attribute_not_exists({dk}) OR {dk} > {key}")
             }
+            Guard::MarkIs(at) => {
+                let dk = self.name(DUE_KEY);
+                let key = self.value("at", s(due::entry_key(at, address, STATE_SK)));
+                format!("{dk} = {key}")
+            }
         }
     }
 
     fn change(&mut self, address: &Address, change: &Change<'_>) {
         match *change {
-            // An epoch bump may create the record: it starts at version 0.
-            Change::BumpEpoch => {
-                let (ep, ver) = (self.name("ep"), self.name("ver"));
-                let (zero, one) = (self.value("zero", n(0)), self.value("one", n(1)));
-                self.set
-                    .push(format!("{ep} = if_not_exists({ep}, {zero}) + {one}"));
-                self.set
-                    .push(format!("{ver} = if_not_exists({ver}, {zero})"));
-            }
             Change::Epoch(epoch) => self.set_number("ep", epoch),
             Change::BumpVersion => {
-                let (ver, one) = (self.name("ver"), self.value("one", n(1)));
-                self.set.push(format!("{ver} = {ver} + {one}"));
-            }
-            Change::Version(version) => self.set_number("ver", version),
-            Change::Lease(at) => self.set_or_remove("lease", (at != 0).then(|| n(at))),
-            Change::Stalls(Stalls::OneMore) => {
-                let (stl, zero, one) = (
-                    self.name("stl"),
+                let (ver, zero, one) = (
+                    self.name("ver"),
                     self.value("zero", n(0)),
                     self.value("one", n(1)),
                 );
                 self.set
-                    .push(format!("{stl} = if_not_exists({stl}, {zero}) + {one}"));
+                    .push(format!("{ver} = if_not_exists({ver}, {zero}) + {one}"));
             }
+            Change::Version(version) => self.set_number("ver", version),
+            Change::Lease(at) => self.set_or_remove("lease", (at != 0).then(|| n(at))),
             Change::Stalls(Stalls::OneFewer) => {
                 let (stl, one) = (self.name("stl"), self.value("one", n(1)));
                 self.set.push(format!("{stl} = {stl} - {one}"));
@@ -256,17 +249,36 @@ fn ttl_seconds(at_millis: u64) -> AttributeValue {
 }
 
 impl super::DynamoStore {
-    /// An `UpdateItem` of the `#state` record of `address` that writes `expressions`
+    /// An `UpdateItem` that applies `transition` to its item of `address` (send it, and
+    /// count it).
+    pub(super) fn transition(
+        &self,
+        address: &Address,
+        transition: &Transition<'_>,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.update_record(
+            address,
+            transition.item,
+            &Expressions::of(address, transition),
+        )
+    }
+
+    /// An `UpdateItem` of `address`'s item of kind `item` that writes `expressions`
     /// (send it, and count it).
     pub(super) fn update_record(
         &self,
         address: &Address,
+        item: ItemKind,
         expressions: &Expressions,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let key = match item {
+            ItemKind::Lease => lease_key(address),
+            ItemKind::State => state_key(address),
+        };
         self.client
             .update_item()
             .table_name(&*self.table)
-            .set_key(Some(state_key(address)))
+            .set_key(Some(key))
             .condition_expression(expressions.condition())
             .update_expression(expressions.update())
             .set_expression_attribute_names(expressions.names())

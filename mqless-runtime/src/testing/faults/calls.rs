@@ -92,25 +92,17 @@ impl<S: Store> Store for FaultyStore<S> {
             self.faulty(move || self.inner.commit(a, commit)).await
         })
     }
-    fn expire_stub<'a>(
-        &'a self,
-        a: &'a Address,
-        epoch: u64,
-        at: u64,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.faulty(move || self.inner.expire_stub(a, epoch, at))
+    fn expire_stub<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.expire_stub(a, at))
     }
-    fn release<'a>(
-        &'a self,
-        a: &'a Address,
-        epoch: u64,
-        mark: Option<u64>,
-    ) -> BoxFuture<'a, Result<(), StoreError>> {
+    fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.releasing().await?;
-            self.faulty(move || self.inner.release(a, epoch, mark))
-                .await
+            self.faulty(move || self.inner.release(a, epoch)).await
         })
+    }
+    fn unmark<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
+        self.faulty(move || self.inner.unmark(a, at))
     }
     fn arm<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
