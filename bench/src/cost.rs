@@ -16,6 +16,8 @@ use crate::{BenchError, PRICE_LAMBDA_REQUESTS, PRICE_READ_UNITS, PRICE_WRITE_UNI
 /// One row of the cost scenario: per-message figures at one batch size.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CostRow {
+    /// The actor's state size.
+    pub state: &'static str,
     /// Messages queued per drain.
     pub per_drain: usize,
     /// `MQLess` or the baseline.
@@ -36,6 +38,7 @@ impl CostRow {
     pub(crate) fn per_message(design: &'static str, queued: usize, units: Units) -> Self {
         let n = queued as f64;
         Self {
+            state: STATE_SIZES[0].0,
             per_drain: queued,
             design,
             write_units: units.write / n,
@@ -59,34 +62,48 @@ impl CostRow {
 pub async fn cost(sizes: &[usize]) -> Result<Table, BenchError> {
     let rows = measure_cost(sizes).await?;
     Ok(Table {
-        title: "Cost: DynamoDB units per message (~1 KB messages, ~1 KB state), whole protocol, as AWS bills them \
+        title: "Cost: DynamoDB units per message (~1 KB messages; ~1 KB state, and 200 B and 4 KB), whole protocol, as AWS bills them \
                 (ConsumedCapacity, with transactions at two units per KB of each item and reads at half a unit at least); \
                 targets: docs/design.md"
             .into(),
-        header: ["per drain", "design", "write units/msg", "read units/msg", "requests/msg", "$ per million msgs", "target (write units/msg)"]
+        header: ["state", "per drain", "design", "write units/msg", "read units/msg", "requests/msg", "$ per million msgs", "target (write units/msg)"]
             .map(String::from)
             .to_vec(),
         rows: rows
             .iter()
             .map(|r| {
                 cells([
+                    r.state.into(),
                     r.per_drain.to_string(),
                     r.design.into(),
                     format!("{:.2}", r.write_units),
                     format!("{:.2}", r.read_units),
                     format!("{:.2}", r.requests),
                     format!("{:.2}", r.dollars_per_million()),
-                    target(r),
+                    target(r, &rows),
                 ])
             })
             .collect(),
     })
 }
 
-/// The target of docs/design.md for `row`, at the sizes it names: the optimistic path
-/// at the floor (2 + 1/N: the message's put and delete, its share of one commit), the
-/// lease about one unit per drain over it.
-fn target(row: &CostRow) -> String {
+/// The target of docs/design.md for `row`: at ~1 KB, at the sizes it names, the
+/// optimistic path at the floor (2 + 1/N: the message's put and delete, its share of one
+/// commit) and the lease about one unit per drain over it; at every state size, the
+/// lease at most one unit per drain over the optimistic path measured beside it.
+fn target(row: &CostRow, rows: &[CostRow]) -> String {
+    if row.state != STATE_SIZES[0].0 {
+        let optimistic = rows.iter().find(|r| {
+            r.state == row.state && r.per_drain == row.per_drain && r.design == OPTIMISTIC
+        });
+        return match (row.design, optimistic) {
+            (LEASE, Some(optimistic)) => at_most(
+                optimistic.write_units + 1.0 / row.per_drain as f64,
+                row.write_units,
+            ),
+            _ => "-".into(),
+        };
+    }
     let (optimistic, lease) = match row.per_drain {
         1 => (3.0, 4.0),
         10 => (2.1, 2.2),
@@ -94,11 +111,19 @@ fn target(row: &CostRow) -> String {
         _ => return "-".into(),
     };
     match row.design {
-        "MQLess, optimistic" => at_most(optimistic, row.write_units),
-        "MQLess" => at_most(lease, row.write_units),
+        OPTIMISTIC => at_most(optimistic, row.write_units),
+        LEASE => at_most(lease, row.write_units),
         _ => "-".into(),
     }
 }
+
+const LEASE: &str = "MQLess";
+const OPTIMISTIC: &str = "MQLess, optimistic";
+
+/// The state sizes measured: a label and the notebook's padding. The first is the
+/// bench's usual size, measured at every batch size and beside the baseline; the others
+/// at one and ten messages per drain, so that no size is tuned for.
+const STATE_SIZES: [(&str, u32); 3] = [("~1 KB", 900), ("200 B", 150), ("4 KB", 4000)];
 
 /// Scenario 1: DynamoDB request units per message over the whole protocol, for `sizes`
 /// messages queued per drain, beside one transaction per message.
@@ -113,8 +138,9 @@ pub async fn measure_cost(sizes: &[usize]) -> Result<Vec<CostRow>, BenchError> {
     for &queued in sizes {
         // MQLess: queue `queued` tells, then one drain; with the lease, then with the
         // optimistic path (which a one-message drain takes).
-        for (design, optimistic) in [("MQLess", false), ("MQLess, optimistic", true)] {
-            let units = mqless_drain(&store, queued, optimistic, &text).await?;
+        for (design, optimistic) in [(LEASE, false), (OPTIMISTIC, true)] {
+            let padding = STATE_SIZES[0].1;
+            let units = mqless_drain(&store, (queued, padding), optimistic, &text).await?;
             rows.push(CostRow::per_message(design, queued, units));
         }
 
@@ -127,14 +153,25 @@ pub async fn measure_cost(sizes: &[usize]) -> Result<Vec<CostRow>, BenchError> {
             units,
         ));
     }
+    for (state, padding) in &STATE_SIZES[1..] {
+        for queued in sizes.iter().copied().filter(|&n| n <= 10) {
+            for (design, optimistic) in [(LEASE, false), (OPTIMISTIC, true)] {
+                let units = mqless_drain(&store, (queued, *padding), optimistic, &text).await?;
+                rows.push(CostRow {
+                    state,
+                    ..CostRow::per_message(design, queued, units)
+                });
+            }
+        }
+    }
     Ok(rows)
 }
 
-/// Queues `queued` notes to a warm notebook (state ~1 KB) and drains them once; the
-/// units used from the first send to the end of the drain.
+/// Queues `queued` notes to a warm notebook (its state padded to `padding` bytes) and
+/// drains them once; the units used from the first send to the end of the drain.
 async fn mqless_drain(
     store: &mqless::aws::dynamodb::DynamoStore,
-    queued: usize,
+    (queued, padding): (usize, u32),
     optimistic: bool,
     text: &str,
 ) -> Result<Units, BenchError> {
@@ -148,11 +185,12 @@ async fn mqless_drain(
         .build();
     runtime.register::<Notebook>()?;
     let host = runtime.host::<Notebook>()?;
-    let id = format!("notebook-{queued}-{optimistic}");
+    let id = format!("notebook-{queued}-{padding}-{optimistic}");
     let actor = mqless::ActorId::new(id.as_str())?;
     let notebook = runtime.client::<Notebook>(id.clone())?;
+    notebook.pad(padding).send().await?;
     notebook.note(text.to_owned()).send().await?;
-    host.drain(&actor).await?; // warm: state ~1 KB
+    host.drain(&actor).await?; // warm: the state at its size
     let before = store.capacity();
     for _ in 0..queued {
         notebook.note(text.to_owned()).send().await?;
@@ -171,6 +209,10 @@ async fn mqless_drain(
     )?;
     let state = runtime.state::<Notebook>(id).await?.ok_or("no state")?;
     ensure(state.count == queued as u64 + 1, "every note applied once")?;
+    ensure(
+        state.padding.len() == padding as usize,
+        "the state at its size",
+    )?;
     Ok(Units {
         read: used.read_units,
         write: used.write_units,

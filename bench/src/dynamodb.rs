@@ -30,12 +30,12 @@ pub(crate) fn now_millis() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// A ~1 KB note keeps the state near 1 KB.
+/// A ~1 KB note keeps the state near 1 KB, or at what [`Notebook::pad`] sets.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Notebook {
     pub(crate) count: u64,
     last: String,
-    padding: String,
+    pub(crate) padding: String,
 }
 
 #[mqless::actor]
@@ -47,6 +47,11 @@ impl Notebook {
         if self.padding.is_empty() {
             self.padding = "s".repeat(900);
         }
+    }
+
+    /// Sets the state's padding to `bytes` bytes (the bench's state sizes).
+    pub fn pad(&mut self, bytes: u32) {
+        self.padding = "s".repeat(bytes as usize);
     }
 
     /// Notes recorded.

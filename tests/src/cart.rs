@@ -49,6 +49,7 @@ impl Cart {
 /// It now expires a day later unless a message commits to it first.
 pub async fn a_stray_wake_up_leaves_no_lasting_record(
     store: std::sync::Arc<dyn mqless::store::Store>,
+    delete_expired: crate::conformance::DeleteExpired,
 ) {
     use mqless::clock::Clock as _;
     let clock = mqless::clock::SystemClock;
@@ -63,17 +64,23 @@ pub async fn a_stray_wake_up_leaves_no_lasting_record(
     host.drain(&mqless::ActorId::new(id.as_str()).unwrap())
         .await
         .unwrap();
+    // The wake-up wrote only its lease item, which expires an hour after its lease.
     let stub = store
         .load_state(&address)
         .await
         .unwrap()
-        .expect("the acquire's record");
-    assert_eq!(stub.version, 0);
-    let day = 24 * 3_600_000;
+        .expect("the acquire's lease item");
     assert_eq!(
-        stub.expires_at.map(|at| at.div_ceil(1000)),
-        Some((clock.now_millis() + day).div_ceil(1000)),
-        "a stub expires a day later"
+        (stub.version, stub.lease_expires_at, stub.state),
+        (0, 0, None)
+    );
+    let lease = mqless::mailbox::DrainConfig::default().lease;
+    let past = clock.now_millis() + 3_600_000 + lease.as_millis() as u64 + 1_000;
+    delete_expired(past).await;
+    assert_eq!(
+        store.load_state(&address).await.unwrap(),
+        None,
+        "nothing of a stray wake-up lasts"
     );
     // A message that commits makes it a record like any other.
     let cart = mqless::Actors::client::<Cart>(&runtime, id.clone()).unwrap();

@@ -26,6 +26,7 @@ const LEASE: u64 = 60_000;
 /// Runs every contract case against `store`.
 pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     leases(&*store).await;
+    racing_acquires(&store).await;
     where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
     quarantine_and_lift(&*store).await;
@@ -127,6 +128,42 @@ async fn leases(store: &dyn Store) {
     );
 }
 
+/// Acquires racing for the same lease: exactly one wins, on a new actor, after an
+/// expired lease, and after a commit that released (an acquire reads the record, then
+/// writes the lease item only if it is still as read).
+async fn racing_acquires(store: &Arc<dyn Store>) {
+    let at = address("racing");
+    let race = |now: u64| {
+        let tasks: Vec<_> = (0..16u64)
+            .map(|owner| {
+                let (store, at) = (store.clone(), at.clone());
+                tokio::spawn(async move { store.acquire(&at, now, now + LEASE, 100 + owner).await })
+            })
+            .collect();
+        async move {
+            let mut won = Vec::new();
+            for task in tasks {
+                if let Some(record) = task.await.unwrap().unwrap().taken() {
+                    won.push(record);
+                }
+            }
+            won
+        }
+    };
+    let won = race(NOW).await;
+    assert_eq!(won.len(), 1, "a new actor: {won:?}");
+    let won = race(NOW + LEASE).await;
+    assert_eq!(won.len(), 1, "an expired lease: {won:?}");
+    let owner = &won[0];
+    let released = commit(owner.epoch, owner.version, 0);
+    assert_eq!(
+        store.commit(&at, &released).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let won = race(NOW + LEASE + 1).await;
+    assert_eq!(won.len(), 1, "after a releasing commit: {won:?}");
+}
+
 /// The edges where the two stores wrote the record differently before its transitions
 /// were defined once (`store::record`): an abandoned lease leaves no lease behind and no
 /// state record (an acquire writes only the lease item), a commit on a missing record
@@ -143,7 +180,11 @@ async fn where_the_stores_once_differed(store: &dyn Store) {
     store.abandon(&at, 21).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
-        (record.lease_expires_at, record.stalled_leases, record.version),
+        (
+            record.lease_expires_at,
+            record.stalled_leases,
+            record.version
+        ),
         (0, 0, 0),
         "an abandoned acquire leaves neither a lease nor a stall"
     );

@@ -187,10 +187,15 @@ impl<'h, A: Actor> Lease<'h, A> {
                 self.release(true).await?;
                 return Ok(LeaseEnd::Deadline);
             }
-            let items = store.read_mailbox(self.address, self.batch_size).await?;
+            // One more than a batch, to know whether a batch holds everything: then its
+            // commit releases the lease, and no release of its own follows.
+            let mut items = store
+                .read_mailbox(self.address, self.batch_size.saturating_add(1))
+                .await?;
+            let read_all = items.len() <= self.batch_size;
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
-                if leftovers || items.len() >= self.batch_size {
+                if leftovers || !read_all {
                     self.host.cleanup(self.address, &self.book, None).await?;
                 }
             }
@@ -198,7 +203,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 self.release(false).await?;
                 return Ok(LeaseEnd::Released);
             }
-            let read_all = items.len() < self.batch_size;
+            items.truncate(self.batch_size);
             let filled = self.fill(&items, read_all).await?;
             let stop = filled.stop;
             let nothing_taken = filled.taken == 0 && filled.next.consumed.is_empty();

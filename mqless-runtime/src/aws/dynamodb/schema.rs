@@ -227,8 +227,10 @@ pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
     Ok(StateRecord {
         version: get_u64(item, "ver")?,
         epoch: get_u64(item, "ep")?,
-        lease_expires_at: get_u64(item, "lease")?,
-        stalled_leases: u32::try_from(get_u64(item, "stl")?).unwrap_or(u32::MAX),
+        // A lease or stall count written past MQLess that is not a number reads as none:
+        // it would otherwise keep the actor busy for ever; the next commit rewrites it.
+        lease_expires_at: get_u64(item, "lease").unwrap_or(0),
+        stalled_leases: u32::try_from(get_u64(item, "stl").unwrap_or(0)).unwrap_or(u32::MAX),
         owner: get_u64(item, OWNER).unwrap_or(0),
         state,
         meta,
