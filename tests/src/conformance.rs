@@ -27,6 +27,7 @@ const LEASE: u64 = 60_000;
 pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     leases(&*store).await;
     racing_acquires(&store).await;
+    releases_after_commits(&*store).await;
     where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
     quarantine_and_lift(&*store).await;
@@ -162,6 +163,52 @@ async fn racing_acquires(store: &Arc<dyn Store>) {
     );
     let won = race(NOW + LEASE + 1).await;
     assert_eq!(won.len(), 1, "after a releasing commit: {won:?}");
+}
+
+/// A commit that releases frees the lease without a release; a commit that goes on holds
+/// it (renewed) until its owner's release, which frees it at once.
+async fn releases_after_commits(store: &dyn Store) {
+    let at = address("release-after-commit");
+    let first = store
+        .acquire(&at, NOW, NOW + LEASE, 31)
+        .await
+        .unwrap()
+        .taken()
+        .unwrap();
+    let released = commit(first.epoch, 0, 0);
+    assert_eq!(
+        store.commit(&at, &released).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    let second = store
+        .acquire(&at, NOW + 1, NOW + LEASE, 32)
+        .await
+        .unwrap()
+        .taken()
+        .expect("a releasing commit freed the lease");
+    assert_eq!((second.stalled_leases, second.version), (1, 1));
+    let going_on = commit(second.epoch, 1, NOW + 2 * LEASE);
+    assert_eq!(
+        store.commit(&at, &going_on).await.unwrap(),
+        CommitOutcome::Committed
+    );
+    assert!(
+        store
+            .acquire(&at, NOW + LEASE + 1, NOW + 2 * LEASE, 33)
+            .await
+            .unwrap()
+            .taken()
+            .is_none(),
+        "the commit renewed the lease"
+    );
+    store.release(&at, second.epoch).await.unwrap();
+    let third = store
+        .acquire(&at, NOW + LEASE + 2, NOW + 2 * LEASE, 34)
+        .await
+        .unwrap()
+        .taken()
+        .expect("the release freed it");
+    assert_eq!((third.stalled_leases, third.version), (1, 2));
 }
 
 /// The edges where the two stores wrote the record differently before its transitions
