@@ -21,7 +21,8 @@ async fn aws_scenarios_run() {
             "{name} is not set: run `scripts/test`, which starts the local AWS stack"
         );
     }
-    assert_eq!(mqless_bench::cost(&[2]).await.unwrap().rows.len(), 3);
+    // At ~1 KB: the lease, the optimistic path, the baseline; at 200 B and 4 KB: both paths.
+    assert_eq!(mqless_bench::cost(&[2]).await.unwrap().rows.len(), 7);
     assert_eq!(mqless_bench::contention(2, 3).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::end_to_end(3).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::saga(2).await.unwrap().rows.len(), 3);
