@@ -39,6 +39,7 @@ async fn a_stray_wake_up_leaves_no_lasting_record() {
 #[tokio::test]
 async fn nothing_depends_on_a_record_after_its_expiry() {
     a_stopped_actor_stays_gone_after_its_record_is_deleted(BASE).await;
+    a_message_after_a_stop_and_its_deletion_runs_at_once(BASE + 20 * 3_600_000).await;
     an_open_ask_keeps_an_idle_actors_record(BASE + 10 * 3_600_000).await;
 }
 
@@ -73,6 +74,36 @@ async fn a_stopped_actor_stays_gone_after_its_record_is_deleted(base: u64) {
         "no ping revived it"
     );
     assert!(runtime.reminders::<Cart>("c1").await.unwrap().is_empty());
+}
+
+/// A stopped actor's record expires at the stop, and TTL may delete it at once, while the
+/// stopping drain's lease would still be live: its lease item must not then speak for the
+/// actor, or the next message waits for that lease to run out (the stopping drain frees
+/// it after its commit).
+async fn a_message_after_a_stop_and_its_deletion_runs_at_once(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = mqless::store::MemoryStore::new();
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .clock(clock.clone())
+        .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
+        .build();
+    runtime.register::<Cart>().unwrap();
+    let host = runtime.host::<Cart>().unwrap();
+    let id = mqless::ActorId::new("c2").unwrap();
+    let cart = runtime.client::<Cart>("c2").unwrap();
+    cart.add("apple".into()).send().await.unwrap();
+    cart.check_out().send().await.unwrap();
+    assert_eq!(host.drain(&id).await.unwrap().processed, 2);
+    assert_eq!(store.delete_expired(clock.now_millis()), 1, "as TTL would");
+    cart.add("pear".into()).send().await.unwrap();
+    let after = host.drain(&id).await.unwrap();
+    assert_eq!(
+        (after.processed, after.end),
+        (1, mqless::mailbox::DrainEnd::Empty),
+        "the new message runs at once: {after:?}"
+    );
+    assert!(runtime.state::<Cart>("c2").await.unwrap().is_some());
 }
 
 /// Asks the `Sensor` of the conversation tests, with an idle time to live shorter than
