@@ -11,7 +11,8 @@ use mqless::error::StoreErrorKind;
 use mqless::id::Address;
 use mqless::recovery::StateFix;
 use mqless::store::{
-    Commit, CommitOutcome, Lift, MailboxItem, QuarantineRecord, Store, SubscriptionRecord,
+    Commit, CommitOutcome, Lift, MailboxItem, QuarantineRecord, StateRecord, Store,
+    SubscriptionRecord,
 };
 use mqless::MessageId;
 
@@ -40,6 +41,28 @@ pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
 fn address(case: &str) -> Address {
     let id = MessageId::generate(1, None);
     Address::parse(&format!("Conformance/{case}-{id}")).unwrap()
+}
+
+/// Takes the lease of `at` (a free or expired one: the case says which it expects).
+async fn take(store: &dyn Store, at: &Address, now: u64, until: u64, owner: u64) -> StateRecord {
+    taken_or(store, at, now, until, owner, "the lease is free").await
+}
+
+/// Takes the lease of `at`, failing with `why` if it is held.
+async fn taken_or(
+    store: &dyn Store,
+    at: &Address,
+    now: u64,
+    until: u64,
+    owner: u64,
+    why: &str,
+) -> StateRecord {
+    store
+        .acquire(at, now, until, owner)
+        .await
+        .unwrap()
+        .taken()
+        .expect(why)
 }
 
 fn commit(epoch: u64, expected_version: u64, lease_expires_at: u64) -> Commit {
@@ -89,12 +112,15 @@ async fn leases(store: &dyn Store) {
         .unwrap()
         .taken();
     assert!(live.is_none(), "a live lease is not taken");
-    let expired = store
-        .acquire(&at, NOW + LEASE, NOW + 2 * LEASE, 13)
-        .await
-        .unwrap()
-        .taken()
-        .expect("an expired lease is taken");
+    let expired = taken_or(
+        store,
+        &at,
+        NOW + LEASE,
+        NOW + 2 * LEASE,
+        13,
+        "an expired lease is taken",
+    )
+    .await;
     assert_eq!((expired.epoch, expired.stalled_leases), (2, 2));
     store.release(&at, 1).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
@@ -106,12 +132,7 @@ async fn leases(store: &dyn Store) {
     store.release(&at, 2).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!((record.lease_expires_at, record.stalled_leases), (0, 0));
-    let third = store
-        .acquire(&at, NOW, NOW + LEASE, 14)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let third = take(store, &at, NOW, NOW + LEASE, 14).await;
     assert_eq!((third.epoch, third.stalled_leases), (4, 1));
     store.abandon(&at, 99).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
@@ -169,23 +190,21 @@ async fn racing_acquires(store: &Arc<dyn Store>) {
 /// it (renewed) until its owner's release, which frees it at once.
 async fn releases_after_commits(store: &dyn Store) {
     let at = address("release-after-commit");
-    let first = store
-        .acquire(&at, NOW, NOW + LEASE, 31)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let first = take(store, &at, NOW, NOW + LEASE, 31).await;
     let released = commit(first.epoch, 0, 0);
     assert_eq!(
         store.commit(&at, &released).await.unwrap(),
         CommitOutcome::Committed
     );
-    let second = store
-        .acquire(&at, NOW + 1, NOW + LEASE, 32)
-        .await
-        .unwrap()
-        .taken()
-        .expect("a releasing commit freed the lease");
+    let second = taken_or(
+        store,
+        &at,
+        NOW + 1,
+        NOW + LEASE,
+        32,
+        "a releasing commit freed the lease",
+    )
+    .await;
     assert_eq!((second.stalled_leases, second.version), (1, 1));
     let going_on = commit(second.epoch, 1, NOW + 2 * LEASE);
     assert_eq!(
@@ -202,12 +221,15 @@ async fn releases_after_commits(store: &dyn Store) {
         "the commit renewed the lease"
     );
     store.release(&at, second.epoch).await.unwrap();
-    let third = store
-        .acquire(&at, NOW + LEASE + 2, NOW + 2 * LEASE, 34)
-        .await
-        .unwrap()
-        .taken()
-        .expect("the release freed it");
+    let third = taken_or(
+        store,
+        &at,
+        NOW + LEASE + 2,
+        NOW + 2 * LEASE,
+        34,
+        "the release freed it",
+    )
+    .await;
     assert_eq!((third.stalled_leases, third.version), (1, 2));
 }
 
@@ -218,12 +240,7 @@ async fn releases_after_commits(store: &dyn Store) {
 /// token of the acquire is gone after it (an abandon by that token no longer applies).
 async fn where_the_stores_once_differed(store: &dyn Store) {
     let at = address("abandoned-stub");
-    store
-        .acquire(&at, NOW, NOW + LEASE, 21)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    take(store, &at, NOW, NOW + LEASE, 21).await;
     store.abandon(&at, 21).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
@@ -250,12 +267,7 @@ async fn where_the_stores_once_differed(store: &dyn Store) {
     );
 
     let at = address("commit-then-abandon");
-    let taken = store
-        .acquire(&at, NOW, NOW + LEASE, 22)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let taken = take(store, &at, NOW, NOW + LEASE, 22).await;
     let kept_lease = commit(taken.epoch, 0, NOW + LEASE);
     assert_eq!(
         store.commit(&at, &kept_lease).await.unwrap(),
@@ -276,12 +288,7 @@ async fn where_the_stores_once_differed(store: &dyn Store) {
 async fn commits(store: &dyn Store) {
     let at = address("commits");
     let peer = address("commits-peer");
-    let record = store
-        .acquire(&at, NOW, NOW + LEASE, 1)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let record = take(store, &at, NOW, NOW + LEASE, 1).await;
     let head = message(16);
     store.enqueue(&at, &head).await.unwrap();
     let outgoing = message(32);
@@ -354,12 +361,7 @@ async fn commits(store: &dyn Store) {
 /// after it.
 async fn quarantine_and_lift(store: &dyn Store) {
     let at = address("quarantine");
-    let first = store
-        .acquire(&at, NOW, NOW + LEASE, 1)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let first = take(store, &at, NOW, NOW + LEASE, 1).await;
     let reason = QuarantineRecord {
         reason: "it broke".into(),
         since: NOW,
@@ -371,12 +373,7 @@ async fn quarantine_and_lift(store: &dyn Store) {
         clear_bookkeeping: false,
     };
     assert!(store.lift_quarantine(&at, &lift(NOW)).await.unwrap());
-    let record = store
-        .acquire(&at, NOW, NOW + LEASE, 2)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let record = take(store, &at, NOW, NOW + LEASE, 2).await;
     assert_eq!(
         store
             .commit(&at, &commit(record.epoch, record.version, NOW + LEASE))
@@ -413,12 +410,7 @@ async fn quarantine_and_lift(store: &dyn Store) {
 /// expire; a committed one may not.
 async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
     let stopped = address("stopped");
-    let record = store
-        .acquire(&stopped, NOW, NOW + LEASE, 1)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let record = take(store, &stopped, NOW, NOW + LEASE, 1).await;
     let mut stop = commit(record.epoch, 0, 0);
     stop.expires_at = Some(NOW);
     assert_eq!(
@@ -442,12 +434,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         (Some((NOW + 1_000).div_ceil(1000)), None)
     );
     let kept = address("kept");
-    let record = store
-        .acquire(&kept, NOW, NOW + LEASE, 3)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let record = take(store, &kept, NOW, NOW + LEASE, 3).await;
     assert_eq!(
         store
             .commit(&kept, &commit(record.epoch, 0, 0))
@@ -472,12 +459,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         "TTL deleted it"
     );
     assert!(store.load_state(&kept).await.unwrap().is_some());
-    let fresh = store
-        .acquire(&stopped, NOW, NOW + LEASE, 4)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let fresh = take(store, &stopped, NOW, NOW + LEASE, 4).await;
     assert_eq!(
         (fresh.epoch, fresh.version, fresh.state),
         (3, 0, None),
@@ -540,12 +522,7 @@ async fn subscription_paging(store: &dyn Store) {
 async fn limits(store: &dyn Store) {
     let at = address("limits");
     let peer = address("limits-peer");
-    let record = store
-        .acquire(&at, NOW, NOW + LEASE, 1)
-        .await
-        .unwrap()
-        .taken()
-        .unwrap();
+    let record = take(store, &at, NOW, NOW + LEASE, 1).await;
     let target = &at;
     let refused = |commit: Commit| async move {
         let error = store.commit(target, &commit).await.unwrap_err();
