@@ -7,68 +7,23 @@
 //! process; the DynamoDB store (`aws::dynamodb`) keeps them in one table. The protocol that drives a store
 //! lives in [`crate::mailbox`], so both stores run the same steps.
 
+mod dead_letter;
 pub mod due;
+mod limits;
 pub mod memory;
 pub(crate) mod record;
+
+pub use dead_letter::{DeadLetter, DeadLetterKind, Failure};
+pub use limits::{
+    check_commit_size, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
+    MAX_TRANSACTION_ITEMS,
+};
 
 use std::time::Duration;
 
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
 use crate::BoxFuture;
-
-/// DynamoDB's item size limit, which every store enforces on the `#state` record (state
-/// and bookkeeping), so the embedded runtime fails where DynamoDB would.
-pub const MAX_ITEM_BYTES: usize = 400 * 1024;
-/// DynamoDB's limit on a transaction's total size: a commit with outgoing messages.
-pub const MAX_TRANSACTION_BYTES: usize = 4 * 1024 * 1024;
-/// DynamoDB's limit on the items of one transaction: a commit's state record and its
-/// outgoing messages.
-pub const MAX_TRANSACTION_ITEMS: usize = 100;
-/// Bytes a stored item carries besides its payload (keys, attribute names, numbers), as
-/// the stores estimate it.
-pub const ITEM_OVERHEAD_BYTES: usize = 128;
-
-/// Checks a commit against DynamoDB's limits: the `#state` record under
-/// [`MAX_ITEM_BYTES`], and with outgoing messages the transaction under
-/// [`MAX_TRANSACTION_BYTES`] and [`MAX_TRANSACTION_ITEMS`].
-///
-/// # Errors
-/// [`StoreErrorKind::ItemTooLarge`](crate::error::StoreErrorKind::ItemTooLarge) naming
-/// the limit.
-pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), StoreError> {
-    let record = commit.state.len() + commit.meta.len() + ITEM_OVERHEAD_BYTES;
-    if record > MAX_ITEM_BYTES {
-        return Err(StoreError::new(
-            crate::error::StoreErrorKind::ItemTooLarge,
-            format!("the state record of {address} would be {record} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item limit; keep the state smaller (lower `Limits::max_state_bytes`)"),
-        ));
-    }
-    if !commit.outgoing.is_empty() || commit.continued.is_some() {
-        let items = commit.outgoing.len() + usize::from(commit.continued.is_some()) + 1;
-        if items > MAX_TRANSACTION_ITEMS {
-            return Err(StoreError::new(
-                crate::error::StoreErrorKind::ItemTooLarge,
-                format!("the commit of {address} with {} outgoing messages would be a transaction of {items} items, over DynamoDB's {MAX_TRANSACTION_ITEMS}-item transaction limit", commit.outgoing.len()),
-            ));
-        }
-        let total: usize = record
-            + commit
-                .outgoing
-                .iter()
-                .map(|(_, item)| item)
-                .chain(&commit.continued)
-                .map(|item| item.envelope.len() + ITEM_OVERHEAD_BYTES)
-                .sum::<usize>();
-        if total > MAX_TRANSACTION_BYTES {
-            return Err(StoreError::new(
-                crate::error::StoreErrorKind::ItemTooLarge,
-                format!("the commit of {address} with {} outgoing messages would be a {total}-byte transaction, over DynamoDB's {MAX_TRANSACTION_BYTES}-byte transaction limit", commit.outgoing.len()),
-            ));
-        }
-    }
-    Ok(())
-}
 
 /// One queued message: its id (the mailbox sort key) and its encoded envelope.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -242,77 +197,6 @@ pub struct KeyedBytes {
     /// The bytes.
     #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
-}
-
-/// A message that could not be processed, as recorded by the batch that gave up on it.
-/// Cleanup moves the message from the mailbox to the dead letters with this note.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Failure {
-    /// The message.
-    pub id: MessageId,
-    /// The last error.
-    pub error: String,
-    /// How many times it was tried.
-    pub attempts: u32,
-    /// Why it is a dead letter.
-    #[serde(default)]
-    pub kind: DeadLetterKind,
-}
-
-/// Why a message is a dead letter.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum DeadLetterKind {
-    /// It could not be processed: it panicked `max_attempts` times, did not decode, broke
-    /// a limit, could not commit, or killed its process. Nothing of it was applied.
-    #[default]
-    Failed,
-    /// A tell whose method returned `Err`: it ran, and the state was left unchanged.
-    /// Kept because nobody else hears of a tell's error; redrive runs it again.
-    Rejected,
-    /// An item in the mailbox that MQLess did not write and cannot read (a sort key that
-    /// is not a message id, an envelope that is not binary), moved out of the mailbox
-    /// so its actor is not woken for it forever. On DynamoDB the dead letter keeps the
-    /// item's other attributes in `raw`.
-    Malformed,
-}
-
-impl DeadLetterKind {
-    /// The kind's stored name.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Failed => "failed",
-            Self::Rejected => "rejected",
-            Self::Malformed => "malformed",
-        }
-    }
-
-    /// The kind stored as `name`; unknown names read as `Failed`.
-    #[must_use]
-    pub fn from_name(name: &str) -> Self {
-        match name {
-            "rejected" => Self::Rejected,
-            "malformed" => Self::Malformed,
-            _ => Self::Failed,
-        }
-    }
-}
-
-/// A dead letter: a message moved out of the mailbox after it failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DeadLetter {
-    /// The message id.
-    pub id: MessageId,
-    /// The message's encoded envelope, as it was queued.
-    pub envelope: Vec<u8>,
-    /// The last error.
-    pub error: String,
-    /// How many times it was tried.
-    pub attempts: u32,
-    /// When it was moved, in milliseconds since the Unix epoch.
-    pub dead_at: u64,
-    /// Why.
-    pub kind: DeadLetterKind,
 }
 
 /// A per-actor subscription to a topic's events (`ctx.subscribe`), stored in the
