@@ -152,7 +152,7 @@ MUTATIONS = [
      ["--test", "conversation"], False),
     ("the memory store ignores the 100-item transaction cap",
      "7: the embedded store enforces DynamoDB's limits",
-     "mqless-runtime/src/store/mod.rs",
+     "mqless-runtime/src/store/limits.rs",
      "if items > MAX_TRANSACTION_ITEMS {",
      "if items > usize::MAX - 1 {",
      ["--test", "semantics", "the_memory_store_refuses"], False),
