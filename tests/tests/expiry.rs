@@ -76,11 +76,9 @@ async fn a_stopped_actor_stays_gone_after_its_record_is_deleted(base: u64) {
     assert!(runtime.reminders::<Cart>("c1").await.unwrap().is_empty());
 }
 
-/// A stopped actor's record expires at the stop, and TTL may delete it at once, while the
-/// stopping drain's lease would still be live: its lease item must not then speak for the
-/// actor, or the next message waits for that lease to run out (the stopping drain frees
-/// it after its commit).
-async fn a_message_after_a_stop_and_its_deletion_runs_at_once(base: u64) {
+/// A runtime on a manual clock at `base` and an in-memory store, whose drains the test
+/// runs by hand.
+fn drained_by_hand(base: u64) -> (Arc<ManualClock>, mqless::store::MemoryStore, Embedded) {
     let clock = Arc::new(ManualClock::new(base));
     let store = mqless::store::MemoryStore::new();
     let runtime = Embedded::builder()
@@ -88,6 +86,15 @@ async fn a_message_after_a_stop_and_its_deletion_runs_at_once(base: u64) {
         .clock(clock.clone())
         .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
         .build();
+    (clock, store, runtime)
+}
+
+/// A stopped actor's record expires at the stop, and TTL may delete it at once, while the
+/// stopping drain's lease would still be live: its lease item must not then speak for the
+/// actor, or the next message waits for that lease to run out (the stopping drain frees
+/// it after its commit).
+async fn a_message_after_a_stop_and_its_deletion_runs_at_once(base: u64) {
+    let (clock, store, runtime) = drained_by_hand(base);
     runtime.register::<Cart>().unwrap();
     let host = runtime.host::<Cart>().unwrap();
     let id = mqless::ActorId::new("c2").unwrap();
@@ -148,13 +155,7 @@ impl Patient {
 /// timeout is handled, even when the ask outlasts its idle time to live (the record
 /// used to expire, be deleted by TTL, and the timeout then found no open ask).
 async fn an_open_ask_keeps_an_idle_actors_record(base: u64) {
-    let clock = Arc::new(ManualClock::new(base));
-    let store = mqless::store::MemoryStore::new();
-    let runtime = Embedded::builder()
-        .store(Arc::new(store.clone()))
-        .clock(clock.clone())
-        .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
-        .build();
+    let (clock, store, runtime) = drained_by_hand(base);
     runtime.register::<Patient>().unwrap();
     runtime
         .register::<mqless_tests::conversation::Sensor>()
