@@ -1,5 +1,6 @@
 //! `cargo run --release -p mqless-bench -- <scenario> [options]`, or
-//! `mqless-bench readme <--check|--write> [scenario ...]` for the README's tables.
+//! `mqless-bench readme <--check|--write> [scenario ...]` for the tables of the README
+//! and the guide (`docs/guide/*.md`).
 //!
 //! `cost`, `contention`, `saga`, `timers`, `fanout`, `sweep` and `e2e` need DynamoDB (and
 //! `e2e` the Lambda emulator): run them under `scripts/local-aws`, which starts both and
@@ -7,8 +8,8 @@
 
 use mqless_bench::BenchError;
 
-/// Where the README is, from this crate.
-const README: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md");
+/// The workspace, from this crate.
+const WORKSPACE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -36,18 +37,22 @@ async fn scenarios(args: &[String]) -> Result<(), BenchError> {
 
 async fn readme(args: &[String]) -> Result<(), BenchError> {
     let (mode, only) = args.split_first().ok_or(mqless_bench::USAGE)?;
-    let text = std::fs::read_to_string(README)?;
-    match mode.as_str() {
-        "--check" => {
+    if !matches!(mode.as_str(), "--check" | "--write") {
+        return Err(mqless_bench::USAGE.into());
+    }
+    for path in mqless_bench::readme::documents(std::path::Path::new(WORKSPACE))? {
+        let text = std::fs::read_to_string(&path)?;
+        let name = path.strip_prefix(WORKSPACE).unwrap_or(&path).display();
+        if mode == "--check" {
             let report = mqless_bench::readme::check(&text, only).await?;
-            println!("{report}");
-        }
-        "--write" => {
+            println!("{name}:\n{report}");
+        } else {
             let updated = mqless_bench::readme::write(&text, only).await?;
-            std::fs::write(README, updated)?;
-            println!("README.md: tables measured again");
+            if updated != text {
+                std::fs::write(&path, updated)?;
+                println!("{name}: tables measured again");
+            }
         }
-        _ => return Err(mqless_bench::USAGE.into()),
     }
     Ok(())
 }

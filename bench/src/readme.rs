@@ -221,6 +221,24 @@ fn wanted(block: &Block, only: &[String]) -> bool {
     only.is_empty() || only.iter().any(|name| block.args.first() == Some(name))
 }
 
+/// The documents whose tables the bench keeps, under the workspace `root`: the README,
+/// then every page of the guide (`docs/guide/*.md`) by name.
+///
+/// # Errors
+/// The guide's directory cannot be read.
+pub fn documents(root: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut pages = Vec::new();
+    for entry in std::fs::read_dir(root.join("docs").join("guide"))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|extension| extension == "md") {
+            pages.push(path);
+        }
+    }
+    pages.sort();
+    pages.insert(0, root.join("README.md"));
+    Ok(pages)
+}
+
 /// Measures every checked table of `readme` again (those of the scenarios in `only`, if
 /// any) and compares its counts; a report of what was checked.
 ///

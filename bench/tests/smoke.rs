@@ -7,9 +7,9 @@ async fn embedded_scenario_runs() {
     assert_eq!(table.rows.len(), 2);
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn aws_scenarios_run() {
+    mqless_tests::requires_local_aws!();
     // `scripts/test` exports the local stack's endpoints for clients and handlers.
     for name in [
         "AWS_ENDPOINT_URL_DYNAMODB",

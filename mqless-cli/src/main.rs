@@ -65,6 +65,56 @@ enum Command {
     /// derived from what each actor sends to (each bootstrap is asked with
     /// --mqless-manifest). Deploy it with `sam deploy`.
     Template(TemplateArgs),
+    /// Create a crate of your own: an actor, a program running it on the embedded
+    /// runtime, its Lambda function and the sweeper's (feature `aws`), a test under
+    /// injected faults, and how to deploy it.
+    New(NewArgs),
+    /// Run the local AWS stack for your crate: DynamoDB Local and the Lambda emulator
+    /// serving its functions (installed once into a per-user cache), the table, a sweep
+    /// every few seconds; prints the environment a client needs. Ctrl-C stops it.
+    /// `mqless dev -- <command>` runs a command with that environment, then stops.
+    Dev(DevArgs),
+}
+
+/// `dev [-- <command>...]`.
+#[derive(Debug, Args)]
+struct DevArgs {
+    /// The package whose functions to serve.
+    #[arg(long, default_value = ".")]
+    package: std::path::PathBuf,
+    /// The cargo feature the function binaries need.
+    #[arg(long, default_value = "aws")]
+    feature: String,
+    /// Serve only these binaries (comma-separated; default: every binary that needs the
+    /// feature).
+    #[arg(long, value_delimiter = ',')]
+    bins: Vec<String>,
+    /// Sweep every this many seconds (0: never), as the deployed sweeper does each minute.
+    #[arg(long, default_value_t = 5)]
+    sweep_every: u64,
+    /// Also write the environment (`export NAME=value` lines) to this file.
+    #[arg(long)]
+    env_file: Option<std::path::PathBuf>,
+    /// The command to run with the stack (after `--`); the stack stops when it ends.
+    #[arg(last = true)]
+    command: Vec<String>,
+}
+
+/// `new <name>`.
+#[derive(Debug, Args)]
+struct NewArgs {
+    /// The crate's name (and its directory's).
+    name: String,
+    /// Create it in this directory.
+    #[arg(long, default_value = ".")]
+    dir: std::path::PathBuf,
+    /// Depend on the `mqless` crate in this directory (default: the checkout this
+    /// command was built from, if it is still there; else the git repository).
+    #[arg(long, conflicts_with = "git")]
+    path: Option<std::path::PathBuf>,
+    /// Depend on MQLess from this git repository.
+    #[arg(long)]
+    git: Option<String>,
 }
 
 /// `template`.

@@ -2,7 +2,6 @@
 //! exit code) against DynamoDB Local and the Lambda emulator that `scripts/test` starts.
 //! Actors are set up through the library on a fresh table per test, except where the
 //! command invokes a function: the emulator's functions use the shared e2e table.
-#![cfg(feature = "e2e")]
 // A failed step should stop the test with its message, as `assert!` does.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -90,6 +89,7 @@ async fn queue(store: &DynamoStore, id: &str, message: &AccountMessage) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn actors_list_pages_and_show_renders_state_as_json() {
+    mqless_tests::requires_local_aws!();
     let (store, runtime) = bank("cli-actors").await;
     for i in 0..5 {
         let account = runtime.client::<Account>(format!("a{i}")).unwrap();
@@ -123,6 +123,7 @@ async fn actors_list_pages_and_show_renders_state_as_json() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mailbox_peek_decodes_queued_messages_without_running_them() {
+    mqless_tests::requires_local_aws!();
     let (store, _runtime) = bank("cli-mailbox").await;
     queue(&store, "waiting", &AccountMessage::Deposit { amount: 25 }).await;
     queue(&store, "waiting", &AccountMessage::Withdraw { amount: 5 }).await;
@@ -148,6 +149,7 @@ async fn mailbox_peek_decodes_queued_messages_without_running_them() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_reset_and_actors_delete_confirm_and_change_the_table() {
+    mqless_tests::requires_local_aws!();
     let (store, runtime) = bank("cli-retire").await;
     let account = runtime.client::<Account>("kept").unwrap();
     account.deposit(40).send().await.unwrap();
@@ -196,6 +198,7 @@ async fn state_reset_and_actors_delete_confirm_and_change_the_table() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_list_show_redrive_and_discard() {
+    mqless_tests::requires_local_aws!();
     let (store, runtime) = bank("cli-dead-letters").await;
     for id in ["poor", "broke"] {
         let account = runtime.client::<Account>(id).unwrap();
@@ -296,6 +299,7 @@ async fn dead_letters_list_show_redrive_and_discard() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn send_tells_and_asks_through_the_function() {
+    mqless_tests::requires_local_aws!();
     let table = local_aws::env("MQLESS_TEST_LAMBDA_TABLE");
     let counter = format!(
         "cli-{}",
@@ -417,6 +421,7 @@ async fn send_tells_and_asks_through_the_function() {
 /// (a message queued with no wake-up at all).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sweep_and_audit_wake_actors_with_messages_due() {
+    mqless_tests::requires_local_aws!();
     let (store, _runtime) = bank("cli-sweep").await;
     queue(&store, "asleep", &AccountMessage::Deposit { amount: 1 }).await;
     let said = ok(&["sweep", "--table", store.table()]);
@@ -434,6 +439,7 @@ async fn sweep_and_audit_wake_actors_with_messages_due() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_passes_a_healthy_deployment_and_says_what_to_fix() {
+    mqless_tests::requires_local_aws!();
     let table = local_aws::env("MQLESS_TEST_LAMBDA_TABLE");
     // The shared table exists once any function ran; make sure it does.
     local_aws::configure();

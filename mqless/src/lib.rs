@@ -235,7 +235,7 @@ pub mod trace {
 /// [`Actors::publish`] or [`Context::publish`](crate::Context::publish);
 /// methods marked `#[subscribe(topic = "..", pattern = "..", route = "..")]` receive the
 /// events whose fields match the pattern (the EventBridge event-pattern grammar, see
-/// [`Pattern`](events::Pattern)), each exactly once. See the README's "Publish and subscribe".
+/// [`Pattern`](events::Pattern)), each exactly once. See docs/guide/events.md.
 pub mod events {
     pub use mqless_runtime::events::{
         MegaEvent, MegaEventInfo, MegaObject, Pattern, PatternError, Subscription, Topic,
@@ -329,7 +329,7 @@ pub use mqless_runtime::aws;
 pub use mqless_runtime::otel;
 
 /// A testing kit for your own actors: seeded fault scenarios ([`testing::Scenario`]) and
-/// the fault layer they are made of. See the README's "Testing your actors".
+/// the fault layer they are made of. See docs/guide/testing.md.
 ///
 /// ```
 /// use mqless::testing::Scenario;

@@ -7,6 +7,7 @@ pub mod conformance;
 pub mod conversation;
 pub mod due_index;
 pub mod events;
+pub mod fresh_crate;
 pub mod in_flight;
 pub mod ledger;
 pub mod limits;
@@ -52,4 +53,11 @@ pub async fn state<A: mqless::Actor>(actors: &impl mqless::Actors, id: &str) -> 
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("{id} has committed no state"))
+}
+
+/// The Rust blocks of the README and the guide that the readme test does not build (see
+/// `build.rs`), compiled against the workspace's crates.
+#[cfg(test)]
+mod guide_blocks {
+    include!(concat!(env!("OUT_DIR"), "/guide_blocks.rs"));
 }

@@ -1,13 +1,58 @@
-//! Connections to the local AWS stack that `scripts/test` starts.
+//! Connections to the local AWS stack that `scripts/test` and `scripts/local-aws` start.
+//!
+//! A test that needs the stack begins with [`requires_local_aws!`](crate::requires_local_aws):
+//! under a plain `cargo test` (no stack) it is skipped with one line on the terminal that
+//! names the command that runs it; under `scripts/test`, which sets
+//! `MQLESS_REQUIRE_LOCAL_AWS`, a missing stack fails it instead, so nothing is skipped there.
+
+use std::io::Write as _;
 
 use mqless::aws::dynamodb::DynamoStore;
+
+/// The command that starts the local stack and runs the tests that need it.
+pub const RUN_WITH_LOCAL_AWS: &str = "scripts/local-aws cargo test --workspace --all-features";
 
 /// The value of `name`, or a panic that says how to run these tests.
 #[must_use]
 pub fn env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
-        panic!("{name} is not set: run the end-to-end tests with `scripts/test`, which starts DynamoDB Local and the Lambda emulator")
+        panic!("{name} is not set: run the end-to-end tests with `{RUN_WITH_LOCAL_AWS}` (or `scripts/test`), which start DynamoDB Local and the Lambda emulator")
     })
+}
+
+/// Whether the calling test must be skipped: the local stack is not running (its
+/// endpoint is not set) and nothing requires it. Says so on the terminal, past the test
+/// harness's capture of printed output, so each skipped test shows one line.
+///
+/// # Panics
+/// When `MQLESS_REQUIRE_LOCAL_AWS` is set (`scripts/test` sets it) and the stack is not.
+#[must_use]
+pub fn skipped() -> bool {
+    if std::env::var_os("MQLESS_TEST_DYNAMODB_ENDPOINT").is_some() {
+        return false;
+    }
+    if std::env::var_os("MQLESS_REQUIRE_LOCAL_AWS").is_some() {
+        panic!("MQLESS_TEST_DYNAMODB_ENDPOINT is not set, and MQLESS_REQUIRE_LOCAL_AWS says this run must not skip the tests that need the local AWS stack: run them with `{RUN_WITH_LOCAL_AWS}` or `scripts/test`");
+    }
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // `std::io::stderr()` is not captured by the test harness (only `eprintln!` is).
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "skipped {test}: needs DynamoDB Local and the Lambda emulator; `{RUN_WITH_LOCAL_AWS}` starts them and runs it"
+    );
+    true
+}
+
+/// Returns from the calling test (see [`local_aws::skipped`](crate::local_aws::skipped))
+/// when the local AWS stack is not running and nothing requires it.
+#[macro_export]
+macro_rules! requires_local_aws {
+    () => {
+        if $crate::local_aws::skipped() {
+            return;
+        }
+    };
 }
 
 /// Points the AWS SDK at the local stack with dummy credentials.

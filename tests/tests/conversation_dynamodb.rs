@@ -3,7 +3,6 @@
 //! never goes back, and the seeded scenario of `dynamodb.rs` moves its manual clock
 //! across this test's times, which would order one's immediate messages behind the
 //! other's timeouts.
-#![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 
@@ -14,6 +13,7 @@ const HOUR: u64 = 3_600_000;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn request_reply_between_actors_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = Arc::new(local_aws::fresh_store("replyto").await);
     conversation::replies_come_back_typed_once(store, BASE).await;
     let store = Arc::new(local_aws::fresh_store("replyto-timeout").await);

@@ -1,7 +1,6 @@
 //! Deterministic failures of an actor's own record on Amazon's DynamoDB Local: the
 //! scenarios of `tests/src/quarantine.rs` (run on the memory store by
 //! `deterministic_failures.rs`), plus the DynamoDB-only case of a wrong-typed attribute.
-#![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 
@@ -11,42 +10,49 @@ use mqless_tests::{local_aws, quarantine};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_that_no_longer_decodes_quarantines_the_actor_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("evolve").await;
     quarantine::a_state_that_no_longer_decodes_quarantines_the_actor(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_operator_repairs_or_resets_a_quarantined_actor_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("repair").await;
     quarantine::an_operator_repairs_or_resets_a_quarantined_actor(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_that_cannot_commit_at_all_quarantines_the_actor_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("unfit").await;
     quarantine::a_record_that_cannot_commit_at_all_quarantines_the_actor(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lost_acquire_answers_are_not_stalls_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("lostacquire").await;
     mqless_tests::recovery::lost_acquire_answers_are_not_stalls(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rejected_tell_is_kept_as_a_dead_letter_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("rejected").await;
     mqless_tests::recovery::a_rejected_tell_is_kept_as_a_dead_letter(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_whose_commit_cannot_fit_is_dead_lettered_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("toolarge").await;
     quarantine::a_message_whose_commit_cannot_fit_is_dead_lettered(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_worst_case_state_record_stays_under_the_item_limit_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("worstcase").await;
     quarantine::the_worst_case_state_record_stays_under_the_item_limit(Arc::new(store)).await;
 }
@@ -56,6 +62,7 @@ async fn the_worst_case_state_record_stays_under_the_item_limit_on_dynamodb_loca
 /// at every wake-up; resetting the state rewrites the record.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_typed_state_attribute_quarantines_the_actor() {
+    mqless_tests::requires_local_aws!();
     use mqless_tests::quarantine::ProfileV3;
 
     let store = local_aws::fresh_store("wrongtype").await;

@@ -2,7 +2,6 @@
 //! invariants as on the embedded runtime, with many handlers draining concurrently, plus
 //! the DynamoDB-specific parts (transactions, item limits, typed errors) and the cost per
 //! message measured from `ConsumedCapacity`.
-#![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,6 +24,7 @@ fn runtime_over(store: &DynamoStore) -> Embedded {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_senders_and_drains_apply_each_message_once_in_order() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("ledger").await;
     let runtime = Arc::new(
         Embedded::builder()
@@ -87,6 +87,7 @@ impl Tally {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("semantics").await;
     let runtime = runtime_over(&store);
     runtime.register::<Tally>().unwrap();
@@ -142,6 +143,7 @@ async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zombie_and_the_owner_after_it_commit_once_by_the_conditional_write() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("zombie").await;
     let clock = ManualClock::new(1_800_000_000_000);
     let lease = Duration::from_secs(10);
@@ -200,6 +202,7 @@ async fn a_zombie_and_the_owner_after_it_commit_once_by_the_conditional_write() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bank_conserves_money_with_transfers_committed_in_transactions() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("bank").await;
     let runtime = Arc::new(runtime_over(&store));
     runtime.register::<Account>().unwrap();
@@ -214,6 +217,7 @@ async fn the_bank_conserves_money_with_transfers_committed_in_transactions() {
 
 #[tokio::test]
 async fn a_missing_table_and_an_unreachable_endpoint_are_typed_errors_that_say_what_to_do() {
+    mqless_tests::requires_local_aws!();
     local_aws::configure();
     let address = Address::new(ActorType::new("Tally").unwrap(), ActorId::new("x").unwrap());
     let sdk = mqless::aws::load_config().await;
@@ -253,6 +257,7 @@ async fn a_missing_table_and_an_unreachable_endpoint_are_typed_errors_that_say_w
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_forgotten_messages()
 {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("recovery").await;
     mqless_tests::recovery::dead_letters_and_sweep(&runtime_over(&store), "fickle").await;
 }
@@ -262,6 +267,7 @@ async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_
 /// have their own ids. `MQLESS_DYNAMODB_SEEDS` sets how many.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     use mqless_tests::scenario::{self, Params, Stats};
     let store = local_aws::fresh_store("faults").await;
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
@@ -296,6 +302,7 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("poison").await;
     mqless_tests::recovery::poison_is_dead_lettered(Arc::new(store), "poisoned").await;
 }
@@ -303,6 +310,7 @@ async fn a_message_that_kills_its_process_is_dead_lettered_and_the_actor_goes_on
 /// `create_table` on a table that exists without TTL turns TTL on, so replies expire.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_table_turns_ttl_on_for_an_existing_table() {
+    mqless_tests::requires_local_aws!();
     use mqless::aws::aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
@@ -355,6 +363,7 @@ async fn create_table_turns_ttl_on_for_an_existing_table() {
 /// not loop.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn foreign_mailbox_items_are_dead_lettered_and_never_loop_a_drain_or_fail_a_sweep() {
+    mqless_tests::requires_local_aws!();
     use mqless_examples::counter::Counter;
 
     let store = local_aws::fresh_store("foreign").await;
@@ -474,12 +483,14 @@ async fn kept_raw_keys(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn big_fan_outs_commit_under_the_transaction_limit_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("fanout").await;
     mqless_tests::limits::two_big_fan_outs_commit_in_separate_batches(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stray_wake_up_leaves_no_lasting_record_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("stray").await;
     let table = store.clone();
     let delete_expired: mqless_tests::conformance::DeleteExpired = Arc::new(move |now| {
@@ -494,6 +505,7 @@ async fn a_stray_wake_up_leaves_no_lasting_record_on_dynamodb_local() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_over_the_transaction_item_cap_are_dead_lettered_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = local_aws::fresh_store("itemcap").await;
     mqless_tests::limits::sends_over_the_item_cap_are_dead_lettered(Arc::new(store)).await;
 }
@@ -503,6 +515,7 @@ async fn sends_over_the_transaction_item_cap_are_dead_lettered_on_dynamodb_local
 /// as free and writes a proper one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_state_record_without_a_numeric_lease_does_not_keep_the_actor_busy() {
+    mqless_tests::requires_local_aws!();
     use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
     use mqless_examples::counter::Counter;
 
@@ -541,6 +554,7 @@ async fn a_state_record_without_a_numeric_lease_does_not_keep_the_actor_busy() {
 /// `.query()` on DynamoDB: one strongly consistent `GetItem`, no write, no invoke.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_query_costs_one_read_and_no_write() {
+    mqless_tests::requires_local_aws!();
     use mqless_examples::counter::Counter;
 
     let store = local_aws::fresh_store("query").await;
@@ -570,6 +584,7 @@ async fn a_query_costs_one_read_and_no_write() {
 /// lease item, the mailbox read, commit, delete, recheck: 7 requests.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ask_answered_in_process_writes_no_reply_and_never_polls() {
+    mqless_tests::requires_local_aws!();
     use mqless_examples::counter::Counter;
 
     let store = local_aws::fresh_store("localreply").await;

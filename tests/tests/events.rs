@@ -410,7 +410,6 @@ mod embedded {
     }
 }
 
-#[cfg(feature = "e2e")]
 mod dynamodb_local {
     use super::*;
     use mqless_tests::local_aws;
@@ -423,21 +422,25 @@ mod dynamodb_local {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn routed_subscriptions_and_atomic_publishes() {
+        mqless_tests::requires_local_aws!();
         super::routed_subscriptions_and_atomic_publishes(&runtime("events-routed").await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn per_actor_subscriptions() {
+        mqless_tests::requires_local_aws!();
         super::per_actor_subscriptions(&runtime("events-per-actor").await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_order_saga_as_events() {
+        mqless_tests::requires_local_aws!();
         super::the_order_saga_as_events(&runtime("events-saga").await).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn fan_out_steps_of_different_sizes_keep_publish_order() {
+        mqless_tests::requires_local_aws!();
         super::fan_out_steps_of_different_sizes_keep_publish_order(
             &runtime("events-step-sizes").await,
         )
@@ -446,6 +449,7 @@ mod dynamodb_local {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_fan_out_reaches_150_subscribers_once_in_order() {
+        mqless_tests::requires_local_aws!();
         a_fan_out_reaches_every_subscriber_once_in_order(&runtime("events-fan-out").await, 150)
             .await;
     }

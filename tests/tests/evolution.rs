@@ -1,5 +1,5 @@
-//! Evolving an actor's state and messages across deploys, as the README's "Evolving
-//! state and messages" says: fixtures of what deployed versions wrote catch a breaking
+//! Evolving an actor's state and messages across deploys, as docs/guide/evolving.md
+//! says: fixtures of what deployed versions wrote catch a breaking
 //! change in a test, and the documented serde recipes keep old bytes readable.
 
 use mqless::testing::Fixtures;
@@ -63,7 +63,7 @@ fn fixture_names_are_checked() {
     assert!(error.problems[0].contains("fixture name"), "{error}");
 }
 
-/// The README's recipe for a change serde attributes cannot express (here `score`
+/// The guide's recipe (docs/guide/evolving.md) for a change serde attributes cannot express (here `score`
 /// changes from a number to text): decode through an untagged enum of the versions.
 mod changed_type {
     use super::*;

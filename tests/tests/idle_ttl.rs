@@ -117,9 +117,9 @@ async fn embedded() {
     expires_after_its_idle_time(Arc::new(mqless::store::MemoryStore::new()), BASE).await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test]
 async fn on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     use mqless::aws::aws_sdk_dynamodb::types::AttributeValue;
     let store = mqless_tests::local_aws::fresh_store("idle-ttl").await;
     let base = BASE + 10 * 3_600_000;
@@ -211,9 +211,9 @@ async fn stop_embedded() {
     .await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test]
 async fn stop_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = mqless_tests::local_aws::fresh_store("stop").await;
     a_stopped_actor_is_gone(Arc::new(store), BASE + 30 * 3_600_000).await;
 }

@@ -1,7 +1,6 @@
 //! The whole AWS path through the real SDK clients: a client's send goes into the
 //! mailbox in DynamoDB Local, an Invoke through cargo-lambda's emulator runs the example's
 //! actor's function (`examples/src/bin/*-function.rs`), which drains and commits.
-#![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -26,6 +25,7 @@ fn unique(prefix: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_and_asks_go_through_dynamodb_and_the_lambda_handler() {
+    mqless_tests::requires_local_aws!();
     let remote = remote().await;
     let id = unique("counter");
     let counter = remote.client::<Counter>(id.clone()).unwrap();
@@ -57,6 +57,7 @@ async fn sends_and_asks_go_through_dynamodb_and_the_lambda_handler() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
+    mqless_tests::requires_local_aws!();
     let remote = remote().await;
     let address = Address::new(
         ActorType::new("Counter").unwrap(),
@@ -102,6 +103,7 @@ async fn an_ask_costs_one_put_one_invoke_and_the_handlers_requests() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_payload_is_refused_with_a_reason() {
+    mqless_tests::requires_local_aws!();
     let _ = remote().await;
     let invoker = mqless::aws::Environment::load().await.unwrap().invoker();
     let invocation = Invocation {
@@ -120,6 +122,7 @@ async fn a_bad_payload_is_refused_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_bank_conserves_money_through_lambda() {
+    mqless_tests::requires_local_aws!();
     let remote = Arc::new(remote().await);
     let config = BankConfig {
         accounts: 4,
@@ -132,6 +135,7 @@ async fn the_bank_conserves_money_through_lambda() {
 
 #[tokio::test]
 async fn asking_an_unknown_function_says_how_to_configure_it() {
+    mqless_tests::requires_local_aws!();
     let remote = remote_without_functions("nofn").await;
     let error = remote
         .client::<Account>("a")
@@ -166,6 +170,7 @@ async fn remote_without_functions(test: &str) -> Remote {
 /// when nothing can drain them (here: no such function).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn settle_names_the_actors_it_could_not_wait_for() {
+    mqless_tests::requires_local_aws!();
     let remote = remote_without_functions("unsettled")
         .await
         .settle_timeout(std::time::Duration::from_millis(300));
@@ -183,6 +188,7 @@ async fn settle_names_the_actors_it_could_not_wait_for() {
 /// function: an ask says so when it times out, and settle names the quarantine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quarantined_actor_is_named_by_asks_and_settle() {
+    mqless_tests::requires_local_aws!();
     let remote = remote()
         .await
         .settle_timeout(std::time::Duration::from_millis(1500));
@@ -226,6 +232,7 @@ async fn a_quarantined_actor_is_named_by_asks_and_settle() {
 /// schedule) through the function. Prints how long after its time the sweep found it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_message_is_delivered_by_the_sweep_through_the_function() {
+    mqless_tests::requires_local_aws!();
     let remote = remote().await;
     let id = format!("scheduled-{}", mqless::MessageId::generate(1, None));
     let counter = remote.client::<Counter>(id.clone()).unwrap();
@@ -260,6 +267,7 @@ async fn a_scheduled_message_is_delivered_by_the_sweep_through_the_function() {
 /// written by the function inside the message's span, carries the client's trace id.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trace_set_on_the_client_reaches_the_functions_logs() {
+    mqless_tests::requires_local_aws!();
     use mqless::trace::{self, TraceParent};
     let remote = remote().await;
     let (from, to) = (unique("traced-from"), unique("traced-to"));

@@ -4,7 +4,6 @@
 //! only the poison record reported failed; the topic's fan-out (a drain of
 //! `mqless-topic/orders` in the same function) delivers to the `Mailer` actors'
 //! function. An EventBridge event delivered twice is published once.
-#![cfg(feature = "e2e")]
 
 use std::time::Duration;
 
@@ -86,6 +85,7 @@ async fn mail_of(remote: &Remote, buyer: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fails() {
+    mqless_tests::requires_local_aws!();
     let environment = environment().await;
     let remote = environment.remote();
     let buyer = unique("buyer");
@@ -125,6 +125,7 @@ async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fa
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_eventbridge_event_delivered_twice_is_published_once() {
+    mqless_tests::requires_local_aws!();
     let environment = environment().await;
     let remote = environment.remote();
     let source = unique("shop");

@@ -1,7 +1,6 @@
 //! The deployable sweeper function through the Lambda emulator, in a binary of its own:
 //! a sweeper invocation that repeats holds the emulator (which runs one invocation at a
 //! time) for seconds, which would delay the timing-sensitive tests of `lambda.rs`.
-#![cfg(feature = "e2e")]
 
 use std::time::Duration;
 
@@ -47,6 +46,7 @@ async fn invoke_sweeper(payload: &str) -> mqless::aws::payload::SweepResult {
 /// saw it (marked), its audit one whose wake-up was lost unseen; so do a `Remote`'s.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
+    mqless_tests::requires_local_aws!();
     let remote = remote().await;
     let id = unique("swept");
     let address = Address::new(
@@ -102,6 +102,7 @@ async fn the_sweeper_function_wakes_actors_whose_nudge_was_lost() {
 /// sweeper's invocation to end: the lag printed is the emulator's, not AWS's.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sweeper_sweeping_every_few_hundred_ms_delivers_timers_within_them() {
+    mqless_tests::requires_local_aws!();
     let remote = remote().await;
     let id = unique("every");
     let counter = remote.client::<Counter>(id.as_str()).unwrap();

@@ -5,7 +5,6 @@
 //! moved (by itself). The store must recognize its own writes, or a healthy drain reads
 //! as Busy or Fenced: its cleanup, replies and wake-ups skipped, its lease counted as a
 //! stall.
-#![cfg(feature = "e2e")]
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +70,7 @@ async fn queued(runtime: &Embedded, id: &str) -> usize {
 /// report Busy (which left the lease held until it expired, counted as a stall).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_acquire_recognizes_its_own_lease() {
+    mqless_tests::requires_local_aws!();
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-acquire").await;
     let runtime = runtime(store, false);
     let tally = runtime.client::<Tally>("t").unwrap();
@@ -91,6 +91,7 @@ async fn a_retried_acquire_recognizes_its_own_lease() {
 /// write): its retry must count as committed, not Fenced, so the cleanup runs.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_commit_recognizes_its_own_write() {
+    mqless_tests::requires_local_aws!();
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-commit").await;
     let runtime = runtime(store, true);
     let tally = runtime.client::<Tally>("t").unwrap();
@@ -115,6 +116,7 @@ async fn a_retried_commit_recognizes_its_own_write() {
 /// The same for a commit with an outgoing message, which is a transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_transaction_recognizes_its_own_write() {
+    mqless_tests::requires_local_aws!();
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-transaction").await;
     let runtime = runtime(store, true);
     let tally = runtime.client::<Tally>("t").unwrap();
@@ -136,6 +138,7 @@ async fn a_retried_transaction_recognizes_its_own_write() {
 /// must report the lift done, not `NotQuarantined` (the seeded scenario below found it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retried_lift_recognizes_its_own_write() {
+    mqless_tests::requires_local_aws!();
     use mqless::store::{QuarantineRecord, Store};
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-lift").await;
     let runtime = runtime(store.clone(), false);
@@ -173,6 +176,7 @@ async fn a_retried_lift_recognizes_its_own_write() {
 /// SDK, besides the scenario's own faults above the store: every invariant holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invariants_hold_with_answers_lost_below_the_sdk() {
+    mqless_tests::requires_local_aws!();
     use mqless_tests::scenario::{self, Params, Stats};
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-scenario").await;
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")

@@ -1,5 +1,5 @@
 //! Listing, inspecting, resetting and deleting actors by address (`Operator`), on the
-//! embedded runtime and, with `e2e`, on DynamoDB Local through its `actors` index.
+//! embedded runtime and on DynamoDB Local through its `actors` index.
 
 use std::sync::Arc;
 
@@ -28,13 +28,13 @@ async fn embedded_deletes_and_respects_the_lease() {
     operating::deletes_and_respects_the_lease(&runtime, &*store, SystemClock.now_millis()).await;
 }
 
-#[cfg(feature = "e2e")]
 mod dynamodb {
     use super::*;
     use mqless_tests::local_aws;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lists_a_type_page_by_page_from_the_actors_index() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("operating-list").await;
         let runtime = operating::runtime(Arc::new(store.clone()));
         operating::lists_a_type_page_by_page(&runtime, &store, 250, 100).await;
@@ -42,6 +42,7 @@ mod dynamodb {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn inspects_and_resets() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("operating-reset").await;
         let runtime = operating::runtime(Arc::new(store.clone()));
         operating::inspects_and_resets(&runtime, &store).await;
@@ -49,13 +50,13 @@ mod dynamodb {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn deletes_and_respects_the_lease() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("operating-delete").await;
         let runtime = operating::runtime(Arc::new(store.clone()));
         operating::deletes_and_respects_the_lease(&runtime, &store, SystemClock.now_millis()).await;
     }
 }
 
-#[cfg(feature = "e2e")]
 mod older_tables {
     use super::*;
     use mqless::aws::aws_sdk_dynamodb::types::{
@@ -67,6 +68,7 @@ mod older_tables {
     /// A table created before the indexes gets them from `create_table`, one at a time.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn create_table_adds_the_index_to_an_older_table() {
+        mqless_tests::requires_local_aws!();
         local_aws::configure();
         let config = mqless::aws::load_config().await;
         let client = mqless::aws::aws_sdk_dynamodb::Client::new(&config);
@@ -124,7 +126,6 @@ mod older_tables {
     }
 }
 
-#[cfg(feature = "e2e")]
 mod index_cost {
     use super::*;
     use mqless::Actors;
@@ -135,6 +136,7 @@ mod index_cost {
     /// puts the same actor type, which DynamoDB does not write to a keys-only index again.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_actors_index_costs_writes_only_at_an_actors_first_commit() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("operating-index-cost").await;
         let runtime = operating::runtime(Arc::new(store.clone()));
         let client = runtime.client::<Gauge>("costed").unwrap();

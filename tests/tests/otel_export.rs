@@ -127,9 +127,9 @@ async fn embedded() {
     exported_spans_follow_the_messages(&Embedded::new()).await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test]
 async fn through_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = mqless_tests::local_aws::fresh_store("otel").await;
     let runtime = Embedded::builder()
         .store(std::sync::Arc::new(store))

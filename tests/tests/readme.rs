@@ -1,12 +1,14 @@
-//! The README's code, as a new user would use it: the blocks marked
-//! `<!-- readme-test: <path> -->` are written into a fresh crate outside this workspace
+//! The README's and the guide's code, as a new user would use it: the blocks marked
+//! `<!-- readme-test: <path> -->` in `README.md` and `docs/guide/*.md` (in that order,
+//! the guide's pages by name) are written into a fresh crate outside this workspace
 //! (the `mqless` git dependency pointed at this checkout), which must build, print what
 //! the README says, and pass its tests. Offline, with this workspace's `Cargo.lock`, so
 //! it resolves the same versions without the network.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use mqless_tests::fresh_crate::cargo;
 
 const MARK: &str = "<!-- readme-test: ";
 const GIT_SOURCE: &str = "git = \"https://github.com/mqless/mqless\"";
@@ -31,23 +33,20 @@ fn marked_blocks(readme: &str) -> BTreeMap<String, String> {
     files
 }
 
-fn cargo(dir: &Path, target: &Path, args: &[&str]) -> String {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(cargo)
-        .args(args)
-        .args(["--offline", "--quiet"])
-        .current_dir(dir)
-        .env("CARGO_TARGET_DIR", target)
-        .output()
-        .expect("run cargo");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "`cargo {}` in the README's crate failed:\n{stdout}\n{}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+/// The README, then every page of the guide by name, as one text.
+fn documents(workspace: &Path) -> String {
+    let mut pages: Vec<PathBuf> = std::fs::read_dir(workspace.join("docs/guide"))
+        .expect("docs/guide")
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    let mut text = std::fs::read_to_string(workspace.join("README.md")).unwrap();
+    for page in pages {
+        text.push('\n');
+        text.push_str(&std::fs::read_to_string(page).unwrap());
+    }
+    text
 }
 
 #[test]
@@ -56,14 +55,15 @@ fn the_readme_quickstart_and_testing_example_build_and_run_in_a_fresh_crate() {
         .parent()
         .unwrap()
         .to_owned();
-    let readme = std::fs::read_to_string(workspace.join("README.md")).unwrap();
-    let files = marked_blocks(&readme);
+    let files = marked_blocks(&documents(&workspace));
     for path in [
         "Cargo.toml",
         "src/main.rs",
         "tests/faults.rs",
         "tests/group.rs",
         "tests/two_types.rs",
+        "tests/clock.rs",
+        "tests/shutdown.rs",
     ] {
         assert!(files.contains_key(path), "the README marks a {path} block");
     }

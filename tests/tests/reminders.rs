@@ -53,7 +53,7 @@ async fn three_periods_down(base: u64, missed: Missed) -> (Vec<u64>, Vec<u64>) {
 
 #[tokio::test]
 async fn reminders_on_a_manual_clock() {
-    // The README's table: fires due at 20, 30, 40 s, handled at 45 s.
+    // The table in docs/guide/time.md: fires due at 20, 30, 40 s, handled at 45 s.
     let cases = [
         (Missed::Skip, vec![10], vec![10, 50]),
         (Missed::FireOnce, vec![10, 45], vec![10, 45, 50]),
@@ -229,7 +229,7 @@ async fn a_reminder_fires_until_cancelled() {
     reminders::a_reminder_fires_until_cancelled(Arc::new(MemoryStore::new())).await;
 }
 
-/// The README's reminder example, as written there.
+/// The reminder example of docs/guide/time.md, as written there.
 mod readme_example {
     use std::time::Duration;
 

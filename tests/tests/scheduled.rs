@@ -72,7 +72,7 @@ async fn the_embedded_runtime_delivers_scheduled_messages_by_itself() {
     println!("embedded: a message scheduled 3 s ahead ran {lateness:?} after its time");
 }
 
-/// The README's "Time" example, as written there.
+/// The example of docs/guide/time.md, as written there.
 mod readme_example {
     use std::time::Duration;
 

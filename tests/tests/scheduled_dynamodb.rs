@@ -2,7 +2,6 @@
 //! binary of their own: message ids come from one process-wide generator that never goes
 //! back, and the manual clocks of `dynamodb.rs` move it ahead of the real time, which
 //! would order immediate messages after scheduled ones.
-#![cfg(feature = "e2e")]
 
 mod scheduled {
     use std::sync::Arc;
@@ -11,24 +10,28 @@ mod scheduled {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn scheduled_messages_run_in_delivery_order_and_never_early_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("sched-order").await;
         scheduled::scheduled_messages_run_in_delivery_order_and_never_early(Arc::new(store)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn handlers_schedule_atomically_and_names_cancel_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("sched-handler").await;
         scheduled::handlers_schedule_atomically_and_names_cancel(Arc::new(store)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn handlers_cancel_scheduled_messages_with_their_commit_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("sched-ctx-cancel").await;
         scheduled::handlers_cancel_scheduled_messages(Arc::new(store)).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn cancelling_by_id_works_until_shortly_before_it_is_due_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("sched-cancel").await;
         scheduled::cancelling_by_id_works_until_shortly_before_it_is_due(Arc::new(store)).await;
     }
@@ -41,6 +44,7 @@ mod reminders {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_reminder_fires_until_cancelled_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("remind").await;
         reminders::a_reminder_fires_until_cancelled(Arc::new(store)).await;
     }
@@ -59,6 +63,7 @@ mod conversations {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_iot_group_query_times_out_a_silent_device_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("iot").await;
         let runtime = Embedded::builder().store(Arc::new(store)).build();
         runtime.register::<Device>().unwrap();
@@ -75,6 +80,7 @@ mod conversations {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn the_order_saga_compensates_on_dynamodb_local() {
+        mqless_tests::requires_local_aws!();
         let store = local_aws::fresh_store("saga").await;
         let runtime = Embedded::builder().store(Arc::new(store)).build();
         runtime.register::<Order>().unwrap();

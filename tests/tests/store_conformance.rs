@@ -18,9 +18,9 @@ async fn the_memory_store_keeps_the_contract() {
     conformance::run(Arc::new(store), delete_expired).await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_keeps_the_contract() {
+    mqless_tests::requires_local_aws!();
     use mqless_tests::local_aws;
     let store = local_aws::fresh_store("conformance").await;
     let table = store.clone();
@@ -38,9 +38,9 @@ async fn the_memory_store_keeps_the_due_index() {
     due_index::run(Arc::new(MemoryStore::new())).await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_keeps_the_due_index() {
+    mqless_tests::requires_local_aws!();
     let store = mqless_tests::local_aws::fresh_store("due-index").await;
     due_index::run(Arc::new(store)).await;
 }

@@ -1,4 +1,4 @@
-//! The testing kit pointed at a user's actor, as the README shows: the bank's accounts
+//! The testing kit pointed at a user's actor, as docs/guide/testing.md shows: the bank's accounts
 //! under seeded faults (crashes before and after every store call, ambiguous writes,
 //! throttling, lost and duplicated wake-ups, drains killed mid-way, expired leases).
 //! Deposits and transfers never create or destroy money, so after every seed the
@@ -130,7 +130,7 @@ async fn the_kit_reports_the_seed_that_breaks_an_invariant() {
         .contains("replay it with `Scenario::run_seed("));
 }
 
-/// The README's account: a transfer always sends its deposit when the balance covers it.
+/// The account of docs/guide/testing.md: a transfer always sends its deposit when the balance covers it.
 /// Under commits that land with their answer lost, the drain fails before waking the
 /// deposit's recipient; it marks the recipient instead, or the seed fails (the audit
 /// alone would find the deposit).

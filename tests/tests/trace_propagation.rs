@@ -159,9 +159,9 @@ async fn embedded() {
     a_trace_crosses_the_mailbox_and_the_actors_sends(&Embedded::new()).await;
 }
 
-#[cfg(feature = "e2e")]
 #[tokio::test]
 async fn through_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
     let store = mqless_tests::local_aws::fresh_store("trace").await;
     let runtime = Embedded::builder().store(Arc::new(store)).build();
     a_trace_crosses_the_mailbox_and_the_actors_sends(&runtime).await;

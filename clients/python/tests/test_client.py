@@ -90,7 +90,7 @@ def test_a_malformed_invocation_is_answered_with_the_expected_shape(clients, cli
 
 
 def test_the_readme_example_runs_as_written(clients, monkeypatch, capsys):
-    """The README's "Other languages" block, run as a user would (default boto3 clients,
+    """The guide's "Other languages" block (docs/guide/other-languages.md), run as a user would (default boto3 clients,
     configured by the environment), on a fresh account id and the test table."""
     import os
     import pathlib
@@ -98,15 +98,14 @@ def test_the_readme_example_runs_as_written(clients, monkeypatch, capsys):
     import uuid
 
     _, _, table = clients
-    readme = (pathlib.Path(__file__).parents[3] / "README.md").read_text()
-    section = readme.split("## Other languages", 1)[1]
-    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    page = pathlib.Path(__file__).parents[3] / "docs" / "guide" / "other-languages.md"
+    code = re.search(r"```python\n(.*?)```", page.read_text(), re.S).group(1)
     account = "readme-" + uuid.uuid4().hex
     code = code.replace('table="mqless"', f"table={table!r}").replace('"alice"', repr(account))
     monkeypatch.setenv("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1"))
     monkeypatch.setenv("AWS_ENDPOINT_URL_DYNAMODB", os.environ["MQLESS_TEST_DYNAMODB_ENDPOINT"])
     monkeypatch.setenv("AWS_ENDPOINT_URL_LAMBDA", os.environ["MQLESS_TEST_LAMBDA_ENDPOINT"])
-    exec(compile(code, "README.md", "exec"), {})
+    exec(compile(code, "other-languages.md", "exec"), {})
     assert capsys.readouterr().out.splitlines() == ["70", "{'balance': 70, 'lowest': 0, 'operations': 2}"]
 
 

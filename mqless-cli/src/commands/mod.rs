@@ -3,8 +3,11 @@
 
 mod actors;
 mod dead_letters;
+mod dev;
 mod doctor;
 mod mailbox;
+mod manifest;
+mod new;
 mod send;
 mod template;
 
@@ -60,6 +63,13 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        // Makes the AWS environment it runs in.
+        Command::Dev(args) => dev::run(args, cli.table).await,
+        // Needs no AWS environment: it writes files.
+        Command::New(args) => {
+            println!("{}", new::run(&args)?);
+            Ok(ExitCode::SUCCESS)
+        }
         command => {
             let context = Context::load(cli.table, cli.output).await?;
             run_against(&context, command).await
@@ -85,6 +95,8 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
             )
         }
         Command::Template(_) => return Err("`template` reads no table".into()),
+        Command::New(_) => return Err("`new` reads no table".into()),
+        Command::Dev(_) => return Err("`dev` makes its own table".into()),
         Command::Doctor(args) => {
             let (printed, healthy) = doctor::run(context, args).await;
             context.print(&printed);

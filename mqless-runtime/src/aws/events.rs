@@ -115,7 +115,7 @@ pub async fn run_events(subscribers: Subscribers) -> Result<(), LambdaError> {
 }
 
 /// The events function: runs the topics and publishes events that come from AWS (see
-/// [`serve_events`] and the README's "Events from AWS").
+/// [`serve_events`] and docs/guide/events.md, "Events from AWS").
 pub struct EventsFunction {
     topics: ActorFunction<TopicActor>,
     /// Publishes to the topics; its nudges (of this very function) run detached, like

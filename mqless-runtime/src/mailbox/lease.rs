@@ -133,7 +133,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         let state = record.live_state(now).map(<[u8]>::to_vec);
         let working = WorkingState::load(state, &config.limits).map_err(|error| {
             Damaged(format!(
-                "the committed state does not decode as this version of `{}` ({error}); deploy a version that reads it (see \"Evolving state and messages\" in the README), then retry, or repair or reset the state",
+                "the committed state does not decode as this version of `{}` ({error}); deploy a version that reads it (see docs/guide/evolving.md), then retry, or repair or reset the state",
                 A::TYPE_NAME
             ))
         })?;

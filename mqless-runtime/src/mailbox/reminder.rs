@@ -269,7 +269,7 @@ mod tests {
         }
     }
 
-    /// The README's table: fires due at 20, 30 and 40, handled at 45.
+    /// The table of docs/guide/time.md: fires due at 20, 30 and 40, handled at 45.
     #[test]
     fn missed_fire_policies_after_three_periods_down() {
         let run = |missed, at, now, caught_up| {

@@ -29,7 +29,7 @@ pub struct Quarantined {
 ///
 /// | cause (in the reason) | fix |
 /// |---|---|
-/// | the committed state does not decode | deploy a version whose state reads the old bytes (see "Evolving state and messages" in the README), then [`retry`](Quarantine::retry); or [`replace_state`](Quarantine::replace_state) / [`reset_state`](Quarantine::reset_state) |
+/// | the committed state does not decode | deploy a version whose state reads the old bytes (see docs/guide/evolving.md), then [`retry`](Quarantine::retry); or [`replace_state`](Quarantine::replace_state) / [`reset_state`](Quarantine::reset_state) |
 /// | the batch bookkeeping does not decode | [`lift`](Quarantine::lift) with `clear_bookkeeping` |
 /// | the state record cannot be committed | [`replace_state`](Quarantine::replace_state) with a smaller state, or lower the limits |
 /// | written past MQLess | [`replace_state`](Quarantine::replace_state) or [`reset_state`](Quarantine::reset_state) (which rewrite the record) |

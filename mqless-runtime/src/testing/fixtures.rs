@@ -1,7 +1,6 @@
 //! Fixtures of what deployed versions wrote, checked by a test before the next deploy: a
 //! state a new version cannot decode quarantines every actor holding it, and a queued
-//! message it cannot decode is dead-lettered. See the README's "Evolving state and
-//! messages".
+//! message it cannot decode is dead-lettered. See docs/guide/evolving.md.
 
 use std::fmt;
 use std::marker::PhantomData;
@@ -71,7 +70,7 @@ impl fmt::Display for FixtureError {
         write!(
             f,
             "Deployed as it is, actors holding such a state would be quarantined and such queued messages dead-lettered. \
-             Keep the change compatible (see \"Evolving state and messages\" in the README: `#[serde(default)]`, `alias`, \
+             Keep the change compatible (see docs/guide/evolving.md: `#[serde(default)]`, `alias`, \
              a versioned `#[serde(from = ..)]`), then run the test again."
         )
     }

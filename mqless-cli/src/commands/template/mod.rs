@@ -6,11 +6,11 @@
 mod iam;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-use mqless_runtime::aws::manifest::{Manifest, MANIFEST_FLAG};
+use mqless_runtime::aws::manifest::Manifest;
 use serde_json::{json, Map, Value as Json};
 
+use super::manifest::ask_manifest;
 use crate::TemplateArgs;
 
 /// One built function and what it said about itself.
@@ -122,27 +122,6 @@ fn discover(dir: &Path) -> Result<Vec<Function>, String> {
         ));
     }
     Ok(functions)
-}
-
-fn ask_manifest(bootstrap: &Path) -> Result<Manifest, String> {
-    let output = Command::new(bootstrap)
-        .arg(MANIFEST_FLAG)
-        // Nothing it reads at start-up should change what it says about itself.
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .map_err(|e| {
-            format!(
-                "cannot run {} ({e}); was it built for another architecture? Build on (or for) this machine to generate the template",
-                bootstrap.display()
-            )
-        })?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(stdout.trim()).map_err(|_| {
-        format!(
-            "{} printed no MQLess manifest: is it an MQLess function (`mqless::aws::serve::<T>()` or `serve_sweeper()`) built with this version?",
-            bootstrap.display()
-        )
-    })
 }
 
 /// The SAM template.

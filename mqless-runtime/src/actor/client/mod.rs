@@ -200,7 +200,7 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
     ///     .await?;
     /// ```
     ///
-    /// A complete actor is in the docs of `mqless::reply` and in the README.
+    /// A complete actor is in the docs of `mqless::reply` and in docs/guide/asking.md.
     ///
     /// Errors surface when the request is sent: [`Error::InvalidReplyTo`] outside a
     /// handler, for a method of another actor, without the `Reply` passed on, or with
@@ -234,7 +234,7 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
     /// Tell, delivered `delay` from now (by the sender's clock): the message is durable
     /// at once, runs no earlier than that, after every message queued before it is due,
     /// and can be cancelled until then. Inside a handler it is committed with the
-    /// handler's batch, and dropped if the handler fails. See the README's "Time".
+    /// handler's batch, and dropped if the handler fails. See docs/guide/time.md.
     ///
     /// # Errors
     /// As [`Request::send`], and [`Error::InvalidScheduleName`].
@@ -264,7 +264,7 @@ impl<R: DeserializeOwned, E: DeserializeOwned, K> Request<'_, R, E, K> {
     /// scheduled message that schedules the next when it is handled, in the same commit.
     /// Registering the name again replaces the reminder; `Context::cancel_reminder` and
     /// `Actors::cancel_reminder` end it. From a handler it is committed with the batch.
-    /// Returns the id of the first fire. See the README's "Time".
+    /// Returns the id of the first fire. See docs/guide/time.md.
     ///
     /// # Errors
     /// [`Error::InvalidReminder`], [`Error::InvalidScheduleName`], or as

@@ -45,7 +45,7 @@ where
             let (kind, advice) = match code {
                 "ResourceNotFoundException" => (
                     StoreErrorKind::TableMissing,
-                    format!("table `{table}` does not exist; create it with `DynamoStore::create_table` (see the README's Deploy section) or point MQLESS_TABLE at the right table"),
+                    format!("table `{table}` does not exist; create it with `DynamoStore::create_table` (see docs/guide/aws.md, \"Deploy to AWS\") or point MQLESS_TABLE at the right table"),
                 ),
                 "ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" => {
                     (StoreErrorKind::Throttled, "DynamoDB is throttling; retry with backoff".to_owned())
@@ -62,7 +62,7 @@ where
                 ),
                 "AccessDeniedException" => (
                     StoreErrorKind::Other,
-                    format!("grant this role the DynamoDB actions MQLess uses on table `{table}` (see the README's IAM policies)"),
+                    format!("grant this role the DynamoDB actions MQLess uses on table `{table}` (see docs/guide/aws.md for the IAM policies)"),
                 ),
                 "TransactionConflictException" => (StoreErrorKind::TransactionConflict, "retry".to_owned()),
                 "ValidationException" if message.contains("Transaction") && message.contains("size") => {

@@ -65,7 +65,7 @@ pub enum DrainEnded {
 /// One seed's processes over a faulty store: a client process and host processes with
 /// clocks apart, every registered actor type running on every host, wake-ups recorded
 /// for the workload to drain. See [`mqless::testing`](super) for the kit, and the
-/// README's "Testing your actors" for a workload of two types.
+/// docs/guide/testing.md for a workload of two types.
 pub struct FaultWorld<S = MemoryStore> {
     /// The shared store, clock and wake-ups.
     pub rig: FaultyRig<S>,
