@@ -16,7 +16,8 @@ import sys
 import time
 
 # (name, invariant it breaks, file, exact text, replacement, test, needs DynamoDB Local);
-# the test runs in mqless-tests unless its arguments start with `-p <package>`.
+# the test is a target of the workspace (`--test NAME`, see `selection`), or a package's
+# `--lib` tests given as `-p <package> --lib`.
 MUTATIONS = [
     ("commit ignores the version (the record's guard, as the memory store applies it)",
      "2: exactly once, under zombies and expired leases",
@@ -180,7 +181,7 @@ MUTATIONS = [
      "mqless-cli/src/commands/template/iam.rs",
      "let answers_asks = actor_type != mqless_runtime::events::TOPIC_TYPE;",
      "let answers_asks = !actor_type.is_empty();",
-     ["-p", "mqless-cli", "--bin", "mqless", "template"], False),
+     ["--bin", "mqless", "template"], False),
     ("a fan-out step goes on in a new message behind the next event",
      "8: each subscriber receives a topic's events once, in publish order",
      "mqless-runtime/src/topics.rs",
@@ -222,7 +223,7 @@ MUTATIONS = [
      "mqless-runtime/src/aws/dynamodb/capacity.rs",
      "self.add(reported.max(billed), true);",
      "self.add(reported.min(billed), true);",
-     ["-p", "mqless-bench", "--test", "figures"], True),
+     ["--test", "figures", "saga"], True),
     ("a cancelled reminder's queued fire is left for its record to hold back",
      "8: a reminder fire runs once, never after its reminder ended (after TTL deletes the record)",
      "mqless-runtime/src/mailbox/batch/time.rs",
@@ -282,7 +283,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/mod.rs",
      "            || record.mark.is_some()\n",
      "",
-     ["--release", "--test", "optimistic_scenarios"], False),
+     ["--test", "optimistic_scenarios"], False),
     ("a wake-up that finds the lease held marks nothing",
      "1: an acknowledged message is processed (an owner crashed, its retry came while its lease ran)",
      "mqless-runtime/src/mailbox/mod.rs",
@@ -294,7 +295,7 @@ MUTATIONS = [
      "mqless-runtime/src/actor/client/transport.rs",
      "crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;",
      "let _ = (now, error);",
-     ["--release", "--test", "testing_kit", "conserves"], False),
+     ["--test", "testing_kit", "conserves"], False),
     ("a commit that fails does not mark its recipients",
      "1: an acknowledged message is processed (a commit landed, its answer lost, before the wake-ups)",
      "mqless-runtime/src/mailbox/lease.rs",
@@ -340,6 +341,22 @@ MUTATIONS = [
 ]
 
 
+def selection(test):
+    """The `cargo test` arguments that build the mutation's test.
+
+    With the features of `cargo test --workspace --all-features` (scripts/test's build),
+    so that every third-party crate that build compiled is reused: selecting one package
+    alone unifies features differently (tokio's, say) and rebuilds the AWS SDK beneath
+    it. Test target names are unique in the workspace, so `--test NAME` (or `--bin`)
+    picks one. A package's `--lib` tests can't be narrowed under `--workspace`: those are
+    given as `-p <package> --lib` and run in their package alone (mqless-runtime's need
+    no AWS crate).
+    """
+    if test[0] == "-p":
+        return test
+    return ["--workspace", "--all-features"] + test
+
+
 def copy_workspace(repo, dest):
     files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
                            cwd=repo, check=True, capture_output=True).stdout.split(b"\0")
@@ -378,9 +395,7 @@ def main():
         open(target, "w").write(source.replace(text, replacement))
         started = time.time()
         try:
-            # A test of the behaviour tests' package, unless the mutation names its own.
-            package = [] if test[0] == "-p" else ["-p", "mqless-tests"]
-            run = subprocess.run(["cargo", "test", "--quiet"] + package + test,
+            run = subprocess.run(["cargo", "test", "--quiet", "--locked"] + selection(test),
                                  cwd=copy, env=env, capture_output=True, text=True)
         finally:
             open(target, "w").write(source)
