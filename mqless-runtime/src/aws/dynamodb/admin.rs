@@ -16,6 +16,15 @@ use super::schema::{
 use super::{errors, DynamoStore};
 use crate::error::StoreError;
 
+/// How long `create_table` waits for a new table to be active: seconds on DynamoDB.
+const TABLE_WAIT: Duration = Duration::from_secs(60);
+
+/// How long `create_table` waits for an index it added to an existing table before
+/// saying it is still being built: on a small table DynamoDB Local takes under a
+/// second, DynamoDB minutes (it backfills from every item), so waiting longer would
+/// rarely spare a second call.
+const INDEX_WAIT: Duration = Duration::from_secs(10);
+
 impl DynamoStore {
     /// Creates the table (keys `pk`/`sk`, on-demand billing, TTL on `ttl`, and three
     /// sparse indexes: [`ACTOR_INDEX`] lists actors by type, [`DUE_INDEX`] is what sweeps
@@ -24,10 +33,13 @@ impl DynamoStore {
     /// the indexes (an older table; DynamoDB builds them one at a time, backfilling each
     /// from the existing items).
     ///
+    /// It waits up to 10 s for each index it adds; DynamoDB backfills a new index from
+    /// every item (minutes on a large table), and builds one at a time.
+    ///
     /// # Errors
-    /// When DynamoDB cannot be reached or refuses, and when an index it is still
-    /// building (on a large table, minutes) keeps it from adding the next: the error
-    /// says which, and calling this again once it is built adds the rest.
+    /// When DynamoDB cannot be reached or refuses, and when an index is still being
+    /// built after that wait (or was when the call began): the error names it and the
+    /// indexes that wait for it, and calling this again once it is built adds the rest.
     pub async fn create_table(&self) -> Result<(), StoreError> {
         let key = |name: &str, key_type| {
             KeySchemaElement::builder()
@@ -48,7 +60,12 @@ impl DynamoStore {
         }
         match create.send().await {
             Ok(_) => {
-                self.wait_until_active().await?;
+                if !self.wait_until_active(TABLE_WAIT).await? {
+                    return Err(StoreError::new(
+                        crate::error::StoreErrorKind::Other,
+                        format!("table `{}` was created but is not ACTIVE after {} s; run `create_table` (`mqless table create`) again once `describe-table` shows it ACTIVE, to turn TTL on", self.table, TABLE_WAIT.as_secs()),
+                    ));
+                }
                 self.enable_ttl().await
             }
             // It exists: make sure replies still expire and every index is there.
@@ -97,56 +114,97 @@ impl DynamoStore {
             .collect())
     }
 
-    /// Adds the missing indexes, one at a time (DynamoDB builds one per update).
+    /// Adds the missing indexes, one at a time (DynamoDB builds one per update), waiting
+    /// [`INDEX_WAIT`] for each; an index still being built ends the call with
+    /// [`Self::still_building`], as the next cannot be added before it is done.
     async fn add_missing_indexes(&self) -> Result<(), StoreError> {
-        for name in self.missing_indexes().await? {
-            let Some(index) = INDEXES.iter().find(|index| index.name == name) else {
+        let missing = self.missing_indexes().await?;
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if let Some(building) = self.index_in_progress().await? {
+            return Err(self.still_building(&building, &missing));
+        }
+        for (added, name) in missing.iter().enumerate() {
+            let Some(index) = INDEXES.iter().find(|index| index.name == *name) else {
                 continue;
             };
-            let create = CreateGlobalSecondaryIndexAction::builder()
-                .index_name(index.name)
-                .set_key_schema(Some(index.keys()?))
-                .projection(index.projection())
-                .build()
-                .map_err(errors::build_error)?;
-            // DynamoDB builds one index at a time, and says so for a while after the
-            // last one is reported active.
-            for attempt in 0.. {
-                let added = self
-                    .client
-                    .update_table()
-                    .table_name(&*self.table)
-                    .set_attribute_definitions(Some(attribute_definitions()?))
-                    .global_secondary_index_updates(
-                        GlobalSecondaryIndexUpdate::builder()
-                            .create(create.clone())
-                            .build(),
-                    )
-                    .send()
-                    .await;
-                match added {
-                    Ok(_) => {
-                        self.wait_until_active().await?;
-                        break;
-                    }
-                    Err(error)
-                        if error.code() == Some("LimitExceededException") && attempt < 100 =>
-                    {
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                    }
-                    Err(error) if error.code() == Some("LimitExceededException") => {
-                        return Err(StoreError::new(
-                            crate::error::StoreErrorKind::Other,
-                            format!("DynamoDB is still building an index of table `{}` (it backfills each new index from the existing items, which can take minutes), so index `{}` cannot be added yet; run `create_table` (`mqless table create`) again once `describe-table` shows every index ACTIVE", self.table, index.name),
-                        ));
-                    }
-                    // Another process is adding one right now: the next call adds the rest.
-                    Err(error) if error.code() == Some("ResourceInUseException") => break,
-                    Err(error) => return Err(errors::from_sdk(&self.table, error)),
-                }
+            if !self.add_index(index).await? {
+                // Another process is adding one right now: the next call adds the rest.
+                return Ok(());
+            }
+            if !self.wait_until_active(INDEX_WAIT).await? {
+                return Err(self.still_building(name, &missing[added + 1..]));
             }
         }
         Ok(())
+    }
+
+    /// Asks DynamoDB to build `index`: `false` when another update of the table is in
+    /// progress (another process adding an index).
+    async fn add_index(&self, index: &Index) -> Result<bool, StoreError> {
+        let create = CreateGlobalSecondaryIndexAction::builder()
+            .index_name(index.name)
+            .set_key_schema(Some(index.keys()?))
+            .projection(index.projection())
+            .build()
+            .map_err(errors::build_error)?;
+        // DynamoDB says it is still building one for a while after the last is reported
+        // active: a few seconds at most, then the build in progress is named.
+        for _ in 0..25 {
+            let added = self
+                .client
+                .update_table()
+                .table_name(&*self.table)
+                .set_attribute_definitions(Some(attribute_definitions()?))
+                .global_secondary_index_updates(
+                    GlobalSecondaryIndexUpdate::builder()
+                        .create(create.clone())
+                        .build(),
+                )
+                .send()
+                .await;
+            match added {
+                Ok(_) => return Ok(true),
+                Err(error) if error.code() == Some("LimitExceededException") => {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) if error.code() == Some("ResourceInUseException") => return Ok(false),
+                Err(error) => return Err(errors::from_sdk(&self.table, error)),
+            }
+        }
+        let building = self.index_in_progress().await?;
+        Err(self.still_building(building.as_deref().unwrap_or("another"), &[index.name]))
+    }
+
+    /// The index DynamoDB is building, if any.
+    async fn index_in_progress(&self) -> Result<Option<String>, StoreError> {
+        Ok(self.describe().await?.and_then(|table| {
+            table
+                .global_secondary_indexes()
+                .iter()
+                .find(|index| index.index_status() != Some(&IndexStatus::Active))
+                .and_then(|index| index.index_name().map(str::to_owned))
+        }))
+    }
+
+    /// The answer while DynamoDB builds `building` and `waiting` cannot be added yet.
+    fn still_building(&self, building: &str, waiting: &[&str]) -> StoreError {
+        let waiting = match waiting {
+            [] => String::new(),
+            names => format!(
+                ", so {} cannot be added yet",
+                names
+                    .iter()
+                    .map(|name| format!("`{name}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        };
+        StoreError::new(
+            crate::error::StoreErrorKind::Other,
+            format!("DynamoDB is still building an index of table `{}` (`{building}`: it backfills a new index from the existing items, which can take minutes){waiting}; run `create_table` (`mqless table create`) again once `describe-table` shows every index ACTIVE", self.table),
+        )
     }
 
     /// Whether TTL deletes expired items on attribute `ttl`, as replies need.
@@ -182,10 +240,12 @@ impl DynamoStore {
         Ok(described.table().cloned())
     }
 
-    /// Waits until the table and its indexes are active (an index added to an existing
-    /// table is backfilled first).
-    async fn wait_until_active(&self) -> Result<(), StoreError> {
-        for _ in 0..600 {
+    /// Waits up to `limit` until the table and its indexes are active (an index added
+    /// to an existing table is backfilled first): whether they are.
+    async fn wait_until_active(&self, limit: Duration) -> Result<bool, StoreError> {
+        let poll = Duration::from_millis(100);
+        let mut waited = Duration::ZERO;
+        loop {
             let active = self.describe().await?.is_some_and(|table| {
                 table.table_status() == Some(&TableStatus::Active)
                     && table
@@ -193,12 +253,12 @@ impl DynamoStore {
                         .iter()
                         .all(|index| index.index_status() == Some(&IndexStatus::Active))
             });
-            if active {
-                break;
+            if active || waited >= limit {
+                return Ok(active);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            tokio::time::sleep(poll).await;
+            waited += poll;
         }
-        Ok(())
     }
 
     async fn enable_ttl(&self) -> Result<(), StoreError> {
