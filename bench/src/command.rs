@@ -3,7 +3,7 @@
 use crate::{BenchError, Table};
 
 /// What `mqless-bench` accepts.
-pub const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|sweep|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N] [--orders N]\n       mqless-bench readme <--check|--write> [scenario ...]";
+pub const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|sweep|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N] [--orders N] [--no-baseline]\n       mqless-bench readme <--check|--write> [scenario ...]";
 
 const SCENARIOS: [&str; 8] = [
     "cost",
@@ -25,6 +25,9 @@ struct Sizes {
     asks: usize,
     subscribers: usize,
     orders: usize,
+    /// Whether to measure the baselines beside MQLess (`--no-baseline`: not, and their
+    /// rows say so). The README check skips them where it compares only MQLess's rows.
+    baseline: bool,
 }
 
 impl Sizes {
@@ -36,9 +39,14 @@ impl Sizes {
             asks: 2_000,
             subscribers: 1_000,
             orders: 40,
+            baseline: true,
         };
         let mut flags = flags.iter();
         while let Some(flag) = flags.next() {
+            if flag == "--no-baseline" {
+                sizes.baseline = false;
+                continue;
+            }
             let value: usize = flags
                 .next()
                 .and_then(|v| v.parse().ok())
@@ -80,7 +88,7 @@ pub async fn run(args: &[String]) -> Result<Vec<Table>, BenchError> {
 async fn run_one(scenario: &str, sizes: Sizes) -> Result<Table, BenchError> {
     match scenario {
         "cost" => crate::cost(&[1, 10, 100]).await,
-        "contention" => crate::contention(sizes.writers, sizes.updates).await,
+        "contention" => crate::contention(sizes.writers, sizes.updates, sizes.baseline).await,
         "embedded" => crate::embedded(8, sizes.tells, sizes.asks).await,
         "saga" => crate::saga(sizes.orders).await,
         "timers" => crate::timers(sizes.asks.min(200)).await,
@@ -109,6 +117,12 @@ mod tests {
     fn flags_set_sizes_and_mistakes_say_how_to_call() {
         let sizes = Sizes::parse(&args("--asks 100 --orders 3")).unwrap();
         assert_eq!((sizes.asks, sizes.orders, sizes.writers), (100, 3, 32));
+        assert!(sizes.baseline);
+        assert!(
+            !Sizes::parse(&args("--no-baseline --asks 1"))
+                .unwrap()
+                .baseline
+        );
         let error = Sizes::parse(&args("--asks")).unwrap_err().to_string();
         assert!(error.contains("--asks needs a number"), "{error}");
         let error = Sizes::parse(&args("--nope 1")).unwrap_err().to_string();

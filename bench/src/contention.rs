@@ -13,11 +13,16 @@ use crate::BenchError;
 
 /// Scenario 2: `writers` concurrent writers, `updates` increments each, on one entity:
 /// an MQLess actor (asks, handlers in process over DynamoDB) beside optimistic
-/// read-modify-write with a conditional write and retry.
+/// read-modify-write with a conditional write and retry (unless `baseline` is false:
+/// then its row says it was not measured).
 ///
 /// # Errors
 /// DynamoDB failures, or a failed correctness check.
-pub async fn contention(writers: usize, updates: usize) -> Result<Table, BenchError> {
+pub async fn contention(
+    writers: usize,
+    updates: usize,
+    baseline: bool,
+) -> Result<Table, BenchError> {
     let total = (writers * updates) as u64;
     let mut table = Table {
         title: format!(
@@ -43,6 +48,13 @@ pub async fn contention(writers: usize, updates: usize) -> Result<Table, BenchEr
         .rows
         .push(mqless_contention(writers, updates, Delivery::Tell).await?);
 
+    let name = "optimistic read-modify-write (latency: until applied)";
+    if !baseline {
+        let mut row = vec!["-".to_owned(); table.header.len()];
+        row[0] = format!("{name}: not measured (--no-baseline)");
+        table.rows.push(row);
+        return Ok(table);
+    }
     // Optimistic read-modify-write.
     let client = mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
     let occ_table = fresh_store("contention-occ").await?.table().to_owned();
@@ -82,7 +94,7 @@ pub async fn contention(writers: usize, updates: usize) -> Result<Table, BenchEr
     )?;
     let p = percentiles(latencies);
     table.rows.push(cells([
-        "optimistic read-modify-write (latency: until applied)".into(),
+        name.into(),
         format!("{:.0}", total as f64 / elapsed.as_secs_f64()),
         format!("{:.2}", (units.write + units.read) / total as f64),
         failed.to_string(),

@@ -8,7 +8,9 @@
 //! deterministic), `at most +N%` (scenarios whose batching depends on timing: a count
 //! may fall, not rise), or `not checked: why` (times only, or minutes to run); then
 //! optionally `, rows: PREFIX` to check only the rows whose first cell starts with
-//! PREFIX (a baseline whose retries depend on timing is a time, not a count).
+//! PREFIX (a baseline whose retries depend on timing is a time, not a count); such a
+//! block's check runs the scenario with `--no-baseline`, so the rows it would not compare
+//! are not measured either.
 
 use std::fmt::Write as _;
 
@@ -254,7 +256,13 @@ pub async fn check(readme: &str, only: &[String]) -> Result<String, BenchError> 
             let _ = writeln!(report, "skipped  `{args}`");
             continue;
         }
-        let tables = crate::run(&block.args).await?;
+        // A block that compares only some rows (MQLess's) lets the scenario skip its
+        // baseline: a time, not a count, and most of the run.
+        let mut run = block.args.clone();
+        if block.rows.is_some() {
+            run.push("--no-baseline".into());
+        }
+        let tables = crate::run(&run).await?;
         let table = tables
             .first()
             .ok_or_else(|| format!("`{args}` printed no table"))?;

@@ -23,7 +23,14 @@ async fn aws_scenarios_run() {
     }
     // At ~1 KB: the lease, the optimistic path, the baseline; at 200 B and 4 KB: both paths.
     assert_eq!(mqless_bench::cost(&[2]).await.unwrap().rows.len(), 7);
-    assert_eq!(mqless_bench::contention(2, 3).await.unwrap().rows.len(), 3);
+    assert_eq!(
+        mqless_bench::contention(2, 3, true)
+            .await
+            .unwrap()
+            .rows
+            .len(),
+        3
+    );
     assert_eq!(mqless_bench::end_to_end(3).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::saga(2).await.unwrap().rows.len(), 3);
     assert_eq!(mqless_bench::timers(3).await.unwrap().rows.len(), 6);

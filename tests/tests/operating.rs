@@ -114,7 +114,9 @@ mod older_tables {
                 assert!(
                     error.message.contains("still building an index")
                         && error.message.contains("(`actors`")
-                        && error.message.contains("`due`, `quarantined` cannot be added yet")
+                        && error
+                            .message
+                            .contains("`due`, `quarantined` cannot be added yet")
                         && error.message.contains("again once"),
                     "{error}"
                 );
@@ -122,7 +124,9 @@ mod older_tables {
                 let again = store.create_table().await.unwrap_err();
                 assert!(
                     again.message.contains("(`actors`")
-                        && again.message.contains("`due`, `quarantined` cannot be added yet"),
+                        && again
+                            .message
+                            .contains("`due`, `quarantined` cannot be added yet"),
                     "{again}"
                 );
             }
