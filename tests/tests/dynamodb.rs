@@ -263,20 +263,24 @@ async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_
 }
 
 /// The seeded fault scenario of `fault_scenarios.rs`, on DynamoDB Local: fewer and
-/// smaller seeds, as each store call is a request. Seeds share one table; their actors
-/// have their own ids. `MQLESS_DYNAMODB_SEEDS` sets how many.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
-    mqless_tests::requires_local_aws!();
+/// smaller seeds, as each store call is a request, in three tests that run side by side
+/// (each seed mostly waits: leases run out, DynamoDB Local answers). Seeds share a table;
+/// their actors have their own ids. `MQLESS_DYNAMODB_SEEDS` sets how many in all,
+/// `MQLESS_SEED` runs one (in the first part).
+async fn invariants_hold_under_injected_faults_on_dynamodb_local(part: u64) {
     use mqless_tests::scenario::{self, Params, Stats};
+    const PARTS: u64 = 3;
     let store = local_aws::fresh_store("faults").await;
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(60);
     let seeds: Vec<u64> = match std::env::var("MQLESS_SEED") {
-        Ok(seed) => vec![seed.parse().expect("MQLESS_SEED is a number")],
-        Err(_) => (1..=seeds).collect(),
+        Ok(seed) if part == 0 => vec![seed.parse().expect("MQLESS_SEED is a number")],
+        Ok(_) => Vec::new(),
+        Err(_) => (1..=seeds)
+            .filter(|seed| (seed - 1) * PARTS / seeds == part)
+            .collect(),
     };
     let mut total = Stats::default();
     for &seed in &seeds {
@@ -291,13 +295,31 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local() {
         };
         total.add(&scenario::run_seed(store.clone(), seed, &params).await);
     }
-    println!("DynamoDB Local: {}", total.summary());
+    println!("DynamoDB Local, seeds {seeds:?}: {}", total.summary());
     assert_eq!(
         scenario::overlaps(),
         0,
         "never two messages of one actor in flight"
     );
     assert_eq!(total.applied_once, total.acknowledged);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariants_hold_under_injected_faults_on_dynamodb_local_first_third() {
+    mqless_tests::requires_local_aws!();
+    invariants_hold_under_injected_faults_on_dynamodb_local(0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariants_hold_under_injected_faults_on_dynamodb_local_second_third() {
+    mqless_tests::requires_local_aws!();
+    invariants_hold_under_injected_faults_on_dynamodb_local(1).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invariants_hold_under_injected_faults_on_dynamodb_local_last_third() {
+    mqless_tests::requires_local_aws!();
+    invariants_hold_under_injected_faults_on_dynamodb_local(2).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
