@@ -304,7 +304,7 @@ MUTATIONS = [
      ["--test", "embedded_invariants", "a_commit_whose_answer_is_lost"], False),
     ("a scheduled message is not in the due index (memory store)",
      "8: a scheduled message runs (the sweep finds it)",
-     "mqless-runtime/src/store/memory.rs",
+     "mqless-runtime/src/store/memory/actor_data.rs",
      "            Some(at) => self.scheduled.insert(id, at),",
      "            Some(_) => self.scheduled.remove(&id),",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),

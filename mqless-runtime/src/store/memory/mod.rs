@@ -2,14 +2,16 @@
 //! mailbox protocol in tests. One lock guards all actors, which makes `commit` with
 //! outgoing messages trivially atomic; every operation under it is a map lookup.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 
+mod actor_data;
+
 use super::due::{self, DueEntry};
-use super::record::{self, ItemKind, Transition};
+use super::record::{self, Transition};
 use super::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, Lift, MailboxItem, QuarantineRecord,
     Retired, StateRecord, Store, SubscriptionPage, SubscriptionRecord,
@@ -17,23 +19,7 @@ use super::{
 use crate::error::StoreError;
 use crate::id::{ActorType, Address, MessageId};
 use crate::BoxFuture;
-
-#[derive(Default)]
-struct ActorData {
-    /// The state record.
-    record: Option<StateRecord>,
-    /// The lease item: only its lease fields and its expiry are used.
-    lease: Option<StateRecord>,
-    mailbox: BTreeMap<MessageId, Vec<u8>>,
-    /// The due time of each scheduled message in `mailbox`: its entry in the due index.
-    scheduled: BTreeMap<MessageId, u64>,
-    /// Encoded reply and its expiry.
-    replies: HashMap<MessageId, (Vec<u8>, u64)>,
-    dead_letters: BTreeMap<MessageId, DeadLetter>,
-    /// A topic's subscriptions by key, with the message that wrote each (`None`: a
-    /// tombstone).
-    subscriptions: BTreeMap<String, (MessageId, Option<SubscriptionRecord>)>,
-}
+use actor_data::{actor, ActorData};
 
 /// Mailboxes and state in process memory. Cheap to clone: clones share the data.
 ///
@@ -61,69 +47,6 @@ impl std::fmt::Debug for MemoryStore {
             .field("pending_messages", &self.pending_messages())
             .finish()
     }
-}
-
-impl ActorData {
-    fn item(&mut self, item: ItemKind) -> &mut Option<StateRecord> {
-        match item {
-            ItemKind::Lease => &mut self.lease,
-            ItemKind::State => &mut self.record,
-        }
-    }
-
-    /// The record as the protocol sees it (see `record::effective`).
-    fn effective(&self) -> Option<StateRecord> {
-        record::effective(self.lease.as_ref(), self.record.as_ref())
-    }
-
-    /// Whether a drain holds the lease at `now`.
-    fn leased(&self, now: u64) -> bool {
-        self.effective().is_some_and(|r| r.lease_expires_at > now)
-    }
-
-    /// Queues message `id` unless it is queued already (or, with `replace`, over it).
-    fn queue(&mut self, id: MessageId, envelope: &[u8], replace: bool) {
-        if !replace && self.mailbox.contains_key(&id) {
-            return;
-        }
-        match super::due::scheduled_at(id, envelope) {
-            Some(at) => self.scheduled.insert(id, at),
-            None => self.scheduled.remove(&id),
-        };
-        self.mailbox.insert(id, envelope.to_vec());
-    }
-
-    /// Takes message `id` out of the mailbox, with its entry in the due index.
-    fn unqueue(&mut self, id: MessageId) -> Option<Vec<u8>> {
-        self.scheduled.remove(&id);
-        self.mailbox.remove(&id)
-    }
-
-    /// This actor's entries in the due index at or before `now`: its scheduled messages
-    /// and its mark.
-    fn due_entries(&self, address: &Address, now: u64) -> Vec<String> {
-        let mark = self.record.as_ref().and_then(|r| r.mark);
-        self.scheduled
-            .iter()
-            .filter(|(_, at)| **at <= now)
-            .map(|(id, at)| due::entry_key(*at, address, &format!("m#{id}")))
-            .chain(
-                mark.filter(|at| *at <= now)
-                    .map(|at| due::entry_key(at, address, due::STATE_SORT_KEY)),
-            )
-            .collect()
-    }
-}
-
-/// The data of `address`, created empty if missing; clones the address only then (this
-/// runs on every operation).
-fn actor<'m>(actors: &'m mut HashMap<Address, ActorData>, address: &Address) -> &'m mut ActorData {
-    if !actors.contains_key(address) {
-        actors.insert(address.clone(), ActorData::default());
-    }
-    actors
-        .get_mut(address)
-        .unwrap_or_else(|| unreachable!("inserted above"))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
