@@ -2,12 +2,15 @@
 """Deliberate protocol mutations, each of which must turn a named test red.
 
 scripts/mutants runs this (arguments: run only the mutations whose name contains one of
-them). It copies the workspace (as checked out, without target/ and .local/) once into
-target/mutants-workspace; for each mutation it applies the one-line change (which
-must match exactly once, so a refactor cannot silently retire a mutation), runs the test
-that should catch it, and reports KILLED or SURVIVED. It exits 1 if any survived.
-DynamoDB mutations run only when MQLESS_TEST_DYNAMODB_ENDPOINT is set (scripts/test and
-scripts/local-aws set it).
+them). It copies the workspace (as checked out, without target/ and .local/) into
+target/mutants-workspace and writes every mutation into the copy at once as a switch (a
+mutation schema): the marked code becomes `if crate::__mutant::on(K) { replacement }
+else { original }`, and the process runs mutation K when MQLESS_MUTANT=K (none when it is
+unset). So one build serves them all; before, each mutation rebuilt the runtime and the
+crates above it (~10 s each). Each site must match exactly once, so a refactor cannot
+silently retire a mutation. For each mutation it runs the test that should catch it, and
+reports KILLED or SURVIVED; it exits 1 if any survived. DynamoDB mutations run only when
+MQLESS_TEST_DYNAMODB_ENDPOINT is set (scripts/test and scripts/local-aws set it).
 """
 import os
 import shutil
@@ -15,327 +18,329 @@ import subprocess
 import sys
 import time
 
-# (name, invariant it breaks, file, exact text, replacement, test, needs DynamoDB Local);
-# the test is a target of the workspace (`--test NAME`, see `selection`), or a package's
-# `--lib` tests given as `-p <package> --lib`.
+# (name, invariant it breaks, file, site, replacement, test, needs DynamoDB Local).
+# The site is the exact text, once in the file, with the mutated part between « and »: an
+# expression (replaced by the replacement, an expression of the same type) or, when it
+# ends with `;`, whole statements (replaced by the replacement's statements). The test is
+# a target of the workspace (`--test NAME`, see `selection`), or a package's `--lib`
+# tests given as `-p <package> --lib`.
 MUTATIONS = [
     ("commit ignores the version (the record's guard, as the memory store applies it)",
      "2: exactly once, under zombies and expired leases",
      "mqless-runtime/src/store/record.rs",
-     "(Guard::Version(version), Some(r)) => r.version == version,",
-     "(Guard::Version(_), Some(_)) => true,",
+     "(Guard::Version(version), Some(r)) => «r.version == version»,",
+     "true",
      ["--test", "fault_scenarios"], False),
     ("acquire ignores a live lease (the record's rule, both stores)",
      "4: one message of an actor at a time",
      "mqless-runtime/src/store/record.rs",
-     "if current.lease_expires_at > now {",
-     "if false && current.lease_expires_at > now {",
-     ["--test", "fault_scenarios"], False),
+     "if «current.lease_expires_at > now» {",
+     "false",
+     ["--test", "store_conformance", "the_memory_store_keeps_the_contract"], False),
     ("the recheck after release is skipped",
      "1: an acknowledged message is processed (lost wake-up)",
      "mqless-runtime/src/mailbox/mod.rs",
-     "if !head.first().is_none_or(|item| waiting(item, now)) {",
-     "if false {",
+     "if «!head.first().is_none_or(|item| waiting(item, now))» {",
+     "false",
      ["--test", "embedded_invariants", "a_message_enqueued_while_the_lease_is_released_is_not_lost"], False),
     ("a message consumed by the previous batch is run again",
      "2: exactly once (crash between commit and cleanup)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "if self.book.consumed.contains(&item.id) {\n                batch.consumed_before(item.id);",
-     "if false {\n                batch.consumed_before(item.id);",
+     "if «self.book.consumed.contains(&item.id)» {\n                batch.consumed_before(item.id);",
+     "false",
      ["--test", "embedded_invariants", "a_crash_between_commit_and_cleanup"], False),
     ("a topic's fan-out stops after its first step",
      "1: an acknowledged message is processed (a published event reaches every subscriber)",
      "mqless-runtime/src/topics.rs",
-     "let next = page.next.map(|after| {",
-     "let next = page.next.filter(|_| false).map(|after| {",
+     "let next = «page.next».map(|after| {",
+     "page.next.filter(|_| false)",
      ["--test", "events_faults"], False),
     ("a continued message does not end its batch (a fan-out step runs after the next event's)",
      "3: in order per sender (a topic's events reach each subscriber in publish order)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "        if self.continued.is_some() {\n            // The continued message is next again: it runs in the next batch.",
-     "        if false {\n            // The continued message is next again: it runs in the next batch.",
+     "        if «self.continued.is_some()» {\n            // The continued message is next again: it runs in the next batch.",
+     "false",
      ["--test", "events_faults"], False),
     ("the idempotency-key check is skipped",
      "2: exactly once (a resent message)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "if self.next.recent_keys.contains(key) {",
-     "if false {",
+     "if «self.next.recent_keys.contains(key)» {",
+     "false",
      ["--test", "fault_scenarios"], False),
     ("poison detection is off",
      "7: no actor is wedged (a message that kills its process)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "blame_head: stalls >= config.max_attempts,",
-     "blame_head: false,",
+     "blame_head: «stalls >= config.max_attempts»,",
+     "false",
      ["--test", "semantics", "a_message_that_kills_its_process"], False),
     ("a batch ignores its lease deadline",
      "4: one at a time (a slow batch outlives its lease)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "if batch.is_full() || host.lease_near_end(self.lease_until) {",
-     "if batch.is_full() {",
+     "if batch.is_full() || «host.lease_near_end(self.lease_until)» {",
+     "false",
      ["--test", "embedded_invariants", "a_batch_commits_and_renews_its_lease"], False),
     ("a failed drain keeps its lease",
      "7: no stall is counted for a store error",
      "mqless-runtime/src/mailbox/mod.rs",
-     "let _ = self.end_lease(address, epoch, None, true).await;",
-     "let _ = (address, epoch);",
+     "«let _ = self.end_lease(address, epoch, None, true).await;»",
+     "",
      ["--test", "embedded_invariants", "a_drain_that_fails_frees_its_lease"], False),
     ("Err does not roll the state back",
      "5: a method that returns Err leaves no change",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "self.working.roll_back(read_only, &limits)?;\n                    self.tally.failed += 1;",
-     "self.tally.failed += 1;",
+     "«self.working.roll_back(read_only, &limits)?;»\n                    self.tally.failed += 1;",
+     "",
      ["--test", "semantics", "err_rolls_back_within_a_batch"], False),
     ("a batch ignores the transaction budget of its sends",
      "7: no actor is wedged (a commit over DynamoDB's 4 MB transaction limit fails on every retry)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "if self.outgoing.is_empty() {\n            return true;",
-     "if true {\n            return true;",
+     "if «self.outgoing.is_empty()» {\n            return true;",
+     "true",
      ["--test", "semantics", "big_fan_outs"], False),
     ("a batch ignores the worst case of its state record",
      "7: no actor is wedged (a state record over DynamoDB's 400 KB item limit)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "|| !self.record_fits_one_more()",
-     "|| false",
+     "|| «!self.record_fits_one_more()»",
+     "false",
      ["--test", "deterministic_failures", "the_worst_case_state_record"], False),
     ("a commit refused for size is retried as it is",
      "7: nothing retries the same deterministic failure forever",
      "mqless-runtime/src/mailbox/lease.rs",
-     "let Some(refusal) = refused_for_size(&error) else {",
-     "let Some(refusal) = None::<&StoreError> else {",
+     "let Some(refusal) = «refused_for_size(&error)» else {",
+     "None",
      ["--test", "deterministic_failures", "a_message_whose_commit_cannot_fit"], False),
     ("an undecodable state fails every drain instead of quarantining",
      "7: no actor is wedged, and nothing is silent (a state change on redeploy)",
      "mqless-runtime/src/mailbox/mod.rs",
-     "Err(Damaged(reason)) => self.quarantine(address, epoch, reason).await,",
-     "Err(Damaged(reason)) => Err(Error::Config(reason)),",
+     "Err(Damaged(reason)) => «self.quarantine(address, epoch, reason).await»,",
+     "Err(Error::Config(reason))",
      ["--test", "deterministic_failures", "a_state_that_no_longer_decodes"], False),
     ("an acquire whose answer was lost is not given back",
      "7: a healthy message is not dead-lettered for lost answers",
      "mqless-runtime/src/mailbox/mod.rs",
-     "let _ = self.store.abandon(address, owner).await;",
-     "let _ = owner;",
+     "«let _ = self.store.abandon(address, owner).await;»",
+     "",
      ["--test", "deterministic_failures", "lost_acquire_answers"], False),
     ("optimistic drains ignore the freshness rule",
      "7: a message that kills its process is found (optimistic drains leave no stall count)",
      "mqless-runtime/src/mailbox/mod.rs",
-     "|| !due.iter().all(|item| fresh(item.id, now))",
-     "|| false",
+     "|| «!due.iter().all(|item| fresh(item.id, now))»",
+     "false",
      ["--test", "optimistic", "optimistic_drains"], False),
     ("optimistic drains look for the last batch's leftovers among due messages only",
      "2: exactly once (a consumed message queued behind a scheduled one runs again)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "if leftovers || !whole_mailbox && !self.book.consumed.is_empty() {",
-     "if items.iter().any(|item| self.book.consumed.contains(&item.id)) {",
+     "if «leftovers || !whole_mailbox && !self.book.consumed.is_empty()» {",
+     "items.iter().any(|item| self.book.consumed.contains(&item.id))",
      ["--test", "optimistic", "optimistic_drains"], False),
     ("a settled ask's late reply or timeout runs its reply method again",
      "2: exactly once (an ask between actors is answered once)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "            if !open {",
-     "            if false {",
+     "            if «!open» {",
+     "false",
      ["--test", "conversation"], False),
     ("a redriven reminder fire starts a second chain",
      "8: a reminder has exactly one live chain (a redrive after Err)",
      "mqless-runtime/src/mailbox/reminder.rs",
-     "                _ => FireKind::Copy,\n",
-     "                _ => FireKind::Chain,\n",
+     "                _ => «FireKind::Copy»,\n",
+     "FireKind::Chain",
      ["--test", "reminders", "reminders_on_a_manual_clock"], False),
     ("a reminder fire dead-lettered unrun ends its reminder",
      "8: a reminder has exactly one live chain (a stalled or refused fire)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "self.continue_past_unrun_fire(item, &envelope)?;",
-     "let _ = Self::continue_past_unrun_fire;",
+     "«self.continue_past_unrun_fire(item, &envelope)?;»",
+     "",
      ["--test", "reminder_faults"], False),
     ("a cancelled reminder keeps its live slot",
      "7: no actor is wedged (reminder names that never free)",
      "mqless-runtime/src/mailbox/reminder.rs",
-     "let tip = self.tips.remove(name);",
-     "let tip = self.tips.get(name).copied();",
+     "let tip = «self.tips.remove(name)»;",
+     "self.tips.get(name).copied()",
      ["--test", "reminders", "reminders_on_a_manual_clock"], False),
     ("a timeout dead-lettered unrun keeps holding its ask's slot",
      "7: no actor is wedged (dead-lettered timeouts fill the 1,000 open asks)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "                self.set_aside(item.id);\n",
-     "                let _ = Self::set_aside;\n",
+     "«self.set_aside(item.id);»\n",
+     "",
      ["--test", "conversation"], False),
     ("the memory store ignores the 100-item transaction cap",
      "7: the embedded store enforces DynamoDB's limits",
      "mqless-runtime/src/store/limits.rs",
-     "if items > MAX_TRANSACTION_ITEMS {",
-     "if items > usize::MAX - 1 {",
+     "if «items > MAX_TRANSACTION_ITEMS» {",
+     "false",
      ["--test", "semantics", "the_memory_store_refuses"], False),
     ("a local ask is answered before its message is cleaned up",
      "1: an answered ask leaves nothing pending",
      "mqless-runtime/src/mailbox/lease.rs",
-     "let local = host.claim_local_replies(self.address, &self.book);",
-     "let mut local = host.claim_local_replies(self.address, &self.book);\n"
-     "        for (asker, reply) in std::mem::take(&mut local.claimed) { let _ = asker.send(reply); }",
+     "let local = «host.claim_local_replies(self.address, &self.book)»;",
+     "{ let mut local = host.claim_local_replies(self.address, &self.book); for (asker, reply) in std::mem::take(&mut local.claimed) { let _ = asker.send(reply); } local }",
      ["--test", "embedded_invariants", "an_answered_ask"], False),
     ("a caller's id floor moves the process-wide sequence",
      "3: no caller shifts the order of messages that are not its own",
      "mqless-runtime/src/id.rs",
-     "        self.0 = own;\n",
-     "        self.0 = own.max(floor.map_or(0, |f| f.0 + 1));\n",
+     "        self.0 = «own»;\n",
+     "own.max(floor.map_or(0, |f| f.0 + 1))",
      ["-p", "mqless-runtime", "--lib", "id::"], False),
     ("the template lets topics answer reply_to asks",
      "9: least privilege (the events function writes a publisher's mailbox)",
      "mqless-cli/src/commands/template/iam.rs",
-     "let answers_asks = actor_type != mqless_runtime::events::TOPIC_TYPE;",
-     "let answers_asks = !actor_type.is_empty();",
+     "let answers_asks = «actor_type != mqless_runtime::events::TOPIC_TYPE»;",
+     "!actor_type.is_empty()",
      ["--bin", "mqless", "template"], False),
     ("a fan-out step goes on in a new message behind the next event",
      "8: each subscriber receives a topic's events once, in publish order",
      "mqless-runtime/src/topics.rs",
-     "ctx.continue_with(body).map_err(|e| e.to_string())?;",
+     "«ctx.continue_with(body).map_err(|e| e.to_string())?;»",
      "ctx.send_body(ctx.address(), body).await.map_err(|e| e.to_string())?;",
      ["--test", "events", "fan_out_steps_of_different_sizes"], False),
     ("a topic delivers every routed match in one step",
      "1: an acknowledged message is processed (an event matching more routed subscriptions than a step holds)",
      "mqless-runtime/src/topics.rs",
-     "            deliveries.extend(rest.by_ref().take(room));",
-     "            deliveries.extend(rest.by_ref());",
+     "«deliveries.extend(rest.by_ref().take(room));»",
+     "deliveries.extend(rest.by_ref());",
      ["--test", "events", "more_routed_matches"], False),
     ("a drain ignores its runtime's shutdown",
      "1: a redeploy in place runs no message with the old code after the shutdown",
      "mqless-runtime/src/mailbox/mod.rs",
-     "        stopping\n            || deadline.is_some_and",
-     "        let _ = stopping;\n        deadline.is_some_and",
+     "        «stopping»\n            || deadline.is_some_and",
+     "false",
      ["--test", "embedded_invariants", "shut_down_or_dropped"], False),
     ("a retried acquire reads its own lease as Busy (DynamoDB store)",
      "7: a healthy drain is not a stall when an answer is lost below the SDK",
      "mqless-runtime/src/aws/dynamodb/lease.rs",
-     "Err(Some(found)) if found.get(OWNER) == Some(&n(owner)) => {",
-     "Err(Some(found)) if found.get(OWNER) == Some(&n(owner.wrapping_add(1))) => {",
+     "Err(Some(found)) if «found.get(OWNER) == Some(&n(owner))» => {",
+     "found.get(OWNER) == Some(&n(owner.wrapping_add(1)))",
      ["--test", "lost_answers", "a_retried_acquire"], True),
     ("a retried commit reads its own write as Fenced (DynamoDB store)",
      "1: a committed batch's cleanup, replies and wake-ups are not skipped",
      "mqless-runtime/src/aws/dynamodb/requests.rs",
-     "Err(current) if holds(current.as_ref(), commit) => CommitOutcome::Committed,\n                Err(_) => CommitOutcome::Fenced,\n            });",
-     "Err(_) => CommitOutcome::Fenced,\n            });",
+     "Err(current) if «holds(current.as_ref(), commit)» => CommitOutcome::Committed,\n                Err(_) => CommitOutcome::Fenced,\n            });",
+     "false",
      ["--test", "lost_answers", "a_retried_commit"], True),
     ("a retried lift reads its own write as not quarantined (DynamoDB store)",
      "7: an operator can repair a quarantined actor (its lift is not reported failed when its answer was lost)",
      "mqless-runtime/src/aws/dynamodb/quarantine.rs",
-     "Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token)),",
-     "Err(Some(item)) => item.get(LIFT_TOKEN) == Some(&n(token.wrapping_add(1))),",
+     "Err(Some(item)) => «item.get(LIFT_TOKEN) == Some(&n(token))»,",
+     "item.get(LIFT_TOKEN) == Some(&n(token.wrapping_add(1)))",
      ["--test", "lost_answers", "a_retried_lift"], True),
     ("the DynamoDB meter takes DynamoDB Local's transaction report as billed",
      "cost: every figure as AWS bills it (a regression of the meter moves the README's figures)",
      "mqless-runtime/src/aws/dynamodb/capacity.rs",
-     "self.add(reported.max(billed), true);",
-     "self.add(reported.min(billed), true);",
+     "self.add(«reported.max(billed)», true);",
+     "reported.min(billed)",
      ["--test", "figures", "saga"], True),
     ("a cancelled reminder's queued fire is left for its record to hold back",
      "8: a reminder fire runs once, never after its reminder ended (after TTL deletes the record)",
      "mqless-runtime/src/mailbox/batch/time.rs",
-     "        if let Some(fire) = self.next.registry().cancel(name, now) {",
-     "        if let Some(fire) = self.next.registry().cancel(name, now).filter(|_| false) {",
+     "        if let Some(fire) = «self.next.registry().cancel(name, now)» {",
+     "self.next.registry().cancel(name, now).filter(|_| false)",
      ["--test", "expiry"], False),
     ("an idle actor's record expires while its ask is open or its reminder lives",
      "8: each ask is answered once (after TTL deletes the record)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "            } else if next.tracks_anything() {",
-     "            } else if next.tracks_anything() && false {",
+     "            } else if «next.tracks_anything()» {",
+     "false",
      ["--test", "expiry"], False),
     ("a stray wake-up's lease item never expires",
      "7: nothing woken for nothing (stray records kept for ever)",
      "mqless-runtime/src/store/record.rs",
-     "Change::ExpiresAt(Some(forget_at)),",
-     "Change::ExpiresAt(None),",
+     "Change::ExpiresAt(«Some(forget_at)»),",
+     "None",
      ["--test", "expiry", "a_stray_wake_up"], False),
     ("a malformed mailbox item is skipped and left (DynamoDB store)",
      "7: nothing woken for nothing (an item written past MQLess keeps its actor pending)",
      "mqless-runtime/src/aws/dynamodb/mod.rs",
-     "                self.retire_malformed(address, item, &reason).await;",
-     "                let _ = (item, reason);",
+     "«self.retire_malformed(address, item, &reason).await;»",
+     "",
      ["--test", "dynamodb", "foreign_mailbox_items"], True),
     ("an acquire writes the lease item over a racing acquire (DynamoDB's translation of the guard)",
      "4: one message of an actor at a time, on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
-     'Guard::Unchanged(None) => "attribute_not_exists(pk)".to_owned(),',
-     'Guard::Unchanged(None) => "attribute_not_exists(pk) OR attribute_exists(pk)".to_owned(),',
+     "Guard::Unchanged(None) => «\"attribute_not_exists(pk)\".to_owned()»,",
+     "\"attribute_not_exists(pk) OR attribute_exists(pk)\".to_owned()",
      ["--test", "store_conformance", "dynamodb_keeps_the_contract"], True),
     ("a releasing commit leaves the lease item speaking (the record's rule, both stores)",
      "1: an acknowledged message is processed (an actor busy until its lease runs out)",
      "mqless-runtime/src/store/record.rs",
-     "if let Some(lease) = lease.filter(|l| l.epoch > record.epoch) {",
-     "if let Some(lease) = lease.filter(|l| l.epoch >= record.epoch) {",
+     "if let Some(lease) = lease.filter(|l| «l.epoch > record.epoch») {",
+     "l.epoch >= record.epoch",
      ["--test", "store_conformance", "the_memory_store_keeps_the_contract"], False),
     ("a release leaves a renewed lease in force (the record's transition, both stores)",
      "1: an acknowledged message is processed (an actor busy until its lease runs out)",
      "mqless-runtime/src/store/record.rs",
-     "                Change::Epoch(epoch + 1),",
-     "                Change::Epoch(epoch),",
+     "                Change::Epoch(«epoch + 1»),",
+     "epoch",
      ["--test", "store_conformance", "the_memory_store_keeps_the_contract"], False),
     ("a stopping drain leaves its lease item holding the lease",
      "1: an acknowledged message is processed (after a stop and TTL's deletion, until the lease runs out)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "        if self.working.stopped && commit.lease_expires_at == 0 {",
-     "        if false && self.working.stopped && commit.lease_expires_at == 0 {",
+     "        if «self.working.stopped && commit.lease_expires_at == 0» {",
+     "false",
      ["--test", "expiry", "nothing_depends"], False),
     ("commit ignores the version (DynamoDB's translation of the guard)",
      "2: exactly once, under zombies and expired leases, on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
-     'format!("{} = {}", self.name("ver"), self.value("ver", n(version)))',
-     'format!("{} = {} OR attribute_exists(pk)", self.name("ver"), self.value("ver", n(version)))',
+     "«format!(\"{} = {}\", self.name(\"ver\"), self.value(\"ver\", n(version)))»",
+     "format!(\"{} = {} OR attribute_exists(pk)\", self.name(\"ver\"), self.value(\"ver\", n(version)))",
      ["--test", "dynamodb", "invariants_hold"], True),
     ("an optimistic drain keeps a due mark it never clears",
      "7: nothing woken for nothing (a marked actor woken by every sweep, forever)",
      "mqless-runtime/src/mailbox/mod.rs",
-     "            || record.mark.is_some()\n",
-     "",
+     "            || «record.mark.is_some()»\n",
+     "false",
      ["--test", "optimistic_scenarios"], False),
     ("a wake-up that finds the lease held marks nothing",
      "1: an acknowledged message is processed (an owner crashed, its retry came while its lease ran)",
      "mqless-runtime/src/mailbox/mod.rs",
-     "        if mark.is_some_and(|mark| mark <= at) {\n            return;",
-     "        if mark.is_some_and(|mark| mark <= at) || true {\n            return;",
+     "        if «mark.is_some_and(|mark| mark <= at)» {\n            return;",
+     "true",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),
     ("a client whose wake-up failed marks nothing",
      "1: an acknowledged message is processed (a refused wake-up)",
      "mqless-runtime/src/actor/client/transport.rs",
-     "crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;",
-     "let _ = (now, error);",
+     "«crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;»",
+     "",
      ["--test", "testing_kit", "conserves"], False),
     ("a commit that fails does not mark its recipients",
      "1: an acknowledged message is processed (a commit landed, its answer lost, before the wake-ups)",
      "mqless-runtime/src/mailbox/lease.rs",
-     "                host.mark_recipients(self.address, &commit.outgoing).await;",
+     "«host.mark_recipients(self.address, &commit.outgoing).await;»",
      "",
      ["--test", "embedded_invariants", "a_commit_whose_answer_is_lost"], False),
     ("a scheduled message is not in the due index (memory store)",
      "8: a scheduled message runs (the sweep finds it)",
      "mqless-runtime/src/store/memory/actor_data.rs",
-     "            Some(at) => self.scheduled.insert(id, at),",
-     "            Some(_) => self.scheduled.remove(&id),",
+     "            Some(at) => «self.scheduled.insert(id, at)»,",
+     "self.scheduled.remove(&id)",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),
     ("a sweep that ran out of time does not wrap around",
      "8: every due actor is reached, fairly (the cursor's wrap-around)",
      "mqless-runtime/src/recovery/sweep.rs",
-     "        passes.push((None, cursor.clone()));",
-     "        let _ = &passes;",
+     "«passes.push((None, cursor.clone()));»",
+     "",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),
     ("the sweep wakes quarantined actors",
      "7: nothing woken for nothing (a quarantined actor woken every period)",
      "mqless-runtime/src/recovery/sweep.rs",
-     "                if quarantined.contains(&entry.address) {",
-     "                if quarantined.contains(&entry.address) && false {",
+     "                if «quarantined.contains(&entry.address)» {",
+     "false",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),
     ("a scheduled message is not in the due index (DynamoDB store)",
      "8: a scheduled message runs (the sweep finds it), on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/schema.rs",
-     "        index_due(&mut message, address, &sort_key, at);",
-     "        let _ = (&sort_key, at);",
+     "«index_due(&mut message, address, &sort_key, at);»",
+     "",
      ["--test", "store_conformance", "dynamodb_keeps_the_due_index"], True),
     ("an unmark leaves the mark (the record's guard, as the memory store applies it)",
      "7: nothing woken for nothing (a drained actor woken every period)",
      "mqless-runtime/src/store/record.rs",
-     "(Guard::MarkIs(at), Some(r)) => r.mark == Some(at),",
-     "(Guard::MarkIs(_), Some(_)) => false,",
+     "(Guard::MarkIs(at), Some(r)) => «r.mark == Some(at)»,",
+     "false",
      ["--test", "store_conformance", "the_memory_store_keeps_the_due_index"], False),
     ("a removed mark stays in the due index (DynamoDB's translation of the change)",
      "7: nothing woken for nothing (a drained actor woken every period), on DynamoDB",
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
-     "self.set_or_remove(DUE_SHARD, at.map(|_| due_shard(address)));\n                self.set_or_remove(DUE_KEY, key);",
+     "«self.set_or_remove(DUE_SHARD, at.map(|_| due_shard(address)));\n                self.set_or_remove(DUE_KEY, key);»",
      "if at.is_some() { self.set_or_remove(DUE_SHARD, at.map(|_| due_shard(address))); self.set_or_remove(DUE_KEY, key); }",
      ["--test", "store_conformance", "dynamodb_keeps_the_due_index"], True),
 ]
@@ -371,37 +376,104 @@ def copy_workspace(repo, dest):
         shutil.copy2(src, dst)
 
 
+SWITCH = """
+/// Mutation schemata (scripts/mutants.py): written into its copy of the workspace only.
+#[doc(hidden)]
+#[allow(missing_docs, unreachable_pub, dead_code)]
+pub mod __mutant {
+    /// Whether mutation `k` is the one this process runs (`MQLESS_MUTANT=k`).
+    pub fn on(k: usize) -> bool {
+        static ACTIVE: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+        *ACTIVE.get_or_init(|| std::env::var("MQLESS_MUTANT").ok().and_then(|k| k.parse().ok()))
+            == Some(k)
+    }
+}
+"""
+
+
+def schema(k, site, replacement):
+    """The site with its marked part behind mutation k's switch."""
+    before, rest = site.split("«", 1)
+    original, after = rest.split("»", 1)
+    if original.rstrip().endswith(";"):
+        switched = f"if crate::__mutant::on({k}) {{ {replacement} }} else {{ {original} }}"
+    else:
+        switched = f"(if crate::__mutant::on({k}) {{ {replacement} }} else {{ {original} }})"
+    return before + switched + after
+
+
+def crate_root(copy, path):
+    package = path.split("/", 1)[0]
+    for root in ("src/lib.rs", "src/main.rs"):
+        if os.path.isfile(os.path.join(copy, package, root)):
+            return os.path.join(package, root)
+    sys.exit(f"scripts/mutants.py: no src/lib.rs or src/main.rs in {package}")
+
+
+def write_schemata(copy):
+    """Writes every mutation into the copy behind its switch."""
+    originals, sources, roots = {}, {}, set()
+    for k, (name, _, path, site, replacement, _, _) in enumerate(MUTATIONS):
+        plain = site.replace("«", "").replace("»", "")
+        if path not in sources:
+            originals[path] = sources[path] = open(os.path.join(copy, path)).read()
+        original = originals[path]
+        if original.count(plain) != 1:
+            sys.exit(f"mutation {name!r}: its site is in {path} {original.count(plain)} times, not once; update scripts/mutants.py")
+        if sources[path].count(plain) != 1:
+            sys.exit(f"mutation {name!r}: its site in {path} overlaps another mutation's; make them apart")
+        sources[path] = sources[path].replace(plain, schema(k, site, replacement))
+        roots.add(crate_root(copy, path))
+    for path, text in sources.items():
+        open(os.path.join(copy, path), "w").write(text)
+    for root in roots:
+        with open(os.path.join(copy, root), "a") as file:
+            file.write(SWITCH)
+
+
+def build(copy, env, chosen):
+    """One build of every test the chosen mutations run (the workspace's in one go)."""
+    targets = dict.fromkeys(tuple(test[:2]) for (_, test) in chosen if test[0] != "-p")
+    workspace = [arg for target in targets for arg in target]
+    packages = {tuple(test) for (_, test) in chosen if test[0] == "-p"}
+    builds = ([selection(workspace)] if workspace else []) + [list(p) for p in packages]
+    for args in builds:
+        run = subprocess.run(["cargo", "test", "--quiet", "--locked", "--no-run"] + args,
+                             cwd=copy, env=env, capture_output=True, text=True)
+        if run.returncode != 0:
+            sys.exit(f"the mutation schemata do not compile (a site's replacement or its type):\n{run.stderr[-4000:]}")
+
+
 def main():
     repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dynamodb = bool(os.environ.get("MQLESS_TEST_DYNAMODB_ENDPOINT"))
     # One copy for all mutations, and this checkout's target/: third-party crates are
-    # reused, and each mutation rebuilds only the crates under the changed file.
+    # reused, and the copy's schemata rebuild only the crates above the changed files.
     env = dict(os.environ, CARGO_TARGET_DIR=os.path.join(repo, "target"))
+    env.pop("MQLESS_MUTANT", None)
     copy = os.path.join(repo, "target", "mutants-workspace")
     shutil.rmtree(copy, ignore_errors=True)
     copy_workspace(repo, copy)
+    write_schemata(copy)
     only = sys.argv[1:]  # optional: run the mutations whose name contains one of these
-    survived, results = [], []
-    for name, invariant, path, text, replacement, test, needs_dynamodb in MUTATIONS:
+    results, chosen = [], []
+    for k, (name, _, _, _, _, test, needs_dynamodb) in enumerate(MUTATIONS):
         if only and not any(word in name for word in only):
             continue
         if needs_dynamodb and not dynamodb:
             results.append(f"SKIPPED   {name} (needs DynamoDB Local: run under scripts/local-aws)")
             continue
-        target = os.path.join(copy, path)
-        source = open(target).read()
-        if source.count(text) != 1:
-            sys.exit(f"mutation {name!r}: the text to change is in {path} {source.count(text)} times, not once; update scripts/mutants.py")
-        open(target, "w").write(source.replace(text, replacement))
+        chosen.append((k, test))
+    started = time.time()
+    build(copy, env, chosen)
+    print(f"built the schemata of {len(chosen)} mutation(s) in {time.time() - started:.0f} s", flush=True)
+    survived = []
+    for k, test in chosen:
+        name, invariant = MUTATIONS[k][0], MUTATIONS[k][1]
         started = time.time()
-        try:
-            run = subprocess.run(["cargo", "test", "--quiet", "--locked"] + selection(test),
-                                 cwd=copy, env=env, capture_output=True, text=True)
-        finally:
-            open(target, "w").write(source)
+        run = subprocess.run(["cargo", "test", "--quiet", "--locked"] + selection(test),
+                             cwd=copy, env=dict(env, MQLESS_MUTANT=str(k)), capture_output=True, text=True)
         took = time.time() - started
-        if "could not compile" in run.stderr:
-            sys.exit(f"mutation {name!r} does not compile:\n{run.stderr[-3000:]}")
         verdict = "KILLED  " if run.returncode != 0 else "SURVIVED"
         # The failed assertion, so a kill for the wrong reason (say, a request error) shows.
         why = next((line.strip() for line in (run.stdout + run.stderr).splitlines()
