@@ -5,7 +5,7 @@
 //! - [`cost`]: DynamoDB request units per message, beside one transaction per message;
 //! - [`contention`]: many writers on one entity, beside optimistic read-modify-write;
 //! - [`embedded`]: in-process tells and asks, beside kameo;
-//! - [`e2e`]: asks through the Lambda emulator;
+//! - `e2e` (feature `aws`): asks through the Lambda emulator;
 //! - [`saga`]: an order saga, every actor one message per drain;
 //! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends;
 //! - [`fan_out`]: one event to N subscribers, beside one send per subscriber;

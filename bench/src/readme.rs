@@ -1,5 +1,5 @@
 //! The README's figures come from the bench. Each of its tables sits between
-//! `<!-- bench: ARGS -->` and `<!-- /bench -->`: [`write`] runs `mqless-bench ARGS` and
+//! `<!-- bench: ARGS -->` and `<!-- /bench -->`: [`write()`] runs `mqless-bench ARGS` and
 //! puts its table there, with the commit and date it was measured at; [`check`] runs
 //! it again and fails, naming the figure and how far it moved, when a count (a column
 //! of units or requests) differs from the README's. Times are never checked.

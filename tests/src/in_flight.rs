@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
 
-/// Detects two messages of one actor in flight at once: a handler calls [`enter`] on
-/// arrival and [`leave`] before returning; [`enter`] counts an overlap if the actor was
-/// already inside a handler.
+/// Detects two messages of one actor in flight at once: a handler calls
+/// [`enter`](Self::enter) on arrival and [`leave`](Self::leave) before returning;
+/// [`enter`](Self::enter) counts an overlap if the actor was already inside a handler.
 #[derive(Default)]
 pub struct InFlight {
     inside: Mutex<HashMap<String, usize>>,
