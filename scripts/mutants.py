@@ -8,8 +8,9 @@ mutation schema): the marked code becomes `if crate::__mutant::on(K) { replaceme
 else { original }`, and the process runs mutation K when MQLESS_MUTANT=K (none when it is
 unset). So one build serves them all; before, each mutation rebuilt the runtime and the
 crates above it (~10 s each). Each site must match exactly once, so a refactor cannot
-silently retire a mutation. For each mutation it runs the test that should catch it, and
-reports KILLED or SURVIVED; it exits 1 if any survived. DynamoDB mutations run only when
+silently retire a mutation. For each mutation it runs the test that should catch it (its
+test binary, two mutations at a time), and reports KILLED or SURVIVED; it exits 1 if any
+survived. DynamoDB mutations run only when
 MQLESS_TEST_DYNAMODB_ENDPOINT is set (scripts/test and scripts/local-aws set it).
 """
 import concurrent.futures
@@ -349,7 +350,7 @@ MUTATIONS = [
 
 
 def selection(test):
-    """The `cargo test` arguments that build the mutation's test.
+    """The `cargo test` arguments that build the mutation's test (`--no-run`, in `build`).
 
     With the features of `cargo test --workspace --all-features` (scripts/test's build),
     so that every third-party crate that build compiled is reused: selecting one package
