@@ -58,6 +58,8 @@ struct Shared {
     skip: AtomicU64,
     next: AtomicU64,
     random: Mutex<Option<(Rng, u64)>>,
+    /// The length of the outages random losses start, if they do.
+    outage: AtomicU64,
     lost: AtomicU64,
 }
 
@@ -82,6 +84,16 @@ impl LostAnswers {
     /// Loses each write's answer with probability `per_mille / 1000`, seeded.
     pub fn random(&self, seed: u64, per_mille: u64) {
         *self.plan() = Some((Rng(seed), per_mille));
+        self.shared.outage.store(0, Ordering::SeqCst);
+    }
+
+    /// As [`Self::random`], and one loss in four starts an outage: the answers of the
+    /// next `length - 1` writes are lost too. An outage longer than the SDK's retries
+    /// fails a write that landed, so the store sees it fail: an operation of several
+    /// requests (a cleanup) stops after any of them, as when its process dies.
+    pub fn random_with_outages(&self, seed: u64, per_mille: u64, length: u64) {
+        *self.plan() = Some((Rng(seed), per_mille));
+        self.shared.outage.store(length, Ordering::SeqCst);
     }
 
     /// Loses no more answers.
@@ -120,11 +132,21 @@ impl LostAnswers {
             .next
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok();
-        planned
-            || self
-                .plan()
-                .as_mut()
-                .is_some_and(|(rng, per_mille)| rng.below(1000) < *per_mille)
+        if planned {
+            return true;
+        }
+        let outage = self.shared.outage.load(Ordering::SeqCst);
+        let mut plan = self.plan();
+        let Some((rng, per_mille)) = plan.as_mut() else {
+            return false;
+        };
+        if rng.below(1000) >= *per_mille {
+            return false;
+        }
+        if outage > 1 && rng.below(2) == 0 {
+            self.shared.next.store(outage - 1, Ordering::SeqCst);
+        }
+        true
     }
 }
 

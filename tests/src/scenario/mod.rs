@@ -54,6 +54,18 @@ pub struct Params {
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
 /// a violation. Replay a seed with `MQLESS_SEED=<seed>`.
 pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
+    run_seed_with_faults_below(inner, seed, params, || {}).await
+}
+
+/// [`run_seed`] over a store with faults of its own below it (lost answers under the
+/// SDK): `stop_faults_below` ends them when the scenario's own faults stop, before
+/// recovery, which expects every drain to succeed.
+pub async fn run_seed_with_faults_below<S: Store>(
+    inner: S,
+    seed: u64,
+    params: &Params,
+    stop_faults_below: impl FnOnce(),
+) -> Stats {
     let mut run = Run::new(inner, seed, params);
     while run.next_seq.iter().any(|n| *n < params.messages) {
         run.round().await;
@@ -61,6 +73,7 @@ pub async fn run_seed<S: Store>(inner: S, seed: u64, params: &Params) -> Stats {
     if let Some(zombie) = run.zombie.take() {
         zombie.finish(params.hang_timeout, &mut run.stats).await;
     }
+    stop_faults_below();
     run.recover().await;
     run.check().await;
     run.stats

@@ -4,6 +4,7 @@
 mod actors;
 mod admin;
 mod capacity;
+mod cleanup;
 mod errors;
 mod lease;
 mod malformed;
@@ -16,16 +17,14 @@ mod transitions;
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, PutRequest, ReturnConsumedCapacity, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{Delete, ReturnConsumedCapacity, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
-    b, dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, n, queued_message, reply_key,
-    s, DEAD_LETTER, MESSAGE, TTL,
+    dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, queued_message, reply_key,
+    DEAD_LETTER, MESSAGE,
 };
 
 use crate::error::StoreError;
@@ -191,69 +190,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         cleanup: Cleanup<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            let mut writes = Vec::new();
-            // Dead letters first: copy each failed message out of the mailbox before the
-            // deletes below remove it. Rare, so one read per failure is fine.
-            for failure in cleanup.dead_letters {
-                if let Some(message) = self.get(message_key(address, failure.id)).await? {
-                    let mut letter = dead_letter_key(address, failure.id);
-                    letter.insert(
-                        "env".into(),
-                        b(&get_bytes(&message, "env")?.unwrap_or_default()),
-                    );
-                    letter.insert("err".into(), s(failure.error.clone()));
-                    letter.insert("att".into(), n(u64::from(failure.attempts)));
-                    letter.insert("at".into(), n(cleanup.now));
-                    letter.insert("kind".into(), s(failure.kind.as_str()));
-                    if let Some(at) = cleanup.dead_letters_expire_at {
-                        letter.insert(TTL.into(), n(at.div_ceil(1000)));
-                    }
-                    writes.push(
-                        WriteRequest::builder()
-                            .put_request(
-                                PutRequest::builder()
-                                    .set_item(Some(letter))
-                                    .build()
-                                    .map_err(errors::build_error)?,
-                            )
-                            .build(),
-                    );
-                }
-            }
-            self.batch_write(std::mem::take(&mut writes)).await?;
-            let ttl_seconds = cleanup.replies_expire_at / 1000;
-            for reply in cleanup.replies {
-                let mut item = reply_key(address, reply.id);
-                item.insert("rep".into(), b(&reply.bytes));
-                item.insert("ttl".into(), n(ttl_seconds));
-                writes.push(
-                    WriteRequest::builder()
-                        .put_request(
-                            PutRequest::builder()
-                                .set_item(Some(item))
-                                .build()
-                                .map_err(errors::build_error)?,
-                        )
-                        .build(),
-                );
-            }
-            // Replies before deletes: "no consumed message left" must imply "replies written".
-            self.batch_write(std::mem::take(&mut writes)).await?;
-            for id in cleanup.delete {
-                writes.push(
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(message_key(address, *id)))
-                                .build()
-                                .map_err(errors::build_error)?,
-                        )
-                        .build(),
-                );
-            }
-            self.batch_write(writes).await
-        })
+        Box::pin(self.clean_up(address, cleanup))
     }
 
     fn get_reply<'a>(

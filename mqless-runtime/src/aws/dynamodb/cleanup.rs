@@ -1,0 +1,103 @@
+//! A committed batch's follow-up writes: its replies, its failed messages moved to the
+//! dead letters, the consumed messages deleted. A crash may stop it between any two
+//! requests; the next owner repeats it from the committed bookkeeping, so every step
+//! must be safe to repeat after any prefix of them.
+
+use aws_sdk_dynamodb::types::{
+    Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
+};
+
+use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s, TTL};
+use super::{errors, DynamoStore};
+use crate::error::StoreError;
+use crate::id::Address;
+use crate::store::{Cleanup, Failure};
+
+impl DynamoStore {
+    pub(super) async fn clean_up(
+        &self,
+        address: &Address,
+        cleanup: Cleanup<'_>,
+    ) -> Result<(), StoreError> {
+        // Replies first: "no consumed message left" must imply "replies written".
+        let ttl_seconds = cleanup.replies_expire_at / 1000;
+        let mut replies = Vec::with_capacity(cleanup.replies.len());
+        for reply in cleanup.replies {
+            let mut item = reply_key(address, reply.id);
+            item.insert("rep".into(), b(&reply.bytes));
+            item.insert("ttl".into(), n(ttl_seconds));
+            replies.push(put_request(item)?);
+        }
+        self.batch_write(replies).await?;
+        for failure in cleanup.dead_letters {
+            self.move_failed_message(address, failure, &cleanup).await?;
+        }
+        let mut deletes = Vec::with_capacity(cleanup.delete.len());
+        for id in cleanup.delete {
+            if cleanup.dead_letters.iter().any(|f| f.id == *id) {
+                continue; // deleted with its dead letter above
+            }
+            let delete = DeleteRequest::builder()
+                .set_key(Some(message_key(address, *id)))
+                .build()
+                .map_err(errors::build_error)?;
+            deletes.push(WriteRequest::builder().delete_request(delete).build());
+        }
+        self.batch_write(deletes).await
+    }
+
+    /// Writes the dead letter of a failed message and deletes the message, in one
+    /// transaction conditioned on the message still being in the mailbox. A repeated
+    /// cleanup then finds it gone and writes nothing: the letter, once discarded or
+    /// redriven, stays so (two separate writes let a cleanup cut between them put it
+    /// back, and a second redrive ran the message twice).
+    async fn move_failed_message(
+        &self,
+        address: &Address,
+        failure: &Failure,
+        cleanup: &Cleanup<'_>,
+    ) -> Result<(), StoreError> {
+        // Rare, so one read per failure is fine.
+        let Some(message) = self.get(message_key(address, failure.id)).await? else {
+            return Ok(()); // moved by an earlier run of this cleanup
+        };
+        let mut letter = dead_letter_key(address, failure.id);
+        letter.insert(
+            "env".into(),
+            b(&get_bytes(&message, "env")?.unwrap_or_default()),
+        );
+        letter.insert("err".into(), s(failure.error.clone()));
+        letter.insert("att".into(), n(u64::from(failure.attempts)));
+        letter.insert("at".into(), n(cleanup.now));
+        letter.insert("kind".into(), s(failure.kind.as_str()));
+        if let Some(at) = cleanup.dead_letters_expire_at {
+            letter.insert(TTL.into(), n(at.div_ceil(1000)));
+        }
+        let delete = Delete::builder()
+            .table_name(self.table())
+            .set_key(Some(message_key(address, failure.id)))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(errors::build_error)?;
+        let put = Put::builder()
+            .table_name(self.table())
+            .set_item(Some(letter))
+            .build()
+            .map_err(errors::build_error)?;
+        // `false`: the message was moved since the read (a racing run of this cleanup).
+        self.transact(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+        .await
+        .map(drop)
+    }
+}
+
+fn put_request(item: super::schema::Item) -> Result<WriteRequest, StoreError> {
+    let put = PutRequest::builder()
+        .set_item(Some(item))
+        .build()
+        .map_err(errors::build_error)?;
+    Ok(WriteRequest::builder().put_request(put).build())
+}
