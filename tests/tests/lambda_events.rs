@@ -3,7 +3,9 @@
 //! over SQS, a poison record, a redelivered duplicate) is published record by record,
 //! only the poison record reported failed; the topic's fan-out (a drain of
 //! `mqless-topic/orders` in the same function) delivers to the `Mailer` actors'
-//! function. An EventBridge event delivered twice is published once.
+//! function. An EventBridge event delivered twice is published once. A Kinesis batch and a
+//! DynamoDB Streams batch are published in order up to their poison record, whose
+//! sequence number alone is reported, and a redelivered batch is published once.
 
 use std::time::Duration;
 
@@ -164,4 +166,137 @@ async fn an_eventbridge_event_delivered_twice_is_published_once() {
         topic.published, 1,
         "the event's id deduplicates the second delivery"
     );
+}
+
+/// A Kinesis record as Lambda delivers it, its data base64.
+fn kinesis_record(stream: &str, sequence: u64, data: &[u8]) -> Value {
+    use base64::Engine;
+    json!({
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": "orders",
+            "sequenceNumber": sequence.to_string(),
+            "data": base64::engine::general_purpose::STANDARD.encode(data),
+            "approximateArrivalTimestamp": 1_796_000_000.5
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": format!("shardId-000000000000:{sequence}"),
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::000000000000:role/events",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": format!("arn:aws:kinesis:us-east-1:000000000000:stream/{stream}")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kinesis_batch_is_published_in_order_up_to_its_poison_record() {
+    mqless_tests::requires_local_aws!();
+    let environment = environment().await;
+    let remote = environment.remote();
+    let buyer = unique("buyer");
+    // Sequence numbers unique to this run: the idempotency key is the record's eventID.
+    let base = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros() as u64;
+    let records: Vec<Value> = [
+        confirmed("o-1", &buyer).into_bytes(),
+        confirmed("o-2", &buyer).into_bytes(),
+        b"\x00\x01 not json".to_vec(),
+        confirmed("o-3", &buyer).into_bytes(),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, data)| kinesis_record("orders", base + i as u64, data))
+    .collect();
+    let answer = invoke(&environment, &json!({"Records": records})).await;
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": (base + 2).to_string()}]}),
+        "the poison record's sequence number, alone"
+    );
+    let mail = eventually(async || mail_of(&remote, &buyer).await, |m| m.len() >= 2).await;
+    assert_eq!(
+        mail,
+        ["your order o-1 is confirmed", "your order o-2 is confirmed"]
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mail_of(&remote, &buyer).await.len(),
+        2,
+        "nothing after the poison record was published before it"
+    );
+    // Lambda resumes the shard at the poison record; once its on-failure destination
+    // took it, the shard goes on after it. The whole batch delivered again (a function
+    // that timed out) publishes nothing twice.
+    let rest = json!({"Records": [records[0].clone(), records[1].clone(), records[3].clone()]});
+    let answer = invoke(&environment, &rest).await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let mail = eventually(async || mail_of(&remote, &buyer).await, |m| m.len() >= 3).await;
+    assert_eq!(
+        mail,
+        [
+            "your order o-1 is confirmed",
+            "your order o-2 is confirmed",
+            "your order o-3 is confirmed"
+        ]
+    );
+}
+
+/// A DynamoDB Streams record as Lambda delivers it (view type NEW_AND_OLD_IMAGES).
+fn dynamodb_record(table: &str, sequence: u64, order: &str, total: Value) -> Value {
+    json!({
+        "eventID": format!("{table}-{sequence}"),
+        "eventName": "INSERT",
+        "eventVersion": "1.1",
+        "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "dynamodb": {
+            "ApproximateCreationDateTime": 1_796_000_000,
+            "Keys": {"order_id": {"S": order}},
+            "NewImage": {"order_id": {"S": order}, "total": total},
+            "SequenceNumber": sequence.to_string(),
+            "SizeBytes": 26,
+            "StreamViewType": "NEW_AND_OLD_IMAGES"
+        },
+        "eventSourceARN": format!("arn:aws:dynamodb:us-east-1:000000000000:table/{table}/stream/2026-12-06T00:00:00.000")
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dynamodb_streams_batch_is_published_to_its_tables_topic_once() {
+    mqless_tests::requires_local_aws!();
+    let environment = environment().await;
+    let remote = environment.remote();
+    let table = unique("orders-table");
+    let records = [
+        dynamodb_record(&table, 100, "o-1", json!({"N": "12"})),
+        dynamodb_record(&table, 200, "o-2", json!({"N": "7.5"})),
+        // Not an attribute value DynamoDB knows: refused, its sequence number reported.
+        dynamodb_record(&table, 300, "o-3", json!({"X": "1"})),
+        dynamodb_record(&table, 400, "o-4", json!({"N": "1"})),
+    ];
+    let batch = json!({"Records": records});
+    let answer = invoke(&environment, &batch).await;
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [{"itemIdentifier": "300"}]})
+    );
+    let published = async || {
+        remote
+            .state::<TopicActor>(table.clone())
+            .await
+            .unwrap()
+            .map_or(0, |topic| topic.published)
+    };
+    let count = eventually(published, |n| *n >= 2).await;
+    assert_eq!(
+        count, 2,
+        "the records before the poison one, to the table's topic"
+    );
+    // Delivered again: the eventIDs deduplicate.
+    invoke(&environment, &batch).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(published().await, 2);
 }

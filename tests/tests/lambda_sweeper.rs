@@ -113,7 +113,9 @@ async fn a_sweeper_sweeping_every_few_hundred_ms_delivers_timers_within_them() {
         .unwrap();
     let due = std::time::Instant::now() + Duration::from_secs(1);
     let result = invoke_sweeper(r#"{"every_ms": 250, "for_ms": 3000}"#).await;
-    assert!(result.nudged >= 1 && result.complete, "{result:?}");
+    // Not `complete`: the last sweep may run into `for_ms` and stop with a cursor for
+    // the next invocation, as it should (on a loaded machine it did).
+    assert!(result.nudged >= 1, "{result:?}");
     assert!(
         result.entries >= 1,
         "a later sweep of the same invocation found it: {result:?}"

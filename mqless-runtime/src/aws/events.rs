@@ -164,28 +164,21 @@ impl EventsFunction {
     }
 
     /// Handles one invocation: an SQS batch (answering `batchItemFailures`, so only the
-    /// records that failed are retried), an EventBridge event, or a topic's drain.
+    /// records that failed are retried), a batch of a Kinesis or DynamoDB stream's shard
+    /// (in order, up to the first record that fails), an EventBridge event, or a
+    /// topic's drain.
     ///
     /// # Errors
     /// For an EventBridge event that cannot be published (Lambda retries it), and as
     /// [`ActorFunction::handle`] for drains.
     pub async fn handle(&self, payload: &Value, deadline_millis: u64) -> Result<Value, Error> {
-        match sources::classify(payload) {
-            SourcePayload::Sqs(records) => {
-                let mut failures = Vec::new();
-                for record in records {
-                    let published = match sources::sqs_record(record) {
-                        Ok(source) => self.publish(source).await,
-                        Err(why) => Err(Error::InvalidEvent(why)),
-                    };
-                    if let Err(error) = published {
-                        let id = sources::sqs_message_id(record);
-                        tracing::warn!(message_id = id, %error, "an SQS record was not published; SQS retries it (and then moves it to the queue's dead-letter queue)");
-                        failures.push(json!({ "itemIdentifier": id }));
-                    }
-                }
-                self.nudges.flush(NUDGE_GRACE).await;
-                Ok(json!({ "batchItemFailures": failures }))
+        let answer = match sources::classify(payload) {
+            SourcePayload::Sqs(records) => self.publish_sqs(records).await,
+            SourcePayload::Kinesis(records) => {
+                self.publish_stream(records, sources::kinesis_record).await
+            }
+            SourcePayload::DynamoDbStream(records) => {
+                self.publish_stream(records, sources::dynamodb_record).await
             }
             SourcePayload::EventBridge(event) => {
                 let source = sources::eventbridge(event).map_err(Error::InvalidEvent)?;
@@ -195,10 +188,63 @@ impl EventsFunction {
                 let published = self.publish(source).await;
                 self.nudges.flush(NUDGE_GRACE).await;
                 published?;
-                Ok(json!({ "published": key }))
+                return Ok(json!({ "published": key }));
             }
-            SourcePayload::Other => self.topics.handle(payload, deadline_millis).await,
+            _ => return self.topics.handle(payload, deadline_millis).await,
+        };
+        self.nudges.flush(NUDGE_GRACE).await;
+        Ok(answer)
+    }
+
+    /// Publishes an SQS batch record by record, answering `batchItemFailures`. From a
+    /// FIFO queue (its records carry a `MessageGroupId`), the first failure stops the
+    /// batch: it and every record after it are reported failed, as AWS asks, so that
+    /// SQS hands them back in their groups' order.
+    async fn publish_sqs(&self, records: &[Value]) -> Value {
+        let fifo = records
+            .first()
+            .is_some_and(|record| record.pointer("/attributes/MessageGroupId").is_some());
+        let mut failures = Vec::new();
+        for record in records {
+            let id = sources::sqs_message_id(record);
+            if fifo && !failures.is_empty() {
+                failures.push(json!({ "itemIdentifier": id }));
+                continue;
+            }
+            let published = match sources::sqs_record(record) {
+                Ok(source) => self.publish(source).await,
+                Err(why) => Err(Error::InvalidEvent(why)),
+            };
+            if let Err(error) = published {
+                tracing::warn!(message_id = id, %error, "an SQS record was not published; SQS retries it (and then moves it to the queue's dead-letter queue)");
+                failures.push(json!({ "itemIdentifier": id }));
+            }
         }
+        json!({ "batchItemFailures": failures })
+    }
+
+    /// Publishes a shard's batch in order and stops at the first record that fails,
+    /// answering its sequence number in `batchItemFailures`: Lambda resumes the shard
+    /// there, so the records after it are published after it, never before. A record
+    /// that keeps failing goes, after the mapping's retries, to its on-failure
+    /// destination.
+    async fn publish_stream(
+        &self,
+        records: &[Value],
+        decode: fn(&Value) -> Result<SourceEvent, String>,
+    ) -> Value {
+        for record in records {
+            let published = match decode(record) {
+                Ok(source) => self.publish(source).await,
+                Err(why) => Err(Error::InvalidEvent(why)),
+            };
+            if let Err(error) = published {
+                let sequence_number = sources::sequence_number(record);
+                tracing::warn!(sequence_number, %error, "a stream record was not published; Lambda retries the shard from it (and then hands it to the mapping's on-failure destination)");
+                return json!({ "batchItemFailures": [{ "itemIdentifier": sequence_number }] });
+            }
+        }
+        json!({ "batchItemFailures": [] })
     }
 
     /// Publishes `source`'s event to its topic, its source id as the idempotency key: a

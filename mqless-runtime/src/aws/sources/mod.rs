@@ -1,9 +1,13 @@
 //! Events from AWS services, decoded for publishing: SQS records (SNS notifications
-//! delivered over SQS unwrapped), and EventBridge events. Each yields the event (a JSON
-//! object), the topic it goes to, and the source's message id, which makes publishing
-//! it idempotent.
+//! delivered over SQS unwrapped), EventBridge events, and the records of Kinesis and
+//! DynamoDB streams (`streams`). Each yields the event (a JSON object), the topic it
+//! goes to, and the source's id for it, which makes publishing it idempotent.
+
+mod streams;
 
 use serde_json::Value;
+
+pub use streams::{dynamodb_record, kinesis_record};
 
 use crate::events::MegaEvent;
 
@@ -22,20 +26,34 @@ pub struct SourceEvent {
 
 /// What kind of invocation payload an events function got.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum SourcePayload<'a> {
     /// An SQS batch: its records.
     Sqs(&'a [Value]),
+    /// A batch of one shard of a Kinesis data stream: its records, in order.
+    Kinesis(&'a [Value]),
+    /// A batch of one shard of a DynamoDB stream: its records, in order.
+    DynamoDbStream(&'a [Value]),
     /// One EventBridge event.
     EventBridge(&'a Value),
     /// Anything else (a drain invocation of a topic).
     Other,
 }
 
-/// Tells an SQS batch and an EventBridge event from other invocations.
+/// Tells a batch of records (by its first record's `eventSource`: SQS unless it is
+/// `aws:kinesis` or `aws:dynamodb`) and an EventBridge event from other invocations.
 #[must_use]
 pub fn classify(payload: &Value) -> SourcePayload<'_> {
     if let Some(records) = payload.get("Records").and_then(Value::as_array) {
-        return SourcePayload::Sqs(records);
+        let source = records
+            .first()
+            .and_then(|record| record.get("eventSource"))
+            .and_then(Value::as_str);
+        return match source {
+            Some("aws:kinesis") => SourcePayload::Kinesis(records),
+            Some("aws:dynamodb") => SourcePayload::DynamoDbStream(records),
+            _ => SourcePayload::Sqs(records),
+        };
     }
     if payload.get("detail-type").is_some() && payload.get("source").is_some() {
         return SourcePayload::EventBridge(payload);
@@ -48,6 +66,18 @@ pub fn classify(payload: &Value) -> SourcePayload<'_> {
 pub fn sqs_message_id(record: &Value) -> &str {
     record
         .get("messageId")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// A stream record's sequence number, for `batchItemFailures` (Lambda resumes the
+/// shard there): `kinesis.sequenceNumber` or `dynamodb.SequenceNumber`; empty when it
+/// has none.
+#[must_use]
+pub fn sequence_number(record: &Value) -> &str {
+    record
+        .pointer("/kinesis/sequenceNumber")
+        .or_else(|| record.pointer("/dynamodb/SequenceNumber"))
         .and_then(Value::as_str)
         .unwrap_or_default()
 }
