@@ -95,6 +95,11 @@ struct DevArgs {
     /// Also write the environment (`export NAME=value` lines) to this file.
     #[arg(long)]
     env_file: Option<std::path::PathBuf>,
+    /// Also serve SQS, SNS, EventBridge, Scheduler and Kinesis (moto's server, from PyPI,
+    /// installed once into the cache), for code that emits to them or tests that read
+    /// them; the SDKs find it through `AWS_ENDPOINT_URL_SQS` and the like.
+    #[arg(long)]
+    aws_services: bool,
     /// The command to run with the stack (after `--`); the stack stops when it ends.
     #[arg(last = true)]
     command: Vec<String>,

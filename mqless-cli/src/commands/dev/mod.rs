@@ -56,6 +56,13 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
     }
     export(&environment);
 
+    let mut moto = if args.aws_services {
+        Some(start_moto(&cache, &installed, &logs, &mut environment)?)
+    } else {
+        None
+    };
+    export(&environment);
+
     let functions = functions::discover(&package, &args.feature, &args.bins)?;
     let lambda_port = free_port()?;
     let lambda_log = logs.join("lambda.log");
@@ -91,8 +98,39 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
         sweeper.abort();
     }
     lambda.stop();
+    if let Some(moto) = moto.as_mut() {
+        moto.stop();
+    }
     dynamodb.stop();
     Ok(code)
+}
+
+/// moto's server on a free port, for SQS, SNS, EventBridge, Scheduler and Kinesis (not
+/// DynamoDB: DynamoDB Local stays the table, and serves DynamoDB Streams itself); adds
+/// their endpoints to `environment`.
+fn start_moto(
+    cache: &Path,
+    installed: &install::Installed,
+    logs: &Path,
+    environment: &mut Environment,
+) -> Result<Service, String> {
+    let server = install::install_moto(cache, installed)?;
+    let port = free_port()?;
+    let mut command = Command::new(server);
+    command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+    let mut moto = Service::start("moto's server", command, &logs.join("moto.log"))?;
+    moto.wait_for_port(port, Duration::from_secs(60))?;
+    let endpoint = format!("http://127.0.0.1:{port}");
+    for name in [
+        "AWS_ENDPOINT_URL_SQS",
+        "AWS_ENDPOINT_URL_SNS",
+        "AWS_ENDPOINT_URL_EVENTBRIDGE",
+        "AWS_ENDPOINT_URL_SCHEDULER",
+        "AWS_ENDPOINT_URL_KINESIS",
+    ] {
+        environment.push((name, endpoint.clone()));
+    }
+    Ok(moto)
 }
 
 /// This run's folder for logs: `<cache>/runs/<ms since the epoch>-<pid>`.
@@ -201,8 +239,12 @@ fn print_environment(
     } else {
         format!("every {} s, in this process", args.sweep_every)
     };
+    let moto = match value(environment, "AWS_ENDPOINT_URL_SQS") {
+        "" => String::new(),
+        endpoint => format!(", moto (SQS, SNS, EventBridge, Scheduler, Kinesis) at {endpoint}"),
+    };
     eprintln!(
-        "mqless dev: DynamoDB Local at {dynamodb}, the Lambda emulator at {lambda}\n  functions: {functions}{sweeper}\n  sweep: {sweep}\n  logs: {logs}\nThe environment a client needs:\n{exports}",
+        "mqless dev: DynamoDB Local at {dynamodb}, the Lambda emulator at {lambda}{moto}\n  functions: {functions}{sweeper}\n  sweep: {sweep}\n  logs: {logs}\nThe environment a client needs:\n{exports}",
         dynamodb = value(environment, "AWS_ENDPOINT_URL_DYNAMODB"),
         lambda = value(environment, "AWS_ENDPOINT_URL_LAMBDA"),
         functions = value(environment, "MQLESS_FUNCTIONS"),

@@ -1,0 +1,107 @@
+"""Kinesis into the events function: records put into a stream on moto's server, read
+back with GetRecords, and handed to the events function (through the Lambda emulator)
+in the shape Lambda's event source mapping sends, since moto runs no mappings here. The
+batch is published in order up to its poison record, whose sequence number alone is
+reported; once the shard moves past it, the rest follows, and nothing twice."""
+
+import base64
+import json
+import os
+import time
+import uuid
+
+import boto3
+import pytest
+
+STREAM = "orders"  # the topic the examples' Mailer subscribes to
+
+
+def _kinesis():
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_KINESIS")
+    if not endpoint:
+        pytest.fail("AWS_ENDPOINT_URL_KINESIS is not set: run these tests through scripts/local-aws (scripts/test does)")
+    return boto3.client("kinesis", endpoint_url=endpoint, region_name=os.environ.get("AWS_REGION", "us-east-1"))
+
+
+def _stream(kinesis):
+    try:
+        kinesis.create_stream(StreamName=STREAM, ShardCount=1)
+    except kinesis.exceptions.ResourceInUseException:
+        pass
+    kinesis.get_waiter("stream_exists").wait(StreamName=STREAM)
+    return kinesis.describe_stream_summary(StreamName=STREAM)["StreamDescriptionSummary"]["StreamARN"]
+
+
+def _confirmed(order_id, buyer):
+    event = {"type": "order.confirmed", "order_id": order_id, "item": "", "quantity": 0,
+             "buyer": buyer, "amount": 0, "reason": None}
+    return json.dumps(event).encode()
+
+
+def _lambda_record(stream_arn, shard_id, record):
+    """One record of a Kinesis event as Lambda delivers it (AWS's documented shape)."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record["PartitionKey"],
+            "sequenceNumber": record["SequenceNumber"],
+            "data": base64.b64encode(record["Data"]).decode(),
+            "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::000000000000:role/events",
+        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
+        "eventSourceARN": stream_arn,
+    }
+
+
+def _invoke(lambda_client, payload):
+    answer = lambda_client.invoke(FunctionName="events-function", Payload=json.dumps(payload).encode())
+    return json.loads(answer["Payload"].read())
+
+
+def _mail(client, buyer, at_least):
+    for _ in range(150):
+        state = client.state("Mailer", buyer)
+        sent = state["sent"] if state else []
+        if len(sent) >= at_least:
+            return sent
+        time.sleep(0.2)
+    return sent
+
+
+def test_a_kinesis_batch_from_moto_is_published_in_order_up_to_its_poison_record(clients, client):
+    _, lambda_client, _ = clients
+    kinesis = _kinesis()
+    arn = _stream(kinesis)
+    buyer = f"buyer-{uuid.uuid4().hex}"
+    bodies = [_confirmed("o-1", buyer), _confirmed("o-2", buyer), b"\x00\x01 not json", _confirmed("o-3", buyer)]
+    put = [kinesis.put_record(StreamName=STREAM, Data=body, PartitionKey=buyer) for body in bodies]
+    shard_id = put[0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=STREAM, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
+        StartingSequenceNumber=put[0]["SequenceNumber"],
+    )["ShardIterator"]
+    ours = {p["SequenceNumber"] for p in put}
+    records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
+    assert [r["SequenceNumber"] for r in records] == [p["SequenceNumber"] for p in put], "moto keeps the shard's order"
+    batch = [_lambda_record(arn, shard_id, r) for r in records]
+
+    answer = _invoke(lambda_client, {"Records": batch})
+    assert answer == {"batchItemFailures": [{"itemIdentifier": put[2]["SequenceNumber"]}]}
+    assert _mail(client, buyer, 2) == ["your order o-1 is confirmed", "your order o-2 is confirmed"]
+    time.sleep(2)
+    assert len(client.state("Mailer", buyer)["sent"]) == 2, "nothing after the poison record yet"
+
+    # The shard goes on after the poison record (its on-failure destination took it);
+    # the records before it, delivered again, are published once.
+    answer = _invoke(lambda_client, {"Records": batch[:2] + batch[3:]})
+    assert answer == {"batchItemFailures": []}
+    assert _mail(client, buyer, 3) == [
+        "your order o-1 is confirmed",
+        "your order o-2 is confirmed",
+        "your order o-3 is confirmed",
+    ]
