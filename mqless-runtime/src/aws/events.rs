@@ -190,7 +190,7 @@ impl EventsFunction {
                 published?;
                 return Ok(json!({ "published": key }));
             }
-            _ => return self.topics.handle(payload, deadline_millis).await,
+            SourcePayload::Other => return self.topics.handle(payload, deadline_millis).await,
         };
         self.nudges.flush(NUDGE_GRACE).await;
         Ok(answer)

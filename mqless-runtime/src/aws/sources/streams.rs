@@ -135,7 +135,11 @@ fn plain_value(value: &Value) -> Result<Value, String> {
     Ok(match kind.as_str() {
         "S" | "B" => inner.clone(),
         "N" => number(inner)?,
-        "BOOL" => Value::Bool(inner.as_bool().unwrap_or_default()),
+        "BOOL" => Value::Bool(
+            inner
+                .as_bool()
+                .ok_or_else(|| format!("BOOL holds {inner}, not true or false"))?,
+        ),
         "NULL" => Value::Null,
         "M" => plain_item(inner)?,
         "L" | "SS" | "NS" | "BS" => Value::Array(items(inner)?),
