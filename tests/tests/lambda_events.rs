@@ -1,6 +1,7 @@
 //! The events function through cargo-lambda's emulator and DynamoDB Local, with the
 //! payloads AWS sends it: an SQS batch (a plain record, an SNS notification delivered
-//! over SQS, a poison record, a redelivered duplicate) is published record by record,
+//! over SQS, a poison record, a redelivered duplicate, plain text, binary data and BSON
+//! as SQS MEGA sends them) is published record by record,
 //! only the poison record reported failed; the topic's fan-out (a drain of
 //! `mqless-topic/orders` in the same function) delivers to the `Mailer` actors'
 //! function. An EventBridge event delivered twice is published once. A Kinesis batch and a
@@ -102,7 +103,8 @@ async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fa
     let batch = json!({"Records": [
         sqs_record(&m1, &confirmed("o-1", &buyer), Some("orders")),
         sqs_record(&m2, &sns.to_string(), None),
-        sqs_record(&m3, "\u{0}\u{1}binary", Some("orders")),
+        // JSON, but not an object: nothing for a pattern to match.
+        sqs_record(&m3, "[1, 2]", Some("orders")),
         // SQS delivers at least once: the same message again.
         sqs_record(&m1, &confirmed("o-1", &buyer), Some("orders")),
     ]});
@@ -123,6 +125,34 @@ async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fa
     assert_eq!(answer["batchItemFailures"].as_array().unwrap().len(), 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(mail_of(&remote, &buyer).await.len(), 2);
+}
+
+/// Plain text, binary data and BSON, as SQS MEGA publishes them, are events too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_binary_and_bson_bodies_are_published_as_sqs_mega_sends_them() {
+    use base64::Engine;
+    mqless_tests::requires_local_aws!();
+    let environment = environment().await;
+    let remote = environment.remote();
+    let topic = unique("notes");
+    let mut document = Vec::new();
+    bson::doc! {"order_id": "o-1", "total": 12_i64}
+        .to_writer(&mut document)
+        .unwrap();
+    let bson = base64::engine::general_purpose::STANDARD.encode(document);
+    let batch = json!({"Records": [
+        sqs_record(&unique("text"), "Hello World!", Some(&topic)),
+        sqs_record(&unique("binary"), "AAEC/w==", Some(&topic)),
+        sqs_record(&unique("bson"), &bson, Some(&topic)),
+    ]});
+    let answer = invoke(&environment, &batch).await;
+    assert_eq!(answer, json!({"batchItemFailures": []}));
+    let published = eventually(
+        async || remote.state::<TopicActor>(topic.clone()).await.unwrap(),
+        |t| t.as_ref().is_some_and(|t| t.published >= 3),
+    )
+    .await;
+    assert_eq!(published.map(|t| t.published), Some(3));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -203,7 +233,7 @@ async fn a_kinesis_batch_is_published_in_order_up_to_its_poison_record() {
     let records: Vec<Value> = [
         confirmed("o-1", &buyer).into_bytes(),
         confirmed("o-2", &buyer).into_bytes(),
-        b"\x00\x01 not json".to_vec(),
+        b"[\"JSON, but not an object\"]".to_vec(),
         confirmed("o-3", &buyer).into_bytes(),
     ]
     .iter()

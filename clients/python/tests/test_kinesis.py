@@ -78,7 +78,7 @@ def test_a_kinesis_batch_from_moto_is_published_in_order_up_to_its_poison_record
     kinesis = _kinesis()
     arn = _stream(kinesis)
     buyer = f"buyer-{uuid.uuid4().hex}"
-    bodies = [_confirmed("o-1", buyer), _confirmed("o-2", buyer), b"\x00\x01 not json", _confirmed("o-3", buyer)]
+    bodies = [_confirmed("o-1", buyer), _confirmed("o-2", buyer), b'["JSON, but not an object"]', _confirmed("o-3", buyer)]
     put = [kinesis.put_record(StreamName=STREAM, Data=body, PartitionKey=buyer) for body in bodies]
     shard_id = put[0]["ShardId"]
     iterator = kinesis.get_shard_iterator(

@@ -3,6 +3,7 @@
 //! DynamoDB streams (`streams`). Each yields the event (a JSON object), the topic it
 //! goes to, and the source's id for it, which makes publishing it idempotent.
 
+mod payload;
 mod streams;
 
 use serde_json::Value;
@@ -101,9 +102,7 @@ pub fn sqs_record(record: &Value) -> Result<SourceEvent, String> {
         .get("body")
         .and_then(Value::as_str)
         .ok_or("the record has no body")?;
-    let body: Value = serde_json::from_str(body).map_err(|e| {
-        format!("the body is not JSON ({e}); publish JSON objects (binary data as base64 strings in one)")
-    })?;
+    let body = payload::decode_text(body)?;
     let attribute = record
         .pointer("/messageAttributes/topic/stringValue")
         .and_then(Value::as_str)
@@ -131,9 +130,7 @@ fn sns_notification(
         .get("Message")
         .and_then(Value::as_str)
         .ok_or("the SNS notification has no Message")?;
-    let event: Value = serde_json::from_str(message).map_err(|e| {
-        format!("the SNS message is not JSON ({e}); publish JSON objects (binary data as base64 strings in one)")
-    })?;
+    let event = payload::decode_text(message)?;
     let attribute = attribute.or_else(|| {
         notification
             .pointer("/MessageAttributes/topic/Value")
@@ -232,13 +229,23 @@ mod tests {
     }
 
     #[test]
+    fn text_and_binary_bodies_are_published_as_sqs_mega_reads_them() {
+        let text = sqs_record(&record("m", "Hello World!", Some("notes"))).unwrap();
+        assert_eq!(text.event, json!({"plaintext": "Hello World!"}));
+        let binary = sqs_record(&record("m", "AAEC/w==", Some("blobs"))).unwrap();
+        assert_eq!(binary.event, json!({"binary": "AAEC/w=="}));
+        let sns = json!({"Type": "Notification", "MessageId": "n", "Message": "hello there"});
+        let unwrapped = sqs_record(&record("m", &sns.to_string(), Some("notes"))).unwrap();
+        assert_eq!(unwrapped.event, json!({"plaintext": "hello there"}));
+    }
+
+    #[test]
     fn what_cannot_be_published_says_why() {
         for (body, says) in [
-            ("not json", "not JSON"),
-            ("[1, 2]", "not a JSON object"),
+            ("[1, 2]", "JSON but not an object (an array)"),
             (
-                &json!({"Type": "Notification", "MessageId": "n", "Message": "hello"}).to_string(),
-                "SNS message is not JSON",
+                &json!({"Type": "Notification", "MessageId": "n", "Message": "[1]"}).to_string(),
+                "an array",
             ),
         ] {
             let error = sqs_record(&record("m", body, None)).unwrap_err();

@@ -9,12 +9,13 @@ use serde_json::{Map, Number, Value};
 
 use super::{mega_domain, object, SourceEvent};
 
-/// Decodes one Kinesis record: its `data` (base64) is the event, a JSON object. The
-/// topic is a MEGA event's `event.domain`, else the stream's name.
+/// Decodes one Kinesis record: its `data` (base64 on the wire) is the payload, a JSON
+/// object, BSON, text or binary (see `payload`). The topic is a MEGA event's
+/// `event.domain`, else the stream's name.
 ///
 /// # Errors
 /// What is wrong, for the log: not from Kinesis, no `eventID` or `data`, data that is
-/// not base64 or not a JSON object. Lambda retries such a record, then hands it to the
+/// not base64, JSON that is not an object. Lambda retries such a record, then hands it to the
 /// mapping's on-failure destination.
 pub fn kinesis_record(record: &Value) -> Result<SourceEvent, String> {
     if record.get("eventSource").and_then(Value::as_str) != Some("aws:kinesis") {
@@ -31,9 +32,7 @@ pub fn kinesis_record(record: &Value) -> Result<SourceEvent, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| format!("the Kinesis record's data is not base64 ({e})"))?;
-    let event: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        format!("the Kinesis record's data is not JSON ({e}); put JSON objects (binary data as base64 strings in one)")
-    })?;
+    let event = super::payload::decode_bytes(&bytes)?;
     let stream = arn_resource(record, "stream/");
     Ok(SourceEvent {
         topic: mega_domain(&event).or(stream),
@@ -225,17 +224,14 @@ mod tests {
 
     #[test]
     fn kinesis_records_that_cannot_be_published_say_why() {
-        let mut not_json = kinesis("s:1", &json!({}));
-        not_json["kinesis"]["data"] = json!(base64::engine::general_purpose::STANDARD.encode("hi"));
         let mut not_base64 = kinesis("s:2", &json!({}));
         not_base64["kinesis"]["data"] = json!("***");
         let array = kinesis("s:3", &json!([1, 2]));
         let mut not_kinesis = kinesis("s:4", &json!({}));
         not_kinesis["eventSource"] = json!("aws:sqs");
         for (record, says) in [
-            (not_json, "not JSON"),
             (not_base64, "not base64"),
-            (array, "not a JSON object"),
+            (array, "JSON but not an object"),
             (not_kinesis, "aws:kinesis"),
         ] {
             let error = kinesis_record(&record).unwrap_err();
