@@ -3,9 +3,7 @@
 //! requests; the next owner repeats it from the committed bookkeeping, so every step
 //! must be safe to repeat after any prefix of them.
 
-use aws_sdk_dynamodb::types::{
-    Delete, DeleteRequest, Put, PutRequest, TransactWriteItem, WriteRequest,
-};
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
 use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s, TTL};
 use super::{errors, DynamoStore};
@@ -73,24 +71,10 @@ impl DynamoStore {
         if let Some(at) = cleanup.dead_letters_expire_at {
             letter.insert(TTL.into(), n(at.div_ceil(1000)));
         }
-        let delete = Delete::builder()
-            .table_name(self.table())
-            .set_key(Some(message_key(address, failure.id)))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(errors::build_error)?;
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(letter))
-            .build()
-            .map_err(errors::build_error)?;
         // `false`: the message was moved since the read (a racing run of this cleanup).
-        self.transact(vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().put(put).build(),
-        ])
-        .await
-        .map(drop)
+        self.move_item(message_key(address, failure.id), letter)
+            .await
+            .map(drop)
     }
 }
 

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{b, dead_letter_key, n, s, Item};
-use super::{errors, DynamoStore};
+use super::DynamoStore;
 use crate::error::StoreError;
 use crate::id::{Address, MessageId};
 use crate::store::DeadLetterKind;
@@ -61,23 +61,7 @@ impl DynamoStore {
         letter.insert("at".into(), n(now));
         letter.insert("kind".into(), s(DeadLetterKind::Malformed.as_str()));
         letter.insert("raw".into(), AttributeValue::M(item));
-        let delete = Delete::builder()
-            .table_name(self.table())
-            .set_key(Some(key))
-            .condition_expression("attribute_exists(pk)")
-            .build()
-            .map_err(errors::build_error)?;
-        let put = Put::builder()
-            .table_name(self.table())
-            .set_item(Some(letter))
-            .build()
-            .map_err(errors::build_error)?;
         // `false`: someone moved or deleted it meanwhile; nothing to do.
-        self.transact(vec![
-            TransactWriteItem::builder().delete(delete).build(),
-            TransactWriteItem::builder().put(put).build(),
-        ])
-        .await
-        .map(drop)
+        self.move_item(key, letter).await.map(drop)
     }
 }

@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
+    Delete, Put, ReturnConsumedCapacity, ReturnValue, ReturnValuesOnConditionCheckFailure,
     TransactWriteItem, WriteRequest,
 };
 
@@ -196,6 +196,30 @@ impl DynamoStore {
                 .await,
         )?;
         Ok(out.attributes().is_some_and(|a| !a.is_empty()))
+    }
+
+    /// Deletes the item at `key` and puts `item`, in one transaction guarded by the
+    /// delete's condition (the item at `key` is there): a move, such as a mailbox item's
+    /// to the dead letters. `false`: it was gone (moved or deleted meanwhile, or by an
+    /// earlier run of the same move), and nothing was written. Two writes would let a
+    /// crash between them leave both, and a repeat then put back what was since removed.
+    pub(super) async fn move_item(&self, key: Item, item: Item) -> Result<bool, StoreError> {
+        let delete = Delete::builder()
+            .table_name(&*self.table)
+            .set_key(Some(key))
+            .condition_expression("attribute_exists(pk)")
+            .build()
+            .map_err(errors::build_error)?;
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(errors::build_error)?;
+        self.transact(vec![
+            TransactWriteItem::builder().delete(delete).build(),
+            TransactWriteItem::builder().put(put).build(),
+        ])
+        .await
     }
 
     /// Writes `items` in one transaction. `false` when it was cancelled because the
