@@ -1,0 +1,293 @@
+//! `mqless template`'s tests: the template derived from functions' manifests.
+
+use super::*;
+
+fn function(bin: &str, actor_type: Option<&str>, sends_to: &[&str], asks: bool) -> Function {
+    Function {
+        bin: bin.into(),
+        code_uri: format!("target/lambda/{bin}/"),
+        manifest: Manifest {
+            mqless_manifest: 1,
+            actor_type: actor_type.map(Into::into),
+            sends_to: actor_type.map(|_| sends_to.iter().map(|t| (*t).to_owned()).collect()),
+            asks_with_reply_to: asks,
+            sweeper: actor_type.is_none(),
+            events: false,
+        },
+    }
+}
+
+fn saga() -> Vec<Function> {
+    vec![
+        function(
+            "order-function",
+            Some("Order"),
+            &["Order", "Warehouse", "Wallet"],
+            true,
+        ),
+        function("warehouse-function", Some("Warehouse"), &[], false),
+        function("wallet-function", Some("Wallet"), &[], false),
+        function("sweeper-function", None, &[], false),
+    ]
+}
+
+fn args() -> TemplateArgs {
+    TemplateArgs {
+        functions: "target/lambda".into(),
+        out: None,
+        arch: crate::Arch::Arm64,
+    }
+}
+
+/// The statements of `logical`'s inline policy, by `Sid`.
+fn statement(template: &Json, logical: &str, sid: &str) -> Json {
+    let statements = &template["Resources"][logical]["Properties"]["Policies"][0]["Statement"];
+    statements
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == sid)
+        .cloned()
+        .unwrap_or(Json::Null)
+}
+
+#[test]
+fn each_function_may_write_its_own_actors_and_the_mailboxes_it_sends_or_replies_to() {
+    let template = template(&saga(), &args()).unwrap();
+    let own = statement(&template, "OrderFunction", "OwnActors");
+    assert_eq!(
+        own["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Order/*"])
+    );
+    let sends = statement(&template, "OrderFunction", "MailboxesItSendsTo");
+    assert_eq!(sends["Action"], "dynamodb:PutItem");
+    assert_eq!(
+        sends["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Wallet/*", "Warehouse/*"])
+    );
+    assert_eq!(
+        sends["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+        json!(["pk", "sk", "env", "dsh", "dk"])
+    );
+    // A failed wake-up marks the recipient: its due-index attributes, nothing else.
+    let marks = statement(&template, "OrderFunction", "MarkUnwoken");
+    assert_eq!(marks["Action"], "dynamodb:UpdateItem");
+    assert_eq!(
+        marks["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Wallet/*", "Warehouse/*"])
+    );
+    assert_eq!(
+        marks["Condition"]["ForAllValues:StringEquals"]["dynamodb:Attributes"],
+        json!(["pk", "sk", "dsh", "dk"])
+    );
+    // Warehouse sends nothing, but answers Order's reply_to asks.
+    let replies = statement(&template, "WarehouseFunction", "MailboxesItSendsTo");
+    assert_eq!(
+        replies["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Order/*"])
+    );
+    let wakes = statement(&template, "WarehouseFunction", "WakeActors")["Resource"].to_string();
+    assert!(
+        wakes.contains("-warehouse-function") && wakes.contains("-order-function"),
+        "{wakes}"
+    );
+    assert!(!wakes.contains("-wallet-function"), "{wakes}");
+    // Order asks Wallet with reply_to too.
+    assert_eq!(
+        statement(&template, "WalletFunction", "MailboxesItSendsTo")["Condition"]
+            ["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Order/*"])
+    );
+}
+
+#[test]
+fn an_actor_that_only_tells_gives_no_write_access_back() {
+    let mut functions = saga();
+    functions[0].manifest.asks_with_reply_to = false;
+    let template = template(&functions, &args()).unwrap();
+    assert_eq!(
+        statement(&template, "WarehouseFunction", "MailboxesItSendsTo"),
+        Json::Null
+    );
+    let wakes = statement(&template, "WarehouseFunction", "WakeActors")["Resource"].to_string();
+    assert!(!wakes.contains("-order-function"), "{wakes}");
+}
+
+#[test]
+fn the_sweeper_is_scheduled_and_every_function_knows_every_other() {
+    let template = template(&saga(), &args()).unwrap();
+    let sweeper = &template["Resources"]["SweeperFunction"]["Properties"];
+    assert_eq!(
+        sweeper["Events"]["Sweep"]["Properties"]["Schedule"],
+        json!({"Ref": "SweepSchedule"})
+    );
+    assert_eq!(
+        statement(&template, "SweeperFunction", "ReadDueIndex")["Action"],
+        "dynamodb:Query"
+    );
+    assert_eq!(
+        statement(&template, "SweeperFunction", "Audit")["Action"],
+        "dynamodb:Scan"
+    );
+    assert_eq!(
+        sweeper["Events"]["Sweep"]["Properties"]["Input"],
+        json!({"Fn::Sub": "{\"every_ms\": ${SweepEveryMs}}"})
+    );
+    assert_eq!(
+        sweeper["Events"]["Audit"]["Properties"]["Input"],
+        json!("{\"audit\": true}")
+    );
+    let functions = template["Resources"]["OrderFunction"]["Properties"]["Environment"]
+        ["Variables"]["MQLESS_FUNCTIONS"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        functions,
+        "Order=${AWS::StackName}-order-function,Warehouse=${AWS::StackName}-warehouse-function,Wallet=${AWS::StackName}-wallet-function"
+    );
+    assert_eq!(
+        template["Globals"]["Function"]["Architectures"],
+        json!(["arm64"])
+    );
+    assert_eq!(
+        template["Resources"]["Table"]["Properties"]["GlobalSecondaryIndexes"][0]["IndexName"],
+        "actors"
+    );
+}
+
+#[test]
+fn a_send_to_a_type_without_a_function_is_an_error_naming_it() {
+    let functions = vec![function(
+        "order-function",
+        Some("Order"),
+        &["Billing"],
+        false,
+    )];
+    let error = template(&functions, &args()).unwrap_err();
+    assert!(
+        error.contains("`Order` sends to `Billing`") && error.contains("build its function"),
+        "{error}"
+    );
+    let error = template(&[function("sweeper-function", None, &[], false)], &args()).unwrap_err();
+    assert!(error.contains("no actor function"), "{error}");
+}
+
+/// A publishing actor, a subscriber, and the events function that runs the topics.
+#[test]
+fn the_events_function_gets_a_queue_and_the_topics_and_publishers_reach_it() {
+    let mut events = function("events-function", Some("mqless-topic"), &["Mailer"], false);
+    events.manifest.events = true;
+    let functions = vec![
+        // The desk publishes, and asks other types with reply_to.
+        function(
+            "desk-function",
+            Some("OrderDesk"),
+            &["mqless-topic", "Mailer"],
+            true,
+        ),
+        function("mailer-function", Some("Mailer"), &[], false),
+        events,
+        function("sweeper-function", None, &[], false),
+    ];
+    let template = template(&functions, &args()).unwrap();
+    let source = &template["Resources"]["EventsFunction"]["Properties"]["Events"]["Queue"];
+    assert_eq!(source["Type"], "SQS");
+    assert_eq!(
+        source["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    let queue = &template["Resources"]["EventsQueue"]["Properties"];
+    assert_eq!(queue["RedrivePolicy"]["maxReceiveCount"], 5);
+    let own = statement(&template, "EventsFunction", "OwnActors");
+    assert_eq!(
+        own["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["mqless-topic/*"])
+    );
+    let delivers = statement(&template, "EventsFunction", "MailboxesItSendsTo");
+    assert_eq!(
+        delivers["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Mailer/*"])
+    );
+    let publishes = statement(&template, "DeskFunction", "MailboxesItSendsTo");
+    assert_eq!(
+        publishes["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Mailer/*", "mqless-topic/*"])
+    );
+    // Exactly what the code needs: the mailer answers the desk's asks; the topics,
+    // which answer none, are not let into the desk's mailbox.
+    let answers = statement(&template, "MailerFunction", "MailboxesItSendsTo");
+    assert_eq!(
+        answers["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["OrderDesk/*"])
+    );
+    let functions = template["Resources"]["DeskFunction"]["Properties"]["Environment"]["Variables"]
+        ["MQLESS_FUNCTIONS"]["Fn::Sub"]
+        .as_str()
+        .unwrap();
+    assert!(
+        functions.contains("mqless-topic=${AWS::StackName}-events-function"),
+        "{functions}"
+    );
+    assert!(template["Outputs"]["EventsQueueUrl"].is_object());
+    assert!(template["Parameters"]["EventsTopic"].is_object());
+}
+
+/// Streams into the events function: a mapping per kind, made only when its ARN is
+/// given, reporting failed records, with the role reading just that stream.
+#[test]
+fn the_events_function_takes_streams_whose_arns_are_given() {
+    let mut events = function("events-function", Some("mqless-topic"), &[], false);
+    events.manifest.events = true;
+    let functions = vec![
+        function("desk-function", Some("OrderDesk"), &["mqless-topic"], false),
+        events,
+    ];
+    let template = template(&functions, &args()).unwrap();
+    let mapping = &template["Resources"]["EventsKinesisMapping"];
+    assert_eq!(mapping["Condition"], "HasEventsKinesisStream");
+    assert_eq!(
+        template["Conditions"]["HasEventsKinesisStream"],
+        json!({"Fn::Not": [{"Fn::Equals": [{"Ref": "EventsKinesisStreamArn"}, ""]}]})
+    );
+    let properties = &mapping["Properties"];
+    assert_eq!(properties["FunctionName"], json!({"Ref": "EventsFunction"}));
+    assert_eq!(
+        properties["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert_eq!(properties["BisectBatchOnFunctionError"], true);
+    assert!(
+        properties["BatchSize"].as_u64().unwrap() <= 128,
+        "within the dedupe window"
+    );
+    assert!(template["Resources"]["EventsDynamoDbMapping"].is_object());
+    assert_eq!(
+        template["Parameters"]["EventsDynamoDbStreamArn"]["Default"],
+        ""
+    );
+    let policies = template["Resources"]["EventsFunction"]["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let reads_kinesis = policies.iter().any(|p| {
+        p["Fn::If"][0] == "HasEventsKinesisStream"
+            && p["Fn::If"][1]["Statement"][0]["Resource"]
+                == json!({"Ref": "EventsKinesisStreamArn"})
+    });
+    assert!(reads_kinesis, "{policies:?}");
+    // Other functions read no stream.
+    let desk = &template["Resources"]["DeskFunction"]["Properties"]["Policies"];
+    assert_eq!(desk.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn logical_ids_are_pascal_case_bin_names() {
+    assert_eq!(
+        function("order-function", None, &[], false).logical_id(),
+        "OrderFunction"
+    );
+    assert_eq!(
+        function("my_app-2", None, &[], false).logical_id(),
+        "MyApp2"
+    );
+}
