@@ -87,7 +87,7 @@ impl LostAnswers {
         self.shared.outage.store(0, Ordering::SeqCst);
     }
 
-    /// As [`Self::random`], and one loss in four starts an outage: the answers of the
+    /// As [`Self::random`], and one loss in two starts an outage: the answers of the
     /// next `length - 1` writes are lost too. An outage longer than the SDK's retries
     /// fails a write that landed, so the store sees it fail: an operation of several
     /// requests (a cleanup) stops after any of them, as when its process dies.
