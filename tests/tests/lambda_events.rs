@@ -127,6 +127,43 @@ async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fa
     assert_eq!(mail_of(&remote, &buyer).await.len(), 2);
 }
 
+/// From a FIFO queue, the first record that fails stops the batch: it and every record
+/// after it are reported, so SQS hands them back in their group's order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_batch_stops_at_its_first_failure_and_reports_everything_after_it() {
+    mqless_tests::requires_local_aws!();
+    let environment = environment().await;
+    let remote = environment.remote();
+    let buyer = unique("buyer");
+    let ids: Vec<String> = (1..=4).map(|n| unique(&format!("f{n}"))).collect();
+    let fifo = |id: &str, body: &str| {
+        let mut record = sqs_record(id, body, Some("orders"));
+        record["attributes"] = json!({"MessageGroupId": buyer, "MessageDeduplicationId": id});
+        record["eventSourceARN"] = json!("arn:aws:sqs:us-east-1:000000000000:orders.fifo");
+        record
+    };
+    let batch = json!({"Records": [
+        fifo(&ids[0], &confirmed("o-1", &buyer)),
+        fifo(&ids[1], "[1, 2]"),
+        fifo(&ids[2], &confirmed("o-2", &buyer)),
+        fifo(&ids[3], &confirmed("o-3", &buyer)),
+    ]});
+    let answer = invoke(&environment, &batch).await;
+    assert_eq!(
+        answer,
+        json!({"batchItemFailures": [
+            {"itemIdentifier": ids[1]}, {"itemIdentifier": ids[2]}, {"itemIdentifier": ids[3]}
+        ]})
+    );
+    let mail = eventually(async || mail_of(&remote, &buyer).await, |m| !m.is_empty()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        mail_of(&remote, &buyer).await,
+        ["your order o-1 is confirmed"],
+        "nothing after the failed record went ahead of it ({mail:?})"
+    );
+}
+
 /// Plain text, binary data and BSON, as SQS MEGA publishes them, are events too.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn text_binary_and_bson_bodies_are_published_as_sqs_mega_sends_them() {
