@@ -238,7 +238,7 @@ pub mod trace {
 /// [`Pattern`](events::Pattern)), each exactly once. See docs/guide/events.md.
 pub mod events {
     pub use mqless_runtime::events::{
-        MegaEvent, MegaEventInfo, MegaObject, Pattern, PatternError, Subscription, Topic,
+        MegaEvent, MegaEventInfo, MegaObject, Pattern, PatternError, Payload, Subscription, Topic,
         TopicMessage, EVENT_HEADROOM, TOPIC_TYPE,
     };
     pub use mqless_runtime::topics::{TopicActor, TopicClient, MAX_DELIVERIES_PER_STEP};

@@ -14,6 +14,7 @@ mod function;
 mod invoker;
 pub mod manifest;
 pub mod payload;
+pub mod payload_kinds;
 mod remote;
 pub mod sources;
 

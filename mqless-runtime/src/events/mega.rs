@@ -15,8 +15,12 @@ pub struct MegaEvent {
     /// The protocol's name (`"mega"`).
     pub protocol: String,
     /// The protocol's version, as text: producers write a number (`1`, as SQS MEGA's own
-    /// example does) or a string (`"1"`); both are read.
-    #[serde(deserialize_with = "string_or_number")]
+    /// example does) or a string (`"1"`); both are read, and a whole number is written
+    /// back as a number.
+    #[serde(
+        deserialize_with = "string_or_number",
+        serialize_with = "number_if_whole"
+    )]
     pub version: String,
     /// What happened.
     pub event: MegaEventInfo,
@@ -95,6 +99,14 @@ impl MegaEvent {
     }
 }
 
+/// Writes a version that is a whole number as a number, as SQS MEGA does.
+fn number_if_whole<S: serde::Serializer>(version: &str, serializer: S) -> Result<S::Ok, S::Error> {
+    match version.parse::<u64>() {
+        Ok(number) if number.to_string() == version => serializer.serialize_u64(number),
+        _ => serializer.serialize_str(version),
+    }
+}
+
 /// Reads a version written as a string or as a number.
 fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
     struct Version;
@@ -143,6 +155,18 @@ mod tests {
         .unwrap();
         let typed: MegaEvent = rmp_serde::from_slice(&bytes).unwrap();
         assert_eq!(typed.version, "2");
+    }
+
+    #[test]
+    fn a_whole_version_is_written_as_a_number_as_sqs_mega_writes_it() {
+        for (version, written) in [("1", json!(1)), ("1.5", json!("1.5")), ("01", json!("01"))] {
+            let event = MegaEvent {
+                protocol: "mega".into(),
+                version: version.into(),
+                ..MegaEvent::default()
+            };
+            assert_eq!(serde_json::to_value(&event).unwrap()["version"], written);
+        }
     }
 
     #[test]

@@ -22,12 +22,15 @@
 
 mod mega;
 mod message;
+mod payload;
 mod routes;
 
 pub use mega::{MegaEvent, MegaEventInfo, MegaObject};
 pub(crate) use message::topic_address;
 pub use message::TopicMessage;
 pub use mqless_pattern::{Pattern, PatternError};
+pub(crate) use payload::json_kind;
+pub use payload::Payload;
 pub(crate) use routes::EventRoutes;
 
 use serde::Serialize;

@@ -3,7 +3,6 @@
 //! DynamoDB streams (`streams`). Each yields the event (a JSON object), the topic it
 //! goes to, and the source's id for it, which makes publishing it idempotent.
 
-mod payload;
 mod streams;
 
 use serde_json::Value;
@@ -102,7 +101,7 @@ pub fn sqs_record(record: &Value) -> Result<SourceEvent, String> {
         .get("body")
         .and_then(Value::as_str)
         .ok_or("the record has no body")?;
-    let body = payload::decode_text(body)?;
+    let body = crate::aws::payload_kinds::decode_text(body)?;
     let attribute = record
         .pointer("/messageAttributes/topic/stringValue")
         .and_then(Value::as_str)
@@ -130,7 +129,7 @@ fn sns_notification(
         .get("Message")
         .and_then(Value::as_str)
         .ok_or("the SNS notification has no Message")?;
-    let event = payload::decode_text(message)?;
+    let event = crate::aws::payload_kinds::decode_text(message)?;
     let attribute = attribute.or_else(|| {
         notification
             .pointer("/MessageAttributes/topic/Value")

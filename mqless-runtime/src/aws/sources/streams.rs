@@ -32,7 +32,7 @@ pub fn kinesis_record(record: &Value) -> Result<SourceEvent, String> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(data)
         .map_err(|e| format!("the Kinesis record's data is not base64 ({e})"))?;
-    let event = super::payload::decode_bytes(&bytes)?;
+    let event = crate::aws::payload_kinds::decode_bytes(&bytes)?;
     let stream = arn_resource(record, "stream/");
     Ok(SourceEvent {
         topic: mega_domain(&event).or(stream),

@@ -1,27 +1,18 @@
-//! The payload kinds an SQS, SNS or Kinesis message may carry, decoded as SQS MEGA
-//! decodes them, in its order: text that is base64 holds a BSON document (read as the
-//! JSON object it encodes) or else binary data; other text is a JSON object (a MEGA
-//! event, or plain data), a JSON string, or plain text. Every kind becomes an event that
-//! patterns can match, a JSON object:
-//!
-//! | payload | event |
-//! |---|---|
-//! | a JSON object, or a BSON document (base64) | the object |
-//! | binary data (base64 that is not BSON) | `{"binary": "<the base64 text>"}` |
-//! | plain text, or a JSON string | `{"plaintext": "<the text>"}` |
-//!
-//! JSON that is neither an object nor a string (an array, a number) is refused. Text
-//! that happens to be valid base64 (`test`) reads as binary, as in SQS MEGA: send text
-//! that might be as a JSON string.
+//! Reading a payload as SQS MEGA reads it, in its order: text that is base64 holds a
+//! BSON document (read as the JSON object it encodes) or else binary data; other text is
+//! a JSON object (a MEGA event, or plain data), a JSON string, or plain text. JSON that
+//! is neither an object nor a string (an array, a number) is refused.
 
 use base64::Engine;
 use serde_json::{Map, Value};
+
+use crate::events::json_kind;
 
 /// Decodes a text payload (an SQS body, an SNS message).
 ///
 /// # Errors
 /// JSON that is neither an object nor a string: patterns match the fields of objects.
-pub(super) fn decode_text(text: &str) -> Result<Value, String> {
+pub(crate) fn decode_text(text: &str) -> Result<Value, String> {
     if let Some(bytes) = strict_base64(text) {
         return Ok(bson_document(&bytes).unwrap_or_else(|| tagged("binary", text)));
     }
@@ -30,7 +21,7 @@ pub(super) fn decode_text(text: &str) -> Result<Value, String> {
         Ok(Value::String(string)) => Ok(tagged("plaintext", &string)),
         Ok(other) => Err(format!(
             "the payload is JSON but not an object ({}); publish objects, whose fields patterns match",
-            kind(&other)
+            json_kind(&other)
         )),
         Err(_) => Ok(tagged("plaintext", text)),
     }
@@ -42,7 +33,7 @@ pub(super) fn decode_text(text: &str) -> Result<Value, String> {
 ///
 /// # Errors
 /// As [`decode_text`].
-pub(super) fn decode_bytes(bytes: &[u8]) -> Result<Value, String> {
+pub(crate) fn decode_bytes(bytes: &[u8]) -> Result<Value, String> {
     if let Some(document) = bson_document(bytes) {
         return Ok(document);
     }
@@ -56,7 +47,7 @@ pub(super) fn decode_bytes(bytes: &[u8]) -> Result<Value, String> {
 }
 
 /// The bytes of `text` if it is standard base64 with its padding (and not empty).
-fn strict_base64(text: &str) -> Option<Vec<u8>> {
+pub(super) fn strict_base64(text: &str) -> Option<Vec<u8>> {
     let text = text.trim();
     if text.is_empty() || !text.len().is_multiple_of(4) {
         return None;
@@ -66,7 +57,7 @@ fn strict_base64(text: &str) -> Option<Vec<u8>> {
 
 /// The JSON object a BSON document encodes (relaxed extended JSON: an ObjectId is
 /// `{"$oid": ..}`, a date `{"$date": ..}`), if `bytes` are exactly one document.
-fn bson_document(bytes: &[u8]) -> Option<Value> {
+pub(super) fn bson_document(bytes: &[u8]) -> Option<Value> {
     let declared = bytes.get(..4)?;
     let declared = u32::from_le_bytes(declared.try_into().ok()?);
     if usize::try_from(declared).ok()? != bytes.len() {
@@ -76,21 +67,10 @@ fn bson_document(bytes: &[u8]) -> Option<Value> {
     Some(bson::Bson::Document(document).into_relaxed_extjson())
 }
 
-fn tagged(kind: &str, text: &str) -> Value {
+pub(super) fn tagged(kind: &str, text: &str) -> Value {
     let mut event = Map::new();
     event.insert(kind.into(), Value::String(text.to_owned()));
     Value::Object(event)
-}
-
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Array(_) => "an array",
-        Value::Number(_) => "a number",
-        Value::Bool(_) => "a boolean",
-        Value::Null => "null",
-        Value::String(_) => "a string",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
