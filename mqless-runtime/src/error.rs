@@ -74,6 +74,26 @@ pub enum Error {
     /// for matching): the message says why.
     #[error("invalid event: {0}")]
     InvalidEvent(String),
+    /// A channel name that [`check_channel`](crate::events::check_channel) refuses.
+    #[error("invalid channel name {name:?}: {reason}; use 1 to 64 ASCII letters, digits, `-` or `_` (the deployment maps each name to an SNS topic, SQS queue or EventBridge bus)")]
+    InvalidChannel {
+        /// The name given.
+        name: String,
+        /// Which rule it broke.
+        reason: &'static str,
+    },
+    /// A handler emitted more than one message may (`Context::emit`).
+    #[error("the handler's emissions are {size} bytes, over the {limit}-byte limit per message (`DrainConfig::max_emission_bytes_per_message`; they are kept in the state record until delivered): emit smaller events, such as a reference to data stored elsewhere, or raise the limit")]
+    TooMuchEmitted {
+        /// The bytes this message's emissions would take.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A channel could not take an emission for now: the drain stopped, and the next
+    /// one delivers it.
+    #[error(transparent)]
+    Emit(#[from] crate::events::EmitError),
     /// An event pattern that does not parse: the message says what is wrong.
     #[error("invalid event pattern: {0}")]
     InvalidPattern(String),

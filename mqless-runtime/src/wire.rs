@@ -50,6 +50,11 @@ pub struct Envelope {
     /// continues that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// An emission its channel refused (the encoded `events::Emission`), as its dead
+    /// letter keeps it (the body is empty): redriven into the mailbox, the drain emits
+    /// it again, without calling a method.
+    #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
+    pub emission: Option<Vec<u8>>,
 }
 
 /// Where the outcome of an ask made with `reply_to` goes: a message to the asker, whose
@@ -145,6 +150,7 @@ impl Envelope {
             reply_to: None,
             answers: None,
             trace: crate::trace::for_send(),
+            emission: None,
         }
     }
 

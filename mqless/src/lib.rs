@@ -238,8 +238,9 @@ pub mod trace {
 /// [`Pattern`](events::Pattern)), each exactly once. See docs/guide/events.md.
 pub mod events {
     pub use mqless_runtime::events::{
-        MegaEvent, MegaEventInfo, MegaObject, Pattern, PatternError, Payload, Subscription, Topic,
-        TopicMessage, EVENT_HEADROOM, TOPIC_TYPE,
+        check_channel, Emission, EmitError, Emitted, Emitter, MegaEvent, MegaEventInfo, MegaObject,
+        NoEmitter, Pattern, PatternError, Payload, RecordingEmitter, Subscription, Topic,
+        TopicMessage, DEFAULT_MAX_EMISSION_BYTES, EVENT_HEADROOM, MAX_CHANNEL_LEN, TOPIC_TYPE,
     };
     pub use mqless_runtime::topics::{TopicActor, TopicClient, MAX_DELIVERIES_PER_STEP};
 }
@@ -366,10 +367,10 @@ pub mod testing {
     #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
     pub use mqless_runtime::testing::LostAnswers;
     pub use mqless_runtime::testing::{
-        redrive_stalled, DrainEnded, DrainTarget, FaultWorld, FaultyInvoker, FaultyRig,
-        FaultyStore, FixtureError, Fixtures, LetterFate, ManualClock, NudgeFaults, Pause,
-        PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport,
-        SkewedClock, StoreFaults,
+        redrive_stalled, DrainEnded, DrainTarget, EmitFaults, FaultWorld, FaultyEmitter,
+        FaultyInvoker, FaultyRig, FaultyStore, FixtureError, Fixtures, LetterFate, ManualClock,
+        NudgeFaults, Pause, PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd,
+        ScenarioFailure, ScenarioReport, SkewedClock, StoreFaults,
     };
 }
 

@@ -109,6 +109,7 @@ async fn scheduled_messages_are_indexed_while_queued(store: &dyn Store) {
     store.commit(&sender, &commit).await.unwrap();
     assert_eq!(due_times(store, &a, NOW + 20_000).await, [NOW + 20_000]);
     let cleanup = Cleanup {
+        undeliverable: &[],
         dead_letters: &[],
         delete: &[sent.id],
         replies: &[],

@@ -2,6 +2,7 @@
 //! actors that become part of the running batch (publishing and subscribing to topics:
 //! `topics.rs`).
 
+mod emit;
 mod topics;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -217,6 +218,8 @@ pub(crate) struct Outbox {
     subscriptions: &'static [crate::events::Subscription],
     /// What topics fan out to, in hosts that run topics.
     events: Option<Arc<crate::events::EventRoutes>>,
+    /// Most bytes the emissions of one handler call may take (`Context::emit`).
+    max_emission_bytes: usize,
     state: Mutex<OutboxState>,
 }
 
@@ -244,6 +247,10 @@ struct OutboxState {
     awaiting: Vec<MessageId>,
     /// The handler called `Context::stop`.
     stopped: bool,
+    /// What the handler emitted to channels outside MQLess (`Context::emit`).
+    emissions: Vec<crate::events::Emission>,
+    /// Their encoded size.
+    emission_bytes: usize,
 }
 
 /// The timeout message of an ask made with `reply_to`, and the route its callee replies by.
@@ -265,6 +272,8 @@ pub(crate) struct HandlerEffects {
     pub(crate) awaiting: Vec<MessageId>,
     /// The handler called `Context::stop`.
     pub(crate) stopped: bool,
+    /// What it emitted to channels outside MQLess, in order.
+    pub(crate) emissions: Vec<crate::events::Emission>,
 }
 
 impl Outbox {
@@ -283,6 +292,7 @@ impl Outbox {
             sends_to: None,
             subscriptions: &[],
             events: None,
+            max_emission_bytes: crate::events::DEFAULT_MAX_EMISSION_BYTES,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
@@ -292,6 +302,8 @@ impl Outbox {
                 continued: None,
                 awaiting: Vec::new(),
                 stopped: false,
+                emissions: Vec::new(),
+                emission_bytes: 0,
             }),
         }
     }
@@ -324,6 +336,13 @@ impl Outbox {
         self
     }
 
+    /// Lets the handler emit up to `bytes` (`DrainConfig::max_emission_bytes_per_message`).
+    #[must_use]
+    pub(crate) fn emitting_up_to(mut self, bytes: usize) -> Self {
+        self.max_emission_bytes = bytes;
+        self
+    }
+
     /// The outbox of a method run by `.query()`: it refuses every send.
     pub(crate) fn for_query(now_millis: u64, limits: Limits) -> Self {
         Self {
@@ -350,6 +369,7 @@ impl Outbox {
             continued: state.continued.take(),
             awaiting: std::mem::take(&mut state.awaiting),
             stopped: state.stopped,
+            emissions: std::mem::take(&mut state.emissions),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::actor::client::{ClientCore, StoreTransport, Transport};
 use crate::actor::{address_of, Actor, ActorClient};
 use crate::clock::{Clock, SystemClock};
 use crate::error::Error;
-use crate::events::EventRoutes;
+use crate::events::{Emitted, Emitter, EventRoutes, RecordingEmitter};
 use crate::id::{ActorType, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::LocalReplies;
@@ -52,6 +52,10 @@ pub struct Embedded {
     local_replies: Arc<LocalReplies>,
     /// What topics fan out to: the registered types' routed subscriptions, and the store.
     events: Arc<EventRoutes>,
+    /// Delivers what handlers emit (`Context::emit`).
+    emitter: Arc<dyn Emitter>,
+    /// The default emitter, when no other was given: what [`Embedded::emitted`] reads.
+    recorded: Option<Arc<RecordingEmitter>>,
     /// The hosts; the invoker only holds weak references, so dropping the runtime stops
     /// new drains.
     hosts: Mutex<HashMap<ActorType, Arc<dyn Drain>>>,
@@ -92,6 +96,7 @@ pub struct EmbeddedBuilder {
     clock: Option<Arc<dyn Clock>>,
     config: DrainConfig,
     manual: Option<Arc<dyn Invoker>>,
+    emitter: Option<Arc<dyn Emitter>>,
 }
 
 impl EmbeddedBuilder {
@@ -126,6 +131,14 @@ impl EmbeddedBuilder {
         self
     }
 
+    /// Delivers what handlers emit to channels (`Context::emit`) through `emitter`
+    /// (default: a [`RecordingEmitter`], read with [`Embedded::emitted`]).
+    #[must_use]
+    pub fn emitter(mut self, emitter: Arc<dyn Emitter>) -> Self {
+        self.emitter = Some(emitter);
+        self
+    }
+
     /// The runtime.
     #[must_use]
     pub fn build(self) -> Embedded {
@@ -147,7 +160,16 @@ impl EmbeddedBuilder {
             )
             .local_replies(Arc::clone(&local_replies)),
         );
+        let (emitter, recorded) = match self.emitter {
+            Some(emitter) => (emitter, None),
+            None => {
+                let recorded = Arc::new(RecordingEmitter::new());
+                (Arc::clone(&recorded) as Arc<dyn Emitter>, Some(recorded))
+            }
+        };
         let embedded = Embedded {
+            emitter,
+            recorded,
             local_replies,
             events: Arc::new(EventRoutes::new(Arc::clone(&store))),
             store,
@@ -232,7 +254,29 @@ impl Embedded {
             self.config.clone(),
         )?
         .with_local_replies(Arc::clone(&self.local_replies))
-        .with_events(Arc::clone(&self.events)))
+        .with_events(Arc::clone(&self.events))
+        .with_emitter(Arc::clone(&self.emitter)))
+    }
+
+    /// What handlers emitted to channels (`Context::emit`), as delivered, in order: a
+    /// delivery repeated after a crash shows twice, under the same id. Empty when the
+    /// runtime was built with an emitter of its own ([`EmbeddedBuilder::emitter`]).
+    ///
+    /// ```
+    /// # async fn demo() {
+    /// let runtime = mqless_runtime::Embedded::new();
+    /// // ... an actor's handler calls ctx.emit("shipping", payload) ...
+    /// runtime.settle().await;
+    /// for emitted in runtime.emitted() {
+    ///     println!("{} -> {}: {:?}", emitted.from, emitted.emission.channel, emitted.emission.payload);
+    /// }
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn emitted(&self) -> Vec<Emitted> {
+        self.recorded
+            .as_ref()
+            .map_or_else(Vec::new, |recorded| recorded.emitted())
     }
 
     /// Stops taking work and waits for the drains in flight to end: each commits the

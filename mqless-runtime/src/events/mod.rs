@@ -20,15 +20,21 @@
 //!
 //! Patterns use the EventBridge event-pattern grammar (see [`Pattern`]).
 
+mod emission;
 mod mega;
 mod message;
 mod payload;
 mod routes;
 
+pub use emission::{
+    check_channel, Emission, EmitError, Emitted, Emitter, NoEmitter, RecordingEmitter,
+    DEFAULT_MAX_EMISSION_BYTES, MAX_CHANNEL_LEN, MAX_EMISSION_DEPTH,
+};
 pub use mega::{MegaEvent, MegaEventInfo, MegaObject};
 pub(crate) use message::topic_address;
 pub use message::TopicMessage;
 pub use mqless_pattern::{Pattern, PatternError};
+#[cfg(feature = "aws")]
 pub(crate) use payload::json_kind;
 pub use payload::Payload;
 pub(crate) use routes::EventRoutes;

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::codec;
 use crate::error::Error;
+use crate::events::{Emission, MAX_EMISSION_DEPTH};
 use crate::id::MessageId;
 use crate::store::{DeadLetterKind, Failure, KeyedBytes};
 use crate::wire::ReplyRecord;
@@ -19,6 +20,8 @@ pub(super) const MAX_ERROR_LEN: usize = 1024;
 pub(super) const REPLY_OVERHEAD: usize = 40;
 /// What one failure adds besides its error text.
 pub(super) const FAILURE_OVERHEAD: usize = 56;
+/// What one emission adds besides its own encoding (its place in the list).
+pub(super) const EMISSION_OVERHEAD: usize = 8;
 /// What one consumed id adds.
 pub(super) const CONSUMED_BYTES: usize = 18;
 /// What one remembered idempotency key adds besides its text.
@@ -81,7 +84,13 @@ pub(super) struct Bookkeeping {
     /// holding one of the `MAX_AWAITING` slots; the oldest are given up past as many.
     #[serde(default, rename = "x", skip_serializing_if = "BTreeSet::is_empty")]
     pub(super) timeouts_in_dead_letters: BTreeSet<MessageId>,
-    /// Bytes of `replies` and `failures` so far, so the per-message budget check is O(1).
+    /// What this batch's handlers emitted to channels outside MQLess, in order:
+    /// delivered by the cleanup, before the consumed messages are deleted (so a repeat
+    /// of an unfinished cleanup delivers them again).
+    #[serde(default, rename = "e", skip_serializing_if = "Vec::is_empty")]
+    pub(super) emissions: Vec<Emission>,
+    /// Bytes of `replies`, `failures` and `emissions` so far, so the per-message budget
+    /// check is O(1).
     #[serde(skip)]
     recorded_bytes: usize,
 }
@@ -90,7 +99,13 @@ impl Bookkeeping {
     /// Decodes the bookkeeping of a state record (`None`: the actor never committed).
     pub(super) fn decode(meta: Option<&[u8]>) -> Result<Self, Error> {
         Ok(match meta {
-            Some(bytes) => codec::decode(bytes, "batch bookkeeping", usize::MAX, 8)?,
+            // Its own fields nest a few levels; an emission sits two levels down.
+            Some(bytes) => codec::decode(
+                bytes,
+                "batch bookkeeping",
+                usize::MAX,
+                8 + MAX_EMISSION_DEPTH,
+            )?,
             None => Self::default(),
         })
     }
@@ -130,10 +145,23 @@ impl Bookkeeping {
     }
 
     pub(super) fn is_empty(&self) -> bool {
-        self.consumed.is_empty() && self.replies.is_empty() && self.failures.is_empty()
+        self.consumed.is_empty()
+            && self.replies.is_empty()
+            && self.failures.is_empty()
+            && self.emissions.is_empty()
     }
 
-    /// Bytes of this batch's replies, failures and consumed ids, as encoded.
+    /// Records what a handler emitted, to deliver after the commit.
+    pub(super) fn emit(&mut self, emissions: Vec<Emission>) -> Result<(), Error> {
+        for emission in emissions {
+            self.recorded_bytes +=
+                codec::encode(&emission, "emission", usize::MAX)?.len() + EMISSION_OVERHEAD;
+            self.emissions.push(emission);
+        }
+        Ok(())
+    }
+
+    /// Bytes of this batch's replies, failures, emissions and consumed ids, as encoded.
     pub(super) fn batch_bytes(&self) -> usize {
         self.recorded_bytes + self.consumed.len() * CONSUMED_BYTES
     }

@@ -32,6 +32,10 @@ pub struct DrainConfig {
     /// holds this many sends, so a batch commits at most twice this many (DynamoDB
     /// transactions hold 100 items, the state among them).
     pub max_sends_per_message: usize,
+    /// Most bytes the emissions of one handler call may take (`Context::emit`, encoded),
+    /// 16 KiB by default. They wait in the state record until delivered, so every batch
+    /// keeps this much room in it: raising it leaves less for a batch's replies.
+    pub max_emission_bytes_per_message: usize,
     /// Stop draining this long before the invocation's deadline, leaving the rest to a
     /// fresh invocation.
     pub deadline_margin: Duration,
@@ -69,6 +73,7 @@ impl Default for DrainConfig {
             dedupe_window: 128,
             max_batch_bookkeeping_bytes: 64 * 1024,
             max_sends_per_message: 49,
+            max_emission_bytes_per_message: crate::events::DEFAULT_MAX_EMISSION_BYTES,
             deadline_margin: Duration::from_secs(2),
             keep_rejected_tells: true,
             optimistic: false,

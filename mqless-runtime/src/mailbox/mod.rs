@@ -12,8 +12,10 @@
 //! 4. **Commit** the batch with one write conditioned on epoch and version; it stores the
 //!    state, which message ids the batch consumed and their replies, and, atomically, the
 //!    messages the handlers sent to other actors. A fenced commit drops the batch.
-//! 5. **Clean up**: move failures to the dead letters, delete consumed messages, write
-//!    replies. All idempotent, so a later owner can repeat them.
+//! 5. **Clean up**: deliver the batch's emissions to their channels (`Context::emit`),
+//!    move failures to the dead letters, write replies, delete consumed messages last.
+//!    All idempotent (a repeated emission keeps its id), so a later owner can repeat
+//!    them.
 //! 6. When a batch reads the whole mailbox its commit also **releases** the lease; then
 //!    read the mailbox once more, to close the race with a message whose nudge arrived
 //!    while we held the lease.
@@ -45,10 +47,14 @@ use std::sync::Arc;
 use crate::actor::Actor;
 use crate::clock::{millis, Clock};
 use crate::error::Error;
+use crate::events::{Emission, EmitError, Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
+use crate::store::{
+    Acquired, Cleanup, DeadLetter, DeadLetterKind, KeyedBytes, MailboxItem, QuarantineRecord, Store,
+};
+use crate::wire::Envelope;
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -126,6 +132,8 @@ pub struct ActorHost<A> {
     local_replies: Option<Arc<LocalReplies>>,
     /// What topics fan out to (set where topics run).
     pub(crate) events: Option<Arc<crate::events::EventRoutes>>,
+    /// Delivers what handlers emit to channels outside MQLess.
+    emitter: Arc<dyn Emitter>,
     /// Set when the process stops taking work (`Embedded::shutdown`, or its drop): a
     /// drain ends at its next batch boundary as at its deadline, its work committed.
     stopping: Option<Arc<AtomicBool>>,
@@ -151,6 +159,7 @@ impl<A> Clone for ActorHost<A> {
             config: self.config.clone(),
             local_replies: self.local_replies.clone(),
             events: self.events.clone(),
+            emitter: Arc::clone(&self.emitter),
             stopping: self.stopping.clone(),
             actor: PhantomData,
         }
@@ -176,9 +185,18 @@ impl<A: Actor> ActorHost<A> {
             config,
             local_replies: None,
             events: None,
+            emitter: Arc::new(NoEmitter),
             stopping: None,
             actor: PhantomData,
         })
+    }
+
+    /// Delivers what handlers emit (`Context::emit`) through `emitter`. Without one,
+    /// every emission is refused and becomes a dead letter saying so.
+    #[must_use]
+    pub fn with_emitter(mut self, emitter: Arc<dyn Emitter>) -> Self {
+        self.emitter = emitter;
+        self
     }
 
     /// Hands replies to askers waiting in this process directly, without writing them.
@@ -502,8 +520,11 @@ impl<A: Actor> ActorHost<A> {
         if book.is_empty() {
             return Ok(());
         }
+        // Emissions first: "no consumed message left" must imply "emissions delivered".
+        let undeliverable = self.deliver(address, &book.emissions).await?;
         let now = self.clock.now_millis();
         let cleanup = Cleanup {
+            undeliverable: &undeliverable,
             dead_letters: &book.failures,
             delete: &book.consumed,
             replies: replies.unwrap_or(&book.replies),
@@ -512,6 +533,37 @@ impl<A: Actor> ActorHost<A> {
             now,
         };
         Ok(self.store.cleanup(address, cleanup).await?)
+    }
+
+    /// Delivers a committed batch's emissions in order; returns the dead letters of
+    /// those their channels refused for good.
+    ///
+    /// # Errors
+    /// [`Error::Emit`] when a channel cannot take one for now: the emissions after it
+    /// wait, so that they keep their order, and the next drain's cleanup delivers them.
+    async fn deliver(
+        &self,
+        address: &Address,
+        emissions: &[Emission],
+    ) -> Result<Vec<DeadLetter>, Error> {
+        let mut refused = Vec::new();
+        for emission in emissions {
+            match self.emitter.emit(address, emission).await {
+                Ok(()) => {}
+                Err(EmitError::Refused { channel, reason }) => {
+                    tracing::error!(actor = %address, emission = %emission.id, %channel, %reason, "a channel refused an emission; it is a dead letter");
+                    refused.push(undeliverable(
+                        emission,
+                        &channel,
+                        &reason,
+                        &self.config.limits,
+                        self.clock.now_millis(),
+                    )?);
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+        Ok(refused)
     }
 
     async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
@@ -550,4 +602,27 @@ impl<A: Actor> ActorHost<A> {
             crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
         }
     }
+}
+
+/// The dead letter of an emission `channel` refused for good, with `reason`: an
+/// envelope that carries the emission (see `Envelope::emission`), so that a redrive
+/// emits it again.
+fn undeliverable(
+    emission: &Emission,
+    channel: &str,
+    reason: &str,
+    limits: &crate::codec::Limits,
+    now: u64,
+) -> Result<DeadLetter, Error> {
+    let mut envelope = Envelope::new(Vec::new(), false, None);
+    envelope.trace = None;
+    envelope.emission = Some(crate::codec::encode(emission, "emission", usize::MAX)?);
+    Ok(DeadLetter {
+        id: emission.id,
+        envelope: envelope.encode(limits)?,
+        error: bookkeeping::truncate(format!("channel `{channel}` refused it: {reason}")),
+        attempts: 1,
+        dead_at: now,
+        kind: DeadLetterKind::Undeliverable,
+    })
 }

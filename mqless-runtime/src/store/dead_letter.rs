@@ -33,6 +33,11 @@ pub enum DeadLetterKind {
     /// so its actor is not woken for it forever. On DynamoDB the dead letter keeps the
     /// item's other attributes in `raw`.
     Malformed,
+    /// An emission its channel refused for good (no such target, no permission, too
+    /// large): the letter's envelope carries the emission (`Envelope::emission`), and
+    /// its error names the channel and the reason. Redrive emits it again, under the
+    /// same id.
+    Undeliverable,
 }
 
 impl DeadLetterKind {
@@ -43,6 +48,7 @@ impl DeadLetterKind {
             Self::Failed => "failed",
             Self::Rejected => "rejected",
             Self::Malformed => "malformed",
+            Self::Undeliverable => "undeliverable",
         }
     }
 
@@ -52,6 +58,7 @@ impl DeadLetterKind {
         match name {
             "rejected" => Self::Rejected,
             "malformed" => Self::Malformed,
+            "undeliverable" => Self::Undeliverable,
             _ => Self::Failed,
         }
     }

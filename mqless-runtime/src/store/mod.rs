@@ -109,7 +109,9 @@ pub struct Lift {
     /// The state to keep.
     pub state: StateFix,
     /// Forget the last batch's bookkeeping (use when it is what does not decode). Its
-    /// unfinished cleanup is lost: a message it consumed but had not deleted runs again.
+    /// unfinished cleanup is lost: a message it consumed but had not deleted runs again,
+    /// and an emission it had not delivered is not delivered (unless that message's run
+    /// emits it again).
     pub clear_bookkeeping: bool,
 }
 
@@ -248,14 +250,17 @@ pub enum Retired {
 }
 
 /// The idempotent writes that follow a commit: move failed messages to the dead letters,
-/// store replies, then delete consumed messages. A later owner repeats them if this one
-/// crashes before they finish.
+/// write the dead letters of refused emissions, store replies, then delete consumed
+/// messages. A later owner repeats them if this one crashes before they finish.
 ///
 /// Stores must delete the consumed messages only after the dead letters and replies are
 /// written: the protocol takes "no consumed message left" as proof that the cleanup
 /// finished.
 #[derive(Debug, Clone, Copy)]
 pub struct Cleanup<'a> {
+    /// Dead letters of emissions their channels refused (kind
+    /// [`DeadLetterKind::Undeliverable`]): written unless a letter of that id exists.
+    pub undeliverable: &'a [DeadLetter],
     /// Messages that failed: moved to the dead letters before the deletes.
     pub dead_letters: &'a [Failure],
     /// Messages consumed by the committed batch (including the failed ones).

@@ -16,7 +16,7 @@
 //!   or faults of your own: processes over one faulty store, drains raced and killed
 //!   ([`FaultWorld::race`]), sweeps killed, and [`FaultWorld::recover`] (or `recover_with`, with your say on
 //!   each dead letter). The project's own fault suites are written on it.
-//! - [`FaultyStore`], [`FaultyInvoker`] and [`SkewedClock`] are the fault layer, for
+//! - [`FaultyStore`], [`FaultyInvoker`], [`FaultyEmitter`] and [`SkewedClock`] are the fault layer, for
 //!   tests that arrange faults by hand, and [`FaultyRig`] puts them together into
 //!   processes that share one faulty store; [`ManualClock`] moves time only when told, and
 //!   [`RecordingInvoker`] wakes nobody, so a test drives drains itself
@@ -31,6 +31,7 @@
 //! The `mqless` facade's `testing` module has a runnable example.
 
 mod faults;
+mod faulty_emitter;
 mod faulty_invoker;
 mod fixtures;
 #[cfg(feature = "aws")]
@@ -43,6 +44,7 @@ mod world;
 pub use crate::clock::ManualClock;
 pub use crate::invoke::RecordingInvoker;
 pub use faults::{FaultyStore, Rng, StoreFaults};
+pub use faulty_emitter::{EmitFaults, FaultyEmitter};
 pub use faulty_invoker::{FaultyInvoker, NudgeFaults, SkewedClock};
 pub use fixtures::{FixtureError, Fixtures};
 #[cfg(feature = "aws")]

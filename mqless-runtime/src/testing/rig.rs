@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use super::faults::FaultyStore;
+use super::faulty_emitter::FaultyEmitter;
 use super::faulty_invoker::{FaultyInvoker, SkewedClock};
 use crate::clock::ManualClock;
 use crate::embedded::Embedded;
@@ -25,6 +26,9 @@ pub struct FaultyRig<S = MemoryStore> {
     pub recorder: Arc<RecordingInvoker>,
     /// The faulty invoker in front of the recorder.
     pub nudges: Arc<FaultyInvoker>,
+    /// What every process emits to channels goes through it: read what the channels
+    /// took with [`FaultyEmitter::delivered`].
+    pub emitter: Arc<FaultyEmitter>,
     /// The drain settings of every process.
     pub config: DrainConfig,
 }
@@ -37,6 +41,7 @@ impl<S: Store> FaultyRig<S> {
             store: Arc::new(FaultyStore::over(inner)),
             clock: ManualClock::new(1_800_000_000_000),
             nudges: Arc::new(FaultyInvoker::new(recorder.clone())),
+            emitter: Arc::new(FaultyEmitter::new()),
             recorder,
             config,
         }
@@ -55,6 +60,7 @@ impl<S: Store> FaultyRig<S> {
             }))
             .config(self.config.clone())
             .manual_drains(self.nudges.clone())
+            .emitter(self.emitter.clone())
             .build()
     }
 }

@@ -34,6 +34,16 @@ pub fn poison_runs(id: &str) -> u64 {
         .unwrap_or(0)
 }
 
+/// The channel `Log::record` emits each applied message to.
+pub(super) const CHANNEL: &str = "log";
+
+/// What `Log::record` emits for message `seq` of `sender`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Emitted {
+    pub(super) sender: u32,
+    pub(super) seq: u32,
+}
+
 /// Applies each sender's messages and keeps the order they came in.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Log {
@@ -62,7 +72,7 @@ impl Log {
         }
         // Give a racing drain of the same actor every chance to run meanwhile.
         tokio::task::yield_now().await;
-        self.history.push((sender, seq));
+        enter(&mut self.history, (sender, seq), ctx);
         if let Some((to, as_sender)) = relay {
             let next = ctx.actor::<Log>(to).unwrap();
             next.record(as_sender, seq, None, None)
@@ -92,7 +102,7 @@ impl Log {
     pub async fn echo(&mut self, seq: u32, ctx: &Context) -> u32 {
         let _inside = IN_FLIGHT.guard(ctx.id().as_str());
         tokio::task::yield_now().await;
-        self.history.push((asks::ASKED, seq));
+        enter(&mut self.history, (asks::ASKED, seq), ctx);
         seq
     }
 
@@ -100,7 +110,7 @@ impl Log {
     pub async fn answered(&mut self, seq: u32, reply: mqless::reply::Reply<u32>, ctx: &Context) {
         let _inside = IN_FLIGHT.guard(ctx.id().as_str());
         tokio::task::yield_now().await;
-        self.history.push((asks::ANSWERED, seq));
+        enter(&mut self.history, (asks::ANSWERED, seq), ctx);
         self.answers.push(asks::Answer::of(seq, &reply));
     }
 
@@ -124,6 +134,14 @@ pub(super) const SCHEDULED: u32 = 900;
 
 /// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
 /// (sender, actor) pair, as order is kept per sender and receiver.
+/// Appends `(sender, seq)` to `history`, and emits it to [`CHANNEL`], committed with
+/// the entry: the check finds each entry's emission delivered, in history order.
+fn enter(history: &mut Vec<(u32, u32)>, (sender, seq): (u32, u32), ctx: &Context) {
+    history.push((sender, seq));
+    let emitted = mqless::events::Payload::json(&Emitted { sender, seq }).unwrap();
+    ctx.emit(CHANNEL, emitted).unwrap();
+}
+
 pub(super) fn relayed_sender(sender: u32, a: u64) -> u32 {
     RELAYED + sender * 16 + a as u32
 }

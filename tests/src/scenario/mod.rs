@@ -404,6 +404,7 @@ impl<'p, S: Store> Run<'p, S> {
         self.stats.quarantined += quarantined;
         let report = self.world.report();
         (self.stats.store, self.stats.nudges) = (report.store_faults, report.nudge_faults);
+        self.stats.emit_faults = self.world.rig.emitter.injected();
         self.stats.swept += report.audited;
     }
 
@@ -481,6 +482,34 @@ impl<'p, S: Store> Run<'p, S> {
 
     /// How many times each `(sender, seq)` was applied, over every actor's history;
     /// counts a sender's messages applied out of order.
+    /// Each committed entry of actor `a`'s history was emitted and delivered, in
+    /// history order, and nothing else was (a repeat, under the same id, is a delivery
+    /// a crash cut short: counted, and skipped).
+    fn check_emissions(&mut self, a: u64, history: &[(u32, u32)]) {
+        let from = log_address(self.id(a));
+        let mut seen = BTreeSet::new();
+        let mut delivered = Vec::new();
+        for emitted in self.world.rig.emitter.delivered() {
+            if emitted.from != from || emitted.emission.channel != log::CHANNEL {
+                continue;
+            }
+            if !seen.insert(emitted.emission.id) {
+                self.stats.emissions_repeated += 1;
+                continue;
+            }
+            let object = emitted.emission.payload.object().unwrap_or_default();
+            let entry: log::Emitted =
+                serde_json::from_value(serde_json::Value::Object(object)).unwrap();
+            delivered.push((entry.sender, entry.seq));
+        }
+        self.stats.emissions += delivered.len() as u64;
+        assert_eq!(
+            delivered, history,
+            "seed {}: {from}'s emissions, as delivered, are not its committed history",
+            self.seed
+        );
+    }
+
     async fn applied(&mut self) -> BTreeMap<(u32, u32), u64> {
         let mut applied = BTreeMap::<(u32, u32), u64>::new();
         for a in 0..self.actors() {
@@ -492,6 +521,7 @@ impl<'p, S: Store> Run<'p, S> {
                 .unwrap()
                 .unwrap_or_default();
             self.stats.asks.add_answers(&log.answers);
+            self.check_emissions(a, &log.history);
             let mut last = BTreeMap::<u32, u32>::new();
             for &(sender, seq) in &log.history {
                 *applied.entry((sender, seq)).or_default() += 1;

@@ -1,6 +1,6 @@
 //! What the seeded scenario counts, summed over seeds, and its one-paragraph summary.
 
-use mqless::testing::{NudgeFaults, StoreFaults};
+use mqless::testing::{EmitFaults, NudgeFaults, StoreFaults};
 
 /// What runs did, summed over seeds.
 #[derive(Debug, Default, Clone)]
@@ -63,6 +63,13 @@ pub struct Stats {
     pub nudges: NudgeFaults,
     /// Asks between actors, and how they were answered.
     pub asks: super::asks::AskStats,
+    /// Emissions delivered (each committed history entry's, once), and deliveries
+    /// repeated under the same id after a delivery or cleanup was cut short.
+    pub emissions: u64,
+    /// See `emissions`.
+    pub emissions_repeated: u64,
+    /// Emission faults injected.
+    pub emit_faults: EmitFaults,
 }
 
 impl Stats {
@@ -106,6 +113,10 @@ impl Stats {
         self.store += other.store;
         self.nudges += other.nudges;
         self.asks.add(&other.asks);
+        self.emissions += other.emissions;
+        self.emissions_repeated += other.emissions_repeated;
+        self.emit_faults.before += other.emit_faults.before;
+        self.emit_faults.after += other.emit_faults.after;
     }
 
     /// One paragraph for the test output and docs/reliability.md.
@@ -117,7 +128,8 @@ impl Stats {
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
              Asks between actors (reply_to): {} asked, each answered exactly once ({} by the reply, {} by the timeout, {} by a dead-letter notice) and its question run exactly once; {} of their messages dead-lettered by stalls and redriven. \
-             Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered.",
+             Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered. \
+             Emissions: {} delivered, each committed entry's once in history order, {} deliveries repeated under their id; channel faults: {} unavailable before taking one, {} took it and lost the answer.",
             self.seeds,
             self.acknowledged,
             self.relayed,
@@ -158,6 +170,10 @@ impl Stats {
             self.quarantined,
             self.malformed.0,
             self.malformed.1,
+            self.emissions,
+            self.emissions_repeated,
+            self.emit_faults.before,
+            self.emit_faults.after,
         )
     }
 }

@@ -3,13 +3,13 @@
 //! requests; the next owner repeats it from the committed bookkeeping, so every step
 //! must be safe to repeat after any prefix of them.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, ReturnConsumedCapacity, WriteRequest};
 
 use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s, TTL};
 use super::{errors, DynamoStore};
 use crate::error::StoreError;
 use crate::id::Address;
-use crate::store::{Cleanup, Failure};
+use crate::store::{Cleanup, DeadLetter, Failure};
 
 impl DynamoStore {
     pub(super) async fn clean_up(
@@ -27,6 +27,9 @@ impl DynamoStore {
             replies.push(put_request(item)?);
         }
         self.batch_write(replies).await?;
+        for letter in cleanup.undeliverable {
+            self.put_undeliverable(address, letter, &cleanup).await?;
+        }
         for failure in cleanup.dead_letters {
             self.move_failed_message(address, failure, &cleanup).await?;
         }
@@ -75,6 +78,39 @@ impl DynamoStore {
         self.move_item(message_key(address, failure.id), letter)
             .await
             .map(drop)
+    }
+}
+
+impl DynamoStore {
+    /// Writes the dead letter of a refused emission, unless one of its id exists (a
+    /// repeat of this cleanup). One whose letter was discarded since is tried again by
+    /// such a repeat, and written again only if its channel still refuses it.
+    async fn put_undeliverable(
+        &self,
+        address: &Address,
+        letter: &DeadLetter,
+        cleanup: &Cleanup<'_>,
+    ) -> Result<(), StoreError> {
+        let mut item = dead_letter_key(address, letter.id);
+        item.insert("env".into(), b(&letter.envelope));
+        item.insert("err".into(), s(letter.error.clone()));
+        item.insert("att".into(), n(u64::from(letter.attempts)));
+        item.insert("at".into(), n(letter.dead_at));
+        item.insert("kind".into(), s(letter.kind.as_str()));
+        if let Some(at) = cleanup.dead_letters_expire_at {
+            item.insert(TTL.into(), n(at.div_ceil(1000)));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        // `None`: written by an earlier run of this cleanup.
+        self.counted_if(result).map(drop)
     }
 }
 

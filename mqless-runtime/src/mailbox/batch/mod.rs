@@ -3,6 +3,7 @@
 //! are in `asks`, its part in time (reminder fires, cancels) in `time`.
 
 mod asks;
+mod emissions;
 mod time;
 
 use std::sync::Arc;
@@ -122,7 +123,9 @@ impl<'l, A: Actor> Batch<'l, A> {
             + MAX_IDEMPOTENCY_KEY_LEN
             + KEY_OVERHEAD
             // the asks it may make with reply_to, kept until they are settled
-            + self.host.config.max_sends_per_message * CONSUMED_BYTES;
+            + self.host.config.max_sends_per_message * CONSUMED_BYTES
+            // and what it may emit, kept until delivered
+            + self.host.config.max_emission_bytes_per_message;
         // A message may also cancel reminders, up to the registry's bound.
         limits.max_state_bytes
             + self.next.bytes()
@@ -235,6 +238,9 @@ impl<'l, A: Actor> Batch<'l, A> {
 
     /// [`Self::apply`] of a message whose envelope decoded.
     async fn apply_decoded(&mut self, item: &MailboxItem, envelope: Envelope) -> Result<(), Error> {
+        if let Some(emission) = &envelope.emission {
+            return self.emit_again(item, emission);
+        }
         if let Some(key) = &envelope.key {
             if key.is_empty() || key.len() > MAX_IDEMPOTENCY_KEY_LEN {
                 // Written past the client: remembering it could push the state record
@@ -390,11 +396,13 @@ impl<A: Actor> Batch<'_, A> {
             continued,
             awaiting,
             stopped,
+            emissions,
         } = effects;
         if let Err(error) = self.keep(read_only, &sent, awaiting.len())? {
             return Ok(Ran::GaveUp { error, attempts });
         }
         self.next.awaiting.extend(awaiting);
+        self.next.emit(emissions)?;
         self.register_own_reminders(&sent);
         self.outgoing_bytes += transaction_bytes(&sent);
         self.outgoing.extend(sent);
@@ -444,7 +452,8 @@ impl<A: Actor> Batch<'_, A> {
             )
             .sending_as(Arc::clone(self.address))
             .sending_only_to(A::SENDS_TO)
-            .with_events(A::SUBSCRIPTIONS, self.host.events.clone()),
+            .with_events(A::SUBSCRIPTIONS, self.host.events.clone())
+            .emitting_up_to(self.host.config.max_emission_bytes_per_message),
         );
         let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox))
             .with_sender(sender);

@@ -283,6 +283,11 @@ impl Store for MemoryStore {
         {
             let mut actors = lock(&self.shared.actors);
             let data = actor(&mut actors, address);
+            for letter in cleanup.undeliverable {
+                data.dead_letters
+                    .entry(letter.id)
+                    .or_insert_with(|| letter.clone());
+            }
             for failure in cleanup.dead_letters {
                 if let Some(envelope) = data.unqueue(failure.id) {
                     data.dead_letters.insert(

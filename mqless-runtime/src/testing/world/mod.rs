@@ -137,13 +137,17 @@ impl<S: Store> FaultWorld<S> {
     }
 
     /// Arms random faults: each store call fails `store_per_mille` times in a thousand
-    /// before its effect and as often after it; each wake-up is dropped, refused,
+    /// before its effect and as often after it, and so does each emission's delivery
+    /// ([`FaultyEmitter`](super::FaultyEmitter)); each wake-up is dropped, refused,
     /// duplicated and delayed `nudge_per_mille` times in a thousand each.
     pub fn arm_faults(&self, store_per_mille: u64, nudge_per_mille: u64) {
         self.rig.store.random_faults(self.seed, store_per_mille);
         self.rig
             .nudges
             .random_faults(self.seed ^ 0xA5A5, nudge_per_mille);
+        self.rig
+            .emitter
+            .random_faults(self.seed ^ 0x5A5A, store_per_mille);
     }
 
     /// Drains still running after `timeout` are killed as hung (a message that never

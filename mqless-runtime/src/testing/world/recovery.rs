@@ -68,6 +68,7 @@ impl<S: Store> FaultWorld<S> {
     {
         self.rig.store.stop_random_faults();
         self.rig.nudges.stop_random_faults();
+        self.rig.emitter.stop_random_faults();
         self.rig.nudges.deliver_delayed().await;
         for _ in 0..MAX_RECOVERY_ROUNDS {
             self.pass_the_lease();

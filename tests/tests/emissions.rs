@@ -1,0 +1,354 @@
+//! `Context::emit`: what a handler emits to a channel outside MQLess is committed with
+//! its state change and delivered after the commit, in order, under a stable id; never
+//! when the handler fails; again (same id) when a crash cut the delivery short; later
+//! emissions wait while a channel is unavailable; a channel that refuses for good turns
+//! the emission into a dead letter, and its redrive emits it again under its id. On the
+//! embedded runtime, and on DynamoDB Local.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use mqless::events::{Emission, EmitError, Emitted, Emitter, Payload, RecordingEmitter};
+use mqless::id::Address;
+use mqless::recovery::DeadLetterKind;
+use mqless::store::{BoxFuture, Store};
+use mqless::testing::{FaultyStore, RecordingInvoker};
+use mqless::{ActorId, Embedded, Error};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Order {
+    confirmed: u32,
+}
+
+#[mqless::actor]
+impl Order {
+    /// Confirms the order: one event to `shipping`, one to `audit`.
+    pub fn confirm(&mut self, ctx: &mut mqless::Context) -> Result<u32, String> {
+        self.confirmed += 1;
+        let n = self.confirmed;
+        let shipped = Payload::json(&serde_json::json!({"order": ctx.id().as_str(), "n": n}))
+            .map_err(|e| e.to_string())?;
+        ctx.emit("shipping", shipped).map_err(|e| e.to_string())?;
+        ctx.emit("audit", Payload::plaintext(format!("confirmed {n}")))
+            .map_err(|e| e.to_string())?;
+        Ok(n)
+    }
+
+    /// Emits, then fails: nothing is emitted.
+    pub fn confirm_then_fail(&mut self, ctx: &mut mqless::Context) -> Result<(), String> {
+        self.confirmed += 100;
+        ctx.emit("shipping", Payload::plaintext("never"))
+            .map_err(|e| e.to_string())?;
+        Err("out of stock".into())
+    }
+
+    /// What `ctx.emit` answers for `channel` and a payload of `bytes` bytes.
+    pub fn try_emit(&mut self, ctx: &mut mqless::Context, channel: String, bytes: usize) -> String {
+        match ctx.emit(&channel, Payload::binary(vec![7; bytes])) {
+            Ok(_) => "emitted".into(),
+            Err(error) => error.to_string(),
+        }
+    }
+
+    pub fn peek(&self, ctx: &mut mqless::Context) -> String {
+        match ctx.emit("shipping", Payload::plaintext("from a query")) {
+            Ok(_) => "emitted".into(),
+            Err(error) => error.to_string(),
+        }
+    }
+}
+
+/// An emitter whose channels can be made unavailable, or refuse, for a while: the
+/// faults a real channel has (throttling; a missing queue or permission) around a
+/// [`RecordingEmitter`].
+#[derive(Default)]
+struct FlakyChannels {
+    delivered: RecordingEmitter,
+    unavailable: AtomicBool,
+    refusing: std::sync::Mutex<BTreeSet<String>>,
+}
+
+impl Emitter for FlakyChannels {
+    fn emit<'a>(
+        &'a self,
+        from: &'a Address,
+        emission: &'a Emission,
+    ) -> BoxFuture<'a, Result<(), EmitError>> {
+        if self.unavailable.load(Ordering::SeqCst) {
+            let error = EmitError::Unavailable {
+                channel: emission.channel.clone(),
+                reason: "throttled".into(),
+            };
+            return Box::pin(async move { Err(error) });
+        }
+        if self.refusing.lock().unwrap().contains(&emission.channel) {
+            let error = EmitError::Refused {
+                channel: emission.channel.clone(),
+                reason: "no such queue".into(),
+            };
+            return Box::pin(async move { Err(error) });
+        }
+        self.delivered.emit(from, emission)
+    }
+}
+
+fn channels_and_ids(emitted: &[Emitted]) -> Vec<(String, String)> {
+    emitted
+        .iter()
+        .map(|e| (e.emission.channel.clone(), e.emission.id.to_string()))
+        .collect()
+}
+
+async fn emitted_after_commit_in_order_never_on_failure(store: Arc<dyn Store>) {
+    let runtime = Embedded::builder().store(store).build();
+    runtime.register::<Order>().unwrap();
+    let order = runtime.client::<Order>("o-1").unwrap();
+    assert_eq!(order.confirm().call().await.unwrap(), 1);
+    assert!(order.confirm_then_fail().call().await.is_err());
+    assert_eq!(order.confirm().call().await.unwrap(), 2);
+    runtime.settle().await;
+
+    let emitted = runtime.emitted();
+    let channels: Vec<&str> = emitted
+        .iter()
+        .map(|e| e.emission.channel.as_str())
+        .collect();
+    assert_eq!(
+        channels,
+        ["shipping", "audit", "shipping", "audit"],
+        "nothing of the failed handler"
+    );
+    let ids: Vec<_> = emitted.iter().map(|e| e.emission.id).collect();
+    assert!(
+        ids.windows(2).all(|w| w[0] < w[1]),
+        "ids grow in emit order: {ids:?}"
+    );
+    assert!(emitted.iter().all(|e| e.from.to_string() == "Order/o-1"));
+    assert_eq!(
+        emitted[2].emission.payload,
+        Payload::json(&serde_json::json!({"order": "o-1", "n": 2})).unwrap()
+    );
+    assert_eq!(
+        emitted[3].emission.payload,
+        Payload::plaintext("confirmed 2")
+    );
+}
+
+#[tokio::test]
+async fn emissions_are_delivered_after_the_commit_in_order_and_never_when_the_handler_fails() {
+    emitted_after_commit_in_order_never_on_failure(Arc::new(mqless::store::MemoryStore::new()))
+        .await;
+}
+
+#[tokio::test]
+async fn emissions_are_delivered_after_the_commit_in_order_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
+    let store = mqless_tests::local_aws::fresh_store("emissions").await;
+    emitted_after_commit_in_order_never_on_failure(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn a_cleanup_cut_after_delivery_delivers_again_under_the_same_ids() {
+    let store = Arc::new(FaultyStore::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Order>().unwrap();
+    let host = runtime.host::<Order>().unwrap();
+    let id = ActorId::new("o-2").unwrap();
+    runtime
+        .client::<Order>("o-2")
+        .unwrap()
+        .confirm()
+        .send()
+        .await
+        .unwrap();
+
+    // The emissions are delivered, then the cleanup's writes fail (a crash there).
+    store.fail_cleanups(1);
+    assert!(host.drain(&id).await.is_err());
+    let first = channels_and_ids(&runtime.emitted());
+    assert_eq!(first.len(), 2);
+    // The next drain finds the consumed message still queued, and repeats the cleanup.
+    host.drain(&id).await.unwrap();
+    let all = channels_and_ids(&runtime.emitted());
+    assert_eq!(all[2..], first[..], "delivered again, under the same ids");
+    // Done now: a third drain delivers nothing more.
+    host.drain(&id).await.unwrap();
+    assert_eq!(runtime.emitted().len(), 4);
+}
+
+#[tokio::test]
+async fn later_emissions_wait_while_a_channel_is_unavailable() {
+    let channels = Arc::new(FlakyChannels::default());
+    let runtime = Embedded::builder()
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .emitter(channels.clone())
+        .build();
+    runtime.register::<Order>().unwrap();
+    let host = runtime.host::<Order>().unwrap();
+    let id = ActorId::new("o-3").unwrap();
+    let order = runtime.client::<Order>("o-3").unwrap();
+    order.confirm().send().await.unwrap();
+
+    channels.unavailable.store(true, Ordering::SeqCst);
+    let error = host.drain(&id).await.unwrap_err();
+    assert!(
+        matches!(error, Error::Emit(EmitError::Unavailable { .. })),
+        "{error}"
+    );
+    // The next message waits behind the undelivered emissions, however many drains try.
+    order.confirm().send().await.unwrap();
+    assert!(host.drain(&id).await.is_err());
+    assert!(channels.delivered.emitted().is_empty());
+
+    channels.unavailable.store(false, Ordering::SeqCst);
+    host.drain(&id).await.unwrap();
+    let payloads: Vec<Payload> = channels
+        .delivered
+        .emitted()
+        .into_iter()
+        .filter(|e| e.emission.channel == "audit")
+        .map(|e| e.emission.payload)
+        .collect();
+    assert_eq!(
+        payloads,
+        [
+            Payload::plaintext("confirmed 1"),
+            Payload::plaintext("confirmed 2")
+        ],
+        "in order, each once"
+    );
+}
+
+async fn refused_then_redriven(store: Arc<dyn Store>) {
+    let channels = Arc::new(FlakyChannels::default());
+    channels.refusing.lock().unwrap().insert("shipping".into());
+    let runtime = Embedded::builder()
+        .store(store)
+        .emitter(channels.clone())
+        .build();
+    runtime.register::<Order>().unwrap();
+    let order = runtime.client::<Order>("o-4").unwrap();
+    order.confirm().call().await.unwrap();
+    runtime.settle().await;
+
+    // The refused emission is a dead letter naming the channel; the actor's other
+    // emissions went on.
+    let delivered = channels_and_ids(&channels.delivered.emitted());
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].0, "audit");
+    let dead_letters = runtime.dead_letters::<Order>("o-4").unwrap();
+    let letters = dead_letters.list().await.unwrap();
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let letter = &letters[0];
+    assert_eq!(letter.kind, DeadLetterKind::Undeliverable);
+    assert!(
+        letter.error.contains("channel `shipping`") && letter.error.contains("no such queue"),
+        "{}",
+        letter.error
+    );
+
+    // Fixed (the queue exists now): the redrive emits it, under the id it had.
+    channels.refusing.lock().unwrap().clear();
+    dead_letters.redrive(letter.id).await.unwrap();
+    runtime.settle().await;
+    let emitted = channels.delivered.emitted();
+    let redriven = emitted.last().unwrap();
+    assert_eq!(
+        (redriven.emission.channel.as_str(), redriven.emission.id),
+        ("shipping", letter.id)
+    );
+    assert!(dead_letters.list().await.unwrap().is_empty());
+    assert_eq!(
+        runtime
+            .state::<Order>("o-4")
+            .await
+            .unwrap()
+            .unwrap()
+            .confirmed,
+        1,
+        "a redriven emission runs no method"
+    );
+}
+
+#[tokio::test]
+async fn a_refused_emission_is_a_dead_letter_whose_redrive_emits_it_under_its_id() {
+    refused_then_redriven(Arc::new(mqless::store::MemoryStore::new())).await;
+}
+
+#[tokio::test]
+async fn a_refused_emission_is_a_dead_letter_whose_redrive_emits_it_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
+    let store = mqless_tests::local_aws::fresh_store("emissions-refused").await;
+    refused_then_redriven(Arc::new(store)).await;
+}
+
+#[tokio::test]
+async fn emit_refuses_bad_channels_too_much_and_queries() {
+    let runtime = Embedded::new();
+    runtime.register::<Order>().unwrap();
+    let order = runtime.client::<Order>("o-5").unwrap();
+    let answer = order
+        .try_emit("arn:aws:sqs:x".into(), 1)
+        .call()
+        .await
+        .unwrap();
+    assert!(answer.contains("invalid channel name"), "{answer}");
+    let answer = order
+        .try_emit("shipping".into(), 20_000)
+        .call()
+        .await
+        .unwrap();
+    assert!(
+        answer.contains("max_emission_bytes_per_message"),
+        "{answer}"
+    );
+    assert_eq!(
+        order.try_emit("shipping".into(), 10).call().await.unwrap(),
+        "emitted"
+    );
+    let answer = order.peek().query().await.unwrap();
+    assert!(answer.contains("query"), "{answer}");
+    runtime.settle().await;
+    assert_eq!(runtime.emitted().len(), 1, "only the one that was accepted");
+}
+
+#[tokio::test]
+async fn a_host_without_an_emitter_dead_letters_what_is_emitted_saying_how_to_give_it_one() {
+    let store: Arc<dyn Store> = Arc::new(mqless::store::MemoryStore::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Order>().unwrap();
+    runtime
+        .client::<Order>("o-6")
+        .unwrap()
+        .confirm()
+        .send()
+        .await
+        .unwrap();
+    // A host made by hand, as a Lambda function's is, without `with_emitter`.
+    let host = mqless::mailbox::ActorHost::<Order>::new(
+        store,
+        Arc::new(RecordingInvoker::new()),
+        Arc::new(mqless::clock::SystemClock),
+        mqless::mailbox::DrainConfig::default(),
+    )
+    .unwrap();
+    host.drain(&ActorId::new("o-6").unwrap()).await.unwrap();
+    let letters = runtime
+        .dead_letters::<Order>("o-6")
+        .unwrap()
+        .list()
+        .await
+        .unwrap();
+    assert_eq!(letters.len(), 2);
+    assert!(letters
+        .iter()
+        .all(|l| l.kind == DeadLetterKind::Undeliverable && l.error.contains("with_emitter")));
+}
