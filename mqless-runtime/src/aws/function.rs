@@ -271,7 +271,8 @@ impl<A: Actor> ActorFunction<A> {
         // Nudges from inside a function run detached (see `LambdaInvoker::detached`).
         let invoker = Arc::new(environment.invoker().detached());
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let host = ActorHost::new(store.clone(), invoker.clone(), Arc::clone(&clock), config)?;
+        let host = ActorHost::new(store.clone(), invoker.clone(), Arc::clone(&clock), config)?
+            .with_emitter(Arc::new(environment.emitter()));
         Ok(Self {
             host,
             store,

@@ -8,6 +8,7 @@
 //! (rustls with ring), `MQLESS_TABLE`, and `MQLESS_FUNCTIONS` / `MQLESS_FUNCTION_PREFIX`.
 //! MQLess has no credentials of its own.
 
+pub mod channels;
 pub mod dynamodb;
 mod events;
 mod function;
@@ -21,7 +22,11 @@ pub mod sources;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
 pub use aws_sdk_dynamodb;
+pub use aws_sdk_eventbridge;
 pub use aws_sdk_lambda;
+pub use aws_sdk_sns;
+pub use aws_sdk_sqs;
+pub use channels::{AwsEmitter, Channels, Target};
 pub use events::{run_events, serve_events, EventsFunction, Subscribers};
 pub use function::{
     run, run_with, run_with_flush, serve, serve_sweeper, serve_with, ActorFunction, LambdaError,
@@ -52,8 +57,9 @@ pub async fn load_config() -> aws_config::SdkConfig {
 }
 
 /// Everything MQLess reads from the environment on AWS, loaded once: the SDK
-/// configuration, the table (`MQLESS_TABLE`) and which function runs each actor type
-/// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`). Build the store, the invoker and the
+/// configuration, the table (`MQLESS_TABLE`), which function runs each actor type
+/// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`) and the target of each channel actors
+/// emit to (`MQLESS_CHANNELS`). Build the store, the invoker and the
 /// clients from it.
 ///
 /// ```no_run
@@ -68,6 +74,7 @@ pub struct Environment {
     sdk: aws_config::SdkConfig,
     table: String,
     functions: FunctionNames,
+    channels: channels::Channels,
 }
 
 impl Environment {
@@ -85,6 +92,7 @@ impl Environment {
             sdk: load_config().await,
             table,
             functions,
+            channels: channels::Channels::from_env()?,
         })
     }
 
@@ -100,7 +108,22 @@ impl Environment {
             sdk,
             table: table.into(),
             functions,
+            channels: channels::Channels::new(),
         }
+    }
+
+    /// This environment, with `channels` as the targets of what actors emit (instead of
+    /// what `MQLESS_CHANNELS` names).
+    #[must_use]
+    pub fn with_channels(mut self, channels: channels::Channels) -> Self {
+        self.channels = channels;
+        self
+    }
+
+    /// The emitter to the channels' targets (`MQLESS_CHANNELS`).
+    #[must_use]
+    pub fn emitter(&self) -> channels::AwsEmitter {
+        channels::AwsEmitter::new(&self.sdk, self.channels.clone())
     }
 
     /// The AWS SDK configuration.
