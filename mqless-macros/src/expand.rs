@@ -250,6 +250,7 @@ fn actor_impl(def: &ActorDef, names: &Names) -> TokenStream {
     } else {
         quote!()
     };
+    let emits_to = &def.emits_to;
     let asks_with_reply_to = def.asks_with_reply_to;
     let idle_ttl = idle_ttl(def);
     let subscriptions = subscriptions(def, support);
@@ -259,6 +260,8 @@ fn actor_impl(def: &ActorDef, names: &Names) -> TokenStream {
             const TYPE_NAME: &'static str = #type_name;
             const SENDS_TO: ::core::option::Option<&'static [&'static str]> =
                 ::core::option::Option::Some(&[#(<#sends_to as #support::Actor>::TYPE_NAME,)* #topic_type]);
+            const EMITS_TO: ::core::option::Option<&'static [&'static str]> =
+                ::core::option::Option::Some(&[#(#emits_to),*]);
             const ASKS_WITH_REPLY_TO: bool = #asks_with_reply_to;
             const IDLE_TTL: ::core::option::Option<::core::time::Duration> = #idle_ttl;
             const SUBSCRIPTIONS: &'static [#support::Subscription] = &[#(#subscriptions),*];

@@ -13,7 +13,7 @@ use crate::sends::Sends;
 
 /// Options of `#[actor(..)]`.
 pub(crate) const ACTOR_OPTIONS: &str =
-    "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block), `idle_ttl = \"30d\"` (its state expires after that long without a message) and `crate = \"..\"` (the path of the mqless crate)";
+    "`name = \"..\"` (the actor type name), `sends_to(TypeA, TypeB)` (actor types it sends to from outside this block), `emits_to(\"shipping\")` (channels it emits to other than by `ctx.emit(\"literal\", ..)` in this block), `idle_ttl = \"30d\"` (its state expires after that long without a message) and `crate = \"..\"` (the path of the mqless crate)";
 /// Options of `#[subscribe(..)]`.
 pub(crate) const SUBSCRIBE_OPTIONS: &str =
     "`topic = \"..\"` (required), `pattern = r#\"{..}\"#` (an EventBridge event pattern; without one, every event of the topic) and `route = \"field.path\"` (the event field holding the id of the actor that receives it; without it, actors subscribe one by one with `ctx.subscribe`)";
@@ -41,6 +41,9 @@ pub(crate) struct ActorDef {
     /// The actor types it sends to: `ctx.actor::<T>` calls in the block's bodies, and
     /// `#[actor(sends_to(..))]` for sends made elsewhere (helper functions).
     pub(crate) sends_to: Vec<Type>,
+    /// The channels it emits to: `ctx.emit("..", ..)` calls with a literal channel in the
+    /// block's bodies, and `#[actor(emits_to(..))]` for the others.
+    pub(crate) emits_to: Vec<LitStr>,
     /// Whether a body asks with `.reply_to(..)`: the types it asks reply into its mailbox.
     pub(crate) asks_with_reply_to: bool,
     /// Whether a body publishes or (un)subscribes: it sends to topics.
@@ -115,7 +118,7 @@ pub(crate) fn parse(
     let mut item_impl = impl_block(item, errors)?;
     let mut options = actor_options(attr, errors);
     let methods = methods(&mut item_impl, errors);
-    let sends = Sends::of(&item_impl, &mut options.sends_to);
+    let sends = Sends::of(&item_impl, &mut options.sends_to, &mut options.emits_to);
     Ok(ActorDef {
         item: item_impl,
         name: options.name,
@@ -126,6 +129,7 @@ pub(crate) fn parse(
         skipped_but_named: methods.skipped_but_named,
         idle_ttl: options.idle_ttl,
         sends_to: options.sends_to,
+        emits_to: options.emits_to,
         asks_with_reply_to: sends.reply_to,
         uses_topics: sends.topics,
     })
@@ -165,6 +169,7 @@ struct ActorOptions {
     name: Option<LitStr>,
     krate: syn::Path,
     sends_to: Vec<Type>,
+    emits_to: Vec<LitStr>,
     idle_ttl: Option<LitStr>,
 }
 
@@ -173,6 +178,7 @@ fn actor_options(attr: TokenStream, errors: &mut Errors) -> ActorOptions {
     let mut name = None;
     let mut krate: syn::Path = syn::parse_quote!(::mqless);
     let mut sends_to = Vec::new();
+    let mut emits_to = Vec::new();
     let mut idle_ttl = None;
     let options = Punctuated::<Meta, Token![,]>::parse_terminated.parse2(attr);
     match options {
@@ -185,6 +191,16 @@ fn actor_options(attr: TokenStream, errors: &mut Errors) -> ActorOptions {
                             Err(_) => errors.spanned(
                                 list,
                                 "`sends_to` lists the actor types this actor sends to, like `sends_to(Warehouse, Wallet)`",
+                            ),
+                        }
+                        continue;
+                    }
+                    if list.path.is_ident("emits_to") {
+                        match list.parse_args_with(Punctuated::<LitStr, Token![,]>::parse_terminated) {
+                            Ok(channels) => emits_to.extend(channels),
+                            Err(_) => errors.spanned(
+                                list,
+                                "`emits_to` lists the channels this actor emits to, like `emits_to(\"shipping\", \"audit\")`",
                             ),
                         }
                         continue;
@@ -212,6 +228,7 @@ fn actor_options(attr: TokenStream, errors: &mut Errors) -> ActorOptions {
         name,
         krate,
         sends_to,
+        emits_to,
         idle_ttl,
     }
 }

@@ -1,11 +1,14 @@
-//! Part of stage 1: the send targets a block names in its bodies, so the deploy template
-//! grants each function exactly the actor types it sends to.
+//! Part of stage 1: the send targets and the channels a block names in its bodies, so the
+//! deploy template grants each function exactly the actor types it sends to and the
+//! channels it emits to.
 
 use syn::{ItemImpl, Type};
 
 /// What the block's bodies send: the `T` of every `.actor::<T>(..)` call, whether any
-/// calls `.reply_to(..)`, and whether any publishes or (un)subscribes (sends to topics). Calls inside other macros' arguments are not seen: such
-/// sends are named with `sends_to(..)` (the runtime refuses sends to types not listed).
+/// calls `.reply_to(..)`, whether any publishes or (un)subscribes (sends to topics), and
+/// the literal channel of every `.emit(..)`. Calls inside other macros' arguments are not
+/// seen: such sends are named with `sends_to(..)`, such channels with `emits_to(..)`
+/// (the runtime refuses sends to types, and emissions to channels, not listed).
 #[derive(Default)]
 pub(crate) struct Sends {
     types: Vec<Type>,
@@ -13,6 +16,8 @@ pub(crate) struct Sends {
     pub(crate) reply_to: bool,
     /// Whether any body publishes or (un)subscribes.
     pub(crate) topics: bool,
+    /// The channel of every `.emit("channel", ..)` call whose channel is a literal.
+    channels: Vec<syn::LitStr>,
 }
 
 impl<'ast> syn::visit::Visit<'ast> for Sends {
@@ -24,6 +29,15 @@ impl<'ast> syn::visit::Visit<'ast> for Sends {
                 {
                     self.types.push(ty.clone());
                 }
+            }
+        }
+        if call.method == "emit" {
+            if let Some(syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(channel),
+                ..
+            })) = call.args.first()
+            {
+                self.channels.push(channel.clone());
             }
         }
         if call.method == "reply_to" {
@@ -42,9 +56,20 @@ impl<'ast> syn::visit::Visit<'ast> for Sends {
 impl Sends {
     /// Visits every body of `item` and adds each `T` of `.actor::<T>(..)` to `sends_to`
     /// (the types `#[actor(sends_to(..))]` named), once.
-    pub(crate) fn of(item: &ItemImpl, sends_to: &mut Vec<Type>) -> Self {
+    /// Likewise adds each literal channel of `.emit("..", ..)` to `emits_to` (the
+    /// channels `#[actor(emits_to(..))]` named), once.
+    pub(crate) fn of(
+        item: &ItemImpl,
+        sends_to: &mut Vec<Type>,
+        emits_to: &mut Vec<syn::LitStr>,
+    ) -> Self {
         let mut sends = Sends::default();
         syn::visit::visit_item_impl(&mut sends, item);
+        for found in std::mem::take(&mut sends.channels) {
+            if !emits_to.iter().any(|c| c.value() == found.value()) {
+                emits_to.push(found);
+            }
+        }
         for found in std::mem::take(&mut sends.types) {
             let key = quote::ToTokens::to_token_stream(&found).to_string();
             if !sends_to

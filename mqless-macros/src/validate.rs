@@ -54,6 +54,14 @@ fn validate_block(def: &ActorDef, errors: &mut Errors) {
             errors.spanned(ttl, format!("invalid `idle_ttl`: {reason}"));
         }
     }
+    for channel in &def.emits_to {
+        if let Err(reason) = check_channel_name(&channel.value()) {
+            errors.spanned(
+                channel,
+                format!("invalid channel name: {reason}; the deployment maps each channel name to an SNS topic, SQS queue or EventBridge bus"),
+            );
+        }
+    }
     if let Some(name) = &def.name {
         if let Err(reason) = check_actor_name(&name.value()) {
             errors.spanned(
@@ -243,6 +251,20 @@ fn validate_subscriptions(def: &ActorDef, errors: &mut Errors) {
                 }
             }
         }
+    }
+}
+
+/// The same rule as the runtime's `check_channel`, checked at compile time.
+fn check_channel_name(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() || name.len() > 64 {
+        Err("use 1 to 64 bytes")
+    } else if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_'))
+    {
+        Err("use ASCII letters, digits, `-` and `_` only")
+    } else {
+        Ok(())
     }
 }
 

@@ -59,6 +59,15 @@ pub enum Error {
         /// The type it tried to send to.
         to: &'static str,
     },
+    /// A handler emitted to a channel its `#[actor]` block does not name: the deploy
+    /// template grants each function only the channels its actor emits to.
+    #[error("`{from}` emits to channel `{channel}`, which its #[actor] block does not name (the channel is not a string literal in `ctx.emit(\"..\", ..)`, or the call is outside the block?); name it there: #[actor(emits_to(\"{channel}\"))]. The generated deploy template grants each function only the channels it emits to")]
+    UndeclaredChannel {
+        /// The emitting actor's type.
+        from: String,
+        /// The channel it tried to emit to.
+        channel: String,
+    },
     /// A W3C `traceparent` that does not parse: the message says what is wrong.
     #[error("invalid traceparent {0}; expected `00-<32 hex trace id>-<16 hex span id>-<2 hex flags>` (W3C Trace Context)")]
     InvalidTraceParent(String),

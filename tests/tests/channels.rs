@@ -21,7 +21,7 @@ pub struct Shop {
     orders: u32,
 }
 
-#[mqless::actor]
+#[mqless::actor(emits_to("orders", "ledger", "shipping", "bus"))]
 impl Shop {
     /// Emits order `n` to every kind of target.
     pub fn order(&mut self, n: u32, ctx: &mut mqless::Context) -> Result<(), String> {

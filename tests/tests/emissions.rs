@@ -311,6 +311,10 @@ async fn emit_refuses_bad_channels_too_much_and_queries() {
         order.try_emit("shipping".into(), 10).call().await.unwrap(),
         "emitted"
     );
+    // A channel the block does not name (no `ctx.emit("elsewhere", ..)`, no
+    // `emits_to("elsewhere")`): the deploy template would not grant it.
+    let answer = order.try_emit("elsewhere".into(), 1).call().await.unwrap();
+    assert!(answer.contains(r#"emits_to("elsewhere")"#), "{answer}");
     let answer = order.peek().query().await.unwrap();
     assert!(answer.contains("query"), "{answer}");
     runtime.settle().await;

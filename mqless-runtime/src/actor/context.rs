@@ -220,6 +220,8 @@ pub(crate) struct Outbox {
     events: Option<Arc<crate::events::EventRoutes>>,
     /// Most bytes the emissions of one handler call may take (`Context::emit`).
     max_emission_bytes: usize,
+    /// The channels the handler may emit to (`Actor::EMITS_TO`); `None`: any.
+    emits_to: Option<&'static [&'static str]>,
     state: Mutex<OutboxState>,
 }
 
@@ -293,6 +295,7 @@ impl Outbox {
             subscriptions: &[],
             events: None,
             max_emission_bytes: crate::events::DEFAULT_MAX_EMISSION_BYTES,
+            emits_to: None,
             state: Mutex::new(OutboxState {
                 items: Vec::new(),
                 last_id,
@@ -340,6 +343,14 @@ impl Outbox {
     #[must_use]
     pub(crate) fn emitting_up_to(mut self, bytes: usize) -> Self {
         self.max_emission_bytes = bytes;
+        self
+    }
+
+    /// Refuses emissions to channels other than `emits_to` (the actor's
+    /// `Actor::EMITS_TO`).
+    #[must_use]
+    pub(crate) fn emitting_only_to(mut self, emits_to: Option<&'static [&'static str]>) -> Self {
+        self.emits_to = emits_to;
         self
     }
 

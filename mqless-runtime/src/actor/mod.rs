@@ -84,6 +84,10 @@ pub trait Actor: Default + Serialize + DeserializeOwned + Send + 'static {
     /// hand-written impl). A send to a type not listed is refused, so the deploy template's
     /// permissions, derived from this list, are never too narrow.
     const SENDS_TO: Option<&'static [&'static str]> = None;
+    /// The channels it emits to (`Context::emit`), for the deploy template's grants;
+    /// `None`: any. `#[actor]` lists the literal channels of `ctx.emit` in its block and
+    /// those `#[actor(emits_to(..))]` names; emitting to another fails.
+    const EMITS_TO: Option<&'static [&'static str]> = None;
 
     /// Whether its handlers ask with `reply_to`: the types it asks then write their
     /// replies into its mailbox.

@@ -53,7 +53,7 @@ pub struct Log {
     pub answers: Vec<asks::Answer>,
 }
 
-#[mqless::actor]
+#[mqless::actor(emits_to("log"))]
 impl Log {
     /// Applies message `seq` of `sender`, and with `relay = Some((actor, as_sender))`
     /// sends message `seq` of `as_sender` on to that actor, committed with this one. A

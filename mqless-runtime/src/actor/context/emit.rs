@@ -27,7 +27,8 @@ impl Context {
     /// ```
     ///
     /// # Errors
-    /// [`Error::InvalidChannel`], [`Error::TooMuchEmitted`] past the per-message limit
+    /// [`Error::InvalidChannel`], [`Error::UndeclaredChannel`] for a channel the actor's
+    /// `#[actor]` block does not name, [`Error::TooMuchEmitted`] past the per-message limit
     /// (`DrainConfig::max_emission_bytes_per_message`), [`Error::Codec`] for a payload
     /// nested deeper than [`MAX_EMISSION_DEPTH`](crate::events::MAX_EMISSION_DEPTH), [`Error::SendFromQuery`] in a
     /// `.query()`, [`Error::HandlerReturned`] after the handler returned.
@@ -44,6 +45,15 @@ impl Outbox {
             });
         }
         check_channel(channel)?;
+        if self.emits_to.is_some_and(|named| !named.contains(&channel)) {
+            return Err(Error::UndeclaredChannel {
+                from: self
+                    .from
+                    .as_ref()
+                    .map_or_else(String::new, |from| from.actor_type().to_string()),
+                channel: channel.to_owned(),
+            });
+        }
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if state.closed {
             return Err(Error::HandlerReturned {

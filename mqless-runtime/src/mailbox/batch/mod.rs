@@ -453,7 +453,8 @@ impl<A: Actor> Batch<'_, A> {
             .sending_as(Arc::clone(self.address))
             .sending_only_to(A::SENDS_TO)
             .with_events(A::SUBSCRIPTIONS, self.host.events.clone())
-            .emitting_up_to(self.host.config.max_emission_bytes_per_message),
+            .emitting_up_to(self.host.config.max_emission_bytes_per_message)
+            .emitting_only_to(A::EMITS_TO),
         );
         let mut ctx = Context::new(Arc::clone(self.address), id, ask, Arc::clone(&outbox))
             .with_sender(sender);
