@@ -5,13 +5,19 @@
 //! events and publishes `order.confirmed` or `order.cancelled`; a `payment.failed`
 //! makes the stock release the reservation (compensation), and `order.confirmed`
 //! reaches the buyer's `Mailer`. Each actor subscribes by pattern, routed to the actor
-//! the event names.
+//! the event names. A confirmed order is also emitted, as a MEGA `order.confirmed`
+//! event, to the `shipping` channel: a service outside MQLess (an SNS topic, say, that
+//! the warehouse's queue subscribes to), committed with the order's confirmation.
 
+use mqless::events::{MegaEvent, MegaEventInfo, MegaObject, Payload};
 use mqless::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// The topic every event of the saga is published to.
 pub const TOPIC: &str = "orders";
+
+/// The channel confirmed orders are emitted to, for the shipping service.
+pub const SHIPPING: &str = "shipping";
 
 /// An event of the saga.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,10 +131,30 @@ impl OrderDesk {
         }
         if self.reserved && self.paid {
             self.status = Status::Confirmed;
-            ctx.publish(TOPIC, &event.next("order.confirmed", None))
-                .await?;
+            let confirmed = event.next("order.confirmed", None);
+            ctx.publish(TOPIC, &confirmed).await?;
+            ctx.emit("shipping", Payload::mega(shipping_event(&confirmed)))?;
         }
         Ok(())
+    }
+}
+
+/// The MEGA event the shipping service gets for a confirmed order.
+fn shipping_event(confirmed: &OrderEvent) -> MegaEvent {
+    MegaEvent {
+        protocol: "mega".into(),
+        version: "1".into(),
+        event: MegaEventInfo {
+            name: "order.confirmed".into(),
+            version: Some(1.into()),
+            domain: Some(TOPIC.into()),
+            subject: Some(confirmed.order_id.clone()),
+            ..MegaEventInfo::default()
+        },
+        object: Some(MegaObject {
+            current: serde_json::to_value(confirmed).ok(),
+            previous: None,
+        }),
     }
 }
 
@@ -281,6 +307,8 @@ pub struct Outcome {
     pub balances: [u64; 2],
     /// What `ann` was told.
     pub ann_was_told: Vec<String>,
+    /// The orders the shipping channel was told of (`Embedded::emitted`).
+    pub shipped: Vec<String>,
 }
 
 /// Stocks 5 lamps, gives ann 500 and bob 50, then places three orders of lamps: ann's
@@ -329,5 +357,18 @@ pub async fn run(runtime: &Embedded) -> Result<Outcome, Box<dyn std::error::Erro
             .await?
             .unwrap_or_default()
             .sent,
+        shipped: runtime
+            .emitted()
+            .into_iter()
+            .filter(|emitted| emitted.emission.channel == SHIPPING)
+            .filter_map(|emitted| emitted.emission.payload.object())
+            .filter_map(|event| {
+                event
+                    .get("event")?
+                    .get("subject")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect(),
     })
 }

@@ -1,5 +1,6 @@
 //! Emissions delivered by `aws::AwsEmitter` to real service APIs on moto's server (which
-//! `scripts/local-aws` starts): an SQS queue, an SQS FIFO queue (group = the actor,
+//! `scripts/local-aws` starts): an SQS queue (named by its ARN), an SQS FIFO queue (by its
+//! URL) (group = the actor,
 //! deduplication id = the emission's id: a repeated delivery is dropped), an SNS topic
 //! with an SQS subscription, and an EventBridge bus with a rule targeting a queue. What
 //! arrives is read back through the SDK as a consumer would. A queue that does not exist
@@ -141,7 +142,7 @@ async fn emissions_reach_sqs_sns_and_eventbridge_on_moto() {
     let run = mqless::MessageId::generate(1, None)
         .to_string()
         .to_lowercase();
-    let (orders, _) = moto.queue(&format!("orders-{run}"), false).await;
+    let (orders, orders_arn) = moto.queue(&format!("orders-{run}"), false).await;
     let (ledger, _) = moto.queue(&format!("ledger-{run}.fifo"), true).await;
     // SNS, read through a subscribed queue.
     let (shipped, shipped_arn) = moto.queue(&format!("shipped-{run}"), false).await;
@@ -197,13 +198,11 @@ async fn emissions_reach_sqs_sns_and_eventbridge_on_moto() {
         .send()
         .await
         .unwrap();
-    let missing = format!(
-        "{}-missing",
-        orders.rsplit_once('/').unwrap().0.to_owned() + "/nowhere"
-    );
+    // By ARN, as `mqless template` passes queues: resolved to the URL once.
+    let missing = orders_arn.replace(&format!("orders-{run}"), "nowhere");
 
     let channels = Channels::new()
-        .with("orders", Target::parse(&orders).unwrap())
+        .with("orders", Target::parse(&orders_arn).unwrap())
         .unwrap()
         .with("ledger", Target::parse(&ledger).unwrap())
         .unwrap()

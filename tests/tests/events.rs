@@ -316,6 +316,11 @@ async fn the_order_saga_as_events(runtime: &Embedded) {
     assert_eq!(outcome.lamps, (3, 2), "bob's reservation released");
     assert_eq!(outcome.balances, [300, 50], "ann refunded for o-3");
     assert_eq!(outcome.ann_was_told, ["your order o-1 is confirmed"]);
+    assert_eq!(
+        outcome.shipped,
+        ["o-1"],
+        "the shipping service hears of o-1 only"
+    );
 }
 
 /// A subscription whose stored pattern no longer parses (written past MQLess) receives

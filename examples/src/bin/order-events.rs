@@ -27,13 +27,21 @@ async fn main() -> Result<(), AnyError> {
         outcome.balances[1],
         outcome.ann_was_told
     );
+    println!(
+        "emitted to the shipping channel: order.confirmed for {:?}",
+        outcome.shipped
+    );
     let expected = [
         Status::Confirmed,
         Status::Cancelled("bob cannot pay 100".into()),
         Status::Cancelled("only 3 lamp in stock".into()),
     ];
     let statuses: Vec<Status> = outcome.orders.into_iter().map(|(_, s)| s).collect();
-    if statuses == expected && outcome.lamps == (3, 2) && outcome.balances == [300, 50] {
+    if statuses == expected
+        && outcome.lamps == (3, 2)
+        && outcome.balances == [300, 50]
+        && outcome.shipped == ["o-1"]
+    {
         println!("check: o-1 confirmed, o-2 compensated (stock released), o-3 refused");
         Ok(())
     } else {

@@ -4,7 +4,7 @@
 //!
 //! | target | what is sent | id (the emission's) |
 //! |---|---|---|
-//! | SQS queue (its URL) | the payload as text (`payload_kinds::encode_text`) | message attribute `mqless-emission`; FIFO queues (`.fifo`): the deduplication id, the emitting actor the message group |
+//! | SQS queue (its URL or ARN) | the payload as text (`payload_kinds::encode_text`) | message attribute `mqless-emission`; FIFO queues (`.fifo`): the deduplication id, the emitting actor the message group |
 //! | SNS topic (its ARN) | the same | the same, for FIFO topics too |
 //! | EventBridge bus (its ARN) | an event: `Source` `mqless.<actor type>`, `DetailType` the channel, `Detail` the payload's object (`payload_kinds::event_object`) | `Resources`: `mqless:<actor address>/<id>` |
 //!
@@ -14,6 +14,7 @@
 //! permission, a payload too large or malformed) is [`EmitError::Refused`], a dead letter.
 
 use std::collections::BTreeMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
@@ -31,10 +32,11 @@ pub const MAX_TARGET_BYTES: usize = 256 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Target {
-    /// An SQS queue, by its URL (a FIFO queue's ends in `.fifo`).
+    /// An SQS queue, by its URL or its ARN (a FIFO queue's ends in `.fifo`); an ARN is
+    /// resolved to the URL once, with `GetQueueUrl`.
     Sqs {
-        /// The queue's URL.
-        url: String,
+        /// The queue's URL or ARN.
+        queue: String,
     },
     /// An SNS topic, by its ARN (a FIFO topic's ends in `.fifo`).
     Sns {
@@ -49,8 +51,9 @@ pub enum Target {
 }
 
 impl Target {
-    /// The target `text` names: an SQS queue URL (`https://..`), an SNS topic ARN
-    /// (`arn:<partition>:sns:..`) or an EventBridge bus ARN (`arn:<partition>:events:..`).
+    /// The target `text` names: an SQS queue URL (`https://..`) or ARN
+    /// (`arn:<partition>:sqs:..`), an SNS topic ARN (`arn:<partition>:sns:..`) or an
+    /// EventBridge bus ARN (`arn:<partition>:events:..:event-bus/..`).
     ///
     /// # Errors
     /// [`Error::Config`] saying what a target looks like.
@@ -60,15 +63,16 @@ impl Target {
             .strip_prefix("arn:")
             .and_then(|rest| rest.split(':').nth(1));
         match service {
+            Some("sqs") if text.split(':').count() == 6 => Ok(Self::Sqs { queue: text.into() }),
             Some("sns") => Ok(Self::Sns { arn: text.into() }),
             Some("events") if text.contains(":event-bus/") => {
                 Ok(Self::EventBridge { arn: text.into() })
             }
             None if text.starts_with("https://") || text.starts_with("http://") => {
-                Ok(Self::Sqs { url: text.into() })
+                Ok(Self::Sqs { queue: text.into() })
             }
             _ => Err(Error::Config(format!(
-                "channel target {text:?} is none of: an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>), an SNS topic ARN (arn:aws:sns:..), an EventBridge bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)"
+                "channel target {text:?} is none of: an SQS queue URL (https://sqs.<region>.amazonaws.com/<account>/<queue>) or ARN (arn:aws:sqs:<region>:<account>:<queue>), an SNS topic ARN (arn:aws:sns:..), an EventBridge bus ARN (arn:aws:events:<region>:<account>:event-bus/<name>)"
             ))),
         }
     }
@@ -77,7 +81,7 @@ impl Target {
     #[must_use]
     pub fn is_fifo(&self) -> bool {
         match self {
-            Self::Sqs { url } => url.ends_with(".fifo"),
+            Self::Sqs { queue } => queue.ends_with(".fifo"),
             Self::Sns { arn } => arn.ends_with(".fifo"),
             Self::EventBridge { .. } => false,
         }
@@ -156,12 +160,14 @@ impl Channels {
 /// Delivers emissions to the SQS queues, SNS topics and EventBridge buses of
 /// [`Channels`], through the AWS SDK (`AWS_ENDPOINT_URL_SQS` and the like point it
 /// elsewhere, as at moto's server).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AwsEmitter {
     channels: Channels,
     sqs: aws_sdk_sqs::Client,
     sns: aws_sdk_sns::Client,
     eventbridge: aws_sdk_eventbridge::Client,
+    /// The URL of each SQS queue named by its ARN, once resolved.
+    queue_urls: Mutex<BTreeMap<String, String>>,
 }
 
 impl AwsEmitter {
@@ -173,7 +179,32 @@ impl AwsEmitter {
             sqs: aws_sdk_sqs::Client::new(sdk),
             sns: aws_sdk_sns::Client::new(sdk),
             eventbridge: aws_sdk_eventbridge::Client::new(sdk),
+            queue_urls: Mutex::default(),
         }
+    }
+
+    /// The URL of `queue` (a URL already, or an ARN, resolved once with `GetQueueUrl`).
+    async fn queue_url(&self, channel: &str, queue: &str) -> Result<String, EmitError> {
+        let Some(arn) = queue.strip_prefix("arn:") else {
+            return Ok(queue.to_owned());
+        };
+        if let Some(url) = lock(&self.queue_urls).get(queue) {
+            return Ok(url.clone());
+        }
+        // arn:<partition>:sqs:<region>:<account>:<name>
+        let parts: Vec<&str> = arn.split(':').collect();
+        let (account, name) = (parts[3], parts[4]);
+        let out = self
+            .sqs
+            .get_queue_url()
+            .queue_name(name)
+            .queue_owner_aws_account_id(account)
+            .send()
+            .await
+            .map_err(|e| classify(channel, e))?;
+        let url = out.queue_url().unwrap_or_default().to_owned();
+        lock(&self.queue_urls).insert(queue.to_owned(), url.clone());
+        Ok(url)
     }
 
     async fn deliver(&self, from: &Address, emission: &Emission) -> Result<(), EmitError> {
@@ -189,13 +220,14 @@ impl AwsEmitter {
         };
         let (id, sender) = (emission.id.to_string(), from.to_string());
         match target {
-            Target::Sqs { url } => {
+            Target::Sqs { queue } => {
+                let url = self.queue_url(channel, queue).await?;
                 let body =
                     sized(encode_text(&emission.payload).map_err(refused)?).map_err(refused)?;
                 let mut send = self
                     .sqs
                     .send_message()
-                    .queue_url(url)
+                    .queue_url(&url)
                     .message_body(body)
                     .message_attributes("mqless-emission", sqs_string(&id).map_err(refused)?)
                     .message_attributes("mqless-from", sqs_string(&sender).map_err(refused)?);
@@ -271,6 +303,10 @@ impl Emitter for AwsEmitter {
     ) -> BoxFuture<'a, Result<(), EmitError>> {
         Box::pin(self.deliver(from, emission))
     }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// `text`, if a target takes that many bytes.

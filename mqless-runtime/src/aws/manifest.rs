@@ -1,5 +1,5 @@
 //! What a function binary says about itself when run with [`MANIFEST_FLAG`]: its actor
-//! type and the types it sends to, as `#[actor]` recorded them. `mqless template` runs
+//! type, the types it sends to and the channels it emits to, as `#[actor]` recorded them. `mqless template` runs
 //! each built `bootstrap` with the flag and derives the deploy template's functions and
 //! least-privilege permissions from the answers, so they come from the code.
 
@@ -26,6 +26,10 @@ pub struct Manifest {
     /// Whether its handlers ask with `reply_to`: the types they ask reply into its mailbox.
     #[serde(default)]
     pub asks_with_reply_to: bool,
+    /// The channels its handlers emit to (`Actor::EMITS_TO`); `None`: unrestricted (a
+    /// hand-written `Actor` impl), or a binary older than channels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub emits_to: Option<Vec<String>>,
     /// It is the sweeper: it wakes every actor with messages due.
     #[serde(default)]
     pub sweeper: bool,
@@ -44,6 +48,8 @@ impl Manifest {
             actor_type: Some(A::TYPE_NAME.to_owned()),
             sends_to: A::SENDS_TO.map(|types| types.iter().map(|t| (*t).to_owned()).collect()),
             asks_with_reply_to: A::ASKS_WITH_REPLY_TO,
+            emits_to: A::EMITS_TO
+                .map(|channels| channels.iter().map(|c| (*c).to_owned()).collect()),
             sweeper: false,
             events: false,
         }
@@ -63,6 +69,7 @@ impl Manifest {
                     .collect(),
             ),
             asks_with_reply_to: false,
+            emits_to: None,
             sweeper: false,
             events: true,
         }
@@ -76,6 +83,7 @@ impl Manifest {
             actor_type: None,
             sends_to: None,
             asks_with_reply_to: false,
+            emits_to: None,
             sweeper: true,
             events: false,
         }

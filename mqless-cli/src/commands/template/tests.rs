@@ -11,6 +11,7 @@ fn function(bin: &str, actor_type: Option<&str>, sends_to: &[&str], asks: bool) 
             actor_type: actor_type.map(Into::into),
             sends_to: actor_type.map(|_| sends_to.iter().map(|t| (*t).to_owned()).collect()),
             asks_with_reply_to: asks,
+            emits_to: None,
             sweeper: actor_type.is_none(),
             events: false,
         },
@@ -289,5 +290,41 @@ fn logical_ids_are_pascal_case_bin_names() {
     assert_eq!(
         function("my_app-2", None, &[], false).logical_id(),
         "MyApp2"
+    );
+}
+
+#[test]
+fn each_function_may_send_to_exactly_the_channels_its_actor_emits_to() {
+    let mut functions = saga();
+    functions[0].manifest.emits_to = Some(vec!["shipping".into(), "order-audit".into()]);
+    functions[1].manifest.emits_to = Some(vec!["shipping".into()]);
+    let template = template(&functions, &args()).unwrap();
+    let parameters = &template["Parameters"];
+    assert!(parameters["ChannelShipping"]["AllowedPattern"].is_string());
+    assert!(parameters["ChannelOrderAudit"]["Description"]
+        .as_str()
+        .unwrap()
+        .contains("ctx.emit(\"order-audit\""));
+    let order = &template["Resources"]["OrderFunction"]["Properties"];
+    assert_eq!(
+        order["Environment"]["Variables"]["MQLESS_CHANNELS"],
+        json!({"Fn::Sub": "order-audit=${ChannelOrderAudit},shipping=${ChannelShipping}"})
+    );
+    let emits = statement(&template, "OrderFunction", "ChannelsItEmitsTo");
+    assert_eq!(
+        emits["Resource"],
+        json!([{"Ref": "ChannelOrderAudit"}, {"Ref": "ChannelShipping"}])
+    );
+    let warehouse = statement(&template, "WarehouseFunction", "ChannelsItEmitsTo");
+    assert_eq!(warehouse["Resource"], json!([{"Ref": "ChannelShipping"}]));
+    // A function whose actor emits nothing gets neither.
+    assert_eq!(
+        statement(&template, "WalletFunction", "ChannelsItEmitsTo"),
+        Json::Null
+    );
+    assert!(
+        template["Resources"]["WalletFunction"]["Properties"]["Environment"]["Variables"]
+            .get("MQLESS_CHANNELS")
+            .is_none()
     );
 }
