@@ -134,6 +134,10 @@ struct TemplateArgs {
     /// The functions' architecture, as built (`cargo lambda build --arm64` for arm64).
     #[arg(long, value_enum, default_value = "x86-64")]
     arch: Arch,
+    /// An EventBridge bus whose events the events function publishes to their topics
+    /// (a rule per bus; repeat for several, `default` for the account's default bus).
+    #[arg(long = "event-bus", value_name = "NAME")]
+    event_buses: Vec<String>,
 }
 
 /// A Lambda architecture.

@@ -3,6 +3,7 @@
 //! `--mqless-manifest` (see `mqless_runtime::aws::manifest`), so the actor types, their
 //! functions and who sends to whom come from the code, not from a second list.
 
+mod buses;
 mod channels;
 mod iam;
 mod streams;
@@ -159,6 +160,11 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
     if let Some(function) = events_function {
         resources.extend(events_queues());
         resources.extend(streams::resources(&function.logical_id()));
+        resources.extend(buses::resources(&args.event_buses, &function.logical_id())?);
+    } else if !args.event_buses.is_empty() {
+        return Err(
+            "--event-bus needs the events function (`mqless::aws::serve_events`) among the functions: it publishes the bus's events".into(),
+        );
     }
     resources.insert("ClientPolicy".into(), iam::client_policy(&directory));
     resources.insert("OperatorPolicy".into(), iam::operator_policy());

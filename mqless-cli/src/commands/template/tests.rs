@@ -37,6 +37,7 @@ fn args() -> TemplateArgs {
         functions: "target/lambda".into(),
         out: None,
         arch: crate::Arch::Arm64,
+        event_buses: Vec::new(),
     }
 }
 
@@ -327,4 +328,44 @@ fn each_function_may_send_to_exactly_the_channels_its_actor_emits_to() {
             .get("MQLESS_CHANNELS")
             .is_none()
     );
+}
+
+#[test]
+fn each_named_event_bus_gets_a_rule_to_the_events_function() {
+    let mut events = function("events-function", Some("mqless-topic"), &["Mailer"], false);
+    events.manifest.events = true;
+    let functions = vec![
+        function("mailer-function", Some("Mailer"), &[], false),
+        events,
+    ];
+    let mut args = args();
+    args.event_buses = vec!["default".into(), "orders.eu-1".into()];
+    let generated = template(&functions, &args).unwrap();
+    let rule = &generated["Resources"]["EventsRuleOrdersEu1"];
+    assert_eq!(rule["Type"], "AWS::Events::Rule");
+    assert_eq!(rule["Properties"]["EventBusName"], "orders.eu-1");
+    assert_eq!(
+        rule["Properties"]["Targets"][0]["Arn"],
+        json!({"Fn::GetAtt": ["EventsFunction", "Arn"]})
+    );
+    // MQLess's own emissions to the bus are left out: an actor does not feed itself.
+    assert_eq!(
+        rule["Properties"]["EventPattern"]["source"][0]["anything-but"]["prefix"],
+        "mqless."
+    );
+    let permission = &generated["Resources"]["EventsRuleDefaultPermission"]["Properties"];
+    assert_eq!(permission["Principal"], "events.amazonaws.com");
+    assert_eq!(
+        permission["SourceArn"],
+        json!({"Fn::GetAtt": ["EventsRuleDefault", "Arn"]})
+    );
+
+    // Without the events function, or with a name that is not a bus's, it says so.
+    let error = template(&saga(), &args).unwrap_err();
+    assert!(error.contains("needs the events function"), "{error}");
+    let mut functions = functions;
+    functions.truncate(2);
+    args.event_buses = vec!["no spaces".into()];
+    let error = template(&functions, &args).unwrap_err();
+    assert!(error.contains("not an event bus name"), "{error}");
 }
