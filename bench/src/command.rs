@@ -3,9 +3,9 @@
 use crate::{BenchError, Table};
 
 /// What `mqless-bench` accepts.
-pub const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|sweep|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N] [--orders N] [--no-baseline]\n       mqless-bench readme <--check|--write> [scenario ...]";
+pub const USAGE: &str = "usage: mqless-bench <cost|contention|embedded|e2e|saga|timers|fanout|sweep|emit|all> [--writers N] [--updates N] [--tells N] [--asks N] [--subscribers N] [--orders N] [--no-baseline]\n       mqless-bench readme <--check|--write> [scenario ...]";
 
-const SCENARIOS: [&str; 8] = [
+const SCENARIOS: [&str; 9] = [
     "cost",
     "contention",
     "embedded",
@@ -14,6 +14,7 @@ const SCENARIOS: [&str; 8] = [
     "timers",
     "fanout",
     "sweep",
+    "emit",
 ];
 
 /// The sizes a run uses: the defaults, or the command line's flags.
@@ -101,6 +102,7 @@ async fn run_one(scenario: &str, sizes: Sizes) -> Result<Table, BenchError> {
         }
         "sweep" => crate::sweep(&[1_000, 10_000, 100_000], 10_000).await,
         "e2e" => crate::end_to_end(sizes.asks.min(200)).await,
+        "emit" => crate::emit(sizes.asks.min(200) as u64).await,
         other => Err(format!("unknown scenario {other}; {USAGE}").into()),
     }
 }

@@ -9,7 +9,8 @@
 //! - [`saga`]: an order saga, every actor one message per drain;
 //! - [`timers`]: scheduled-message lag and asks between actors, beside immediate sends;
 //! - [`fan_out`]: one event to N subscribers, beside one send per subscriber;
-//! - [`sweep`]: one sweep's cost and time as idle actors pile up, beside the full scan.
+//! - [`sweep`]: one sweep's cost and time as idle actors pile up, beside the full scan;
+//! - [`emit`]: what an emission to SQS (moto) adds to a message, beside none.
 //!
 //! [`run`] is the command line's scenario runner; [`readme`] keeps the README's tables
 //! what the scenarios measure.
@@ -20,6 +21,7 @@ mod cost;
 mod dynamodb;
 mod e2e;
 mod embedded;
+mod emit;
 mod fanout;
 pub mod readme;
 mod report;
@@ -33,6 +35,7 @@ pub use cost::{cost, measure_cost, CostRow};
 pub use dynamodb::Notebook;
 pub use e2e::end_to_end;
 pub use embedded::{embedded, Get, Increment, KameoCounter};
+pub use emit::{emit, Dispatch};
 pub use fanout::{fan_out, Follower};
 pub use report::{Percentiles, Table};
 pub use saga::{saga, SagaOrder, SagaPayment, SagaStock};

@@ -10,7 +10,15 @@
 use std::path::{Path, PathBuf};
 
 /// The scenarios whose tables are checked, each by the test of its name.
-const CHECKED: [&str; 6] = ["cost", "fanout", "saga", "timers", "contention", "e2e"];
+const CHECKED: [&str; 7] = [
+    "cost",
+    "fanout",
+    "saga",
+    "timers",
+    "contention",
+    "e2e",
+    "emit",
+];
 /// Tables the bench writes but never checks (their marks say why: times only, minutes).
 const NOT_CHECKED: [&str; 2] = ["sweep", "embedded"];
 
@@ -68,9 +76,9 @@ fn every_table_is_checked_or_says_why_not() {
             "the `{name}` table has no test here: add one (or say in its mark why not, and list it)"
         );
     }
-    // The README's cost table, and the guide's: fan-out, saga, timers, sweep, contention,
-    // embedded, end to end.
-    assert_eq!(tables.len(), 8, "benchmark tables found: {tables:?}");
+    // The README's cost table, and the guide's: emit, fan-out, saga, timers, sweep,
+    // contention, embedded, end to end.
+    assert_eq!(tables.len(), 9, "benchmark tables found: {tables:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,4 +109,9 @@ async fn contention() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn e2e() {
     check("e2e").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn emit() {
+    check("emit").await;
 }
