@@ -102,7 +102,7 @@ pub enum Error {
     /// A channel could not take an emission for now: the drain stopped, and the next
     /// one delivers it.
     #[error(transparent)]
-    Emit(#[from] crate::events::EmitError),
+    Emit(#[from] EmitError),
     /// An event pattern that does not parse: the message says what is wrong.
     #[error("invalid event pattern: {0}")]
     InvalidPattern(String),
@@ -453,4 +453,32 @@ pub(crate) fn chain(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// Why an [`Emitter`](crate::events::Emitter) did not deliver an emission.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmitError {
+    /// The channel may take it later (throttling, a timeout, the service unavailable):
+    /// the drain stops, and the next one delivers it, before anything the actor emits
+    /// after it.
+    #[error("channel `{channel}` is unavailable for now: {reason}")]
+    Unavailable {
+        /// The channel.
+        channel: String,
+        /// What happened.
+        reason: String,
+    },
+    /// The channel refuses it and would every time (no such queue, no permission, too
+    /// large for the target): it becomes a dead letter of kind
+    /// [`Undeliverable`](crate::store::DeadLetterKind::Undeliverable) naming the channel
+    /// and the reason, and the actor's later emissions go on. Redriving the dead letter
+    /// emits it again, under the same id.
+    #[error("channel `{channel}` refused the emission: {reason}")]
+    Refused {
+        /// The channel.
+        channel: String,
+        /// Why, and what to do.
+        reason: String,
+    },
 }

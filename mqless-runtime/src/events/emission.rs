@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError};
 use serde::{Deserialize, Serialize};
 
 use super::Payload;
-use crate::error::Error;
+use crate::error::{EmitError, Error};
 use crate::id::{Address, MessageId};
 use crate::BoxFuture;
 
@@ -67,34 +67,6 @@ pub struct Emission {
     /// What it carries.
     #[serde(rename = "p")]
     pub payload: Payload,
-}
-
-/// Why an [`Emitter`] did not deliver an emission.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum EmitError {
-    /// The channel may take it later (throttling, a timeout, the service unavailable):
-    /// the drain stops, and the next one delivers it, before anything the actor emits
-    /// after it.
-    #[error("channel `{channel}` is unavailable for now: {reason}")]
-    Unavailable {
-        /// The channel.
-        channel: String,
-        /// What happened.
-        reason: String,
-    },
-    /// The channel refuses it and would every time (no such queue, no permission, too
-    /// large for the target): it becomes a dead letter of kind
-    /// [`Undeliverable`](crate::store::DeadLetterKind::Undeliverable) naming the channel
-    /// and the reason, and the actor's later emissions go on. Redriving the dead letter
-    /// emits it again, under the same id.
-    #[error("channel `{channel}` refused the emission: {reason}")]
-    Refused {
-        /// The channel.
-        channel: String,
-        /// Why, and what to do.
-        reason: String,
-    },
 }
 
 /// Delivers emissions to channels. Implementations must deliver each call's emission

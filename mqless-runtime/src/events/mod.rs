@@ -26,8 +26,9 @@ mod message;
 mod payload;
 mod routes;
 
+pub use crate::error::EmitError;
 pub use emission::{
-    check_channel, Emission, EmitError, Emitted, Emitter, NoEmitter, RecordingEmitter,
+    check_channel, Emission, Emitted, Emitter, NoEmitter, RecordingEmitter,
     DEFAULT_MAX_EMISSION_BYTES, MAX_CHANNEL_LEN, MAX_EMISSION_DEPTH,
 };
 pub use mega::{MegaEvent, MegaEventInfo, MegaObject};
