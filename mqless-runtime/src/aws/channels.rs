@@ -401,8 +401,12 @@ mod tests {
             Target::parse("arn:aws:events:eu-west-1:1:event-bus/default").unwrap(),
             Target::EventBridge { .. }
         ));
+        assert!(matches!(
+            Target::parse("arn:aws:sqs:eu-west-1:123456789012:q").unwrap(),
+            Target::Sqs { .. }
+        ));
         for bad in [
-            "arn:aws:sqs:eu-west-1:1:q",
+            "arn:aws:sqs:eu-west-1:q",
             "arn:aws:events:eu-west-1:1:rule/r",
             "orders",
         ] {

@@ -34,6 +34,7 @@ mod batch;
 pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod config;
+mod delivery;
 
 mod lease;
 mod reminder;
@@ -47,14 +48,11 @@ use std::sync::Arc;
 use crate::actor::Actor;
 use crate::clock::{millis, Clock};
 use crate::error::Error;
-use crate::events::{Emission, EmitError, Emitter, NoEmitter};
+use crate::events::{Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{
-    Acquired, Cleanup, DeadLetter, DeadLetterKind, KeyedBytes, MailboxItem, QuarantineRecord, Store,
-};
-use crate::wire::Envelope;
+use crate::store::{Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -535,37 +533,6 @@ impl<A: Actor> ActorHost<A> {
         Ok(self.store.cleanup(address, cleanup).await?)
     }
 
-    /// Delivers a committed batch's emissions in order; returns the dead letters of
-    /// those their channels refused for good.
-    ///
-    /// # Errors
-    /// [`Error::Emit`] when a channel cannot take one for now: the emissions after it
-    /// wait, so that they keep their order, and the next drain's cleanup delivers them.
-    async fn deliver(
-        &self,
-        address: &Address,
-        emissions: &[Emission],
-    ) -> Result<Vec<DeadLetter>, Error> {
-        let mut refused = Vec::new();
-        for emission in emissions {
-            match self.emitter.emit(address, emission).await {
-                Ok(()) => {}
-                Err(EmitError::Refused { channel, reason }) => {
-                    tracing::error!(actor = %address, emission = %emission.id, %channel, %reason, "a channel refused an emission; it is a dead letter");
-                    refused.push(undeliverable(
-                        emission,
-                        &channel,
-                        &reason,
-                        &self.config.limits,
-                        self.clock.now_millis(),
-                    )?);
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
-        Ok(refused)
-    }
-
     async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
         let now = self.clock.now_millis();
         for (to, item) in outgoing {
@@ -602,27 +569,4 @@ impl<A: Actor> ActorHost<A> {
             crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
         }
     }
-}
-
-/// The dead letter of an emission `channel` refused for good, with `reason`: an
-/// envelope that carries the emission (see `Envelope::emission`), so that a redrive
-/// emits it again.
-fn undeliverable(
-    emission: &Emission,
-    channel: &str,
-    reason: &str,
-    limits: &crate::codec::Limits,
-    now: u64,
-) -> Result<DeadLetter, Error> {
-    let mut envelope = Envelope::new(Vec::new(), false, None);
-    envelope.trace = None;
-    envelope.emission = Some(crate::codec::encode(emission, "emission", usize::MAX)?);
-    Ok(DeadLetter {
-        id: emission.id,
-        envelope: envelope.encode(limits)?,
-        error: bookkeeping::truncate(format!("channel `{channel}` refused it: {reason}")),
-        attempts: 1,
-        dead_at: now,
-        kind: DeadLetterKind::Undeliverable,
-    })
 }
