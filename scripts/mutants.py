@@ -354,7 +354,7 @@ MUTATIONS = [
      ["--test", "store_conformance", "dynamodb_keeps_the_due_index"], True),
     ("an emission whose channel is unavailable is skipped, not waited for",
      "8: an emission is delivered at least once, in emit order (a later one never overtakes one its channel could not take yet)",
-     "mqless-runtime/src/mailbox/mod.rs",
+     "mqless-runtime/src/mailbox/delivery.rs",
      "Err(error) => «return Err(error.into())»,",
      "{ drop(error); continue }",
      ["--test", "emissions", "later_emissions_wait_while_a_channel_is_unavailable"], False),
