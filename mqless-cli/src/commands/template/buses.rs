@@ -24,7 +24,7 @@ pub(super) fn resources(buses: &[String], function: &str) -> Result<Map<String, 
                 "--event-bus {bus:?} is not an event bus name (1 to 256 letters, digits, `.`, `-`, `_`, `/`)"
             ));
         }
-        let rule = format!("EventsRule{}", pascal(bus));
+        let rule = format!("EventsRule{}", super::pascal_case(bus));
         if resources.contains_key(&rule) {
             return Err(format!(
                 "--event-bus {bus:?} is given twice (or two names make the same rule)"
@@ -51,17 +51,4 @@ pub(super) fn resources(buses: &[String], function: &str) -> Result<Map<String, 
         );
     }
     Ok(resources)
-}
-
-/// `name` in `PascalCase`, letters and digits only (`orders.eu-1`: `OrdersEu1`).
-fn pascal(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect()
 }

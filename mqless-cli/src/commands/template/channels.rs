@@ -28,17 +28,7 @@ fn of(function: &Function) -> BTreeSet<String> {
 /// The parameter of `channel`: `Channel` and the name in `PascalCase` (`order-events`:
 /// `ChannelOrderEvents`).
 pub(super) fn parameter(channel: &str) -> String {
-    let pascal: String = channel
-        .split(['-', '_'])
-        .filter(|part| !part.is_empty())
-        .map(|part| {
-            let mut chars = part.chars();
-            chars.next().map_or_else(String::new, |first| {
-                first.to_ascii_uppercase().to_string() + chars.as_str()
-            })
-        })
-        .collect();
-    format!("Channel{pascal}")
+    format!("Channel{}", super::pascal_case(channel))
 }
 
 /// A parameter per channel of `channels`: its target's ARN.

@@ -29,22 +29,27 @@ pub(crate) struct Function {
 impl Function {
     /// The CloudFormation logical id: the binary's name in `PascalCase`.
     pub(crate) fn logical_id(&self) -> String {
-        self.bin
-            .split(|c: char| !c.is_ascii_alphanumeric())
-            .filter(|part| !part.is_empty())
-            .map(|part| {
-                let mut chars = part.chars();
-                chars.next().map_or_else(String::new, |first| {
-                    first.to_ascii_uppercase().to_string() + chars.as_str()
-                })
-            })
-            .collect()
+        pascal_case(&self.bin)
     }
 
     /// The deployed function's name: the stack's name, then the binary's.
     pub(crate) fn name(&self) -> Json {
         json!({"Fn::Sub": format!("${{AWS::StackName}}-{}", self.bin)})
     }
+}
+
+/// `name` in `PascalCase`, letters and digits only (`order-events.eu-1`:
+/// `OrderEventsEu1`): CloudFormation's logical ids and parameter names.
+pub(crate) fn pascal_case(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|part| !part.is_empty())
+        .map(|part| {
+            let mut chars = part.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect()
 }
 
 /// Writes the template (to `--out` or stdout); the summary goes to stderr.
