@@ -3,7 +3,7 @@
 //! requests; the next owner repeats it from the committed bookkeeping, so every step
 //! must be safe to repeat after any prefix of them.
 
-use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, ReturnConsumedCapacity, WriteRequest};
+use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
 use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s, TTL};
 use super::{errors, DynamoStore};
@@ -62,18 +62,18 @@ impl DynamoStore {
         let Some(message) = self.get(message_key(address, failure.id)).await? else {
             return Ok(()); // moved by an earlier run of this cleanup
         };
-        let mut letter = dead_letter_key(address, failure.id);
-        letter.insert(
-            "env".into(),
-            b(&get_bytes(&message, "env")?.unwrap_or_default()),
+        let letter = letter_item(
+            address,
+            &DeadLetter {
+                id: failure.id,
+                envelope: get_bytes(&message, "env")?.unwrap_or_default(),
+                error: failure.error.clone(),
+                attempts: failure.attempts,
+                dead_at: cleanup.now,
+                kind: failure.kind,
+            },
+            cleanup.dead_letters_expire_at,
         );
-        letter.insert("err".into(), s(failure.error.clone()));
-        letter.insert("att".into(), n(u64::from(failure.attempts)));
-        letter.insert("at".into(), n(cleanup.now));
-        letter.insert("kind".into(), s(failure.kind.as_str()));
-        if let Some(at) = cleanup.dead_letters_expire_at {
-            letter.insert(TTL.into(), n(at.div_ceil(1000)));
-        }
         // `false`: the message was moved since the read (a racing run of this cleanup).
         self.move_item(message_key(address, failure.id), letter)
             .await
@@ -91,27 +91,29 @@ impl DynamoStore {
         letter: &DeadLetter,
         cleanup: &Cleanup<'_>,
     ) -> Result<(), StoreError> {
-        let mut item = dead_letter_key(address, letter.id);
-        item.insert("env".into(), b(&letter.envelope));
-        item.insert("err".into(), s(letter.error.clone()));
-        item.insert("att".into(), n(u64::from(letter.attempts)));
-        item.insert("at".into(), n(letter.dead_at));
-        item.insert("kind".into(), s(letter.kind.as_str()));
-        if let Some(at) = cleanup.dead_letters_expire_at {
-            item.insert(TTL.into(), n(at.div_ceil(1000)));
-        }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        // `None`: written by an earlier run of this cleanup.
-        self.counted_if(result).map(drop)
+        let item = letter_item(address, letter, cleanup.dead_letters_expire_at);
+        // `false`: written by an earlier run of this cleanup.
+        self.put_if_absent(item).await.map(drop)
     }
+}
+
+/// The `d#` item of `letter` (docs/wire.md, "Dead letters"), expiring at `expire_at`
+/// (ms) for actor types with an idle time to live.
+fn letter_item(
+    address: &Address,
+    letter: &DeadLetter,
+    expire_at: Option<u64>,
+) -> super::schema::Item {
+    let mut item = dead_letter_key(address, letter.id);
+    item.insert("env".into(), b(&letter.envelope));
+    item.insert("err".into(), s(letter.error.clone()));
+    item.insert("att".into(), n(u64::from(letter.attempts)));
+    item.insert("at".into(), n(letter.dead_at));
+    item.insert("kind".into(), s(letter.kind.as_str()));
+    if let Some(at) = expire_at {
+        item.insert(TTL.into(), n(at.div_ceil(1000)));
+    }
+    item
 }
 
 fn put_request(item: super::schema::Item) -> Result<WriteRequest, StoreError> {

@@ -17,7 +17,7 @@ mod transitions;
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::{Delete, ReturnConsumedCapacity, TransactWriteItem};
+use aws_sdk_dynamodb::types::{Delete, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 
 use capacity::Meter;
@@ -89,18 +89,8 @@ impl Store for DynamoStore {
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
-            let message = queued_message(to, item);
-            let result = self
-                .client
-                .put_item()
-                .table_name(&*self.table)
-                .set_item(Some(message))
-                .condition_expression("attribute_not_exists(pk)")
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await;
-            // `None`: already queued, by a retry of a write that had landed.
-            self.counted_if(result).map(drop)
+            // `false`: already queued, by a retry of a write that had landed.
+            self.put_if_absent(queued_message(to, item)).await.map(drop)
         })
     }
 

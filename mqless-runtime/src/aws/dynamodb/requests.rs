@@ -36,6 +36,21 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(put).build())
     }
 
+    /// Puts `item` unless an item of its key exists; `false` when one did (a repeat of a
+    /// write that had landed). One conditional `PutItem`, its capacity counted.
+    pub(super) async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        Ok(self.counted_if(result)?.is_some())
+    }
+
     /// Maps a failed request's error to a store error (for requests whose capacity is not
     /// metered: table administration).
     pub(super) fn admin<O, E, R>(&self, result: Result<O, SdkError<E, R>>) -> Result<O, StoreError>
