@@ -267,7 +267,7 @@ MUTATIONS = [
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
      "Guard::Unchanged(None) => «\"attribute_not_exists(pk)\".to_owned()»,",
      "\"attribute_not_exists(pk) OR attribute_exists(pk)\".to_owned()",
-     ["--test", "store_conformance", "dynamodb_keeps_the_contract"], True),
+     ["--test", "store_conformance", "dynamodb_refuses_an_acquire_that_read_before"], True),
     ("a releasing commit leaves the lease item speaking (the record's rule, both stores)",
      "1: an acknowledged message is processed (an actor busy until its lease runs out)",
      "mqless-runtime/src/store/record.rs",

@@ -363,15 +363,15 @@ pub use mqless_runtime::otel;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing {
-    #[cfg(feature = "aws")]
-    #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
-    pub use mqless_runtime::testing::LostAnswers;
     pub use mqless_runtime::testing::{
         redrive_stalled, DrainEnded, DrainTarget, EmitFaults, FaultWorld, FaultyEmitter,
         FaultyInvoker, FaultyRig, FaultyStore, FixtureError, Fixtures, LetterFate, ManualClock,
         NudgeFaults, Pause, PausePoint, RecordingInvoker, Rng, Scenario, ScenarioEnd,
         ScenarioFailure, ScenarioReport, SkewedClock, StoreFaults,
     };
+    #[cfg(feature = "aws")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "aws")))]
+    pub use mqless_runtime::testing::{LostAnswers, StaleReads};
 }
 
 /// What `#[actor]` expansions call: not public API, free to change in any release.

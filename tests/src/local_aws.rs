@@ -89,13 +89,29 @@ pub async fn fresh_store(test: &str) -> DynamoStore {
 /// A store over a new table of its own whose DynamoDB client loses answers as `lost`
 /// says (the request lands, the SDK retries it), and retries quickly.
 pub async fn fresh_store_losing_answers(test: &str) -> (DynamoStore, mqless::testing::LostAnswers) {
+    let lost = mqless::testing::LostAnswers::new();
+    (fresh_store_intercepted(test, lost.clone()).await, lost)
+}
+
+/// A store over a new table of its own whose DynamoDB client answers queries as `stale`
+/// says (as if they ran before the writes that raced them).
+pub async fn fresh_store_reading_stale(test: &str) -> (DynamoStore, mqless::testing::StaleReads) {
+    let stale = mqless::testing::StaleReads::new();
+    (fresh_store_intercepted(test, stale.clone()).await, stale)
+}
+
+/// A store over a new table of its own whose DynamoDB client runs `interceptor`, and
+/// retries quickly.
+async fn fresh_store_intercepted(
+    test: &str,
+    interceptor: impl mqless::aws::aws_sdk_dynamodb::config::Intercept + 'static,
+) -> DynamoStore {
     use mqless::aws::aws_sdk_dynamodb::config::{retry::RetryConfig, Builder};
     configure();
     let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
-    let lost = mqless::testing::LostAnswers::new();
     let config = mqless::aws::load_config().await;
     let client_config = Builder::from(&config)
-        .interceptor(lost.clone())
+        .interceptor(interceptor)
         .retry_config(
             RetryConfig::standard()
                 .with_max_attempts(4)
@@ -108,7 +124,7 @@ pub async fn fresh_store_losing_answers(test: &str) -> (DynamoStore, mqless::tes
         .create_table()
         .await
         .expect("create the test table on DynamoDB Local");
-    (store, lost)
+    store
 }
 
 /// Points clients at the Lambda emulator and at the table its functions use (as the

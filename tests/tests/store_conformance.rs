@@ -33,6 +33,35 @@ async fn dynamodb_keeps_the_contract() {
     conformance::run(Arc::new(store), delete_expired).await;
 }
 
+/// Two acquirers of a new actor that both read it before either wrote: the second to
+/// write must lose. Real concurrency makes this race only when the scheduler allows
+/// (on two busy cores, rarely); a read answered as if it ran before the first's write
+/// makes it every time, so the lease item's condition is what decides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_refuses_an_acquire_that_read_before_its_rival_wrote() {
+    mqless_tests::requires_local_aws!();
+    use mqless::store::{Acquired, Store};
+    let (store, stale) = mqless_tests::local_aws::fresh_store_reading_stale("stale-acquire").await;
+    let at = mqless::id::Address::parse("Racer/new").unwrap();
+    let (now, until) = (1_800_000_000_000, 1_800_000_060_000);
+    let first = store.acquire(&at, now, until, 1).await.unwrap();
+    assert!(
+        matches!(first, Acquired::Taken(_)),
+        "the first acquirer wins: {first:?}"
+    );
+    stale.forget_next(1);
+    let second = store.acquire(&at, now, until, 2).await.unwrap();
+    assert_eq!(
+        stale.forgotten(),
+        1,
+        "the second acquirer read the actor as new"
+    );
+    assert!(
+        !matches!(second, Acquired::Taken(_)),
+        "both acquirers won: {second:?}"
+    );
+}
+
 #[tokio::test]
 async fn the_memory_store_keeps_the_due_index() {
     due_index::run(Arc::new(MemoryStore::new())).await;

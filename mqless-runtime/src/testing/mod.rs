@@ -23,7 +23,8 @@
 //!   (`Embedded::builder().manual_drains(..)`).
 //! - `LostAnswers` (with feature `aws`) loses DynamoDB's answers below the AWS SDK:
 //!   a write lands and the SDK retries it, which only a store that recognizes its own
-//!   landed writes survives.
+//!   landed writes survives. `StaleReads` answers a query as if it ran before the
+//!   writes that raced it: the race two acquirers of one new actor make, every time.
 //! - [`Fixtures`] keeps the states and messages deployed versions wrote, and checks that
 //!   the current code still decodes them: a breaking change to the state fails a test
 //!   instead of quarantining actors after the deploy.
@@ -39,6 +40,8 @@ mod lost_answers;
 mod pause;
 mod rig;
 mod scenario;
+#[cfg(feature = "aws")]
+mod stale_reads;
 mod world;
 
 pub use crate::clock::ManualClock;
@@ -52,4 +55,6 @@ pub use lost_answers::LostAnswers;
 pub use pause::{Pause, PausePoint};
 pub use rig::FaultyRig;
 pub use scenario::{Scenario, ScenarioEnd, ScenarioFailure, ScenarioReport};
+#[cfg(feature = "aws")]
+pub use stale_reads::StaleReads;
 pub use world::{redrive_stalled, DrainEnded, DrainTarget, FaultWorld, LetterFate};
