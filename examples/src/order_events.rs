@@ -1,13 +1,16 @@
-//! The order saga as events: no actor names another. An `OrderDesk` publishes
-//! `order.placed` to the `orders` topic; the `Stock` of the item reserves it and the
-//! buyer's `Purse` pays, each publishing what happened (`stock.reserved` or
-//! `stock.refused`, `payment.succeeded` or `payment.failed`); the order follows those
-//! events and publishes `order.confirmed` or `order.cancelled`; a `payment.failed`
-//! makes the stock release the reservation (compensation), and `order.confirmed`
-//! reaches the buyer's `Mailer`. Each actor subscribes by pattern, routed to the actor
-//! the event names. A confirmed order is also emitted, as a MEGA `order.confirmed`
-//! event, to the `shipping` channel: a service outside MQLess (an SNS topic, say, that
-//! the warehouse's queue subscribes to), committed with the order's confirmation.
+//! The order saga as events: no actor names another, and two services outside MQLess
+//! take part. An `OrderDesk` publishes `order.placed` to the `orders` topic; the
+//! `Stock` of the item reserves it (`stock.reserved` or `stock.refused`); the payment
+//! service, outside MQLess, charges the buyer and reports `payment.settled` or
+//! `payment.declined` on its Kinesis stream `payments`, which the events function
+//! publishes to the topic of the same name. The order follows both and publishes
+//! `order.confirmed` or `order.cancelled`; a cancelled order makes the stock release its
+//! reservation (compensation), and `order.confirmed` reaches the buyer's `Mailer`. Each
+//! actor subscribes by pattern, routed to the actor the event names. Committed with the
+//! order's change, a confirmed order is emitted as a MEGA `order.confirmed` event to the
+//! `shipping` channel (an SNS topic the warehouse's queue subscribes to), and a payment
+//! that settled for an order that was cancelled is emitted to the `refunds` channel (the
+//! payment service's queue).
 
 use mqless::events::{MegaEvent, MegaEventInfo, MegaObject, Payload};
 use mqless::prelude::*;
@@ -16,13 +19,19 @@ use serde::{Deserialize, Serialize};
 /// The topic every event of the saga is published to.
 pub const TOPIC: &str = "orders";
 
+/// The topic the payment service's events arrive on: the name of its Kinesis stream
+/// (the events function publishes a stream's records to the topic of its name).
+pub const PAYMENTS: &str = "payments";
+
 /// The channel confirmed orders are emitted to, for the shipping service.
 pub const SHIPPING: &str = "shipping";
 
+/// The channel refunds are emitted to, for the payment service.
+pub const REFUNDS: &str = "refunds";
 /// An event of the saga.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderEvent {
-    /// `order.placed`, `stock.reserved`, `payment.failed`, ...
+    /// `order.placed`, `stock.reserved`, `order.cancelled`, ...
     #[serde(rename = "type")]
     pub kind: String,
     /// The order.
@@ -31,7 +40,7 @@ pub struct OrderEvent {
     pub item: String,
     /// How many.
     pub quantity: u32,
-    /// The buyer: the id of their `Purse` and `Mailer` actors.
+    /// The buyer: the id of their `Mailer`.
     pub buyer: String,
     /// The order's price.
     pub amount: u64,
@@ -65,13 +74,27 @@ pub enum Status {
     Cancelled(String),
 }
 
+/// What the payment service reports on its stream, and what a refund asks of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentEvent {
+    /// `payment.settled`, `payment.declined`; `refund.requested` for a refund.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The order paid for.
+    pub order_id: String,
+    /// How much.
+    pub amount: u64,
+    /// Why a payment was declined.
+    pub reason: Option<String>,
+}
+
 /// One order: places it, and follows its stock and payment events.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct OrderDesk {
     /// Where it stands.
     pub status: Status,
     reserved: bool,
-    paid: bool,
+    settled: bool,
     placed: Option<OrderEvent>,
 }
 
@@ -104,13 +127,13 @@ impl OrderDesk {
         Ok(())
     }
 
-    /// A stock or payment event of this order.
+    /// The stock's answer to this order.
     #[subscribe(
         topic = "orders",
-        pattern = r#"{"type": [{"prefix": "stock."}, {"prefix": "payment."}]}"#,
+        pattern = r#"{"type": [{"prefix": "stock."}]}"#,
         route = "order_id"
     )]
-    pub async fn on_step(
+    pub async fn on_stock(
         &mut self,
         event: OrderEvent,
         ctx: &mut Context,
@@ -118,23 +141,86 @@ impl OrderDesk {
         if self.status != Status::Pending {
             return Ok(());
         }
-        match event.kind.as_str() {
-            "stock.reserved" => self.reserved = true,
-            "payment.succeeded" => self.paid = true,
-            _ => {
-                let reason = event.reason.clone().unwrap_or_else(|| event.kind.clone());
-                self.status = Status::Cancelled(reason.clone());
-                ctx.publish(TOPIC, &event.next("order.cancelled", Some(reason)))
-                    .await?;
-                return Ok(());
+        if event.kind == "stock.reserved" {
+            self.reserved = true;
+            return self.confirm_if_ready(ctx).await;
+        }
+        let reason = event.reason.unwrap_or(event.kind);
+        self.cancel(reason, ctx).await?;
+        if self.settled {
+            self.refund(ctx)?;
+        }
+        Ok(())
+    }
+
+    /// The payment service's report on this order, from its Kinesis stream.
+    #[subscribe(
+        topic = "payments",
+        pattern = r#"{"type": [{"prefix": "payment."}]}"#,
+        route = "order_id"
+    )]
+    pub async fn on_payment(
+        &mut self,
+        event: PaymentEvent,
+        ctx: &mut Context,
+    ) -> Result<(), RuntimeError> {
+        match (event.kind.as_str(), &self.status) {
+            ("payment.settled", Status::Pending) => {
+                self.settled = true;
+                self.confirm_if_ready(ctx).await
             }
+            // Cancelled before the money came in: give it back.
+            ("payment.settled", Status::Cancelled(_)) if !self.settled => {
+                self.settled = true;
+                self.refund(ctx)
+            }
+            ("payment.declined", Status::Pending) => {
+                let reason = event.reason.unwrap_or(event.kind);
+                self.cancel(reason, ctx).await
+            }
+            _ => Ok(()),
         }
-        if self.reserved && self.paid {
-            self.status = Status::Confirmed;
-            let confirmed = event.next("order.confirmed", None);
-            ctx.publish(TOPIC, &confirmed).await?;
-            ctx.emit("shipping", Payload::mega(shipping_event(&confirmed)))?;
+    }
+
+    /// Confirms the order once it is reserved and paid: tells the saga, and the
+    /// shipping service (emitted, committed with the confirmation).
+    async fn confirm_if_ready(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+        let Some(placed) = self
+            .placed
+            .as_ref()
+            .filter(|_| self.reserved && self.settled)
+        else {
+            return Ok(());
+        };
+        let confirmed = placed.next("order.confirmed", None);
+        ctx.publish(TOPIC, &confirmed).await?;
+        ctx.emit("shipping", Payload::mega(shipping_event(&confirmed)))?;
+        self.status = Status::Confirmed;
+        Ok(())
+    }
+
+    /// Cancels the order: `order.cancelled` makes the stock release what it reserved.
+    async fn cancel(&mut self, reason: String, ctx: &mut Context) -> Result<(), RuntimeError> {
+        if let Some(placed) = &self.placed {
+            ctx.publish(TOPIC, &placed.next("order.cancelled", Some(reason.clone())))
+                .await?;
         }
+        self.status = Status::Cancelled(reason);
+        Ok(())
+    }
+
+    /// Asks the payment service to give a settled payment back.
+    fn refund(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+        let Some(placed) = &self.placed else {
+            return Ok(());
+        };
+        let refund = PaymentEvent {
+            kind: "refund.requested".into(),
+            order_id: placed.order_id.clone(),
+            amount: placed.amount,
+            reason: Some("the order was cancelled".into()),
+        };
+        ctx.emit("refunds", Payload::json(&refund)?)?;
         Ok(())
     }
 }
@@ -197,67 +283,15 @@ impl Stock {
         Ok(())
     }
 
-    /// Compensation: releases the reservation of an order that was not paid.
+    /// Compensation: releases the reservation of an order that was cancelled.
     #[subscribe(
         topic = "orders",
-        pattern = r#"{"type": ["payment.failed"]}"#,
+        pattern = r#"{"type": ["order.cancelled"]}"#,
         route = "item"
     )]
-    pub fn on_payment_failed(&mut self, event: OrderEvent) {
+    pub fn on_cancelled(&mut self, event: OrderEvent) {
         if let Some(quantity) = self.reserved.remove(&event.order_id) {
             self.available += quantity;
-        }
-    }
-}
-
-/// A buyer's money.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Purse {
-    /// What is left.
-    pub balance: u64,
-    /// What it paid, by order.
-    paid: std::collections::BTreeMap<String, u64>,
-}
-
-#[mqless::actor]
-impl Purse {
-    /// Adds money.
-    pub fn top_up(&mut self, amount: u64) {
-        self.balance += amount;
-    }
-
-    /// Pays a placed order, or refuses.
-    #[subscribe(
-        topic = "orders",
-        pattern = r#"{"type": ["order.placed"]}"#,
-        route = "buyer"
-    )]
-    pub async fn on_placed(
-        &mut self,
-        event: OrderEvent,
-        ctx: &mut Context,
-    ) -> Result<(), RuntimeError> {
-        let outcome = if self.balance >= event.amount {
-            self.balance -= event.amount;
-            self.paid.insert(event.order_id.clone(), event.amount);
-            event.next("payment.succeeded", None)
-        } else {
-            let reason = format!("{} cannot pay {}", event.buyer, event.amount);
-            event.next("payment.failed", Some(reason))
-        };
-        ctx.publish(TOPIC, &outcome).await?;
-        Ok(())
-    }
-
-    /// Compensation: refunds an order whose stock was refused.
-    #[subscribe(
-        topic = "orders",
-        pattern = r#"{"type": ["stock.refused"]}"#,
-        route = "buyer"
-    )]
-    pub fn on_stock_refused(&mut self, event: OrderEvent) {
-        if let Some(amount) = self.paid.remove(&event.order_id) {
-            self.balance += amount;
         }
     }
 }
@@ -291,7 +325,6 @@ pub fn register(runtime: &Embedded) -> Result<(), RuntimeError> {
     runtime
         .register::<OrderDesk>()?
         .register::<Stock>()?
-        .register::<Purse>()?
         .register::<Mailer>()?;
     Ok(())
 }
@@ -303,72 +336,88 @@ pub struct Outcome {
     pub orders: Vec<(String, Status)>,
     /// Lamps available and reserved.
     pub lamps: (u32, u32),
-    /// The purses of `ann` and `bob`.
-    pub balances: [u64; 2],
     /// What `ann` was told.
     pub ann_was_told: Vec<String>,
     /// The orders the shipping channel was told of (`Embedded::emitted`).
     pub shipped: Vec<String>,
+    /// The orders the refunds channel was asked to refund.
+    pub refunded: Vec<String>,
 }
 
-/// Stocks 5 lamps, gives ann 500 and bob 50, then places three orders of lamps: ann's
-/// 2 for 200 (confirmed), bob's 1 for 100 (the payment fails: the stock releases the
-/// reservation), and ann's 4 for 250 (the stock refuses, 3 left: the purse refunds).
+/// The payment service of this run, outside MQLess: it settles ann's payments and
+/// declines bob's card. On AWS it writes this to its Kinesis stream `payments`.
+#[must_use]
+pub fn payment_service(order: &str, buyer: &str, amount: u64) -> PaymentEvent {
+    let declined = buyer == "bob";
+    PaymentEvent {
+        kind: if declined {
+            "payment.declined"
+        } else {
+            "payment.settled"
+        }
+        .into(),
+        order_id: order.into(),
+        amount,
+        reason: declined.then(|| format!("{buyer}'s card was declined")),
+    }
+}
+
+/// The orders of [`run`]: id, lamps, buyer, price.
+pub const ORDERS: [(&str, u32, &str, u64); 3] = [
+    ("o-1", 2, "ann", 200),
+    ("o-2", 1, "bob", 100),
+    ("o-3", 4, "ann", 250),
+];
+
+/// Stocks 5 lamps, then places three orders of lamps, each paid through the payment
+/// service: ann's 2 for 200 (confirmed, shipped), bob's 1 for 100 (his card is
+/// declined: the stock releases the reservation), and ann's 4 for 250 (the stock
+/// refuses, 3 left: the payment that settled anyway is refunded).
 ///
 /// # Errors
-/// When a send or a read fails.
+/// When a send, a publish or a read fails.
 pub async fn run(runtime: &Embedded) -> Result<Outcome, Box<dyn std::error::Error + Send + Sync>> {
     runtime.client::<Stock>("lamp")?.restock(5).call().await?;
-    runtime.client::<Purse>("ann")?.top_up(500).call().await?;
-    runtime.client::<Purse>("bob")?.top_up(50).call().await?;
-    let orders = [
-        ("o-1", 2, "ann", 200),
-        ("o-2", 1, "bob", 100),
-        ("o-3", 4, "ann", 250),
-    ];
-    for (order, quantity, buyer, amount) in orders {
+    for (order, quantity, buyer, amount) in ORDERS {
         let desk = runtime.client::<OrderDesk>(order)?;
         desk.place("lamp".into(), quantity, buyer.into(), amount)
             .call()
             .await?;
         runtime.settle().await;
+        // What the events function does with each record of the stream `payments`.
+        runtime
+            .publish(PAYMENTS, &payment_service(order, buyer, amount))
+            .await?;
+        runtime.settle().await;
     }
     let mut statuses = Vec::new();
-    for (order, ..) in orders {
+    for (order, ..) in ORDERS {
         let desk = runtime.state::<OrderDesk>(order).await?.unwrap_or_default();
         statuses.push((order.to_owned(), desk.status));
     }
     let lamp = runtime.state::<Stock>("lamp").await?.unwrap_or_default();
-    let purse = |name: &'static str| async move {
-        Ok::<_, mqless::Error>(
-            runtime
-                .state::<Purse>(name)
-                .await?
-                .unwrap_or_default()
-                .balance,
-        )
+    let emitted = runtime.emitted();
+    // The order each emission to `channel` names, at the JSON pointer `field`.
+    let orders_on = |channel: &str, field: &str| -> Vec<String> {
+        emitted
+            .iter()
+            .filter(|emitted| emitted.emission.channel == channel)
+            .filter_map(|emitted| emitted.emission.payload.object())
+            .filter_map(|object| {
+                let object = serde_json::Value::Object(object);
+                object.pointer(field)?.as_str().map(str::to_owned)
+            })
+            .collect()
     };
     Ok(Outcome {
         orders: statuses,
         lamps: (lamp.available, lamp.reserved.values().sum()),
-        balances: [purse("ann").await?, purse("bob").await?],
         ann_was_told: runtime
             .state::<Mailer>("ann")
             .await?
             .unwrap_or_default()
             .sent,
-        shipped: runtime
-            .emitted()
-            .into_iter()
-            .filter(|emitted| emitted.emission.channel == SHIPPING)
-            .filter_map(|emitted| emitted.emission.payload.object())
-            .filter_map(|event| {
-                event
-                    .get("event")?
-                    .get("subject")?
-                    .as_str()
-                    .map(str::to_owned)
-            })
-            .collect(),
+        shipped: orders_on(SHIPPING, "/event/subject"),
+        refunded: orders_on(REFUNDS, "/order_id"),
     })
 }

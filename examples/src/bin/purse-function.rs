@@ -1,5 +1,0 @@
-//! The Lambda function of the order-events example's `Purse` actors.
-
-fn main() -> Result<(), mqless::aws::LambdaError> {
-    mqless::aws::serve::<mqless_examples::order_events::Purse>()
-}
