@@ -116,6 +116,7 @@ async fn scheduled_messages_are_indexed_while_queued(store: &dyn Store) {
         replies_expire_at: NOW + LEASE,
         dead_letters_expire_at: None,
         now: NOW + 20_000,
+        expire_record: None,
     };
     store.cleanup(&a, cleanup).await.unwrap();
     assert!(due_times(store, &a, NOW + 20_000).await.is_empty());

@@ -85,9 +85,13 @@ impl Heart {
         Ok(())
     }
 
-    /// Stops the actor: its state, reminders and open asks are gone.
+    /// Stops the actor: its state, reminders and open asks are gone. Tells the
+    /// `retired` channel, naming this message: a message that ran twice would show as
+    /// two emissions (two ids) naming it.
     pub fn retire(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
         ctx.stop()?;
+        let message = ctx.message_id().to_string();
+        ctx.emit("retired", mqless::events::Payload::plaintext(message))?;
         Ok(())
     }
 

@@ -3,17 +3,21 @@
 //! refused commit) or crash their drain (the stall rule), with dead letters redriven at
 //! random moments, store calls that fail before or after their effect, and a clock that
 //! jumps by random fractions of a period. In one seed in three the actor stops itself
-//! (`ctx.stop`) at a random step, and its expired record is deleted at random moments
+//! (`ctx.stop`, emitting what stopped it) at a random step, half the time with the
+//! stop's cleanup cut by a crash, and its expired record is deleted at random moments
 //! after, as DynamoDB's TTL would. Afterwards, with the faults off, the reminder must
 //! have exactly one live chain (listed once, one fire per period), or, if the actor
-//! stopped, none: nothing listed, no fire, nothing revived by the record's deletion.
+//! stopped, none: nothing listed, no fire, nothing revived by the record's deletion,
+//! and the stopping message run once (one emission id).
 //!
 //! Message ids come from one process-wide generator that never goes back, so the seeds
 //! run one after another, each a day of manual time after the last.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mqless::events::Payload;
 use mqless::mailbox::DrainConfig;
 use mqless::schedule::Missed;
 use mqless::testing::{FaultyStore, ManualClock, PausePoint, RecordingInvoker, Rng};
@@ -67,6 +71,11 @@ async fn crash_a_drain(runtime: &Arc<Embedded>, store: &FaultyStore, rng: &mut R
         PausePoint::BeforeCleanup,
     ];
     let point = points[rng.below(points.len() as u64) as usize];
+    crash_a_drain_at(runtime, store, point).await;
+}
+
+/// A drain that crashes at `point`.
+async fn crash_a_drain_at(runtime: &Arc<Embedded>, store: &FaultyStore, point: PausePoint) {
     let address = mqless::id::Address::parse("Heart/h").unwrap();
     let mut pause = store.pause(address, point, 0);
     let mut drain = tokio::spawn({
@@ -119,6 +128,12 @@ async fn run_seed(seed: u64, tally: &mut Tally) -> Result<(), String> {
         let now = clock_now(&clock);
         if retire_at == Some(step) {
             while heart.retire().send().await.is_err() {}
+            if rng.below(2) == 0 {
+                // The stop commits, and its cleanup is cut: the record it expired must
+                // outlive that cleanup, whenever TTL comes.
+                crash_a_drain_at(&runtime, &store, PausePoint::BeforeCleanup).await;
+                tally.crashed_drains += 1;
+            }
         }
         if retire_at.is_some_and(|at| step > at) && rng.below(3) == 0 {
             tally.records_deleted += store.inner.delete_expired(now);
@@ -234,6 +249,7 @@ async fn check_retired(
     }
     let listed = runtime.reminders::<Heart>("h").await.unwrap();
     let fired = beats(&heart).await.saturating_sub(before);
+    ran_once_each(seed, runtime)?;
     if listed.is_empty() && fired == 0 {
         Ok(())
     } else {
@@ -241,6 +257,29 @@ async fn check_retired(
             "seed {seed}: stopped, yet {} reminders listed and {fired} fires: {listed:?}",
             listed.len()
         ))
+    }
+}
+
+/// Each stopping message ran once: its emission was delivered (perhaps repeated, under
+/// one id), never under two ids, as when a message runs again because TTL deleted its
+/// record before its cut cleanup was repeated.
+fn ran_once_each(seed: u64, runtime: &Embedded) -> Result<(), String> {
+    let mut ids_by_message: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for emitted in runtime.emitted() {
+        if let Payload::Plaintext(message) = &emitted.emission.payload {
+            let ids = ids_by_message.entry(message.clone()).or_default();
+            ids.insert(emitted.emission.id.to_string());
+        }
+    }
+    if ids_by_message.is_empty() {
+        return Err(format!("seed {seed}: the stop emitted nothing"));
+    }
+    match ids_by_message.iter().find(|(_, ids)| ids.len() > 1) {
+        Some((message, ids)) => Err(format!(
+            "seed {seed}: the stopping message {message} ran {} times (emissions {ids:?})",
+            ids.len()
+        )),
+        None => Ok(()),
     }
 }
 

@@ -89,6 +89,11 @@ pub(super) struct Bookkeeping {
     /// of an unfinished cleanup delivers them again).
     #[serde(default, rename = "e", skip_serializing_if = "Vec::is_empty")]
     pub(super) emissions: Vec<Emission>,
+    /// This batch left the actor stopped: its cleanup, once done, lets the record expire
+    /// (never the commit, or TTL could delete the record before a cut cleanup is
+    /// repeated from it, and its messages would run again).
+    #[serde(default, rename = "z", skip_serializing_if = "std::ops::Not::not")]
+    pub(super) stopped: bool,
     /// Bytes of `replies`, `failures` and `emissions` so far, so the per-message budget
     /// check is O(1).
     #[serde(skip)]

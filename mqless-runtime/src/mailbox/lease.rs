@@ -60,6 +60,19 @@ async fn expire_stub<A: Actor>(host: &ActorHost<A>, address: &Address) {
 /// Whether a store error says the commit can never land as it is: over DynamoDB's item
 /// or transaction limit. Such a batch is retried one message at a time, and a message
 /// that cannot commit even alone is dead-lettered.
+/// The expiry a commit writes. A stopped actor's record expires once its batch's cleanup
+/// is done (the cleanup sets it: `Bookkeeping::stopped`), so TTL never deletes the record
+/// a cut cleanup is repeated from. Else after the idle time to live, but never while an
+/// ask it made is open or a reminder of it is live: it is not idle, and their answers and
+/// fires need the record (however late they come: a TTL deletion under them would lose
+/// them).
+fn commit_expiry<A: Actor>(stopped: bool, next: &Bookkeeping, now: u64) -> Option<u64> {
+    if stopped || next.tracks_anything() {
+        return None;
+    }
+    A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
+}
+
 fn refused_for_size(error: &Error) -> Option<&StoreError> {
     match error {
         Error::Store(error) if error.kind == StoreErrorKind::ItemTooLarge => Some(error),
@@ -142,9 +155,10 @@ impl<'h, A: Actor> Lease<'h, A> {
         // this lease, so that if a message kills the process, it is the one left at the
         // head; after `max_attempts` in a row, that head is dead-lettered unrun.
         let stalls = record.stalled_leases.saturating_sub(1);
-        // An expired (stopped or idle) actor stays expired until a message changes it.
+        // An expired (stopped or idle) actor stays expired until a message changes it;
+        // so does one whose stop is committed but not yet expired by its cleanup.
         let mut working = working;
-        working.stopped = record.is_expired(now);
+        working.stopped = record.is_expired(now) || book.stopped;
         Ok(Self {
             host,
             address,
@@ -196,7 +210,8 @@ impl<'h, A: Actor> Lease<'h, A> {
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
                 if leftovers || !read_all {
-                    self.host.cleanup(self.address, &self.book, None).await?;
+                    let batch = (&self.book, self.version);
+                    self.host.cleanup(self.address, batch, None).await?;
                 }
             }
             if items.is_empty() {
@@ -356,7 +371,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         let limits = &self.host.config.limits;
         let now = self.host.clock.now_millis();
         let state = self.host.store.load_state(self.address).await?;
-        let stopped = state.as_ref().is_some_and(|r| r.is_expired(now));
+        let stopped = state.as_ref().is_some_and(|r| r.is_expired(now)) || self.book.stopped;
         let state = state.and_then(|r| r.live_state(now).map(<[u8]>::to_vec));
         self.working = WorkingState::load(state, limits)?;
         // A stop committed earlier in this lease stays in force.
@@ -482,7 +497,7 @@ impl<'h, A: Actor> Lease<'h, A> {
     /// up. `false` when another owner fenced us out.
     async fn commit(
         &mut self,
-        next: Bookkeeping,
+        mut next: Bookkeeping,
         outgoing: Vec<(Address, MailboxItem)>,
         continued: Option<MailboxItem>,
         (release, mark): (bool, Option<u64>),
@@ -490,6 +505,7 @@ impl<'h, A: Actor> Lease<'h, A> {
     ) -> Result<bool, Error> {
         let host = self.host;
         let now = host.clock.now_millis();
+        next.stopped = self.working.stopped;
         let commit = Commit {
             epoch: self.epoch,
             expected_version: self.version,
@@ -502,17 +518,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             },
             outgoing,
             continued,
-            // A stopped actor's record expires at once; else after its idle time to live,
-            // but never while an ask it made is open or a reminder of it is live: it is
-            // not idle, and their answers and fires need the record (however late they
-            // come: a TTL deletion under them would lose them).
-            expires_at: if self.working.stopped {
-                Some(now)
-            } else if next.tracks_anything() {
-                None
-            } else {
-                A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
-            },
+            expires_at: commit_expiry::<A>(self.working.stopped, &next, now),
             mark,
         };
         match host.store.commit(self.address, &commit).await {
@@ -544,7 +550,11 @@ impl<'h, A: Actor> Lease<'h, A> {
         let local = host.claim_local_replies(self.address, &self.book);
         host.nudge_recipients(&commit.outgoing).await;
         let cleaned = host
-            .cleanup(self.address, &self.book, local.to_write.as_deref())
+            .cleanup(
+                self.address,
+                (&self.book, self.version),
+                local.to_write.as_deref(),
+            )
             .await;
         // Askers in this process hear back once their messages are deleted, so an
         // answered ask leaves nothing pending; the reply is committed either way. One

@@ -52,7 +52,9 @@ use crate::events::{Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, Store};
+use crate::store::{
+    Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, RecordExpiry, Store,
+};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -512,7 +514,7 @@ impl<A: Actor> ActorHost<A> {
     async fn cleanup(
         &self,
         address: &Address,
-        book: &Bookkeeping,
+        (book, version): (&Bookkeeping, u64),
         replies: Option<&[KeyedBytes]>,
     ) -> Result<(), Error> {
         if book.is_empty() {
@@ -529,6 +531,7 @@ impl<A: Actor> ActorHost<A> {
             replies_expire_at: now + millis(self.config.reply_ttl),
             dead_letters_expire_at: A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl))),
             now,
+            expire_record: book.stopped.then_some(RecordExpiry { version, at: now }),
         };
         Ok(self.store.cleanup(address, cleanup).await?)
     }

@@ -274,6 +274,20 @@ pub struct Cleanup<'a> {
     pub dead_letters_expire_at: Option<u64>,
     /// The caller's clock, for discarding expired replies.
     pub now: u64,
+    /// Last, after the deletes: the state record's expiry, for a batch that left its
+    /// actor stopped (`Context::stop`). Set only here, once nothing is left to clean up,
+    /// so TTL cannot delete the record, and the bookkeeping this cleanup repeats from,
+    /// while a cut cleanup waits for its repeat.
+    pub expire_record: Option<RecordExpiry>,
+}
+
+/// A stopped actor's record expiry, written by the cleanup of the batch that stopped it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordExpiry {
+    /// The version that batch committed: a later commit decides the expiry itself.
+    pub version: u64,
+    /// When the record expires (ms since the Unix epoch).
+    pub at: u64,
 }
 
 /// Persistent mailboxes and state. Implementations must make `enqueue`, `acquire`,

@@ -198,6 +198,16 @@ impl<'a> Transition<'a> {
         }
     }
 
+    /// Lets the record of a stopped actor expire at `at` (ms), unless a commit came
+    /// after the one at `version` (see [`Cleanup::expire_record`](super::Cleanup)).
+    pub(crate) fn expire(version: u64, at: u64) -> Self {
+        Self {
+            item: ItemKind::State,
+            guard: Guard::Version(version),
+            changes: vec![Change::ExpiresAt(Some(at))],
+        }
+    }
+
     /// Lets the state record of a stray address (never committed, left by an arm)
     /// expire at `at` (ms), its mark removed.
     pub(crate) fn expire_stub(at: u64) -> Self {

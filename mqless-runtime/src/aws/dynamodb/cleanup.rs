@@ -1,5 +1,5 @@
 //! A committed batch's follow-up writes: its replies, its failed messages moved to the
-//! dead letters, the consumed messages deleted. A crash may stop it between any two
+//! dead letters, the consumed messages deleted, and a stopped actor's record expiry. A crash may stop it between any two
 //! requests; the next owner repeats it from the committed bookkeeping, so every step
 //! must be safe to repeat after any prefix of them.
 
@@ -9,6 +9,7 @@ use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s,
 use super::{errors, DynamoStore};
 use crate::error::StoreError;
 use crate::id::Address;
+use crate::store::record::Transition;
 use crate::store::{Cleanup, DeadLetter, Failure};
 
 impl DynamoStore {
@@ -44,7 +45,13 @@ impl DynamoStore {
                 .map_err(errors::build_error)?;
             deletes.push(WriteRequest::builder().delete_request(delete).build());
         }
-        self.batch_write(deletes).await
+        self.batch_write(deletes).await?;
+        if let Some(expiry) = cleanup.expire_record {
+            // A failed condition: a later commit decided the expiry.
+            self.apply_if(address, &Transition::expire(expiry.version, expiry.at))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Writes the dead letter of a failed message and deletes the message, in one

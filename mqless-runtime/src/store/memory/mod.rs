@@ -314,6 +314,9 @@ impl Store for MemoryStore {
                     .or_insert_with(|| (reply.bytes.clone(), cleanup.replies_expire_at));
             }
         }
+        if let Some(expiry) = cleanup.expire_record {
+            self.transition(address, &Transition::expire(expiry.version, expiry.at));
+        }
         if !cleanup.replies.is_empty() {
             let signals = lock(&self.shared.reply_signals);
             for reply in cleanup.replies {
