@@ -76,7 +76,7 @@ fn every_table_is_checked_or_says_why_not() {
             "the `{name}` table has no test here: add one (or say in its mark why not, and list it)"
         );
     }
-    // The README's cost table, and the guide's: emit, fan-out, saga, timers, sweep,
+    // The README's cost and emit tables, and the guide's: fan-out, saga, timers, sweep,
     // contention, embedded, end to end.
     assert_eq!(tables.len(), 9, "benchmark tables found: {tables:?}");
 }
