@@ -16,6 +16,7 @@
 use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
+use aws_sdk_eventbridge::operation::put_events::PutEventsOutput;
 use aws_sdk_eventbridge::types::PutEventsRequestEntry;
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
@@ -278,19 +279,24 @@ impl AwsEmitter {
                     .send()
                     .await
                     .map_err(|e| classify(channel, e))?;
-                match out.entries().first().and_then(|e| e.error_code()) {
-                    None if out.failed_entry_count() == 0 => Ok(()),
-                    code => {
-                        let code = code.unwrap_or("Unknown");
-                        let message = out
-                            .entries()
-                            .first()
-                            .and_then(|e| e.error_message())
-                            .unwrap_or("no message");
-                        Err(classify_code(channel, code, message))
-                    }
-                }
+                put_events_outcome(channel, &out)
             }
+        }
+    }
+}
+
+/// What a `PutEvents` of one entry answered: EventBridge reports an entry it did not
+/// take in the answer of a call that succeeded, with its own error code.
+fn put_events_outcome(channel: &str, out: &PutEventsOutput) -> Result<(), EmitError> {
+    let entry = out.entries().first();
+    match entry.and_then(|e| e.error_code()) {
+        None if out.failed_entry_count() == 0 => Ok(()),
+        code => {
+            let code = code.unwrap_or("Unknown");
+            let message = entry
+                .and_then(|e| e.error_message())
+                .unwrap_or("no message");
+            Err(classify_code(channel, code, message))
         }
     }
 }
@@ -384,6 +390,56 @@ fn classify_code(channel: &str, code: &str, message: &str) -> EmitError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_eventbridge::types::PutEventsResultEntry;
+
+    /// EventBridge's per-entry failures (moto's server never reports one): throttling
+    /// and internal failures wait; anything else is refused for good, with the code.
+    #[test]
+    fn eventbridge_entries_it_did_not_take_are_classified() {
+        let answer = |entry: PutEventsResultEntry, failed: i32| {
+            PutEventsOutput::builder()
+                .entries(entry)
+                .failed_entry_count(failed)
+                .build()
+        };
+        let taken = PutEventsResultEntry::builder().event_id("e-1").build();
+        assert!(put_events_outcome("bus", &answer(taken, 0)).is_ok());
+        let failed = |code: &str| {
+            let entry = PutEventsResultEntry::builder()
+                .error_code(code)
+                .error_message("what EventBridge said")
+                .build();
+            put_events_outcome("bus", &answer(entry, 1)).unwrap_err()
+        };
+        for code in ["ThrottlingException", "InternalFailure"] {
+            assert!(
+                matches!(failed(code), EmitError::Unavailable { .. }),
+                "{code}"
+            );
+        }
+        for code in [
+            "AccessDeniedException",
+            "NotAuthorizedForSourceException",
+            "MalformedDetail",
+        ] {
+            match failed(code) {
+                EmitError::Refused { channel, reason } => {
+                    assert_eq!(channel, "bus");
+                    assert!(
+                        reason.starts_with(&format!("{code}: what EventBridge said")),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{code}: {other:?}"),
+            }
+        }
+        // A failed count with no entry to say why is still a failure.
+        let silent = PutEventsOutput::builder().failed_entry_count(1).build();
+        assert!(matches!(
+            put_events_outcome("bus", &silent),
+            Err(EmitError::Refused { .. })
+        ));
+    }
 
     #[test]
     fn targets_are_told_apart_by_their_form() {
