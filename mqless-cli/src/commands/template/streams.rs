@@ -1,7 +1,8 @@
-//! Streams into the events function: an event source mapping for a Kinesis data stream
-//! and one for a DynamoDB stream, each made only when its ARN parameter is set, with
-//! the role's read permissions on that stream and an on-failure queue for the records
-//! that keep failing.
+//! Streams and queues into the events function: an event source mapping for a Kinesis
+//! data stream, one for a DynamoDB stream and one for an SQS queue, each made only when
+//! its ARN parameter is set, with the role's read permissions on just that source; the
+//! streams' records that keep failing go to an on-failure queue (a queue's messages to
+//! its own redrive policy's dead-letter queue).
 
 use serde_json::{json, Map, Value as Json};
 
@@ -35,21 +36,44 @@ const STREAMS: [(&str, &str, &str, &[&str]); 2] = [
 /// sequence numbers, to read it again from the stream).
 pub(super) const FAILURE_QUEUE: &str = "EventsStreamFailures";
 
-/// The stream ARN parameters, empty by default (no mapping).
+/// The queue source: (parameter, condition, mapping, policy actions).
+const QUEUE: (&str, &str, &str, &[&str]) = (
+    "EventsSqsQueueArn",
+    "HasEventsSqsQueue",
+    "EventsSqsMapping",
+    &[
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:ChangeMessageVisibility",
+        "sqs:GetQueueAttributes",
+    ],
+);
+
+/// Every source: the streams, then the queue.
+fn sources() -> impl Iterator<
+    Item = (
+        &'static str,
+        &'static str,
+        &'static str,
+        &'static [&'static str],
+    ),
+> {
+    STREAMS.into_iter().chain([QUEUE])
+}
+
+/// The source ARN parameters, empty by default (no mapping).
 pub(super) fn parameters() -> Map<String, Json> {
-    STREAMS
-        .iter()
+    sources()
         .map(|(parameter, ..)| {
-            let kind = if parameter.contains("Kinesis") {
-                "a Kinesis data stream"
+            let description = if parameter.contains("Kinesis") {
+                "The ARN of a Kinesis data stream whose records the events function publishes, one shard's records in order (empty: none)"
+            } else if parameter.contains("DynamoDb") {
+                "The ARN of a DynamoDB table's stream whose records the events function publishes, one shard's records in order (empty: none)"
             } else {
-                "a DynamoDB table's stream"
+                "The ARN of an SQS queue whose messages the events function publishes, a FIFO queue's groups each in order; set a redrive policy on the queue for the messages that keep failing (empty: none)"
             };
-            let description = format!(
-                "The ARN of {kind} whose records the events function publishes, one shard's records in order (empty: none)"
-            );
             (
-                (*parameter).to_owned(),
+                parameter.to_owned(),
                 json!({"Type": "String", "Default": "", "Description": description}),
             )
         })
@@ -58,11 +82,10 @@ pub(super) fn parameters() -> Map<String, Json> {
 
 /// A condition per parameter: whether it is set.
 pub(super) fn conditions() -> Json {
-    STREAMS
-        .iter()
+    sources()
         .map(|(parameter, condition, ..)| {
             (
-                (*condition).to_owned(),
+                condition.to_owned(),
                 json!({"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, ""]}]}),
             )
         })
@@ -104,14 +127,29 @@ pub(super) fn resources(function: &str) -> Map<String, Json> {
             }),
         );
     }
+    let (parameter, condition, mapping, _) = QUEUE;
+    // Ten, the most a FIFO queue's batch holds; no batching window (FIFO takes none).
+    // SQS retries what the function reports failed, then its redrive policy moves it.
+    resources.insert(
+        mapping.into(),
+        json!({
+            "Type": "AWS::Lambda::EventSourceMapping",
+            "Condition": condition,
+            "Properties": {
+                "FunctionName": {"Ref": function},
+                "EventSourceArn": {"Ref": parameter},
+                "BatchSize": 10,
+                "FunctionResponseTypes": ["ReportBatchItemFailures"]
+            }
+        }),
+    );
     resources
 }
 
-/// The events function's extra policies: read each stream that is set, send to the
+/// The events function's extra policies: read each source that is set, send to the
 /// failure queue.
 pub(super) fn policies() -> Vec<Json> {
-    let mut policies: Vec<Json> = STREAMS
-        .iter()
+    let mut policies: Vec<Json> = sources()
         .map(|(parameter, condition, _, actions)| {
             let mut statements = vec![json!({
                 "Effect": "Allow",

@@ -234,10 +234,10 @@ fn the_events_function_gets_a_queue_and_the_topics_and_publishers_reach_it() {
     assert!(template["Parameters"]["EventsTopic"].is_object());
 }
 
-/// Streams into the events function: a mapping per kind, made only when its ARN is
-/// given, reporting failed records, with the role reading just that stream.
+/// Streams and a queue into the events function: a mapping per kind, made only when its
+/// ARN is given, reporting failed records, with the role reading just that source.
 #[test]
-fn the_events_function_takes_streams_whose_arns_are_given() {
+fn the_events_function_takes_streams_and_queues_whose_arns_are_given() {
     let mut events = function("events-function", Some("mqless-topic"), &[], false);
     events.manifest.events = true;
     let functions = vec![
@@ -277,6 +277,28 @@ fn the_events_function_takes_streams_whose_arns_are_given() {
                 == json!({"Ref": "EventsKinesisStreamArn"})
     });
     assert!(reads_kinesis, "{policies:?}");
+    // An SQS queue: its own mapping, reporting failed messages, reading just that queue.
+    let queue = &template["Resources"]["EventsSqsMapping"];
+    assert_eq!(queue["Condition"], "HasEventsSqsQueue");
+    assert_eq!(
+        queue["Properties"]["EventSourceArn"],
+        json!({"Ref": "EventsSqsQueueArn"})
+    );
+    assert_eq!(
+        queue["Properties"]["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"])
+    );
+    assert!(
+        queue["Properties"]["BatchSize"].as_u64().unwrap() <= 10,
+        "FIFO's most"
+    );
+    let reads_the_queue = policies.iter().any(|p| {
+        p["Fn::If"][0] == "HasEventsSqsQueue"
+            && p["Fn::If"][1]["Statement"][0]["Action"]
+                .as_array()
+                .is_some_and(|actions| actions.contains(&json!("sqs:DeleteMessage")))
+    });
+    assert!(reads_the_queue, "{policies:?}");
     // Other functions read no stream.
     let desk = &template["Resources"]["DeskFunction"]["Properties"]["Policies"];
     assert_eq!(desk.as_array().unwrap().len(), 1);
