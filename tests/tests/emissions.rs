@@ -60,6 +60,26 @@ impl Order {
     }
 }
 
+/// Expires after an hour idle, and tells `audit` of each visit.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Visitor {
+    visits: u32,
+}
+
+#[mqless::actor(idle_ttl = "1h")]
+impl Visitor {
+    /// One more visit, told to `audit`; how many so far.
+    pub fn visit(&mut self, ctx: &mut mqless::Context) -> Result<u32, String> {
+        self.visits += 1;
+        ctx.emit(
+            "audit",
+            Payload::plaintext(format!("visit {}", self.visits)),
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(self.visits)
+    }
+}
+
 /// An emitter whose channels can be made unavailable, or refuse, for a while: the
 /// faults a real channel has (throttling; a missing queue or permission) around a
 /// [`RecordingEmitter`].
@@ -221,6 +241,65 @@ async fn later_emissions_wait_while_a_channel_is_unavailable() {
             Payload::plaintext("confirmed 2")
         ],
         "in order, each once"
+    );
+}
+
+/// A channel unavailable for longer than the actor's idle time to live: the record the
+/// waiting cleanup is repeated from must outlive the wait (TTL deleting it made the
+/// message run again, on a fresh state, emitting under a new id), and expires again,
+/// an idle time to live after the cleanup is done.
+#[tokio::test]
+async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_live() {
+    use mqless::clock::Clock as _;
+    let channels = Arc::new(FlakyChannels::default());
+    let store = mqless::store::MemoryStore::new();
+    let clock = Arc::new(mqless::testing::ManualClock::new(1_800_000_000_000));
+    let runtime = Embedded::builder()
+        .store(Arc::new(store.clone()))
+        .clock(clock.clone())
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .emitter(channels.clone())
+        .build();
+    runtime.register::<Visitor>().unwrap();
+    let host = runtime.host::<Visitor>().unwrap();
+    let id = ActorId::new("v-1").unwrap();
+    let address = Address::parse("Visitor/v-1").unwrap();
+    let visitor = runtime.client::<Visitor>("v-1").unwrap();
+    visitor.visit().send().await.unwrap();
+    host.drain(&id).await.unwrap();
+
+    channels.unavailable.store(true, Ordering::SeqCst);
+    visitor.visit().send().await.unwrap();
+    assert!(host.drain(&id).await.is_err(), "the channel is unavailable");
+    // Two hours of outage, the sweep trying again, TTL deleting what expired.
+    for _ in 0..4 {
+        clock.advance(std::time::Duration::from_secs(30 * 60));
+        assert!(host.drain(&id).await.is_err());
+        store.delete_expired(clock.now_millis());
+    }
+    assert!(
+        store.load_state(&address).await.unwrap().is_some(),
+        "the record waits with its cleanup"
+    );
+
+    channels.unavailable.store(false, Ordering::SeqCst);
+    host.drain(&id).await.unwrap();
+    let audit: Vec<(Payload, String)> = channels
+        .delivered
+        .emitted()
+        .into_iter()
+        .map(|e| (e.emission.payload, e.emission.id.to_string()))
+        .collect();
+    assert_eq!(
+        audit.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+        [Payload::plaintext("visit 1"), Payload::plaintext("visit 2")],
+        "the second visit ran once, on the first's state"
+    );
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        record.expires_at,
+        Some(clock.now_millis() + 3_600_000),
+        "idle again from the cleanup on"
     );
 }
 

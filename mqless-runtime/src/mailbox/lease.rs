@@ -8,7 +8,7 @@ use tracing::Instrument as _;
 use super::batch::{Batch, Tally, STALLED};
 use super::bookkeeping::Bookkeeping;
 use super::working_state::WorkingState;
-use super::{ActorHost, DrainOptions, DrainReport};
+use super::{ActorHost, Committed, DrainOptions, DrainReport};
 use crate::actor::Actor;
 use crate::clock::millis;
 use crate::error::{Error, StoreError, StoreErrorKind};
@@ -114,6 +114,8 @@ pub(super) struct Lease<'h, A> {
     blame_head: bool,
     /// The bookkeeping of the last committed batch.
     book: Bookkeeping,
+    /// The record's expiry as the last commit wrote it (or as the lease found it).
+    expires_at: Option<u64>,
     working: WorkingState<A>,
     /// The record's mark in the due index as the lease found it: commits that keep the
     /// lease keep it too (a wake-up due if this owner crashes).
@@ -121,6 +123,15 @@ pub(super) struct Lease<'h, A> {
 }
 
 impl<'h, A: Actor> Lease<'h, A> {
+    /// The last committed batch, as its cleanup needs it.
+    fn committed(&self) -> Committed<'_> {
+        Committed {
+            book: &self.book,
+            version: self.version,
+            expires_at: self.expires_at,
+        }
+    }
+
     /// The lease that `record` was acquired with.
     pub(super) fn open(
         host: &'h ActorHost<A>,
@@ -170,6 +181,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             batch_size: if stalls > 0 { 1 } else { config.batch_size },
             blame_head: stalls >= config.max_attempts,
             book,
+            expires_at: record.expires_at,
             working,
             mark: record.mark,
         })
@@ -210,7 +222,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));
                 if leftovers || !read_all {
-                    let batch = (&self.book, self.version);
+                    let batch = self.committed();
                     self.host.cleanup(self.address, batch, None).await?;
                 }
             }
@@ -533,6 +545,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         }
         self.version += 1;
         self.lease_until = commit.lease_expires_at;
+        self.expires_at = commit.expires_at;
         self.mark = commit.mark;
         report.batches += 1;
         if self.working.stopped && commit.lease_expires_at == 0 {
@@ -550,11 +563,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         let local = host.claim_local_replies(self.address, &self.book);
         host.nudge_recipients(&commit.outgoing).await;
         let cleaned = host
-            .cleanup(
-                self.address,
-                (&self.book, self.version),
-                local.to_write.as_deref(),
-            )
+            .cleanup(self.address, self.committed(), local.to_write.as_deref())
             .await;
         // Askers in this process hear back once their messages are deleted, so an
         // answered ask leaves nothing pending; the reply is committed either way. One

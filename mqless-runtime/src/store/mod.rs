@@ -274,20 +274,40 @@ pub struct Cleanup<'a> {
     pub dead_letters_expire_at: Option<u64>,
     /// The caller's clock, for discarding expired replies.
     pub now: u64,
-    /// Last, after the deletes: the state record's expiry, for a batch that left its
-    /// actor stopped (`Context::stop`). Set only here, once nothing is left to clean up,
-    /// so TTL cannot delete the record, and the bookkeeping this cleanup repeats from,
-    /// while a cut cleanup waits for its repeat.
+    /// Last, after the deletes: the state record's expiry, when the commit left it to
+    /// the cleanup (a batch that stopped its actor, `Context::stop`; an idle expiry
+    /// suspended while a channel could not take the batch's emissions). Set only once
+    /// nothing is left to clean up, so TTL cannot delete the record, and the bookkeeping
+    /// a cut cleanup is repeated from, while that cleanup waits for its repeat.
     pub expire_record: Option<RecordExpiry>,
 }
 
-/// A stopped actor's record expiry, written by the cleanup of the batch that stopped it.
+impl Cleanup<'_> {
+    /// A cleanup that only sets the record's expiry (and discards expired replies).
+    #[must_use]
+    pub fn expiry_only(expiry: RecordExpiry, now: u64) -> Self {
+        Cleanup {
+            undeliverable: &[],
+            dead_letters: &[],
+            delete: &[],
+            replies: &[],
+            replies_expire_at: now,
+            dead_letters_expire_at: None,
+            now,
+            expire_record: Some(expiry),
+        }
+    }
+}
+
+/// The state record's expiry, written by a cleanup (see [`Cleanup::expire_record`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RecordExpiry {
-    /// The version that batch committed: a later commit decides the expiry itself.
+    /// The version the cleanup's batch committed: a later commit decides the expiry
+    /// itself, so the write applies only while the record is still at this version.
     pub version: u64,
-    /// When the record expires (ms since the Unix epoch).
-    pub at: u64,
+    /// When the record expires (ms since the Unix epoch); `None`: not while it waits
+    /// (an idle expiry suspended until the cleanup is done).
+    pub at: Option<u64>,
 }
 
 /// Persistent mailboxes and state. Implementations must make `enqueue`, `acquire`,

@@ -198,13 +198,13 @@ impl<'a> Transition<'a> {
         }
     }
 
-    /// Lets the record of a stopped actor expire at `at` (ms), unless a commit came
+    /// Lets the record expire at `at` (ms; `None`: not until told), unless a commit came
     /// after the one at `version` (see [`Cleanup::expire_record`](super::Cleanup)).
-    pub(crate) fn expire(version: u64, at: u64) -> Self {
+    pub(crate) fn expire(version: u64, at: Option<u64>) -> Self {
         Self {
             item: ItemKind::State,
             guard: Guard::Version(version),
-            changes: vec![Change::ExpiresAt(Some(at))],
+            changes: vec![Change::ExpiresAt(at)],
         }
     }
 
