@@ -248,14 +248,17 @@ async fn later_emissions_wait_while_a_channel_is_unavailable() {
 /// waiting cleanup is repeated from must outlive the wait (TTL deleting it made the
 /// message run again, on a fresh state, emitting under a new id), and expires again,
 /// an idle time to live after the cleanup is done.
-#[tokio::test]
-async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_live() {
+async fn outlives_a_long_wait<S: Store>(
+    store: S,
+    delete_expired: mqless_tests::conformance::DeleteExpired,
+) {
     use mqless::clock::Clock as _;
+    use mqless::testing::PausePoint;
+    let store = Arc::new(FaultyStore::over(store));
     let channels = Arc::new(FlakyChannels::default());
-    let store = mqless::store::MemoryStore::new();
     let clock = Arc::new(mqless::testing::ManualClock::new(1_800_000_000_000));
     let runtime = Embedded::builder()
-        .store(Arc::new(store.clone()))
+        .store(store.clone())
         .clock(clock.clone())
         .manual_drains(Arc::new(RecordingInvoker::new()))
         .emitter(channels.clone())
@@ -275,14 +278,35 @@ async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_liv
     for _ in 0..4 {
         clock.advance(std::time::Duration::from_secs(30 * 60));
         assert!(host.drain(&id).await.is_err());
-        store.delete_expired(clock.now_millis());
+        delete_expired(clock.now_millis()).await;
     }
     assert!(
         store.load_state(&address).await.unwrap().is_some(),
         "the record waits with its cleanup"
     );
 
+    // The channel is back: a drain repeats the cleanup, then crashes before it commits
+    // anything. The cleanup that finished wrote the expiry again.
     channels.unavailable.store(false, Ordering::SeqCst);
+    let mut pause = store.pause(address.clone(), PausePoint::BeforeCommit, 0);
+    let runtime = Arc::new(runtime);
+    let crashing = tokio::spawn({
+        let runtime = Arc::clone(&runtime);
+        async move {
+            let host = runtime.host::<Visitor>().unwrap();
+            host.drain(&ActorId::new("v-1").unwrap()).await
+        }
+    });
+    pause.reached().await;
+    crashing.abort();
+    store.disarm_pause();
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        record.expires_at,
+        Some(clock.now_millis() + 3_600_000),
+        "idle again from the cleanup on"
+    );
+    clock.advance(std::time::Duration::from_secs(16 * 60)); // past the crashed lease
     host.drain(&id).await.unwrap();
     let audit: Vec<(Payload, String)> = channels
         .delivered
@@ -295,12 +319,31 @@ async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_liv
         [Payload::plaintext("visit 1"), Payload::plaintext("visit 2")],
         "the second visit ran once, on the first's state"
     );
-    let record = store.load_state(&address).await.unwrap().unwrap();
-    assert_eq!(
-        record.expires_at,
-        Some(clock.now_millis() + 3_600_000),
-        "idle again from the cleanup on"
-    );
+}
+
+#[tokio::test]
+async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_live() {
+    let store = mqless::store::MemoryStore::new();
+    let expired = store.clone();
+    let delete_expired: mqless_tests::conformance::DeleteExpired = Arc::new(move |now| {
+        expired.delete_expired(now);
+        Box::pin(async {})
+    });
+    outlives_a_long_wait(store, delete_expired).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_outlives_a_wait_for_a_channel_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
+    let store = mqless_tests::local_aws::fresh_store("emit-wait").await;
+    let table = store.clone();
+    let delete_expired: mqless_tests::conformance::DeleteExpired = Arc::new(move |now| {
+        let table = table.clone();
+        Box::pin(async move {
+            mqless_tests::local_aws::delete_expired(&table, now).await;
+        })
+    });
+    outlives_a_long_wait(store, delete_expired).await;
 }
 
 async fn refused_then_redriven(store: Arc<dyn Store>) {
