@@ -390,4 +390,8 @@ fn table() -> Json {
 }
 
 #[cfg(test)]
+mod isolation_tests;
+#[cfg(test)]
+mod policy_model;
+#[cfg(test)]
 mod tests;
