@@ -1,12 +1,15 @@
 //! Faults in emissions to channels outside MQLess: a channel unavailable before it takes
-//! an emission (throttling), and one that takes it but whose answer is lost (a timeout
-//! after the target stored it), so the drain sees a failure for a delivery that landed.
+//! an emission (throttling); one that takes it but whose answer is lost (a timeout
+//! after the target stored it), so the drain sees a failure for a delivery that landed;
+//! and one that refuses it for good (a permission missing until an operator adds it),
+//! which makes the emission a dead letter to redrive.
 
+use std::collections::BTreeSet;
 use std::sync::Mutex;
 
 use super::faults::{lock, Rng};
 use crate::events::{Emission, EmitError, Emitted, Emitter, RecordingEmitter};
-use crate::id::Address;
+use crate::id::{Address, MessageId};
 use crate::BoxFuture;
 
 /// Emission faults injected so far.
@@ -16,17 +19,21 @@ pub struct EmitFaults {
     pub before: u64,
     /// Taken by the channel, then reported unavailable (the answer lost).
     pub after: u64,
+    /// Refused for good, not taken (each becomes a dead letter of kind `undeliverable`).
+    pub refused: u64,
 }
 
 /// A [`RecordingEmitter`] with seeded faults: with [`FaultyEmitter::random_faults`] each
 /// emission is, `per_mille` times in a thousand each, refused as unavailable before it
-/// is taken, or taken and then reported unavailable. What the channel took is in
-/// [`FaultyEmitter::delivered`], repeats included, as a consumer would see it.
+/// is taken, or taken and then reported unavailable, and a quarter as often refused for
+/// good. What the channel took is in [`FaultyEmitter::delivered`], repeats included, as
+/// a consumer would see it.
 #[derive(Debug, Default)]
 pub struct FaultyEmitter {
     channel: RecordingEmitter,
     random: Mutex<Option<(Rng, u64)>>,
     injected: Mutex<EmitFaults>,
+    refused: Mutex<BTreeSet<(Address, MessageId)>>,
 }
 
 impl FaultyEmitter {
@@ -58,19 +65,41 @@ impl FaultyEmitter {
         *lock(&self.injected)
     }
 
-    /// `Some(true)`: fail before taking it; `Some(false)`: after; `None`: no fault.
-    fn roll(&self) -> Option<bool> {
+    /// The emissions refused for good at least once, by emitting actor and id: each
+    /// may be delivered after the actor's later emissions (when its dead letter is
+    /// redriven, or when a repeated cleanup finds the channel taking it).
+    #[must_use]
+    pub fn refused(&self) -> BTreeSet<(Address, MessageId)> {
+        lock(&self.refused).clone()
+    }
+
+    /// The fault to inject into the next emission, if any.
+    fn roll(&self) -> Option<Fault> {
         let mut random = lock(&self.random);
         let (rng, per_mille) = random.as_mut()?;
-        let roll = rng.below(1000);
-        if roll < *per_mille {
-            Some(true)
-        } else if roll < 2 * *per_mille {
-            Some(false)
+        let roll = rng.below(4000);
+        let per_4000 = 4 * *per_mille;
+        if roll < per_4000 {
+            Some(Fault::Before)
+        } else if roll < 2 * per_4000 {
+            Some(Fault::After)
+        } else if roll < 2 * per_4000 + *per_mille {
+            Some(Fault::Refused)
         } else {
             None
         }
     }
+}
+
+/// A fault injected into one emission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// Unavailable, before the channel took it.
+    Before,
+    /// Taken, then reported unavailable.
+    After,
+    /// Refused for good.
+    Refused,
 }
 
 impl Emitter for FaultyEmitter {
@@ -85,12 +114,23 @@ impl Emitter for FaultyEmitter {
         };
         let fault = self.roll();
         Box::pin(async move {
-            if fault == Some(true) {
-                lock(&self.injected).before += 1;
-                return Err(unavailable("injected: throttled"));
+            match fault {
+                Some(Fault::Before) => {
+                    lock(&self.injected).before += 1;
+                    return Err(unavailable("injected: throttled"));
+                }
+                Some(Fault::Refused) => {
+                    lock(&self.injected).refused += 1;
+                    lock(&self.refused).insert((from.clone(), emission.id));
+                    return Err(EmitError::Refused {
+                        channel: emission.channel.clone(),
+                        reason: "injected: no permission to send to it, until one is added".into(),
+                    });
+                }
+                Some(Fault::After) | None => {}
             }
             self.channel.emit(from, emission).await?;
-            if fault == Some(false) {
+            if fault == Some(Fault::After) {
                 lock(&self.injected).after += 1;
                 return Err(unavailable("injected: the answer was lost after delivery"));
             }

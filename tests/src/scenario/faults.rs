@@ -90,6 +90,8 @@ pub(super) async fn repair_quarantined<S: Store>(
 #[derive(Default)]
 pub(super) struct Letters {
     redriven_keys: BTreeSet<(u32, u32)>,
+    /// The emissions a channel refused for good, whose dead letters were redriven.
+    redriven_emissions: BTreeSet<mqless::MessageId>,
     poison_dead: bool,
     malformed: u64,
     redriven: u64,
@@ -111,6 +113,13 @@ impl Letters {
         let Some(a) = names.iter().position(|n| n == address.id().as_str()) else {
             return Ok(LetterFate::Keep);
         };
+        let emission = letter.envelope().is_ok_and(|e| e.emission.is_some());
+        if emission || letter.kind == mqless::recovery::DeadLetterKind::Undeliverable {
+            // Its channel refused the emission (the permission is there now), or its
+            // redrive stalled: redriven (again).
+            self.redriven_emissions.insert(letter.id);
+            return Ok(LetterFate::Redrive);
+        }
         let refused = letter.error.contains("commit was refused");
         match letter.message::<Log>() {
             Err(_) if letter.error.contains("undecodable") => {
@@ -145,13 +154,18 @@ impl Letters {
         }
     }
 
-    /// Adds the counts to `stats`; the redriven messages' keys.
-    pub(super) fn add_to(self, stats: &mut Stats) -> BTreeSet<(u32, u32)> {
+    /// Adds the counts to `stats`; the redriven messages' keys, and the redriven
+    /// emissions' ids.
+    pub(super) fn add_to(
+        self,
+        stats: &mut Stats,
+    ) -> (BTreeSet<(u32, u32)>, BTreeSet<mqless::MessageId>) {
         stats.poison.1 += u64::from(self.poison_dead);
         stats.malformed.1 += self.malformed;
         stats.redriven += self.redriven;
         stats.refused_redriven += self.refused_redriven;
         stats.asks.redriven += self.asks_redriven;
-        self.redriven_keys
+        stats.emissions_redriven += self.redriven_emissions.len() as u64;
+        (self.redriven_keys, self.redriven_emissions)
     }
 }

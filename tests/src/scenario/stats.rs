@@ -68,6 +68,8 @@ pub struct Stats {
     pub emissions: u64,
     /// See `emissions`.
     pub emissions_repeated: u64,
+    /// Emissions refused for good, dead-lettered, then redriven (delivered late).
+    pub emissions_redriven: u64,
     /// Emission faults injected.
     pub emit_faults: EmitFaults,
 }
@@ -115,8 +117,10 @@ impl Stats {
         self.asks.add(&other.asks);
         self.emissions += other.emissions;
         self.emissions_repeated += other.emissions_repeated;
+        self.emissions_redriven += other.emissions_redriven;
         self.emit_faults.before += other.emit_faults.before;
         self.emit_faults.after += other.emit_faults.after;
+        self.emit_faults.refused += other.emit_faults.refused;
     }
 
     /// One paragraph for the test output and docs/reliability.md.
@@ -129,7 +133,7 @@ impl Stats {
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
              Asks between actors (reply_to): {} asked, each answered exactly once ({} by the reply, {} by the timeout, {} by a dead-letter notice) and its question run exactly once; {} of their messages dead-lettered by stalls and redriven. \
              Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered. \
-             Emissions: {} delivered, each committed entry's once in history order, {} deliveries repeated under their id; channel faults: {} unavailable before taking one, {} took it and lost the answer.",
+             Emissions: {} delivered, each committed entry's once in history order (but those redriven), {} deliveries repeated under their id; channel faults: {} unavailable before taking one, {} took it and lost the answer, {} refused one for good ({} dead letters redriven, each emitted late under its id).",
             self.seeds,
             self.acknowledged,
             self.relayed,
@@ -174,6 +178,8 @@ impl Stats {
             self.emissions_repeated,
             self.emit_faults.before,
             self.emit_faults.after,
+            self.emit_faults.refused,
+            self.emissions_redriven,
         )
     }
 }
