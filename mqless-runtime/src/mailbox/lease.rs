@@ -7,8 +7,9 @@ use tracing::Instrument as _;
 
 use super::batch::{Batch, Tally, STALLED};
 use super::bookkeeping::Bookkeeping;
+use super::cleanup::Committed;
 use super::working_state::WorkingState;
-use super::{ActorHost, Committed, DrainOptions, DrainReport};
+use super::{ActorHost, DrainOptions, DrainReport};
 use crate::actor::Actor;
 use crate::clock::millis;
 use crate::error::{Error, StoreError, StoreErrorKind};

@@ -12,10 +12,11 @@
 //! 4. **Commit** the batch with one write conditioned on epoch and version; it stores the
 //!    state, which message ids the batch consumed and their replies, and, atomically, the
 //!    messages the handlers sent to other actors. A fenced commit drops the batch.
-//! 5. **Clean up**: deliver the batch's emissions to their channels (`Context::emit`),
-//!    move failures to the dead letters, write replies, delete consumed messages last.
-//!    All idempotent (a repeated emission keeps its id), so a later owner can repeat
-//!    them.
+//! 5. **Clean up** (`cleanup.rs`): deliver the batch's emissions to their channels
+//!    (`Context::emit`, `delivery.rs`), move failures to the dead letters, write
+//!    replies, delete consumed messages, and last set the record's expiry when the commit
+//!    left it to the cleanup (a stop). All idempotent (a repeated emission keeps its
+//!    id), so a later owner can repeat them; the record outlives a cleanup not done.
 //! 6. When a batch reads the whole mailbox its commit also **releases** the lease; then
 //!    read the mailbox once more, to close the race with a message whose nudge arrived
 //!    while we held the lease.
@@ -33,6 +34,7 @@ mod batch;
 #[cfg(feature = "testing")]
 pub(crate) use batch::STALLED;
 mod bookkeeping;
+mod cleanup;
 mod config;
 mod delivery;
 
@@ -52,9 +54,7 @@ use crate::events::{Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{
-    Acquired, Cleanup, KeyedBytes, MailboxItem, QuarantineRecord, RecordExpiry, Store,
-};
+use crate::store::{Acquired, KeyedBytes, MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
@@ -509,86 +509,6 @@ impl<A: Actor> ActorHost<A> {
         answers
     }
 
-    /// Step 5: the committed batch's follow-up writes; `replies` replaces the batch's
-    /// replies when some were delivered in process.
-    async fn cleanup(
-        &self,
-        address: &Address,
-        batch: Committed<'_>,
-        replies: Option<&[KeyedBytes]>,
-    ) -> Result<(), Error> {
-        let book = batch.book;
-        if book.is_empty() {
-            return Ok(());
-        }
-        // Emissions first: "no consumed message left" must imply "emissions delivered".
-        let undeliverable = match self.deliver(address, &book.emissions).await {
-            Ok(undeliverable) => undeliverable,
-            Err(error) => {
-                self.suspend_expiry(address, batch).await;
-                return Err(error);
-            }
-        };
-        let now = self.clock.now_millis();
-        let cleanup = Cleanup {
-            undeliverable: &undeliverable,
-            dead_letters: &book.failures,
-            delete: &book.consumed,
-            replies: replies.unwrap_or(&book.replies),
-            replies_expire_at: now + millis(self.config.reply_ttl),
-            dead_letters_expire_at: A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl))),
-            now,
-            expire_record: self.expiry_after_cleanup(batch, now),
-        };
-        Ok(self.store.cleanup(address, cleanup).await?)
-    }
-
-    /// The expiry a finished cleanup writes: a stopped actor's (now); an idle expiry that
-    /// a wait for a channel suspended (the record has none though the type has an idle
-    /// time to live and nothing is tracked: see [`Self::suspend_expiry`]); else none,
-    /// the commit wrote it.
-    fn expiry_after_cleanup(&self, batch: Committed<'_>, now: u64) -> Option<RecordExpiry> {
-        let Committed {
-            book,
-            version,
-            expires_at,
-        } = batch;
-        let at = if book.stopped {
-            now
-        } else if expires_at.is_none() && !book.tracks_anything() {
-            now.saturating_add(millis(A::IDLE_TTL?))
-        } else {
-            return None;
-        };
-        Some(RecordExpiry {
-            version,
-            at: Some(at),
-        })
-    }
-
-    /// A channel cannot take the batch's emissions for now, and the cleanup waits for
-    /// it, perhaps for longer than the idle time to live: the record it is repeated from
-    /// must not be deleted meanwhile (its messages would run again), so its expiry is
-    /// suspended until a repeat finishes (which writes it again). Best effort: only a
-    /// wait longer than the idle time to live needs it.
-    async fn suspend_expiry(&self, address: &Address, batch: Committed<'_>) {
-        if batch.expires_at.is_none() {
-            return;
-        }
-        let now = self.clock.now_millis();
-        let expiry = RecordExpiry {
-            version: batch.version,
-            at: None,
-        };
-        if let Err(error) = self
-            .store
-            .cleanup(address, Cleanup::expiry_only(expiry, now))
-            .await
-        {
-            tracing::warn!(actor = %address, %error, "could not suspend the record's idle expiry while a channel is unavailable");
-        }
-    }
-
     async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
         let now = self.clock.now_millis();
         for (to, item) in outgoing {
@@ -625,15 +545,4 @@ impl<A: Actor> ActorHost<A> {
             crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
         }
     }
-}
-
-/// A committed batch, as its cleanup needs it.
-#[derive(Clone, Copy)]
-struct Committed<'a> {
-    /// Its bookkeeping.
-    book: &'a Bookkeeping,
-    /// The version it committed.
-    version: u64,
-    /// The record's expiry as it committed it (or as read, for a repeat).
-    expires_at: Option<u64>,
 }
