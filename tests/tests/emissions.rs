@@ -346,6 +346,70 @@ async fn a_record_outlives_a_wait_for_a_channel_on_dynamodb_local() {
     outlives_a_long_wait(store, delete_expired).await;
 }
 
+/// A channel that never comes back (a mistyped endpoint) does not hold the actor for
+/// ever: past `DrainConfig::max_emission_wait` the waiting emission is a dead letter,
+/// the actor's later messages and emissions go on, and a redrive, once the channel
+/// works, emits it under its id.
+#[tokio::test]
+async fn an_emission_that_waits_too_long_is_a_dead_letter_and_the_actor_goes_on() {
+    use mqless::mailbox::DrainConfig;
+    let channels = Arc::new(FlakyChannels::default());
+    let clock = Arc::new(mqless::testing::ManualClock::new(1_800_000_000_000));
+    let runtime = Embedded::builder()
+        .clock(clock.clone())
+        .config(DrainConfig {
+            max_emission_wait: std::time::Duration::from_secs(3600),
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .emitter(channels.clone())
+        .build();
+    runtime.register::<Visitor>().unwrap();
+    let host = runtime.host::<Visitor>().unwrap();
+    let id = ActorId::new("v-2").unwrap();
+    let visitor = runtime.client::<Visitor>("v-2").unwrap();
+    channels.unavailable.store(true, Ordering::SeqCst);
+    visitor.visit().send().await.unwrap();
+    assert!(host.drain(&id).await.is_err(), "waits for the channel");
+    clock.advance(std::time::Duration::from_secs(3599));
+    assert!(host.drain(&id).await.is_err(), "still within the wait");
+    clock.advance(std::time::Duration::from_secs(2));
+    host.drain(&id).await.unwrap();
+    let letters = runtime.dead_letters::<Visitor>("v-2").unwrap();
+    let listed = letters.list().await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].kind, DeadLetterKind::Undeliverable);
+    assert!(
+        listed[0]
+            .error
+            .contains("channel `audit` could not take it for 3601 s")
+            && listed[0].error.contains("max_emission_wait"),
+        "{}",
+        listed[0].error
+    );
+
+    // The actor goes on: its next message runs, and its emission goes out.
+    channels.unavailable.store(false, Ordering::SeqCst);
+    visitor.visit().send().await.unwrap();
+    host.drain(&id).await.unwrap();
+    letters.redrive(listed[0].id).await.unwrap();
+    host.drain(&id).await.unwrap();
+    let delivered: Vec<(Payload, mqless::MessageId)> = channels
+        .delivered
+        .emitted()
+        .into_iter()
+        .map(|e| (e.emission.payload, e.emission.id))
+        .collect();
+    assert_eq!(
+        delivered,
+        [
+            (Payload::plaintext("visit 2"), delivered[0].1),
+            (Payload::plaintext("visit 1"), listed[0].id),
+        ],
+        "the later visit's emission first, then the redriven one under its id"
+    );
+}
+
 async fn refused_then_redriven(store: Arc<dyn Store>) {
     let channels = Arc::new(FlakyChannels::default());
     channels.refusing.lock().unwrap().insert("shipping".into());

@@ -36,6 +36,14 @@ pub struct DrainConfig {
     /// 16 KiB by default. They wait in the state record until delivered, so every batch
     /// keeps this much room in it: raising it leaves less for a batch's replies.
     pub max_emission_bytes_per_message: usize,
+    /// How long an emission may wait for a channel that cannot take it for now
+    /// (throttling, server errors, an unreachable endpoint), counted from when it was
+    /// emitted (its id's time), before it is given up as a dead letter of kind
+    /// [`Undeliverable`](crate::recovery::DeadLetterKind::Undeliverable), to redrive
+    /// once the channel works. Until then the actor's later messages wait behind it, so
+    /// a channel that never comes back (a mistyped endpoint) does not hold the actor for
+    /// ever. A day by default.
+    pub max_emission_wait: Duration,
     /// Stop draining this long before the invocation's deadline, leaving the rest to a
     /// fresh invocation.
     pub deadline_margin: Duration,
@@ -74,6 +82,7 @@ impl Default for DrainConfig {
             max_batch_bookkeeping_bytes: 64 * 1024,
             max_sends_per_message: 49,
             max_emission_bytes_per_message: crate::events::DEFAULT_MAX_EMISSION_BYTES,
+            max_emission_wait: Duration::from_secs(24 * 3600),
             deadline_margin: Duration::from_secs(2),
             keep_rejected_tells: true,
             optimistic: false,
