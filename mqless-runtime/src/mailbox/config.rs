@@ -39,7 +39,7 @@ pub struct DrainConfig {
     /// How long an emission may wait for a channel that cannot take it for now
     /// (throttling, server errors, an unreachable endpoint), counted from when it was
     /// emitted (its id's time), before it is given up as a dead letter of kind
-    /// [`Undeliverable`](crate::recovery::DeadLetterKind::Undeliverable), to redrive
+    /// [`Undeliverable`](crate::store::DeadLetterKind::Undeliverable), to redrive
     /// once the channel works. Until then the actor's later messages wait behind it, so
     /// a channel that never comes back (a mistyped endpoint) does not hold the actor for
     /// ever. A day by default.
