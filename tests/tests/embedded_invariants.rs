@@ -209,7 +209,10 @@ async fn a_crash_between_commit_and_cleanup_is_finished_by_the_next_owner_withou
         let adder = adder.clone();
         tokio::spawn(async move { adder.add(1).timeout(Duration::from_secs(5)).call().await })
     };
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    // Until the ask is queued (not a fixed sleep: a loaded machine may take longer).
+    while store.inner.pending_messages() < 2 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let report = host.drain(&id).await.unwrap();
     assert_eq!(
         report.processed, 1,

@@ -146,11 +146,15 @@ async fn asks_errors_panics_and_limits_behave_as_on_the_embedded_runtime() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_zombie_and_the_owner_after_it_commit_once_by_the_conditional_write() {
     mqless_tests::requires_local_aws!();
-    let store = local_aws::fresh_store("zombie").await;
+    // The zombie stops right before its commit (a pause, not a sleep: on a loaded
+    // machine a sleeping zombie could finish before the next owner looked).
+    let store = Arc::new(mqless::testing::FaultyStore::over(
+        local_aws::fresh_store("zombie").await,
+    ));
     let clock = ManualClock::new(1_800_000_000_000);
     let lease = Duration::from_secs(10);
     let runtime = Embedded::builder()
-        .store(Arc::new(store.clone()))
+        .store(store.clone())
         .clock(Arc::new(clock.clone()))
         .config(DrainConfig {
             lease,
@@ -169,11 +173,13 @@ async fn a_zombie_and_the_owner_after_it_commit_once_by_the_conditional_write() 
     let host = runtime.host::<Tally>().unwrap();
     let id = ActorId::new("z").unwrap();
 
+    let address = Address::parse("Tally/z").unwrap();
+    let mut pause = store.pause(address, mqless::testing::PausePoint::BeforeCommit, 0);
     let zombie = {
         let (host, id) = (host.clone(), id.clone());
         tokio::spawn(async move { host.drain(&id).await })
     };
-    tokio::time::sleep(Duration::from_millis(100)).await; // the zombie is inside `slow_add`
+    pause.reached().await; // the zombie ran `slow_add`, and has not committed
     assert_eq!(
         host.drain(&id).await.unwrap().end,
         DrainEnd::Busy,
@@ -181,10 +187,11 @@ async fn a_zombie_and_the_owner_after_it_commit_once_by_the_conditional_write() 
     );
     clock.advance(lease + Duration::from_millis(1));
     let taker = host.drain(&id).await.unwrap();
+    pause.resume();
     let zombie = zombie.await.unwrap().unwrap();
-    // Both ran the message; whichever committed first applied it (here the zombie,
-    // which started first), and the version fenced the other: a newer lease does not
-    // fence an older owner's commit (protocol v2), the version does.
+    // Both ran the message; the one that committed first applied it (here the
+    // taker), and the version fenced the other: a newer lease does not fence an older
+    // owner's commit (protocol v2), the version does.
     assert_eq!(
         taker.batches + zombie.batches,
         1,
