@@ -1,6 +1,7 @@
 """Runs against the local stack `scripts/local-aws` starts (DynamoDB Local and the Lambda
 emulator serving the Rust example functions): its environment says where."""
 
+import base64
 import os
 import uuid
 
@@ -59,3 +60,23 @@ def client(clients):
 @pytest.fixture()
 def actor_id():
     return "py-" + uuid.uuid4().hex
+
+
+def kinesis_lambda_record(stream_arn, shard_id, record):
+    """One record of a Kinesis event as Lambda delivers it (AWS's documented shape)."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record["PartitionKey"],
+            "sequenceNumber": record["SequenceNumber"],
+            "data": base64.b64encode(record["Data"]).decode(),
+            "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record['SequenceNumber']}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": "arn:aws:iam::000000000000:role/events",
+        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
+        "eventSourceARN": stream_arn,
+    }

@@ -4,7 +4,6 @@ in the shape Lambda's event source mapping sends, since moto runs no mappings he
 batch is published in order up to its poison record, whose sequence number alone is
 reported; once the shard moves past it, the rest follows, and nothing twice."""
 
-import base64
 import json
 import os
 import time
@@ -12,6 +11,8 @@ import uuid
 
 import boto3
 import pytest
+
+from conftest import kinesis_lambda_record
 
 STREAM = "orders"  # the topic the examples' Mailer subscribes to
 
@@ -36,26 +37,6 @@ def _confirmed(order_id, buyer):
     event = {"type": "order.confirmed", "order_id": order_id, "item": "", "quantity": 0,
              "buyer": buyer, "amount": 0, "reason": None}
     return json.dumps(event).encode()
-
-
-def _lambda_record(stream_arn, shard_id, record):
-    """One record of a Kinesis event as Lambda delivers it (AWS's documented shape)."""
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record["PartitionKey"],
-            "sequenceNumber": record["SequenceNumber"],
-            "data": base64.b64encode(record["Data"]).decode(),
-            "approximateArrivalTimestamp": record["ApproximateArrivalTimestamp"].timestamp(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{record['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::000000000000:role/events",
-        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
-        "eventSourceARN": stream_arn,
-    }
 
 
 def _invoke(lambda_client, payload):
@@ -88,7 +69,7 @@ def test_a_kinesis_batch_from_moto_is_published_in_order_up_to_its_poison_record
     ours = {p["SequenceNumber"] for p in put}
     records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
     assert [r["SequenceNumber"] for r in records] == [p["SequenceNumber"] for p in put], "moto keeps the shard's order"
-    batch = [_lambda_record(arn, shard_id, r) for r in records]
+    batch = [kinesis_lambda_record(arn, shard_id, r) for r in records]
 
     answer = _invoke(lambda_client, {"Records": batch})
     assert answer == {"batchItemFailures": [{"itemIdentifier": put[2]["SequenceNumber"]}]}

@@ -8,7 +8,6 @@ consumer (the shipping service) reads from its subscribed queue, and refunds to 
 payment service's SQS queue. `scripts/local-aws` gives the functions those targets in
 MQLESS_CHANNELS; this test creates them."""
 
-import base64
 import json
 import os
 import time
@@ -16,6 +15,8 @@ import uuid
 
 import boto3
 import pytest
+
+from conftest import kinesis_lambda_record
 
 STREAM = "payments"  # the topic the OrderDesk's payment subscription reads
 
@@ -67,22 +68,7 @@ def _pay(kinesis, lambda_client, stream_arn, reports):
     )["ShardIterator"]
     ours = {p["SequenceNumber"] for p in put}
     records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
-    batch = [{
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": r["PartitionKey"],
-            "sequenceNumber": r["SequenceNumber"],
-            "data": base64.b64encode(r["Data"]).decode(),
-            "approximateArrivalTimestamp": r["ApproximateArrivalTimestamp"].timestamp(),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard}:{r['SequenceNumber']}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": "arn:aws:iam::123456789012:role/events",
-        "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
-        "eventSourceARN": stream_arn,
-    } for r in records]
+    batch = [kinesis_lambda_record(stream_arn, shard, r) for r in records]
     answer = lambda_client.invoke(FunctionName="events-function", Payload=json.dumps({"Records": batch}).encode())
     assert json.loads(answer["Payload"].read()) == {"batchItemFailures": []}
 

@@ -150,6 +150,14 @@ impl LostAnswers {
     }
 }
 
+/// The DynamoDB operation a request makes (`PutItem`, `Query`), from its target header.
+pub(super) fn dynamodb_operation<'a>(
+    context: &'a BeforeTransmitInterceptorContextRef<'_>,
+) -> Option<&'a str> {
+    let target = context.request().headers().get("x-amz-target")?;
+    target.rsplit('.').next()
+}
+
 /// Marks an operation that writes, in its config bag.
 #[derive(Debug, Clone)]
 struct Write;
@@ -170,12 +178,7 @@ impl Intercept for LostAnswers {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let write = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .and_then(|target| target.rsplit('.').next())
-            .is_some_and(|operation| WRITES.contains(&operation));
+        let write = dynamodb_operation(context).is_some_and(|op| WRITES.contains(&op));
         if write {
             cfg.interceptor_state().store_put(Write);
         }

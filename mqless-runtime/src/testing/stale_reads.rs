@@ -86,12 +86,7 @@ impl Intercept for StaleReads {
         _runtime_components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), aws_sdk_dynamodb::error::BoxError> {
-        let query = context
-            .request()
-            .headers()
-            .get("x-amz-target")
-            .is_some_and(|target| target.ends_with(".Query"));
-        if query {
+        if super::lost_answers::dynamodb_operation(context) == Some("Query") {
             cfg.interceptor_state().store_put(Query);
         }
         Ok(())

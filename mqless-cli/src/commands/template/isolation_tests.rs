@@ -13,6 +13,7 @@
 use serde_json::Value as Json;
 
 use super::policy_model::{allows, Request, TABLE};
+use super::tests::args;
 use super::*;
 
 /// What IAM answers a row's request.
@@ -320,13 +321,4 @@ fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-}
-
-fn args() -> TemplateArgs {
-    TemplateArgs {
-        functions: "target/lambda".into(),
-        out: None,
-        arch: crate::Arch::Arm64,
-        event_buses: Vec::new(),
-    }
 }

@@ -32,7 +32,7 @@ fn saga() -> Vec<Function> {
     ]
 }
 
-fn args() -> TemplateArgs {
+pub(super) fn args() -> TemplateArgs {
     TemplateArgs {
         functions: "target/lambda".into(),
         out: None,
