@@ -58,9 +58,6 @@ async fn expire_stub<A: Actor>(host: &ActorHost<A>, address: &Address) {
     }
 }
 
-/// Whether a store error says the commit can never land as it is: over DynamoDB's item
-/// or transaction limit. Such a batch is retried one message at a time, and a message
-/// that cannot commit even alone is dead-lettered.
 /// The expiry a commit writes. A stopped actor's record expires once its batch's cleanup
 /// is done (the cleanup sets it: `Bookkeeping::stopped`), so TTL never deletes the record
 /// a cut cleanup is repeated from. Else after the idle time to live, but never while an
@@ -74,6 +71,9 @@ fn commit_expiry<A: Actor>(stopped: bool, next: &Bookkeeping, now: u64) -> Optio
     A::IDLE_TTL.map(|ttl| now.saturating_add(millis(ttl)))
 }
 
+/// Whether a store error says the commit can never land as it is: over DynamoDB's item
+/// or transaction limit. Such a batch is retried one message at a time, and a message
+/// that cannot commit even alone is dead-lettered.
 fn refused_for_size(error: &Error) -> Option<&StoreError> {
     match error {
         Error::Store(error) if error.kind == StoreErrorKind::ItemTooLarge => Some(error),
