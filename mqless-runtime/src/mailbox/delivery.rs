@@ -46,16 +46,21 @@ impl<A: Actor> ActorHost<A> {
                         return Err(EmitError::Unavailable { channel, reason }.into());
                     }
                     tracing::error!(actor = %address, emission = %emission.id, %channel, %reason, waited_ms = waited, "a channel could not take an emission for longer than max_emission_wait; it is a dead letter");
-                    let error = format!(
-                    "channel `{channel}` could not take it for {} s, longer than DrainConfig::max_emission_wait (redrive it once the channel works); the last error: {reason}",
-                    waited / 1000
-                );
+                    let error = waited_too_long(&channel, waited, &reason);
                     refused.push(undeliverable(emission, error, &self.config.limits, now)?);
                 }
             }
         }
         Ok(refused)
     }
+}
+
+/// Why an emission `channel` could not take for `waited_ms` is a dead letter.
+fn waited_too_long(channel: &str, waited_ms: u64, reason: &str) -> String {
+    format!(
+        "channel `{channel}` could not take it for {} s, longer than DrainConfig::max_emission_wait (redrive it once the channel works); the last error: {reason}",
+        waited_ms / 1000
+    )
 }
 
 /// The dead letter of an emission its channel would not take, with `error` (which

@@ -1,7 +1,8 @@
 //! A committed batch's follow-up writes: its replies, its failed messages moved to the
-//! dead letters, the consumed messages deleted, and a stopped actor's record expiry. A crash may stop it between any two
-//! requests; the next owner repeats it from the committed bookkeeping, so every step
-//! must be safe to repeat after any prefix of them.
+//! dead letters, the consumed messages deleted, and last the record's expiry when the
+//! commit left it to the cleanup. A crash may stop it between any two requests; the
+//! next owner repeats it from the committed bookkeeping, so every step must be safe to
+//! repeat after any prefix of them.
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
