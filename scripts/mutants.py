@@ -333,7 +333,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/mod.rs",
      "            || «record.mark.is_some()»\n",
      "false",
-     ["--test", "optimistic_scenarios"], False),
+     ["--test", "optimistic", "optimistic_drains"], False),
     ("a wake-up that finds the lease held marks nothing",
      "1: an acknowledged message is processed (an owner crashed, its retry came while its lease ran)",
      "mqless-runtime/src/mailbox/mod.rs",

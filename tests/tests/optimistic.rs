@@ -31,6 +31,36 @@ async fn optimistic_drains() {
     racing_optimistic_drains_apply_a_message_once().await;
     fresh_messages_that_fit_a_batch_commit_without_the_lease().await;
     a_consumed_message_behind_a_scheduled_one_is_not_run_again().await;
+    a_marked_actor_takes_the_lease_whose_release_clears_the_mark().await;
+}
+
+/// An actor marked for the sweep (a wake-up failed) is drained with the lease, whose
+/// release clears the mark: an optimistic commit keeps the mark, and every sweep would
+/// wake the actor again, for ever.
+async fn a_marked_actor_takes_the_lease_whose_release_clears_the_mark() {
+    use mqless::clock::Clock as _;
+    let clock = Arc::new(ManualClock::new(1_960_000_000_000)); // after every case before it
+    let runtime = runtime(clock.clone());
+    let counter = runtime.client::<Counter>("marked").unwrap();
+    let host = runtime.host::<Counter>().unwrap();
+    let id = ActorId::new("marked").unwrap();
+    let address = mqless::id::Address::parse("Counter/marked").unwrap();
+    counter.increment(1).send().await.unwrap();
+    host.drain(&id).await.unwrap(); // the first message takes the lease
+    runtime
+        .store()
+        .arm(&address, clock.now_millis())
+        .await
+        .unwrap();
+    counter.increment(2).send().await.unwrap();
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!(
+        (report.processed, report.optimistic),
+        (1, false),
+        "a marked actor takes the lease: {report:?}"
+    );
+    let record = runtime.store().load_state(&address).await.unwrap().unwrap();
+    assert_eq!(record.mark, None, "the release cleared the mark");
 }
 
 async fn fresh_messages_that_fit_a_batch_commit_without_the_lease() {
