@@ -21,6 +21,16 @@ use mqless::MessageId;
 /// Local, which has no TTL deletion.
 pub type DeleteExpired = Arc<dyn Fn(u64) -> mqless::store::BoxFuture<'static, ()> + Send + Sync>;
 
+/// What DynamoDB's TTL would delete, on the memory store: `MemoryStore::delete_expired`.
+#[must_use]
+pub fn memory_delete_expired(store: &mqless::store::MemoryStore) -> DeleteExpired {
+    let store = store.clone();
+    Arc::new(move |now| {
+        store.delete_expired(now);
+        Box::pin(async {})
+    })
+}
+
 const NOW: u64 = 1_800_000_000_000;
 const LEASE: u64 = 60_000;
 

@@ -324,11 +324,7 @@ async fn outlives_a_long_wait<S: Store>(
 #[tokio::test]
 async fn a_record_outlives_a_wait_for_a_channel_longer_than_its_idle_time_to_live() {
     let store = mqless::store::MemoryStore::new();
-    let expired = store.clone();
-    let delete_expired: mqless_tests::conformance::DeleteExpired = Arc::new(move |now| {
-        expired.delete_expired(now);
-        Box::pin(async {})
-    });
+    let delete_expired = mqless_tests::conformance::memory_delete_expired(&store);
     outlives_a_long_wait(store, delete_expired).await;
 }
 

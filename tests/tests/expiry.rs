@@ -19,11 +19,7 @@ const BASE: u64 = 1_960_000_000_000;
 #[tokio::test]
 async fn a_stray_wake_up_leaves_no_lasting_record() {
     let store = mqless::store::MemoryStore::new();
-    let expired = store.clone();
-    let delete_expired: mqless_tests::conformance::DeleteExpired = Arc::new(move |now| {
-        expired.delete_expired(now);
-        Box::pin(async {})
-    });
+    let delete_expired = mqless_tests::conformance::memory_delete_expired(&store);
     mqless_tests::cart::a_stray_wake_up_leaves_no_lasting_record(
         Arc::new(store.clone()),
         delete_expired,

@@ -10,11 +10,7 @@ use mqless_tests::{conformance, due_index};
 #[tokio::test]
 async fn the_memory_store_keeps_the_contract() {
     let store = MemoryStore::new();
-    let expired = store.clone();
-    let delete_expired: conformance::DeleteExpired = Arc::new(move |now| {
-        expired.delete_expired(now);
-        Box::pin(async {})
-    });
+    let delete_expired = conformance::memory_delete_expired(&store);
     conformance::run(Arc::new(store), delete_expired).await;
 }
 

@@ -80,3 +80,16 @@ def kinesis_lambda_record(stream_arn, shard_id, record):
         "awsRegion": os.environ.get("AWS_REGION", "us-east-1"),
         "eventSourceARN": stream_arn,
     }
+
+
+def read_what_was_put(kinesis, stream, put):
+    """The records `put` (answers of PutRecord, one shard) as the shard holds them, in
+    its order: what Lambda's mapping would read. (shard id, records)"""
+    shard_id = put[0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(
+        StreamName=stream, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
+        StartingSequenceNumber=put[0]["SequenceNumber"],
+    )["ShardIterator"]
+    ours = {p["SequenceNumber"] for p in put}
+    records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
+    return shard_id, records

@@ -12,7 +12,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import kinesis_lambda_record
+from conftest import kinesis_lambda_record, read_what_was_put
 
 STREAM = "orders"  # the topic the examples' Mailer subscribes to
 
@@ -61,13 +61,7 @@ def test_a_kinesis_batch_from_moto_is_published_in_order_up_to_its_poison_record
     buyer = f"buyer-{uuid.uuid4().hex}"
     bodies = [_confirmed("o-1", buyer), _confirmed("o-2", buyer), b'["JSON, but not an object"]', _confirmed("o-3", buyer)]
     put = [kinesis.put_record(StreamName=STREAM, Data=body, PartitionKey=buyer) for body in bodies]
-    shard_id = put[0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(
-        StreamName=STREAM, ShardId=shard_id, ShardIteratorType="AT_SEQUENCE_NUMBER",
-        StartingSequenceNumber=put[0]["SequenceNumber"],
-    )["ShardIterator"]
-    ours = {p["SequenceNumber"] for p in put}
-    records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
+    shard_id, records = read_what_was_put(kinesis, STREAM, put)
     assert [r["SequenceNumber"] for r in records] == [p["SequenceNumber"] for p in put], "moto keeps the shard's order"
     batch = [kinesis_lambda_record(arn, shard_id, r) for r in records]
 

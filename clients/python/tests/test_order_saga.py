@@ -16,7 +16,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import kinesis_lambda_record
+from conftest import kinesis_lambda_record, read_what_was_put
 
 STREAM = "payments"  # the topic the OrderDesk's payment subscription reads
 
@@ -61,13 +61,7 @@ def _pay(kinesis, lambda_client, stream_arn, reports):
     """The payment service: puts its reports on the stream; the mapping's part (read
     the shard, invoke the events function with the batch) done by hand."""
     put = [kinesis.put_record(StreamName=STREAM, Data=json.dumps(r).encode(), PartitionKey=r["order_id"]) for r in reports]
-    shard = put[0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(
-        StreamName=STREAM, ShardId=shard, ShardIteratorType="AT_SEQUENCE_NUMBER",
-        StartingSequenceNumber=put[0]["SequenceNumber"],
-    )["ShardIterator"]
-    ours = {p["SequenceNumber"] for p in put}
-    records = [r for r in kinesis.get_records(ShardIterator=iterator)["Records"] if r["SequenceNumber"] in ours]
+    shard, records = read_what_was_put(kinesis, STREAM, put)
     batch = [kinesis_lambda_record(stream_arn, shard, r) for r in records]
     answer = lambda_client.invoke(FunctionName="events-function", Payload=json.dumps({"Records": batch}).encode())
     assert json.loads(answer["Payload"].read()) == {"batchItemFailures": []}
