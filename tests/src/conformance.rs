@@ -41,6 +41,7 @@ pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     releases_after_commits(&*store).await;
     where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
+    knocks(&*store).await;
     quarantine_and_lift(&*store).await;
     expiry(&*store, &delete_expired).await;
     subscription_paging(&*store).await;
@@ -188,10 +189,7 @@ async fn racing_acquires(store: &Arc<dyn Store>) {
     assert_eq!(won.len(), 1, "an expired lease: {won:?}");
     let owner = &won[0];
     let released = commit(owner.epoch, owner.version, 0);
-    assert_eq!(
-        store.commit(&at, &released).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &released).await.unwrap().landed());
     let won = race(NOW + LEASE + 1).await;
     assert_eq!(won.len(), 1, "after a releasing commit: {won:?}");
 }
@@ -202,10 +200,7 @@ async fn releases_after_commits(store: &dyn Store) {
     let at = address("release-after-commit");
     let first = take(store, &at, NOW, NOW + LEASE, 31).await;
     let released = commit(first.epoch, 0, 0);
-    assert_eq!(
-        store.commit(&at, &released).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &released).await.unwrap().landed());
     let second = taken_or(
         store,
         &at,
@@ -217,10 +212,7 @@ async fn releases_after_commits(store: &dyn Store) {
     .await;
     assert_eq!((second.stalled_leases, second.version), (1, 1));
     let going_on = commit(second.epoch, 1, NOW + 2 * LEASE);
-    assert_eq!(
-        store.commit(&at, &going_on).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &going_on).await.unwrap().landed());
     assert!(
         store
             .acquire(&at, NOW + LEASE + 1, NOW + 2 * LEASE, 33)
@@ -272,17 +264,14 @@ async fn where_the_stores_once_differed(store: &dyn Store) {
     assert_eq!(store.load_state(&missing).await.unwrap(), None);
     assert_eq!(
         store.commit(&missing, &commit(1, 0, 0)).await.unwrap(),
-        CommitOutcome::Committed,
-        "a first commit creates the record"
+        CommitOutcome::CommittedUnknocked,
+        "a first commit creates the record (and no wake-up knocked)"
     );
 
     let at = address("commit-then-abandon");
     let taken = take(store, &at, NOW, NOW + LEASE, 22).await;
     let kept_lease = commit(taken.epoch, 0, NOW + LEASE);
-    assert_eq!(
-        store.commit(&at, &kept_lease).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &kept_lease).await.unwrap().landed());
     store.abandon(&at, 22).await.unwrap();
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!(
@@ -308,10 +297,7 @@ async fn commits(store: &dyn Store) {
         id: head.id,
         envelope: b"next step".to_vec(),
     });
-    assert_eq!(
-        store.commit(&at, &first).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &first).await.unwrap().landed());
     let record = store.load_state(&at).await.unwrap().unwrap();
     assert_eq!((record.version, record.stalled_leases), (1, 1));
     assert_eq!(record.state.as_deref(), Some(&b"state"[..]));
@@ -344,10 +330,7 @@ async fn commits(store: &dyn Store) {
     // this version commits, and the owner it replaced is fenced on the version.
     let mut newer_lease = commit(record.epoch + 1, 1, 0);
     newer_lease.state = b"a newer owner's".to_vec();
-    assert_eq!(
-        store.commit(&at, &newer_lease).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &newer_lease).await.unwrap().landed());
     assert_eq!(
         store
             .commit(&at, &commit(record.epoch, 1, 0))
@@ -363,6 +346,78 @@ async fn commits(store: &dyn Store) {
             record.stalled_leases
         ),
         (2, 0, 0)
+    );
+}
+
+/// A wake-up that finds the lease held knocks on the state record as it read it
+/// (version and mark), arming it for the sweep at the lease's end unless it is marked
+/// earlier; the owner's next releasing commit reports the knock (`Committed`), one with
+/// no knock since the last commit `CommittedUnknocked`. A knock on a record that moved
+/// since the read writes nothing.
+async fn knocks(store: &dyn Store) {
+    let at = address("knocks");
+    let owner = take(store, &at, NOW, NOW + LEASE, 41).await;
+    let held = store.acquire(&at, NOW + 1, NOW + LEASE, 42).await.unwrap();
+    let mqless::store::Acquired::Held {
+        version,
+        knocked,
+        mark,
+        ..
+    } = held
+    else {
+        panic!("a live lease is held: {held:?}");
+    };
+    assert_eq!((version, knocked, mark), (0, false, None));
+    assert!(
+        store.knock(&at, version, mark, NOW + LEASE).await.unwrap(),
+        "a knock on a missing state record creates it"
+    );
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!((record.knocked, record.mark), (true, Some(NOW + LEASE)));
+    assert!(
+        !store.knock(&at, 0, None, NOW + LEASE).await.unwrap(),
+        "the mark moved since that read"
+    );
+    assert!(
+        store
+            .knock(&at, 0, Some(NOW + LEASE), NOW + 2 * LEASE)
+            .await
+            .unwrap(),
+        "a knock again, as read"
+    );
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(record.mark, Some(NOW + LEASE), "an earlier mark stays");
+
+    let mut released = commit(owner.epoch, 0, 0);
+    released.mark = None;
+    assert_eq!(
+        store.commit(&at, &released).await.unwrap(),
+        CommitOutcome::Committed,
+        "the owner learns of the knock"
+    );
+    let record = store.load_state(&at).await.unwrap().unwrap();
+    assert_eq!(
+        (record.knocked, record.mark),
+        (false, None),
+        "the commit clears both"
+    );
+    assert!(
+        !store.knock(&at, 0, None, NOW + LEASE).await.unwrap(),
+        "a knock after the commit it was meant for writes nothing"
+    );
+
+    let second = take(store, &at, NOW + 2, NOW + LEASE, 43).await;
+    let going_on = commit(second.epoch, 1, NOW + LEASE);
+    assert_eq!(
+        store.commit(&at, &going_on).await.unwrap(),
+        CommitOutcome::Committed,
+        "a commit that keeps the lease does not say"
+    );
+    let last = commit(second.epoch, 2, 0);
+    assert_eq!(
+        store.commit(&at, &last).await.unwrap(),
+        CommitOutcome::CommittedUnknocked,
+        "nobody knocked since the last commit"
     );
 }
 
@@ -384,13 +439,11 @@ async fn quarantine_and_lift(store: &dyn Store) {
     };
     assert!(store.lift_quarantine(&at, &lift(NOW)).await.unwrap());
     let record = take(store, &at, NOW, NOW + LEASE, 2).await;
-    assert_eq!(
-        store
-            .commit(&at, &commit(record.epoch, record.version, NOW + LEASE))
-            .await
-            .unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store
+        .commit(&at, &commit(record.epoch, record.version, NOW + LEASE))
+        .await
+        .unwrap()
+        .landed());
     assert!(
         !store.quarantine(&at, first.epoch, &reason).await.unwrap(),
         "a newer lease committed since"
@@ -423,10 +476,7 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
     let record = take(store, &stopped, NOW, NOW + LEASE, 1).await;
     let mut stop = commit(record.epoch, 0, 0);
     stop.expires_at = Some(NOW);
-    assert_eq!(
-        store.commit(&stopped, &stop).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&stopped, &stop).await.unwrap().landed());
     let record = store.load_state(&stopped).await.unwrap().unwrap();
     assert!(record.is_expired(NOW) && record.live_state(NOW).is_none());
     // A drain that stops its actor frees the lease item too (see `Lease::commit`): the
@@ -445,13 +495,11 @@ async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
     );
     let kept = address("kept");
     let record = take(store, &kept, NOW, NOW + LEASE, 3).await;
-    assert_eq!(
-        store
-            .commit(&kept, &commit(record.epoch, 0, 0))
-            .await
-            .unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store
+        .commit(&kept, &commit(record.epoch, 0, 0))
+        .await
+        .unwrap()
+        .landed());
     store.expire_stub(&kept, NOW + 1_000).await.unwrap();
     assert_eq!(
         store.load_state(&kept).await.unwrap().unwrap().expires_at,
@@ -555,9 +603,6 @@ async fn limits(store: &dyn Store) {
         .await
         .contains("100-item transaction limit"));
     many.outgoing.truncate(99);
-    assert_eq!(
-        store.commit(&at, &many).await.unwrap(),
-        CommitOutcome::Committed
-    );
+    assert!(store.commit(&at, &many).await.unwrap().landed());
     assert_eq!(store.read_mailbox(&peer, 200).await.unwrap().len(), 99);
 }

@@ -153,6 +153,7 @@ async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {
         mqless::store::Acquired::Held {
             lease_expires_at,
             mark,
+            ..
         } => {
             assert_eq!((lease_expires_at, mark), (NOW + LEASE, Some(NOW + 1)));
         }

@@ -9,7 +9,7 @@ use mqless::clock::Clock;
 use mqless::id::Address;
 use mqless::mailbox::{DrainConfig, DrainEnd};
 use mqless::store::{MailboxItem, Store};
-use mqless::testing::{FaultyStore, ManualClock, RecordingInvoker};
+use mqless::testing::{FaultyStore, ManualClock, PausePoint, RecordingInvoker};
 use mqless::wire::Envelope;
 use mqless::Embedded;
 use mqless_tests::ledger::{self, Ledger, Scenario};
@@ -176,10 +176,62 @@ async fn a_message_enqueued_while_the_lease_is_released_is_not_lost() {
     assert!(store.slipped());
     assert_eq!(
         report.processed, 2,
-        "the drain looks again after releasing and finds the late message"
+        "the late message's wake-up knocked: the drain looks again and finds it"
     );
     assert_eq!(
         runtime.state::<Adder>("w").await.unwrap().unwrap().total,
+        11
+    );
+}
+
+/// The lost-wakeup race, run for real: a wake-up finds the lease held, knocks on the
+/// owner's record and ends `Busy`; the owner's releasing commit finds the knock and
+/// reads the mailbox again, so the message runs before the owner's drain returns, with
+/// no sweep.
+#[tokio::test]
+async fn a_wake_up_that_finds_the_lease_held_knocks_and_the_owner_looks_again() {
+    let store = Arc::new(FaultyStore::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let adder = runtime.client::<Adder>("knocked").unwrap();
+    adder.add(1).send().await.unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    let id = mqless::ActorId::new("knocked").unwrap();
+    let address = address_of("Adder", "knocked");
+    let mut pause = store.pause(address.clone(), PausePoint::BeforeCommit, 0);
+    let owner = tokio::spawn({
+        let (host, id) = (host.clone(), id.clone());
+        async move { host.drain(&id).await }
+    });
+    pause.reached().await;
+    adder.add(10).send().await.unwrap();
+    let wake_up = host.drain(&id).await.unwrap();
+    assert_eq!(wake_up.end, DrainEnd::Busy);
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert!(record.knocked, "the wake-up knocked: {record:?}");
+    assert!(
+        record.mark.is_some(),
+        "and armed the sweep, in case the owner crashed"
+    );
+    pause.resume();
+    let report = owner.await.unwrap().unwrap();
+    assert_eq!(
+        (report.processed, report.end),
+        (2, DrainEnd::Empty),
+        "the owner's commit found the knock and looked again"
+    );
+    let record = store.load_state(&address).await.unwrap().unwrap();
+    assert_eq!((record.knocked, record.mark), (false, None));
+    assert_eq!(
+        runtime
+            .state::<Adder>("knocked")
+            .await
+            .unwrap()
+            .unwrap()
+            .total,
         11
     );
 }

@@ -18,7 +18,12 @@ use crate::store::{Commit, CommitOutcome, MailboxItem, StateRecord};
 
 /// How one lease ended.
 pub(super) enum LeaseEnd {
-    Released,
+    /// Released. `look_again` unless a commit released it with no knock since the
+    /// previous commit (see [`CommitOutcome::CommittedUnknocked`]): a message queued
+    /// while the lease was held may have had its wake-up end in `Busy`.
+    Released {
+        look_again: bool,
+    },
     Busy,
     Fenced,
     Deadline,
@@ -229,7 +234,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             if items.is_empty() {
                 self.release(false).await?;
-                return Ok(LeaseEnd::Released);
+                return Ok(LeaseEnd::Released { look_again: true });
             }
             items.truncate(self.batch_size);
             let filled = self.fill(&items, read_all).await?;
@@ -242,7 +247,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                 return Ok(if stop == Stop::Deadline {
                     LeaseEnd::Deadline
                 } else {
-                    LeaseEnd::Released
+                    LeaseEnd::Released { look_again: true }
                 });
             }
             let release = stop != Stop::Full;
@@ -254,7 +259,12 @@ impl<'h, A: Actor> Lease<'h, A> {
             } else {
                 self.mark
             };
-            match self
+            // A message to itself is queued by the commit, and nobody wakes it for that.
+            let sent_to_itself = filled
+                .outgoing
+                .iter()
+                .any(|(to, _)| to == self.address.as_ref());
+            let outcome = self
                 .commit(
                     filled.next,
                     filled.outgoing,
@@ -262,10 +272,13 @@ impl<'h, A: Actor> Lease<'h, A> {
                     (release, mark),
                     report,
                 )
-                .await
-            {
-                Ok(true) => filled.tally.add_to(report),
-                Ok(false) => return Ok(LeaseEnd::Fenced),
+                .await;
+            let look_again = match outcome {
+                Ok(CommitOutcome::Fenced) => return Ok(LeaseEnd::Fenced),
+                Ok(outcome) => {
+                    filled.tally.add_to(report);
+                    sent_to_itself || outcome != CommitOutcome::CommittedUnknocked
+                }
                 Err(error) => {
                     let (taken, head) = (filled.taken, filled.head.as_ref());
                     if let Some(end) = self.refused(error, taken, head, &items, report).await? {
@@ -273,10 +286,10 @@ impl<'h, A: Actor> Lease<'h, A> {
                     }
                     continue;
                 }
-            }
+            };
             match stop {
                 Stop::Deadline => return Ok(LeaseEnd::Deadline),
-                Stop::ReadAll | Stop::Waiting => return Ok(LeaseEnd::Released),
+                Stop::ReadAll | Stop::Waiting => return Ok(LeaseEnd::Released { look_again }),
                 Stop::Full => {}
             }
         }
@@ -362,7 +375,7 @@ impl<'h, A: Actor> Lease<'h, A> {
             )
             .await
         {
-            Ok(true) => {
+            Ok(CommitOutcome::Committed | CommitOutcome::CommittedUnknocked) => {
                 filled.tally.add_to(report);
                 report.optimistic = true;
                 Ok(match stop {
@@ -371,7 +384,7 @@ impl<'h, A: Actor> Lease<'h, A> {
                     Stop::Full => None,
                 })
             }
-            Ok(false) => Ok(None),
+            Ok(CommitOutcome::Fenced) => Ok(None),
             Err(error) if refused_for_size(&error).is_some() => Ok(None),
             Err(error) => Err(error),
         }
@@ -424,11 +437,11 @@ impl<'h, A: Actor> Lease<'h, A> {
             .commit(next, outgoing, None, (false, mark), report)
             .await
         {
-            Ok(true) => {
+            Ok(CommitOutcome::Committed | CommitOutcome::CommittedUnknocked) => {
                 tally.add_to(report);
                 Ok(None)
             }
-            Ok(false) => Ok(Some(LeaseEnd::Fenced)),
+            Ok(CommitOutcome::Fenced) => Ok(Some(LeaseEnd::Fenced)),
             Err(error) => match refused_for_size(&error) {
                 Some(refusal) => {
                     let reason = unfit(&refusal.message);
@@ -507,7 +520,8 @@ impl<'h, A: Actor> Lease<'h, A> {
 
     /// Commits the batch (renewing the lease, or releasing it, with the record's mark
     /// in the due index after it), then nudges the recipients of its sends and cleans
-    /// up. `false` when another owner fenced us out.
+    /// up. How it landed: fenced out by another owner, or committed (and whether a
+    /// wake-up knocked meanwhile).
     async fn commit(
         &mut self,
         mut next: Bookkeeping,
@@ -515,7 +529,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         continued: Option<MailboxItem>,
         (release, mark): (bool, Option<u64>),
         report: &mut DrainReport,
-    ) -> Result<bool, Error> {
+    ) -> Result<CommitOutcome, Error> {
         let host = self.host;
         let now = host.clock.now_millis();
         next.stopped = self.working.stopped;
@@ -534,16 +548,16 @@ impl<'h, A: Actor> Lease<'h, A> {
             expires_at: commit_expiry::<A>(self.working.stopped, &next, now),
             mark,
         };
-        match host.store.commit(self.address, &commit).await {
-            Ok(CommitOutcome::Committed) => {}
-            Ok(CommitOutcome::Fenced) => return Ok(false),
+        let outcome = match host.store.commit(self.address, &commit).await {
+            Ok(CommitOutcome::Fenced) => return Ok(CommitOutcome::Fenced),
+            Ok(landed) => landed,
             Err(error) => {
                 // The commit may have landed with its answer lost, its sends with it:
                 // nobody would wake their recipients, so mark them for the sweep.
                 host.mark_recipients(self.address, &commit.outgoing).await;
                 return Err(error.into());
             }
-        }
+        };
         self.version += 1;
         self.lease_until = commit.lease_expires_at;
         self.expires_at = commit.expires_at;
@@ -573,6 +587,6 @@ impl<'h, A: Actor> Lease<'h, A> {
             let _ = asker.send(reply);
         }
         cleaned?;
-        Ok(true)
+        Ok(outcome)
     }
 }

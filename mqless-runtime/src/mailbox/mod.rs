@@ -54,11 +54,15 @@ use crate::events::{Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
 use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{Acquired, KeyedBytes, MailboxItem, QuarantineRecord, Store};
+use crate::store::{Acquired, KeyedBytes, MailboxItem, QuarantineRecord, StateRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
 use lease::{Damaged, Lease, LeaseEnd};
+
+/// How many times a wake-up that found the lease held acquires again after its knock
+/// found the record moved (the owner committed since the read).
+const KNOCK_RACES: usize = 3;
 
 /// A committed batch's replies for askers in this process, claimed until its cleanup.
 #[derive(Default)]
@@ -265,11 +269,13 @@ impl<A: Actor> ActorHost<A> {
         loop {
             let end = self.drain_one_lease(&address, options, &mut report).await?;
             report.end = match end {
-                LeaseEnd::Released | LeaseEnd::Fenced => {
+                LeaseEnd::Released { look_again: false } => DrainEnd::Empty,
+                LeaseEnd::Released { look_again: true } | LeaseEnd::Fenced => {
                     // A message enqueued while we held the lease had its nudge end in
-                    // `Busy`: look once more after releasing, or it would wait for the
-                    // next nudge. A scheduled message not yet due waits for its own.
-                    // Fenced too: whoever committed may have looked before that message.
+                    // `Busy`, and its knock may have gone unseen (a release without a
+                    // commit, a commit that cannot tell): look once more, or it would
+                    // wait for the sweep. A scheduled message not yet due waits for its
+                    // own. Fenced too: whoever committed may have looked before it.
                     let head = self.store.read_mailbox(&address, 1).await?;
                     let now = self.clock.now_millis();
                     if !head.first().is_none_or(|item| waiting(item, now)) {
@@ -341,28 +347,8 @@ impl<A: Actor> ActorHost<A> {
         options: DrainOptions,
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
-        let now = self.clock.now_millis();
-        let owner = owner_token();
-        let acquired = self
-            .store
-            .acquire(address, now, now + millis(self.config.lease), owner)
-            .await;
-        let record = match acquired {
-            Ok(Acquired::Taken(record)) => record,
-            Ok(Acquired::Held {
-                lease_expires_at,
-                mark,
-            }) => {
-                self.mark_held(address, now, lease_expires_at, mark).await;
-                return Ok(LeaseEnd::Busy);
-            }
-            Err(error) => {
-                // The acquire may have landed with its answer lost: give the lease back,
-                // or the next owner counts this as a stall (and three in a row
-                // dead-letter a healthy message). If this fails too, the lease expires.
-                let _ = self.store.abandon(address, owner).await;
-                return Err(error.into());
-            }
+        let Some(record) = self.take_lease(address).await? else {
+            return Ok(LeaseEnd::Busy);
         };
         let (epoch, mark) = (record.epoch, record.mark);
         if let Some(quarantine) = record.quarantine {
@@ -417,28 +403,54 @@ impl<A: Actor> ActorHost<A> {
         Ok(())
     }
 
-    /// A wake-up found the lease held. Its owner sees our message, unless it crashed:
-    /// then nobody looks at the mailbox again before another message comes, so mark the
-    /// actor for the sweep at the lease's expiry (once per lease: not if it is marked
-    /// for then or earlier already). The owner's release clears the mark.
-    async fn mark_held(
-        &self,
-        address: &Address,
-        now: u64,
-        lease_expires_at: u64,
-        mark: Option<u64>,
-    ) {
-        let at = if lease_expires_at > now {
-            lease_expires_at
-        } else {
-            now + millis(self.config.lease)
-        };
-        if mark.is_some_and(|mark| mark <= at) {
-            return;
+    /// Takes the lease of `address`, or (`None`) knocks on the record of the owner
+    /// that holds it, so that it looks at the mailbox again after its commit.
+    async fn take_lease(&self, address: &Address) -> Result<Option<StateRecord>, Error> {
+        let owner = owner_token();
+        for _ in 0..KNOCK_RACES {
+            let now = self.clock.now_millis();
+            let acquired = self
+                .store
+                .acquire(address, now, now + millis(self.config.lease), owner)
+                .await;
+            match acquired {
+                Ok(Acquired::Taken(record)) => return Ok(Some(record)),
+                Ok(Acquired::Held {
+                    lease_expires_at,
+                    mark,
+                    version,
+                    knocked,
+                }) => {
+                    let at = if lease_expires_at > now {
+                        lease_expires_at
+                    } else {
+                        now + millis(self.config.lease)
+                    };
+                    // Somebody knocked since the owner's last commit, and the sweep is
+                    // armed for its lease's end: the owner looks again, or the sweep does.
+                    if knocked && mark.is_some_and(|mark| mark <= at) {
+                        return Ok(None);
+                    }
+                    // `false`: the owner committed since the read (perhaps releasing).
+                    if self.store.knock(address, version, mark, at).await? {
+                        return Ok(None);
+                    }
+                }
+                Err(error) => {
+                    // The acquire may have landed with its answer lost: give the lease
+                    // back, or the next owner counts this as a stall (and three in a row
+                    // dead-letter a healthy message). If this fails too, it expires.
+                    let _ = self.store.abandon(address, owner).await;
+                    return Err(error.into());
+                }
+            }
         }
-        if let Err(error) = self.store.arm(address, at).await {
-            tracing::debug!(actor = %address, %error, "could not mark a held actor for the sweep; the owner's own retry resumes it if it crashed");
-        }
+        // The owner committed under each of our knocks: it goes on batch after batch,
+        // each reading the mailbox after the commit before it, so it likely sees our
+        // message; but the last of those commits may have released. Rare: let the sweep
+        // look at once.
+        self.store.arm(address, self.clock.now_millis()).await?;
+        Ok(None)
     }
 
     /// Whether the invocation's deadline is within the margin.

@@ -74,6 +74,9 @@ pub struct StateRecord {
     /// When the actor needs a wake-up that none of its scheduled messages stands for: the
     /// record's entry in the due index (see [`due`]), or `None`.
     pub mark: Option<u64>,
+    /// Whether a wake-up found the lease held since the last commit, and said so (see
+    /// [`Store::knock`]): that commit's owner reads the mailbox again.
+    pub knocked: bool,
 }
 
 impl StateRecord {
@@ -167,6 +170,11 @@ pub enum Acquired {
         lease_expires_at: u64,
         /// The record's mark (see [`StateRecord::mark`]).
         mark: Option<u64>,
+        /// The state record's version as read (see [`Store::knock`]).
+        version: u64,
+        /// Whether another wake-up knocked since the last commit (see
+        /// [`StateRecord::knocked`]): its owner will look at the mailbox again anyway.
+        knocked: bool,
     },
 }
 
@@ -184,11 +192,36 @@ impl Acquired {
 /// Whether a commit landed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CommitOutcome {
-    /// The state, bookkeeping and outgoing messages were written.
+    /// The state, bookkeeping and outgoing messages were written. A wake-up may have
+    /// found the lease held meanwhile: if the commit released the lease, its owner
+    /// reads the mailbox once more (a store that cannot tell always answers this).
     Committed,
+    /// Written, releasing the lease, and no wake-up knocked (see [`Store::knock`]) since
+    /// the last commit: every message queued before the batch read the mailbox was
+    /// seen, and any queued since is drained by its own wake-up, so the owner needs no
+    /// second look. Answered only for a commit that releases.
+    CommittedUnknocked,
     /// Another owner committed since the batch read the record (the version moved):
     /// nothing was written.
     Fenced,
+}
+
+impl CommitOutcome {
+    /// The outcome of `commit`, written over a record that `knocked` or not.
+    #[must_use]
+    pub fn written(commit: &Commit, knocked: bool) -> Self {
+        if commit.lease_expires_at == 0 && !knocked {
+            Self::CommittedUnknocked
+        } else {
+            Self::Committed
+        }
+    }
+
+    /// Whether the commit was written (knocked or not).
+    #[must_use]
+    pub fn landed(self) -> bool {
+        matches!(self, Self::Committed | Self::CommittedUnknocked)
+    }
 }
 
 /// Bytes keyed by a message id (a reply, in the bookkeeping of a batch).
@@ -388,6 +421,26 @@ pub trait Store: Send + Sync + 'static {
     /// for.
     fn unmark<'a>(&'a self, address: &'a Address, at: u64)
         -> BoxFuture<'a, Result<(), StoreError>>;
+
+    /// A wake-up found the lease of `address` held, on a state record read at `version`
+    /// with `mark`: records the knock on the state record, which the owner's next commit
+    /// reports (see [`CommitOutcome::CommittedUnknocked`]), and marks the record due at
+    /// `at` (the lease's end, for the sweep if the owner crashed) unless it is marked
+    /// earlier. Writes only if the record is still at that version and mark; `false`
+    /// when it moved (the owner committed, perhaps releasing: acquire again).
+    ///
+    /// The default only arms the record (stores without knocks answer
+    /// [`CommitOutcome::Committed`], so owners always look again).
+    fn knock<'a>(
+        &'a self,
+        address: &'a Address,
+        version: u64,
+        mark: Option<u64>,
+        at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let _ = (version, mark);
+        Box::pin(async move { self.arm(address, at).await.map(|()| true) })
+    }
 
     /// Marks `address` to be woken at `at` (ms since the Unix epoch) by the sweep, unless
     /// its record is marked for `at` or earlier already; creates the record if missing.

@@ -53,8 +53,9 @@ pub(crate) struct Transition<'a> {
 }
 
 /// When a transition applies. [`Guard::Unchanged`]`(None)`, [`Guard::Version`]`(0)`,
-/// [`Guard::EpochAtMost`] and [`Guard::MarkLaterThan`] hold on a missing item (and the
-/// transition creates it); the others need it to exist.
+/// [`Guard::EpochAtMost`], [`Guard::MarkLaterThan`] and [`Guard::VersionAndMark`]`(0,
+/// None)` hold on a missing item (and the transition creates it); the others need it to
+/// exist.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Guard {
     /// The lease item is as an acquire read it: missing (`None`) or at this epoch.
@@ -78,6 +79,9 @@ pub(crate) enum Guard {
     MarkLaterThan(u64),
     /// Marked at exactly this time (ms): nobody armed it since.
     MarkIs(u64),
+    /// The state at this version (a missing one is at 0) with this mark (`None`: none):
+    /// nobody committed or armed it since a knocker read it.
+    VersionAndMark(u64, Option<u64>),
 }
 /// One field written by a transition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,6 +109,9 @@ pub(crate) enum Change<'a> {
     Mark(Option<u64>),
     /// The quarantine; `None`: lifted.
     Quarantine(Option<&'a QuarantineRecord>),
+    /// Whether a wake-up found the lease held since the last commit (see
+    /// [`Transition::knock`]).
+    Knocked(bool),
 }
 
 /// How a transition changes [`StateRecord::stalled_leases`].
@@ -169,6 +176,7 @@ impl<'a> Transition<'a> {
                 Change::ExpiresAt(commit.expires_at),
                 Change::Mark(commit.mark),
                 Change::Quarantine(None),
+                Change::Knocked(false),
             ],
         }
     }
@@ -265,6 +273,24 @@ impl<'a> Transition<'a> {
         }
     }
 
+    /// A wake-up found the lease held, on the state record as read (at `version`, with
+    /// `mark`): tells the owner, whose next commit finds the knock (and then reads the
+    /// mailbox again instead of after every release), and marks the record due at `at`
+    /// (ms, the lease's end) unless it is marked earlier, so the sweep resumes the actor
+    /// if the owner crashed. Guarded by the version and the mark as read: if the owner
+    /// committed since, the knock would go unseen (the knocker takes the lease instead).
+    pub(crate) fn knock(version: u64, mark: Option<u64>, at: u64) -> Self {
+        let mut changes = vec![Change::Knocked(true)];
+        if mark.is_none_or(|mark| mark > at) {
+            changes.push(Change::Mark(Some(at)));
+        }
+        Self {
+            item: ItemKind::State,
+            guard: Guard::VersionAndMark(version, mark),
+            changes,
+        }
+    }
+
     /// Removes the mark at `at` (ms), unless somebody armed the record since.
     pub(crate) fn unmark(at: u64) -> Self {
         Self {
@@ -327,6 +353,8 @@ pub(crate) fn held(lease: Option<&StateRecord>, state: Option<&StateRecord>) -> 
     Acquired::Held {
         lease_expires_at: effective(lease, state).map_or(0, |r| r.lease_expires_at),
         mark: state.and_then(|s| s.mark),
+        version: state.map_or(0, |s| s.version),
+        knocked: state.is_some_and(|s| s.knocked),
     }
 }
 
@@ -336,6 +364,7 @@ impl Guard {
         match (self, item) {
             (Guard::Unchanged(read), None) => read.is_none(),
             (Guard::Version(version), None) => version == 0,
+            (Guard::VersionAndMark(version, mark), None) => version == 0 && mark.is_none(),
             (Guard::EpochAtMost(_) | Guard::MarkLaterThan(_), None) => true,
             (_, None) => false,
             (Guard::Unchanged(read), Some(r)) => read == Some(r.epoch),
@@ -351,6 +380,9 @@ impl Guard {
             }
             (Guard::MarkLaterThan(at), Some(r)) => r.mark.is_none_or(|mark| mark > at),
             (Guard::MarkIs(at), Some(r)) => r.mark == Some(at),
+            (Guard::VersionAndMark(version, mark), Some(r)) => {
+                r.version == version && r.mark == mark
+            }
         }
     }
 }
@@ -372,6 +404,7 @@ impl Change<'_> {
             Change::ExpiresAt(at) => r.expires_at = at,
             Change::Mark(at) => r.mark = at,
             Change::Quarantine(quarantine) => r.quarantine = quarantine.cloned(),
+            Change::Knocked(knocked) => r.knocked = knocked,
         }
     }
 }

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use mqless::id::Address;
 use mqless::recovery::DeadLetter;
-use mqless::store::{Commit, CommitOutcome, Store};
+use mqless::store::{Commit, Store};
 use mqless::testing::{FaultWorld, LetterFate};
 
 use super::log::{relayed_sender, Log, LogMessage};
@@ -43,7 +43,7 @@ pub(super) async fn corrupt_state<S: Store>(
         mark: None,
     };
     let outcome = store.commit(address, &commit).await.unwrap();
-    assert_eq!(outcome, CommitOutcome::Committed);
+    assert!(outcome.landed());
     Some(original)
 }
 
@@ -122,7 +122,13 @@ impl Letters {
         }
         let refused = letter.error.contains("commit was refused");
         match letter.message::<Log>() {
-            Err(_) if letter.error.contains("undecodable") => {
+            // The malformed item: dead-lettered as undecodable when a drain reached it,
+            // or as a stall when owners were killed or hung with it next (on a loaded
+            // machine more hang past the scenario's 5 ms; seed 1741 once so).
+            Err(_)
+                if letter.error.contains("undecodable")
+                    || letter.envelope == super::MALFORMED_ENVELOPE =>
+            {
                 self.malformed += 1;
                 Ok(LetterFate::Discard)
             }

@@ -30,6 +30,9 @@ pub use stats::Stats;
 /// Lease length in the scenario (the manual clock jumps past it).
 pub const LEASE: Duration = Duration::from_secs(10);
 
+/// The envelope of the malformed item written past the client: not MessagePack.
+const MALFORMED_ENVELOPE: [u8; 2] = [0xc1, 0x00];
+
 /// The size of one seed's run.
 #[derive(Debug, Clone)]
 pub struct Params {
@@ -94,7 +97,8 @@ struct Run<'p, S> {
     poison: Option<(u64, u64)>,
     /// `(round, actor)` whose state is corrupted from then on (one seed in five).
     corrupt: Option<(u64, u64)>,
-    /// `(round, actor)` that gets a malformed item past the client (one seed in four).
+    /// `(round, actor)` that gets a malformed item past the client (one seed in four):
+    /// [`MALFORMED_ENVELOPE`].
     malformed: Option<(u64, u64)>,
     /// The states that corrupted actors held, to repair them with.
     repairs: BTreeMap<String, Log>,
@@ -329,7 +333,7 @@ impl<'p, S: Store> Run<'p, S> {
         if let Some((_, a)) = self.malformed.filter(|(at, _)| *at == round) {
             let item = MailboxItem {
                 id: mqless::MessageId::generate(self.world.rig.clock.now_millis(), None),
-                envelope: vec![0xc1, 0x00],
+                envelope: MALFORMED_ENVELOPE.to_vec(),
             };
             let address = log_address(self.id(a));
             self.world

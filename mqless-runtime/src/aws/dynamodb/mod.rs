@@ -357,6 +357,21 @@ impl Store for DynamoStore {
         Box::pin(self.pending_of(now))
     }
 
+    fn knock<'a>(
+        &'a self,
+        address: &'a Address,
+        version: u64,
+        mark: Option<u64>,
+        at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(async move {
+            let transition = Transition::knock(version, mark, at);
+            let result = self.transition(address, &transition).send().await;
+            // `None`: the owner committed (or somebody armed) since the read.
+            Ok(self.counted_if(result)?.is_some())
+        })
+    }
+
     fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.arm_record(address, at))
     }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use super::capacity::{transaction_write_units, Metered};
-use super::schema::{queued_message, record_from, s, Item};
+use super::schema::{queued_message, record_from, s, Item, KNOCKED};
 use super::transitions::{record_item, Expressions};
 use super::{errors, DynamoStore};
 use crate::error::{StoreError, StoreErrorKind};
@@ -148,6 +148,9 @@ impl DynamoStore {
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
+                // The record it replaced (free, but its size in bytes on the wire): whether
+                // a wake-up knocked on it, which only an owner that releases asks.
+                .set_return_values((commit.lease_expires_at == 0).then_some(ReturnValue::AllOld))
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await;
@@ -156,13 +159,18 @@ impl DynamoStore {
                 _ => None,
             };
             return Ok(match self.conditional_or_current(result, current)? {
-                Ok(_) => CommitOutcome::Committed,
+                Ok(put) => CommitOutcome::written(
+                    commit,
+                    put.attributes()
+                        .is_some_and(|old| old.contains_key(KNOCKED)),
+                ),
                 Err(current) if holds(current.as_ref(), commit) => CommitOutcome::Committed,
                 Err(_) => CommitOutcome::Fenced,
             });
         }
         // Outgoing messages commit with the state, all or nothing: a transaction, used
-        // only when a batch sent something, as it costs twice the write units.
+        // only when a batch sent something, as it costs twice the write units. It cannot
+        // return the record it replaced, so it cannot tell whether anybody knocked.
         let mut items = vec![TransactWriteItem::builder()
             .put(
                 Put::builder()

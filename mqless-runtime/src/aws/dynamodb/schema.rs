@@ -68,6 +68,9 @@ pub(super) const TTL: &str = "ttl";
 
 /// Attribute of `#state`: the token of the lease's last owner (Number).
 pub(super) const OWNER: &str = "own";
+/// Attribute of `#state`: present (Number 1) when a wake-up found the lease held since
+/// the last commit, which removes it (see `Store::knock`).
+pub(super) const KNOCKED: &str = "kn";
 /// Attribute of `#state`: the token of the last lifted quarantine's lift (Number).
 pub(super) const LIFT_TOKEN: &str = "lft";
 /// Attribute of `#state`: why the actor is quarantined (String).
@@ -244,5 +247,6 @@ pub(super) fn record_from(item: &Item) -> Result<StateRecord, StoreError> {
             .get(DUE_KEY)
             .and_then(|v| v.as_s().ok())
             .and_then(|key| due::due_of(key)),
+        knocked: item.contains_key(KNOCKED),
     })
 }

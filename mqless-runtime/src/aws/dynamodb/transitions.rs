@@ -9,7 +9,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use super::schema::{
     b, due_shard, index_due, lease_key, n, s, state_key, Item, ACTOR_TYPE, DUE_KEY, DUE_SHARD,
-    OWNER, QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK, TTL,
+    KNOCKED, OWNER, QUARANTINED, QUARANTINE_KEY, QUARANTINE_REASON, QUARANTINE_SINCE, STATE_SK,
+    TTL,
 };
 use crate::id::Address;
 use crate::store::due;
@@ -147,6 +148,18 @@ impl Expressions {
                 let key = self.value("at", s(due::entry_key(at, address, STATE_SK)));
                 format!("{dk} = {key}")
             }
+            Guard::VersionAndMark(version, mark) => {
+                let version = self.guard(address, Guard::Version(version));
+                let dk = self.name(DUE_KEY);
+                let mark = match mark {
+                    Some(at) => {
+                        let key = self.value("mark", s(due::entry_key(at, address, STATE_SK)));
+                        format!("{dk} = {key}")
+                    }
+                    None => format!("attribute_not_exists({dk})"),
+                };
+                format!("({version}) AND {mark}")
+            }
         }
     }
 
@@ -185,6 +198,7 @@ impl Expressions {
                 self.set_or_remove(QUARANTINE_SINCE, quarantine.map(|q| n(q.since)));
                 self.set_or_remove(QUARANTINE_KEY, quarantine.map(|_| s(QUARANTINED)));
             }
+            Change::Knocked(knocked) => self.set_or_remove(KNOCKED, knocked.then(|| n(1))),
         }
     }
 
@@ -234,6 +248,9 @@ pub(super) fn record_item(address: &Address, record: &StateRecord) -> Item {
     }
     if let Some(at) = record.mark {
         index_due(&mut item, address, STATE_SK, at);
+    }
+    if record.knocked {
+        item.insert(KNOCKED.into(), n(1));
     }
     if let Some(quarantine) = &record.quarantine {
         item.insert(QUARANTINE_REASON.into(), s(quarantine.reason.clone()));

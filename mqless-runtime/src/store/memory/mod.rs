@@ -177,6 +177,7 @@ impl Store for MemoryStore {
         }
         let mut actors = lock(&self.shared.actors);
         let record = &mut actor(&mut actors, address).record;
+        let knocked = record.as_ref().is_some_and(|r| r.knocked);
         let outcome = if Transition::commit(commit).apply(record) {
             for (to, item) in &commit.outgoing {
                 actor(&mut actors, to).queue(item.id, &item.envelope, false);
@@ -184,7 +185,7 @@ impl Store for MemoryStore {
             if let Some(item) = &commit.continued {
                 actor(&mut actors, address).queue(item.id, &item.envelope, true);
             }
-            CommitOutcome::Committed
+            CommitOutcome::written(commit, knocked)
         } else if record::commit_landed(record.as_ref(), commit) {
             // As DynamoDB's store: a record that holds exactly what this commit writes
             // counts as this commit (there, a retried write that landed).
@@ -211,6 +212,17 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         self.transition(address, &Transition::unmark(at));
         Box::pin(async { Ok(()) })
+    }
+
+    fn knock<'a>(
+        &'a self,
+        address: &'a Address,
+        version: u64,
+        mark: Option<u64>,
+        at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        let knocked = self.transition(address, &Transition::knock(version, mark, at));
+        Box::pin(async move { Ok(knocked) })
     }
 
     fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {

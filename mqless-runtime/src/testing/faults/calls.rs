@@ -104,6 +104,15 @@ impl<S: Store> Store for FaultyStore<S> {
     fn unmark<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         self.faulty(move || self.inner.unmark(a, at))
     }
+    fn knock<'a>(
+        &'a self,
+        a: &'a Address,
+        version: u64,
+        mark: Option<u64>,
+        at: u64,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        self.faulty(move || self.inner.knock(a, version, mark, at))
+    }
     fn arm<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let armed = self.faulty(move || self.inner.arm(a, at)).await;

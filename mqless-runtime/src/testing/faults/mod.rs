@@ -140,7 +140,7 @@ impl<S: Store> FaultyStore<S> {
 
     /// Slips `item` into `to`'s mailbox just before the next release of a lease (by
     /// `release` or by a releasing commit): the window in which a sender's nudge finds
-    /// the lease still held.
+    /// the lease still held, and knocks (see [`Store::knock`]).
     pub fn enqueue_before_next_release(&self, to: Address, item: MailboxItem) {
         *lock(&self.before_release) = Some((to, item));
     }
@@ -323,6 +323,13 @@ impl<S: Store> FaultyStore<S> {
         let armed = lock(&self.before_release).take();
         if let Some((to, item)) = armed {
             self.inner.enqueue(&to, &item).await?;
+            // Its sender's wake-up finds the lease held, and knocks on the record as it
+            // is (marked for the lease's end, as a wake-up marks it).
+            let record = self.inner.load_state(&to).await?.unwrap_or_default();
+            let at = record.lease_expires_at.max(1);
+            self.inner
+                .knock(&to, record.version, record.mark, at)
+                .await?;
         }
         Ok(())
     }
