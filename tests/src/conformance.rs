@@ -42,6 +42,7 @@ pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
     knocks(&*store).await;
+    acquires_with_the_first_read(&*store).await;
     quarantine_and_lift(&*store).await;
     expiry(&*store, &delete_expired).await;
     subscription_paging(&*store).await;
@@ -346,6 +347,31 @@ async fn commits(store: &dyn Store) {
             record.stalled_leases
         ),
         (2, 0, 0)
+    );
+}
+
+/// `acquire_and_read` takes the lease with the mailbox's first messages, in id order
+/// (up to the limit); a held lease comes with none.
+async fn acquires_with_the_first_read(store: &dyn Store) {
+    let at = address("acquire-and-read");
+    let queued: Vec<MailboxItem> = (0..3).map(|_| message(8)).collect();
+    for item in &queued {
+        store.enqueue(&at, item).await.unwrap();
+    }
+    let (taken, read) = store
+        .acquire_and_read(&at, NOW, NOW + LEASE, 51, 2)
+        .await
+        .unwrap();
+    assert!(taken.taken().is_some(), "a free lease is taken");
+    assert_eq!(read, queued[..2], "the first two messages, in id order");
+    let (held, read) = store
+        .acquire_and_read(&at, NOW + 1, NOW + LEASE, 52, 2)
+        .await
+        .unwrap();
+    assert!(held.taken().is_none(), "a live lease is held");
+    assert!(
+        read.is_empty(),
+        "nothing is read for a wake-up that found it held"
     );
 }
 

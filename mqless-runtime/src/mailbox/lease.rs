@@ -208,12 +208,19 @@ impl<'h, A: Actor> Lease<'h, A> {
     }
 
     /// Steps 2 to 6 of the protocol, batch after batch, until the lease ends.
-    pub(super) async fn run(mut self, report: &mut DrainReport) -> Result<LeaseEnd, Error> {
+    /// `first_read`: the mailbox's first batch (and one more message), read with the
+    /// acquire (see `Store::acquire_and_read`).
+    pub(super) async fn run(
+        mut self,
+        first_read: Vec<MailboxItem>,
+        report: &mut DrainReport,
+    ) -> Result<LeaseEnd, Error> {
         let store = &self.host.store;
         // The previous batch's cleanup may not have finished if its owner crashed. Cleanup
         // deletes consumed messages last, so if none of them is left in the mailbox, it
         // finished; the first read below tells, which saves a blind repeat per drain.
         let mut previous_cleanup_unchecked = !self.book.consumed.is_empty();
+        let mut first_read = Some(first_read);
         loop {
             if self.host.deadline_near(self.options.deadline_millis) {
                 self.release(true).await?;
@@ -221,9 +228,15 @@ impl<'h, A: Actor> Lease<'h, A> {
             }
             // One more than a batch, to know whether a batch holds everything: then its
             // commit releases the lease, and no release of its own follows.
-            let mut items = store
-                .read_mailbox(self.address, self.batch_size.saturating_add(1))
-                .await?;
+            let limit = self.batch_size.saturating_add(1);
+            let mut items = match first_read.take() {
+                // After stalls the batch is one message: what was read beyond is left.
+                Some(mut read) => {
+                    read.truncate(limit);
+                    read
+                }
+                None => store.read_mailbox(self.address, limit).await?,
+            };
             let read_all = items.len() <= self.batch_size;
             if std::mem::take(&mut previous_cleanup_unchecked) {
                 let leftovers = items.iter().any(|i| self.book.consumed.contains(&i.id));

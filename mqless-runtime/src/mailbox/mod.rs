@@ -347,7 +347,7 @@ impl<A: Actor> ActorHost<A> {
         options: DrainOptions,
         report: &mut DrainReport,
     ) -> Result<LeaseEnd, Error> {
-        let Some(record) = self.take_lease(address).await? else {
+        let Some((record, first_read)) = self.take_lease(address).await? else {
             return Ok(LeaseEnd::Busy);
         };
         let (epoch, mark) = (record.epoch, record.mark);
@@ -357,7 +357,7 @@ impl<A: Actor> ActorHost<A> {
             return Ok(LeaseEnd::Quarantined(quarantine.reason));
         }
         let held = match Lease::open(self, address, record, options) {
-            Ok(lease) => lease.run(report).await,
+            Ok(lease) => lease.run(first_read, report).await,
             Err(Damaged(reason)) => self.quarantine(address, epoch, reason).await,
         };
         match held {
@@ -403,24 +403,33 @@ impl<A: Actor> ActorHost<A> {
         Ok(())
     }
 
-    /// Takes the lease of `address`, or (`None`) knocks on the record of the owner
-    /// that holds it, so that it looks at the mailbox again after its commit.
-    async fn take_lease(&self, address: &Address) -> Result<Option<StateRecord>, Error> {
+    /// Takes the lease of `address` with the mailbox's first batch (and one more
+    /// message), or (`None`) knocks on the record of the owner that holds it, so that
+    /// it looks at the mailbox again after its commit.
+    async fn take_lease(
+        &self,
+        address: &Address,
+    ) -> Result<Option<(StateRecord, Vec<MailboxItem>)>, Error> {
         let owner = owner_token();
+        let limit = self.config.batch_size.saturating_add(1);
         for _ in 0..KNOCK_RACES {
             let now = self.clock.now_millis();
+            let until = now + millis(self.config.lease);
             let acquired = self
                 .store
-                .acquire(address, now, now + millis(self.config.lease), owner)
+                .acquire_and_read(address, now, until, owner, limit)
                 .await;
             match acquired {
-                Ok(Acquired::Taken(record)) => return Ok(Some(record)),
-                Ok(Acquired::Held {
-                    lease_expires_at,
-                    mark,
-                    version,
-                    knocked,
-                }) => {
+                Ok((Acquired::Taken(record), read)) => return Ok(Some((record, read))),
+                Ok((
+                    Acquired::Held {
+                        lease_expires_at,
+                        mark,
+                        version,
+                        knocked,
+                    },
+                    _,
+                )) => {
                     let at = if lease_expires_at > now {
                         lease_expires_at
                     } else {

@@ -375,6 +375,35 @@ pub trait Store: Send + Sync + 'static {
         owner: u64,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Takes the lease as [`Store::acquire`] does and, if it was taken, reads the first
+    /// `limit` messages of the mailbox: what an owner does first. A store may read the
+    /// mailbox before the acquire's write lands (DynamoDB sends the two requests side
+    /// by side, so the drain waits for one round trip instead of two): a message queued
+    /// after that read has a wake-up that either takes the lease first, or finds it held
+    /// and knocks (see [`Store::knock`]), so the owner looks again. The messages are
+    /// empty when the lease was not taken.
+    ///
+    /// The default acquires, then reads. If the read fails after the lease was taken,
+    /// the error is returned, and the caller abandons the lease (see
+    /// [`Store::abandon`]).
+    fn acquire_and_read<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+        lease_expires_at: u64,
+        owner: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Acquired, Vec<MailboxItem>), StoreError>> {
+        Box::pin(async move {
+            let acquired = self.acquire(address, now, lease_expires_at, owner).await?;
+            let items = match acquired {
+                Acquired::Taken(_) => self.read_mailbox(address, limit).await?,
+                Acquired::Held { .. } => Vec::new(),
+            };
+            Ok((acquired, items))
+        })
+    }
+
     /// The first `limit` messages of the mailbox, in id order.
     fn read_mailbox<'a>(
         &'a self,

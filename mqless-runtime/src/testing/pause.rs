@@ -80,6 +80,13 @@ impl Pauses {
         }
     }
 
+    /// Whether the armed pause is for `address`.
+    pub(super) fn armed_for(&self, address: &Address) -> bool {
+        self.lock()
+            .as_ref()
+            .is_some_and(|armed| armed.address == *address)
+    }
+
     pub(super) fn disarm(&self) {
         self.lock().take();
     }

@@ -9,7 +9,7 @@ use super::DynamoStore;
 use crate::error::StoreError;
 use crate::id::Address;
 use crate::store::record::{self, Transition};
-use crate::store::{Acquired, StateRecord};
+use crate::store::{Acquired, MailboxItem, StateRecord, Store as _};
 
 /// How many times an acquire reads again after another acquirer's write came between
 /// its read and its own: each such race has a winner, which holds the lease.
@@ -55,28 +55,37 @@ impl DynamoStore {
     /// Takes the lease (see `Store::acquire`): reads both items, and writes the lease
     /// item if it is still as read. A write that fails its condition either landed
     /// already (its answer was lost and the SDK retried it: the item names our owner
-    /// token) or lost a race with another acquirer: read again.
+    /// token) or lost a race with another acquirer: read again. With `read`, also reads
+    /// that many messages of the mailbox, beside the write (see
+    /// `Store::acquire_and_read`).
     pub(super) async fn acquire_lease(
         &self,
         address: &Address,
         now: u64,
         lease_expires_at: u64,
         owner: u64,
-    ) -> Result<Acquired, StoreError> {
+        read: Option<usize>,
+    ) -> Result<(Acquired, Vec<MailboxItem>), StoreError> {
         let mut items = self.read_items(address).await?;
         for _ in 0..ACQUIRE_RACES {
             let (lease, state) = (items.lease.as_ref(), items.state.as_ref());
             let Some(transition) = Transition::acquire(lease, state, now, lease_expires_at, owner)
             else {
-                return Ok(record::held(lease, state));
+                return Ok((record::held(lease, state), Vec::new()));
             };
-            let result = self
+            let write = self
                 .transition(address, &transition)
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
-                .send()
-                .await;
+                .send();
+            let mailbox = async {
+                match read {
+                    Some(limit) => self.read_mailbox(address, limit).await.map(Some),
+                    None => Ok(None),
+                }
+            };
+            let (result, mailbox) = tokio::join!(write, mailbox);
             let current = |error: &UpdateItemError| match error {
                 UpdateItemError::ConditionalCheckFailedException(failed) => failed.item().cloned(),
                 _ => None,
@@ -84,17 +93,21 @@ impl DynamoStore {
             match self.conditional_or_current(result, current)? {
                 Ok(_) => {
                     transition.apply(&mut items.lease);
-                    return Ok(Acquired::Taken(items.effective().unwrap_or_default()));
                 }
                 Err(Some(found)) if found.get(OWNER) == Some(&n(owner)) => {
                     items.lease = Some(record_from(&found)?);
-                    return Ok(Acquired::Taken(items.effective().unwrap_or_default()));
                 }
-                Err(_) => items = self.read_items(address).await?,
-            }
+                Err(_) => {
+                    items = self.read_items(address).await?;
+                    continue;
+                }
+            };
+            // Taken: a failed read now is the caller's to handle (it abandons the lease).
+            let taken = Acquired::Taken(items.effective().unwrap_or_default());
+            return Ok((taken, mailbox?.unwrap_or_default()));
         }
         let (lease, state) = (items.lease.as_ref(), items.state.as_ref());
-        Ok(record::held(lease, state))
+        Ok((record::held(lease, state), Vec::new()))
     }
 
     /// Applies `transition`, a write the protocol makes without needing to know whether

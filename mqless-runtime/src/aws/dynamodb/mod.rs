@@ -101,7 +101,23 @@ impl Store for DynamoStore {
         lease_expires_at: u64,
         owner: u64,
     ) -> BoxFuture<'a, Result<Acquired, StoreError>> {
-        Box::pin(self.acquire_lease(address, now, lease_expires_at, owner))
+        Box::pin(async move {
+            let (acquired, _) = self
+                .acquire_lease(address, now, lease_expires_at, owner, None)
+                .await?;
+            Ok(acquired)
+        })
+    }
+
+    fn acquire_and_read<'a>(
+        &'a self,
+        address: &'a Address,
+        now: u64,
+        lease_expires_at: u64,
+        owner: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Acquired, Vec<MailboxItem>), StoreError>> {
+        Box::pin(self.acquire_lease(address, now, lease_expires_at, owner, Some(limit)))
     }
 
     fn read_mailbox<'a>(

@@ -48,6 +48,29 @@ impl<S: Store> Store for FaultyStore<S> {
             acquired
         })
     }
+    fn acquire_and_read<'a>(
+        &'a self,
+        a: &'a Address,
+        now: u64,
+        until: u64,
+        owner: u64,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Acquired, Vec<MailboxItem>), StoreError>> {
+        Box::pin(async move {
+            let early = if self.read_early(a) {
+                Some(self.read_mailbox(a, limit).await?)
+            } else {
+                None
+            };
+            let acquired = self.acquire(a, now, until, owner).await?;
+            let items = match (&acquired, early) {
+                (Acquired::Held { .. }, _) => Vec::new(),
+                (Acquired::Taken(_), Some(read)) => read,
+                (Acquired::Taken(_), None) => self.read_mailbox(a, limit).await?,
+            };
+            Ok((acquired, items))
+        })
+    }
     fn abandon<'a>(&'a self, a: &'a Address, owner: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         self.faulty(move || self.inner.abandon(a, owner))
     }

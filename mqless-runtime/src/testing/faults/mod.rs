@@ -248,6 +248,19 @@ impl<S: Store> FaultyStore<S> {
         *page = disturbed;
     }
 
+    /// Whether this owner reads its mailbox before its acquire: the earliest a store
+    /// may (DynamoDB reads beside the acquire's write; see `Store::acquire_and_read`).
+    /// Half the time under random faults, never when a pause is armed for `address`
+    /// (a zombie stops between the two).
+    pub(super) fn read_early(&self, address: &Address) -> bool {
+        if self.pauses.armed_for(address) {
+            return false;
+        }
+        lock(&self.random)
+            .as_mut()
+            .is_some_and(|(rng, _)| rng.below(2) == 0)
+    }
+
     fn roll(&self) -> Option<Fault> {
         let mut random = lock(&self.random);
         let (rng, per_mille) = random.as_mut()?;
