@@ -290,7 +290,8 @@ impl<'h, A: Actor> Lease<'h, A> {
                 Ok(CommitOutcome::Fenced) => return Ok(LeaseEnd::Fenced),
                 Ok(outcome) => {
                     filled.tally.add_to(report);
-                    sent_to_itself || outcome != CommitOutcome::CommittedUnknocked
+                    let knocked = outcome != CommitOutcome::CommittedUnknocked;
+                    knocked || sent_to_itself
                 }
                 Err(error) => {
                     let (taken, head) = (filled.taken, filled.head.as_ref());
