@@ -454,6 +454,12 @@ MUTATIONS = [
      "return Ok((taken, «mailbox?.unwrap_or_default()»));",
      "{ let _ = mailbox?; Vec::new() }",
      ["--test", "store_conformance", "dynamodb_keeps_the_contract"], True),
+    ("a store reads the mailbox before the record read its acquire decided on",
+     "2: exactly once (a read from before a commit holds the batch before it, which no bookkeeping lists)",
+     "mqless-runtime/src/testing/faults/calls.rs",
+     "(Acquired::Taken(record), Some((version, read))) if «record.version == version» => {",
+     "true",
+     ["--test", "fault_scenarios"], False),
 ]
 
 

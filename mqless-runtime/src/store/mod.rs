@@ -380,7 +380,10 @@ pub trait Store: Send + Sync + 'static {
     /// mailbox before the acquire's write lands (DynamoDB sends the two requests side
     /// by side, so the drain waits for one round trip instead of two): a message queued
     /// after that read has a wake-up that either takes the lease first, or finds it held
-    /// and knocks (see [`Store::knock`]), so the owner looks again. The messages are
+    /// and knocks (see [`Store::knock`]), so the owner looks again. But never before the
+    /// read of the record that the acquire decided on (and returns): a mailbox read from
+    /// before a commit may hold messages that its predecessor batch consumed, which the
+    /// record's bookkeeping no longer lists, and they would run again. The messages are
     /// empty when the lease was not taken.
     ///
     /// The default acquires, then reads. If the read fails after the lease was taken,

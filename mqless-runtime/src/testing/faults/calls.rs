@@ -57,16 +57,24 @@ impl<S: Store> Store for FaultyStore<S> {
         limit: usize,
     ) -> BoxFuture<'a, Result<(Acquired, Vec<MailboxItem>), StoreError>> {
         Box::pin(async move {
+            // Early: the record as the acquire's own read would find it, then the
+            // mailbox, then the acquire (which reads again, and writes). The early read
+            // stands only if no commit came between the two reads of the record: a
+            // mailbox read from before a commit may hold messages its batch's
+            // predecessor consumed, which no bookkeeping lists any more.
             let early = if self.read_early(a) {
-                Some(self.read_mailbox(a, limit).await?)
+                let version = self.inner.load_state(a).await?.map_or(0, |r| r.version);
+                Some((version, self.read_mailbox(a, limit).await?))
             } else {
                 None
             };
             let acquired = self.acquire(a, now, until, owner).await?;
             let items = match (&acquired, early) {
                 (Acquired::Held { .. }, _) => Vec::new(),
-                (Acquired::Taken(_), Some(read)) => read,
-                (Acquired::Taken(_), None) => self.read_mailbox(a, limit).await?,
+                (Acquired::Taken(record), Some((version, read))) if record.version == version => {
+                    read
+                }
+                (Acquired::Taken(_), _) => self.read_mailbox(a, limit).await?,
             };
             Ok((acquired, items))
         })

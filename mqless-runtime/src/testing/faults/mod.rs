@@ -248,10 +248,10 @@ impl<S: Store> FaultyStore<S> {
         *page = disturbed;
     }
 
-    /// Whether this owner reads its mailbox before its acquire: the earliest a store
-    /// may (DynamoDB reads beside the acquire's write; see `Store::acquire_and_read`).
-    /// Half the time under random faults, never when a pause is armed for `address`
-    /// (a zombie stops between the two).
+    /// Whether this owner reads its mailbox before its acquire's write: the earliest a
+    /// store may (after the record read the acquire decides on; DynamoDB reads beside
+    /// the write; see `Store::acquire_and_read`). Half the time under random faults,
+    /// never when a pause is armed for `address` (a zombie stops between the two).
     pub(super) fn read_early(&self, address: &Address) -> bool {
         if self.pauses.armed_for(address) {
             return false;
