@@ -87,7 +87,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/mod.rs",
      "«let _ = self.end_lease(address, epoch, None, true).await;»",
      "",
-     ["--test", "embedded_invariants", "a_drain_that_fails_frees_its_lease"], False),
+     ["--test", "embedded_invariants", "a_drain_whose_commit_fails_mid_lease_frees_its_lease"], False),
     ("Err does not roll the state back",
      "5: a method that returns Err leaves no change",
      "mqless-runtime/src/mailbox/batch/mod.rs",
@@ -454,12 +454,6 @@ MUTATIONS = [
      "return Ok((taken, «mailbox?.unwrap_or_default()»));",
      "{ let _ = mailbox?; Vec::new() }",
      ["--test", "store_conformance", "dynamodb_keeps_the_contract"], True),
-    ("a store reads the mailbox before the record read its acquire decided on",
-     "2: exactly once (a read from before a commit holds the batch before it, which no bookkeeping lists)",
-     "mqless-runtime/src/testing/faults/calls.rs",
-     "(Acquired::Taken(record), Some((version, read))) if «record.version == version» => {",
-     "true",
-     ["--test", "fault_scenarios"], False),
 ]
 
 

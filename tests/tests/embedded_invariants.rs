@@ -380,6 +380,47 @@ async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
     assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
 }
 
+/// A store error inside a lease (here a commit that landed with its answer lost, in
+/// the middle of a drain that goes on) frees the lease on the way out, so the next
+/// wake-up does not wait for it to expire nor count a stall. (A failed first read, in
+/// the test above, gives the lease back through the acquire's abandon.)
+#[tokio::test]
+async fn a_drain_whose_commit_fails_mid_lease_frees_its_lease() {
+    let store = Arc::new(FaultyStore::new());
+    let clock = ManualClock::new(1_800_000_000_000);
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .config(DrainConfig {
+            batch_size: 1,
+            ..DrainConfig::default()
+        })
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let adder = runtime.client::<Adder>("m").unwrap();
+    adder.add(2).send().await.unwrap();
+    adder.add(3).send().await.unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    let id = mqless::ActorId::new("m").unwrap();
+    let address = address_of("Adder", "m");
+
+    // The first batch's commit keeps the lease (a second message waits); its answer is
+    // lost, so the drain fails holding it.
+    store.lose_commit_answers(1);
+    assert!(host.drain(&id).await.is_err());
+    let record = store.inner.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        (record.version, record.lease_expires_at, record.stalled_leases),
+        (1, 0, 0),
+        "committed, then released on the way out: {record:?}"
+    );
+    // The same instant: no waiting for a lease to expire.
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
+    assert_eq!(runtime.state::<Adder>("m").await.unwrap().unwrap().total, 5);
+}
+
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Relay {
     relayed: u32,
