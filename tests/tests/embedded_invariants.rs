@@ -411,7 +411,11 @@ async fn a_drain_whose_commit_fails_mid_lease_frees_its_lease() {
     assert!(host.drain(&id).await.is_err());
     let record = store.inner.load_state(&address).await.unwrap().unwrap();
     assert_eq!(
-        (record.version, record.lease_expires_at, record.stalled_leases),
+        (
+            record.version,
+            record.lease_expires_at,
+            record.stalled_leases
+        ),
         (1, 0, 0),
         "committed, then released on the way out: {record:?}"
     );
