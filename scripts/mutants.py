@@ -408,7 +408,7 @@ MUTATIONS = [
      ["--test", "emissions", "a_refused_emission_is_a_dead_letter_whose_redrive_emits_it_on_dynamodb_local"], True),
     ("a releasing commit reports no knock though a wake-up knocked (both stores)",
      "1: an acknowledged message is processed (lost wake-up: the knock)",
-     "mqless-runtime/src/store/mod.rs",
+     "mqless-runtime/src/store/outcome.rs",
      "if commit.lease_expires_at == 0 && «!knocked» {",
      "true",
      ["--test", "embedded_invariants", "a_wake_up_that_finds_the_lease_held_knocks"], False),
