@@ -64,9 +64,12 @@ pub(crate) fn fresh_table(name: &str) -> String {
     format!("bench-{name}-{}", mqless::MessageId::generate(1, None))
 }
 
+/// A store over a new table, its keys in the layout `MQLESS_KEY_LAYOUT` names (v1 when
+/// unset: the README's figures), so that a layout's figures can be printed beside them.
 pub(crate) async fn fresh_store(name: &str) -> Result<DynamoStore, BenchError> {
     let config = mqless::aws::load_config().await;
-    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), fresh_table(name));
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), fresh_table(name))
+        .with_key_layout(mqless::aws::KeyLayout::from_env()?);
     store.create_table().await?;
     Ok(store)
 }

@@ -138,6 +138,12 @@ struct TemplateArgs {
     /// (a rule per bus; repeat for several, `default` for the account's default bus).
     #[arg(long = "event-bus", value_name = "NAME")]
     event_buses: Vec<String>,
+    /// The table's key layout: `v1`, or `v2` (mailboxes in partitions of their own, so
+    /// that senders' policies reach no actor's record). Set for every function
+    /// (`MQLESS_KEY_LAYOUT`); clients and the mqless command take it from the stack's
+    /// `KeyLayout` output.
+    #[arg(long, default_value = "v1", value_name = "LAYOUT")]
+    key_layout: mqless_runtime::aws::KeyLayout,
 }
 
 /// A Lambda architecture.

@@ -75,10 +75,16 @@ pub fn configure() {
 
 /// A store over a new table of its own, so tests do not see each other's actors.
 pub async fn fresh_store(test: &str) -> DynamoStore {
+    fresh_store_in(test, mqless::aws::KeyLayout::default()).await
+}
+
+/// [`fresh_store`], its table's keys in `layout`.
+pub async fn fresh_store_in(test: &str, layout: mqless::aws::KeyLayout) -> DynamoStore {
     configure();
     let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
     let config = mqless::aws::load_config().await;
-    let store = DynamoStore::new(mqless::aws::aws_sdk_dynamodb::Client::new(&config), table);
+    let store = DynamoStore::new(mqless::aws::aws_sdk_dynamodb::Client::new(&config), table)
+        .with_key_layout(layout);
     store
         .create_table()
         .await

@@ -17,8 +17,19 @@ async fn the_memory_store_keeps_the_contract() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_keeps_the_contract() {
     mqless_tests::requires_local_aws!();
+    dynamodb_contract(mqless::aws::KeyLayout::V1).await;
+}
+
+/// The same contract with mailboxes in partitions of their own (`KeyLayout::V2`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_keeps_the_contract_with_mailboxes_apart() {
+    mqless_tests::requires_local_aws!();
+    dynamodb_contract(mqless::aws::KeyLayout::V2).await;
+}
+
+async fn dynamodb_contract(layout: mqless::aws::KeyLayout) {
     use mqless_tests::local_aws;
-    let store = local_aws::fresh_store("conformance").await;
+    let store = local_aws::fresh_store_in("conformance", layout).await;
     let table = store.clone();
     let delete_expired: conformance::DeleteExpired = Arc::new(move |now| {
         let table = table.clone();
@@ -67,5 +78,15 @@ async fn the_memory_store_keeps_the_due_index() {
 async fn dynamodb_keeps_the_due_index() {
     mqless_tests::requires_local_aws!();
     let store = mqless_tests::local_aws::fresh_store("due-index").await;
+    due_index::run(Arc::new(store)).await;
+}
+
+/// A scheduled message's entry names its actor by the mailbox's partition, `m/Type/id`
+/// in key layout v2: the sweep must read it back as the actor's address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_keeps_the_due_index_with_mailboxes_apart() {
+    mqless_tests::requires_local_aws!();
+    let layout = mqless::aws::KeyLayout::V2;
+    let store = mqless_tests::local_aws::fresh_store_in("due-index", layout).await;
     due_index::run(Arc::new(store)).await;
 }

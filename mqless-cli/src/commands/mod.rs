@@ -14,7 +14,7 @@ mod template;
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::process::ExitCode;
 
-use mqless_runtime::aws::{Environment, FunctionNames};
+use mqless_runtime::aws::{Environment, FunctionNames, KeyLayout};
 use mqless_runtime::id::{ActorId, ActorType, Address, MessageId};
 use mqless_runtime::recovery::Operator;
 use serde_json::json;
@@ -37,7 +37,8 @@ impl Context {
         };
         let functions = FunctionNames::from_env().map_err(|e| e.to_string())?;
         let sdk = mqless_runtime::aws::load_config().await;
-        let environment = Environment::new(sdk, table, functions);
+        let layout = KeyLayout::from_env().map_err(|e| e.to_string())?;
+        let environment = Environment::new(sdk, table, functions).with_key_layout(layout);
         let operator = environment.remote().operator();
         Ok(Self {
             environment,

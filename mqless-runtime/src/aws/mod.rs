@@ -36,6 +36,7 @@ pub use invoker::{FunctionNames, LambdaInvoker};
 pub use remote::{Remote, DEFAULT_SETTLE_TIMEOUT};
 
 use crate::error::Error;
+pub use dynamodb::schema::KeyLayout;
 use dynamodb::DynamoStore;
 
 /// Loads the AWS configuration from the standard chain, over MQLess's lean HTTP client.
@@ -58,8 +59,9 @@ pub async fn load_config() -> aws_config::SdkConfig {
 
 /// Everything MQLess reads from the environment on AWS, loaded once: the SDK
 /// configuration, the table (`MQLESS_TABLE`), which function runs each actor type
-/// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`) and the target of each channel actors
-/// emit to (`MQLESS_CHANNELS`). Build the store, the invoker and the
+/// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`), the table's key layout
+/// (`MQLESS_KEY_LAYOUT`, `v1` when unset; see [`KeyLayout`]) and the target of each
+/// channel actors emit to (`MQLESS_CHANNELS`). Build the store, the invoker and the
 /// clients from it.
 ///
 /// ```no_run
@@ -73,6 +75,7 @@ pub async fn load_config() -> aws_config::SdkConfig {
 pub struct Environment {
     sdk: aws_config::SdkConfig,
     table: String,
+    layout: KeyLayout,
     functions: FunctionNames,
     channels: channels::Channels,
 }
@@ -91,13 +94,14 @@ impl Environment {
         Ok(Self {
             sdk: load_config().await,
             table,
+            layout: KeyLayout::from_env()?,
             functions,
             channels: channels::Channels::from_env()?,
         })
     }
 
     /// An environment from its parts, for tools that take the table from elsewhere (a
-    /// command-line flag, say).
+    /// command-line flag, say), in the default key layout (see [`Self::with_key_layout`]).
     #[must_use]
     pub fn new(
         sdk: aws_config::SdkConfig,
@@ -107,6 +111,7 @@ impl Environment {
         Self {
             sdk,
             table: table.into(),
+            layout: KeyLayout::default(),
             functions,
             channels: channels::Channels::new(),
         }
@@ -118,6 +123,20 @@ impl Environment {
     pub fn with_channels(mut self, channels: channels::Channels) -> Self {
         self.channels = channels;
         self
+    }
+
+    /// This environment, with the table's keys in `layout` (instead of what
+    /// `MQLESS_KEY_LAYOUT` says).
+    #[must_use]
+    pub fn with_key_layout(mut self, layout: KeyLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// The table's key layout.
+    #[must_use]
+    pub fn key_layout(&self) -> KeyLayout {
+        self.layout
     }
 
     /// The emitter to the channels' targets (`MQLESS_CHANNELS`).
@@ -148,6 +167,7 @@ impl Environment {
     #[must_use]
     pub fn store(&self) -> DynamoStore {
         DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.table.clone())
+            .with_key_layout(self.layout)
     }
 
     /// The invoker of the actor types' functions.
@@ -167,6 +187,26 @@ impl Environment {
 }
 
 /// Reads a required environment variable, or says which one to set.
+impl KeyLayout {
+    /// The layout `MQLESS_KEY_LAYOUT` names; the default when it is unset.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when it names no layout.
+    pub fn from_env() -> Result<Self, Error> {
+        match std::env::var(Self::VARIABLE) {
+            Ok(name) if name.is_empty() => Ok(Self::default()),
+            Ok(name) => name
+                .parse()
+                .map_err(|reason| Error::Config(format!("{}: {reason}", Self::VARIABLE))),
+            Err(std::env::VarError::NotPresent) => Ok(Self::default()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
+                "{}: not valid UTF-8; set `v1` or `v2`",
+                Self::VARIABLE
+            ))),
+        }
+    }
+}
+
 fn env_var(name: &str, purpose: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| Error::Config(format!("set {name}: {purpose}")))
 }

@@ -4,6 +4,7 @@
 //! message measured from `ConsumedCapacity`.
 
 mod foreign_items;
+mod key_layout;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -275,21 +276,33 @@ async fn dead_letters_can_be_inspected_redriven_and_discarded_and_a_sweep_finds_
 /// smaller seeds, as each store call is a request, in three tests that run side by side
 /// (each seed mostly waits: leases run out, DynamoDB Local answers). Seeds share a table;
 /// their actors have their own ids. `MQLESS_DYNAMODB_SEEDS` sets how many in all,
-/// `MQLESS_SEED` runs one (in the first part).
+/// `MQLESS_SEED` runs one (in its part, and so in its part's key layout).
 async fn invariants_hold_under_injected_faults_on_dynamodb_local(part: u64) {
     use mqless_tests::scenario::{self, Params, Stats};
     const PARTS: u64 = 3;
-    let store = local_aws::fresh_store("faults").await;
+    // The last third with mailboxes in partitions of their own (`KeyLayout::V2`).
+    let layout = match part {
+        2 => mqless::aws::KeyLayout::V2,
+        _ => mqless::aws::KeyLayout::V1,
+    };
+    let store = local_aws::fresh_store_in("faults", layout).await;
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
         .ok()
         .and_then(|n| n.parse().ok())
         .unwrap_or(60);
+    // A seed runs in its part (and so in that part's layout), `MQLESS_SEED` included.
+    let in_part = |seed: &u64| (seed - 1) * PARTS / seeds == part;
     let seeds: Vec<u64> = match std::env::var("MQLESS_SEED") {
-        Ok(seed) if part == 0 => vec![seed.parse().expect("MQLESS_SEED is a number")],
-        Ok(_) => Vec::new(),
-        Err(_) => (1..=seeds)
-            .filter(|seed| (seed - 1) * PARTS / seeds == part)
-            .collect(),
+        Ok(seed) => {
+            let seed: u64 = seed.parse().expect("MQLESS_SEED is a number");
+            let part_of = ((seed.max(1) - 1) * PARTS / seeds).min(PARTS - 1);
+            if part_of == part {
+                vec![seed]
+            } else {
+                Vec::new()
+            }
+        }
+        Err(_) => (1..=seeds).filter(in_part).collect(),
     };
     let mut total = Stats::default();
     for &seed in &seeds {
@@ -450,17 +463,25 @@ async fn an_ask_answered_in_process_writes_no_reply_and_never_polls() {
     mqless_tests::requires_local_aws!();
     use mqless_examples::counter::Counter;
 
-    let store = local_aws::fresh_store("localreply").await;
-    let runtime = mqless::Embedded::builder()
-        .store(Arc::new(store.clone()))
-        .build();
-    runtime.register::<Counter>().unwrap();
-    let counter = runtime.client::<Counter>("asked").unwrap();
-    assert_eq!(counter.increment(1).call().await, Ok(1));
-    runtime.settle().await;
-    let before = store.capacity();
-    assert_eq!(counter.increment(2).call().await, Ok(3));
-    runtime.settle().await;
-    let used = store.capacity() - before;
-    assert_eq!(used.requests, 6, "{used:?}");
+    let mut used_by_layout = Vec::new();
+    for layout in [mqless::aws::KeyLayout::V1, mqless::aws::KeyLayout::V2] {
+        let store = local_aws::fresh_store_in("localreply", layout).await;
+        let runtime = mqless::Embedded::builder()
+            .store(Arc::new(store.clone()))
+            .build();
+        runtime.register::<Counter>().unwrap();
+        let counter = runtime.client::<Counter>("asked").unwrap();
+        assert_eq!(counter.increment(1).call().await, Ok(1));
+        runtime.settle().await;
+        let before = store.capacity();
+        assert_eq!(counter.increment(2).call().await, Ok(3));
+        runtime.settle().await;
+        let used = store.capacity() - before;
+        assert_eq!(used.requests, 6, "{layout}: {used:?}");
+        used_by_layout.push(used);
+    }
+    assert_eq!(
+        used_by_layout[0], used_by_layout[1],
+        "mailboxes apart (v2) cost what v1 does"
+    );
 }

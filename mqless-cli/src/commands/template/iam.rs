@@ -1,23 +1,36 @@
 //! Least-privilege IAM for the template, from the functions' manifests: an actor's
 //! function may read and write its own type's partitions, put mailbox items (and nothing
-//! else) into the partitions of the types it sends to or whose asks it answers, and
-//! invoke only those types' functions and its own.
+//! else) into the mailboxes of the types it sends to or whose asks it answers, and
+//! invoke only those types' functions and its own. In key layout v2 mailboxes are
+//! partitions of their own (`m/Type/id`), so "put into a mailbox" no longer reaches the
+//! actor's record, replies or dead letters.
 
 use std::collections::BTreeSet;
 
+use mqless_runtime::aws::KeyLayout;
 use serde_json::{json, Value as Json};
 
 use super::Function;
 
-/// The actor functions, by type.
+/// The actor functions, by type, and the table's key layout.
 pub(super) struct Directory<'a> {
     actors: Vec<&'a Function>,
+    layout: KeyLayout,
 }
 
 impl<'a> Directory<'a> {
-    pub(super) fn new(actors: &[&'a Function]) -> Self {
+    pub(super) fn new(actors: &[&'a Function], layout: KeyLayout) -> Self {
         Self {
             actors: actors.to_vec(),
+            layout,
+        }
+    }
+
+    /// `dynamodb:LeadingKeys` patterns of the mailboxes of `types`.
+    fn mailbox_keys(&self, types: &BTreeSet<&str>) -> Json {
+        match self.layout {
+            KeyLayout::V2 => Json::Array(types.iter().map(|t| json!(format!("m/{t}/*"))).collect()),
+            _ => leading_keys(types),
         }
     }
 
@@ -100,6 +113,18 @@ fn leading_keys(types: &BTreeSet<&str>) -> Json {
 pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Result<Json, String> {
     let own = BTreeSet::from([actor_type]);
     let others = directory.writes_to(actor_type)?;
+    let mut own_keys = leading_keys(&own);
+    if let (KeyLayout::V2, Some(keys)) = (directory.layout, own_keys.as_array_mut()) {
+        // Its own mailboxes: read, consumed messages deleted, messages to itself.
+        keys.extend(
+            directory
+                .mailbox_keys(&own)
+                .as_array()
+                .into_iter()
+                .flatten()
+                .cloned(),
+        );
+    }
     let mut statements = vec![json!({
         "Sid": "OwnActors",
         "Effect": "Allow",
@@ -108,7 +133,7 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
             "dynamodb:Query", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem"
         ],
         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(&own)}}
+        "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": own_keys}}
     })];
     let mut invokes = vec![Directory::arn(
         directory
@@ -122,7 +147,7 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
             "Action": "dynamodb:PutItem",
             "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
             "Condition": {
-                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(&others)},
+                "ForAllValues:StringLike": {"dynamodb:LeadingKeys": directory.mailbox_keys(&others)},
                 // `dsh` and `dk`: a scheduled message's entry in the due index.
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
             }
@@ -180,20 +205,35 @@ fn mark_unwoken(types: &Json) -> Json {
 }
 
 /// For what sends to the actors from outside (`Remote` clients, other languages):
-/// queue messages, read replies and state, wake the functions.
+/// queue messages, read replies and state, wake the functions. In key layout v2 its
+/// writes reach mailboxes only (message attributes only); v1 cannot tell a mailbox
+/// item's key from the actor's record's.
 pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
+    let access = match directory.layout {
+        KeyLayout::V2 => vec![
+            json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
+            "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+            "Condition": {
+               "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
+               "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
+            }}),
+            json!({"Sid": "Read", "Effect": "Allow",
+             "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+             "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}),
+        ],
+        _ => vec![json!({"Sid": "Mailboxes", "Effect": "Allow",
+         "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})],
+    };
+    let mut statements = access;
+    statements.push(mark_unwoken(&json!(["*"])));
+    statements.push(json!({"Sid": "WakeActors", "Effect": "Allow",
+        "Action": "lambda:InvokeFunction", "Resource": directory.every_arn()}));
     json!({
         "Type": "AWS::IAM::ManagedPolicy",
         "Properties": {
             "Description": "Send to the MQLess actors of this stack",
-            "PolicyDocument": {"Version": "2012-10-17", "Statement": [
-                {"Sid": "Mailboxes", "Effect": "Allow",
-                 "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
-                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
-                mark_unwoken(&json!(["*"])),
-                {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",
-                 "Resource": directory.every_arn()}
-            ]}
+            "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}
         }
     })
 }

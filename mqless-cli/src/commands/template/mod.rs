@@ -151,13 +151,13 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "no actor function among the built functions: a template needs at least one".into(),
         );
     }
-    let directory = iam::Directory::new(&actors);
+    let directory = iam::Directory::new(&actors, args.key_layout);
     let mut resources = Map::new();
     resources.insert("Table".into(), table());
     for function in functions {
         resources.insert(
             function.logical_id(),
-            function_resource(function, &directory)?,
+            function_resource(function, &directory, args)?,
         );
     }
     let events_function = functions.iter().find(|f| f.manifest.events);
@@ -190,7 +190,7 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "Timeout": 60
         }},
         "Resources": resources,
-        "Outputs": outputs(&directory, events)
+        "Outputs": outputs(&directory, events, args)
     });
     if events {
         template["Conditions"] = streams::conditions();
@@ -201,7 +201,11 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
 /// The function of an actor type (with the events queue as its source if it is the
 /// events function), or the sweeper (on its two schedules), with exactly the
 /// permissions it needs.
-fn function_resource(function: &Function, directory: &iam::Directory) -> Result<Json, String> {
+fn function_resource(
+    function: &Function,
+    directory: &iam::Directory,
+    args: &TemplateArgs,
+) -> Result<Json, String> {
     let (policies, events) = match &function.manifest.actor_type {
         Some(actor_type) if function.manifest.events => (
             with_stream_policies(iam::actor_policies(directory, actor_type)?),
@@ -232,6 +236,7 @@ fn function_resource(function: &Function, directory: &iam::Directory) -> Result<
         "Environment": {"Variables": {
             "MQLESS_TABLE": {"Ref": "Table"},
             "MQLESS_FUNCTIONS": directory.functions_variable(),
+            "MQLESS_KEY_LAYOUT": args.key_layout.as_str(),
         }},
         "Policies": policies,
     });
@@ -300,9 +305,10 @@ fn parameters(events: bool, channels: &std::collections::BTreeSet<String>) -> Js
 }
 
 /// The template's outputs: what clients and operators configure from.
-fn outputs(directory: &iam::Directory, events: bool) -> Json {
+fn outputs(directory: &iam::Directory, events: bool, args: &TemplateArgs) -> Json {
     let mut outputs = json!({
         "Table": {"Description": "MQLESS_TABLE for clients and the mqless command", "Value": {"Ref": "Table"}},
+        "KeyLayout": {"Description": "MQLESS_KEY_LAYOUT for clients and the mqless command", "Value": args.key_layout.as_str()},
         "Functions": {"Description": "MQLESS_FUNCTIONS for clients and the mqless command", "Value": directory.functions_variable()},
         "ClientPolicyArn": {"Description": "Attach to what sends to the actors", "Value": {"Ref": "ClientPolicy"}},
         "OperatorPolicyArn": {"Description": "Attach to whoever runs the mqless command", "Value": {"Ref": "OperatorPolicy"}}

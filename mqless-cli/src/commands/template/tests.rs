@@ -38,6 +38,7 @@ pub(super) fn args() -> TemplateArgs {
         out: None,
         arch: crate::Arch::Arm64,
         event_buses: Vec::new(),
+        key_layout: mqless_runtime::aws::KeyLayout::V1,
     }
 }
 

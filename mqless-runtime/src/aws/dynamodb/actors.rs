@@ -125,8 +125,15 @@ impl DynamoStore {
         };
         let had_state = deleted.attributes().is_some_and(|a| !a.is_empty());
         let mut rest = Vec::new();
-        for prefix in [LEASE_SK, MESSAGE, REPLY, DEAD_LETTER] {
-            let keys = self.query_prefix(address, prefix, usize::MAX, |item| Some(key_of(item)));
+        let own = address.to_string();
+        let mailbox = self.layout.mailbox_partition(address);
+        for (pk, prefix) in [
+            (&own, LEASE_SK),
+            (&mailbox, MESSAGE),
+            (&own, REPLY),
+            (&own, DEAD_LETTER),
+        ] {
+            let keys = self.query_prefix(pk, prefix, usize::MAX, |item| Some(key_of(item)));
             rest.extend(keys.await?);
         }
         if !had_state && rest.is_empty() {

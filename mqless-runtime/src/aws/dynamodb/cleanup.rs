@@ -41,7 +41,7 @@ impl DynamoStore {
                 continue; // deleted with its dead letter above
             }
             let delete = DeleteRequest::builder()
-                .set_key(Some(message_key(address, *id)))
+                .set_key(Some(message_key(self.layout, address, *id)))
                 .build()
                 .map_err(errors::build_error)?;
             deletes.push(WriteRequest::builder().delete_request(delete).build());
@@ -67,7 +67,8 @@ impl DynamoStore {
         cleanup: &Cleanup<'_>,
     ) -> Result<(), StoreError> {
         // Rare, so one read per failure is fine.
-        let Some(message) = self.get(message_key(address, failure.id)).await? else {
+        let key = message_key(self.layout, address, failure.id);
+        let Some(message) = self.get(key.clone()).await? else {
             return Ok(()); // moved by an earlier run of this cleanup
         };
         let letter = letter_item(
@@ -83,9 +84,7 @@ impl DynamoStore {
             cleanup.dead_letters_expire_at,
         );
         // `false`: the message was moved since the read (a racing run of this cleanup).
-        self.move_item(message_key(address, failure.id), letter)
-            .await
-            .map(drop)
+        self.move_item(key, letter).await.map(drop)
     }
 }
 

@@ -33,7 +33,7 @@ impl DynamoStore {
     /// (`#lease` sorts before `#state`; nothing else of an actor starts with `#`).
     pub(super) async fn read_items(&self, address: &Address) -> Result<Items, StoreError> {
         let found: Vec<(String, Item)> = self
-            .query_prefix(address, "#", 2, |item| {
+            .query_prefix(&address.to_string(), "#", 2, |item| {
                 let sk = item.get("sk")?.as_s().ok()?.clone();
                 Some((sk, item.clone()))
             })

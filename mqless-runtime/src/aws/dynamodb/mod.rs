@@ -24,7 +24,7 @@ use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
 use schema::{
     dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, queued_message, reply_key,
-    DEAD_LETTER, MESSAGE,
+    KeyLayout, DEAD_LETTER, MESSAGE,
 };
 
 use crate::error::StoreError;
@@ -50,23 +50,52 @@ use crate::BoxFuture;
 pub struct DynamoStore {
     client: Client,
     table: Arc<str>,
+    layout: KeyLayout,
     meter: Meter,
 }
 
 impl std::fmt::Debug for DynamoStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "DynamoStore {{ table: {:?}, .. }}", self.table)
+        write!(
+            f,
+            "DynamoStore {{ table: {:?}, layout: {}, .. }}",
+            self.table, self.layout
+        )
     }
 }
 
 impl DynamoStore {
-    /// A store over `table`, reached through `client`.
+    /// A store over `table`, reached through `client`, in the default
+    /// [`KeyLayout`] (`V1`).
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
             table: Arc::from(table.into()),
+            layout: KeyLayout::default(),
             meter: Meter::default(),
         }
+    }
+
+    /// This store, reading and writing the table in `layout`: the one every other
+    /// process of the deployment uses (see [`KeyLayout`]).
+    ///
+    /// ```no_run
+    /// # async fn demo(client: aws_sdk_dynamodb::Client) {
+    /// use mqless_runtime::aws::dynamodb::{schema::KeyLayout, DynamoStore};
+    /// let store = DynamoStore::new(client, "mqless").with_key_layout(KeyLayout::V2);
+    /// assert_eq!(store.key_layout(), KeyLayout::V2);
+    /// # }
+    /// ```
+    #[must_use]
+    pub fn with_key_layout(mut self, layout: KeyLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    /// Where this store keeps mailboxes.
+    #[must_use]
+    pub fn key_layout(&self) -> KeyLayout {
+        self.layout
     }
 
     /// The table name.
@@ -90,7 +119,9 @@ impl Store for DynamoStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             // `false`: already queued, by a retry of a write that had landed.
-            self.put_if_absent(queued_message(to, item)).await.map(drop)
+            self.put_if_absent(queued_message(self.layout, to, item))
+                .await
+                .map(drop)
         })
     }
 
@@ -128,17 +159,22 @@ impl Store for DynamoStore {
         Box::pin(async move {
             let mut malformed = Vec::new();
             let items = self
-                .query_prefix(address, MESSAGE, limit, |item| {
-                    match schema::mailbox_item(item) {
-                        Ok(message) => Some(message),
-                        Err(reason) => {
-                            // Written past the client (by hand, another language, an
-                            // older version): never run, never blocking the rest.
-                            malformed.push((item.clone(), reason));
-                            None
+                .query_prefix(
+                    &self.layout.mailbox_partition(address),
+                    MESSAGE,
+                    limit,
+                    |item| {
+                        match schema::mailbox_item(item) {
+                            Ok(message) => Some(message),
+                            Err(reason) => {
+                                // Written past the client (by hand, another language, an
+                                // older version): never run, never blocking the rest.
+                                malformed.push((item.clone(), reason));
+                                None
+                            }
                         }
-                    }
-                })
+                    },
+                )
                 .await?;
             for (item, reason) in malformed {
                 self.retire_malformed(address, item, &reason).await;
@@ -224,28 +260,30 @@ impl Store for DynamoStore {
         address: &'a Address,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
         Box::pin(async move {
-            self.query_prefix(address, DEAD_LETTER, usize::MAX, |item| Some(item.clone()))
-                .await?
-                .iter()
-                .map(|item| {
-                    Ok(DeadLetter {
-                        id: get_sk_id(item, DEAD_LETTER)?,
-                        envelope: get_bytes(item, "env")?.unwrap_or_default(),
-                        error: item
-                            .get("err")
+            self.query_prefix(&address.to_string(), DEAD_LETTER, usize::MAX, |item| {
+                Some(item.clone())
+            })
+            .await?
+            .iter()
+            .map(|item| {
+                Ok(DeadLetter {
+                    id: get_sk_id(item, DEAD_LETTER)?,
+                    envelope: get_bytes(item, "env")?.unwrap_or_default(),
+                    error: item
+                        .get("err")
+                        .and_then(|v| v.as_s().ok())
+                        .cloned()
+                        .unwrap_or_default(),
+                    attempts: u32::try_from(get_u64(item, "att")?).unwrap_or(u32::MAX),
+                    dead_at: get_u64(item, "at")?,
+                    kind: DeadLetterKind::from_name(
+                        item.get("kind")
                             .and_then(|v| v.as_s().ok())
-                            .cloned()
-                            .unwrap_or_default(),
-                        attempts: u32::try_from(get_u64(item, "att")?).unwrap_or(u32::MAX),
-                        dead_at: get_u64(item, "at")?,
-                        kind: DeadLetterKind::from_name(
-                            item.get("kind")
-                                .and_then(|v| v.as_s().ok())
-                                .map_or("", |k| k),
-                        ),
-                    })
+                            .map_or("", |k| k),
+                    ),
                 })
-                .collect()
+            })
+            .collect()
         })
     }
 
@@ -260,6 +298,7 @@ impl Store for DynamoStore {
                 return Ok(false);
             };
             let message = queued_message(
+                self.layout,
                 address,
                 &MailboxItem {
                     id: new_id,
@@ -366,7 +405,7 @@ impl Store for DynamoStore {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.delete_existing(message_key(address, id)))
+        Box::pin(self.delete_existing(message_key(self.layout, address, id)))
     }
 
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {

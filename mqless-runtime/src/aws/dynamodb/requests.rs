@@ -187,11 +187,11 @@ impl DynamoStore {
             )
             .build()];
         for (to, item) in &commit.outgoing {
-            items.push(self.put_new(queued_message(to, item))?);
+            items.push(self.put_new(queued_message(self.layout, to, item))?);
         }
         if let Some(item) = &commit.continued {
             // Overwrites the queued message: the state's condition fences it.
-            let message = queued_message(address, item);
+            let message = queued_message(self.layout, address, item);
             let put = Put::builder()
                 .table_name(&*self.table)
                 .set_item(Some(message))
@@ -333,11 +333,11 @@ impl DynamoStore {
         Ok(())
     }
 
-    /// The first `limit` items under `prefix` that `keep` accepts, in key order; items
-    /// it refuses do not count toward the limit.
+    /// The first `limit` items of partition `pk` under `prefix` that `keep` accepts, in
+    /// key order; items it refuses do not count toward the limit.
     pub(super) async fn query_prefix<T>(
         &self,
-        address: &Address,
+        pk: &str,
         prefix: &str,
         limit: usize,
         mut keep: impl FnMut(&Item) -> Option<T>,
@@ -351,7 +351,7 @@ impl DynamoStore {
                     .query()
                     .table_name(&*self.table)
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
-                    .expression_attribute_values(":pk", s(address.to_string()))
+                    .expression_attribute_values(":pk", s(pk))
                     .expression_attribute_values(":prefix", s(prefix))
                     .consistent_read(true)
                     .limit(want)

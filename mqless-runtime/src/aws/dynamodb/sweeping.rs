@@ -71,15 +71,22 @@ impl DynamoStore {
             for item in out.items() {
                 let key = item.get(DUE_KEY).and_then(|v| v.as_s().ok());
                 let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                match (key, pk.map(|pk| Address::parse(pk))) {
+                // A scheduled message's mailbox (in this layout: one in the other is
+                // never drained, so never woken for), or a marked record's partition.
+                let sk = item.get("sk").and_then(|v| v.as_s().ok());
+                let owner = pk.and_then(|pk| match sk {
+                    Some(sk) if sk.starts_with(MESSAGE) => self.layout.mailbox_owner(pk),
+                    _ => Address::parse(pk).ok(),
+                });
+                match (key, owner) {
                     (Some(key), _) if after == Some(key.as_str()) => {}
-                    (Some(key), Some(Ok(address))) if entries.len() < limit => {
+                    (Some(key), Some(address)) if entries.len() < limit => {
                         entries.push(DueEntry {
                             key: key.clone(),
                             address,
                         });
                     }
-                    (Some(_), Some(Ok(_))) => {}
+                    (Some(_), Some(_)) => {}
                     // Not written by MQLess: nothing to wake.
                     _ => tracing::warn!(
                         ?pk,
@@ -185,15 +192,17 @@ impl DynamoStore {
                     }
                 }
                 let pk = item.get("pk").and_then(|v| v.as_s().ok());
-                match pk.map(|pk| Address::parse(pk)) {
-                    Some(Ok(address)) => {
+                match pk.and_then(|pk| self.layout.mailbox_owner(pk)) {
+                    Some(address) => {
                         pending.insert(address);
                     }
-                    // Not an actor's key: nothing to wake, and no reason to stop the
-                    // audit of every other actor.
-                    _ => tracing::warn!(
+                    // Not a mailbox of this layout: nothing to wake (its drains never
+                    // read it), and no reason to stop the audit of every other actor.
+                    None => tracing::error!(
                         ?pk,
-                        "the audit skips a queued item whose partition key is not `Type/id`"
+                        layout = %self.layout,
+                        expected = self.layout.mailbox_pattern(),
+                        "the audit found a queued message outside this key layout's mailboxes: no drain reads it. A process writes the table in another layout: give every function and client the same MQLESS_KEY_LAYOUT"
                     ),
                 }
             }
