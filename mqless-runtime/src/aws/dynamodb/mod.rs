@@ -158,23 +158,19 @@ impl Store for DynamoStore {
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
         Box::pin(async move {
             let mut malformed = Vec::new();
+            let mailbox = self.layout.mailbox_partition(address);
             let items = self
-                .query_prefix(
-                    &self.layout.mailbox_partition(address),
-                    MESSAGE,
-                    limit,
-                    |item| {
-                        match schema::mailbox_item(item) {
-                            Ok(message) => Some(message),
-                            Err(reason) => {
-                                // Written past the client (by hand, another language, an
-                                // older version): never run, never blocking the rest.
-                                malformed.push((item.clone(), reason));
-                                None
-                            }
+                .query_prefix(&mailbox, MESSAGE, limit, |item| {
+                    match schema::mailbox_item(item) {
+                        Ok(message) => Some(message),
+                        Err(reason) => {
+                            // Written past the client (by hand, another language, an
+                            // older version): never run, never blocking the rest.
+                            malformed.push((item.clone(), reason));
+                            None
                         }
-                    },
-                )
+                    }
+                })
                 .await?;
             for (item, reason) in malformed {
                 self.retire_malformed(address, item, &reason).await;
