@@ -95,6 +95,11 @@ struct DevArgs {
     /// Also write the environment (`export NAME=value` lines) to this file.
     #[arg(long)]
     env_file: Option<std::path::PathBuf>,
+    /// The table's key layout (`v1`, or `v2`: mailboxes in partitions of their own), set
+    /// for the functions, the sweep and the environment printed for clients (default:
+    /// what `MQLESS_KEY_LAYOUT` says, else `v1`).
+    #[arg(long, value_name = "LAYOUT")]
+    key_layout: Option<mqless_runtime::aws::KeyLayout>,
     /// Also serve SQS, SNS, EventBridge, Scheduler and Kinesis (moto's server, from PyPI,
     /// installed once into the cache), for code that emits to them or tests that read
     /// them; the SDKs find it through `AWS_ENDPOINT_URL_SQS` and the like.

@@ -51,6 +51,11 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
         ),
         ("MQLESS_TABLE", table.unwrap_or_else(|| "mqless-dev".into())),
     ];
+    let layout = match args.key_layout {
+        Some(layout) => layout,
+        None => mqless_runtime::aws::KeyLayout::from_env().map_err(|e| e.to_string())?,
+    };
+    environment.push((mqless_runtime::aws::KeyLayout::VARIABLE, layout.to_string()));
     for name in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"] {
         std::env::remove_var(name);
     }

@@ -103,6 +103,36 @@ fn each_function_may_write_its_own_actors_and_the_mailboxes_it_sends_or_replies_
     );
 }
 
+/// Key layout v2: senders get the mailboxes' partitions (`m/Type/*`), a function its own
+/// as well, and every function and the outputs carry the layout.
+#[test]
+fn key_layout_v2_grants_mailbox_partitions_and_tells_every_process() {
+    let template = template_of_layout(mqless_runtime::aws::KeyLayout::V2);
+    let own = statement(&template, "OrderFunction", "OwnActors");
+    assert_eq!(
+        own["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["Order/*", "m/Order/*"])
+    );
+    let sends = statement(&template, "OrderFunction", "MailboxesItSendsTo");
+    assert_eq!(
+        sends["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
+        json!(["m/Wallet/*", "m/Warehouse/*"])
+    );
+    for function in ["OrderFunction", "WarehouseFunction", "SweeperFunction"] {
+        let variables = &template["Resources"][function]["Properties"]["Environment"]["Variables"];
+        assert_eq!(variables["MQLESS_KEY_LAYOUT"], "v2", "{function}");
+    }
+    assert_eq!(template["Outputs"]["KeyLayout"]["Value"], "v2");
+    let default = template_of_layout(mqless_runtime::aws::KeyLayout::V1);
+    assert_eq!(default["Outputs"]["KeyLayout"]["Value"], "v1");
+}
+
+fn template_of_layout(layout: mqless_runtime::aws::KeyLayout) -> Json {
+    let mut arguments = args();
+    arguments.key_layout = layout;
+    template(&saga(), &arguments).unwrap()
+}
+
 #[test]
 fn an_actor_that_only_tells_gives_no_write_access_back() {
     let mut functions = saga();
