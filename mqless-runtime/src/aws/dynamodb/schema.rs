@@ -82,7 +82,7 @@ pub(super) const QUARANTINE_REASON: &str = "qr";
 /// Attribute of `#state`: since when (Number, ms).
 pub(super) const QUARANTINE_SINCE: &str = "qat";
 
-/// Where a table keeps each actor's mailbox (docs/wire.md, "Keys"). Every process that
+/// Where a table keeps each actor's mailbox (docs/wire.md, "Table"). Every process that
 /// reads or writes a table (functions, clients, the `mqless` command) must use the
 /// table's layout: `MQLESS_KEY_LAYOUT` (`v1` or `v2`) sets it for
 /// [`Environment`](crate::aws::Environment), [`DynamoStore::with_key_layout`] in code.

@@ -202,7 +202,7 @@ impl DynamoStore {
                         ?pk,
                         layout = %self.layout,
                         expected = self.layout.mailbox_pattern(),
-                        "the audit found a queued message outside this key layout's mailboxes: no drain reads it. A process writes the table in another layout: give every function and client the same MQLESS_KEY_LAYOUT"
+                        "the audit skips a queued item outside this key layout's mailboxes, which no drain reads: something wrote it past MQLess, or a process writes the table in the other key layout (give every function and client the same MQLESS_KEY_LAYOUT)"
                     ),
                 }
             }
