@@ -85,7 +85,7 @@ MUTATIONS = [
     ("a failed drain keeps its lease",
      "7: no stall is counted for a store error",
      "mqless-runtime/src/mailbox/mod.rs",
-     "«let _ = self.end_lease(address, epoch, None, true).await;»",
+     "            Err(_) => {\n                «let _ = self.store.release(address, epoch).await;»",
      "",
      ["--test", "embedded_invariants", "a_drain_whose_commit_fails_mid_lease_frees_its_lease"], False),
     ("Err does not roll the state back",
@@ -478,6 +478,12 @@ MUTATIONS = [
      ".set_key(Some(message_key(«self.layout», address, *id)))",
      "super::schema::KeyLayout::V1",
      ["--test", "dynamodb", "mailboxes_apart_keep_messages_out_of_the_actors_partition"], True),
+    ("a drain that fails marks nothing for the sweep (before the lease, optimistic, after it)",
+     "1: an acknowledged message is processed (a failed drain whose invocation is not retried)",
+     "mqless-runtime/src/mailbox/mod.rs",
+     "if let Err(mark) = «self.store.arm(&address, now).await» {",
+     "Ok::<(), crate::error::StoreError>(())",
+     ["--test", "fault_scenarios"], False),
 ]
 
 

@@ -380,6 +380,61 @@ async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
     assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
 }
 
+/// A wake-up that fails before it holds the lease (its first mailbox read fails, or its
+/// acquire) marks the actor for the sweep: the invocation's retries can run out, and
+/// then nothing else would look at the message (the audit would find it, hours later).
+#[tokio::test]
+async fn a_wake_up_that_fails_before_holding_the_lease_marks_the_actor_for_the_sweep() {
+    let store = Arc::new(FaultyStore::new());
+    let clock = ManualClock::new(1_800_000_000_000);
+    let nudges = Arc::new(RecordingInvoker::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .manual_drains(nudges.clone())
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    let adder = runtime.client::<Adder>("early").unwrap();
+    let id = mqless::ActorId::new("early").unwrap();
+    let address = address_of("Adder", "early");
+    let failures: [(&str, &dyn Fn()); 2] = [
+        ("its first read failed", &|| store.fail_reads(1)),
+        ("its acquire's answer was lost", &|| {
+            store.lose_acquire_answers(1)
+        }),
+    ];
+    for (round, (failure, inject)) in failures.into_iter().enumerate() {
+        adder.add(2).send().await.unwrap();
+        nudges.take_nudges();
+        inject();
+        assert!(host.drain(&id).await.is_err(), "{failure}");
+        let record = store.inner.load_state(&address).await.unwrap().unwrap();
+        assert_eq!(
+            (record.lease_expires_at, record.mark),
+            (0, Some(clock.now_millis())),
+            "{failure}: the lease given back, the actor due now: {record:?}"
+        );
+        // Nobody retries the wake-up: the sweep does.
+        let swept = runtime.sweep().await.unwrap();
+        assert!(swept.pending.contains(&address), "{failure}: {swept:?}");
+        assert_eq!(nudges.take_nudges(), vec![address.clone()], "{failure}");
+        let report = host.drain(&id).await.unwrap();
+        assert_eq!(
+            (report.processed, report.end),
+            (1, DrainEnd::Empty),
+            "{failure}"
+        );
+        let total = runtime
+            .state::<Adder>("early")
+            .await
+            .unwrap()
+            .unwrap()
+            .total;
+        assert_eq!(total, 2 * (round as i64 + 1), "{failure}");
+    }
+}
+
 /// A store error inside a lease (here a commit that landed with its answer lost, in
 /// the middle of a drain that goes on) frees the lease on the way out, so the next
 /// wake-up does not wait for it to expire nor count a stall. (A failed first read, in

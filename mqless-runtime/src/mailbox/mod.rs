@@ -257,17 +257,39 @@ impl<A: Actor> ActorHost<A> {
         // Shared with every message's context, so dispatch does not copy it.
         let address = Arc::new(Address::new(self.actor_type.clone(), id.clone()));
         let mut report = DrainReport::default();
+        match self.drain_address(&address, options, &mut report).await {
+            Ok(()) => Ok(report),
+            Err(error) => {
+                // A drain that fails (a store error, a state that does not decode) may
+                // leave messages that nobody looks at: the invocation's retries can run
+                // out. Mark the actor for the sweep, which drains it if nothing else
+                // does; if this fails too, the audit finds it.
+                let now = self.clock.now_millis();
+                if let Err(mark) = self.store.arm(&address, now).await {
+                    tracing::warn!(actor = %address, error = %mark, "a failed drain could not mark its actor for the sweep; the audit finds it");
+                }
+                Err(error)
+            }
+        }
+    }
+
+    /// The drain of `address`: the optimistic path if configured, then lease after lease
+    /// until the mailbox is empty (or another owner holds it); how it ended goes into
+    /// `report`.
+    async fn drain_address(
+        &self,
+        address: &Arc<Address>,
+        options: DrainOptions,
+        report: &mut DrainReport,
+    ) -> Result<(), Error> {
         if self.config.optimistic {
-            if let Some(end) = self
-                .drain_optimistically(&address, options, &mut report)
-                .await?
-            {
+            if let Some(end) = self.drain_optimistically(address, options, report).await? {
                 report.end = end;
-                return Ok(report);
+                return Ok(());
             }
         }
         loop {
-            let end = self.drain_one_lease(&address, options, &mut report).await?;
+            let end = self.drain_one_lease(address, options, report).await?;
             report.end = match end {
                 LeaseEnd::Released { look_again: false } => DrainEnd::Empty,
                 LeaseEnd::Released { look_again: true } | LeaseEnd::Fenced => {
@@ -276,7 +298,7 @@ impl<A: Actor> ActorHost<A> {
                     // commit, a commit that cannot tell): look once more, or it would
                     // wait for the sweep. A scheduled message not yet due waits for its
                     // own. Fenced too: whoever committed may have looked before it.
-                    let head = self.store.read_mailbox(&address, 1).await?;
+                    let head = self.store.read_mailbox(address, 1).await?;
                     let now = self.clock.now_millis();
                     if !head.first().is_none_or(|item| waiting(item, now)) {
                         continue;
@@ -294,7 +316,7 @@ impl<A: Actor> ActorHost<A> {
                     DrainEnd::Quarantined
                 }
             };
-            return Ok(report);
+            return Ok(());
         }
     }
 
@@ -363,10 +385,10 @@ impl<A: Actor> ActorHost<A> {
         match held {
             // A failed store call or undecodable state is not the messages' fault: free
             // the lease now rather than make the next invocation wait for it to expire
-            // (and count it as a stall), and mark it for the sweep, which retries it if
-            // nothing else does. If this fails too, the lease expires.
+            // (and count it as a stall); the drain marks the actor for the sweep on its
+            // way out (see `drain_with`). If this fails too, the lease expires.
             Err(_) => {
-                let _ = self.end_lease(address, epoch, None, true).await;
+                let _ = self.store.release(address, epoch).await;
             }
             // Whoever committed first (an owner past its lease, an optimistic drain) did
             // not take our lease: free it, or it blocks every wake-up until it expires.
@@ -381,7 +403,7 @@ impl<A: Actor> ActorHost<A> {
 
     /// Ends the lease of `epoch` without a commit: frees it (one write of the lease
     /// item), and leaves the record's mark as the owner's work needs. `hand_off`: the
-    /// owner stops with work left (its deadline, a failure), so it marks the actor due
+    /// owner stops at its deadline with work left, so it marks the actor due
     /// now and the sweep resumes it if nothing else does. Else the mark it found
     /// (`found`) stood for work it has done, and goes, unless somebody armed it since.
     async fn end_lease(

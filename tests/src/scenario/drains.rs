@@ -34,8 +34,9 @@ pub(super) async fn race_drains<S: Store>(
             kill_after,
         })
         .collect();
-    for (_, ended) in world.race(targets).await {
+    for (address, ended) in world.race(targets).await {
         count(&ended, stats);
+        world.retry_or_give_up(address, &ended);
     }
 }
 

@@ -129,7 +129,8 @@ impl<'p, S: Store> Run<'p, S> {
         world
             .register::<Log>()
             .unwrap()
-            .hang_timeout(params.hang_timeout);
+            .hang_timeout(params.hang_timeout)
+            .explain_audits(true);
         // Start where the seeds before left the process's ids (they never go back), so
         // this seed's ids stay near its clock, as a real process's do.
         let clock = &world.rig.clock;
@@ -371,7 +372,9 @@ impl<'p, S: Store> Run<'p, S> {
     /// the API; dead letters are settled by what they hold.
     async fn recover(&mut self) {
         self.world.store().refuse_states_over(None);
-        self.world.take_woken();
+        for address in self.world.take_woken() {
+            self.world.nudges().record_lost(&address);
+        }
         self.world.rig.clock.advance(asks::LONGEST_TIMEOUT);
         let seed = self.seed;
         let names: Vec<String> = (0..self.actors()).map(|a| self.name(a)).collect();

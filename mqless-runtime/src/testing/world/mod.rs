@@ -368,12 +368,15 @@ impl<S: Store> FaultWorld<S> {
             killed |= matches!(end, DrainEnded::Killed | DrainEnded::Hung);
             if !matches!(end, DrainEnded::Done(_) | DrainEnded::NoHost) {
                 if self.rng.below(2) == 0 {
-                    self.race(vec![DrainTarget {
+                    let target = DrainTarget {
                         host: 0,
                         address,
                         kill_after: None,
-                    }])
-                    .await;
+                    };
+                    // Its last retry: if it ends badly too, the invocation is dropped.
+                    for (address, end) in self.race(vec![target]).await {
+                        self.give_up(&address, &end);
+                    }
                 } else {
                     self.retries.push(address);
                 }
@@ -381,6 +384,31 @@ impl<S: Store> FaultWorld<S> {
         }
         if killed {
             self.pass_the_lease();
+        }
+    }
+
+    /// A drain of `address` ended as `end`: as Lambda treats a failed invocation, it runs
+    /// again with the next wake-ups ([`FaultWorld::take_woken`]) half of the time; else
+    /// its retries ran out (see [`FaultWorld::give_up`]).
+    pub fn retry_or_give_up(&mut self, address: Address, end: &DrainEnded) {
+        if matches!(end, DrainEnded::Done(_) | DrainEnded::NoHost) {
+            return;
+        }
+        if self.rng.below(2) == 0 {
+            self.retries.push(address);
+        } else {
+            self.give_up(&address, end);
+        }
+    }
+
+    /// The invocation that drained `address` and ended as `end` is not retried (its
+    /// retries ran out). A killed or hung one counts as a wake-up lost unseen: it may have
+    /// died holding the lease, which nothing marks for the sweep (the wake-ups that find
+    /// it held knock, and mark it). A failed one does not: a drain that fails marks the
+    /// actor for the sweep on its way out, and a mark that fails is counted by the store.
+    pub fn give_up(&self, address: &Address, end: &DrainEnded) {
+        if matches!(end, DrainEnded::Killed | DrainEnded::Hung) {
+            self.rig.nudges.record_lost(address);
         }
     }
 
