@@ -1,8 +1,9 @@
 //! The mailbox protocol: how one invocation drains one actor's mailbox.
 //!
-//! 1. **Acquire** the lease with one conditional write that bumps the fencing epoch and
-//!    returns the state record. A live owner holds it: return, that owner sees our
-//!    message.
+//! 1. **Acquire** the lease (`acquire.rs`) with one conditional write of the lease item
+//!    that bumps the fencing epoch, and read the mailbox's first batch beside it. A live
+//!    owner holds it: **knock** on its state record and return; that owner's commit
+//!    finds the knock and reads the mailbox again.
 //! 2. **Finish** the previous batch's cleanup, recorded in the state record, if its owner
 //!    crashed after committing: the first mailbox read shows whether any of that batch's
 //!    messages are still there (cleanup deletes them last).
@@ -17,9 +18,13 @@
 //!    replies, delete consumed messages, and last set the record's expiry when the commit
 //!    left it to the cleanup (a stop). All idempotent (a repeated emission keeps its
 //!    id), so a later owner can repeat them; the record outlives a cleanup not done.
-//! 6. When a batch reads the whole mailbox its commit also **releases** the lease; then
-//!    read the mailbox once more, to close the race with a message whose nudge arrived
-//!    while we held the lease.
+//! 6. When a batch reads the whole mailbox its commit also **releases** the lease; if a
+//!    wake-up knocked meanwhile (or the owner cannot tell), read the mailbox once more.
+//!
+//! After each commit its recipients are woken (`recipients.rs`), before its cleanup.
+//!
+//! A drain that fails at any step frees its lease and marks the actor for the sweep, so
+//! its messages do not wait for the audit once the invocation's retries run out.
 //!
 //! A message that kills its process (an abort, a timeout, running out of memory) cannot
 //! be caught like a panic. The state record counts the leases taken since the actor last
@@ -30,6 +35,7 @@
 //!
 //! Every step is a call on [`Store`], so the protocol runs unchanged on every store.
 
+mod acquire;
 mod batch;
 #[cfg(feature = "testing")]
 pub(crate) use batch::STALLED;
@@ -39,6 +45,7 @@ mod config;
 mod delivery;
 
 mod lease;
+mod recipients;
 mod reminder;
 pub(crate) use reminder::live_reminders;
 mod working_state;
@@ -53,26 +60,12 @@ use crate::error::Error;
 use crate::events::{Emitter, NoEmitter};
 use crate::id::{ActorId, ActorType, Address, MessageId};
 use crate::invoke::Invoker;
-use crate::local_replies::{LocalReplies, ReplySender};
-use crate::store::{Acquired, KeyedBytes, MailboxItem, QuarantineRecord, StateRecord, Store};
+use crate::local_replies::LocalReplies;
+use crate::store::{MailboxItem, QuarantineRecord, Store};
 
 use bookkeeping::Bookkeeping;
 pub use config::{DrainConfig, DrainEnd, DrainOptions, DrainReport, OPTIMISTIC_FRESHNESS};
 use lease::{Damaged, Lease, LeaseEnd};
-
-/// How many times a wake-up that found the lease held acquires again after its knock
-/// found the record moved (the owner committed since the read).
-const KNOCK_RACES: usize = 3;
-
-/// A committed batch's replies for askers in this process, claimed until its cleanup.
-#[derive(Default)]
-struct LocalAnswers {
-    /// The askers waiting here, and their replies.
-    claimed: Vec<(ReplySender, Vec<u8>)>,
-    /// The replies to write to the store instead of the batch's own list, when some
-    /// were claimed here; `None`: all of them.
-    to_write: Option<Vec<KeyedBytes>>,
-}
 
 /// Whether `item` is a scheduled message not yet due at `now`. A batch stops before it:
 /// the mailbox holds scheduled messages in delivery order, and what comes after it is
@@ -95,33 +88,9 @@ pub(crate) fn reminder_registry(
         .unwrap_or_default()
 }
 
-/// The recipients of the messages in `outgoing` that are due at `now` (not scheduled
-/// for later), each once, in address order.
-fn immediate_recipients(outgoing: &[(Address, MailboxItem)], now: u64) -> Vec<&Address> {
-    let mut recipients: Vec<&Address> = outgoing
-        .iter()
-        .filter(|(_, item)| !crate::store::waits(item.id, &item.envelope, now))
-        .map(|(to, _)| to)
-        .collect();
-    recipients.sort();
-    recipients.dedup();
-    recipients
-}
-
 /// Whether message `id` was sent within [`OPTIMISTIC_FRESHNESS`] of `now`, either way.
 fn fresh(id: MessageId, now: u64) -> bool {
     id.timestamp_millis().abs_diff(now) <= millis(config::OPTIMISTIC_FRESHNESS)
-}
-
-/// A fresh owner token: random per acquire, so no two owners share one.
-fn owner_token() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // `RandomState` is seeded from the OS once per process and varied per instance.
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    hasher.finish()
 }
 
 /// Runs the mailbox protocol for actor type `A` over a store, an invoker and a clock.
@@ -401,89 +370,6 @@ impl<A: Actor> ActorHost<A> {
         held
     }
 
-    /// Ends the lease of `epoch` without a commit: frees it (one write of the lease
-    /// item), and leaves the record's mark as the owner's work needs. `hand_off`: the
-    /// owner stops at its deadline with work left, so it marks the actor due
-    /// now and the sweep resumes it if nothing else does. Else the mark it found
-    /// (`found`) stood for work it has done, and goes, unless somebody armed it since.
-    async fn end_lease(
-        &self,
-        address: &Address,
-        epoch: u64,
-        found: Option<u64>,
-        hand_off: bool,
-    ) -> Result<(), Error> {
-        if hand_off {
-            self.store.arm(address, self.clock.now_millis()).await?;
-            self.store.release(address, epoch).await?;
-        } else {
-            self.store.release(address, epoch).await?;
-            if let Some(at) = found {
-                self.store.unmark(address, at).await?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes the lease of `address` with the mailbox's first batch (and one more
-    /// message), or (`None`) knocks on the record of the owner that holds it, so that
-    /// it looks at the mailbox again after its commit.
-    async fn take_lease(
-        &self,
-        address: &Address,
-    ) -> Result<Option<(StateRecord, Vec<MailboxItem>)>, Error> {
-        let owner = owner_token();
-        let limit = self.config.batch_size.saturating_add(1);
-        for _ in 0..KNOCK_RACES {
-            let now = self.clock.now_millis();
-            let until = now + millis(self.config.lease);
-            let acquired = self
-                .store
-                .acquire_and_read(address, now, until, owner, limit)
-                .await;
-            match acquired {
-                Ok((Acquired::Taken(record), read)) => return Ok(Some((record, read))),
-                Ok((
-                    Acquired::Held {
-                        lease_expires_at,
-                        mark,
-                        version,
-                        knocked,
-                    },
-                    _,
-                )) => {
-                    let at = if lease_expires_at > now {
-                        lease_expires_at
-                    } else {
-                        now + millis(self.config.lease)
-                    };
-                    // Somebody knocked since the owner's last commit, and the sweep is
-                    // armed for its lease's end: the owner looks again, or the sweep does.
-                    if knocked && mark.is_some_and(|mark| mark <= at) {
-                        return Ok(None);
-                    }
-                    // `false`: the owner committed since the read (perhaps releasing).
-                    if self.store.knock(address, version, mark, at).await? {
-                        return Ok(None);
-                    }
-                }
-                Err(error) => {
-                    // The acquire may have landed with its answer lost: give the lease
-                    // back, or the next owner counts this as a stall (and three in a row
-                    // dead-letter a healthy message). If this fails too, it expires.
-                    let _ = self.store.abandon(address, owner).await;
-                    return Err(error.into());
-                }
-            }
-        }
-        // The owner committed under each of our knocks: it goes on batch after batch,
-        // each reading the mailbox after the commit before it, so it likely sees our
-        // message; but the last of those commits may have released. Rare: let the sweep
-        // look at once.
-        self.store.arm(address, self.clock.now_millis()).await?;
-        Ok(None)
-    }
-
     /// Whether the invocation's deadline is within the margin.
     fn deadline_near(&self, deadline: Option<u64>) -> bool {
         let stopping = self
@@ -528,64 +414,5 @@ impl<A: Actor> ActorHost<A> {
             "actor quarantined; its messages stay queued until an operator lifts the quarantine (`Actors::quarantine`)"
         );
         Ok(LeaseEnd::Quarantined(record.reason))
-    }
-
-    /// Claims the channels of the batch's askers waiting in this process, with their
-    /// replies, and sets apart the replies still to write to the store (those nobody
-    /// here waits for). The caller answers the claimed ones after the cleanup.
-    fn claim_local_replies(&self, address: &Address, book: &Bookkeeping) -> LocalAnswers {
-        let mut answers = LocalAnswers::default();
-        let Some(local) = self.local_replies.as_ref().filter(|l| !l.is_empty()) else {
-            return answers;
-        };
-        if book.replies.is_empty() {
-            return answers;
-        }
-        let mut to_write = Vec::new();
-        for reply in &book.replies {
-            match local.claim(address, reply.id) {
-                Some(asker) => answers.claimed.push((asker, reply.bytes.clone())),
-                None => to_write.push(reply.clone()),
-            }
-        }
-        answers.to_write = Some(to_write);
-        answers
-    }
-
-    async fn nudge_recipients(&self, outgoing: &[(Address, MailboxItem)]) {
-        let now = self.clock.now_millis();
-        for (to, item) in outgoing {
-            if crate::store::waits(item.id, &item.envelope, now) {
-                if let Err(error) = self.invoker.nudge_at(to, item.id.timestamp_millis()).await {
-                    // It is in the due index: the sweep delivers it.
-                    tracing::warn!(actor = %to, %error, "a scheduled message waits for the sweep");
-                }
-            }
-        }
-        for to in immediate_recipients(outgoing, now) {
-            self.wake(to, now).await;
-        }
-    }
-
-    /// Marks for the sweep the recipients (other than `sender`) of the messages in
-    /// `outgoing`, whose commit may have landed though it failed: best effort, as the
-    /// audit finds whatever a failed mark leaves.
-    async fn mark_recipients(&self, sender: &Address, outgoing: &[(Address, MailboxItem)]) {
-        let now = self.clock.now_millis();
-        for to in immediate_recipients(outgoing, now) {
-            if to != sender {
-                if let Err(error) = self.store.arm(to, now).await {
-                    tracing::warn!(actor = %to, %error, "could not mark the recipient of a commit that may have landed; the audit finds it");
-                }
-            }
-        }
-    }
-
-    /// Wakes `to`, whose committed messages are durable: if the wake-up fails, marks it
-    /// for the sweep.
-    async fn wake(&self, to: &Address, now: u64) {
-        if let Err(error) = self.invoker.nudge(to).await {
-            crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
-        }
     }
 }
