@@ -14,7 +14,7 @@
 //! [`Change`]s (what it writes), as values. The memory store applies them
 //! ([`Transition::apply`]); DynamoDB translates the same values into a condition and an
 //! update expression (`aws/dynamodb/transitions.rs`). A new transition or field is
-//! written here first, and both stores follow; `tests/src/conformance.rs` runs every
+//! written here first, and both stores follow; `tests/src/conformance/` runs every
 //! transition on both.
 //!
 //! Absent and zero are the same for the lease, the stall count and the owner: a change
