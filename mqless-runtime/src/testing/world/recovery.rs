@@ -82,10 +82,16 @@ impl<S: Store> FaultWorld<S> {
                     kill_after: None,
                 };
                 for (address, end) in self.race(vec![target]).await {
-                    if let DrainEnded::Failed(error) = end {
-                        return Err(format!(
-                            "a drain of {address} failed with no fault injected: {error}"
-                        ));
+                    match end {
+                        DrainEnded::Failed(error) => {
+                            return Err(format!(
+                                "a drain of {address} failed with no fault injected: {error}"
+                            ));
+                        }
+                        // Killed as hung (on a poison message, or a slow machine): its
+                        // invocation is retried, as Lambda retries one that timed out.
+                        DrainEnded::Killed | DrainEnded::Hung => self.retries.push(address),
+                        DrainEnded::Done(_) | DrainEnded::NoHost => {}
                     }
                 }
             }
