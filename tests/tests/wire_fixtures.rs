@@ -352,10 +352,12 @@ fn reply_to_envelopes() {
 
 /// A mailbox item as a client writing the table directly puts it (DynamoDB JSON, as the
 /// AWS CLI and SDKs show items): the envelope of `envelope-tell.msgpack` under a
-/// canonical id. The Python tests write items of this shape and check that they run.
+/// canonical id, in each key layout (the partition key as the DynamoDB store computes
+/// it). The Python tests write items of this shape and check that they run.
 #[test]
 fn mailbox_items() {
     use base64::Engine;
+    use mqless::aws::KeyLayout;
     let envelope = Envelope::new(
         rmp_serde::to_vec_named(&CounterMessage::Increment { by: 5 }).unwrap(),
         false,
@@ -364,12 +366,18 @@ fn mailbox_items() {
     .encode(&Limits::DEFAULT)
     .unwrap();
     let id = MessageId::from_u128((1_800_000_000_000u128 << 80) | 1);
-    let item = serde_json::json!({
-        "pk": {"S": "Counter/c1"},
-        "sk": {"S": format!("m#{id}")},
-        "env": {"B": base64::engine::general_purpose::STANDARD.encode(&envelope)},
-    });
-    json("item-mailbox.json", &item);
+    let address = mqless::id::Address::parse("Counter/c1").unwrap();
+    for (layout, name) in [
+        (KeyLayout::V1, "item-mailbox.json"),
+        (KeyLayout::V2, "item-mailbox-key-layout-v2.json"),
+    ] {
+        let item = serde_json::json!({
+            "pk": {"S": layout.mailbox_partition(&address)},
+            "sk": {"S": format!("m#{id}")},
+            "env": {"B": base64::engine::general_purpose::STANDARD.encode(&envelope)},
+        });
+        json(name, &item);
+    }
     if std::env::var_os("MQLESS_BLESS").is_none() {
         assert_eq!(
             envelope,

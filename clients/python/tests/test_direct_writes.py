@@ -40,6 +40,10 @@ def test_the_fixture_item_is_what_the_spec_says():
     assert envelope == (FIXTURES / "envelope-tell.msgpack").read_bytes()
     assert msgpack.unpackb(msgpack.unpackb(envelope)["body"]) == {"increment": {"by": 5}}
     assert item["sk"]["S"].startswith("m#") and len(item["sk"]["S"]) == 28
+    # Key layout v2: the same item in the mailbox's own partition, `m/<type>/<id>`.
+    v2 = json.loads((FIXTURES / "item-mailbox-key-layout-v2.json").read_text())
+    assert v2["pk"]["S"] == "m/" + item["pk"]["S"]
+    assert {k: v for k, v in v2.items() if k != "pk"} == {k: v for k, v in item.items() if k != "pk"}
 
 
 def test_messages_written_to_the_table_run_in_id_order(clients, client, actor_id):
