@@ -54,6 +54,7 @@ fn count(ended: &DrainEnded, stats: &mut Stats) {
 /// An owner paused at a protocol step past its lease, after another owner took over.
 pub(super) struct Zombie {
     pause: Pause,
+    address: Address,
     task: tokio::task::JoinHandle<Result<mqless::mailbox::DrainReport, mqless::Error>>,
 }
 
@@ -73,6 +74,7 @@ impl Zombie {
         let mut pause = world.store().pause(address.clone(), point, skip);
         let host = world.hosts()[0].host::<Log>().unwrap();
         stats.drains += 1;
+        let before = world.version_of(&address).await;
         let mut task = tokio::spawn(async move { host.drain(&id).await });
         tokio::select! {
             () = pause.reached() => {}
@@ -80,24 +82,42 @@ impl Zombie {
                 world.store().disarm_pause();
                 return None;
             }
-            // Stuck before the point (on a poison message): killed, no zombie.
+            // Stuck before the point (on a poison message, or on a loaded machine): killed,
+            // no zombie. Killed after a commit, it may not have woken what it sent.
             () = tokio::time::sleep(hang_timeout) => {
                 world.store().disarm_pause();
                 task.abort();
                 let _ = task.await;
                 stats.hung_drains += 1;
+                if world.version_of(&address).await > before {
+                    world.lost_wake_ups_to_everyone();
+                }
                 return None;
             }
         }
         world.pass_the_lease();
-        race_drains(world, vec![(1, address, None)], stats).await;
+        race_drains(world, vec![(1, address.clone(), None)], stats).await;
         stats.zombies += 1;
-        Some(Self { pause, task })
+        Some(Self {
+            pause,
+            address,
+            task,
+        })
     }
 
     /// Resumes the zombie and waits for it (killing it if it hangs on a poison message).
-    pub(super) async fn finish(self, hang_timeout: Duration, stats: &mut Stats) {
-        let Self { pause, mut task } = self;
+    pub(super) async fn finish<S: Store>(
+        self,
+        world: &FaultWorld<S>,
+        hang_timeout: Duration,
+        stats: &mut Stats,
+    ) {
+        let Self {
+            pause,
+            address,
+            mut task,
+        } = self;
+        let before = world.version_of(&address).await;
         pause.resume();
         match tokio::time::timeout(hang_timeout.max(Duration::from_secs(1)), &mut task).await {
             Ok(Ok(Ok(_))) => {}
@@ -108,6 +128,10 @@ impl Zombie {
                 task.abort();
                 let _ = task.await;
                 stats.hung_drains += 1;
+                // Its commit can land when the owner after it committed nothing.
+                if world.version_of(&address).await > before {
+                    world.lost_wake_ups_to_everyone();
+                }
             }
         }
     }

@@ -74,7 +74,9 @@ pub async fn run_seed_with_faults_below<S: Store>(
         run.round().await;
     }
     if let Some(zombie) = run.zombie.take() {
-        zombie.finish(params.hang_timeout, &mut run.stats).await;
+        zombie
+            .finish(&run.world, params.hang_timeout, &mut run.stats)
+            .await;
     }
     stop_faults_below();
     run.recover().await;
@@ -206,7 +208,7 @@ impl<'p, S: Store> Run<'p, S> {
         // actor over and after this round's sends: whatever it does must be fenced.
         if let Some(zombie) = self.zombie.take() {
             zombie
-                .finish(self.params.hang_timeout, &mut self.stats)
+                .finish(&self.world, self.params.hang_timeout, &mut self.stats)
                 .await;
         }
         self.drain_round().await;

@@ -447,8 +447,10 @@ impl<S: Store> FaultWorld<S> {
         }
     }
 
-    /// The committed version of `address` (0 before its first commit).
-    async fn version_of(&self, address: &Address) -> u64 {
+    /// The committed version of `address` (0 before its first commit): compare it before
+    /// and after a drain the workload kills itself, and call
+    /// [`FaultWorld::lost_wake_ups_to_everyone`] if it moved.
+    pub async fn version_of(&self, address: &Address) -> u64 {
         self.rig
             .store
             .inner
@@ -460,8 +462,9 @@ impl<S: Store> FaultWorld<S> {
     }
 
     /// Counts a wake-up of every touched actor as lost unseen: a drain killed after its
-    /// commit may have sent to any of them.
-    fn lost_wake_ups_to_everyone(&self) {
+    /// commit may have sent to any of them. [`FaultWorld::race`] does it for the drains it
+    /// kills; a workload that kills a drain of its own does it too.
+    pub fn lost_wake_ups_to_everyone(&self) {
         for address in &self.touched {
             self.rig.nudges.record_lost(address);
         }
