@@ -201,3 +201,48 @@ mod always_sending {
         println!("{report}");
     }
 }
+
+/// `FaultyStore::trace_calls` keeps each actor's recent store calls, with what they
+/// answered and the record they left, and the drains around them; off by default.
+#[tokio::test]
+async fn the_store_traces_an_actors_calls_when_asked() {
+    use mqless::mailbox::DrainConfig;
+    use mqless::store::MemoryStore;
+    use mqless::testing::{DrainTarget, FaultWorld};
+    use mqless_examples::counter::{Counter, CounterMessage};
+
+    let mut world = FaultWorld::new(MemoryStore::new(), 7, DrainConfig::default());
+    world.register::<Counter>().unwrap();
+    let address = mqless::id::Address::parse("Counter/traced").unwrap();
+    let increment = CounterMessage::Increment { by: 1 };
+    world
+        .send::<Counter, _>("traced", &increment, "first".into())
+        .await
+        .unwrap();
+    assert!(
+        world.store().calls_of(&address).is_empty(),
+        "nothing is kept unless asked"
+    );
+    world.store().trace_calls(true);
+    world
+        .send::<Counter, _>("traced", &increment, "second".into())
+        .await
+        .unwrap();
+    let target = DrainTarget {
+        host: 0,
+        address: address.clone(),
+        kill_after: None,
+    };
+    world.race(vec![target]).await;
+    let calls = world.store().calls_of(&address).join("\n");
+    for expected in [
+        "enqueue",
+        "a drain starts on host 0",
+        "acquire",
+        "commit on version 0",
+        "version 1",
+        "the drain ends: Empty",
+    ] {
+        assert!(calls.contains(expected), "no `{expected}` in:\n{calls}");
+    }
+}

@@ -22,7 +22,12 @@ impl<S: Store> Store for FaultyStore<S> {
         to: &'a Address,
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.faulty(move || self.inner.enqueue(to, item))
+        Box::pin(async move {
+            let queued = self.faulty(move || self.inner.enqueue(to, item)).await;
+            self.traced(to, || format!("enqueue {} -> {queued:?}", item.id))
+                .await;
+            queued
+        })
     }
     fn acquire<'a>(
         &'a self,
@@ -42,6 +47,13 @@ impl<S: Store> Store for FaultyStore<S> {
             let acquired = self
                 .faulty(move || self.inner.acquire(a, now, until, owner))
                 .await;
+            self.traced(a, || match &acquired {
+                // The record it took is shown after it, as for every call.
+                Ok(Acquired::Taken(_)) => format!("acquire at {now} -> taken"),
+                Ok(held) => format!("acquire at {now} -> {held:?}"),
+                Err(error) => format!("acquire at {now} -> {error}"),
+            })
+            .await;
             if matches!(acquired, Ok(Acquired::Taken(_))) {
                 self.pauses.at(a, PausePoint::AfterAcquire).await;
             }
@@ -72,6 +84,9 @@ impl<S: Store> Store for FaultyStore<S> {
             let items = match (&acquired, early) {
                 (Acquired::Held { .. }, _) => Vec::new(),
                 (Acquired::Taken(record), Some((version, read))) if record.version == version => {
+                    self.note(a, || {
+                        format!("the early read stands: {} messages", read.len())
+                    });
                     read
                 }
                 (Acquired::Taken(_), _) => self.read_mailbox(a, limit).await?,
@@ -80,7 +95,11 @@ impl<S: Store> Store for FaultyStore<S> {
         })
     }
     fn abandon<'a>(&'a self, a: &'a Address, owner: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.faulty(move || self.inner.abandon(a, owner))
+        Box::pin(async move {
+            let abandoned = self.faulty(move || self.inner.abandon(a, owner)).await;
+            self.traced(a, || format!("abandon -> {abandoned:?}")).await;
+            abandoned
+        })
     }
     fn read_mailbox<'a>(
         &'a self,
@@ -88,8 +107,20 @@ impl<S: Store> Store for FaultyStore<S> {
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
         let fail = take_one(&self.failing_reads).then_some("injected read failure");
-        self.paused_then(a, PausePoint::BeforeRead, fail, move || {
-            self.inner.read_mailbox(a, limit)
+        Box::pin(async move {
+            let read = self
+                .paused_then(a, PausePoint::BeforeRead, fail, move || {
+                    self.inner.read_mailbox(a, limit)
+                })
+                .await;
+            self.note(a, || match &read {
+                Ok(items) => format!(
+                    "read {limit} -> {:?}",
+                    items.iter().map(|i| i.id.to_string()).collect::<Vec<_>>()
+                ),
+                Err(error) => format!("read {limit} -> {error}"),
+            });
+            read
         })
     }
     fn commit<'a>(
@@ -120,7 +151,18 @@ impl<S: Store> Store for FaultyStore<S> {
                     "injected: the commit was applied, its answer lost",
                 ));
             }
-            self.faulty(move || self.inner.commit(a, commit)).await
+            let outcome = self.faulty(move || self.inner.commit(a, commit)).await;
+            self.traced(a, || {
+                format!(
+                    "commit on version {} (lease {}, mark {:?}, {} sends) -> {outcome:?}",
+                    commit.expected_version,
+                    commit.lease_expires_at,
+                    commit.mark,
+                    commit.outgoing.len()
+                )
+            })
+            .await;
+            outcome
         })
     }
     fn expire_stub<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
@@ -129,11 +171,19 @@ impl<S: Store> Store for FaultyStore<S> {
     fn release<'a>(&'a self, a: &'a Address, epoch: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             self.releasing().await?;
-            self.faulty(move || self.inner.release(a, epoch)).await
+            let released = self.faulty(move || self.inner.release(a, epoch)).await;
+            self.traced(a, || format!("release epoch {epoch} -> {released:?}"))
+                .await;
+            released
         })
     }
     fn unmark<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
-        self.faulty(move || self.inner.unmark(a, at))
+        Box::pin(async move {
+            let unmarked = self.faulty(move || self.inner.unmark(a, at)).await;
+            self.traced(a, || format!("unmark {at} -> {unmarked:?}"))
+                .await;
+            unmarked
+        })
     }
     fn knock<'a>(
         &'a self,
@@ -142,11 +192,21 @@ impl<S: Store> Store for FaultyStore<S> {
         mark: Option<u64>,
         at: u64,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        self.faulty(move || self.inner.knock(a, version, mark, at))
+        Box::pin(async move {
+            let knocked = self
+                .faulty(move || self.inner.knock(a, version, mark, at))
+                .await;
+            self.traced(a, || {
+                format!("knock on version {version} mark {mark:?} at {at} -> {knocked:?}")
+            })
+            .await;
+            knocked
+        })
     }
     fn arm<'a>(&'a self, a: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(async move {
             let armed = self.faulty(move || self.inner.arm(a, at)).await;
+            self.traced(a, || format!("arm {at} -> {armed:?}")).await;
             // An error may have come after the write: only a record without a mark as
             // early counts as unmarked.
             let marked = self
@@ -193,8 +253,14 @@ impl<S: Store> Store for FaultyStore<S> {
         cleanup: Cleanup<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let fail = take_one(&self.failing_cleanups).then_some("injected crash before cleanup");
-        self.paused_then(a, PausePoint::BeforeCleanup, fail, move || {
-            self.inner.cleanup(a, cleanup)
+        Box::pin(async move {
+            let cleaned = self
+                .paused_then(a, PausePoint::BeforeCleanup, fail, move || {
+                    self.inner.cleanup(a, cleanup)
+                })
+                .await;
+            self.note(a, || format!("cleanup -> {cleaned:?}"));
+            cleaned
         })
     }
     fn get_reply<'a>(

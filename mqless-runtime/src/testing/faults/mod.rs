@@ -17,6 +17,10 @@ use crate::BoxFuture;
 use super::pause::{Pause, PausePoint, Pauses};
 
 mod calls;
+mod trace;
+
+use trace::CallTrace;
+pub(crate) use trace::TRACE_VARIABLE;
 
 /// A seeded generator (SplitMix64): the same seed gives the same faults.
 #[derive(Debug, Clone)]
@@ -75,6 +79,7 @@ pub struct FaultyStore<S = MemoryStore> {
     /// Each actor's last mark for the sweep that failed before it was written, numbered
     /// from one.
     unmarked: Mutex<(u64, BTreeMap<Address, u64>)>,
+    trace: CallTrace,
 }
 
 /// Counts `counter` down by one; whether it was above zero.
@@ -114,6 +119,7 @@ impl<S: Store> FaultyStore<S> {
             pauses: Pauses::default(),
             seen_entries: Mutex::default(),
             unmarked: Mutex::default(),
+            trace: CallTrace::default(),
         }
     }
 

@@ -101,6 +101,9 @@ impl<S: Store> FaultWorld<S> {
         host_offsets: &[i64],
     ) -> Self {
         let rig = FaultyRig::new(inner, config);
+        if std::env::var_os(super::faults::TRACE_VARIABLE).is_some() {
+            rig.store.trace_calls(true);
+        }
         let offsets = if host_offsets.is_empty() {
             &[0][..]
         } else {
@@ -280,6 +283,12 @@ impl<S: Store> FaultWorld<S> {
                 .and_then(|host| host.drain_of(target.address.actor_type()));
             let task = drain.map(|drain| {
                 self.report.drains += 1;
+                self.rig.store.note(&target.address, || {
+                    format!(
+                        "a drain starts on host {} (killed after {:?} polls)",
+                        target.host, target.kill_after
+                    )
+                });
                 tokio::spawn(drain.drain(target.address.id().clone()))
             });
             tasks.push((task, target));
@@ -311,6 +320,10 @@ impl<S: Store> FaultWorld<S> {
                 }
                 DrainEnded::Failed(_) | DrainEnded::NoHost => {}
             }
+            self.rig.store.note(&target.address, || match &end {
+                DrainEnded::Done(report) => format!("the drain ends: {:?}", report.end),
+                other => format!("the drain ends: {other:?}"),
+            });
             ended.push((target.address, end));
         }
         ended

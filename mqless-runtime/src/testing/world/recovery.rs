@@ -172,8 +172,20 @@ impl<S: Store> FaultWorld<S> {
                 .chain(self.rig.store.unmarked())
                 .collect();
             if let Some(missed) = pending.iter().find(|a| !explained.contains(*a)) {
+                let store = &self.rig.store;
+                let calls = if store.traces_calls() {
+                    format!(
+                        "; its last store calls, oldest first:\n  {}",
+                        store.calls_of(missed).join("\n  ")
+                    )
+                } else {
+                    format!(
+                        "; run it again with {}=1 to see its last store calls",
+                        super::super::faults::TRACE_VARIABLE
+                    )
+                };
                 return Err(format!(
-                    "the sweep missed {missed}, which holds a due message though no wake-up of it was lost unseen: the due index should have had it"
+                    "the sweep missed {missed}, which holds a due message though no wake-up of it was lost unseen: the due index should have had it{calls}"
                 ));
             }
         }
