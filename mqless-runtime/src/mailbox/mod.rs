@@ -229,13 +229,18 @@ impl<A: Actor> ActorHost<A> {
         match self.drain_address(&address, options, &mut report).await {
             Ok(()) => Ok(report),
             Err(error) => {
-                // A drain that fails (a store error, a state that does not decode) may
-                // leave messages that nobody looks at: the invocation's retries can run
-                // out. Mark the actor for the sweep, which drains it if nothing else
-                // does; if this fails too, the audit finds it.
-                let now = self.clock.now_millis();
-                if let Err(mark) = self.store.arm(&address, now).await {
-                    tracing::warn!(actor = %address, error = %mark, "a failed drain could not mark its actor for the sweep; the audit finds it");
+                // A drain that fails may leave messages that nobody looks at: the
+                // invocation's retries can run out. Mark the actor for the sweep, which
+                // drains it if nothing else does (if this fails too, the audit finds it);
+                // unless the store failed deterministically (a permission missing, a
+                // missing table), which would fail every sweep the same way: that error
+                // is returned, and logged by the caller, for an operator to fix.
+                let deterministic = matches!(&error, Error::Store(store) if !store.is_retryable());
+                if !deterministic {
+                    let now = self.clock.now_millis();
+                    if let Err(mark) = self.store.arm(&address, now).await {
+                        tracing::warn!(actor = %address, error = %mark, "a failed drain could not mark its actor for the sweep; the audit finds it");
+                    }
                 }
                 Err(error)
             }

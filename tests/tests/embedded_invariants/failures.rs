@@ -199,3 +199,44 @@ async fn a_commit_whose_answer_is_lost_leaves_its_recipients_to_the_sweep() {
         "the sweep finds the recipient by its mark: {report:?}"
     );
 }
+
+/// A drain that fails deterministically (a permission missing, say) returns the error and
+/// marks nothing: the sweep would meet the same failure every period. Fixed, the next
+/// wake-up drains the actor.
+#[tokio::test]
+async fn a_drain_that_fails_deterministically_is_not_marked_for_the_sweep() {
+    use mqless::error::StoreErrorKind;
+    let store = Arc::new(FaultyStore::new());
+    let clock = ManualClock::new(1_800_000_000_000);
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(Arc::new(clock.clone()))
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let host = runtime.host::<Adder>().unwrap();
+    runtime
+        .client::<Adder>("denied")
+        .unwrap()
+        .add(4)
+        .send()
+        .await
+        .unwrap();
+    let id = mqless::ActorId::new("denied").unwrap();
+    let address = address_of("Adder", "denied");
+
+    store.fail_reads_with(1, StoreErrorKind::Other);
+    let failed = host.drain(&id).await.unwrap_err();
+    assert!(
+        failed.to_string().contains("injected read failure"),
+        "{failed}"
+    );
+    let record = store.inner.load_state(&address).await.unwrap().unwrap();
+    assert_eq!(
+        (record.lease_expires_at, record.mark),
+        (0, None),
+        "the lease given back, nothing marked: {record:?}"
+    );
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
+}

@@ -106,7 +106,10 @@ impl<S: Store> Store for FaultyStore<S> {
         a: &'a Address,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
-        let fail = take_one(&self.failing_reads).then_some("injected read failure");
+        let fail = take_one(&self.failing_reads).then(|| {
+            let kind = lock(&self.failing_read_kind).unwrap_or(StoreErrorKind::Unavailable);
+            (kind, "injected read failure")
+        });
         Box::pin(async move {
             let read = self
                 .paused_then(a, PausePoint::BeforeRead, fail, move || {
@@ -252,7 +255,8 @@ impl<S: Store> Store for FaultyStore<S> {
         a: &'a Address,
         cleanup: Cleanup<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        let fail = take_one(&self.failing_cleanups).then_some("injected crash before cleanup");
+        let fail = take_one(&self.failing_cleanups)
+            .then_some((StoreErrorKind::Unavailable, "injected crash before cleanup"));
         Box::pin(async move {
             let cleaned = self
                 .paused_then(a, PausePoint::BeforeCleanup, fail, move || {

@@ -68,6 +68,7 @@ pub struct FaultyStore<S = MemoryStore> {
     before_release: Mutex<Option<(Address, MailboxItem)>>,
     failing_cleanups: AtomicU32,
     failing_reads: AtomicU32,
+    failing_read_kind: Mutex<Option<StoreErrorKind>>,
     lost_acquire_answers: AtomicU32,
     lost_commit_answers: AtomicU32,
     state_limit: AtomicUsize,
@@ -111,6 +112,7 @@ impl<S: Store> FaultyStore<S> {
             before_release: Mutex::default(),
             failing_cleanups: AtomicU32::default(),
             failing_reads: AtomicU32::default(),
+            failing_read_kind: Mutex::default(),
             lost_acquire_answers: AtomicU32::default(),
             lost_commit_answers: AtomicU32::default(),
             state_limit: AtomicUsize::default(),
@@ -194,6 +196,13 @@ impl<S: Store> FaultyStore<S> {
 
     /// Makes the next `n` mailbox reads fail, as a store error in the middle of a drain.
     pub fn fail_reads(&self, n: u32) {
+        self.fail_reads_with(n, StoreErrorKind::Unavailable);
+    }
+
+    /// Makes the next `n` mailbox reads fail with an error of `kind`: a deterministic
+    /// one (`Other`: a permission missing, say) as well as a transient one.
+    pub fn fail_reads_with(&self, n: u32, kind: StoreErrorKind) {
+        *lock(&self.failing_read_kind) = Some(kind);
         self.failing_reads.store(n, Ordering::SeqCst);
     }
 
@@ -326,13 +335,13 @@ impl<S: Store> FaultyStore<S> {
         &'a self,
         address: &'a Address,
         point: PausePoint,
-        fail: Option<&'static str>,
+        fail: Option<(StoreErrorKind, &'static str)>,
         op: impl FnOnce() -> BoxFuture<'a, Result<T, StoreError>> + Send + 'a,
     ) -> BoxFuture<'a, Result<T, StoreError>> {
         Box::pin(async move {
             self.pauses.at(address, point).await;
             match fail {
-                Some(message) => Err(StoreError::new(StoreErrorKind::Unavailable, message)),
+                Some((kind, message)) => Err(StoreError::new(kind, message)),
                 None => self.faulty(op).await,
             }
         })
