@@ -3,16 +3,37 @@
 
 use super::*;
 
-#[tokio::test]
-async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
+/// An `Adder` runtime over a faulty store, on a manual clock, whose wake-ups are only
+/// recorded: each test drives its drains.
+struct AdderRig {
+    store: Arc<FaultyStore>,
+    clock: ManualClock,
+    nudges: Arc<RecordingInvoker>,
+    runtime: Embedded,
+}
+
+fn adder_rig(config: DrainConfig) -> AdderRig {
     let store = Arc::new(FaultyStore::new());
     let clock = ManualClock::new(1_800_000_000_000);
+    let nudges = Arc::new(RecordingInvoker::new());
     let runtime = Embedded::builder()
         .store(store.clone())
         .clock(Arc::new(clock.clone()))
-        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .config(config)
+        .manual_drains(nudges.clone())
         .build();
     runtime.register::<Adder>().unwrap();
+    AdderRig {
+        store,
+        clock,
+        nudges,
+        runtime,
+    }
+}
+
+#[tokio::test]
+async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
+    let AdderRig { store, runtime, .. } = adder_rig(DrainConfig::default());
     runtime
         .client::<Adder>("f")
         .unwrap()
@@ -42,15 +63,12 @@ async fn a_drain_that_fails_frees_its_lease_and_does_not_count_as_a_stall() {
 /// then nothing else would look at the message (the audit would find it, hours later).
 #[tokio::test]
 async fn a_wake_up_that_fails_before_holding_the_lease_marks_the_actor_for_the_sweep() {
-    let store = Arc::new(FaultyStore::new());
-    let clock = ManualClock::new(1_800_000_000_000);
-    let nudges = Arc::new(RecordingInvoker::new());
-    let runtime = Embedded::builder()
-        .store(store.clone())
-        .clock(Arc::new(clock.clone()))
-        .manual_drains(nudges.clone())
-        .build();
-    runtime.register::<Adder>().unwrap();
+    let AdderRig {
+        store,
+        clock,
+        nudges,
+        runtime,
+    } = adder_rig(DrainConfig::default());
     let host = runtime.host::<Adder>().unwrap();
     let adder = runtime.client::<Adder>("early").unwrap();
     let id = mqless::ActorId::new("early").unwrap();
@@ -98,18 +116,10 @@ async fn a_wake_up_that_fails_before_holding_the_lease_marks_the_actor_for_the_s
 /// the test above, gives the lease back through the acquire's abandon.)
 #[tokio::test]
 async fn a_drain_whose_commit_fails_mid_lease_frees_its_lease() {
-    let store = Arc::new(FaultyStore::new());
-    let clock = ManualClock::new(1_800_000_000_000);
-    let runtime = Embedded::builder()
-        .store(store.clone())
-        .clock(Arc::new(clock.clone()))
-        .config(DrainConfig {
-            batch_size: 1,
-            ..DrainConfig::default()
-        })
-        .manual_drains(Arc::new(RecordingInvoker::new()))
-        .build();
-    runtime.register::<Adder>().unwrap();
+    let AdderRig { store, runtime, .. } = adder_rig(DrainConfig {
+        batch_size: 1,
+        ..DrainConfig::default()
+    });
     let adder = runtime.client::<Adder>("m").unwrap();
     adder.add(2).send().await.unwrap();
     adder.add(3).send().await.unwrap();
@@ -206,14 +216,7 @@ async fn a_commit_whose_answer_is_lost_leaves_its_recipients_to_the_sweep() {
 #[tokio::test]
 async fn a_drain_that_fails_deterministically_is_not_marked_for_the_sweep() {
     use mqless::error::StoreErrorKind;
-    let store = Arc::new(FaultyStore::new());
-    let clock = ManualClock::new(1_800_000_000_000);
-    let runtime = Embedded::builder()
-        .store(store.clone())
-        .clock(Arc::new(clock.clone()))
-        .manual_drains(Arc::new(RecordingInvoker::new()))
-        .build();
-    runtime.register::<Adder>().unwrap();
+    let AdderRig { store, runtime, .. } = adder_rig(DrainConfig::default());
     let host = runtime.host::<Adder>().unwrap();
     runtime
         .client::<Adder>("denied")
