@@ -1,6 +1,6 @@
 //! The due index and the sweep that reads it, written once and run against every store
 //! (`tests/tests/store_conformance.rs`): scheduled messages are indexed while queued
-//! and only then; marks keep the earliest time, go with a lease's release and with a
+//! and only then, and so are the messages a sender marked; marks keep the earliest time, go with a lease's release and with a
 //! quarantine; the sweep wakes what is due oldest first, each actor once, lists
 //! quarantined actors without waking them, stops at its deadline with a cursor, and the
 //! next sweep goes on from there and wraps around.
@@ -23,6 +23,7 @@ const LEASE: u64 = 60_000;
 pub async fn run(store: Arc<dyn Store>) {
     scheduled_messages_are_indexed_while_queued(&*store).await;
     marks_keep_the_earliest_and_go_with_a_release(&*store).await;
+    marked_messages_are_indexed_until_consumed(&*store).await;
     the_cursor_is_kept(&*store).await;
     sweeps_wake_what_is_due_oldest_first_and_go_on_from_their_cursor(&*store).await;
     a_wake_up_that_finds_the_lease_held_marks_the_actor(Arc::clone(&store)).await;
@@ -120,6 +121,62 @@ async fn scheduled_messages_are_indexed_while_queued(store: &dyn Store) {
     };
     store.cleanup(&a, cleanup).await.unwrap();
     assert!(due_times(store, &a, NOW + 20_000).await.is_empty());
+}
+
+/// A sender whose wake-up failed marks the message it queued (`Store::mark_message`):
+/// indexed at the earliest mark while queued, gone with the message, and never brought
+/// back once consumed; the recipient's record is not written.
+async fn marked_messages_are_indexed_until_consumed(store: &dyn Store) {
+    let a = address("message-marked", 0);
+    let queued = message(None);
+    store.enqueue(&a, &queued).await.unwrap();
+    store.mark_message(&a, queued.id, NOW + 5).await.unwrap();
+    store.mark_message(&a, queued.id, NOW + 9).await.unwrap();
+    assert_eq!(
+        due_times(store, &a, NOW + 60).await,
+        [NOW + 5],
+        "the earlier mark stays"
+    );
+    store.mark_message(&a, queued.id, NOW + 1).await.unwrap();
+    assert_eq!(
+        entries(store, &a, NOW + 60).await[0].key,
+        entry_key(NOW + 1, &a, &format!("m#{}", queued.id))
+    );
+    assert!(
+        store.load_state(&a).await.unwrap().is_none(),
+        "a marked message leaves the recipient's record alone"
+    );
+    let queued_again = store.read_mailbox(&a, 10).await.unwrap();
+    assert_eq!(queued_again.len(), 1);
+    assert_eq!(
+        queued_again[0].envelope, queued.envelope,
+        "the mark changes the message's index entry, not the message"
+    );
+
+    let cleanup = Cleanup {
+        undeliverable: &[],
+        dead_letters: &[],
+        delete: &[queued.id],
+        replies: &[],
+        replies_expire_at: NOW + LEASE,
+        dead_letters_expire_at: None,
+        now: NOW + 60,
+        expire_record: None,
+    };
+    store.cleanup(&a, cleanup).await.unwrap();
+    assert!(
+        due_times(store, &a, NOW + 60).await.is_empty(),
+        "gone with its message"
+    );
+    store.mark_message(&a, queued.id, NOW + 2).await.unwrap();
+    assert!(
+        due_times(store, &a, NOW + 60).await.is_empty()
+            && store.read_mailbox(&a, 10).await.unwrap().is_empty(),
+        "a consumed message is not brought back by a late mark"
+    );
+    let never = address("message-marked", 1);
+    store.mark_message(&never, queued.id, NOW).await.unwrap();
+    assert!(due_times(store, &never, NOW + 60).await.is_empty());
 }
 
 async fn marks_keep_the_earliest_and_go_with_a_release(store: &dyn Store) {

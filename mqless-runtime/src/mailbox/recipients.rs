@@ -4,7 +4,7 @@
 use super::bookkeeping::Bookkeeping;
 use super::ActorHost;
 use crate::actor::Actor;
-use crate::id::Address;
+use crate::id::{Address, MessageId};
 use crate::local_replies::ReplySender;
 use crate::store::{KeyedBytes, MailboxItem};
 
@@ -19,15 +19,19 @@ pub(super) struct LocalAnswers {
 }
 
 /// The recipients of the messages in `outgoing` that are due at `now` (not scheduled
-/// for later), each once, in address order.
-fn immediate_recipients(outgoing: &[(Address, MailboxItem)], now: u64) -> Vec<&Address> {
-    let mut recipients: Vec<&Address> = outgoing
+/// for later), each once in address order, with the first such message to each: the
+/// one a failed wake-up marks for the sweep.
+fn immediate_recipients(
+    outgoing: &[(Address, MailboxItem)],
+    now: u64,
+) -> Vec<(&Address, MessageId)> {
+    let mut recipients: Vec<(&Address, MessageId)> = outgoing
         .iter()
         .filter(|(_, item)| !crate::store::waits(item.id, &item.envelope, now))
-        .map(|(to, _)| to)
+        .map(|(to, item)| (to, item.id))
         .collect();
     recipients.sort();
-    recipients.dedup();
+    recipients.dedup_by(|later, first| later.0 == first.0);
     recipients
 }
 
@@ -68,34 +72,35 @@ impl<A: Actor> ActorHost<A> {
                 }
             }
         }
-        for to in immediate_recipients(outgoing, now) {
-            self.wake(to, now).await;
+        for (to, first) in immediate_recipients(outgoing, now) {
+            self.wake(to, first, now).await;
         }
     }
 
     /// Marks for the sweep the recipients (other than `sender`) of the messages in
     /// `outgoing`, whose commit may have landed though it failed: best effort, as the
-    /// audit finds whatever a failed mark leaves.
+    /// audit finds whatever a failed mark leaves. A commit that did not land left no
+    /// message, and its mark writes nothing.
     pub(super) async fn mark_recipients(
         &self,
         sender: &Address,
         outgoing: &[(Address, MailboxItem)],
     ) {
         let now = self.clock.now_millis();
-        for to in immediate_recipients(outgoing, now) {
+        for (to, first) in immediate_recipients(outgoing, now) {
             if to != sender {
-                if let Err(error) = self.store.arm(to, now).await {
-                    tracing::warn!(actor = %to, %error, "could not mark the recipient of a commit that may have landed; the audit finds it");
+                if let Err(error) = self.store.mark_message(to, first, now).await {
+                    tracing::warn!(actor = %to, message = %first, %error, "could not mark the recipient of a commit that may have landed; the audit finds it");
                 }
             }
         }
     }
 
-    /// Wakes `to`, whose committed messages are durable: if the wake-up fails, marks it
-    /// for the sweep.
-    pub(super) async fn wake(&self, to: &Address, now: u64) {
+    /// Wakes `to`, whose committed messages (the first of them `first`) are durable: if
+    /// the wake-up fails, marks that message for the sweep.
+    pub(super) async fn wake(&self, to: &Address, first: MessageId, now: u64) {
         if let Err(error) = self.invoker.nudge(to).await {
-            crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
+            crate::store::due::mark_unwoken(&*self.store, to, first, now, &error).await;
         }
     }
 }

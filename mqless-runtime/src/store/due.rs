@@ -7,11 +7,15 @@
 //!   reminder fire, an ask's timeout) is indexed at its time while it is queued; its
 //!   entry goes with it when the drain deletes it, so it can be neither lost nor left
 //!   behind;
+//! - a **marked message**: an immediate message whose sender's wake-up failed (a
+//!   client's or a handler's nudge) is marked due now by that sender, on the item it
+//!   wrote, so a sender never writes the recipient's record; the entry goes with the
+//!   message as a scheduled one's does;
 //! - an actor's `#state` record carries a **mark** when the actor needs a wake-up that
-//!   no scheduled message stands for: a wake-up that failed (a client's or a handler's
-//!   nudge), an owner that ended at its deadline (a hand-off), a nudge that found the
-//!   lease held (if its owner crashed, the lease's expiry is when someone must look). A
-//!   lease's release clears the mark, since the owner then reads the mailbox once more.
+//!   only its own drains know of: an owner that ended at its deadline (a hand-off), a
+//!   drain that failed, a nudge that found the lease held (if its owner crashed, the
+//!   lease's expiry is when someone must look). A lease's release clears the mark, since
+//!   the owner then reads the mailbox once more.
 //!
 //! Entries are ordered by an [`entry key`](entry_key): the due time (zero-padded
 //! milliseconds), then the address and the sort key, so keys compare as text in time
@@ -98,21 +102,24 @@ pub fn scheduled_at(id: MessageId, envelope: &[u8]) -> Option<u64> {
     envelope.at.map(|at| at.min(id.timestamp_millis()))
 }
 
-/// Marks `address` for the sweep after its wake-up failed with `error`: its messages
-/// are durable, and the sweep wakes it within one period. If the mark fails too, the
-/// audit finds it.
+/// Marks message `id`, just queued for `address`, for the sweep after the wake-up of
+/// `address` failed with `error`: the message is durable, and the sweep wakes its actor
+/// within one period. The mark is on the message item, which the sender wrote, not on
+/// the recipient's record (see [`Store::mark_message`](super::Store::mark_message)). If
+/// the mark fails too, the audit finds it.
 pub(crate) async fn mark_unwoken(
     store: &dyn super::Store,
     address: &Address,
+    id: MessageId,
     now: u64,
     error: &crate::error::InvokeError,
 ) {
-    match store.arm(address, now).await {
+    match store.mark_message(address, id, now).await {
         Ok(()) => {
-            tracing::warn!(actor = %address, %error, "waking the actor failed; the sweep wakes it");
+            tracing::warn!(actor = %address, message = %id, %error, "waking the actor failed; the sweep wakes it");
         }
         Err(mark_error) => {
-            tracing::warn!(actor = %address, %error, %mark_error, "waking the actor failed, and so did marking it for the sweep; its next message or the audit wakes it");
+            tracing::warn!(actor = %address, message = %id, %error, %mark_error, "waking the actor failed, and so did marking its message for the sweep; its next message or the audit wakes it");
         }
     }
 }

@@ -169,6 +169,25 @@ pub trait Store: Send + Sync + 'static {
     /// crashed owner, calls it.
     fn arm<'a>(&'a self, address: &'a Address, at: u64) -> BoxFuture<'a, Result<(), StoreError>>;
 
+    /// Marks queued message `id` of `address` to be woken for at `at` by the sweep,
+    /// unless it is due at `at` or earlier already; does nothing if it is no longer
+    /// queued (consumed: its actor was awake). What a sender whose wake-up failed calls:
+    /// it writes only the mailbox item it queued, never the recipient's record, so in
+    /// key layout v2 senders write mailboxes and nothing else (see `docs/design.md`,
+    /// "Isolation"). The entry goes with the message when a drain deletes it.
+    ///
+    /// The default marks the actor's record ([`Store::arm`]), for stores written before
+    /// this method.
+    fn mark_message<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        let _ = id;
+        self.arm(address, at)
+    }
+
     /// Up to `limit` entries of shard `shard` of the due index (see [`due`]) due at or
     /// before `now`, in key order, after key `after`. Fewer than `limit`: the last page.
     /// On DynamoDB one `Query` of the sparse `due` index per page, never a `Scan`.

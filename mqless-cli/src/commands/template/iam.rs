@@ -152,7 +152,7 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
                 "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
             }
         }));
-        statements.push(mark_unwoken(&leading_keys(&others)));
+        statements.push(mark_unwoken(&directory.mailbox_keys(&others)));
         invokes.extend(
             others
                 .iter()
@@ -189,16 +189,17 @@ pub(super) fn sweeper_policies(directory: &Directory<'_>) -> Json {
     ]}])
 }
 
-/// Marks an actor of `types` for the sweep after its wake-up failed: an update of its
-/// record's due-index attributes, and of nothing else.
-fn mark_unwoken(types: &Json) -> Json {
+/// Marks a message queued for an actor whose wake-up failed, for the sweep: an update
+/// of the mailbox item's due-index attributes, and of nothing else, in the partitions
+/// `mailboxes` (in key layout v1 those are the actors' own partitions, records included).
+fn mark_unwoken(mailboxes: &Json) -> Json {
     json!({
         "Sid": "MarkUnwoken",
         "Effect": "Allow",
         "Action": "dynamodb:UpdateItem",
         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
         "Condition": {
-            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": types},
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes},
             "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "dsh", "dk"]}
         }
     })
@@ -226,7 +227,10 @@ pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})],
     };
     let mut statements = access;
-    statements.push(mark_unwoken(&json!(["*"])));
+    statements.push(mark_unwoken(&match directory.layout {
+        KeyLayout::V2 => json!(["m/*"]),
+        _ => json!(["*"]),
+    }));
     statements.push(json!({"Sid": "WakeActors", "Effect": "Allow",
         "Action": "lambda:InvokeFunction", "Resource": directory.every_arn()}));
     json!({

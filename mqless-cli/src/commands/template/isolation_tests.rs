@@ -153,9 +153,21 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "OrderFunction",
-            "marks a Warehouse it could not wake",
-            Request::item("UpdateItem", "Warehouse/w-1", &["dsh", "dk"]),
+            "marks the message it queued for a Warehouse it could not wake",
+            Request::item("UpdateItem", &mailbox("Warehouse/w-1"), &["dsh", "dk"]),
             Allowed,
+        ),
+        (
+            "OrderFunction",
+            "marks a Warehouse's record for the sweep",
+            Request::item("UpdateItem", "Warehouse/w-1", &["dsh", "dk"]),
+            GapInV1,
+        ),
+        (
+            "OrderFunction",
+            "marks a Wallet's record for the sweep",
+            Request::item("UpdateItem", "Wallet/w-1", &["dsh", "dk"]),
+            GapInV1,
         ),
         (
             "OrderFunction",
@@ -282,9 +294,15 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "ClientPolicy",
-            "marks an actor it could not wake",
-            Request::item("UpdateItem", "Order/o-1", &["dsh", "dk"]),
+            "marks the message it queued for an actor it could not wake",
+            Request::item("UpdateItem", &mailbox("Order/o-1"), &["dsh", "dk"]),
             Allowed,
+        ),
+        (
+            "ClientPolicy",
+            "marks an actor's record for the sweep",
+            Request::item("UpdateItem", "Order/o-1", &["dsh", "dk"]),
+            GapInV1,
         ),
         (
             "ClientPolicy",

@@ -160,7 +160,7 @@ impl Transport for StoreTransport {
                     // The message is durable, so a failed wake-up must not make the caller
                     // send it again: mark the actor, and the sweep wakes it.
                     let now = self.clock.now_millis();
-                    crate::store::due::mark_unwoken(&*self.store, to, now, &error).await;
+                    crate::store::due::mark_unwoken(&*self.store, to, id, now, &error).await;
                 }
             }
             Ok(id)

@@ -427,6 +427,15 @@ impl Store for DynamoStore {
         Box::pin(self.arm_record(address, at))
     }
 
+    fn mark_message<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        Box::pin(self.mark_message_item(address, id, at))
+    }
+
     fn due_page<'a>(
         &'a self,
         shard: u16,

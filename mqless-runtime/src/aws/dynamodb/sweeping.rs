@@ -4,12 +4,12 @@
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use super::schema::{
-    record_from, s, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE, QUARANTINED, QUARANTINE_INDEX,
-    QUARANTINE_KEY,
+    due_shard, message_key, record_from, s, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE,
+    QUARANTINED, QUARANTINE_INDEX, QUARANTINE_KEY,
 };
 use super::DynamoStore;
 use crate::error::StoreError;
-use crate::id::Address;
+use crate::id::{Address, MessageId};
 use crate::store::due::{self, DueEntry};
 use crate::store::record::Transition;
 use crate::store::QuarantineRecord;
@@ -33,6 +33,36 @@ impl DynamoStore {
         let transition = Transition::arm(at);
         let result = self.transition(address, &transition).send().await;
         // `None`: marked for as early or earlier already.
+        self.counted_if(result).map(drop)
+    }
+
+    /// Puts queued message `id` in the due index at `at` (see `Store::mark_message`): an
+    /// update of the mailbox item's index attributes only, conditioned on the item
+    /// (`pk`) being there and not due earlier, so a consumed message is not brought back.
+    pub(super) async fn mark_message_item(
+        &self,
+        address: &Address,
+        id: MessageId,
+        at: u64,
+    ) -> Result<(), StoreError> {
+        let entry = due::entry_key(at, address, &format!("{MESSAGE}{id}"));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&*self.table)
+            .set_key(Some(message_key(self.layout, address, id)))
+            .update_expression("SET #dsh = :dsh, #dk = :dk")
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(#dk) OR #dk > :dk)",
+            )
+            .expression_attribute_names("#dsh", DUE_SHARD)
+            .expression_attribute_names("#dk", DUE_KEY)
+            .expression_attribute_values(":dsh", due_shard(address))
+            .expression_attribute_values(":dk", s(entry))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .send()
+            .await;
+        // `None`: consumed already, or due as early or earlier.
         self.counted_if(result).map(drop)
     }
 

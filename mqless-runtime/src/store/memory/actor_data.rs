@@ -1,5 +1,5 @@
 //! One actor's items in the memory store: its state and lease records, its mailbox and
-//! the due-index entries of its scheduled messages, replies, dead letters and a topic's
+//! the due-index entries of its scheduled and marked messages, replies, dead letters and a topic's
 //! subscriptions; and the bookkeeping that keeps the mailbox and the due index in step.
 
 use std::collections::{BTreeMap, HashMap};
@@ -16,8 +16,9 @@ pub(super) struct ActorData {
     /// The lease item: only its lease fields and its expiry are used.
     pub(super) lease: Option<StateRecord>,
     pub(super) mailbox: BTreeMap<MessageId, Vec<u8>>,
-    /// The due time of each scheduled message in `mailbox`: its entry in the due index.
-    pub(super) scheduled: BTreeMap<MessageId, u64>,
+    /// The due time of each message in `mailbox` that has an entry in the due index: a
+    /// scheduled one, or one a sender marked after its wake-up failed.
+    pub(super) due: BTreeMap<MessageId, u64>,
     /// Encoded reply and its expiry.
     pub(super) replies: HashMap<MessageId, (Vec<u8>, u64)>,
     pub(super) dead_letters: BTreeMap<MessageId, DeadLetter>,
@@ -50,23 +51,32 @@ impl ActorData {
             return;
         }
         match due::scheduled_at(id, envelope) {
-            Some(at) => self.scheduled.insert(id, at),
-            None => self.scheduled.remove(&id),
+            Some(at) => self.due.insert(id, at),
+            None => self.due.remove(&id),
         };
         self.mailbox.insert(id, envelope.to_vec());
     }
 
     /// Takes message `id` out of the mailbox, with its entry in the due index.
     pub(super) fn unqueue(&mut self, id: MessageId) -> Option<Vec<u8>> {
-        self.scheduled.remove(&id);
+        self.due.remove(&id);
         self.mailbox.remove(&id)
     }
 
-    /// This actor's entries in the due index at or before `now`: its scheduled messages
-    /// and its mark.
+    /// Puts queued message `id` in the due index at `at`, unless it is due earlier or
+    /// is no longer queued (see `Store::mark_message`).
+    pub(super) fn mark_message(&mut self, id: MessageId, at: u64) {
+        if self.mailbox.contains_key(&id) {
+            let due = self.due.entry(id).or_insert(at);
+            *due = (*due).min(at);
+        }
+    }
+
+    /// This actor's entries in the due index at or before `now`: its scheduled and
+    /// marked messages, and its record's mark.
     pub(super) fn due_entries(&self, address: &Address, now: u64) -> Vec<String> {
         let mark = self.record.as_ref().and_then(|r| r.mark);
-        self.scheduled
+        self.due
             .iter()
             .filter(|(_, at)| **at <= now)
             .map(|(id, at)| due::entry_key(*at, address, &format!("m#{id}")))

@@ -230,6 +230,18 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
+    fn mark_message<'a>(
+        &'a self,
+        address: &'a Address,
+        id: MessageId,
+        at: u64,
+    ) -> BoxFuture<'a, Result<(), StoreError>> {
+        if let Some(data) = lock(&self.shared.actors).get_mut(address) {
+            data.mark_message(id, at);
+        }
+        Box::pin(async { Ok(()) })
+    }
+
     fn due_page<'a>(
         &'a self,
         shard: u16,

@@ -132,6 +132,14 @@ impl<S: Store> FaultyStore<S> {
         lock(&self.unmarked).1.keys().cloned().collect()
     }
 
+    /// Records that a mark of `address` for the sweep failed before it was written.
+    fn record_unmarked(&self, address: &Address) {
+        let mut unmarked = lock(&self.unmarked);
+        unmarked.0 += 1;
+        let failed = unmarked.0;
+        unmarked.1.insert(address.clone(), failed);
+    }
+
     /// How many marks failed so far (see [`FaultyInvoker::drops`](crate::testing::FaultyInvoker::drops)).
     pub fn failed_marks(&self) -> u64 {
         lock(&self.unmarked).0
