@@ -55,6 +55,40 @@ pub struct Envelope {
     /// it again, without calling a method.
     #[serde(default, with = "serde_bytes", skip_serializing_if = "Option::is_none")]
     pub emission: Option<Vec<u8>>,
+    /// For an ask from a client outside the actors: who asks (on AWS, the client's IAM
+    /// `aws:userid`). In key layout v2 its reply is kept in a partition of that asker's
+    /// own, which IAM lets only that client read (see [`valid_asker`] and docs/wire.md,
+    /// "Replies").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<String>,
+}
+
+/// The longest asker identity (an IAM role's user id with its session name fits).
+pub const MAX_ASKER_LEN: usize = 128;
+
+/// Whether `asker` can name a reply partition: 1 to [`MAX_ASKER_LEN`] characters, each
+/// one an IAM user id or session name may hold (letters, digits, `+=,.@_:-`). No `/`,
+/// so the asker is always the key's last segment, which is what IAM's `r/*/${aws:userid}`
+/// matches.
+///
+/// # Errors
+/// What is wrong with it.
+pub fn valid_asker(asker: &str) -> Result<(), String> {
+    if asker.is_empty() || asker.len() > MAX_ASKER_LEN {
+        return Err(format!(
+            "an asker identity is 1 to {MAX_ASKER_LEN} characters, not {}",
+            asker.len()
+        ));
+    }
+    match asker
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || "+=,.@_:-".contains(*c)))
+    {
+        Some(c) => Err(format!(
+            "an asker identity holds letters, digits and `+=,.@_:-` only (an IAM user id), not {c:?}"
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Where the outcome of an ask made with `reply_to` goes: a message to the asker, whose
@@ -151,6 +185,7 @@ impl Envelope {
             answers: None,
             trace: crate::trace::for_send(),
             emission: None,
+            asker: None,
         }
     }
 

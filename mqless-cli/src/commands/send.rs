@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
+use mqless_runtime::actor::client::AskerIdentity as _;
 use mqless_runtime::aws::payload::{Invocation, SendRequest};
+use mqless_runtime::aws::{CallerIdentity, KeyLayout};
 use mqless_runtime::store::Store as _;
 use mqless_runtime::trace::TraceParent;
 use mqless_runtime::wire::ReplyRecord;
@@ -28,6 +30,17 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
         .map(|text| TraceParent::parse(text).map(|t| t.to_string()))
         .transpose()
         .map_err(|e| e.to_string())?;
+    // In key layout v2 an ask names who asks: a reply that does not come back in the
+    // answer is kept where only that identity may read it.
+    let asker = match context.environment.key_layout() {
+        KeyLayout::V2 if args.ask => Some(
+            CallerIdentity::from_env(context.environment.sdk_config())
+                .asker()
+                .await
+                .map_err(|e| e.to_string())?,
+        ),
+        _ => None,
+    };
     let invocation = Invocation {
         actor: address.id().as_str().to_owned(),
         actor_type: Some(address.actor_type().as_str().to_owned()),
@@ -41,6 +54,7 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
             at: None,
             name: None,
             trace,
+            asker: asker.as_deref().map(str::to_owned),
         }),
     };
     let answer = context
@@ -67,7 +81,7 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
         None => context
             .environment
             .store()
-            .wait_reply(&address, message_id(id)?, REPLY_TIMEOUT)
+            .wait_reply(&address, message_id(id)?, asker.as_deref(), REPLY_TIMEOUT)
             .await
             .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no reply to {id} within {REPLY_TIMEOUT:?}; the message stays queued and runs later"))?,

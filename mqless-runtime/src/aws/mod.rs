@@ -8,6 +8,7 @@
 //! (rustls with ring), `MQLESS_TABLE`, and `MQLESS_FUNCTIONS` / `MQLESS_FUNCTION_PREFIX`.
 //! MQLess has no credentials of its own.
 
+mod asker;
 pub mod channels;
 pub mod dynamodb;
 mod events;
@@ -21,6 +22,7 @@ pub mod sources;
 
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
 
+pub use asker::CallerIdentity;
 pub use aws_sdk_dynamodb;
 pub use aws_sdk_eventbridge;
 pub use aws_sdk_lambda;
@@ -179,10 +181,16 @@ impl Environment {
         )
     }
 
-    /// Clients of the actors, with the default limits.
+    /// Clients of the actors, with the default limits. In key layout v2 they ask as
+    /// [`CallerIdentity::from_env`] says (`MQLESS_ASKER`, else STS at the first ask), so
+    /// that their replies are kept where only they may read them.
     #[must_use]
     pub fn remote(&self) -> Remote {
-        Remote::new(self.store(), self.invoker(), crate::codec::Limits::DEFAULT)
+        let remote = Remote::new(self.store(), self.invoker(), crate::codec::Limits::DEFAULT);
+        match self.layout {
+            KeyLayout::V1 => remote,
+            _ => remote.asking_as(CallerIdentity::from_env(&self.sdk)),
+        }
     }
 }
 

@@ -13,7 +13,7 @@ use crate::wire::Envelope;
 pub const MAX_PAYLOAD_BYTES: usize = 96 * 1024;
 
 /// The shape of an invocation, quoted by every error about one.
-const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>", "at"?: <ms since the epoch>, "name"?: "<name>", "trace"?: "<W3C traceparent>"}} (docs/wire.md, "Invocations")"#;
+const EXPECTED: &str = r#"{"actor": "<id>", "actor_type"?: "<type>", "reply_to"?: "<message id>", "send"?: {"body": "<base64 MessagePack>", "ask"?: bool, "key"?: "<idempotency key>", "after"?: "<message id>", "at"?: <ms since the epoch>, "name"?: "<name>", "trace"?: "<W3C traceparent>", "asker"?: "<IAM user id>"}} (docs/wire.md, "Invocations")"#;
 
 /// What a function is invoked with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,6 +65,11 @@ pub struct SendRequest {
     /// The sender's W3C `traceparent`: the message's span continues that trace.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trace: Option<String>,
+    /// With `ask`: who asks (the client's IAM `aws:userid`). In key layout v2 a reply
+    /// that does not come back in the answer is kept where only that identity may read
+    /// it (docs/wire.md, "Replies").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<String>,
 }
 
 impl Invocation {
@@ -184,8 +189,16 @@ impl SendRequest {
             crate::trace::TraceParent::parse(trace)
                 .map_err(|e| invalid(format_args!("`send.trace`: {e}")))?;
         }
+        if let Some(asker) = &self.asker {
+            if !self.ask {
+                return Err(invalid("`send.asker` names who asks: it goes with `ask`"));
+            }
+            crate::wire::valid_asker(asker)
+                .map_err(|e| invalid(format_args!("`send.asker`: {e}")))?;
+        }
         let envelope = Envelope {
             trace: self.trace.clone(),
+            asker: self.asker.clone(),
             ..Envelope::new(body, self.ask, self.key.clone())
         };
         let envelope = match (self.at, &self.name) {

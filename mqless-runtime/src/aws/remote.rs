@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::dynamodb::DynamoStore;
 use super::invoker::LambdaInvoker;
-use super::Environment;
+use super::{CallerIdentity, Environment};
 use crate::actor::client::{ClientCore, StoreTransport, Transport};
 use crate::actor::{address_of, Actor, ActorClient};
 use crate::clock::{Clock, SystemClock};
@@ -102,6 +102,22 @@ impl Remote {
     /// [`Error::Config`] when a setting is missing or invalid.
     pub async fn from_env() -> Result<Self, Error> {
         Ok(Environment::load().await?.remote())
+    }
+
+    /// These clients, naming `asker` in their asks and reading their replies where the
+    /// store keeps them for it (key layout v2; [`Environment::remote`] sets it).
+    #[must_use]
+    pub fn asking_as(mut self, asker: CallerIdentity) -> Self {
+        let transport = StoreTransport::new(
+            Arc::new(self.store.clone()),
+            self.invoker.clone(),
+            Arc::new(SystemClock),
+            self.limits,
+        )
+        .track(Arc::clone(&self.sent_to))
+        .asker(Arc::new(asker));
+        self.transport = Arc::new(transport);
+        self
     }
 
     /// How long [`Actors::settle`] waits for the table to empty before it fails with

@@ -224,10 +224,23 @@ impl Bookkeeping {
         self.failures.push(failure);
     }
 
-    pub(super) fn reply(&mut self, id: MessageId, record: &ReplyRecord) -> Result<(), Error> {
+    /// Records the reply to ask `id` from `asker` (its identity, if the ask named a
+    /// valid one: a reply to an asker that cannot be a key is kept without it, where
+    /// that asker does not read, and it times out).
+    pub(super) fn reply(
+        &mut self,
+        id: MessageId,
+        record: &ReplyRecord,
+        asker: Option<&str>,
+    ) -> Result<(), Error> {
         let bytes = codec::encode(record, "reply", usize::MAX)?;
-        self.recorded_bytes += bytes.len() + REPLY_OVERHEAD;
-        self.replies.push(KeyedBytes { id, bytes });
+        let asker = asker.filter(|asker| crate::wire::valid_asker(asker).is_ok());
+        self.recorded_bytes += bytes.len() + REPLY_OVERHEAD + asker.map_or(0, str::len);
+        self.replies.push(KeyedBytes {
+            id,
+            bytes,
+            asker: asker.map(str::to_owned),
+        });
         Ok(())
     }
 

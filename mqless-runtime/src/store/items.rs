@@ -146,6 +146,10 @@ pub struct KeyedBytes {
     /// The bytes.
     #[serde(with = "serde_bytes")]
     pub bytes: Vec<u8>,
+    /// For a reply: who asked, when the ask named its asker (see
+    /// [`Envelope::asker`](crate::wire::Envelope::asker)); the store keys the reply by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asker: Option<String>,
 }
 
 /// A per-actor subscription to a topic's events (`ctx.subscribe`), stored in the

@@ -215,26 +215,30 @@ pub trait Store: Send + Sync + 'static {
         cleanup: Cleanup<'a>,
     ) -> BoxFuture<'a, Result<(), StoreError>>;
 
-    /// The encoded reply to message `id`, if it has been written.
+    /// The encoded reply to message `id`, if it has been written. `asker`: who asked,
+    /// as the ask's envelope named it ([`Envelope::asker`](crate::wire::Envelope::asker)),
+    /// which a store may key replies by (the DynamoDB store does in key layout v2).
     fn get_reply<'a>(
         &'a self,
         address: &'a Address,
         id: MessageId,
+        asker: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>>;
 
-    /// Waits up to `timeout` for the reply to message `id`. The default polls
-    /// [`Store::get_reply`] with backoff; stores that can signal do better.
+    /// Waits up to `timeout` for the reply to message `id` asked by `asker`. The default
+    /// polls [`Store::get_reply`] with backoff; stores that can signal do better.
     fn wait_reply<'a>(
         &'a self,
         address: &'a Address,
         id: MessageId,
+        asker: Option<&'a str>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
             let deadline = tokio::time::Instant::now() + timeout;
             let mut pause = Duration::from_millis(5);
             loop {
-                if let Some(reply) = self.get_reply(address, id).await? {
+                if let Some(reply) = self.get_reply(address, id, asker).await? {
                     return Ok(Some(reply));
                 }
                 let now = tokio::time::Instant::now();

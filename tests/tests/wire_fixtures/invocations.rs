@@ -39,6 +39,30 @@ fn mailbox_items() {
     }
 }
 
+/// A reply item as a client reads it when the reply did not come back in the function's
+/// answer: `reply-ok.msgpack` under the ask's id, in each key layout (v2: the partition
+/// of the asker that `envelope` named, as the DynamoDB store computes it).
+#[test]
+fn reply_items() {
+    use base64::Engine;
+    use mqless::aws::KeyLayout;
+    let id = MessageId::from_u128((1_800_000_000_000u128 << 80) | 1);
+    let address = mqless::id::Address::parse("Counter/c1").unwrap();
+    let reply = std::fs::read(path("reply-ok.msgpack")).unwrap();
+    for (layout, name) in [
+        (KeyLayout::V1, "item-reply.json"),
+        (KeyLayout::V2, "item-reply-key-layout-v2.json"),
+    ] {
+        let item = serde_json::json!({
+            "pk": {"S": layout.reply_partition(&address, Some("AROAEXAMPLEID:billing-job"))},
+            "sk": {"S": format!("r#{id}")},
+            "rep": {"B": base64::engine::general_purpose::STANDARD.encode(&reply)},
+            "ttl": {"N": "1800000600"},
+        });
+        json(name, &item);
+    }
+}
+
 #[test]
 fn invocations_and_answers() {
     let body = rmp_serde::to_vec_named(&CounterMessage::Increment { by: 5 }).unwrap();
@@ -76,13 +100,34 @@ fn invocations_and_answers() {
             reply_to: None,
             hop: 0,
             send: Some(SendRequest {
-                body,
+                body: body.clone(),
                 ask: true,
                 key: Some("order-1".into()),
                 after: Some(id.clone()),
                 at: None,
                 name: None,
                 trace: None,
+                asker: None,
+            }),
+        },
+    );
+    // Key layout v2: an ask names who asks (its IAM user id), where its reply is kept.
+    json(
+        "invocation-send-key-layout-v2.json",
+        &Invocation {
+            actor: "c1".into(),
+            actor_type: Some("Counter".into()),
+            reply_to: None,
+            hop: 0,
+            send: Some(SendRequest {
+                body,
+                ask: true,
+                key: None,
+                after: None,
+                at: None,
+                name: None,
+                trace: None,
+                asker: Some("AROAEXAMPLEID:billing-job".into()),
             }),
         },
     );

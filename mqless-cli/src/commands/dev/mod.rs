@@ -56,6 +56,12 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
         None => mqless_runtime::aws::KeyLayout::from_env().map_err(|e| e.to_string())?,
     };
     environment.push((mqless_runtime::aws::KeyLayout::VARIABLE, layout.to_string()));
+    if layout == mqless_runtime::aws::KeyLayout::V2 && !args.aws_services {
+        // Asks name who asks; without moto no STS answers here, and nothing checks IAM.
+        let asker = std::env::var(mqless_runtime::aws::CallerIdentity::VARIABLE)
+            .unwrap_or_else(|_| "mqless-dev".into());
+        environment.push((mqless_runtime::aws::CallerIdentity::VARIABLE, asker));
+    }
     for name in ["AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_SESSION_TOKEN"] {
         std::env::remove_var(name);
     }
@@ -132,6 +138,8 @@ fn start_moto(
         "AWS_ENDPOINT_URL_EVENTBRIDGE",
         "AWS_ENDPOINT_URL_SCHEDULER",
         "AWS_ENDPOINT_URL_KINESIS",
+        // Who a client is (`GetCallerIdentity`), which key layout v2's asks name.
+        "AWS_ENDPOINT_URL_STS",
     ] {
         environment.push((name, endpoint.clone()));
     }

@@ -3,7 +3,9 @@
 //! else) into the mailboxes of the types it sends to or whose asks it answers, and
 //! invoke only those types' functions and its own. In key layout v2 mailboxes are
 //! partitions of their own (`m/Type/id`), so "put into a mailbox" no longer reaches the
-//! actor's record, replies or dead letters.
+//! actor's record, replies or dead letters; and so are the replies to clients
+//! (`r/Type/id/<asker>`), which only the actor's function writes and only the asker (its
+//! IAM `aws:userid`) reads.
 
 use std::collections::BTreeSet;
 
@@ -115,7 +117,8 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
     let others = directory.writes_to(actor_type)?;
     let mut own_keys = leading_keys(&own);
     if let (KeyLayout::V2, Some(keys)) = (directory.layout, own_keys.as_array_mut()) {
-        // Its own mailboxes: read, consumed messages deleted, messages to itself.
+        // Its own mailboxes (read, consumed messages deleted, messages to itself), and
+        // the replies it writes to its clients' asks.
         keys.extend(
             directory
                 .mailbox_keys(&own)
@@ -124,6 +127,7 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
                 .flatten()
                 .cloned(),
         );
+        keys.push(json!(format!("r/{actor_type}/*")));
     }
     let mut statements = vec![json!({
         "Sid": "OwnActors",
@@ -211,17 +215,30 @@ fn mark_unwoken(mailboxes: &Json) -> Json {
 /// item's key from the actor's record's.
 pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
     let access = match directory.layout {
-        KeyLayout::V2 => vec![
-            json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
-            "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-            "Condition": {
-               "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
-               "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
-            }}),
-            json!({"Sid": "Read", "Effect": "Allow",
-             "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-             "Resource": {"Fn::GetAtt": ["Table", "Arn"]}}),
-        ],
+        KeyLayout::V2 => {
+            // The actors' records and dead letters, and the mailboxes; never a reply
+            // partition (`r/...`) but the client's own.
+            let mut readable: Vec<Json> =
+                directory.types().map(|t| json!(format!("{t}/*"))).collect();
+            readable.push(json!("m/*"));
+            vec![
+                json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
+                "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+                "Condition": {
+                   "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
+                   "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
+                }}),
+                json!({"Sid": "Read", "Effect": "Allow",
+                 "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+                 "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": readable}}}),
+                // The asker is the last segment of a reply's partition key and holds no
+                // `/`, so this matches the replies to this principal's asks only.
+                json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
+                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+                 "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["r/*/${aws:userid}"]}}}),
+            ]
+        }
         _ => vec![json!({"Sid": "Mailboxes", "Effect": "Allow",
          "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})],

@@ -11,7 +11,9 @@
 //!   statement's values, and also when the request has no value for the key;
 //! - `StringLike` takes `*` and `?`; actions match without regard to case;
 //! - `dynamodb:LeadingKeys` is the request's partition key; `dynamodb:Attributes` the
-//!   attribute names it writes or reads, its key attributes included.
+//!   attribute names it writes or reads, its key attributes included;
+//! - the policy variable `${aws:userid}` in a condition's value is the requesting
+//!   principal's user id ([`Request::by`]).
 //!
 //! Intrinsic functions are resolved for one stack (`app`, account `123456789012`,
 //! `us-east-1`): `Fn::GetAtt Table.Arn`, `Fn::Sub` of pseudo parameters and the table's
@@ -28,7 +30,12 @@ pub(super) struct Request {
     pub(super) action: String,
     pub(super) resource: String,
     pub(super) keys: Vec<(String, Vec<String>)>,
+    /// The principal's `aws:userid`.
+    pub(super) userid: String,
 }
+
+/// The user id of a request's principal unless [`Request::by`] says otherwise.
+pub(super) const REQUESTER: &str = "AROAREQUESTER:session";
 
 impl Request {
     /// A DynamoDB request on the table: `action` (`PutItem`) on the item of partition
@@ -43,7 +50,14 @@ impl Request {
                 ("dynamodb:LeadingKeys".into(), vec![pk.to_owned()]),
                 ("dynamodb:Attributes".into(), names),
             ],
+            userid: REQUESTER.to_owned(),
         }
+    }
+
+    /// This request, made by the principal whose `aws:userid` is `userid`.
+    pub(super) fn by(mut self, userid: &str) -> Self {
+        userid.clone_into(&mut self.userid);
+        self
     }
 
     /// A request on `resource` without condition keys (an index query, an invoke).
@@ -52,6 +66,7 @@ impl Request {
             action: action.to_owned(),
             resource: resource.to_owned(),
             keys: Vec::new(),
+            userid: REQUESTER.to_owned(),
         }
     }
 }
@@ -93,8 +108,8 @@ fn condition(operator: &str, keys: &Json, request: &Request) -> bool {
         _ => (false, operator),
     };
     let compare = |pattern: &str, value: &str| match test {
-        "StringEquals" => pattern == value,
-        "StringLike" => like(pattern, value),
+        "StringEquals" => pattern.replace("${aws:userid}", &request.userid) == value,
+        "StringLike" => like(&pattern.replace("${aws:userid}", &request.userid), value),
         other => panic!("the policy model does not know the operator {other}: add it"),
     };
     keys.as_object().is_some_and(|keys| {
@@ -203,5 +218,27 @@ mod tests {
             "Effect": "Deny", "Action": "dynamodb:*", "Resource": "*"
         }]});
         assert!(!allows(&[policy, deny], &put("Order/o-1")), "a deny wins");
+    }
+
+    #[test]
+    fn the_userid_variable_is_the_requesters() {
+        let policy = serde_json::json!({"Statement": [{
+            "Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "*",
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["r/*/${aws:userid}"]}}
+        }]});
+        let get = |pk: &str| Request::item("GetItem", pk, &[]);
+        let policies = std::slice::from_ref(&policy);
+        assert!(allows(
+            policies,
+            &get("r/Order/o-1/AIDAALICE").by("AIDAALICE")
+        ));
+        assert!(!allows(
+            policies,
+            &get("r/Order/o-1/AIDAALICE").by("AIDABOB")
+        ));
+        assert!(
+            !allows(policies, &get("r/Order/o-1/AIDAALICE")),
+            "anyone else"
+        );
     }
 }

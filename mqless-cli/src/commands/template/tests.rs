@@ -104,14 +104,15 @@ fn each_function_may_write_its_own_actors_and_the_mailboxes_it_sends_or_replies_
 }
 
 /// Key layout v2: senders get the mailboxes' partitions (`m/Type/*`), a function its own
-/// as well, and every function and the outputs carry the layout.
+/// as well and its clients' reply partitions (`r/Type/*`), and every function and the
+/// outputs carry the layout.
 #[test]
 fn key_layout_v2_grants_mailbox_partitions_and_tells_every_process() {
     let template = template_of_layout(mqless_runtime::aws::KeyLayout::V2);
     let own = statement(&template, "OrderFunction", "OwnActors");
     assert_eq!(
         own["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"],
-        json!(["Order/*", "m/Order/*"])
+        json!(["Order/*", "m/Order/*", "r/Order/*"])
     );
     let sends = statement(&template, "OrderFunction", "MailboxesItSendsTo");
     assert_eq!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-pub use transport::{StoreTransport, Transport};
+pub use transport::{AskerIdentity, StoreTransport, Transport};
 
 use crate::actor::{Mutating, Queryable};
 use crate::codec;

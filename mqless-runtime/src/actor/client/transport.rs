@@ -57,6 +57,14 @@ pub trait Transport: Send + Sync + 'static {
     fn limits(&self) -> Limits;
 }
 
+/// Who a client's asks come from, where the store keeps replies apart by asker (key
+/// layout v2 on DynamoDB, see `aws::CallerIdentity`): the identity goes in each ask's
+/// envelope, and the reply is read where the store keeps it for that identity.
+pub trait AskerIdentity: Send + Sync + 'static {
+    /// The identity, a valid [`crate::wire::valid_asker`] (resolved once, then kept).
+    fn asker(&self) -> BoxFuture<'_, Result<Arc<str>, Error>>;
+}
+
 /// The transport of clients outside actors: enqueue into the store, then nudge the
 /// actor's handler.
 pub struct StoreTransport {
@@ -68,6 +76,8 @@ pub struct StoreTransport {
     sent_to: Option<Arc<Mutex<BTreeSet<Address>>>>,
     /// Asks whose handler runs in this process get their reply from here.
     local_replies: Option<Arc<LocalReplies>>,
+    /// Who this transport's asks come from, if the store keeps replies by asker.
+    asker: Option<Arc<dyn AskerIdentity>>,
 }
 
 impl StoreTransport {
@@ -85,6 +95,23 @@ impl StoreTransport {
             limits,
             sent_to: None,
             local_replies: None,
+            asker: None,
+        }
+    }
+
+    /// Names every ask this transport makes as coming from `asker`, and reads replies
+    /// where the store keeps them for it.
+    #[must_use]
+    pub fn asker(mut self, asker: Arc<dyn AskerIdentity>) -> Self {
+        self.asker = Some(asker);
+        self
+    }
+
+    /// The identity this transport's asks carry, if it names one.
+    async fn asker_identity(&self) -> Result<Option<Arc<str>>, Error> {
+        match &self.asker {
+            Some(source) => Ok(Some(source.asker().await?)),
+            None => Ok(None),
         }
     }
 
@@ -126,7 +153,7 @@ impl Transport for StoreTransport {
             });
         }
         let id = options.message_id(|| MessageId::generate(self.clock.now_millis(), None));
-        let envelope = options.envelope(body, ask);
+        let mut envelope = options.envelope(body, ask);
         let span = tracing::debug_span!(
             "send",
             actor = %to,
@@ -135,6 +162,9 @@ impl Transport for StoreTransport {
             trace = envelope.trace.as_deref().unwrap_or("-"),
         );
         let sending = async move {
+            if ask {
+                envelope.asker = self.asker_identity().await?.map(|asker| asker.to_string());
+            }
             let envelope = envelope.encode(&self.limits)?;
             let local = self.local_replies.as_ref().filter(|_| ask);
             if let Some(local) = local {
@@ -234,7 +264,11 @@ impl StoreTransport {
         deadline: tokio::time::Instant,
     ) -> Result<Option<Vec<u8>>, Error> {
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-        let reply = self.store.wait_reply(to, id, left).await?;
+        let asker = self.asker_identity().await?;
+        let reply = self
+            .store
+            .wait_reply(to, id, asker.as_deref(), left)
+            .await?;
         if reply.is_none() {
             // One read, only on a timeout: say so if nothing answers because the actor
             // is quarantined (its messages, this one too, wait for an operator).

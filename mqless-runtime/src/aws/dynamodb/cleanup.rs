@@ -23,7 +23,7 @@ impl DynamoStore {
         let ttl_seconds = cleanup.replies_expire_at / 1000;
         let mut replies = Vec::with_capacity(cleanup.replies.len());
         for reply in cleanup.replies {
-            let mut item = reply_key(address, reply.id);
+            let mut item = reply_key(self.layout, address, reply.id, reply.asker.as_deref());
             item.insert("rep".into(), b(&reply.bytes));
             item.insert("ttl".into(), n(ttl_seconds));
             replies.push(put_request(item)?);

@@ -235,9 +235,10 @@ impl Store for DynamoStore {
         &'a self,
         address: &'a Address,
         id: MessageId,
+        asker: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {
-            match self.get(reply_key(address, id)).await? {
+            match self.get(reply_key(self.layout, address, id, asker)).await? {
                 Some(item) => get_bytes(&item, "rep"),
                 None => Ok(None),
             }

@@ -107,14 +107,18 @@ pub enum KeyLayout {
     /// message may write any of them.
     #[default]
     V1,
-    /// Mailboxes in partitions of their own: the message `m#<id>` of actor `type/id` is
-    /// in partition `m/type/id`. Senders need `PutItem` on `m/type/*` only, and
+    /// Mailboxes and replies in partitions of their own: the message `m#<id>` of actor
+    /// `type/id` is in partition `m/type/id`, and the reply `r#<id>` to an ask that
+    /// client `asker` made of it in `r/type/id/asker`. Senders need `PutItem` on
+    /// `m/type/*` only, a client reads its own replies only (`r/*/${aws:userid}`), and
     /// `mqless template --key-layout v2` grants no more.
     V2,
 }
 
 /// The partition-key prefix of mailboxes in [`KeyLayout::V2`].
 pub const MAILBOX_PARTITION: &str = "m/";
+/// The partition-key prefix of replies in [`KeyLayout::V2`].
+pub const REPLY_PARTITION: &str = "r/";
 
 impl KeyLayout {
     /// The variable that sets the layout for [`Environment`](crate::aws::Environment).
@@ -135,6 +139,29 @@ impl KeyLayout {
         match self {
             Self::V1 => address.to_string(),
             Self::V2 => format!("{MAILBOX_PARTITION}{address}"),
+        }
+    }
+
+    /// The partition key of the replies to the asks `asker` made of `address`: in v2,
+    /// `r/type/id/asker`, which only `asker`'s IAM identity may read (the asker, which
+    /// holds no `/`, is the key's last segment, as `r/*/${aws:userid}` needs). In v1, and
+    /// for an ask that named no asker, the actor's own partition.
+    ///
+    /// ```
+    /// use mqless_runtime::aws::KeyLayout;
+    /// use mqless_runtime::id::Address;
+    ///
+    /// let counter = Address::parse("Counter/c1").unwrap();
+    /// let asker = Some("AROAEXAMPLE:alice");
+    /// assert_eq!(KeyLayout::V2.reply_partition(&counter, asker), "r/Counter/c1/AROAEXAMPLE:alice");
+    /// assert_eq!(KeyLayout::V1.reply_partition(&counter, asker), "Counter/c1");
+    /// assert_eq!(KeyLayout::V2.reply_partition(&counter, None), "Counter/c1");
+    /// ```
+    #[must_use]
+    pub fn reply_partition(self, address: &Address, asker: Option<&str>) -> String {
+        match (self, asker) {
+            (Self::V2, Some(asker)) => format!("{REPLY_PARTITION}{address}/{asker}"),
+            _ => address.to_string(),
         }
     }
 
@@ -231,9 +258,17 @@ pub(super) fn due_shard(address: &Address) -> AttributeValue {
     s(format!("{:02}", due::shard_of(address)))
 }
 
-/// The key of the reply to message `id`.
-pub(super) fn reply_key(address: &Address, id: MessageId) -> Item {
-    key(address, format!("{REPLY}{id}"))
+/// The key of the reply to message `id`, asked by `asker`, in `layout`.
+pub(super) fn reply_key(
+    layout: KeyLayout,
+    address: &Address,
+    id: MessageId,
+    asker: Option<&str>,
+) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), s(layout.reply_partition(address, asker))),
+        ("sk".to_owned(), s(format!("{REPLY}{id}"))),
+    ])
 }
 
 /// The key of dead letter `id`.

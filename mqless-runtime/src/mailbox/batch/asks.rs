@@ -19,7 +19,7 @@ impl<A: Actor> Batch<'_, A> {
         outcome: &ReplyRecord,
     ) -> Result<(), Error> {
         if envelope.ask {
-            self.next.reply(id, outcome)?;
+            self.next.reply(id, outcome, envelope.asker.as_deref())?;
         }
         if let Some(route) = &envelope.reply_to {
             match self.reply_message(route, outcome) {

@@ -352,10 +352,13 @@ impl Store for MemoryStore {
         Box::pin(async { Ok(()) })
     }
 
+    // Replies are keyed by message id alone, as in key layout v1: in process, every
+    // asker is the same one.
     fn get_reply<'a>(
         &'a self,
         address: &'a Address,
         id: MessageId,
+        _asker: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         let actors = lock(&self.shared.actors);
         let reply = actors
@@ -369,6 +372,7 @@ impl Store for MemoryStore {
         &'a self,
         address: &'a Address,
         id: MessageId,
+        _asker: Option<&'a str>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
         Box::pin(async move {

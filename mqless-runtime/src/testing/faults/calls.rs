@@ -289,8 +289,9 @@ impl<S: Store> Store for FaultyStore<S> {
         &'a self,
         a: &'a Address,
         id: MessageId,
+        asker: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        self.inner.get_reply(a, id)
+        self.inner.get_reply(a, id, asker)
     }
     fn load_state<'a>(
         &'a self,
