@@ -295,7 +295,8 @@ pub mod clock {
 /// Typed clients: what every generated `{Actor}Client` wraps.
 pub mod client {
     pub use mqless_runtime::actor::client::{
-        ClientCore, SendOptions, Transport, DEFAULT_ASK_TIMEOUT, MAX_IDEMPOTENCY_KEY_LEN,
+        AskerIdentity, ClientCore, SendOptions, Transport, DEFAULT_ASK_TIMEOUT,
+        MAX_IDEMPOTENCY_KEY_LEN,
     };
     pub use mqless_runtime::actor::{ActorClient, Mutating, Queryable, ReadOnly};
 }
@@ -313,7 +314,9 @@ pub mod id {
 /// depth limits.
 pub mod wire {
     pub use mqless_runtime::codec::{decode, encode};
-    pub use mqless_runtime::wire::{Envelope, ReminderSpec, ReplyRecord, ReplyTo};
+    pub use mqless_runtime::wire::{
+        valid_asker, Envelope, ReminderSpec, ReplyRecord, ReplyTo, MAX_ASKER_LEN,
+    };
 }
 
 /// The errors of each boundary ([`crate::Error`] and [`crate::AskError`] are at the root).

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -51,6 +52,11 @@ class Client:
     credentials; the Lambda client should not retry on its own (a retried send without
     an idempotency key would queue the message twice), which is how the default one is
     built.
+
+    `key_layout` is the table's (`MQLESS_KEY_LAYOUT`, "v1" when unset). In "v2" a `call`
+    names who asks, and its reply, when it does not come back in the function's answer,
+    is kept where only that identity may read it: `asker` (`MQLESS_ASKER`), else the
+    caller's IAM user id, asked of STS (`sts_client`) at the first call.
     """
 
     def __init__(
@@ -61,8 +67,16 @@ class Client:
         timeout: float = 30.0,
         dynamodb=None,
         lambda_client=None,
+        key_layout: Optional[str] = None,
+        asker: Optional[str] = None,
+        sts_client=None,
     ):
         self.table = table
+        self.key_layout = _key_layout(key_layout if key_layout is not None else os.environ.get("MQLESS_KEY_LAYOUT", ""))
+        self._asker = asker or os.environ.get("MQLESS_ASKER") or None
+        if self._asker is not None:
+            _check_asker(self._asker)
+        self._sts = sts_client
         self.functions = dict(functions or {})
         self.function_prefix = function_prefix
         self.timeout = timeout
@@ -118,15 +132,33 @@ class Client:
         `HandlerError` when it returned `Err`, `DeadLettered`, `Duplicate`,
         `Quarantined`, or `AskTimeout` when no reply came within `timeout`."""
         deadline = time.monotonic() + (self.timeout if timeout is None else timeout)
-        result = self._send(actor_type, actor_id, method, arguments, ask=True, key=key)
+        asker = self._asker_identity() if self.key_layout == "v2" else None
+        result = self._send(actor_type, actor_id, method, arguments, ask=True, key=key, asker=asker)
         if result.get("reply") is not None:
             return _decode_reply(base64.b64decode(result["reply"]))
         if result.get("end") == "Quarantined":
             raise Quarantined(result.get("quarantine", ""))
         # Another invocation held the actor: it runs the message and stores the reply.
-        return self._wait_reply(_address(actor_type, actor_id), result["id"], deadline)
+        address = _address(actor_type, actor_id)
+        return self._wait_reply(_reply_partition(address, asker), address, result["id"], deadline)
 
-    def _send(self, actor_type, actor_id, method, arguments, *, ask, key, at_millis=None, name=None):
+    def _asker_identity(self) -> str:
+        """Who this client asks as in key layout v2: `asker`, else STS's `UserId`."""
+        with self._lock:
+            if self._asker is None:
+                sts = self._sts or boto3.client("sts")
+                try:
+                    user_id = sts.get_caller_identity()["UserId"]
+                except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+                    raise MQLessError(
+                        f"key layout v2 keeps replies per asker, and asking STS who this client is failed ({error}); "
+                        "pass asker= or set MQLESS_ASKER to this client's IAM user id"
+                    ) from error
+                _check_asker(user_id)
+                self._asker = user_id
+            return self._asker
+
+    def _send(self, actor_type, actor_id, method, arguments, *, ask, key, at_millis=None, name=None, asker=None):
         address = _address(actor_type, actor_id)
         if not isinstance(method, str) or not method:
             raise ValueError("method is the method's wire name, a non-empty string")
@@ -140,6 +172,8 @@ class Client:
             send["at"] = at_millis
         if name is not None:
             send["name"] = name
+        if asker is not None:
+            send["asker"] = asker
         with self._lock:
             if self._last_id is not None:
                 send["after"] = self._last_id
@@ -182,12 +216,12 @@ class Client:
             raise InvocationFailed(f"function {function} answered something that is not an MQLess result: {body[:200]!r}; is it an MQLess function?")
         return result
 
-    def _wait_reply(self, address, message_id, deadline):
+    def _wait_reply(self, partition, address, message_id, deadline):
         pause = 0.02
         while True:
             item = self._dynamodb.get_item(
                 TableName=self.table,
-                Key={"pk": {"S": address}, "sk": {"S": "r#" + message_id}},
+                Key={"pk": {"S": partition}, "sk": {"S": "r#" + message_id}},
                 ConsistentRead=True,
             ).get("Item")
             if item is not None:
@@ -229,6 +263,27 @@ class Client:
             if "LastEvaluatedKey" not in page:
                 return letters
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def _reply_partition(address: str, asker: Optional[str]) -> str:
+    """Where the reply to an ask of `address` is kept: `r/<type>/<id>/<asker>` for an ask
+    that named its asker (key layout v2), else the actor's own partition."""
+    return f"r/{address}/{asker}" if asker is not None else address
+
+
+def _key_layout(name: str) -> str:
+    """The table's key layout: "v1" (also when empty) or "v2"."""
+    layout = {"": "v1", "v1": "v1", "1": "v1", "v2": "v2", "2": "v2"}.get(name.lower())
+    if layout is None:
+        raise ValueError(f"key_layout (MQLESS_KEY_LAYOUT) is v1 or v2, not {name!r}")
+    return layout
+
+
+def _check_asker(asker: str) -> None:
+    """An asker names a reply partition: 1 to 128 of letters, digits and `+=,.@_:-`."""
+    allowed = set("+=,.@_:-")
+    if not (0 < len(asker) <= 128 and all(c.isascii() and (c.isalnum() or c in allowed) for c in asker)):
+        raise ValueError(f"an asker identity is 1 to 128 letters, digits and +=,.@_:- (an IAM user id), not {asker!r}")
 
 
 def _address(actor_type: str, actor_id: str) -> str:

@@ -140,3 +140,85 @@ async fn a_message_in_the_other_layout_is_not_woken_for_in_vain() {
         );
     }
 }
+
+/// In v2 the reply to a client's ask that names its asker (and that nobody in the
+/// drain's process waits for) is kept in `r/Type/id/<asker>`, which IAM lets only that
+/// asker read: not in the actor's partition, and not under another asker's key. In v1
+/// the same ask's reply is in the actor's partition, as always.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replies_to_clients_are_kept_where_only_their_asker_reads() {
+    mqless_tests::requires_local_aws!();
+    use mqless_examples::counter::{Counter, CounterMessage};
+    let client = raw_client().await;
+    let address = Address::parse("Counter/asked").unwrap();
+    for layout in [KeyLayout::V2, KeyLayout::V1] {
+        let store = local_aws::fresh_store_in("layout-replies", layout).await;
+        let mut ask = mqless_tests::mailbox_item(&CounterMessage::Increment { by: 4 }, true);
+        let mut envelope =
+            mqless::wire::Envelope::decode(&ask.envelope, &mqless::Limits::DEFAULT).unwrap();
+        envelope.asker = Some("AIDAALICE".into());
+        ask.envelope = envelope.encode(&mqless::Limits::DEFAULT).unwrap();
+        store.enqueue(&address, &ask).await.unwrap();
+        // A host in another process than the asker: it stores the reply.
+        let host = runtime_over(&store).host::<Counter>().unwrap();
+        host.drain(address.id()).await.unwrap();
+
+        let reply = store
+            .get_reply(&address, ask.id, Some("AIDAALICE"))
+            .await
+            .unwrap()
+            .expect("the asker reads its reply");
+        assert_eq!(
+            rmp_serde::from_slice::<mqless::wire::ReplyRecord>(&reply).unwrap(),
+            mqless::wire::ReplyRecord::Ok(rmp_serde::to_vec(&4i64).unwrap()),
+            "{layout}"
+        );
+        let own = sort_keys(&client, &store, "Counter/asked").await;
+        let apart = sort_keys(&client, &store, "r/Counter/asked/AIDAALICE").await;
+        let reply_key = format!("r#{}", ask.id);
+        if layout == KeyLayout::V2 {
+            assert_eq!(apart, [reply_key.clone()], "kept in the asker's partition");
+            assert!(!own.contains(&reply_key), "not in the actor's: {own:?}");
+            assert_eq!(
+                store
+                    .get_reply(&address, ask.id, Some("AIDABOB"))
+                    .await
+                    .unwrap(),
+                None,
+                "another asker's key holds nothing"
+            );
+            assert_eq!(store.get_reply(&address, ask.id, None).await.unwrap(), None);
+        } else {
+            assert!(apart.is_empty(), "{apart:?}");
+            assert!(
+                own.contains(&reply_key),
+                "in the actor's partition: {own:?}"
+            );
+        }
+    }
+}
+
+/// A v2 client that names no asker asks STS who it is (`GetCallerIdentity`, here moto's
+/// server, as `mqless dev --aws-services` points the SDK at it), once, and names that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_asks_as_the_identity_sts_names() {
+    mqless_tests::requires_local_aws!();
+    use mqless::client::AskerIdentity as _;
+    assert!(
+        std::env::var_os("AWS_ENDPOINT_URL_STS").is_some(),
+        "no STS endpoint: run under scripts/local-aws (`mqless dev --aws-services`), which points it at moto's server"
+    );
+    let sdk = mqless::aws::load_config().await;
+    let identity = mqless::aws::CallerIdentity::from_sts(&sdk);
+    let asker = identity.asker().await.unwrap();
+    mqless::wire::valid_asker(&asker).unwrap();
+    assert_eq!(
+        identity.asker().await.unwrap(),
+        asker,
+        "asked once, then kept"
+    );
+    let named = mqless::aws::CallerIdentity::fixed("AROAEXAMPLE:job").unwrap();
+    assert_eq!(&*named.asker().await.unwrap(), "AROAEXAMPLE:job");
+    let refused = mqless::aws::CallerIdentity::fixed("a/b").unwrap_err();
+    assert!(refused.to_string().contains("MQLESS_ASKER"), "{refused}");
+}

@@ -283,3 +283,72 @@ impl StoreTransport {
         Ok(reply)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::SystemClock;
+    use crate::invoke::RecordingInvoker;
+    use crate::store::memory::MemoryStore;
+    use crate::wire::Envelope;
+
+    struct Named(Result<Arc<str>, &'static str>);
+
+    impl AskerIdentity for Named {
+        fn asker(&self) -> BoxFuture<'_, Result<Arc<str>, Error>> {
+            let answer = self.0.clone().map_err(|why| Error::Config(why.into()));
+            Box::pin(async move { answer })
+        }
+    }
+
+    fn transport(store: &Arc<MemoryStore>, asker: Named) -> StoreTransport {
+        StoreTransport::new(
+            Arc::clone(store) as Arc<dyn Store>,
+            Arc::new(RecordingInvoker::new()),
+            Arc::new(SystemClock),
+            Limits::DEFAULT,
+        )
+        .asker(Arc::new(asker))
+    }
+
+    async fn queued(store: &MemoryStore, to: &Address) -> Vec<Envelope> {
+        store
+            .read_mailbox(to, 10)
+            .await
+            .unwrap()
+            .iter()
+            .map(|item| Envelope::decode(&item.envelope, &Limits::DEFAULT).unwrap())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn asks_name_the_transports_asker_and_tells_do_not() {
+        let store = Arc::new(MemoryStore::new());
+        let to = Address::parse("Counter/c").unwrap();
+        let alice = transport(&store, Named(Ok("AIDAALICE".into())));
+        let options = SendOptions::default();
+        alice
+            .enqueue(&to, vec![0x80], &options, true)
+            .await
+            .unwrap();
+        alice
+            .enqueue(&to, vec![0x80], &options, false)
+            .await
+            .unwrap();
+        let askers: Vec<_> = queued(&store, &to)
+            .await
+            .into_iter()
+            .map(|e| e.asker)
+            .collect();
+        assert_eq!(askers, [Some("AIDAALICE".to_owned()), None]);
+
+        // An identity that cannot be had fails the ask before anything is queued.
+        let nobody = transport(&store, Named(Err("STS is out of reach")));
+        let error = nobody
+            .enqueue(&to, vec![0x80], &options, true)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("STS is out of reach"), "{error}");
+        assert_eq!(queued(&store, &to).await.len(), 2);
+    }
+}
