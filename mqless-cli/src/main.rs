@@ -57,6 +57,10 @@ enum Command {
     Audit,
     /// Check the deployment: the table, its index and TTL, and the functions.
     Doctor(DoctorArgs),
+    /// Move a key layout v1 table's queued messages into v2's mailbox partitions, online
+    /// (MQLESS_KEY_LAYOUT=v1-to-v2 for every function and client, and for this command;
+    /// then deploy with v2). Resumable: run it again after any failure.
+    Migrate(MigrateArgs),
     /// Create the table, or add what an existing one lacks.
     #[command(subcommand)]
     Table(TableCommand),
@@ -74,6 +78,14 @@ enum Command {
     /// every few seconds; prints the environment a client needs. Ctrl-C stops it.
     /// `mqless dev -- <command>` runs a command with that environment, then stops.
     Dev(DevArgs),
+}
+
+/// `migrate [--dry-run]`.
+#[derive(Debug, Args)]
+pub(crate) struct MigrateArgs {
+    /// Count the v1 messages left to move; move nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
 }
 
 /// `dev [-- <command>...]`.

@@ -109,7 +109,7 @@ pub async fn run(runtime: Arc<Embedded>, scenario: Scenario) {
 
 /// Every message applied exactly once, each sender's in the order sent, never two
 /// messages of one actor in flight at once.
-async fn check(runtime: &Embedded, scenario: &Scenario) {
+pub async fn check(runtime: &Embedded, scenario: &Scenario) {
     let mut applied = BTreeMap::<u32, u32>::new();
     let mut out_of_order = 0;
     for a in 0..scenario.actors {

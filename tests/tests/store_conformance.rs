@@ -27,6 +27,14 @@ async fn dynamodb_keeps_the_contract_with_mailboxes_apart() {
     dynamodb_contract(mqless::aws::KeyLayout::V2).await;
 }
 
+/// The same contract in the transitional layout (`KeyLayout::V1ToV2`: writes v2, reads
+/// both mailboxes), which a table in use runs while `mqless migrate` moves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_keeps_the_contract_on_the_way_to_v2() {
+    mqless_tests::requires_local_aws!();
+    dynamodb_contract(mqless::aws::KeyLayout::V1ToV2).await;
+}
+
 async fn dynamodb_contract(layout: mqless::aws::KeyLayout) {
     use mqless_tests::local_aws;
     let store = local_aws::fresh_store_in("conformance", layout).await;

@@ -85,6 +85,7 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
         Command::Mailbox(command) => mailbox::run(context, command).await?,
         Command::Send(args) => send::run(context, args).await?,
         Command::DeadLetters(command) => dead_letters::run(context, command).await?,
+        Command::Migrate(args) => migrate(context, args.dry_run).await?,
         Command::Sweep => sweep(context, false).await?,
         Command::Audit => sweep(context, true).await?,
         Command::Table(TableCommand::Create) => {
@@ -110,6 +111,32 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
     };
     context.print(&printed);
     Ok(ExitCode::SUCCESS)
+}
+
+/// A v1 table's queued messages moved into v2's mailbox partitions (or, dry, counted).
+async fn migrate(context: &Context, dry_run: bool) -> Result<Printed, String> {
+    let store = context.environment.store();
+    let migration = store
+        .migrate_mailboxes(dry_run)
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = if dry_run {
+        format!(
+            "{} queued messages are in key layout v1's partitions: `mqless migrate` (with MQLESS_KEY_LAYOUT=v1-to-v2 everywhere) moves them",
+            migration.found
+        )
+    } else if migration.found == 0 {
+        "no queued message is left in key layout v1's partitions: deploy every function and client with MQLESS_KEY_LAYOUT=v2".into()
+    } else {
+        format!(
+            "moved {} queued messages into key layout v2's partitions ({} were consumed or moved meanwhile); run `mqless migrate --dry-run` until it finds none, then deploy with MQLESS_KEY_LAYOUT=v2",
+            migration.moved, migration.settled
+        )
+    };
+    Ok(Printed::Said(
+        text,
+        json!({"found": migration.found, "moved": migration.moved, "settled": migration.settled, "dry_run": dry_run}),
+    ))
 }
 
 /// A sweep of the due index, or (`audit`) of every mailbox.

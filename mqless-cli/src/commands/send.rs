@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use mqless_runtime::actor::client::AskerIdentity as _;
 use mqless_runtime::aws::payload::{Invocation, SendRequest};
-use mqless_runtime::aws::{CallerIdentity, KeyLayout};
+use mqless_runtime::aws::CallerIdentity;
 use mqless_runtime::store::Store as _;
 use mqless_runtime::trace::TraceParent;
 use mqless_runtime::wire::ReplyRecord;
@@ -33,7 +33,7 @@ pub(super) async fn run(context: &Context, args: SendArgs) -> Result<Printed, St
     // In key layout v2 an ask names who asks: a reply that does not come back in the
     // answer is kept where only that identity may read it.
     let asker = match context.environment.key_layout() {
-        KeyLayout::V2 if args.ask => Some(
+        layout if layout.apart() && args.ask => Some(
             CallerIdentity::from_env(context.environment.sdk_config())
                 .asker()
                 .await

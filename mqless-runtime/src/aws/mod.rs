@@ -187,9 +187,10 @@ impl Environment {
     #[must_use]
     pub fn remote(&self) -> Remote {
         let remote = Remote::new(self.store(), self.invoker(), crate::codec::Limits::DEFAULT);
-        match self.layout {
-            KeyLayout::V1 => remote,
-            _ => remote.asking_as(CallerIdentity::from_env(&self.sdk)),
+        if self.layout.apart() {
+            remote.asking_as(CallerIdentity::from_env(&self.sdk))
+        } else {
+            remote
         }
     }
 }

@@ -5,6 +5,7 @@
 
 mod foreign_items;
 mod key_layout;
+mod migrate;
 
 use std::sync::Arc;
 use std::time::Duration;

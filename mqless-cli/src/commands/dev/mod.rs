@@ -56,7 +56,7 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
         None => mqless_runtime::aws::KeyLayout::from_env().map_err(|e| e.to_string())?,
     };
     environment.push((mqless_runtime::aws::KeyLayout::VARIABLE, layout.to_string()));
-    if layout == mqless_runtime::aws::KeyLayout::V2 && !args.aws_services {
+    if layout.apart() && !args.aws_services {
         // Asks name who asks; without moto no STS answers here, and nothing checks IAM.
         let asker = std::env::var(mqless_runtime::aws::CallerIdentity::VARIABLE)
             .unwrap_or_else(|_| "mqless-dev".into());

@@ -30,9 +30,10 @@ impl<'a> Directory<'a> {
 
     /// `dynamodb:LeadingKeys` patterns of the mailboxes of `types`.
     fn mailbox_keys(&self, types: &BTreeSet<&str>) -> Json {
-        match self.layout {
-            KeyLayout::V2 => Json::Array(types.iter().map(|t| json!(format!("m/{t}/*"))).collect()),
-            _ => leading_keys(types),
+        if self.layout.apart() {
+            Json::Array(types.iter().map(|t| json!(format!("m/{t}/*"))).collect())
+        } else {
+            leading_keys(types)
         }
     }
 
@@ -116,7 +117,7 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
     let own = BTreeSet::from([actor_type]);
     let others = directory.writes_to(actor_type)?;
     let mut own_keys = leading_keys(&own);
-    if let (KeyLayout::V2, Some(keys)) = (directory.layout, own_keys.as_array_mut()) {
+    if let (true, Some(keys)) = (directory.layout.apart(), own_keys.as_array_mut()) {
         // Its own mailboxes (read, consumed messages deleted, messages to itself), and
         // the replies it writes to its clients' asks.
         keys.extend(
@@ -214,39 +215,17 @@ fn mark_unwoken(mailboxes: &Json) -> Json {
 /// writes reach mailboxes only (message attributes only); v1 cannot tell a mailbox
 /// item's key from the actor's record's.
 pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
-    let access = match directory.layout {
-        KeyLayout::V2 => {
-            // The actors' records and dead letters, and the mailboxes; never a reply
-            // partition (`r/...`) but the client's own.
-            let mut readable: Vec<Json> =
-                directory.types().map(|t| json!(format!("{t}/*"))).collect();
-            readable.push(json!("m/*"));
-            vec![
-                json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
-                "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-                "Condition": {
-                   "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
-                   "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
-                }}),
-                json!({"Sid": "Read", "Effect": "Allow",
-                 "Action": ["dynamodb:GetItem", "dynamodb:Query"],
-                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-                 "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": readable}}}),
-                // The asker is the last segment of a reply's partition key and holds no
-                // `/`, so this matches the replies to this principal's asks only.
-                json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
-                 "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-                 "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["r/*/${aws:userid}"]}}}),
-            ]
-        }
-        _ => vec![json!({"Sid": "Mailboxes", "Effect": "Allow",
+    let mut statements = if directory.layout.apart() {
+        client_access_apart(directory)
+    } else {
+        vec![json!({"Sid": "Mailboxes", "Effect": "Allow",
          "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
-         "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})],
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})]
     };
-    let mut statements = access;
-    statements.push(mark_unwoken(&match directory.layout {
-        KeyLayout::V2 => json!(["m/*"]),
-        _ => json!(["*"]),
+    statements.push(mark_unwoken(&if directory.layout.apart() {
+        json!(["m/*"])
+    } else {
+        json!(["*"])
     }));
     statements.push(json!({"Sid": "WakeActors", "Effect": "Allow",
         "Action": "lambda:InvokeFunction", "Resource": directory.every_arn()}));
@@ -257,6 +236,33 @@ pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
             "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}
         }
     })
+}
+
+/// A client's table access where mailboxes and replies are apart (v2, and the way to
+/// it): queue into mailboxes (message attributes only), read the stack's actors and
+/// mailboxes, and read its own replies only.
+fn client_access_apart(directory: &Directory<'_>) -> Vec<Json> {
+    // The actors' records and dead letters, and the mailboxes; never a reply partition
+    // (`r/...`) but the client's own.
+    let mut readable: Vec<Json> = directory.types().map(|t| json!(format!("{t}/*"))).collect();
+    readable.push(json!("m/*"));
+    vec![
+        json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
+        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+        "Condition": {
+           "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
+           "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
+        }}),
+        json!({"Sid": "Read", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": readable}}}),
+        // The asker is the last segment of a reply's partition key and holds no `/`, so
+        // this matches the replies to this principal's asks only.
+        json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["r/*/${aws:userid}"]}}}),
+    ]
 }
 
 /// For whoever runs the `mqless` command: every operation on the table and its index,

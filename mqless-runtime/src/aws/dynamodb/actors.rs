@@ -126,14 +126,21 @@ impl DynamoStore {
         let had_state = deleted.attributes().is_some_and(|a| !a.is_empty());
         let mut rest = Vec::new();
         let own = address.to_string();
-        let mailbox = self.layout.mailbox_partition(address);
-        for (pk, prefix) in [
-            (&own, LEASE_SK),
-            (&mailbox, MESSAGE),
-            (&own, REPLY),
-            (&own, DEAD_LETTER),
-        ] {
-            let keys = self.query_prefix(pk, prefix, usize::MAX, |item| Some(key_of(item)));
+        let mut parts = vec![
+            (own.clone(), LEASE_SK),
+            (own.clone(), REPLY),
+            (own, DEAD_LETTER),
+        ];
+        // Both mailboxes in the transitional layout (v1's partition is `own`: its
+        // messages are read apart, as `m#` is their prefix).
+        parts.extend(
+            self.layout
+                .mailboxes(address)
+                .into_iter()
+                .map(|m| (m, MESSAGE)),
+        );
+        for (pk, prefix) in parts {
+            let keys = self.query_prefix(&pk, prefix, usize::MAX, |item| Some(key_of(item)));
             rest.extend(keys.await?);
         }
         if !had_state && rest.is_empty() {

@@ -6,10 +6,12 @@
 
 use aws_sdk_dynamodb::types::{DeleteRequest, PutRequest, WriteRequest};
 
-use super::schema::{b, dead_letter_key, get_bytes, message_key, n, reply_key, s, TTL};
+use super::schema::{
+    b, dead_letter_key, get_bytes, message_key, message_key_in, n, reply_key, s, Item, TTL,
+};
 use super::{errors, DynamoStore};
 use crate::error::StoreError;
-use crate::id::Address;
+use crate::id::{Address, MessageId};
 use crate::store::record::Transition;
 use crate::store::{Cleanup, DeadLetter, Failure};
 
@@ -35,18 +37,24 @@ impl DynamoStore {
         for failure in cleanup.dead_letters {
             self.move_failed_message(address, failure, &cleanup).await?;
         }
-        let mut deletes = Vec::with_capacity(cleanup.delete.len());
-        for id in cleanup.delete {
-            if cleanup.dead_letters.iter().any(|f| f.id == *id) {
-                continue; // deleted with its dead letter above
-            }
-            let delete = DeleteRequest::builder()
-                .set_key(Some(message_key(self.layout, address, *id)))
-                .build()
-                .map_err(errors::build_error)?;
-            deletes.push(WriteRequest::builder().delete_request(delete).build());
+        let consumed: Vec<MessageId> = cleanup
+            .delete
+            .iter()
+            .filter(|id| !cleanup.dead_letters.iter().any(|f| f.id == **id)) // moved above
+            .copied()
+            .collect();
+        // The transitional layout deletes under v1's key first, in a batch of its own:
+        // `mqless migrate` moves a v1 message only while it is there, so once the v1
+        // copy is gone no move can bring the message back after the v2 delete (the next
+        // drain would skip it as consumed, but it would wait in the mailbox till then).
+        if let Some(legacy) = self.layout.legacy_mailbox(address) {
+            let keys = consumed.iter().map(|id| message_key_in(&legacy, *id));
+            self.batch_write(delete_requests(keys)?).await?;
         }
-        self.batch_write(deletes).await?;
+        let keys = consumed
+            .iter()
+            .map(|id| message_key(self.layout, address, *id));
+        self.batch_write(delete_requests(keys)?).await?;
         if let Some(expiry) = cleanup.expire_record {
             // A failed condition: a later commit decided the expiry.
             self.apply_if(address, &Transition::expire(expiry.version, expiry.at))
@@ -66,9 +74,17 @@ impl DynamoStore {
         failure: &Failure,
         cleanup: &Cleanup<'_>,
     ) -> Result<(), StoreError> {
-        // Rare, so one read per failure is fine.
-        let key = message_key(self.layout, address, failure.id);
-        let Some(message) = self.get(key.clone()).await? else {
+        // Rare, so one read per failure is fine (two in the transitional layout, whose
+        // message may still be in v1's partition).
+        let mut found = None;
+        for mailbox in self.layout.mailboxes(address).iter().rev() {
+            let key = message_key_in(mailbox, failure.id);
+            if let Some(message) = self.get(key.clone()).await? {
+                found = Some((key, message));
+                break;
+            }
+        }
+        let Some((key, message)) = found else {
             return Ok(()); // moved by an earlier run of this cleanup
         };
         let letter = letter_item(
@@ -129,4 +145,16 @@ fn put_request(item: super::schema::Item) -> Result<WriteRequest, StoreError> {
         .build()
         .map_err(errors::build_error)?;
     Ok(WriteRequest::builder().put_request(put).build())
+}
+
+/// `DeleteItem` requests of a batch write, one per key.
+fn delete_requests(keys: impl Iterator<Item = Item>) -> Result<Vec<WriteRequest>, StoreError> {
+    keys.map(|key| {
+        DeleteRequest::builder()
+            .set_key(Some(key))
+            .build()
+            .map(|delete| WriteRequest::builder().delete_request(delete).build())
+            .map_err(errors::build_error)
+    })
+    .collect()
 }

@@ -6,8 +6,10 @@ mod admin;
 mod capacity;
 mod cleanup;
 mod errors;
+mod layout;
 mod lease;
 mod malformed;
+mod migrate;
 mod quarantine;
 mod requests;
 pub mod schema;
@@ -22,8 +24,9 @@ use aws_sdk_dynamodb::Client;
 
 use capacity::Meter;
 pub use capacity::{item_size, transaction_write_units, write_units, Capacity};
+pub use migrate::Migration;
 use schema::{
-    dead_letter_key, get_bytes, get_sk_id, get_u64, message_key, queued_message, reply_key,
+    dead_letter_key, get_bytes, get_sk_id, get_u64, message_key_in, queued_message, reply_key,
     KeyLayout, DEAD_LETTER, MESSAGE,
 };
 
@@ -158,24 +161,31 @@ impl Store for DynamoStore {
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>> {
         Box::pin(async move {
             let mut malformed = Vec::new();
-            let mailbox = self.layout.mailbox_partition(address);
-            let items = self
-                .query_prefix(&mailbox, MESSAGE, limit, |item| {
-                    match schema::mailbox_item(item) {
-                        Ok(message) => Some(message),
-                        Err(reason) => {
-                            // Written past the client (by hand, another language, an
-                            // older version): never run, never blocking the rest.
-                            malformed.push((item.clone(), reason));
-                            None
+            // v1's partition first, then v2's (the transitional layout): a message that
+            // `mqless migrate` moves between the two reads is seen in both, never in
+            // neither, which would run the messages after it first.
+            let mut items = Vec::new();
+            for mailbox in self.layout.mailboxes(address) {
+                let read = self
+                    .query_prefix(&mailbox, MESSAGE, limit, |item| {
+                        match schema::mailbox_item(item) {
+                            Ok(message) => Some(message),
+                            Err(reason) => {
+                                // Written past the client (by hand, another language,
+                                // an older version): never run, never blocking the rest.
+                                malformed.push((item.clone(), reason));
+                                None
+                            }
                         }
-                    }
-                })
-                .await?;
+                    })
+                    .await?;
+                // Newest layout first: a message seen in both keeps its v2 copy.
+                items.insert(0, read);
+            }
             for (item, reason) in malformed {
                 self.retire_malformed(address, item, &reason).await;
             }
-            Ok(items)
+            Ok(merge_mailboxes(items, limit))
         })
     }
 
@@ -402,7 +412,14 @@ impl Store for DynamoStore {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(self.delete_existing(message_key(self.layout, address, id)))
+        Box::pin(async move {
+            // v1's copy first (the transitional layout), as a cleanup deletes.
+            let mut existed = false;
+            for mailbox in self.layout.mailboxes(address) {
+                existed |= self.delete_existing(message_key_in(&mailbox, id)).await?;
+            }
+            Ok(existed)
+        })
     }
 
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
@@ -457,4 +474,18 @@ impl Store for DynamoStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         Box::pin(self.store_sweep_cursor(cursor))
     }
+}
+
+/// The first `limit` messages, in id order, of the mailbox reads `reads` (newest layout
+/// first): one read as it is; in the transitional layout, both merged, each id once.
+fn merge_mailboxes(mut reads: Vec<Vec<MailboxItem>>, limit: usize) -> Vec<MailboxItem> {
+    if reads.len() == 1 {
+        return reads.pop().unwrap_or_default();
+    }
+    // A stable sort keeps the newer layout's copy first among equal ids.
+    let mut items: Vec<MailboxItem> = reads.into_iter().flatten().collect();
+    items.sort_by_key(|item| item.id);
+    items.dedup_by_key(|item| item.id);
+    items.truncate(limit);
+    items
 }

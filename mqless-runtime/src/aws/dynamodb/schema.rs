@@ -82,128 +82,7 @@ pub(super) const QUARANTINE_REASON: &str = "qr";
 /// Attribute of `#state`: since when (Number, ms).
 pub(super) const QUARANTINE_SINCE: &str = "qat";
 
-/// Where a table keeps each actor's mailbox (docs/wire.md, "Table"). Every process that
-/// reads or writes a table (functions, clients, the `mqless` command) must use the
-/// table's layout: `MQLESS_KEY_LAYOUT` (`v1` or `v2`) sets it for
-/// [`Environment`](crate::aws::Environment), [`DynamoStore::with_key_layout`] in code.
-///
-/// ```
-/// use mqless_runtime::aws::dynamodb::schema::KeyLayout;
-/// use mqless_runtime::id::Address;
-///
-/// let layout: KeyLayout = "v2".parse().unwrap();
-/// let counter = Address::parse("Counter/c1").unwrap();
-/// assert_eq!(layout.mailbox_partition(&counter), "m/Counter/c1");
-/// assert_eq!(KeyLayout::default().mailbox_partition(&counter), "Counter/c1");
-/// assert!("v3".parse::<KeyLayout>().unwrap_err().contains("`v1`"));
-/// ```
-///
-/// [`DynamoStore::with_key_layout`]: super::DynamoStore::with_key_layout
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum KeyLayout {
-    /// Protocol v1, the default: messages (`m#<id>`) in the actor's own partition,
-    /// `type/id`, beside its record, replies and dead letters. Whoever may queue a
-    /// message may write any of them.
-    #[default]
-    V1,
-    /// Mailboxes and replies in partitions of their own: the message `m#<id>` of actor
-    /// `type/id` is in partition `m/type/id`, and the reply `r#<id>` to an ask that
-    /// client `asker` made of it in `r/type/id/asker`. Senders need `PutItem` on
-    /// `m/type/*` only, a client reads its own replies only (`r/*/${aws:userid}`), and
-    /// `mqless template --key-layout v2` grants no more.
-    V2,
-}
-
-/// The partition-key prefix of mailboxes in [`KeyLayout::V2`].
-pub const MAILBOX_PARTITION: &str = "m/";
-/// The partition-key prefix of replies in [`KeyLayout::V2`].
-pub const REPLY_PARTITION: &str = "r/";
-
-impl KeyLayout {
-    /// The variable that sets the layout for [`Environment`](crate::aws::Environment).
-    pub const VARIABLE: &'static str = "MQLESS_KEY_LAYOUT";
-
-    /// The layout's name: `v1` or `v2`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::V1 => "v1",
-            Self::V2 => "v2",
-        }
-    }
-
-    /// The partition key of `address`'s mailbox.
-    #[must_use]
-    pub fn mailbox_partition(self, address: &Address) -> String {
-        match self {
-            Self::V1 => address.to_string(),
-            Self::V2 => format!("{MAILBOX_PARTITION}{address}"),
-        }
-    }
-
-    /// The partition key of the replies to the asks `asker` made of `address`: in v2,
-    /// `r/type/id/asker`, which only `asker`'s IAM identity may read (the asker, which
-    /// holds no `/`, is the key's last segment, as `r/*/${aws:userid}` needs). In v1, and
-    /// for an ask that named no asker, the actor's own partition.
-    ///
-    /// ```
-    /// use mqless_runtime::aws::KeyLayout;
-    /// use mqless_runtime::id::Address;
-    ///
-    /// let counter = Address::parse("Counter/c1").unwrap();
-    /// let asker = Some("AROAEXAMPLE:alice");
-    /// assert_eq!(KeyLayout::V2.reply_partition(&counter, asker), "r/Counter/c1/AROAEXAMPLE:alice");
-    /// assert_eq!(KeyLayout::V1.reply_partition(&counter, asker), "Counter/c1");
-    /// assert_eq!(KeyLayout::V2.reply_partition(&counter, None), "Counter/c1");
-    /// ```
-    #[must_use]
-    pub fn reply_partition(self, address: &Address, asker: Option<&str>) -> String {
-        match (self, asker) {
-            (Self::V2, Some(asker)) => format!("{REPLY_PARTITION}{address}/{asker}"),
-            _ => address.to_string(),
-        }
-    }
-
-    /// The form of a mailbox's partition key, for messages: `type/id` or `m/type/id`.
-    #[must_use]
-    pub fn mailbox_pattern(self) -> &'static str {
-        match self {
-            Self::V1 => "type/id",
-            Self::V2 => "m/type/id",
-        }
-    }
-
-    /// The actor whose mailbox partition is `pk` in this layout (the audit's scan reads
-    /// the mailbox items of every partition); `None` for a key of the other layout, or
-    /// none of MQLess. Ids hold no `/`, so `m/type/id` is never a v1 address.
-    pub(super) fn mailbox_owner(self, pk: &str) -> Option<Address> {
-        match self {
-            Self::V1 => Address::parse(pk).ok(),
-            Self::V2 => Address::parse(pk.strip_prefix(MAILBOX_PARTITION)?).ok(),
-        }
-    }
-}
-
-impl std::fmt::Display for KeyLayout {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for KeyLayout {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        match name {
-            "v1" | "V1" | "1" => Ok(Self::V1),
-            "v2" | "V2" | "2" => Ok(Self::V2),
-            other => Err(format!(
-                "unknown key layout {other:?}: `v1` (the default) or `v2` (mailboxes in partitions of their own)"
-            )),
-        }
-    }
-}
+pub use super::layout::{KeyLayout, MAILBOX_PARTITION, REPLY_PARTITION};
 
 /// An item, as the SDK holds it.
 pub(super) type Item = HashMap<String, AttributeValue>;
@@ -227,10 +106,15 @@ fn key(address: &Address, sk: impl Into<String>) -> Item {
     ])
 }
 
-/// The key of queued message `id` of `address`, in `layout`.
+/// The key of queued message `id` of `address`, in `layout` (where it is queued).
 pub(super) fn message_key(layout: KeyLayout, address: &Address, id: MessageId) -> Item {
+    message_key_in(&layout.mailbox_partition(address), id)
+}
+
+/// The key of queued message `id` in the mailbox partition `mailbox`.
+pub(super) fn message_key_in(mailbox: &str, id: MessageId) -> Item {
     HashMap::from([
-        ("pk".to_owned(), s(layout.mailbox_partition(address))),
+        ("pk".to_owned(), s(mailbox)),
         ("sk".to_owned(), s(format!("{MESSAGE}{id}"))),
     ])
 }
