@@ -91,7 +91,7 @@ fn invoke(function: &str) -> Request {
 
 #[test]
 fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
-    for layout in [KeyLayout::V1, KeyLayout::V2] {
+    for layout in [KeyLayout::V1, KeyLayout::V2, KeyLayout::V1ToV2] {
         check_rows(layout);
     }
 }
