@@ -369,7 +369,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/recipients.rs",
      "«crate::store::due::mark_unwoken(&*self.store, to, first, now, &error).await;»",
      "",
-     ["--test", "fault_scenarios"], False),
+     ["--test", "testing_kit", "conserves"], False),
     ("a late mark brings a consumed message back (DynamoDB's condition)",
      "2: exactly once (a consumed message is not queued again)",
      "mqless-runtime/src/aws/dynamodb/sweeping.rs",

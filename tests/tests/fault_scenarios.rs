@@ -27,6 +27,7 @@ async fn invariants_hold_under_injected_faults_on_the_memory_store() {
         prefix: String::new(),
         optimistic: false,
         client_skew_millis: 300_000,
+        legacy: None,
     };
     let mut total = Stats::default();
     for &seed in &seeds {

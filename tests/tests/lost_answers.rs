@@ -234,6 +234,7 @@ async fn invariants_hold_with_answers_lost_below_the_sdk() {
             prefix: format!("lost{seed}-"),
             optimistic: seed % 2 == 0,
             client_skew_millis: 300_000,
+            legacy: None,
         };
         let stop = || lost.stop();
         total.add(&scenario::run_seed_with_faults_below(store.clone(), seed, &params, stop).await);

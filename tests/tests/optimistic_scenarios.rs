@@ -26,6 +26,7 @@ async fn committed_effects_hold_under_injected_faults_with_optimistic_drains() {
         prefix: String::new(),
         optimistic: true,
         client_skew_millis: 3_000,
+        legacy: None,
     };
     let mut total = Stats::default();
     for &seed in &seeds {

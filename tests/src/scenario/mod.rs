@@ -19,10 +19,12 @@ use mqless::ActorId;
 mod asks;
 mod drains;
 mod faults;
+mod legacy;
 mod log;
 mod stats;
 use drains::{race_drains, Zombie, ZOMBIE_POINTS};
 use faults::{corrupt_state, repair_quarantined, Letters};
+pub use legacy::Legacy;
 pub use log::{early_runs, overlaps, poison_runs, Log, LogMessage};
 use log::{log_address, relayed_sender, RELAYED, SCHEDULED};
 pub use stats::Stats;
@@ -52,6 +54,9 @@ pub struct Params {
     /// suite; the optimistic variant keeps clients within seconds, or their messages
     /// would never be fresh enough for the optimistic path).
     pub client_skew_millis: u64,
+    /// A table on its way to another key layout: a third of the sends come from a
+    /// process in the old one, and a migration runs now and then (see [`Legacy`]).
+    pub legacy: Option<Legacy>,
 }
 
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
@@ -112,6 +117,8 @@ struct Run<'p, S> {
     redriven_emissions: BTreeSet<mqless::MessageId>,
     poison_runs_before: u64,
     early_before: u64,
+    /// The old key layout's client process, when the table is being moved.
+    legacy_clients: Option<mqless::Embedded>,
 }
 
 impl<'p, S: Store> Run<'p, S> {
@@ -177,11 +184,17 @@ impl<'p, S: Store> Run<'p, S> {
             redriven_emissions: BTreeSet::new(),
             poison_runs_before: 0,
             early_before: early_runs(),
+            legacy_clients: None,
         };
         // Actor ids repeat across seeds of one process: count this seed's runs only.
         let poison_runs_before = (0..actors).map(|a| poison_runs(&run.name(a))).sum();
+        let legacy_clients = params
+            .legacy
+            .as_ref()
+            .map(|legacy| legacy.clients(&run.world));
         Self {
             poison_runs_before,
+            legacy_clients,
             ..run
         }
     }
@@ -212,7 +225,22 @@ impl<'p, S: Store> Run<'p, S> {
                 .finish(&self.world, self.params.hang_timeout, &mut self.stats)
                 .await;
         }
-        self.drain_round().await;
+        // Now and then the migration moves the old layout's messages while this round's
+        // drains read them.
+        let params = self.params;
+        let migrate = match &params.legacy {
+            Some(legacy) if self.world.rng.below(3) == 0 => Some((legacy.migrate)()),
+            _ => None,
+        };
+        match migrate {
+            Some(migrate) => {
+                let (_, moved) = tokio::join!(self.drain_round(), migrate);
+                self.stats.migrated += moved;
+            }
+            None => {
+                self.drain_round().await;
+            }
+        }
         // Sometimes an owner stops at a protocol step, past its lease, while another
         // owner acquires, commits and cleans up: a zombie, resumed next round.
         if self.world.rng.below(3) == 0 {
@@ -247,7 +275,15 @@ impl<'p, S: Store> Run<'p, S> {
                 continue;
             }
             let a = u64::from((sender + seq) % self.params.actors);
-            let actor = self.world.clients().client::<Log>(self.name(a)).unwrap();
+            // A third of the sends from a process still in the old key layout, if any.
+            let clients = match &self.legacy_clients {
+                Some(legacy) if self.world.rng.below(3) == 0 => {
+                    self.stats.legacy_sends += 1;
+                    legacy
+                }
+                _ => self.world.clients(),
+            };
+            let actor = clients.client::<Log>(self.name(a)).unwrap();
             let relay = seq.is_multiple_of(3).then(|| {
                 let to = self.name((a + 1) % self.actors());
                 (to, relayed_sender(sender, a))
@@ -391,6 +427,10 @@ impl<'p, S: Store> Run<'p, S> {
     /// the API; dead letters are settled by what they hold.
     async fn recover(&mut self) {
         self.world.store().refuse_states_over(None);
+        let params = self.params;
+        if let Some(legacy) = &params.legacy {
+            self.stats.migrated += (legacy.migrate)().await;
+        }
         for address in self.world.take_woken() {
             self.world.nudges().record_lost(&address);
         }

@@ -28,6 +28,10 @@ pub struct Stats {
     pub sends: u64,
     /// Sends that returned an error and were retried with the same idempotency key.
     pub retried_sends: u64,
+    /// Sends by a process in the old key layout, of a table on its way to a new one.
+    pub legacy_sends: u64,
+    /// Messages a migration moved to the new key layout's partitions.
+    pub migrated: u64,
     /// Drains started.
     pub drains: u64,
     /// Drains that returned an error.
@@ -95,6 +99,8 @@ impl Stats {
         self.out_of_order += other.out_of_order;
         self.sends += other.sends;
         self.retried_sends += other.retried_sends;
+        self.legacy_sends += other.legacy_sends;
+        self.migrated += other.migrated;
         self.drains += other.drains;
         self.failed_drains += other.failed_drains;
         self.optimistic_drains += other.optimistic_drains;
@@ -127,7 +133,7 @@ impl Stats {
     pub fn summary(&self) -> String {
         format!(
             "{} seeds: {} messages acknowledged ({} of them sent by actors to actors, {} scheduled for later), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps, {} run early. \
-             {} sends ({} failed and retried with their key); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
+             {} sends ({} failed and retried with their key, {} by a process in the old key layout, {} moved by migrations racing the drains); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
              Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
@@ -146,6 +152,8 @@ impl Stats {
             self.early,
             self.sends,
             self.retried_sends,
+            self.legacy_sends,
+            self.migrated,
             self.drains,
             self.failed_drains,
             self.crashed_drains,
