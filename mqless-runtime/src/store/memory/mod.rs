@@ -9,6 +9,8 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 mod actor_data;
+mod operators;
+mod replies;
 
 use super::due::{self, DueEntry};
 use super::record::{self, Transition};
@@ -106,13 +108,6 @@ impl MemoryStore {
                 applied
             }
         }
-    }
-
-    fn signal(&self, address: &Address, id: MessageId) -> Arc<Notify> {
-        lock(&self.shared.reply_signals)
-            .entry((address.clone(), id))
-            .or_default()
-            .clone()
     }
 }
 
@@ -360,11 +355,7 @@ impl Store for MemoryStore {
         id: MessageId,
         _asker: Option<&'a str>,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        let actors = lock(&self.shared.actors);
-        let reply = actors
-            .get(address)
-            .and_then(|a| a.replies.get(&id))
-            .map(|(bytes, _)| bytes.clone());
+        let reply = self.reply(address, id);
         Box::pin(async { Ok(reply) })
     }
 
@@ -375,32 +366,7 @@ impl Store for MemoryStore {
         _asker: Option<&'a str>,
         timeout: Duration,
     ) -> BoxFuture<'a, Result<Option<Vec<u8>>, StoreError>> {
-        Box::pin(async move {
-            let signal = self.signal(address, id);
-            let take = || {
-                let mut actors = lock(&self.shared.actors);
-                actors
-                    .get_mut(address)
-                    .and_then(|a| a.replies.remove(&id))
-                    .map(|(bytes, _)| bytes)
-            };
-            let deadline = tokio::time::Instant::now() + timeout;
-            // `notify_one` stores a permit when nobody waits yet, so a reply written
-            // between `take` and `notified` still wakes us.
-            let reply = loop {
-                if let Some(reply) = take() {
-                    break Some(reply);
-                }
-                if tokio::time::timeout_at(deadline, signal.notified())
-                    .await
-                    .is_err()
-                {
-                    break take();
-                }
-            };
-            lock(&self.shared.reply_signals).remove(&(address.clone(), id));
-            Ok(reply)
-        })
+        Box::pin(async move { Ok(self.take_reply_within(address, id, timeout).await) })
     }
 
     fn load_state<'a>(
@@ -477,18 +443,7 @@ impl Store for MemoryStore {
         after: Option<&'a Address>,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<Address>, StoreError>> {
-        let mut listed: Vec<Address> = lock(&self.shared.actors)
-            .iter()
-            // Like the DynamoDB index: an actor is listed from its first commit on.
-            .filter(|(address, a)| {
-                address.actor_type() == actor_type
-                    && a.record.as_ref().is_some_and(|r| r.version > 0)
-                    && after.is_none_or(|after| *address > after)
-            })
-            .map(|(address, _)| address.clone())
-            .collect();
-        listed.sort();
-        listed.truncate(limit);
+        let listed = self.listed(actor_type, after, limit);
         Box::pin(async move { Ok(listed) })
     }
 
@@ -497,19 +452,7 @@ impl Store for MemoryStore {
         address: &'a Address,
         now: u64,
     ) -> BoxFuture<'a, Result<Retired, StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        let leased = actors.get(address).is_some_and(|a| a.leased(now));
-        let record = actors.get_mut(address).and_then(|a| a.record.as_mut());
-        let outcome = match record {
-            None => Retired::Missing,
-            Some(_) if leased => Retired::Busy,
-            Some(record) => {
-                record.state = None;
-                record.damage = None;
-                record.version += 1;
-                Retired::Done
-            }
-        };
+        let outcome = self.reset(address, now);
         Box::pin(async move { Ok(outcome) })
     }
 
@@ -518,43 +461,19 @@ impl Store for MemoryStore {
         address: &'a Address,
         now: u64,
     ) -> BoxFuture<'a, Result<Retired, StoreError>> {
-        let mut actors = lock(&self.shared.actors);
-        let outcome = match actors.get(address) {
-            None => Retired::Missing,
-            Some(a) if a.leased(now) => Retired::Busy,
-            Some(_) => {
-                actors.remove(address);
-                Retired::Done
-            }
-        };
+        let outcome = self.retire(address, now);
         Box::pin(async move { Ok(outcome) })
     }
 
     fn quarantined_actors(
         &self,
     ) -> BoxFuture<'_, Result<Vec<(Address, QuarantineRecord)>, StoreError>> {
-        let mut quarantined: Vec<_> = lock(&self.shared.actors)
-            .iter()
-            .filter_map(|(address, a)| {
-                let quarantine = a.record.as_ref()?.quarantine.clone()?;
-                Some((address.clone(), quarantine))
-            })
-            .collect();
-        quarantined.sort_by(|a, b| a.0.cmp(&b.0));
+        let quarantined = self.quarantined();
         Box::pin(async move { Ok(quarantined) })
     }
 
     fn pending_actors(&self, now: u64) -> BoxFuture<'_, Result<Vec<Address>, StoreError>> {
-        let mut pending: Vec<Address> = lock(&self.shared.actors)
-            .iter()
-            .filter(|(_, a)| {
-                a.mailbox
-                    .iter()
-                    .any(|(id, envelope)| !super::waits(*id, envelope, now))
-            })
-            .map(|(address, _)| address.clone())
-            .collect();
-        pending.sort();
+        let pending = self.pending(now);
         Box::pin(async move { Ok(pending) })
     }
 
