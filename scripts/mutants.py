@@ -327,7 +327,7 @@ MUTATIONS = [
      "mqless-runtime/src/aws/dynamodb/transitions.rs",
      "«format!(\"{} = {}\", self.name(\"ver\"), self.value(\"ver\", n(version)))»",
      "format!(\"{} = {} OR attribute_exists(pk)\", self.name(\"ver\"), self.value(\"ver\", n(version)))",
-     ["--test", "dynamodb", "invariants_hold"], True),
+     ["--test", "dynamodb", "invariants_hold_under_injected_faults_on_dynamodb_local_first_third"], True),
     ("an optimistic drain keeps a due mark it never clears",
      "7: nothing woken for nothing (a marked actor woken by every sweep, forever)",
      "mqless-runtime/src/mailbox/mod.rs",
