@@ -33,6 +33,8 @@ pub struct FaultyInvoker {
     injected: Mutex<NudgeFaults>,
     /// Each actor's last dropped nudge, numbered from one.
     dropped_for: Mutex<(u64, BTreeMap<Address, u64>)>,
+    /// How many of each actor's next nudges to refuse, before any random fault.
+    refusals: Mutex<BTreeMap<Address, u32>>,
 }
 
 impl FaultyInvoker {
@@ -44,7 +46,22 @@ impl FaultyInvoker {
             delayed: Mutex::default(),
             injected: Mutex::default(),
             dropped_for: Mutex::default(),
+            refusals: Mutex::default(),
         }
+    }
+
+    /// Refuses the next `n` nudges of `address` with an error, as a throttled Invoke API
+    /// would: the sender sees its wake-up fail (unlike a drop), and must leave the
+    /// message to the sweep. Deterministic, for a test that needs one particular wake-up
+    /// refused.
+    pub fn refuse_nudges_to(&self, address: &Address, n: u32) {
+        lock(&self.refusals).insert(address.clone(), n);
+    }
+
+    /// How many of the nudges of `address` that [`Self::refuse_nudges_to`] armed are
+    /// still to be refused.
+    pub fn refusals_left(&self, address: &Address) -> u32 {
+        lock(&self.refusals).get(address).copied().unwrap_or(0)
     }
 
     /// The actors a nudge was dropped for, unless a drain that began after it read
@@ -111,8 +128,16 @@ impl Invoker for FaultyInvoker {
     }
 
     fn nudge<'a>(&'a self, address: &'a Address) -> BoxFuture<'a, Result<(), InvokeError>> {
+        let refused = match lock(&self.refusals).get_mut(address) {
+            Some(left) if *left > 0 => {
+                *left -= 1;
+                true
+            }
+            _ => false,
+        };
         let roll = lock(&self.random)
             .as_mut()
+            .filter(|_| !refused)
             .map(|(rng, per_mille)| (rng.below(1000), *per_mille));
         let action = roll.map(|(roll, p)| {
             let mut injected = lock(&self.injected);
@@ -126,6 +151,12 @@ impl Invoker for FaultyInvoker {
             *count += 1;
             action
         });
+        let action = if refused {
+            lock(&self.injected).failed += 1;
+            Some(NudgeAction::Fail)
+        } else {
+            action
+        };
         Box::pin(async move {
             match action.unwrap_or(NudgeAction::Pass) {
                 NudgeAction::Pass => self.inner.nudge(address).await,

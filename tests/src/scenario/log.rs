@@ -131,9 +131,10 @@ pub(super) const RELAYED: u32 = 1000;
 /// The sender of scheduled messages (`send_at`), whose order is their time's, not their
 /// sequence's.
 pub(super) const SCHEDULED: u32 = 900;
+/// The sender of the last message of a seed, which its actor relays to the tail actor
+/// (see `Run::relay_to_the_tail`).
+pub(super) const TAIL: u32 = 950;
 
-/// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
-/// (sender, actor) pair, as order is kept per sender and receiver.
 /// Appends `(sender, seq)` to `history`, and emits it to [`CHANNEL`], committed with
 /// the entry: the check finds each entry's emission delivered, in history order.
 fn enter(history: &mut Vec<(u32, u32)>, (sender, seq): (u32, u32), ctx: &Context) {
@@ -142,6 +143,8 @@ fn enter(history: &mut Vec<(u32, u32)>, (sender, seq): (u32, u32), ctx: &Context
     ctx.emit(CHANNEL, emitted).unwrap();
 }
 
+/// The sender id of the relays from actor `a` of sender `sender`'s messages: one per
+/// (sender, actor) pair, as order is kept per sender and receiver.
 pub(super) fn relayed_sender(sender: u32, a: u64) -> u32 {
     RELAYED + sender * 16 + a as u32
 }

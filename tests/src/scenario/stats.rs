@@ -16,6 +16,9 @@ pub struct Stats {
     pub early: u64,
     /// Of those, the messages actors relayed to each other.
     pub relayed: u64,
+    /// Seeds whose last relay (to an actor nothing else reaches) had its wake-up refused
+    /// before recovery: only its sender's mark brings it to the sweep.
+    pub tail_relays_refused: u64,
     /// Acknowledged messages applied exactly once.
     pub applied_once: u64,
     /// Acknowledged messages never applied (must stay 0).
@@ -93,6 +96,7 @@ impl Stats {
         self.seeds += other.seeds;
         self.acknowledged += other.acknowledged;
         self.relayed += other.relayed;
+        self.tail_relays_refused += other.tail_relays_refused;
         self.applied_once += other.applied_once;
         self.lost += other.lost;
         self.duplicated += other.duplicated;
@@ -135,7 +139,7 @@ impl Stats {
             "{} seeds: {} messages acknowledged ({} of them sent by actors to actors, {} scheduled for later), {} applied exactly once, {} lost, {} duplicated, {} out of order, {} overlaps, {} run early. \
              {} sends ({} failed and retried with their key, {} by a process in the old key layout, {} moved by migrations racing the drains); {} drains ({} returned an error, {} killed mid-way, {} hung and killed, {} committed optimistically); {} zombies (owners paused past their lease at a protocol step while another took over, then resumed). \
              Store faults: {} before the write ({} of them throttling), {} after it. \
-             Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors. \
+             Nudges: {} dropped, {} refused, {} duplicated, {} delayed; sweeps found {} forgotten actors; in {} seeds the last message's relay, to an actor nothing else reaches, had its wake-up refused before recovery. \
              Poison messages: {} sent, {} dead-lettered after {} runs in all; {} ordinary messages dead-lettered by stalls and redriven. \
              Asks between actors (reply_to): {} asked, each answered exactly once ({} by the reply, {} by the timeout, {} by a dead-letter notice) and its question run exactly once; {} of their messages dead-lettered by stalls and redriven. \
              Deterministic faults: {} commits refused for size ({} messages dead-lettered for it and redriven once the limit was lifted); {} actors with a corrupted state quarantined and repaired; {} malformed items written past the client, {} dead-lettered. \
@@ -168,6 +172,7 @@ impl Stats {
             self.nudges.duplicated,
             self.nudges.delayed,
             self.swept,
+            self.tail_relays_refused,
             self.poison.0,
             self.poison.1,
             self.poison_runs,

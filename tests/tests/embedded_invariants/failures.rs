@@ -243,3 +243,47 @@ async fn a_drain_that_fails_deterministically_is_not_marked_for_the_sweep() {
     let report = host.drain(&id).await.unwrap();
     assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
 }
+
+/// A handler's send whose wake-up the invoker refuses (throttled) marks that message for
+/// the sweep, which wakes its recipient (invariant 1): nobody else looks at it before
+/// the audit. The drain itself succeeds; the refusal is the recipient's, not its own.
+#[tokio::test]
+async fn a_refused_wake_up_of_a_handlers_recipient_leaves_it_to_the_sweep() {
+    let store = Arc::new(FaultyStore::new());
+    let nudges = Arc::new(RecordingInvoker::new());
+    let invoker = Arc::new(FaultyInvoker::new(nudges.clone()));
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(invoker.clone())
+        .build();
+    runtime.register::<Relay>().unwrap();
+    let from = runtime.client::<Relay>("from").unwrap();
+    from.relay("to".into()).send().await.unwrap();
+    nudges.take_nudges();
+
+    let to = Address::parse("Relay/to").unwrap();
+    invoker.refuse_nudges_to(&to, 1);
+    let host = runtime.host::<Relay>().unwrap();
+    let report = host
+        .drain(&mqless::ActorId::new("from").unwrap())
+        .await
+        .unwrap();
+    assert_eq!((report.processed, report.end), (1, DrainEnd::Empty));
+    assert_eq!(
+        invoker.injected().failed,
+        1,
+        "the recipient's wake-up refused"
+    );
+    let to = Address::parse("Relay/to").unwrap();
+    assert!(nudges.take_nudges().is_empty(), "nobody woken");
+
+    let swept = runtime.sweep().await.unwrap();
+    assert!(
+        swept.pending.contains(&to),
+        "the sweep finds the relayed message by its sender's mark: {swept:?}"
+    );
+    assert_eq!(nudges.take_nudges(), vec![to.clone()]);
+    host.drain(to.id()).await.unwrap();
+    let relayed = runtime.state::<Relay>("to").await.unwrap().unwrap().relayed;
+    assert_eq!(relayed, 1);
+}

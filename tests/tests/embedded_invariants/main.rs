@@ -15,7 +15,7 @@ use mqless::clock::Clock;
 use mqless::id::Address;
 use mqless::mailbox::{DrainConfig, DrainEnd};
 use mqless::store::{MailboxItem, Store};
-use mqless::testing::{FaultyStore, ManualClock, PausePoint, RecordingInvoker};
+use mqless::testing::{FaultyInvoker, FaultyStore, ManualClock, PausePoint, RecordingInvoker};
 use mqless::wire::Envelope;
 use mqless::Embedded;
 use mqless_tests::ledger::{self, Ledger, Scenario};
