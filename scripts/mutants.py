@@ -513,7 +513,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/mod.rs",
      "if let Err(mark) = «self.store.arm(&address, now).await» {",
      "Ok::<(), crate::error::StoreError>(())",
-     ["--test", "fault_scenarios"], False),
+     ["--test", "embedded_invariants", "a_wake_up_that_fails_before_holding_the_lease"], False),
 ]
 
 
