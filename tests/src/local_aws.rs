@@ -106,9 +106,9 @@ pub async fn fresh_store_reading_stale(test: &str) -> (DynamoStore, mqless::test
     (fresh_store_intercepted(test, stale.clone()).await, stale)
 }
 
-/// A store over a new table of its own whose DynamoDB client runs `interceptor`, and
-/// retries quickly.
-async fn fresh_store_intercepted(
+/// A store over a new table of its own whose DynamoDB client runs `interceptor` (an
+/// SDK hook: a fault, a race made on purpose), and retries quickly.
+pub async fn fresh_store_intercepted(
     test: &str,
     interceptor: impl mqless::aws::aws_sdk_dynamodb::config::Intercept + 'static,
 ) -> DynamoStore {

@@ -176,3 +176,104 @@ async fn a_drain_on_the_way_to_v2_deletes_what_it_consumed_from_v1s_partition() 
         "the audit finds nothing to wake it for"
     );
 }
+
+/// What [`Between`] runs, once.
+type Action = Box<dyn FnOnce() + Send>;
+
+/// An SDK hook that runs its action once, when the next DynamoDB call's answer has
+/// arrived and before the store sees it: what happened between that call and the next.
+#[derive(Clone, Default)]
+struct Between {
+    action: Arc<std::sync::Mutex<Option<Action>>>,
+}
+
+impl Between {
+    fn arm(&self, action: impl FnOnce() + Send + 'static) {
+        *self.action.lock().unwrap() = Some(Box::new(action));
+    }
+}
+
+impl std::fmt::Debug for Between {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Between")
+    }
+}
+
+impl mqless::aws::aws_sdk_dynamodb::config::Intercept for Between {
+    fn name(&self) -> &'static str {
+        "Between"
+    }
+
+    fn read_after_deserialization(
+        &self,
+        _context: &mqless::aws::aws_sdk_dynamodb::config::interceptors::AfterDeserializationInterceptorContextRef<'_>,
+        _components: &mqless::aws::aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut mqless::aws::aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), mqless::aws::aws_sdk_dynamodb::error::BoxError> {
+        let action = self.action.lock().unwrap().take();
+        if let Some(action) = action {
+            action();
+        }
+        Ok(())
+    }
+}
+
+/// In the transitional layout a drain reads v1's mailbox, then v2's: a message that
+/// `mqless migrate` moves between the two reads is seen in both (and run once), never
+/// in neither. Here the move runs, every time, right after the drain's first read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_moved_between_a_drains_two_reads_is_read() {
+    mqless_tests::requires_local_aws!();
+    let between = Between::default();
+    let reader = local_aws::fresh_store_intercepted("between-reads", between.clone())
+        .await
+        .with_key_layout(KeyLayout::V1ToV2);
+    let client = mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await);
+    let store_in =
+        |layout| DynamoStore::new(client.clone(), reader.table()).with_key_layout(layout);
+    let sender_in = |layout| {
+        let runtime = Embedded::builder()
+            .store(Arc::new(store_in(layout)))
+            .manual_drains(Arc::new(RecordingInvoker::new()))
+            .build();
+        runtime.register::<Ledger>().unwrap();
+        runtime
+    };
+    // The first message queued by a process still in v1, the second in v2's partition.
+    for (seq, layout) in [(0, KeyLayout::V1), (1, KeyLayout::V1ToV2)] {
+        let runtime = sender_in(layout);
+        let ledger = runtime.client::<Ledger>("moved").unwrap();
+        ledger.record(0, seq).send().await.unwrap();
+    }
+    let mover = store_in(KeyLayout::V1ToV2);
+    let (moved_tx, moved_rx) = std::sync::mpsc::channel();
+    between.arm(move || {
+        let migrate = mover.migrate_mailboxes(false);
+        let moved =
+            tokio::task::block_in_place(|| tokio::runtime::Handle::current().block_on(migrate));
+        moved_tx.send(moved.unwrap().moved).unwrap();
+    });
+
+    let address = Address::parse("Ledger/moved").unwrap();
+    let read = reader.read_mailbox(&address, 10).await.unwrap();
+    assert_eq!(
+        moved_rx.try_recv(),
+        Ok(1),
+        "the first message moved between the reads"
+    );
+    assert_eq!(
+        read.len(),
+        2,
+        "both messages read, the moved one once: {read:?}"
+    );
+    assert!(read[0].id < read[1].id, "in id order");
+    let queued = store_in(KeyLayout::V2)
+        .read_mailbox(&address, 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        read.iter().map(|m| m.id).collect::<Vec<_>>(),
+        queued.iter().map(|m| m.id).collect::<Vec<_>>(),
+        "what v2's partition holds now"
+    );
+}

@@ -287,3 +287,45 @@ async fn a_refused_wake_up_of_a_handlers_recipient_leaves_it_to_the_sweep() {
     let relayed = runtime.state::<Relay>("to").await.unwrap().unwrap().relayed;
     assert_eq!(relayed, 1);
 }
+
+/// A client's send whose wake-up is refused still succeeds (the message is durable: the
+/// caller must not send it again) and marks the message for the sweep, which wakes its
+/// actor (invariant 1).
+#[tokio::test]
+async fn a_refused_wake_up_of_a_clients_send_leaves_it_to_the_sweep() {
+    let store = Arc::new(FaultyStore::new());
+    let nudges = Arc::new(RecordingInvoker::new());
+    let invoker = Arc::new(FaultyInvoker::new(nudges.clone()));
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .manual_drains(invoker.clone())
+        .build();
+    runtime.register::<Adder>().unwrap();
+    let address = address_of("Adder", "refused");
+    invoker.refuse_nudges_to(&address, 1);
+
+    let adder = runtime.client::<Adder>("refused").unwrap();
+    adder.add(7).send().await.unwrap();
+    assert_eq!(invoker.refusals_left(&address), 0, "its wake-up refused");
+    assert!(nudges.take_nudges().is_empty(), "nobody woken");
+
+    let swept = runtime.sweep().await.unwrap();
+    assert!(
+        swept.pending.contains(&address),
+        "the sweep finds the message by its sender's mark: {swept:?}"
+    );
+    assert_eq!(nudges.take_nudges(), vec![address.clone()]);
+    runtime
+        .host::<Adder>()
+        .unwrap()
+        .drain(address.id())
+        .await
+        .unwrap();
+    let total = runtime
+        .state::<Adder>("refused")
+        .await
+        .unwrap()
+        .unwrap()
+        .total;
+    assert_eq!(total, 7);
+}

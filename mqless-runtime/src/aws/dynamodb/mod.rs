@@ -165,7 +165,8 @@ impl Store for DynamoStore {
             // `mqless migrate` moves between the two reads is seen in both, never in
             // neither, which would run the messages after it first.
             let mut items = Vec::new();
-            for mailbox in self.layout.mailboxes(address) {
+            let mailboxes = self.layout.mailboxes(address);
+            for mailbox in mailboxes {
                 let read = self
                     .query_prefix(&mailbox, MESSAGE, limit, |item| {
                         match schema::mailbox_item(item) {
