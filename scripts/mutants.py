@@ -291,7 +291,7 @@ MUTATIONS = [
      "mqless-runtime/src/mailbox/lease/mod.rs",
      "            expires_at: «commit_expiry::<A>(self.working.stopped, &next, now)»,",
      "if self.working.stopped { Some(now) } else { commit_expiry::<A>(false, &next, now) }",
-     ["--test", "reminder_faults"], False),
+     ["--test", "expiry", "nothing_depends"], False),
     ("a stopped actor's record never expires (its cleanup forgets the expiry)",
      "7: nothing woken for nothing (a stopped actor's record kept for ever)",
      "mqless-runtime/src/mailbox/cleanup.rs",

@@ -37,6 +37,7 @@ async fn nothing_depends_on_a_record_after_its_expiry() {
     a_stopped_actor_stays_gone_after_its_record_is_deleted(BASE).await;
     a_message_after_a_stop_and_its_deletion_runs_at_once(BASE + 20 * 3_600_000).await;
     an_open_ask_keeps_an_idle_actors_record(BASE + 10 * 3_600_000).await;
+    a_stop_whose_cleanup_was_cut_runs_once(BASE + 30 * 3_600_000).await;
 }
 
 /// DynamoDB's TTL deletes a stopped actor's record some time after the stop: once it is
@@ -107,6 +108,41 @@ async fn a_message_after_a_stop_and_its_deletion_runs_at_once(base: u64) {
         "the new message runs at once: {after:?}"
     );
     assert!(runtime.state::<Cart>("c2").await.unwrap().is_some());
+}
+
+/// A stopping commit that landed with its answer lost leaves its cleanup undone: the
+/// record must outlive that cleanup, or TTL may delete it first, and the next owner,
+/// finding no record and the messages still queued, runs the stop again (invariant 2).
+/// The record expires once the next owner's cleanup is done.
+async fn a_stop_whose_cleanup_was_cut_runs_once(base: u64) {
+    let clock = Arc::new(ManualClock::new(base));
+    let store = Arc::new(mqless::testing::FaultyStore::new());
+    let runtime = Embedded::builder()
+        .store(store.clone())
+        .clock(clock.clone())
+        .manual_drains(Arc::new(mqless::testing::RecordingInvoker::new()))
+        .build();
+    runtime.register::<Cart>().unwrap();
+    let host = runtime.host::<Cart>().unwrap();
+    let id = mqless::ActorId::new("c3").unwrap();
+    let cart = runtime.client::<Cart>("c3").unwrap();
+    cart.add("apple".into()).send().await.unwrap();
+    cart.check_out().send().await.unwrap();
+
+    store.lose_commit_answers(1);
+    assert!(host.drain(&id).await.is_err(), "the commit's answer lost");
+    assert_eq!(
+        store.inner.delete_expired(clock.now_millis()),
+        0,
+        "the stopped record is kept while its cleanup is undone"
+    );
+    let after = host.drain(&id).await.unwrap();
+    assert_eq!(after.processed, 0, "the stop ran once: {after:?}");
+    assert_eq!(
+        store.inner.delete_expired(clock.now_millis()),
+        1,
+        "cleaned up, the stopped record expires"
+    );
 }
 
 /// Asks the `Sensor` of the conversation tests, with an idle time to live shorter than
