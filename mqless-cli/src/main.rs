@@ -109,7 +109,8 @@ struct DevArgs {
     env_file: Option<std::path::PathBuf>,
     /// The table's key layout (`v1`, or `v2`: mailboxes in partitions of their own), set
     /// for the functions, the sweep and the environment printed for clients (default:
-    /// what `MQLESS_KEY_LAYOUT` says, else `v1`).
+    /// what `MQLESS_KEY_LAYOUT` says, else what the crate declares in its Cargo.toml,
+    /// `[package.metadata.mqless] key-layout`, else `v1`).
     #[arg(long, value_name = "LAYOUT")]
     key_layout: Option<mqless_runtime::aws::KeyLayout>,
     /// Also serve SQS, SNS, EventBridge, Scheduler and Kinesis (moto's server, from PyPI,
@@ -140,7 +141,7 @@ struct NewArgs {
 }
 
 /// `template`.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct TemplateArgs {
     /// Where `cargo lambda build` put the functions (one `<bin>/bootstrap` each).
     #[arg(long, default_value = "target/lambda")]
@@ -158,9 +159,18 @@ struct TemplateArgs {
     /// The table's key layout: `v1`, or `v2` (mailboxes in partitions of their own, so
     /// that senders' policies reach no actor's record). Set for every function
     /// (`MQLESS_KEY_LAYOUT`); clients and the mqless command take it from the stack's
-    /// `KeyLayout` output.
-    #[arg(long, default_value = "v1", value_name = "LAYOUT")]
-    key_layout: mqless_runtime::aws::KeyLayout,
+    /// `KeyLayout` output. Default: what `MQLESS_KEY_LAYOUT` says, else what the crate
+    /// in this folder declares (`[package.metadata.mqless] key-layout` in its
+    /// Cargo.toml, which `mqless new` sets to `v2`), else `v1`.
+    #[arg(long, value_name = "LAYOUT")]
+    key_layout: Option<mqless_runtime::aws::KeyLayout>,
+}
+
+impl TemplateArgs {
+    /// The table's key layout (`template::run` chooses it when the flag is not given).
+    fn layout(&self) -> mqless_runtime::aws::KeyLayout {
+        self.key_layout.unwrap_or_default()
+    }
 }
 
 /// A Lambda architecture.

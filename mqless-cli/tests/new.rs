@@ -67,6 +67,10 @@ fn a_new_crate_runs_and_passes_its_tests() {
         manifest.contains(&format!("path = {:?}", checkout.display().to_string())),
         "built from a checkout, it depends on that checkout's mqless:\n{manifest}"
     );
+    assert!(
+        manifest.contains("[package.metadata.mqless]\nkey-layout = \"v2\""),
+        "a new crate's table is in key layout v2, which mqless dev and template follow:\n{manifest}"
+    );
     // The workspace's versions, so that it resolves offline here.
     std::fs::copy(workspace().join("Cargo.lock"), app.join("Cargo.lock")).unwrap();
 

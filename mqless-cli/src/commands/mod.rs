@@ -8,6 +8,7 @@ mod doctor;
 mod mailbox;
 mod manifest;
 mod new;
+mod package;
 mod send;
 mod template;
 

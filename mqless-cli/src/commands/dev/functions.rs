@@ -8,6 +8,7 @@ use std::process::{Command, Stdio};
 use serde_json::Value as Json;
 
 use crate::commands::manifest::ask_manifest;
+use crate::commands::package::cargo;
 
 /// The package's functions.
 pub(super) struct Functions {
@@ -17,11 +18,16 @@ pub(super) struct Functions {
     pub(super) sweeper: Option<String>,
 }
 
-/// Builds the binaries of the package in `dir` that need `feature` (or just `only`) and
+/// Builds the binaries of `package` (in `dir`) that need `feature` (or just `only`) and
 /// reads their manifests.
-pub(super) fn discover(dir: &Path, feature: &str, only: &[String]) -> Result<Functions, String> {
+pub(super) fn discover(
+    dir: &Path,
+    package: &Json,
+    feature: &str,
+    only: &[String],
+) -> Result<Functions, String> {
     let bins = if only.is_empty() {
-        function_bins(dir, feature)?
+        function_bins(package, feature)
     } else {
         only.to_vec()
     };
@@ -49,29 +55,7 @@ pub(super) fn discover(dir: &Path, feature: &str, only: &[String]) -> Result<Fun
 }
 
 /// The package's binaries whose `required-features` include `feature`.
-fn function_bins(dir: &Path, feature: &str) -> Result<Vec<String>, String> {
-    let out = Command::new(cargo())
-        .args(["metadata", "--no-deps", "--format-version", "1"])
-        .current_dir(dir)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|error| format!("could not run cargo metadata: {error}"))?;
-    if !out.status.success() {
-        return Err(format!("cargo metadata failed in {}", dir.display()));
-    }
-    let metadata: Json = serde_json::from_slice(&out.stdout).map_err(|e| e.to_string())?;
-    let manifest = dir.join("Cargo.toml");
-    let manifest = manifest.canonicalize().unwrap_or(manifest);
-    let package = metadata["packages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|package| {
-            package["manifest_path"]
-                .as_str()
-                .is_some_and(|path| Path::new(path) == manifest)
-        })
-        .ok_or_else(|| format!("{} is not a package's folder", dir.display()))?;
+fn function_bins(package: &Json, feature: &str) -> Vec<String> {
     let mut bins: Vec<String> = package["targets"]
         .as_array()
         .into_iter()
@@ -89,7 +73,7 @@ fn function_bins(dir: &Path, feature: &str) -> Result<Vec<String>, String> {
         .filter_map(|target| target["name"].as_str().map(str::to_owned))
         .collect();
     bins.sort();
-    Ok(bins)
+    bins
 }
 
 /// Builds `bins` (debug, as the emulator does) and returns each with its executable.
@@ -132,8 +116,4 @@ fn build(dir: &Path, feature: &str, bins: &[String]) -> Result<Vec<(String, Path
         }
     }
     Ok(built)
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }

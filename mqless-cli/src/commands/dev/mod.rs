@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::Duration;
 
+use crate::commands::package;
 use crate::DevArgs;
 use services::{free_port, Service};
 
@@ -33,6 +34,7 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
             package.display()
         ));
     }
+    let manifest = package::read(&package)?;
     let cache = install::cache_dir()?;
     let installed = install::install(&cache)?;
     let logs = run_folder(&cache)?;
@@ -51,10 +53,8 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
         ),
         ("MQLESS_TABLE", table.unwrap_or_else(|| "mqless-dev".into())),
     ];
-    let layout = match args.key_layout {
-        Some(layout) => layout,
-        None => mqless_runtime::aws::KeyLayout::from_env().map_err(|e| e.to_string())?,
-    };
+    let (layout, chosen_by) = package::choose_layout(args.key_layout, Some(&manifest))?;
+    eprintln!("mqless dev: key layout {layout}, {chosen_by}");
     environment.push((mqless_runtime::aws::KeyLayout::VARIABLE, layout.to_string()));
     if layout.apart() && !args.aws_services {
         // Asks name who asks; without moto no STS answers here, and nothing checks IAM.
@@ -74,7 +74,7 @@ pub(crate) async fn run(args: DevArgs, table: Option<String>) -> Result<ExitCode
     };
     export(&environment);
 
-    let functions = functions::discover(&package, &args.feature, &args.bins)?;
+    let functions = functions::discover(&package, &manifest, &args.feature, &args.bins)?;
     let lambda_port = free_port()?;
     let lambda_log = logs.join("lambda.log");
     environment.extend([

@@ -99,7 +99,7 @@ fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
 fn check_rows(layout: KeyLayout) {
     use Expect::{Allowed, Denied, GapInV1};
     let mut arguments = args();
-    arguments.key_layout = layout;
+    arguments.key_layout = Some(layout);
     let template = template(&saga(), &arguments).unwrap();
     let index = |name: &str| format!("{TABLE}/index/{name}");
     // The partition of an actor's mailbox, in this layout.

@@ -55,6 +55,13 @@ pub(crate) fn pascal_case(name: &str) -> String {
 /// Writes the template (to `--out` or stdout); the summary goes to stderr.
 pub(crate) fn run(args: &TemplateArgs) -> Result<String, String> {
     let functions = discover(&args.functions)?;
+    // The crate in this folder, if any, may declare its table's layout.
+    let package = super::package::find(Path::new("."))?;
+    let (layout, chosen_by) = super::package::choose_layout(args.key_layout, package.as_ref())?;
+    let args = &TemplateArgs {
+        key_layout: Some(layout),
+        ..args.clone()
+    };
     let template = template(&functions, args)?;
     let text = serde_json::to_string_pretty(&template).map_err(|e| e.to_string())? + "\n";
     let summary = functions
@@ -80,7 +87,10 @@ pub(crate) fn run(args: &TemplateArgs) -> Result<String, String> {
         Some(path) => {
             std::fs::write(path, &text)
                 .map_err(|e| format!("could not write {}: {e}", path.display()))?;
-            Ok(format!("wrote {} with {summary}", path.display()))
+            Ok(format!(
+                "wrote {} with {summary}; key layout {layout}, {chosen_by}",
+                path.display()
+            ))
         }
         None => {
             print!("{text}");
@@ -151,7 +161,8 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "no actor function among the built functions: a template needs at least one".into(),
         );
     }
-    let directory = iam::Directory::new(&actors, args.key_layout);
+    let layout = args.layout();
+    let directory = iam::Directory::new(&actors, layout);
     let mut resources = Map::new();
     resources.insert("Table".into(), table());
     for function in functions {
@@ -236,7 +247,7 @@ fn function_resource(
         "Environment": {"Variables": {
             "MQLESS_TABLE": {"Ref": "Table"},
             "MQLESS_FUNCTIONS": directory.functions_variable(),
-            "MQLESS_KEY_LAYOUT": args.key_layout.as_str(),
+            "MQLESS_KEY_LAYOUT": args.layout().as_str(),
         }},
         "Policies": policies,
     });
@@ -308,7 +319,7 @@ fn parameters(events: bool, channels: &std::collections::BTreeSet<String>) -> Js
 fn outputs(directory: &iam::Directory, events: bool, args: &TemplateArgs) -> Json {
     let mut outputs = json!({
         "Table": {"Description": "MQLESS_TABLE for clients and the mqless command", "Value": {"Ref": "Table"}},
-        "KeyLayout": {"Description": "MQLESS_KEY_LAYOUT for clients and the mqless command", "Value": args.key_layout.as_str()},
+        "KeyLayout": {"Description": "MQLESS_KEY_LAYOUT for clients and the mqless command", "Value": args.layout().as_str()},
         "Functions": {"Description": "MQLESS_FUNCTIONS for clients and the mqless command", "Value": directory.functions_variable()},
         "ClientPolicyArn": {"Description": "Attach to what sends to the actors", "Value": {"Ref": "ClientPolicy"}},
         "OperatorPolicyArn": {"Description": "Attach to whoever runs the mqless command", "Value": {"Ref": "OperatorPolicy"}}

@@ -38,7 +38,7 @@ pub(super) fn args() -> TemplateArgs {
         out: None,
         arch: crate::Arch::Arm64,
         event_buses: Vec::new(),
-        key_layout: mqless_runtime::aws::KeyLayout::V1,
+        key_layout: Some(mqless_runtime::aws::KeyLayout::V1),
     }
 }
 
@@ -130,7 +130,7 @@ fn key_layout_v2_grants_mailbox_partitions_and_tells_every_process() {
 
 fn template_of_layout(layout: mqless_runtime::aws::KeyLayout) -> Json {
     let mut arguments = args();
-    arguments.key_layout = layout;
+    arguments.key_layout = Some(layout);
     template(&saga(), &arguments).unwrap()
 }
 
