@@ -181,7 +181,12 @@ async fn send_to_each(
 /// # Errors
 /// DynamoDB failures, or a subscriber that did not receive the event once.
 pub async fn fan_out(sizes: &[usize]) -> Result<Table, BenchError> {
-    let store = fresh_store("fanout").await?;
+    // The setup writes the subscriptions where key layout v1 keeps them (in key layout
+    // v2 only each subscriber's own commit writes its subscription): this table is v1
+    // whatever MQLESS_KEY_LAYOUT says.
+    let store = fresh_store("fanout")
+        .await?
+        .with_key_layout(mqless::aws::KeyLayout::V1);
     let runtime = Embedded::builder().store(Arc::new(store.clone())).build();
     runtime.register::<Follower>()?;
     let mut rows = Vec::new();

@@ -151,10 +151,14 @@ impl TopicActor {
             }
             room -= deliveries.len();
         }
+        let subscriber_types = routes.subscriber_types(topic);
         let page = retrying(|| {
-            routes
-                .store
-                .subscriptions(ctx.address(), cursor.after.as_deref(), room)
+            routes.store.subscriptions(
+                ctx.address(),
+                &subscriber_types,
+                cursor.after.as_deref(),
+                room,
+            )
         })
         .await?;
         let patterns = page.subscriptions.iter().map(|s| s.pattern.as_deref());
@@ -273,6 +277,15 @@ fn select<T>(items: Vec<T>, matched: &[bool]) -> Vec<T> {
         .collect()
 }
 
+/// Refuses a subscribe or unsubscribe message where subscribers commit their own
+/// subscriptions: any sender to the topic could have named any subscriber.
+fn refuse_where_subscribers_commit(routes: &crate::events::EventRoutes) -> Result<(), String> {
+    if !routes.store.subscription_writers().topics_take_messages() {
+        return Err("this table keeps subscriptions apart (key layout v2): an actor subscribes from its own handler (`ctx.subscribe`), whose commit writes the subscription; a subscribe or unsubscribe message to the topic is refused, as its sender could name any subscriber".to_owned());
+    }
+    Ok(())
+}
+
 async fn subscribe(
     ctx: &Context,
     subscriber: &str,
@@ -281,6 +294,7 @@ async fn subscribe(
     pattern: Option<String>,
 ) -> Result<(), String> {
     let routes = ctx.events().ok_or("this host has no event routes")?;
+    refuse_where_subscribers_commit(routes)?;
     if let Some(pattern) = &pattern {
         mqless_pattern::Pattern::parse(pattern).map_err(|e| e.to_string())?;
     }
@@ -304,6 +318,7 @@ async fn subscribe(
 
 async fn unsubscribe(ctx: &Context, subscriber: &str, method: &str) -> Result<(), String> {
     let routes = ctx.events().ok_or("this host has no event routes")?;
+    refuse_where_subscribers_commit(routes)?;
     let key = SubscriptionRecord::key_of(
         &Address::parse(subscriber).map_err(|e| e.to_string())?,
         method,

@@ -106,6 +106,7 @@ async fn scheduled_messages_are_indexed_while_queued(store: &dyn Store) {
         continued: None,
         expires_at: None,
         mark: None,
+        subscriptions: Vec::new(),
     };
     store.commit(&sender, &commit).await.unwrap();
     assert_eq!(due_times(store, &a, NOW + 20_000).await, [NOW + 20_000]);
@@ -266,6 +267,7 @@ async fn commits_keep_or_clear_the_mark(store: &dyn Store, a: &Address) {
         continued: None,
         expires_at: None,
         mark,
+        subscriptions: Vec::new(),
     };
     store
         .commit(&a, &commit(record.version, NOW + LEASE, record.mark))

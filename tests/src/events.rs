@@ -97,6 +97,30 @@ impl Watcher {
     }
 }
 
+/// A second type that subscribes itself to `orders`, so a fan-out reads the
+/// subscriptions of more than one type (in key layout v2, a partition per type).
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct Auditor {
+    /// The sequence numbers of the events received, in order.
+    pub seen: Vec<u64>,
+}
+
+#[mqless::actor]
+impl Auditor {
+    /// Subscribes to every `orders` event.
+    pub async fn audit(&mut self, ctx: &mut Context) -> Result<(), String> {
+        ctx.subscribe("orders", None)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// An event of the subscription.
+    #[subscribe(topic = "orders")]
+    pub fn on_order(&mut self, event: OrderEvent) {
+        self.seen.push(event.seq);
+    }
+}
+
 /// Publishes an order event from its handler.
 #[derive(Debug, Default, Serialize, Deserialize)]
 pub struct Shop {
@@ -161,5 +185,6 @@ impl Shop {
 pub fn register(runtime: &Embedded) {
     runtime.register::<Reservation>().unwrap();
     runtime.register::<Watcher>().unwrap();
+    runtime.register::<Auditor>().unwrap();
     runtime.register::<Shop>().unwrap();
 }

@@ -196,6 +196,7 @@ pub async fn write_record(
         continued: None,
         expires_at: None,
         mark: None,
+        subscriptions: Vec::new(),
     };
     store.commit(address, &commit).await.unwrap();
 }

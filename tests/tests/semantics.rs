@@ -505,6 +505,7 @@ async fn the_memory_store_refuses_what_dynamodb_would() {
         lease_expires_at: 0,
         expires_at: None,
         mark: None,
+        subscriptions: Vec::new(),
         continued: None,
         outgoing: (0..outgoing)
             .map(|_| {

@@ -14,6 +14,15 @@ async fn the_memory_store_keeps_the_contract() {
     conformance::run(Arc::new(store), delete_expired).await;
 }
 
+/// The memory store with subscriptions written by the subscribers' commits, as
+/// DynamoDB's key layout v2 writes them.
+#[tokio::test]
+async fn the_memory_store_keeps_the_contract_with_subscriptions_committed() {
+    let store = MemoryStore::new().with_subscriptions_committed();
+    let delete_expired = conformance::memory_delete_expired(&store);
+    conformance::run(Arc::new(store), delete_expired).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dynamodb_keeps_the_contract() {
     mqless_tests::requires_local_aws!();

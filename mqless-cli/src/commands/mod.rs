@@ -114,29 +114,31 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
     Ok(ExitCode::SUCCESS)
 }
 
-/// A v1 table's queued messages moved into v2's mailbox partitions (or, dry, counted).
+/// A v1 table's queued messages and subscriptions moved into v2's partitions (or, dry,
+/// counted).
 async fn migrate(context: &Context, dry_run: bool) -> Result<Printed, String> {
     let store = context.environment.store();
     let migration = store
         .migrate_mailboxes(dry_run)
         .await
         .map_err(|e| e.to_string())?;
+    let messages = migration.found - migration.subscriptions;
     let text = if dry_run {
         format!(
-            "{} queued messages are in key layout v1's partitions: `mqless migrate` (with MQLESS_KEY_LAYOUT=v1-to-v2 everywhere) moves them",
-            migration.found
+            "{messages} queued messages and {} subscriptions are in key layout v1's partitions: `mqless migrate` (with MQLESS_KEY_LAYOUT=v1-to-v2 everywhere) moves them",
+            migration.subscriptions
         )
     } else if migration.found == 0 {
-        "no queued message is left in key layout v1's partitions: deploy every function and client with MQLESS_KEY_LAYOUT=v2".into()
+        "no queued message or subscription is left in key layout v1's partitions: deploy every function and client with MQLESS_KEY_LAYOUT=v2".into()
     } else {
         format!(
-            "moved {} queued messages into key layout v2's partitions ({} were consumed or moved meanwhile); run `mqless migrate --dry-run` until it finds none, then deploy with MQLESS_KEY_LAYOUT=v2",
+            "moved {} queued messages and subscriptions into key layout v2's partitions ({} were consumed, moved or rewritten meanwhile); run `mqless migrate --dry-run` until it finds none, then deploy with MQLESS_KEY_LAYOUT=v2",
             migration.moved, migration.settled
         )
     };
     Ok(Printed::Said(
         text,
-        json!({"found": migration.found, "moved": migration.moved, "settled": migration.settled, "dry_run": dry_run}),
+        json!({"found": migration.found, "subscriptions": migration.subscriptions, "moved": migration.moved, "settled": migration.settled, "dry_run": dry_run}),
     ))
 }
 

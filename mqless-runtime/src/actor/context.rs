@@ -218,6 +218,9 @@ pub(crate) struct Outbox {
     subscriptions: &'static [crate::events::Subscription],
     /// What topics fan out to, in hosts that run topics.
     events: Option<Arc<crate::events::EventRoutes>>,
+    /// Who writes subscriptions in the store: `ctx.subscribe` records them for the
+    /// commit, or sends them to the topic.
+    subscription_writers: crate::store::SubscriptionWriters,
     /// Most bytes the emissions of one handler call may take (`Context::emit`).
     max_emission_bytes: usize,
     /// The channels the handler may emit to (`Actor::EMITS_TO`); `None`: any.
@@ -253,6 +256,8 @@ struct OutboxState {
     emissions: Vec<crate::events::Emission>,
     /// Their encoded size.
     emission_bytes: usize,
+    /// The subscriptions it made or ended, for the commit, where subscribers write them.
+    subscriptions: Vec<crate::store::SubscriptionChange>,
 }
 
 /// The timeout message of an ask made with `reply_to`, and the route its callee replies by.
@@ -276,6 +281,8 @@ pub(crate) struct HandlerEffects {
     pub(crate) stopped: bool,
     /// What it emitted to channels outside MQLess, in order.
     pub(crate) emissions: Vec<crate::events::Emission>,
+    /// The subscriptions it made or ended, in order, where its commit writes them.
+    pub(crate) subscriptions: Vec<crate::store::SubscriptionChange>,
 }
 
 impl Outbox {
@@ -294,6 +301,7 @@ impl Outbox {
             sends_to: None,
             subscriptions: &[],
             events: None,
+            subscription_writers: crate::store::SubscriptionWriters::Topics,
             max_emission_bytes: crate::events::DEFAULT_MAX_EMISSION_BYTES,
             emits_to: None,
             state: Mutex::new(OutboxState {
@@ -307,6 +315,7 @@ impl Outbox {
                 stopped: false,
                 emissions: Vec::new(),
                 emission_bytes: 0,
+                subscriptions: Vec::new(),
             }),
         }
     }
@@ -336,6 +345,17 @@ impl Outbox {
     ) -> Self {
         self.subscriptions = subscriptions;
         self.events = events;
+        self
+    }
+
+    /// Records `ctx.subscribe` and `ctx.unsubscribe` for the commit where `writers`
+    /// says the subscribers write subscriptions, instead of sending them to the topic.
+    #[must_use]
+    pub(crate) fn subscriptions_written_by(
+        mut self,
+        writers: crate::store::SubscriptionWriters,
+    ) -> Self {
+        self.subscription_writers = writers;
         self
     }
 
@@ -381,6 +401,7 @@ impl Outbox {
             awaiting: std::mem::take(&mut state.awaiting),
             stopped: state.stopped,
             emissions: std::mem::take(&mut state.emissions),
+            subscriptions: std::mem::take(&mut state.subscriptions),
         }
     }
 

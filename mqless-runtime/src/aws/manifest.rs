@@ -37,6 +37,11 @@ pub struct Manifest {
     /// and delivers to `sends_to`, the subscribing types.
     #[serde(default)]
     pub events: bool,
+    /// The topics whose events its actors take one actor at a time
+    /// (`#[subscribe(topic = ..)]` without a route): in key layout v2 its commits write
+    /// their subscriptions, in partitions `t/<topic>/<its type>`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subscribes_to: Vec<String>,
 }
 
 impl Manifest {
@@ -52,6 +57,7 @@ impl Manifest {
                 .map(|channels| channels.iter().map(|c| (*c).to_owned()).collect()),
             sweeper: false,
             events: false,
+            subscribes_to: per_actor_topics(A::SUBSCRIPTIONS),
         }
     }
 
@@ -72,6 +78,7 @@ impl Manifest {
             emits_to: None,
             sweeper: false,
             events: true,
+            subscribes_to: Vec::new(),
         }
     }
 
@@ -86,6 +93,7 @@ impl Manifest {
             emits_to: None,
             sweeper: true,
             events: false,
+            subscribes_to: Vec::new(),
         }
     }
 
@@ -100,4 +108,15 @@ impl Manifest {
         println!("{}", serde_json::to_string(self).unwrap_or_default());
         true
     }
+}
+
+/// The topics of `subscriptions` taken one actor at a time, each once, in order.
+fn per_actor_topics(subscriptions: &[crate::events::Subscription]) -> Vec<String> {
+    let mut topics: Vec<String> = Vec::new();
+    for subscription in subscriptions.iter().filter(|s| s.route.is_none()) {
+        if !topics.iter().any(|t| t == subscription.topic) {
+            topics.push(subscription.topic.to_owned());
+        }
+    }
+    topics
 }

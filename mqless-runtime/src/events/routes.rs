@@ -1,5 +1,6 @@
 //! What a topic's fan-out reads: the subscriptions declared by the actor types this
-//! process runs, and the per-actor subscriptions in the store.
+//! process runs, and the per-actor subscriptions in the store (of the types that declare
+//! a method for them).
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -13,6 +14,10 @@ pub(crate) struct EventRoutes {
     pub(crate) store: Arc<dyn Store>,
     /// Routed subscriptions declared with `#[subscribe(.., route = ..)]`, by type.
     declared: RwLock<Vec<(ActorType, Subscription)>>,
+    /// The methods declared to take a topic's events one actor at a time
+    /// (`#[subscribe(topic = ..)]` without a route), by type: whose subscriptions the
+    /// fan-out reads where they are kept by subscriber type.
+    per_actor: RwLock<Vec<(ActorType, Subscription)>>,
 }
 
 impl std::fmt::Debug for EventRoutes {
@@ -26,6 +31,7 @@ impl EventRoutes {
         Self {
             store,
             declared: RwLock::default(),
+            per_actor: RwLock::default(),
         }
     }
 
@@ -54,7 +60,34 @@ impl EventRoutes {
                 .filter(|s| s.route.is_some())
                 .map(|s| (actor_type.clone(), *s)),
         );
+        let mut per_actor = self
+            .per_actor
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        per_actor.retain(|(ty, _)| *ty != actor_type);
+        per_actor.extend(
+            subscriptions
+                .iter()
+                .filter(|s| s.route.is_none())
+                .map(|s| (actor_type.clone(), *s)),
+        );
         Ok(())
+    }
+
+    /// The actor types with a method for `topic`'s per-actor subscriptions, in name
+    /// order (the order a fan-out reads their subscriptions in, the same in every step).
+    pub(crate) fn subscriber_types(&self, topic: &str) -> Vec<ActorType> {
+        let mut types: Vec<ActorType> = self
+            .per_actor
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .filter(|(_, s)| s.topic == topic)
+            .map(|(ty, _)| ty.clone())
+            .collect();
+        types.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+        types.dedup();
+        types
     }
 
     /// The routed subscriptions to `topic`.

@@ -136,6 +136,40 @@ pub struct Commit {
     /// `None` when the commit releases the lease (the owner then reads the mailbox once
     /// more), else the mark the lease found, kept.
     pub mark: Option<u64>,
+    /// The committing actor's own subscriptions made or ended by the batch
+    /// (`ctx.subscribe`, `ctx.unsubscribe`), written atomically with the state, where
+    /// subscribers write them (see [`Store::subscription_writers`]). At most one per
+    /// topic and method: the batch keeps the last.
+    ///
+    /// [`Store::subscription_writers`]: super::Store::subscription_writers
+    pub subscriptions: Vec<SubscriptionChange>,
+}
+
+/// A subscription that a subscriber's commit makes or ends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriptionChange {
+    /// The topic's actor.
+    pub topic: Address,
+    /// The subscription: its subscriber is the committing actor.
+    pub record: SubscriptionRecord,
+    /// `true` subscribes (or replaces the pattern), `false` ends the subscription.
+    pub subscribed: bool,
+}
+
+impl SubscriptionChange {
+    /// Bytes it adds to a commit's transaction, at most (DynamoDB's item overhead
+    /// included).
+    #[must_use]
+    pub fn bytes(&self) -> usize {
+        let record = &self.record;
+        self.topic.to_string().len()
+            + 2 * record.subscriber.to_string().len()
+            + 2 * record.method.len()
+            + record.argument.len()
+            + record.pattern.as_ref().map_or(0, String::len)
+            + super::ITEM_OVERHEAD_BYTES
+            + 64
+    }
 }
 
 /// Bytes keyed by a message id (a reply, in the bookkeeping of a batch).

@@ -32,8 +32,12 @@ pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), Store
             format!("the state record of {address} would be {record} bytes, over DynamoDB's {MAX_ITEM_BYTES}-byte item limit; keep the state smaller (lower `Limits::max_state_bytes`)"),
         ));
     }
-    if !commit.outgoing.is_empty() || commit.continued.is_some() {
-        let items = commit.outgoing.len() + usize::from(commit.continued.is_some()) + 1;
+    if !commit.outgoing.is_empty() || commit.continued.is_some() || !commit.subscriptions.is_empty()
+    {
+        let items = commit.outgoing.len()
+            + usize::from(commit.continued.is_some())
+            + commit.subscriptions.len()
+            + 1;
         if items > MAX_TRANSACTION_ITEMS {
             return Err(StoreError::new(
                 crate::error::StoreErrorKind::ItemTooLarge,
@@ -47,6 +51,11 @@ pub fn check_commit_size(address: &Address, commit: &Commit) -> Result<(), Store
                 .map(|(_, item)| item)
                 .chain(&commit.continued)
                 .map(|item| item.envelope.len() + ITEM_OVERHEAD_BYTES)
+                .sum::<usize>()
+            + commit
+                .subscriptions
+                .iter()
+                .map(super::SubscriptionChange::bytes)
                 .sum::<usize>();
         if total > MAX_TRANSACTION_BYTES {
             return Err(StoreError::new(

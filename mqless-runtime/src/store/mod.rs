@@ -18,7 +18,7 @@ pub(crate) mod record;
 pub use dead_letter::{DeadLetter, DeadLetterKind, Failure};
 pub use items::{
     Cleanup, Commit, KeyedBytes, Lift, MailboxItem, QuarantineRecord, RecordExpiry, Retired,
-    StateFix, StateRecord, SubscriptionPage, SubscriptionRecord,
+    StateFix, StateRecord, SubscriptionChange, SubscriptionPage, SubscriptionRecord,
 };
 pub use limits::{
     check_commit_size, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
@@ -330,14 +330,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Retired, StoreError>>;
 
     /// Up to `limit` subscriptions of the topic whose actor is `topic`, in key order,
-    /// after key `after`. A page may hold fewer (DynamoDB skips removed ones after
-    /// reading them); only `next == None` means the last page.
+    /// after key `after` (a page's [`SubscriptionPage::next`]). A page may hold fewer
+    /// (DynamoDB skips removed ones after reading them); only `next == None` means the
+    /// last page. `subscriber_types`: the actor types whose per-actor subscriptions to
+    /// the topic the deployment runs, in one order for every page; a store that keeps
+    /// subscriptions apart by subscriber type (see [`Store::subscription_writers`])
+    /// reads theirs only, the others read every subscription of the topic.
     fn subscriptions<'a>(
         &'a self,
         topic: &'a Address,
+        subscriber_types: &'a [ActorType],
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<SubscriptionPage, StoreError>>;
+
+    /// Who writes per-actor subscriptions: the topic's handler, when a subscribe
+    /// message reaches it ([`Store::write_subscription`]), or the subscribers' own
+    /// commits ([`Commit::subscriptions`]). The DynamoDB store in key layout v2 keeps
+    /// each subscriber type's subscriptions in a partition of its own, which only that
+    /// type's function may write, so no sender can subscribe another actor. The
+    /// default: the topics.
+    fn subscription_writers(&self) -> SubscriptionWriters {
+        SubscriptionWriters::Topics
+    }
 
     /// Writes (`Some`) or removes (`None`) subscription `key` of `topic`, unless the
     /// stored one was written by message `by` or a later one: topic messages run in
@@ -373,6 +388,34 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
         id: MessageId,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
+}
+
+/// Who writes a store's per-actor subscriptions (see [`Store::subscription_writers`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SubscriptionWriters {
+    /// The topic's handler, from subscribe messages (`ctx.subscribe` sends one): key
+    /// layout v1 and the in-memory store.
+    Topics,
+    /// The subscriber's own commit; a topic refuses subscribe messages (key layout v2).
+    Subscribers,
+    /// The subscriber's own commit, while a topic still takes the subscribe messages
+    /// of processes not yet upgraded (the transitional layout, `v1-to-v2`).
+    SubscribersAndTopics,
+}
+
+impl SubscriptionWriters {
+    /// Whether a subscriber's commit writes its subscriptions.
+    #[must_use]
+    pub fn subscribers_commit(self) -> bool {
+        !matches!(self, Self::Topics)
+    }
+
+    /// Whether a topic takes subscribe and unsubscribe messages.
+    #[must_use]
+    pub fn topics_take_messages(self) -> bool {
+        !matches!(self, Self::Subscribers)
+    }
 }
 
 /// Whether queued message `id`, with `envelope`, is scheduled for later than `now`: it

@@ -436,6 +436,7 @@ mod tests {
             continued: None,
             expires_at: Some(9),
             mark: None,
+            subscriptions: Vec::new(),
         }
     }
 

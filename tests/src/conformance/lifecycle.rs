@@ -1,5 +1,5 @@
 //! An actor's record over its life: quarantined and lifted, expiring (idle, stopped,
-//! a stray record), deleted by TTL; and a topic's subscriptions, page by page.
+//! a stray record), deleted by TTL.
 
 use super::*;
 
@@ -105,54 +105,4 @@ pub(super) async fn expiry(store: &dyn Store, delete_expired: &DeleteExpired) {
         (3, 0, None),
         "the lease item, still there, keeps the epochs going up"
     );
-}
-
-/// Paging a topic's subscriptions returns every live one once, in key order, whatever
-/// the page size and the tombstones of removed ones among them.
-pub(super) async fn subscription_paging(store: &dyn Store) {
-    let topic = Address::parse(&format!(
-        "mqless-topic/conformance-{}",
-        MessageId::generate(1, None)
-    ))
-    .unwrap();
-    let mut live = Vec::new();
-    for i in 0..12 {
-        let record = SubscriptionRecord {
-            subscriber: Address::parse(&format!("Watcher/w{i:02}")).unwrap(),
-            method: "on_event".into(),
-            argument: "event".into(),
-            pattern: None,
-        };
-        let by = MessageId::generate(NOW, None);
-        store
-            .write_subscription(&topic, &record.key(), Some(&record), by)
-            .await
-            .unwrap();
-        if i % 3 == 1 {
-            let removed = MessageId::generate(NOW, None);
-            store
-                .write_subscription(&topic, &record.key(), None, removed)
-                .await
-                .unwrap();
-        } else {
-            live.push(record.key());
-        }
-    }
-    for page_size in [1, 2, 5, 50] {
-        let mut seen = Vec::new();
-        let mut after = None;
-        loop {
-            let page = store
-                .subscriptions(&topic, after.as_deref(), page_size)
-                .await
-                .unwrap();
-            assert!(page.subscriptions.len() <= page_size);
-            seen.extend(page.subscriptions.iter().map(SubscriptionRecord::key));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
-        assert_eq!(seen, live, "pages of {page_size}");
-    }
 }

@@ -1,19 +1,22 @@
 //! The store contract, written once and run against every store (the in-memory store
 //! and DynamoDB Local, `tests/tests/store_conformance.rs`), so the two cannot drift
 //! apart: the `#state` record's transitions (acquire, commit, release, abandon,
-//! quarantine, lift, stop, expiry and TTL deletion, a stray record's expiry), the
-//! paging of a topic's subscriptions, and DynamoDB's limits (400 KB per item, 4 MB and
+//! quarantine, lift, stop, expiry and TTL deletion, a stray record's expiry), a
+//! topic's subscriptions (written by topics or by subscribers' commits, paged), and
+//! DynamoDB's limits (400 KB per item, 4 MB and
 //! 100 items per transaction), which the in-memory store enforces too.
 
 mod commits;
 mod leases;
 mod lifecycle;
+mod subscriptions;
 
 use commits::{commits, limits, where_the_stores_once_differed};
 use leases::{
     acquires_with_the_first_read, knocks, leases, racing_acquires, releases_after_commits,
 };
-use lifecycle::{expiry, quarantine_and_lift, subscription_paging};
+use lifecycle::{expiry, quarantine_and_lift};
+use subscriptions::subscriptions;
 
 use std::sync::Arc;
 
@@ -55,7 +58,7 @@ pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     acquires_with_the_first_read(&*store).await;
     quarantine_and_lift(&*store).await;
     expiry(&*store, &delete_expired).await;
-    subscription_paging(&*store).await;
+    subscriptions(&*store).await;
     limits(&*store).await;
 }
 
@@ -98,6 +101,7 @@ fn commit(epoch: u64, expected_version: u64, lease_expires_at: u64) -> Commit {
         continued: None,
         expires_at: None,
         mark: None,
+        subscriptions: Vec::new(),
     }
 }
 

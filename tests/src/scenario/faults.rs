@@ -41,6 +41,7 @@ pub(super) async fn corrupt_state<S: Store>(
         continued: None,
         expires_at: None,
         mark: None,
+        subscriptions: Vec::new(),
     };
     let outcome = store.commit(address, &commit).await.unwrap();
     assert!(outcome.landed());

@@ -5,7 +5,9 @@
 //! partitions of their own (`m/Type/id`), so "put into a mailbox" no longer reaches the
 //! actor's record, replies or dead letters; and so are the replies to clients
 //! (`r/Type/id/<asker>`), which only the actor's function writes and only the asker (its
-//! IAM `aws:userid`) reads.
+//! IAM `aws:userid`) reads; and so are each subscriber type's subscriptions to a topic
+//! (`t/<topic>/Type`), which only that type's function writes and the events function
+//! reads.
 
 use std::collections::BTreeSet;
 
@@ -140,11 +142,13 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": own_keys}}
     })];
-    let mut invokes = vec![Directory::arn(
-        directory
-            .function_of(actor_type)
-            .ok_or_else(|| format!("no function runs `{actor_type}`"))?,
-    )];
+    let function = directory
+        .function_of(actor_type)
+        .ok_or_else(|| format!("no function runs `{actor_type}`"))?;
+    if directory.layout.apart() {
+        statements.extend(subscription_statements(function, actor_type));
+    }
+    let mut invokes = vec![Directory::arn(function)];
     if !others.is_empty() {
         statements.push(json!({
             "Sid": "MailboxesItSendsTo",
@@ -172,6 +176,36 @@ pub(super) fn actor_policies(directory: &Directory<'_>, actor_type: &str) -> Res
         "Resource": invokes
     }));
     Ok(json!([{"Version": "2012-10-17", "Statement": statements}]))
+}
+
+/// Where subscriptions are apart: an actor type's function writes its own
+/// subscriptions (in its commits' transactions: put, delete), in its partition of each
+/// topic it subscribes to one actor at a time; the events function reads every topic's.
+fn subscription_statements(function: &Function, actor_type: &str) -> Option<Json> {
+    if function.manifest.events {
+        return Some(json!({
+            "Sid": "ReadSubscriptions",
+            "Effect": "Allow",
+            "Action": ["dynamodb:Query", "dynamodb:GetItem"],
+            "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["t/*"]}}
+        }));
+    }
+    let topics = &function.manifest.subscribes_to;
+    if topics.is_empty() {
+        return None;
+    }
+    let keys: Vec<Json> = topics
+        .iter()
+        .map(|topic| json!(format!("t/{topic}/{actor_type}")))
+        .collect();
+    Some(json!({
+        "Sid": "OwnSubscriptions",
+        "Effect": "Allow",
+        "Action": ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+        "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": keys}}
+    }))
 }
 
 /// The sweeper's: read the due and quarantined indexes, keep its cursor, scan the table

@@ -173,6 +173,9 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
     }
     let events_function = functions.iter().find(|f| f.manifest.events);
     let events = events_function.is_some();
+    if let (true, Some(function)) = (layout.apart(), events_function) {
+        check_subscribers_listed(function, &actors)?;
+    }
     if let Some(function) = events_function {
         resources.extend(events_queues());
         resources.extend(streams::resources(&function.logical_id()));
@@ -207,6 +210,27 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
         template["Conditions"] = streams::conditions();
     }
     Ok(template)
+}
+
+/// Where subscriptions are apart, the events function reads only the subscriptions of
+/// the types it lists: one left out would never get its per-actor subscriptions' events.
+fn check_subscribers_listed(events: &Function, actors: &[&Function]) -> Result<(), String> {
+    let listed = events.manifest.sends_to.as_deref().unwrap_or_default();
+    for actor in actors {
+        let (Some(actor_type), Some(topic)) = (
+            actor.manifest.actor_type.as_deref(),
+            actor.manifest.subscribes_to.first(),
+        ) else {
+            continue;
+        };
+        if !listed.iter().any(|t| t == actor_type) {
+            return Err(format!(
+                "`{actor_type}` subscribes to `{topic}` one actor at a time, but the events function ({}) does not list it: in key layout v2 a topic reads only the subscriptions of the types its events function lists; add `.with::<{actor_type}>()` to its `Subscribers`, build it again, then generate again",
+                events.bin
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The function of an actor type (with the events queue as its source if it is the

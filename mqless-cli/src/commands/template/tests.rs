@@ -14,6 +14,7 @@ fn function(bin: &str, actor_type: Option<&str>, sends_to: &[&str], asks: bool) 
             emits_to: None,
             sweeper: actor_type.is_none(),
             events: false,
+            subscribes_to: Vec::new(),
         },
     }
 }
@@ -204,6 +205,27 @@ fn a_send_to_a_type_without_a_function_is_an_error_naming_it() {
     );
     let error = template(&[function("sweeper-function", None, &[], false)], &args()).unwrap_err();
     assert!(error.contains("no actor function"), "{error}");
+}
+
+/// In v2 a topic reads the subscriptions of the types its events function lists: a
+/// per-actor subscriber it leaves out is an error naming the fix; in v1 it is not read
+/// by type, and the template is made.
+#[test]
+fn a_per_actor_subscriber_the_events_function_does_not_list_is_refused_in_v2() {
+    let mut events = function("events-function", Some("mqless-topic"), &[], false);
+    events.manifest.events = true;
+    let mut watcher = function("watcher-function", Some("Watcher"), &[], false);
+    watcher.manifest.subscribes_to = vec!["orders".into()];
+    let functions = vec![watcher, events];
+    let mut arguments = args();
+    arguments.key_layout = Some(mqless_runtime::aws::KeyLayout::V2);
+    let error = template(&functions, &arguments).unwrap_err();
+    assert!(
+        error.contains("`Watcher` subscribes to `orders`") && error.contains(".with::<Watcher>()"),
+        "{error}"
+    );
+    arguments.key_layout = Some(mqless_runtime::aws::KeyLayout::V1);
+    template(&functions, &arguments).unwrap();
 }
 
 /// A publishing actor, a subscriber, and the events function that runs the topics.

@@ -41,7 +41,11 @@ impl Context {
     /// Subscribes this actor to `topic`'s events that match `pattern` (an EventBridge
     /// event pattern; `None`: every event), when this handler succeeds: they call the
     /// method of this actor type marked `#[subscribe(topic = "..")]` without a `route`.
-    /// Subscribing again replaces the pattern. Committed with the batch, like a send.
+    /// Subscribing again replaces the pattern. Committed with the batch, like a send: in
+    /// key layout v2 the commit writes the subscription itself (in this actor type's
+    /// partition of the topic's subscriptions, which only its function may write), and
+    /// it takes effect with the commit; elsewhere the commit sends it to the topic,
+    /// where it takes effect in the topic's order.
     ///
     /// # Errors
     /// [`Error::NoSubscriberMethod`] when no method of this type takes the topic's
@@ -52,6 +56,9 @@ impl Context {
         if let Some(pattern) = pattern {
             crate::events::Pattern::parse(pattern)
                 .map_err(|e| Error::InvalidPattern(e.to_string()))?;
+        }
+        if self.outbox.subscription_writers.subscribers_commit() {
+            return self.commit_subscription(topic, subscription, pattern, true);
         }
         let message = crate::events::TopicMessage::Subscribe {
             subscriber: self.address.to_string(),
@@ -70,11 +77,40 @@ impl Context {
     /// As [`Context::subscribe`].
     pub async fn unsubscribe(&self, topic: &str) -> Result<(), Error> {
         let subscription = self.subscription_method(topic)?;
+        if self.outbox.subscription_writers.subscribers_commit() {
+            return self.commit_subscription(topic, subscription, None, false);
+        }
         let message = crate::events::TopicMessage::Unsubscribe {
             subscriber: self.address.to_string(),
             method: subscription.method.to_owned(),
         };
         self.send_topic_message(topic, &message).await
+    }
+
+    /// Records a subscription this handler makes (`subscribed`) or ends, for its
+    /// commit to write; a later one of the same topic replaces it.
+    fn commit_subscription(
+        &self,
+        topic: &str,
+        subscription: crate::events::Subscription,
+        pattern: Option<&str>,
+        subscribed: bool,
+    ) -> Result<(), Error> {
+        let to = crate::events::topic_address(topic)?;
+        let change = crate::store::SubscriptionChange {
+            topic: to.clone(),
+            record: crate::store::SubscriptionRecord {
+                subscriber: (*self.address).clone(),
+                method: subscription.method.to_owned(),
+                argument: subscription.argument.to_owned(),
+                pattern: pattern.map(str::to_owned),
+            },
+            subscribed,
+        };
+        let mut state = self.outbox.open_for(&to)?;
+        state.subscriptions.retain(|c| c.topic != change.topic);
+        state.subscriptions.push(change);
+        Ok(())
     }
 
     /// The method of this actor type that takes `topic`'s events one actor at a time.

@@ -1,7 +1,7 @@
 //! Where a table keeps each kind of item: the key layouts of protocol v1 and v2, and the
 //! transitional layout that moves a table in use from one to the other.
 
-use crate::id::Address;
+use crate::id::{ActorType, Address};
 
 /// Where a table keeps each actor's mailbox and its clients' replies (docs/wire.md,
 /// "Table"). Every process that reads or writes a table (functions, clients, the
@@ -52,6 +52,9 @@ pub enum KeyLayout {
 pub const MAILBOX_PARTITION: &str = "m/";
 /// The partition-key prefix of replies in [`KeyLayout::V2`].
 pub const REPLY_PARTITION: &str = "r/";
+/// The partition-key prefix of per-actor subscriptions in [`KeyLayout::V2`]:
+/// `t/<topic>/<subscriber type>`.
+pub const SUBSCRIPTION_PARTITION: &str = "t/";
 
 impl KeyLayout {
     /// The variable that sets the layout for [`Environment`](crate::aws::Environment).
@@ -120,6 +123,23 @@ impl KeyLayout {
             Some(asker) if self.apart() => format!("{REPLY_PARTITION}{address}/{asker}"),
             _ => address.to_string(),
         }
+    }
+
+    /// The partition key of the per-actor subscriptions of `subscriber_type` to `topic`
+    /// (the topic's name) where subscriptions are apart: `t/<topic>/<type>`, which
+    /// only that type's function may write (`t/*/<type>`) and the events function
+    /// reads. Sort key: `<subscriber id>#<method>`.
+    ///
+    /// ```
+    /// use mqless_runtime::aws::KeyLayout;
+    /// use mqless_runtime::id::ActorType;
+    ///
+    /// let watcher = ActorType::new("Watcher").unwrap();
+    /// assert_eq!(KeyLayout::V2.subscription_partition("orders", &watcher), "t/orders/Watcher");
+    /// ```
+    #[must_use]
+    pub fn subscription_partition(self, topic: &str, subscriber_type: &ActorType) -> String {
+        format!("{SUBSCRIPTION_PARTITION}{topic}/{subscriber_type}")
     }
 
     /// The form of a mailbox's partition key, for messages: `type/id` or `m/type/id`.

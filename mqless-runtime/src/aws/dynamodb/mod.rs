@@ -392,10 +392,20 @@ impl Store for DynamoStore {
     fn subscriptions<'a>(
         &'a self,
         topic: &'a Address,
+        subscriber_types: &'a [crate::id::ActorType],
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<crate::store::SubscriptionPage, StoreError>> {
-        Box::pin(self.subscriptions_of(topic, after, limit))
+        Box::pin(self.subscriptions_of(topic, subscriber_types, after, limit))
+    }
+
+    fn subscription_writers(&self) -> crate::store::SubscriptionWriters {
+        use crate::store::SubscriptionWriters;
+        match self.layout {
+            KeyLayout::V1 => SubscriptionWriters::Topics,
+            KeyLayout::V2 => SubscriptionWriters::Subscribers,
+            KeyLayout::V1ToV2 => SubscriptionWriters::SubscribersAndTopics,
+        }
     }
 
     fn write_subscription<'a>(

@@ -136,7 +136,10 @@ impl DynamoStore {
         let values = expressions.values();
         // A condition that fails returns the record as it is: if it holds this very
         // commit, the write landed and only its answer was lost (the SDK retried it).
-        if commit.outgoing.is_empty() && commit.continued.is_none() {
+        if commit.outgoing.is_empty()
+            && commit.continued.is_none()
+            && commit.subscriptions.is_empty()
+        {
             let result = self
                 .client
                 .put_item()
@@ -168,8 +171,9 @@ impl DynamoStore {
                 Err(_) => CommitOutcome::Fenced,
             });
         }
-        // Outgoing messages commit with the state, all or nothing: a transaction, used
-        // only when a batch sent something, as it costs twice the write units. It cannot
+        // Outgoing messages (and subscriptions) commit with the state, all or nothing: a
+        // transaction, used only when a batch sent something, as it costs twice the
+        // write units. It cannot
         // return the record it replaced, so it cannot tell whether anybody knocked.
         let mut items = vec![TransactWriteItem::builder()
             .put(
@@ -198,6 +202,11 @@ impl DynamoStore {
                 .build()
                 .map_err(errors::build_error)?;
             items.push(TransactWriteItem::builder().put(put).build());
+        }
+        for change in &commit.subscriptions {
+            // The actor's own subscriptions, ordered by its record's version: a fenced
+            // owner's transaction writes none of them.
+            items.push(self.subscription_write(change)?);
         }
         Ok(match self.transact_or_current(items).await? {
             Ok(()) => CommitOutcome::Committed,

@@ -82,7 +82,7 @@ pub(super) const QUARANTINE_REASON: &str = "qr";
 /// Attribute of `#state`: since when (Number, ms).
 pub(super) const QUARANTINE_SINCE: &str = "qat";
 
-pub use super::layout::{KeyLayout, MAILBOX_PARTITION, REPLY_PARTITION};
+pub use super::layout::{KeyLayout, MAILBOX_PARTITION, REPLY_PARTITION, SUBSCRIPTION_PARTITION};
 
 /// An item, as the SDK holds it.
 pub(super) type Item = HashMap<String, AttributeValue>;

@@ -1,65 +1,269 @@
-//! A topic's per-actor subscriptions: items `s#<subscriber>#<method>` in the partition
-//! of the topic's actor, each carrying the id of the topic message that wrote it.
+//! Per-actor subscriptions. In key layout v1, items `s#<subscriber>#<method>` in the
+//! partition of the topic's actor, written by the topic's handler, each carrying the id
+//! of the topic message that wrote it. Where subscriptions are apart (v2, and the
+//! transitional layout), items `<subscriber id>#<method>` in partition
+//! `t/<topic>/<subscriber type>`, written by the subscriber's own commit, which IAM can
+//! hold to its type (see `docs/design.md`, "Isolation").
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Delete, Put, ReturnConsumedCapacity, TransactWriteItem,
+};
 
-use super::schema::{n, s, Item, TTL};
+use super::errors;
+use super::schema::{n, s, Item, KeyLayout, TTL};
 use super::DynamoStore;
 use crate::error::StoreError;
-use crate::id::{Address, MessageId};
-use crate::store::{SubscriptionPage, SubscriptionRecord};
+use crate::id::{ActorType, Address, MessageId};
+use crate::store::{SubscriptionChange, SubscriptionPage, SubscriptionRecord};
 
-/// Sort-key prefix of subscriptions.
+/// Sort-key prefix of subscriptions in a topic's partition (v1).
 pub(super) const SUBSCRIPTION: &str = "s#";
 /// How long a removed subscription's tombstone is kept: far longer than any lease, so no
 /// late write of an earlier owner outlives it.
 const TOMBSTONE_SECONDS: u64 = 86_400;
+/// How long the transitional layout keeps an ended subscription's tombstone in its
+/// subscriber type's partition: it hides the v1 copy of the subscription, if any, from
+/// the fan-out and from `mqless migrate` until the migration deletes that copy.
+const APART_TOMBSTONE_SECONDS: u64 = 30 * 86_400;
+/// Where a page cursor of the transitional layout's fan-out enters the v1 items of the
+/// topic's partition, after every subscriber type's partition (no type holds `#`).
+const LEGACY_CURSOR: &str = "#s/";
+
+/// Where a page of subscriptions apart starts.
+enum Cursor<'a> {
+    /// In the partition of subscriber type `types[index]`, after sort key `after`.
+    Apart {
+        index: usize,
+        after: Option<&'a str>,
+    },
+    /// Among the topic's v1 items (transitional layout), after key `after`.
+    Legacy { after: Option<&'a str> },
+}
 
 impl DynamoStore {
     pub(super) async fn subscriptions_of(
         &self,
         topic: &Address,
+        types: &[ActorType],
         after: Option<&str>,
         limit: usize,
     ) -> Result<SubscriptionPage, StoreError> {
+        if !self.layout.apart() {
+            return self.topic_subscriptions(topic, after, limit, false).await;
+        }
+        let mut cursor = match after {
+            None => Cursor::Apart {
+                index: 0,
+                after: None,
+            },
+            Some(after) => match after.strip_prefix(LEGACY_CURSOR) {
+                Some(key) => Cursor::Legacy {
+                    after: Some(key).filter(|k| !k.is_empty()),
+                },
+                None => {
+                    let (name, sk) = after.split_once('/').unwrap_or((after, ""));
+                    // Types are in name order; one that left the deployment since the
+                    // last step resumes at the next name.
+                    let index = types.partition_point(|t| t.as_str() < name);
+                    let same = types.get(index).is_some_and(|t| t.as_str() == name);
+                    Cursor::Apart {
+                        index,
+                        after: Some(sk).filter(|sk| same && !sk.is_empty()),
+                    }
+                }
+            },
+        };
+        let mut page = SubscriptionPage::default();
+        loop {
+            let room = limit.max(1) - page.subscriptions.len();
+            match cursor {
+                Cursor::Apart { index, after } => {
+                    let Some(subscriber_type) = types.get(index) else {
+                        if self.layout != KeyLayout::V1ToV2 {
+                            return Ok(page);
+                        }
+                        cursor = Cursor::Legacy { after: None };
+                        continue;
+                    };
+                    let partition = self
+                        .layout
+                        .subscription_partition(topic.id().as_str(), subscriber_type);
+                    let (found, last) = self.subscription_query(&partition, "", after, room).await?;
+                    page.subscriptions.extend(found);
+                    if let Some(last) = last {
+                        page.next = Some(format!("{subscriber_type}/{last}"));
+                        return Ok(page);
+                    }
+                    let next = types.get(index + 1).map_or_else(
+                        || LEGACY_CURSOR.to_owned(),
+                        |t| format!("{t}/"),
+                    );
+                    if page.subscriptions.len() >= limit.max(1) {
+                        let more = index + 1 < types.len() || self.layout == KeyLayout::V1ToV2;
+                        page.next = more.then_some(next);
+                        return Ok(page);
+                    }
+                    cursor = Cursor::Apart {
+                        index: index + 1,
+                        after: None,
+                    };
+                }
+                Cursor::Legacy { after } => {
+                    let legacy = self.topic_subscriptions(topic, after, room, true).await?;
+                    page.subscriptions.extend(legacy.subscriptions);
+                    page.next = legacy.next.map(|key| format!("{LEGACY_CURSOR}{key}"));
+                    return Ok(page);
+                }
+            }
+        }
+    }
+
+    /// A page of the v1 subscriptions in the topic's own partition. `shadowed`: skip
+    /// those that the subscriber's own partition holds (live or ended), which are newer
+    /// (the transitional layout, until `mqless migrate` moved them).
+    async fn topic_subscriptions(
+        &self,
+        topic: &Address,
+        after: Option<&str>,
+        limit: usize,
+        shadowed: bool,
+    ) -> Result<SubscriptionPage, StoreError> {
+        let (found, last) = self
+            .subscription_query(&topic.to_string(), SUBSCRIPTION, after, limit)
+            .await?;
+        let mut page = SubscriptionPage {
+            subscriptions: Vec::with_capacity(found.len()),
+            next: last,
+        };
+        for record in found {
+            if shadowed && self.holds_apart(topic, &record).await? {
+                continue;
+            }
+            page.subscriptions.push(record);
+        }
+        Ok(page)
+    }
+
+    /// Up to `limit` live subscriptions of `partition` whose sort keys start with
+    /// `prefix`, after `prefix + after`, and the last key read (without the prefix)
+    /// when the partition holds more.
+    async fn subscription_query(
+        &self,
+        partition: &str,
+        prefix: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<SubscriptionRecord>, Option<String>), StoreError> {
         let start = after.map(|after| {
             HashMap::from([
-                ("pk".to_owned(), s(topic.to_string())),
-                ("sk".to_owned(), s(format!("{SUBSCRIPTION}{after}"))),
+                ("pk".to_owned(), s(partition)),
+                ("sk".to_owned(), s(format!("{prefix}{after}"))),
             ])
         });
+        let mut query = self
+            .client
+            .query()
+            .table_name(&*self.table)
+            .consistent_read(true)
+            .filter_expression("attribute_not_exists(gone)")
+            .expression_attribute_values(":pk", s(partition))
+            .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
+            .set_exclusive_start_key(start)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total);
+        query = if prefix.is_empty() {
+            query.key_condition_expression("pk = :pk")
+        } else {
+            query
+                .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
+                .expression_attribute_values(":s", s(prefix))
+        };
+        let out = self.counted_consistent(query.send().await)?;
+        let mut found = Vec::new();
+        for item in out.items() {
+            match record(item) {
+                Some(record) => found.push(record),
+                None => {
+                    tracing::warn!(partition, "a subscription item is not as MQLess writes it; skipped")
+                }
+            }
+        }
+        let last = out
+            .last_evaluated_key()
+            .and_then(|key| key.get("sk")?.as_s().ok())
+            .and_then(|sk| sk.strip_prefix(prefix))
+            .map(str::to_owned);
+        Ok((found, last))
+    }
+
+    /// Whether the subscriber type's partition holds `record`'s subscription, live or
+    /// ended: then its v1 copy is older.
+    async fn holds_apart(
+        &self,
+        topic: &Address,
+        record: &SubscriptionRecord,
+    ) -> Result<bool, StoreError> {
         let out = self.counted_consistent(
             self.client
-                .query()
+                .get_item()
                 .table_name(&*self.table)
+                .set_key(Some(self.apart_key(topic.id().as_str(), record)))
                 .consistent_read(true)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :s)")
-                .filter_expression("attribute_not_exists(gone)")
-                .expression_attribute_values(":pk", s(topic.to_string()))
-                .expression_attribute_values(":s", s(SUBSCRIPTION))
-                .limit(i32::try_from(limit.max(1)).unwrap_or(i32::MAX))
-                .set_exclusive_start_key(start)
+                .projection_expression("pk")
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await,
         )?;
-        let mut page = SubscriptionPage::default();
-        for item in out.items() {
-            match record(item) {
-                Some(record) => page.subscriptions.push(record),
-                None => {
-                    tracing::warn!(topic = %topic, "a subscription item is not as MQLess writes it; skipped")
-                }
-            }
+        Ok(out.item().is_some())
+    }
+
+    /// The key of `record`'s subscription to `topic` (its name) where subscriptions
+    /// are apart.
+    pub(super) fn apart_key(&self, topic: &str, record: &SubscriptionRecord) -> Item {
+        let subscriber = &record.subscriber;
+        HashMap::from([
+            (
+                "pk".to_owned(),
+                s(self
+                    .layout
+                    .subscription_partition(topic, subscriber.actor_type())),
+            ),
+            (
+                "sk".to_owned(),
+                s(format!("{}#{}", subscriber.id(), record.method)),
+            ),
+        ])
+    }
+
+    /// The write of a commit's subscription change, in its transaction: the item in the
+    /// subscriber type's partition, put, or deleted (the transitional layout leaves a
+    /// tombstone instead, which hides the v1 copy until `mqless migrate` removes it).
+    pub(super) fn subscription_write(
+        &self,
+        change: &SubscriptionChange,
+    ) -> Result<TransactWriteItem, StoreError> {
+        let topic = change.topic.id().as_str();
+        let mut item = self.apart_key(topic, &change.record);
+        if !change.subscribed && self.layout == KeyLayout::V2 {
+            let delete = Delete::builder()
+                .table_name(&*self.table)
+                .set_key(Some(item))
+                .build()
+                .map_err(errors::build_error)?;
+            return Ok(TransactWriteItem::builder().delete(delete).build());
         }
-        page.next = out
-            .last_evaluated_key()
-            .and_then(|key| key.get("sk")?.as_s().ok())
-            .and_then(|sk| sk.strip_prefix(SUBSCRIPTION))
-            .map(str::to_owned);
-        Ok(page)
+        if change.subscribed {
+            fill(&mut item, &change.record);
+        } else {
+            tombstone(&mut item, APART_TOMBSTONE_SECONDS);
+        }
+        let put = Put::builder()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .build()
+            .map_err(errors::build_error)?;
+        Ok(TransactWriteItem::builder().put(put).build())
     }
 
     pub(super) async fn write_subscription_of(
@@ -75,21 +279,8 @@ impl DynamoStore {
             ("by".to_owned(), s(by.to_string())),
         ]);
         match record {
-            Some(record) => {
-                item.insert("sub".into(), s(record.subscriber.to_string()));
-                item.insert("mth".into(), s(&record.method));
-                item.insert("arg".into(), s(&record.argument));
-                if let Some(pattern) = &record.pattern {
-                    item.insert("pat".into(), s(pattern));
-                }
-            }
-            None => {
-                item.insert("gone".into(), AttributeValue::Bool(true));
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                item.insert(TTL.into(), n(now + TOMBSTONE_SECONDS));
-            }
+            Some(record) => fill(&mut item, record),
+            None => tombstone(&mut item, TOMBSTONE_SECONDS),
         }
         let result = self
             .client
@@ -108,7 +299,27 @@ impl DynamoStore {
     }
 }
 
-fn record(item: &Item) -> Option<SubscriptionRecord> {
+/// Adds `record`'s attributes to a subscription item.
+pub(super) fn fill(item: &mut Item, record: &SubscriptionRecord) {
+    item.insert("sub".into(), s(record.subscriber.to_string()));
+    item.insert("mth".into(), s(&record.method));
+    item.insert("arg".into(), s(&record.argument));
+    if let Some(pattern) = &record.pattern {
+        item.insert("pat".into(), s(pattern));
+    }
+}
+
+/// Makes a subscription item a tombstone that expires in `seconds`.
+fn tombstone(item: &mut Item, seconds: u64) {
+    item.insert("gone".into(), AttributeValue::Bool(true));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    item.insert(TTL.into(), n(now + seconds));
+}
+
+/// The subscription a live item holds.
+pub(super) fn record(item: &Item) -> Option<SubscriptionRecord> {
     let text = |name: &str| item.get(name)?.as_s().ok().cloned();
     Some(SubscriptionRecord {
         subscriber: Address::parse(&text("sub")?).ok()?,

@@ -24,7 +24,7 @@ use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::store::{
-    MailboxItem, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+    MailboxItem, SubscriptionChange, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
 };
 use crate::trace::TraceParent;
 use crate::wire::{Envelope, ReplyRecord, ENVELOPE_OVERHEAD};
@@ -68,6 +68,9 @@ pub(super) struct Batch<'l, A> {
     /// The message its handler continued (`Context::continue_with`), with its new
     /// envelope: left at the head of the mailbox, and the batch ends with it.
     pub(super) continued: Option<MailboxItem>,
+    /// The subscriptions its handlers made or ended, the last per topic, where the
+    /// commit writes them (key layout v2).
+    pub(super) subscriptions: Vec<SubscriptionChange>,
     pub(super) tally: Tally,
 }
 
@@ -87,6 +90,7 @@ impl<'l, A: Actor> Batch<'l, A> {
             outgoing_bytes: 0,
             taken: 0,
             continued: None,
+            subscriptions: Vec::new(),
             tally: Tally::default(),
         }
     }
@@ -139,14 +143,29 @@ impl<'l, A: Actor> Batch<'l, A> {
     /// messages), still fit the commit's transaction beside the state record: budgeted
     /// before taking the message, as its sends cannot be undone once it ran.
     fn sends_fit_one_more(&self) -> bool {
-        if self.outgoing.is_empty() {
+        if self.outgoing.is_empty() && self.subscriptions.is_empty() {
             return true;
         }
         let config = &self.host.config;
         let per_send = config.limits.max_message_bytes + ENVELOPE_OVERHEAD + ITEM_OVERHEAD_BYTES;
         let most_sends = config.max_sends_per_message + SENDS_BESIDES_THE_HANDLERS;
-        self.record_budget() + self.outgoing_bytes + most_sends * per_send <= MAX_TRANSACTION_BYTES
-            && self.outgoing.len() + most_sends < MAX_TRANSACTION_ITEMS
+        // Every subscription of the type, at its largest: the batch keeps one per topic.
+        let subscriptions = self.subscription_slots();
+        self.record_budget()
+            + self.outgoing_bytes
+            + most_sends * per_send
+            + subscriptions * MAX_SUBSCRIPTION_CHANGE_BYTES
+            <= MAX_TRANSACTION_BYTES
+            && self.outgoing.len() + most_sends + subscriptions < MAX_TRANSACTION_ITEMS
+    }
+
+    /// How many subscription changes the commit may carry: one per topic the type
+    /// subscribes to one actor at a time, where the commit writes them.
+    fn subscription_slots(&self) -> usize {
+        if !self.host.store.subscription_writers().subscribers_commit() {
+            return 0;
+        }
+        A::SUBSCRIPTIONS.iter().filter(|s| s.route.is_none()).count()
     }
 
     /// The largest state record a commit may carry: DynamoDB's item limit, which
@@ -397,9 +416,14 @@ impl<A: Actor> Batch<'_, A> {
             awaiting,
             stopped,
             emissions,
+            subscriptions,
         } = effects;
         if let Err(error) = self.keep(read_only, &sent, awaiting.len())? {
             return Ok(Ran::GaveUp { error, attempts });
+        }
+        for change in subscriptions {
+            self.subscriptions.retain(|c| c.topic != change.topic);
+            self.subscriptions.push(change);
         }
         self.next.awaiting.extend(awaiting);
         self.next.emit(emissions)?;
@@ -453,6 +477,7 @@ impl<A: Actor> Batch<'_, A> {
             .sending_as(Arc::clone(self.address))
             .sending_only_to(A::SENDS_TO)
             .with_events(A::SUBSCRIPTIONS, self.host.events.clone())
+            .subscriptions_written_by(self.host.store.subscription_writers())
             .emitting_up_to(self.host.config.max_emission_bytes_per_message)
             .emitting_only_to(A::EMITS_TO),
         );
@@ -555,6 +580,10 @@ impl<A: Actor> Batch<'_, A> {
 /// What a message may add to its commit besides its handler's sends: its reminder's
 /// next fire, and its reply to an asking actor.
 const SENDS_BESIDES_THE_HANDLERS: usize = 2;
+
+/// The largest item a subscription change writes: its pattern at the pattern limit,
+/// the addresses, names and DynamoDB's overhead.
+const MAX_SUBSCRIPTION_CHANGE_BYTES: usize = mqless_pattern::MAX_PATTERN_BYTES + 2048;
 
 /// The reason a message dead-lettered by the stall rule carries (after the count).
 pub(crate) const STALLED: &str = "invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again";

@@ -38,11 +38,21 @@ pub(super) enum LeaseEnd {
 /// help, so the actor is quarantined with this reason.
 pub(super) struct Damaged(pub(super) String);
 
+/// What a batch's commit writes besides the actor's record.
+#[derive(Default)]
+struct Writes {
+    /// Messages to other actors (and to itself).
+    outgoing: Vec<(Address, MailboxItem)>,
+    /// The message that continues at the head of the mailbox.
+    continued: Option<MailboxItem>,
+    /// Its own subscriptions, where its commit writes them.
+    subscriptions: Vec<crate::store::SubscriptionChange>,
+}
+
 /// What filling a batch produced, before its commit.
 struct Filled {
     next: Bookkeeping,
-    outgoing: Vec<(Address, MailboxItem)>,
-    continued: Option<MailboxItem>,
+    writes: Writes,
     stop: Stop,
     tally: Tally,
     /// Messages taken, and the first of them.
@@ -262,17 +272,12 @@ impl<'h, A: Actor> Lease<'h, A> {
             };
             // A message to itself is queued by the commit, and nobody wakes it for that.
             let sent_to_itself = filled
+                .writes
                 .outgoing
                 .iter()
                 .any(|(to, _)| to == self.address.as_ref());
             let outcome = self
-                .commit(
-                    filled.next,
-                    filled.outgoing,
-                    filled.continued,
-                    (release, mark),
-                    report,
-                )
+                .commit(filled.next, filled.writes, (release, mark), report)
                 .await;
             let look_again = match outcome {
                 Ok(CommitOutcome::Fenced) => return Ok(LeaseEnd::Fenced),
@@ -331,13 +336,7 @@ impl<'h, A: Actor> Lease<'h, A> {
         // audit finds what it stood for.
         let mark = self.mark;
         match self
-            .commit(
-                filled.next,
-                filled.outgoing,
-                filled.continued,
-                (true, mark),
-                report,
-            )
+            .commit(filled.next, filled.writes, (true, mark), report)
             .await
         {
             Ok(CommitOutcome::Committed | CommitOutcome::CommittedUnknocked) => {
@@ -402,14 +401,18 @@ impl<'h, A: Actor> Lease<'h, A> {
             next,
             outgoing,
             continued,
+            subscriptions,
             tally,
             taken,
             ..
         } = batch;
         Ok(Filled {
             next,
-            outgoing,
-            continued,
+            writes: Writes {
+                outgoing,
+                continued,
+                subscriptions,
+            },
             stop,
             tally,
             taken,
@@ -424,8 +427,7 @@ impl<'h, A: Actor> Lease<'h, A> {
     async fn commit(
         &mut self,
         mut next: Bookkeeping,
-        outgoing: Vec<(Address, MailboxItem)>,
-        continued: Option<MailboxItem>,
+        writes: Writes,
         (release, mark): (bool, Option<u64>),
         report: &mut DrainReport,
     ) -> Result<CommitOutcome, Error> {
@@ -442,10 +444,11 @@ impl<'h, A: Actor> Lease<'h, A> {
             } else {
                 now + millis(host.config.lease)
             },
-            outgoing,
-            continued,
+            outgoing: writes.outgoing,
+            continued: writes.continued,
             expires_at: commit_expiry::<A>(self.working.stopped, &next, now),
             mark,
+            subscriptions: writes.subscriptions,
         };
         let outcome = match host.store.commit(self.address, &commit).await {
             Ok(CommitOutcome::Fenced) => return Ok(CommitOutcome::Fenced),

@@ -108,7 +108,15 @@ impl<A: Actor> Lease<'_, A> {
         } = batch;
         let mark = self.mark;
         match self
-            .commit(next, outgoing, None, (false, mark), report)
+            .commit(
+                next,
+                super::Writes {
+                    outgoing,
+                    ..super::Writes::default()
+                },
+                (false, mark),
+                report,
+            )
             .await
         {
             Ok(CommitOutcome::Committed | CommitOutcome::CommittedUnknocked) => {

@@ -22,9 +22,11 @@ pub(super) struct ActorData {
     /// Encoded reply and its expiry.
     pub(super) replies: HashMap<MessageId, (Vec<u8>, u64)>,
     pub(super) dead_letters: BTreeMap<MessageId, DeadLetter>,
-    /// A topic's subscriptions by key, with the message that wrote each (`None`: a
-    /// tombstone).
-    pub(super) subscriptions: BTreeMap<String, (MessageId, Option<SubscriptionRecord>)>,
+    /// A topic's subscriptions by key, with the topic message that wrote each (`None`:
+    /// the subscriber's commit, which no topic message overrides) and the record
+    /// (`None`: a tombstone).
+    pub(super) subscriptions:
+        BTreeMap<String, (Option<MessageId>, Option<SubscriptionRecord>)>,
 }
 
 impl ActorData {

@@ -33,6 +33,9 @@ use actor_data::{actor, ActorData};
 #[derive(Clone, Default)]
 pub struct MemoryStore {
     shared: Arc<Shared>,
+    /// Subscribers commit their subscriptions, as DynamoDB's key layout v2 has them
+    /// (see [`MemoryStore::with_subscriptions_committed`]).
+    subscriptions_committed: bool,
 }
 
 #[derive(Default)]
@@ -62,6 +65,22 @@ impl MemoryStore {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// This store, with subscriptions written as DynamoDB's key layout v2 writes them:
+    /// by the subscribers' own commits, read by subscriber type, a topic refusing
+    /// subscribe messages (see [`Store::subscription_writers`]). For tests of that path
+    /// without DynamoDB; clones share the data, not this choice.
+    ///
+    /// ```
+    /// use mqless_runtime::store::{memory::MemoryStore, Store, SubscriptionWriters};
+    /// let store = MemoryStore::new().with_subscriptions_committed();
+    /// assert_eq!(store.subscription_writers(), SubscriptionWriters::Subscribers);
+    /// ```
+    #[must_use]
+    pub fn with_subscriptions_committed(mut self) -> Self {
+        self.subscriptions_committed = true;
+        self
     }
 
     /// Messages waiting in all mailboxes.
@@ -179,6 +198,12 @@ impl Store for MemoryStore {
             }
             if let Some(item) = &commit.continued {
                 actor(&mut actors, address).queue(item.id, &item.envelope, true);
+            }
+            for change in &commit.subscriptions {
+                let record = change.subscribed.then(|| change.record.clone());
+                actor(&mut actors, &change.topic)
+                    .subscriptions
+                    .insert(change.record.key(), (None, record));
             }
             CommitOutcome::written(commit, knocked)
         } else if record::commit_landed(record.as_ref(), commit) {
@@ -480,17 +505,25 @@ impl Store for MemoryStore {
     fn subscriptions<'a>(
         &'a self,
         topic: &'a Address,
+        subscriber_types: &'a [ActorType],
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<SubscriptionPage, StoreError>> {
         let actors = lock(&self.shared.actors);
         let mut page = SubscriptionPage::default();
+        // Kept by subscriber type, as DynamoDB's v2 keeps them: only the types asked
+        // for are read (keys sort by type name, the order the types come in).
+        let by_type = self.subscriptions_committed;
+        let read = |record: &SubscriptionRecord| {
+            !by_type || subscriber_types.contains(record.subscriber.actor_type())
+        };
         if let Some(topic) = actors.get(topic) {
             let from = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
             let mut live = topic
                 .subscriptions
                 .range::<str, _>((from, std::ops::Bound::Unbounded))
-                .filter_map(|(key, (_, record))| Some((key, record.as_ref()?)));
+                .filter_map(|(key, (_, record))| Some((key, record.as_ref()?)))
+                .filter(|(_, record)| read(record));
             for (key, record) in live.by_ref().take(limit) {
                 page.subscriptions.push(record.clone());
                 page.next = Some(key.clone());
@@ -511,13 +544,22 @@ impl Store for MemoryStore {
     ) -> BoxFuture<'a, Result<(), StoreError>> {
         let mut actors = lock(&self.shared.actors);
         let subscriptions = &mut actor(&mut actors, topic).subscriptions;
+        // A subscriber's commit (`None`) is never overridden by a topic message.
         let newer = subscriptions
             .get(key)
-            .is_none_or(|(written_by, _)| *written_by < by);
+            .is_none_or(|(written_by, _)| written_by.is_some_and(|w| w < by));
         if newer {
-            subscriptions.insert(key.to_owned(), (by, record.cloned()));
+            subscriptions.insert(key.to_owned(), (Some(by), record.cloned()));
         }
         Box::pin(async { Ok(()) })
+    }
+
+    fn subscription_writers(&self) -> super::SubscriptionWriters {
+        if self.subscriptions_committed {
+            super::SubscriptionWriters::Subscribers
+        } else {
+            super::SubscriptionWriters::Topics
+        }
     }
 
     fn cancel<'a>(

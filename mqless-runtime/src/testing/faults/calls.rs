@@ -132,6 +132,7 @@ impl<S: Store> Store for FaultyStore<S> {
         commit: &'a Commit,
     ) -> BoxFuture<'a, Result<CommitOutcome, StoreError>> {
         Box::pin(async move {
+            lock(&self.recipients).extend(commit.outgoing.iter().map(|(to, _)| to.clone()));
             self.pauses.at(a, PausePoint::BeforeCommit).await;
             let limit = self.state_limit.load(Ordering::SeqCst);
             if limit > 0 && commit.state.len() > limit {
@@ -371,10 +372,16 @@ impl<S: Store> Store for FaultyStore<S> {
     fn subscriptions<'a>(
         &'a self,
         topic: &'a Address,
+        subscriber_types: &'a [crate::id::ActorType],
         after: Option<&'a str>,
         limit: usize,
     ) -> BoxFuture<'a, Result<crate::store::SubscriptionPage, StoreError>> {
-        self.inner.subscriptions(topic, after, limit)
+        self.inner
+            .subscriptions(topic, subscriber_types, after, limit)
+    }
+
+    fn subscription_writers(&self) -> crate::store::SubscriptionWriters {
+        self.inner.subscription_writers()
     }
 
     fn write_subscription<'a>(

@@ -80,6 +80,9 @@ pub struct FaultyStore<S = MemoryStore> {
     /// Each actor's last mark for the sweep that failed before it was written, numbered
     /// from one.
     unmarked: Mutex<(u64, BTreeMap<Address, u64>)>,
+    /// Every actor a commit sent to (landed or not): a drain killed after its commit
+    /// may have lost their wake-ups, though nothing else ever touched them.
+    recipients: Mutex<BTreeSet<Address>>,
     trace: CallTrace,
 }
 
@@ -121,8 +124,14 @@ impl<S: Store> FaultyStore<S> {
             pauses: Pauses::default(),
             seen_entries: Mutex::default(),
             unmarked: Mutex::default(),
+            recipients: Mutex::default(),
             trace: CallTrace::default(),
         }
+    }
+
+    /// Every actor a commit sent a message to so far (whether the commit landed or not).
+    pub fn commit_recipients(&self) -> BTreeSet<Address> {
+        lock(&self.recipients).clone()
     }
 
     /// The actors whose mark for the sweep (after a wake-up failed) failed in turn,

@@ -474,11 +474,13 @@ impl<S: Store> FaultWorld<S> {
             .map_or(0, |record| record.version)
     }
 
-    /// Counts a wake-up of every touched actor as lost unseen: a drain killed after its
-    /// commit may have sent to any of them. [`FaultWorld::race`] does it for the drains it
-    /// kills; a workload that kills a drain of its own does it too.
+    /// Counts a wake-up of every touched actor, and of every actor a commit sent to, as
+    /// lost unseen: a drain killed after its commit may have sent to any of them, and
+    /// its recipient may be an actor nothing else ever woke. [`FaultWorld::race`] does it
+    /// for the drains it kills; a workload that kills a drain of its own does it too.
     pub fn lost_wake_ups_to_everyone(&self) {
-        for address in &self.touched {
+        let recipients = self.rig.store.commit_recipients();
+        for address in self.touched.iter().chain(&recipients) {
             self.rig.nudges.record_lost(address);
         }
     }
