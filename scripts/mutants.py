@@ -97,7 +97,7 @@ MUTATIONS = [
     ("a batch ignores the transaction budget of its sends",
      "7: no actor is wedged (a commit over DynamoDB's 4 MB transaction limit fails on every retry)",
      "mqless-runtime/src/mailbox/batch/mod.rs",
-     "if «self.outgoing.is_empty()» {\n            return true;",
+     "if «self.outgoing.is_empty() && self.subscriptions.is_empty()» {\n            return true;",
      "true",
      ["--test", "semantics", "big_fan_outs"], False),
     ("a batch ignores the worst case of its state record",
@@ -525,13 +525,13 @@ MUTATIONS = [
      "mqless-runtime/src/topics.rs",
      "if «!routes.store.subscription_writers().topics_take_messages()» {",
      "false",
-     ["--test", "events", "embedded::only_the_subscribers_own_commit_subscribes_it"], False),
+     ["--test", "subscriptions_apart", "embedded::only_the_subscribers_own_commit_subscribes_it"], False),
     ("ctx.subscribe sends to the topic where subscribers commit their own",
      "isolation (key layout v2): only the subscriber's commit subscribes it",
      "mqless-runtime/src/actor/context/topics.rs",
      "if «self.outbox.subscription_writers.subscribers_commit()» {\n            return self.commit_subscription(topic, subscription, pattern, true);",
      "false",
-     ["--test", "events", "embedded::only_the_subscribers_own_commit_subscribes_it"], False),
+     ["--test", "subscriptions_apart", "embedded::only_the_subscribers_own_commit_subscribes_it"], False),
     ("key layout v2: a fan-out reads the first subscriber type's subscriptions only",
      "1: an acknowledged message is processed (a published event reaches every subscriber)",
      "mqless-runtime/src/aws/dynamodb/subscriptions.rs",
@@ -543,7 +543,7 @@ MUTATIONS = [
      "mqless-runtime/src/aws/dynamodb/subscriptions.rs",
      "if «shadowed && self.holds_apart(topic, &record).await?» {",
      "false",
-     ["--test", "events", "dynamodb_local_v2::subscriptions_move_from_v1_to_v2"], True),
+     ["--test", "subscriptions_apart", "dynamodb_local_v2::subscriptions_move_from_v1_to_v2"], True),
 ]
 
 

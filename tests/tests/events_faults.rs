@@ -40,7 +40,7 @@ fn world(seed: u64) -> FaultWorld {
         batch_size: 1 + usize::try_from(Rng(seed).below(5)).unwrap(),
         ..DrainConfig::default()
     };
-    let store = if seed % 2 == 0 {
+    let store = if seed.is_multiple_of(2) {
         MemoryStore::new().with_subscriptions_committed()
     } else {
         MemoryStore::new()

@@ -169,7 +169,8 @@ impl DynamoStore {
                 .condition_expression("#by = :by")
                 .expression_attribute_names("#by", "by")
                 .expression_attribute_values(":by", s(by)),
-            None => delete.condition_expression("attribute_not_exists(#by)")
+            None => delete
+                .condition_expression("attribute_not_exists(#by)")
                 .expression_attribute_names("#by", "by"),
         };
         // A failed condition: rewritten since; the next run finds the new item.

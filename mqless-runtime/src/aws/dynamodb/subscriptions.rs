@@ -90,16 +90,16 @@ impl DynamoStore {
                     let partition = self
                         .layout
                         .subscription_partition(topic.id().as_str(), subscriber_type);
-                    let (found, last) = self.subscription_query(&partition, "", after, room).await?;
+                    let (found, last) =
+                        self.subscription_query(&partition, "", after, room).await?;
                     page.subscriptions.extend(found);
                     if let Some(last) = last {
                         page.next = Some(format!("{subscriber_type}/{last}"));
                         return Ok(page);
                     }
-                    let next = types.get(index + 1).map_or_else(
-                        || LEGACY_CURSOR.to_owned(),
-                        |t| format!("{t}/"),
-                    );
+                    let next = types
+                        .get(index + 1)
+                        .map_or_else(|| LEGACY_CURSOR.to_owned(), |t| format!("{t}/"));
                     if page.subscriptions.len() >= limit.max(1) {
                         let more = index + 1 < types.len() || self.layout == KeyLayout::V1ToV2;
                         page.next = more.then_some(next);
@@ -185,7 +185,10 @@ impl DynamoStore {
             match record(item) {
                 Some(record) => found.push(record),
                 None => {
-                    tracing::warn!(partition, "a subscription item is not as MQLess writes it; skipped")
+                    tracing::warn!(
+                        partition,
+                        "a subscription item is not as MQLess writes it; skipped"
+                    )
                 }
             }
         }

@@ -24,7 +24,8 @@ use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
 use crate::store::{
-    MailboxItem, SubscriptionChange, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS,
+    MailboxItem, SubscriptionChange, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
+    MAX_TRANSACTION_ITEMS,
 };
 use crate::trace::TraceParent;
 use crate::wire::{Envelope, ReplyRecord, ENVELOPE_OVERHEAD};
@@ -165,7 +166,10 @@ impl<'l, A: Actor> Batch<'l, A> {
         if !self.host.store.subscription_writers().subscribers_commit() {
             return 0;
         }
-        A::SUBSCRIPTIONS.iter().filter(|s| s.route.is_none()).count()
+        A::SUBSCRIPTIONS
+            .iter()
+            .filter(|s| s.route.is_none())
+            .count()
     }
 
     /// The largest state record a commit may carry: DynamoDB's item limit, which

@@ -25,8 +25,7 @@ pub(super) struct ActorData {
     /// A topic's subscriptions by key, with the topic message that wrote each (`None`:
     /// the subscriber's commit, which no topic message overrides) and the record
     /// (`None`: a tombstone).
-    pub(super) subscriptions:
-        BTreeMap<String, (Option<MessageId>, Option<SubscriptionRecord>)>,
+    pub(super) subscriptions: BTreeMap<String, (Option<MessageId>, Option<SubscriptionRecord>)>,
 }
 
 impl ActorData {
