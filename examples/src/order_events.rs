@@ -301,6 +301,10 @@ impl Stock {
 pub struct Mailer {
     /// The messages sent, in order.
     pub sent: Vec<String>,
+    /// The buyer's order events of the kinds they follow (`Mailer::follow`), as
+    /// `<order>: <kind>`, in order.
+    #[serde(default)]
+    pub followed: Vec<String>,
 }
 
 #[mqless::actor]
@@ -314,6 +318,29 @@ impl Mailer {
     pub fn on_confirmed(&mut self, event: OrderEvent) {
         self.sent
             .push(format!("your order {} is confirmed", event.order_id));
+    }
+
+    /// Follows the buyer's order events of `kinds` (`order.shipped`, ...): a per-actor
+    /// subscription, which in key layout v2 this actor's own commit writes.
+    pub async fn follow(
+        &mut self,
+        kinds: Vec<String>,
+        ctx: &mut Context,
+    ) -> Result<(), RuntimeError> {
+        let pattern = serde_json::json!({"buyer": [ctx.id().as_str()], "type": kinds});
+        Ok(ctx.subscribe(TOPIC, Some(&pattern.to_string())).await?)
+    }
+
+    /// Stops following the buyer's order events.
+    pub async fn unfollow(&mut self, ctx: &mut Context) -> Result<(), RuntimeError> {
+        Ok(ctx.unsubscribe(TOPIC).await?)
+    }
+
+    /// An order event the buyer follows.
+    #[subscribe(topic = "orders")]
+    pub fn on_followed(&mut self, event: OrderEvent) {
+        self.followed
+            .push(format!("{}: {}", event.order_id, event.kind));
     }
 }
 

@@ -86,6 +86,62 @@ async fn mail_of(remote: &Remote, buyer: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
+fn event_of(kind: &str, order: &str, buyer: &str) -> String {
+    let event = OrderEvent {
+        kind: kind.into(),
+        order_id: order.into(),
+        buyer: buyer.into(),
+        ..OrderEvent::default()
+    };
+    serde_json::to_string(&event).unwrap()
+}
+
+/// A per-actor subscription made through the Mailer's function (in key layout v2 its
+/// commit writes it, where only that function may), delivered by the events function,
+/// and ended the same way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_in_a_function_receives_events_until_it_ends() {
+    mqless_tests::requires_local_aws!();
+    let environment = environment().await;
+    let remote = environment.remote();
+    let buyer = unique("follower");
+    let mailer = remote.client::<Mailer>(buyer.as_str()).unwrap();
+    mailer
+        .follow(vec!["order.shipped".into()])
+        .call()
+        .await
+        .unwrap();
+    let publish = |kind: &str, order: &str| json!({"Records": [sqs_record(&unique("m"), &event_of(kind, order, &buyer), Some("orders"))]});
+    let followed = async || {
+        remote
+            .state::<Mailer>(buyer.as_str())
+            .await
+            .unwrap()
+            .map(|m| m.followed)
+            .unwrap_or_default()
+    };
+    invoke(&environment, &publish("order.shipped", "o-1")).await;
+    invoke(&environment, &publish("order.delayed", "o-1")).await;
+    let seen = eventually(followed, |f| !f.is_empty()).await;
+    assert_eq!(seen, ["o-1: order.shipped"], "the kinds it follows only");
+
+    mailer.unfollow().call().await.unwrap();
+    invoke(&environment, &publish("order.shipped", "o-2")).await;
+    // The marker: an event routed to the same mailer, published after the one it no
+    // longer follows, so that once it arrives the other has been fanned out.
+    invoke(
+        &environment,
+        &json!({"Records": [sqs_record(&unique("m"), &confirmed("o-3", &buyer), Some("orders"))]}),
+    )
+    .await;
+    eventually(async || mail_of(&remote, &buyer).await, |m| !m.is_empty()).await;
+    assert_eq!(
+        followed().await,
+        ["o-1: order.shipped"],
+        "nothing after it ended"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_sqs_batch_is_published_once_per_record_and_only_the_poison_record_fails() {
     mqless_tests::requires_local_aws!();
