@@ -544,6 +544,12 @@ MUTATIONS = [
      "if «shadowed && self.holds_apart(topic, &record).await?» {",
      "false",
      ["--test", "subscriptions_apart", "dynamodb_local_v2::subscriptions_move_from_v1_to_v2"], True),
+    ("the fault world counts lost wake-ups for touched actors only",
+     "the kit explains every audit find (a kill after a commit loses its recipients' wake-ups)",
+     "mqless-runtime/src/testing/world/mod.rs",
+     "let recipients = «self.rig.store.commit_recipients()»;",
+     "std::collections::BTreeSet::<Address>::new()",
+     ["--test", "testing_kit", "a_kill_after_a_commit_explains_its_untouched_recipients"], False),
 ]
 
 

@@ -246,3 +246,43 @@ async fn the_store_traces_an_actors_calls_when_asked() {
         assert!(calls.contains(expected), "no `{expected}` in:\n{calls}");
     }
 }
+
+/// A drain killed after its commit may have lost the wake-ups of what it sent, even to
+/// an actor the workload never touched (it only ever receives that one message):
+/// `lost_wake_ups_to_everyone` counts every commit's recipient, so the audit finding
+/// that actor is explained (the DynamoDB suites once failed on such a tail actor).
+#[tokio::test]
+async fn a_kill_after_a_commit_explains_its_untouched_recipients() {
+    use mqless::mailbox::DrainConfig;
+    use mqless::store::MemoryStore;
+    use mqless::testing::{DrainTarget, FaultWorld};
+    use mqless_tests::scenario::{Log, LogMessage};
+
+    let mut world = FaultWorld::new(MemoryStore::new(), 11, DrainConfig::default());
+    world.register::<Log>().unwrap();
+    let relay = LogMessage::Record {
+        sender: 1,
+        seq: 0,
+        relay: Some(("tail".into(), 2)),
+        not_before: None,
+    };
+    world
+        .send::<Log, _>("relay", &relay, "only".into())
+        .await
+        .unwrap();
+    let relaying = mqless::id::Address::parse("Log/relay").unwrap();
+    let tail = mqless::id::Address::parse("Log/tail").unwrap();
+    let target = DrainTarget {
+        host: 0,
+        address: relaying,
+        kill_after: None,
+    };
+    world.race(vec![target]).await;
+    assert!(world.nudges().dropped_for().is_empty());
+    world.lost_wake_ups_to_everyone();
+    assert!(
+        world.nudges().dropped_for().contains(&tail),
+        "the tail, reached only by the relay's commit, is counted: {:?}",
+        world.nudges().dropped_for()
+    );
+}
