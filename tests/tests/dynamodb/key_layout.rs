@@ -226,3 +226,79 @@ async fn a_client_asks_as_the_identity_sts_names() {
     let refused = mqless::aws::CallerIdentity::fixed("a/b").unwrap_err();
     assert!(refused.to_string().contains("MQLESS_ASKER"), "{refused}");
 }
+
+/// The item at `pk`/`sk` as DynamoDB JSON, for the string attributes a subscription has.
+async fn item_json(client: &Client, store: &DynamoStore, pk: &str, sk: &str) -> serde_json::Value {
+    let out = client
+        .get_item()
+        .table_name(store.table())
+        .key("pk", AttributeValue::S(pk.into()))
+        .key("sk", AttributeValue::S(sk.into()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap();
+    let item = out.item().unwrap_or_else(|| panic!("no item {pk} {sk}"));
+    let mut json = serde_json::Map::new();
+    for (name, value) in item {
+        let text = value
+            .as_s()
+            .unwrap_or_else(|_| panic!("{name} is not a string: {value:?}"));
+        json.insert(name.clone(), serde_json::json!({ "S": text }));
+    }
+    serde_json::Value::Object(json)
+}
+
+fn fixture(name: &str) -> serde_json::Value {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../fixtures/wire/v1")
+        .join(name);
+    serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap()
+}
+
+/// The subscription items the stores write are the ones docs/wire.md specifies
+/// (`item-subscription.json`, `item-subscription-key-layout-v2.json`): in v1 written by
+/// the topic from a subscribe message, in v2 by the subscriber's own commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn subscription_items_are_as_the_wire_fixtures_say() {
+    mqless_tests::requires_local_aws!();
+    use mqless::store::{Commit, SubscriptionChange, SubscriptionRecord};
+    use mqless::MessageId;
+    let client = raw_client().await;
+    let topic = mqless::id::Address::parse("mqless-topic/orders").unwrap();
+    let record = SubscriptionRecord {
+        subscriber: mqless::id::Address::parse("Watcher/w1").unwrap(),
+        method: "on_order".into(),
+        argument: "event".into(),
+        pattern: Some(r#"{"total": [{"numeric": [">", 100]}]}"#.into()),
+    };
+
+    let v1 = local_aws::fresh_store_in("wire-subscription-v1", KeyLayout::V1).await;
+    let by = MessageId::from_u128((1_800_000_000_000u128 << 80) | 1);
+    v1.write_subscription(&topic, &record.key(), Some(&record), by)
+        .await
+        .unwrap();
+    let written = item_json(&client, &v1, "mqless-topic/orders", "s#Watcher/w1#on_order").await;
+    assert_eq!(written, fixture("item-subscription.json"));
+
+    let v2 = local_aws::fresh_store_in("wire-subscription-v2", KeyLayout::V2).await;
+    let commit = Commit {
+        epoch: 0,
+        expected_version: 0,
+        state: vec![0x80],
+        meta: Vec::new(),
+        lease_expires_at: 0,
+        outgoing: Vec::new(),
+        continued: None,
+        expires_at: None,
+        mark: None,
+        subscriptions: vec![SubscriptionChange {
+            topic,
+            record: record.clone(),
+            subscribed: true,
+        }],
+    };
+    v2.commit(&record.subscriber, &commit).await.unwrap();
+    let written = item_json(&client, &v2, "t/orders/Watcher", "w1#on_order").await;
+    assert_eq!(written, fixture("item-subscription-key-layout-v2.json"));
+}

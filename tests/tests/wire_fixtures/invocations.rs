@@ -181,3 +181,39 @@ fn answers(next: String) {
     let reply = encode(&ReplyRecord::Ok(encode(&5i64)));
     assert_eq!(hex(&reply), "81a24f6bc40105");
 }
+
+/// A per-actor subscription item, in each key layout (the partition and sort key as the
+/// DynamoDB store computes them): in v1 in the topic's partition, written by the topic
+/// from a subscribe message (`by` its id); in v2 in the subscriber type's partition of
+/// the topic, written by the subscriber's own commit. The DynamoDB store's items are
+/// checked against these by `subscriptions_apart`.
+#[test]
+fn subscription_items() {
+    use mqless::aws::KeyLayout;
+    let id = MessageId::from_u128((1_800_000_000_000u128 << 80) | 1);
+    let watcher = mqless::id::ActorType::new("Watcher").unwrap();
+    let pattern = r#"{"total": [{"numeric": [">", 100]}]}"#;
+    json(
+        "item-subscription.json",
+        &serde_json::json!({
+            "pk": {"S": "mqless-topic/orders"},
+            "sk": {"S": "s#Watcher/w1#on_order"},
+            "sub": {"S": "Watcher/w1"},
+            "mth": {"S": "on_order"},
+            "arg": {"S": "event"},
+            "pat": {"S": pattern},
+            "by": {"S": id.to_string()},
+        }),
+    );
+    json(
+        "item-subscription-key-layout-v2.json",
+        &serde_json::json!({
+            "pk": {"S": KeyLayout::V2.subscription_partition("orders", &watcher)},
+            "sk": {"S": "w1#on_order"},
+            "sub": {"S": "Watcher/w1"},
+            "mth": {"S": "on_order"},
+            "arg": {"S": "event"},
+            "pat": {"S": pattern},
+        }),
+    );
+}
