@@ -32,6 +32,7 @@ const APART_TOMBSTONE_SECONDS: u64 = 30 * 86_400;
 const LEGACY_CURSOR: &str = "#s/";
 
 /// Where a page of subscriptions apart starts.
+#[derive(Clone, Copy)]
 enum Cursor<'a> {
     /// In the partition of subscriber type `types[index]`, after sort key `after`.
     Apart {
@@ -40,6 +41,56 @@ enum Cursor<'a> {
     },
     /// Among the topic's v1 items (transitional layout), after key `after`.
     Legacy { after: Option<&'a str> },
+}
+
+impl<'a> Cursor<'a> {
+    /// Where the page after `after` (the last page's `next`: `<type>/<sort key>`, or
+    /// [`LEGACY_CURSOR`] and a v1 key) starts among `types`, which are in name order. A
+    /// type that left the deployment since the last step resumes at the next name.
+    fn parse(after: Option<&'a str>, types: &[ActorType]) -> Self {
+        let Some(after) = after else {
+            return Self::Apart {
+                index: 0,
+                after: None,
+            };
+        };
+        if let Some(key) = after.strip_prefix(LEGACY_CURSOR) {
+            return Self::Legacy {
+                after: Some(key).filter(|k| !k.is_empty()),
+            };
+        }
+        let (name, sk) = after.split_once('/').unwrap_or((after, ""));
+        let index = types.partition_point(|t| t.as_str() < name);
+        let same = types.get(index).is_some_and(|t| t.as_str() == name);
+        Self::Apart {
+            index,
+            after: Some(sk).filter(|sk| same && !sk.is_empty()),
+        }
+    }
+
+    /// The start of the subscriber type after `index`, or of the v1 items (`legacy`:
+    /// the transitional layout reads them last); `None` past the end.
+    fn after_type(index: usize, types: &[ActorType], legacy: bool) -> Option<Self> {
+        if index + 1 < types.len() {
+            Some(Self::Apart {
+                index: index + 1,
+                after: None,
+            })
+        } else {
+            legacy.then_some(Self::Legacy { after: None })
+        }
+    }
+
+    /// How a page's `next` says where this cursor is.
+    fn encode(self, types: &[ActorType]) -> String {
+        match self {
+            Self::Apart { index, after } => {
+                let name = types.get(index).map_or("", ActorType::as_str);
+                format!("{name}/{}", after.unwrap_or_default())
+            }
+            Self::Legacy { after } => format!("{LEGACY_CURSOR}{}", after.unwrap_or_default()),
+        }
+    }
 }
 
 impl DynamoStore {
@@ -53,71 +104,41 @@ impl DynamoStore {
         if !self.layout.apart() {
             return self.topic_subscriptions(topic, after, limit, false).await;
         }
-        let mut cursor = match after {
-            None => Cursor::Apart {
-                index: 0,
-                after: None,
-            },
-            Some(after) => match after.strip_prefix(LEGACY_CURSOR) {
-                Some(key) => Cursor::Legacy {
-                    after: Some(key).filter(|k| !k.is_empty()),
-                },
-                None => {
-                    let (name, sk) = after.split_once('/').unwrap_or((after, ""));
-                    // Types are in name order; one that left the deployment since the
-                    // last step resumes at the next name.
-                    let index = types.partition_point(|t| t.as_str() < name);
-                    let same = types.get(index).is_some_and(|t| t.as_str() == name);
-                    Cursor::Apart {
-                        index,
-                        after: Some(sk).filter(|sk| same && !sk.is_empty()),
-                    }
-                }
-            },
-        };
+        let legacy = self.layout == KeyLayout::V1ToV2;
+        let limit = limit.max(1);
         let mut page = SubscriptionPage::default();
-        loop {
-            let room = limit.max(1) - page.subscriptions.len();
-            match cursor {
-                Cursor::Apart { index, after } => {
-                    let Some(subscriber_type) = types.get(index) else {
-                        if self.layout != KeyLayout::V1ToV2 {
-                            return Ok(page);
-                        }
-                        cursor = Cursor::Legacy { after: None };
-                        continue;
-                    };
-                    let partition = self
-                        .layout
-                        .subscription_partition(topic.id().as_str(), subscriber_type);
-                    let (found, last) =
-                        self.subscription_query(&partition, "", after, room).await?;
-                    page.subscriptions.extend(found);
-                    if let Some(last) = last {
-                        page.next = Some(format!("{subscriber_type}/{last}"));
-                        return Ok(page);
-                    }
-                    let next = types
-                        .get(index + 1)
-                        .map_or_else(|| LEGACY_CURSOR.to_owned(), |t| format!("{t}/"));
-                    if page.subscriptions.len() >= limit.max(1) {
-                        let more = index + 1 < types.len() || self.layout == KeyLayout::V1ToV2;
-                        page.next = more.then_some(next);
-                        return Ok(page);
-                    }
-                    cursor = Cursor::Apart {
-                        index: index + 1,
-                        after: None,
-                    };
-                }
+        let mut cursor = Some(Cursor::parse(after, types));
+        while let Some(at) = cursor {
+            let room = limit - page.subscriptions.len();
+            let (index, after) = match at {
+                Cursor::Apart { index, after } => (index, after),
                 Cursor::Legacy { after } => {
-                    let legacy = self.topic_subscriptions(topic, after, room, true).await?;
-                    page.subscriptions.extend(legacy.subscriptions);
-                    page.next = legacy.next.map(|key| format!("{LEGACY_CURSOR}{key}"));
+                    let v1 = self.topic_subscriptions(topic, after, room, true).await?;
+                    page.subscriptions.extend(v1.subscriptions);
+                    page.next = v1.next.map(|key| format!("{LEGACY_CURSOR}{key}"));
                     return Ok(page);
                 }
+            };
+            let Some(subscriber_type) = types.get(index) else {
+                cursor = legacy.then_some(Cursor::Legacy { after: None });
+                continue;
+            };
+            let partition = self
+                .layout
+                .subscription_partition(topic.id().as_str(), subscriber_type);
+            let (found, last) = self.subscription_query(&partition, "", after, room).await?;
+            page.subscriptions.extend(found);
+            if let Some(last) = last {
+                page.next = Some(format!("{subscriber_type}/{last}"));
+                return Ok(page);
+            }
+            cursor = Cursor::after_type(index, types, legacy);
+            if page.subscriptions.len() >= limit {
+                page.next = cursor.map(|next| next.encode(types));
+                return Ok(page);
             }
         }
+        Ok(page)
     }
 
     /// A page of the v1 subscriptions in the topic's own partition. `shadowed`: skip
