@@ -550,6 +550,12 @@ MUTATIONS = [
      "let recipients = «self.rig.store.commit_recipients()»;",
      "std::collections::BTreeSet::<Address>::new()",
      ["--test", "testing_kit", "a_kill_after_a_commit_explains_its_untouched_recipients"], False),
+    ("recovery takes a sweep whose wake-ups failed for one that found nothing",
+     "the kit explains every audit find (a refused sweep wake-up is seen, not lost)",
+     "mqless-runtime/src/testing/world/recovery.rs",
+     "let idle = swept.nudged == 0 && «swept.failed.is_empty()» && woken.is_empty();",
+     "true",
+     ["--test", "testing_kit", "a_sweep_whose_wake_up_is_refused_sweeps_again"], False),
 ]
 
 

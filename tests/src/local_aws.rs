@@ -92,6 +92,16 @@ pub async fn fresh_store_in(test: &str, layout: mqless::aws::KeyLayout) -> Dynam
     store
 }
 
+/// An embedded runtime over [`fresh_store_in`], and that store (to look at what it wrote).
+pub async fn fresh_runtime_in(
+    test: &str,
+    layout: mqless::aws::KeyLayout,
+) -> (mqless::Embedded, std::sync::Arc<DynamoStore>) {
+    let store = std::sync::Arc::new(fresh_store_in(test, layout).await);
+    let runtime = mqless::Embedded::builder().store(store.clone()).build();
+    (runtime, store)
+}
+
 /// A store over a new table of its own whose DynamoDB client loses answers as `lost`
 /// says (the request lands, the SDK retries it), and retries quickly.
 pub async fn fresh_store_losing_answers(test: &str) -> (DynamoStore, mqless::testing::LostAnswers) {

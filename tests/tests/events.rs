@@ -478,31 +478,20 @@ mod dynamodb_local {
 /// Key layout v2: each subscriber type's subscriptions in a partition of its own,
 /// written by the subscriber's own commit; the topic refuses subscribe messages.
 mod dynamodb_local_v2 {
-    use super::*;
     use mqless::aws::KeyLayout;
     use mqless_tests::local_aws;
-    use std::sync::Arc;
-
-    async fn runtime_in(
-        test: &str,
-        layout: KeyLayout,
-    ) -> (Embedded, Arc<mqless::aws::dynamodb::DynamoStore>) {
-        let store = Arc::new(local_aws::fresh_store_in(test, layout).await);
-        let runtime = Embedded::builder().store(store.clone()).build();
-        (runtime, store)
-    }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn per_actor_subscriptions() {
         mqless_tests::requires_local_aws!();
-        let (runtime, _) = runtime_in("events-v2-per-actor", KeyLayout::V2).await;
+        let (runtime, _) = local_aws::fresh_runtime_in("events-v2-per-actor", KeyLayout::V2).await;
         super::per_actor_subscriptions(&runtime).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn fan_out_steps_of_different_sizes_keep_publish_order() {
         mqless_tests::requires_local_aws!();
-        let (runtime, _) = runtime_in("events-v2-step-sizes", KeyLayout::V2).await;
+        let (runtime, _) = local_aws::fresh_runtime_in("events-v2-step-sizes", KeyLayout::V2).await;
         super::fan_out_steps_of_different_sizes_keep_publish_order(&runtime).await;
     }
 }

@@ -153,21 +153,12 @@ mod dynamodb_local_v2 {
     use mqless::aws::KeyLayout;
     use mqless_tests::local_aws;
 
-    async fn runtime_in(
-        test: &str,
-        layout: KeyLayout,
-    ) -> (Embedded, Arc<mqless::aws::dynamodb::DynamoStore>) {
-        let store = Arc::new(local_aws::fresh_store_in(test, layout).await);
-        let runtime = Embedded::builder().store(store.clone()).build();
-        (runtime, store)
-    }
-
     /// 100 subscribers of two types: steps of 40 cross from one type's partition to
     /// the next.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_fan_out_across_subscriber_types() {
         mqless_tests::requires_local_aws!();
-        let (runtime, _) = runtime_in("events-v2-types", KeyLayout::V2).await;
+        let (runtime, _) = local_aws::fresh_runtime_in("events-v2-types", KeyLayout::V2).await;
         super::a_fan_out_across_subscriber_types(&runtime, 100).await;
     }
 
@@ -175,7 +166,7 @@ mod dynamodb_local_v2 {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn only_the_subscribers_own_commit_subscribes_it() {
         mqless_tests::requires_local_aws!();
-        let (runtime, store) = runtime_in("events-v2-forged", KeyLayout::V2).await;
+        let (runtime, store) = local_aws::fresh_runtime_in("events-v2-forged", KeyLayout::V2).await;
         super::only_the_subscribers_own_commit_subscribes_it(&runtime, store.as_ref()).await;
     }
 

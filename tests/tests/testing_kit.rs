@@ -286,3 +286,35 @@ async fn a_kill_after_a_commit_explains_its_untouched_recipients() {
         world.nudges().dropped_for()
     );
 }
+
+/// A message marked for the sweep whose actor refuses the sweep's first wake-up too: the
+/// sweep saw that wake-up fail, so recovery sweeps again rather than take the sweep for
+/// one that found nothing and ask the audit, which no lost wake-up would explain (the
+/// seeded suite's tail actor met this when its relay's commit answer was lost: marked by
+/// the sender, then refused at the sweep).
+#[tokio::test]
+async fn a_sweep_whose_wake_up_is_refused_sweeps_again() {
+    use mqless::mailbox::DrainConfig;
+    use mqless::store::MemoryStore;
+    use mqless::testing::{FaultWorld, LetterFate};
+    use mqless_tests::scenario::Log;
+
+    let mut world = FaultWorld::new(MemoryStore::new(), 13, DrainConfig::default());
+    world.register::<Log>().unwrap().explain_audits(true);
+    let refused = mqless::id::Address::parse("Log/refused").unwrap();
+    // The client's wake-up is refused (it marks its message), then the sweep's.
+    world.nudges().refuse_nudges_to(&refused, 2);
+    let log = world.clients().client::<Log>("refused").unwrap();
+    log.record(1, 0, None, None).send().await.unwrap();
+    world.touch(refused.clone());
+    world
+        .recover_with(
+            |_: &mqless::id::Address, _: &mqless::recovery::DeadLetter| Ok(LetterFate::Keep),
+            async |_: &mut FaultWorld| Ok(false),
+        )
+        .await
+        .unwrap_or_else(|reason| panic!("{reason}"));
+    assert_eq!(world.nudges().refusals_left(&refused), 0);
+    let applied = world.clients().state::<Log>("refused").await.unwrap();
+    assert!(applied.is_some(), "the message ran");
+}

@@ -35,8 +35,10 @@ impl EventRoutes {
         }
     }
 
-    /// Adds the routed subscriptions of the actor type `type_name`, checking their topics, patterns and routes (the
-    /// macro checked them at compile time; a hand-written `Actor` impl was not).
+    /// Adds the subscriptions of the actor type `type_name` (routed ones, and the
+    /// methods of per-actor ones), replacing what it declared before, checking their
+    /// topics, patterns and routes (the macro checked them at compile time; a
+    /// hand-written `Actor` impl was not).
     ///
     /// # Errors
     /// [`Error::InvalidTopic`], [`Error::InvalidPattern`] naming the method.
@@ -49,28 +51,16 @@ impl EventRoutes {
         for subscription in subscriptions {
             check(subscription)?;
         }
-        let mut declared = self
-            .declared
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        declared.retain(|(ty, _)| *ty != actor_type);
-        declared.extend(
-            subscriptions
-                .iter()
-                .filter(|s| s.route.is_some())
-                .map(|s| (actor_type.clone(), *s)),
-        );
-        let mut per_actor = self
-            .per_actor
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
-        per_actor.retain(|(ty, _)| *ty != actor_type);
-        per_actor.extend(
-            subscriptions
-                .iter()
-                .filter(|s| s.route.is_none())
-                .map(|s| (actor_type.clone(), *s)),
-        );
+        for (list, routed) in [(&self.declared, true), (&self.per_actor, false)] {
+            let mut list = list.write().unwrap_or_else(PoisonError::into_inner);
+            list.retain(|(ty, _)| *ty != actor_type);
+            list.extend(
+                subscriptions
+                    .iter()
+                    .filter(|s| s.route.is_some() == routed)
+                    .map(|s| (actor_type.clone(), *s)),
+            );
+        }
         Ok(())
     }
 

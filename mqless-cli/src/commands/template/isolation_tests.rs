@@ -22,6 +22,8 @@ use super::policy_model::{allows, Request, REQUESTER, TABLE};
 use super::tests::args;
 use super::*;
 
+mod topics;
+
 /// What IAM answers a row's request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Expect {
@@ -80,6 +82,24 @@ fn policies_of(template: &Json, principal: &str) -> Vec<Json> {
     }
 }
 
+/// A request one principal of the stack could make, and whether IAM must let it through.
+type Row<'a> = (&'a str, &'a str, Request, Expect);
+
+/// Asserts each row's answer against the template's policies, listing every wrong one.
+fn assert_rows(template: &Json, rows: &[Row<'_>], layout: KeyLayout) {
+    let mut wrong = Vec::new();
+    for (principal, what, request, expect) in rows {
+        let allowed = allows(&policies_of(template, principal), request);
+        if allowed != expect.allowed_in(layout) {
+            wrong.push(format!(
+                "{principal} {what} (key layout {layout}): expected {expect:?}, IAM {}",
+                if allowed { "allows it" } else { "denies it" }
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 const MESSAGE: &[&str] = &["env"];
 const STATE: &[&str] = &["st", "ver", "ep", "meta"];
 
@@ -97,134 +117,6 @@ fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
     }
 }
 
-/// Topics: `Shop` publishes to them; `Watcher` and `Auditor` subscribe per actor to
-/// `orders` (and send to the topics: in v1 a subscription is a message to the topic);
-/// the events function runs the topics and delivers to both.
-fn topics_stack() -> Vec<Function> {
-    let mut functions = saga();
-    functions.retain(|f| f.manifest.sweeper);
-    let actor = |bin: &str, actor_type: &str, subscribes: bool| {
-        let mut function = saga().remove(0);
-        function.bin = bin.into();
-        function.code_uri = format!("target/lambda/{bin}/");
-        function.manifest.actor_type = Some(actor_type.into());
-        function.manifest.sends_to = Some(vec![mqless_runtime::events::TOPIC_TYPE.into()]);
-        function.manifest.asks_with_reply_to = false;
-        if subscribes {
-            function.manifest.subscribes_to = vec!["orders".into()];
-        }
-        function
-    };
-    let mut events = actor("events-function", mqless_runtime::events::TOPIC_TYPE, false);
-    events.manifest.events = true;
-    events.manifest.sends_to = Some(vec!["Watcher".into(), "Auditor".into()]);
-    functions.extend([
-        actor("shop-function", "Shop", false),
-        actor("watcher-function", "Watcher", true),
-        actor("auditor-function", "Auditor", true),
-        events,
-    ]);
-    functions
-}
-
-#[test]
-fn only_a_subscribers_own_function_writes_its_subscriptions() {
-    use Expect::{Allowed, Denied, GapInV1};
-    for layout in [KeyLayout::V1, KeyLayout::V2, KeyLayout::V1ToV2] {
-        let mut arguments = args();
-        arguments.key_layout = Some(layout);
-        let template = template(&topics_stack(), &arguments).unwrap();
-        // Where a Watcher's subscription to `orders` is kept: the topic's partition in
-        // v1 (written there by the topic's handler), its type's partition where apart.
-        let watchers = if layout.apart() {
-            "t/orders/Watcher".to_owned()
-        } else {
-            "mqless-topic/orders".to_owned()
-        };
-        let subscription = &["sub", "mth", "arg", "pat"];
-        // Where apart, the subscriber's own commit writes it; in v1 nobody but the
-        // topic does, and the subscriber's function is denied its partition.
-        let own = if layout.apart() { Allowed } else { Denied };
-        let rows: Vec<(&str, &str, Request, Expect)> = vec![
-            (
-                "EventsFunction",
-                "reads a topic's subscriptions",
-                Request::item("Query", &watchers, &[]),
-                Allowed,
-            ),
-            (
-                "WatcherFunction",
-                "subscribes a Watcher in its commit",
-                Request::item("PutItem", "t/orders/Watcher", subscription),
-                own,
-            ),
-            (
-                "WatcherFunction",
-                "ends a Watcher's subscription in its commit",
-                Request::item("DeleteItem", "t/orders/Watcher", &[]),
-                own,
-            ),
-            (
-                "WatcherFunction",
-                "subscribes to a topic it has no method for",
-                Request::item("PutItem", "t/payments/Watcher", subscription),
-                Denied,
-            ),
-            (
-                "AuditorFunction",
-                "writes a Watcher's subscription",
-                Request::item("PutItem", &watchers, subscription),
-                Denied,
-            ),
-            (
-                "ShopFunction",
-                "(publishing to the topic) writes a Watcher's subscription",
-                Request::item("PutItem", &watchers, subscription),
-                Denied,
-            ),
-            (
-                "ShopFunction",
-                "overwrites a Watcher's subscription with a bare message item, ending it",
-                Request::item("PutItem", &watchers, MESSAGE),
-                GapInV1,
-            ),
-            (
-                "ShopFunction",
-                "deletes a Watcher's subscription",
-                Request::item("DeleteItem", &watchers, &[]),
-                Denied,
-            ),
-            (
-                "ClientPolicy",
-                "subscribes a Watcher",
-                Request::item("PutItem", &watchers, subscription),
-                GapInV1,
-            ),
-            (
-                "ClientPolicy",
-                "publishes (queues a message for the topic)",
-                Request::item(
-                    "PutItem",
-                    &layout.mailbox_partition(&Address::parse("mqless-topic/orders").unwrap()),
-                    MESSAGE,
-                ),
-                Allowed,
-            ),
-        ];
-        let mut wrong = Vec::new();
-        for (principal, what, request, expect) in &rows {
-            let allowed = allows(&policies_of(&template, principal), request);
-            if allowed != expect.allowed_in(layout) {
-                wrong.push(format!(
-                    "{principal} {what} (key layout {layout}): expected {expect:?}, IAM {}",
-                    if allowed { "allows it" } else { "denies it" }
-                ));
-            }
-        }
-        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
-    }
-}
-
 fn check_rows(layout: KeyLayout) {
     use Expect::{Allowed, Denied, GapInV1};
     let mut arguments = args();
@@ -238,7 +130,7 @@ fn check_rows(layout: KeyLayout) {
         layout.reply_partition(&Address::parse(address).unwrap(), Some(asker))
     };
     let another_client = "AIDAANOTHERCLIENT";
-    let rows: Vec<(&str, &str, Request, Expect)> = vec![
+    let rows: Vec<Row<'_>> = vec![
         // An actor's function and its own actors.
         (
             "OrderFunction",
@@ -537,15 +429,5 @@ fn check_rows(layout: KeyLayout) {
             Denied,
         ),
     ];
-    let mut wrong = Vec::new();
-    for (principal, what, request, expect) in &rows {
-        let allowed = allows(&policies_of(&template, principal), request);
-        if allowed != expect.allowed_in(layout) {
-            wrong.push(format!(
-                "{principal} {what} (key layout {layout}): expected {expect:?}, IAM {}",
-                if allowed { "allows it" } else { "denies it" }
-            ));
-        }
-    }
-    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    assert_rows(&template, &rows, layout);
 }

@@ -74,7 +74,9 @@ impl<S: Store> FaultWorld<S> {
             self.pass_the_lease();
             let swept = self.hosts[0].sweep().await.map_err(|e| e.to_string())?;
             let woken = self.take_woken();
-            let idle = swept.nudged == 0 && woken.is_empty();
+            // A sweep whose nudges failed found something: the next round sweeps again
+            // (a refused wake-up is seen, not lost), before the audit is asked.
+            let idle = swept.nudged == 0 && swept.failed.is_empty() && woken.is_empty();
             for address in woken {
                 let target = DrainTarget {
                     host: 0,
