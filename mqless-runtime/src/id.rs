@@ -199,8 +199,9 @@ impl fmt::Debug for Address {
     }
 }
 
-/// A message id: 48 bits of milliseconds since the Unix epoch, then 80 bits that are
-/// random at each new millisecond and count up within it (the ULID layout). Ids sort by
+/// A message id: 48 bits of milliseconds since the Unix epoch, then 80 bits that count
+/// up from a random start in each process, across milliseconds (the ULID layout, its
+/// monotonic count kept from one millisecond to the next). Ids sort by
 /// time, and ids made by one process are strictly increasing, so a mailbox read in id
 /// order keeps each sender's order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -314,11 +315,19 @@ impl Sequence {
     fn next(&mut self, now_millis: u64, floor: Option<MessageId>) -> MessageId {
         let time_part = u128::from(now_millis & 0xFFFF_FFFF_FFFF) << 80;
         let own = if time_part > self.0 {
-            // A new millisecond: random low bits (kept below 2^79 so counting up cannot
-            // overflow into the timestamp), so ids of different processes rarely meet.
-            time_part
-                | (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
+            // A new millisecond. The low bits go on counting from the last id (random at
+            // the process's first), so ids of different processes rarely meet and one
+            // process's ids in a mailbox are a count apart: the state record stores a
+            // batch's consumed ids by their distances (`mailbox::consumed_ids`). Kept
+            // below 2^79, so counting up within a millisecond cannot reach its time.
+            let low = (self.0 & ((1 << 80) - 1)) + 1;
+            let low = if self.0 == 0 || low >= 1 << 79 {
+                (u128::from(random_u64()) << 15 | u128::from(random_u64() & 0x7FFF))
                     & ((1 << 79) - 1)
+            } else {
+                low
+            };
+            time_part | low
         } else {
             self.0 + 1
         };
@@ -406,6 +415,23 @@ mod tests {
         // A floor behind the sequence changes nothing.
         let behind = sequence.next(now, Some(before));
         assert!(behind > next && behind.timestamp_millis() == now);
+    }
+
+    #[test]
+    fn a_process_counts_on_across_milliseconds_from_a_random_start() {
+        let low = |id: MessageId| id.as_u128() & ((1 << 80) - 1);
+        let (mut one, mut other) = (Sequence(0), Sequence(0));
+        let first = one.next(1_800_000_000_000, None);
+        assert_ne!(low(first), low(other.next(1_800_000_000_000, None)));
+        let same_millisecond = one.next(1_800_000_000_000, None);
+        let later = one.next(1_800_000_000_007, None);
+        assert_eq!(low(same_millisecond), low(first) + 1);
+        assert_eq!(low(later), low(first) + 2);
+        assert_eq!(later.timestamp_millis(), 1_800_000_000_007);
+        // At 2^79 the count starts again from random bits, below it.
+        let mut full = Sequence(u128::from(1_800_000_000_000u64) << 80 | ((1 << 79) - 1));
+        let fresh = full.next(1_800_000_000_001, None);
+        assert!(low(fresh) < 1 << 79 && fresh.timestamp_millis() == 1_800_000_000_001);
     }
 
     #[test]

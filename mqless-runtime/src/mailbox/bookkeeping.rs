@@ -36,6 +36,7 @@ pub(super) struct Bookkeeping {
         default,
         rename = "c",
         alias = "consumed",
+        with = "super::consumed_ids",
         skip_serializing_if = "Vec::is_empty"
     )]
     pub(super) consumed: Vec<MessageId>,

@@ -42,6 +42,7 @@ pub(crate) use batch::STALLED;
 mod bookkeeping;
 mod cleanup;
 mod config;
+mod consumed_ids;
 mod delivery;
 
 mod lease;
