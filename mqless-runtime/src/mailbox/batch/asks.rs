@@ -1,7 +1,8 @@
 //! A batch's answers: the reply to an asker outside the actors, the reply message to an
 //! asking actor, and the bookkeeping of this actor's own open asks.
 
-use super::{transaction_bytes, Batch, MAX_AWAITING};
+use super::budget::transaction_bytes;
+use super::{Batch, MAX_AWAITING};
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::id::{Address, MessageId};

@@ -1,8 +1,10 @@
 //! One batch: the messages taken under one commit, applied in order to the actor's
 //! in-memory state, with what the commit must record about each. Its answers to askers
-//! are in `asks`, its part in time (reminder fires, cancels) in `time`.
+//! are in `asks`, its part in time (reminder fires, cancels) in `time`, how much it may
+//! take before its commit would not fit in `budget`.
 
 mod asks;
+mod budget;
 mod emissions;
 mod time;
 
@@ -10,11 +12,8 @@ use std::sync::Arc;
 
 use tracing::Instrument as _;
 
-use super::bookkeeping::{
-    truncate, Bookkeeping, CONSUMED_BYTES, FAILURE_OVERHEAD, KEY_OVERHEAD, MAX_ERROR_LEN,
-    REPLY_OVERHEAD,
-};
-use super::reminder::MAX_REGISTRY_BYTES;
+use self::budget::{transaction_bytes, SENDS_BESIDES_THE_HANDLERS};
+use super::bookkeeping::{truncate, Bookkeeping};
 use super::working_state::WorkingState;
 use super::{ActorHost, DrainReport};
 use crate::actor::client::MAX_IDEMPOTENCY_KEY_LEN;
@@ -23,12 +22,9 @@ use crate::actor::{Actor, Context, HandlerEffects, Outbox, Outcome};
 use crate::codec;
 use crate::error::{describe_panic, CodecError, Error};
 use crate::id::{Address, MessageId};
-use crate::store::{
-    MailboxItem, SubscriptionChange, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
-    MAX_TRANSACTION_ITEMS,
-};
+use crate::store::{MailboxItem, SubscriptionChange, MAX_TRANSACTION_BYTES, MAX_TRANSACTION_ITEMS};
 use crate::trace::TraceParent;
-use crate::wire::{Envelope, ReplyRecord, ENVELOPE_OVERHEAD};
+use crate::wire::{Envelope, ReplyRecord};
 
 /// Most asks made with `reply_to` one actor may have awaiting their replies: each is
 /// kept in its state record (18 bytes) until its reply or timeout is handled.
@@ -94,88 +90,6 @@ impl<'l, A: Actor> Batch<'l, A> {
             subscriptions: Vec::new(),
             tally: Tally::default(),
         }
-    }
-
-    /// Whether the batch is full: one more message could, at its worst, push the state
-    /// record or the transaction past DynamoDB's limits, or the batch reached a budget
-    /// of its own. A batch always takes its first message: if that one cannot commit,
-    /// the lease dead-letters it (see `Lease::commit_refused`).
-    pub(super) fn is_full(&self) -> bool {
-        if self.continued.is_some() {
-            // The continued message is next again: it runs in the next batch.
-            return true;
-        }
-        if self.taken == 0 {
-            return false;
-        }
-        let config = &self.host.config;
-        self.next.batch_bytes() >= config.max_batch_bookkeeping_bytes
-            || self.outgoing.len() >= config.max_sends_per_message
-            || !self.record_fits_one_more()
-            || !self.sends_fit_one_more()
-    }
-
-    /// Whether the state record still fits [`MAX_ITEM_BYTES`] after one more message at
-    /// its worst: a state of the largest size, this batch's bookkeeping and the key
-    /// window, plus the message's id, largest reply, error and key.
-    fn record_fits_one_more(&self) -> bool {
-        let limits = &self.host.config.limits;
-        let worst_message = CONSUMED_BYTES
-            + limits.max_message_bytes
-            + REPLY_OVERHEAD
-            + MAX_ERROR_LEN
-            + FAILURE_OVERHEAD
-            + MAX_IDEMPOTENCY_KEY_LEN
-            + KEY_OVERHEAD
-            // the asks it may make with reply_to, kept until they are settled
-            + self.host.config.max_sends_per_message * CONSUMED_BYTES
-            // and what it may emit, kept until delivered
-            + self.host.config.max_emission_bytes_per_message;
-        // A message may also cancel reminders, up to the registry's bound.
-        limits.max_state_bytes
-            + self.next.bytes()
-            + worst_message
-            + MAX_REGISTRY_BYTES
-            + ITEM_OVERHEAD_BYTES
-            <= MAX_ITEM_BYTES
-    }
-
-    /// Whether one more message's sends, at their worst (the most sends of the largest
-    /// messages), still fit the commit's transaction beside the state record: budgeted
-    /// before taking the message, as its sends cannot be undone once it ran.
-    fn sends_fit_one_more(&self) -> bool {
-        if self.outgoing.is_empty() && self.subscriptions.is_empty() {
-            return true;
-        }
-        let config = &self.host.config;
-        let per_send = config.limits.max_message_bytes + ENVELOPE_OVERHEAD + ITEM_OVERHEAD_BYTES;
-        let most_sends = config.max_sends_per_message + SENDS_BESIDES_THE_HANDLERS;
-        // Every subscription of the type, at its largest: the batch keeps one per topic.
-        let subscriptions = self.subscription_slots();
-        self.record_budget()
-            + self.outgoing_bytes
-            + most_sends * per_send
-            + subscriptions * MAX_SUBSCRIPTION_CHANGE_BYTES
-            <= MAX_TRANSACTION_BYTES
-            && self.outgoing.len() + most_sends + subscriptions < MAX_TRANSACTION_ITEMS
-    }
-
-    /// How many subscription changes the commit may carry: one per topic the type
-    /// subscribes to one actor at a time, where the commit writes them.
-    fn subscription_slots(&self) -> usize {
-        if !self.host.store.subscription_writers().subscribers_commit() {
-            return 0;
-        }
-        A::SUBSCRIPTIONS
-            .iter()
-            .filter(|s| s.route.is_none())
-            .count()
-    }
-
-    /// The largest state record a commit may carry: DynamoDB's item limit, which
-    /// `record_fits_one_more` keeps it under.
-    fn record_budget(&self) -> usize {
-        MAX_ITEM_BYTES
     }
 
     /// Records a message the previous batch consumed but whose delete has not landed:
@@ -581,23 +495,8 @@ impl<A: Actor> Batch<'_, A> {
     }
 }
 
-/// What a message may add to its commit besides its handler's sends: its reminder's
-/// next fire, and its reply to an asking actor.
-const SENDS_BESIDES_THE_HANDLERS: usize = 2;
-
-/// The largest item a subscription change writes: its pattern at the pattern limit,
-/// the addresses, names and DynamoDB's overhead.
-const MAX_SUBSCRIPTION_CHANGE_BYTES: usize = mqless_pattern::MAX_PATTERN_BYTES + 2048;
-
 /// The reason a message dead-lettered by the stall rule carries (after the count).
 pub(crate) const STALLED: &str = "invocations in a row stopped (crashed, timed out or lost the lease) with this message next; it was not run again";
-
-/// The bytes messages add to a commit's transaction.
-fn transaction_bytes(sent: &[(Address, MailboxItem)]) -> usize {
-    sent.iter()
-        .map(|(_, item)| item.envelope.len() + ITEM_OVERHEAD_BYTES)
-        .sum()
-}
 
 /// What a method call produced: its outcome, or its panic.
 type Dispatched = Result<Result<Outcome, CodecError>, crate::actor::dispatch::Panic>;

@@ -3,7 +3,8 @@
 //! messages it cancels, all committed with the batch.
 
 use super::super::reminder::{self, FireKind};
-use super::{transaction_bytes, Batch};
+use super::budget::transaction_bytes;
+use super::Batch;
 use crate::actor::Actor;
 use crate::error::Error;
 use crate::id::{Address, MessageId};
