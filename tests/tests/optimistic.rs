@@ -46,7 +46,7 @@ async fn a_marked_actor_takes_the_lease_whose_release_clears_the_mark() {
     let id = ActorId::new("marked").unwrap();
     let address = mqless::id::Address::parse("Counter/marked").unwrap();
     counter.increment(1).send().await.unwrap();
-    host.drain(&id).await.unwrap(); // the first message takes the lease
+    host.drain(&id).await.unwrap();
     runtime
         .store()
         .arm(&address, clock.now_millis())
@@ -72,8 +72,8 @@ async fn fresh_messages_that_fit_a_batch_commit_without_the_lease() {
     counter.increment(1).send().await.unwrap();
     let first = host.drain(&id).await.unwrap();
     assert!(
-        !first.optimistic,
-        "the first message takes the lease: {first:?}"
+        first.optimistic,
+        "an actor's first message needs no lease either: {first:?}"
     );
     counter.increment(2).send().await.unwrap();
     let report = host.drain(&id).await.unwrap();
@@ -184,6 +184,24 @@ async fn racing_optimistic_drains_apply_a_message_once() {
         "both ran it"
     );
     assert_eq!(tally.total().query().await, Ok(11), "applied once");
+
+    // An actor's first message races the same way: no record and no lease item, so
+    // both run it, and the commits, guarded by version 0, land once.
+    let newcomer = hosts[0].client::<Tally>("new").unwrap();
+    newcomer.add(5).send().await.unwrap();
+    RUNS.store(0, std::sync::atomic::Ordering::SeqCst);
+    let new = ActorId::new("new").unwrap();
+    let (first, second) = tokio::join!(a.drain(&new), b.drain(&new));
+    let (first, second) = (first.unwrap(), second.unwrap());
+    for report in [&first, &second] {
+        assert_eq!(
+            (report.processed, report.optimistic),
+            (1, true),
+            "{first:?} {second:?}"
+        );
+    }
+    assert_eq!(RUNS.load(std::sync::atomic::Ordering::SeqCst), 2);
+    assert_eq!(newcomer.total().query().await, Ok(5), "applied once");
 }
 
 /// A message the last batch consumed, whose delete was lost, may sit behind a scheduled
@@ -226,7 +244,7 @@ async fn a_consumed_message_behind_a_scheduled_one_is_not_run_again() {
             envelope: envelope.encode(&mqless::Limits::DEFAULT).unwrap(),
         }
     };
-    // A first message so the actor has committed once (a first drain takes the lease).
+    // A first message, so that the actor has committed once.
     store
         .enqueue(&address, &item(u128::from(t0 - 1_000) << 80, 1_000, None))
         .await

@@ -303,10 +303,10 @@ impl<A: Actor> ActorHost<A> {
         report: &mut DrainReport,
     ) -> Result<Option<DrainEnd>, Error> {
         let now = self.clock.now_millis();
-        let Some(record) = self.store.load_state(address).await? else {
-            // Never committed: the first message takes the lease.
-            return Ok(None);
-        };
+        // Never committed, and no lease item: the commit, guarded by version 0, fails if
+        // anybody committed first, exactly as on a record that exists (an actor's first
+        // message costs no acquire: a saga's new actors are most of its drains).
+        let record = self.store.load_state(address).await?.unwrap_or_default();
         // A marked actor takes the lease, whose release clears the mark (an optimistic
         // commit keeps it, and the sweep would wake the actor again and again).
         if record.lease_expires_at > now
