@@ -208,6 +208,46 @@ mod tests {
         assert!(decode(&again).is_err());
     }
 
+    proptest::proptest! {
+        /// Any ids, near one another or not, come back sorted and once each, in at most
+        /// 17 bytes an id.
+        #[test]
+        fn every_set_of_ids_comes_back(
+            runs in proptest::collection::vec(
+                (proptest::prelude::any::<u128>(), 0u64..50, 0u128..5, 1usize..6),
+                0..12,
+            )
+        ) {
+            // Runs of ids a few milliseconds and counts apart, from anywhere.
+            let ids: Vec<MessageId> = runs
+                .iter()
+                .flat_map(|&(start, millis, count, length)| {
+                    (0..length as u128).map(move |i| {
+                        let time = (start >> LOW_BITS).saturating_add(u128::from(millis) * i);
+                        let low = (start & LOW_MASK).saturating_add(count * i) & LOW_MASK;
+                        MessageId::from_u128((time.min(0xFFFF_FFFF_FFFF)) << LOW_BITS | low)
+                    })
+                })
+                .collect();
+            let mut expected = ids.clone();
+            expected.sort();
+            expected.dedup();
+            let bytes = encode(&ids);
+            proptest::prop_assert!(bytes.len() <= expected.len() * WHOLE_ENTRY_BYTES);
+            proptest::prop_assert_eq!(decode(&bytes).unwrap(), expected);
+        }
+
+        /// Whatever the bytes (a record written past MQLess), decoding answers.
+        #[test]
+        fn any_bytes_decode_or_fail_without_a_panic(
+            bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)
+        ) {
+            if let Ok(ids) = decode(&bytes) {
+                proptest::prop_assert!(ids.windows(2).all(|pair| pair[0] < pair[1]));
+            }
+        }
+    }
+
     #[test]
     fn the_list_form_of_earlier_records_is_still_read() {
         #[derive(serde::Serialize, serde::Deserialize)]
