@@ -1,5 +1,6 @@
 //! The seeded fault scenario (`mqless_tests::scenario`) with optimistic
-//! drains on (`DrainConfig::optimistic`), on the in-memory store. Every invariant of the
+//! drains on (`DrainConfig::optimistic`), on the in-memory store and on DynamoDB Local.
+//! Every invariant of the
 //! lease path is checked but one: with the lease skipped, two drains racing for an idle
 //! actor may both *run* its message (one commits), so overlapping executions are
 //! counted and printed, not refused. What is committed stays exactly once and in order.
@@ -33,6 +34,38 @@ async fn committed_effects_hold_under_injected_faults_with_optimistic_drains() {
         total.add(&scenario::run_seed(MemoryStore::new(), seed, &params).await);
     }
     println!("{}", total.summary());
+    assert_eq!(total.applied_once, total.acknowledged);
+    assert!(total.optimistic_drains > 0, "the optimistic path was taken");
+}
+
+/// The same on DynamoDB Local, in key layout v2, with fewer seeds (each store call is a
+/// request): the conditional writes that fence an optimistic commit, an actor's first
+/// one (guarded by version 0) included, are DynamoDB's own. `MQLESS_SEED` runs one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_effects_hold_under_injected_faults_with_optimistic_drains_on_dynamodb_local() {
+    mqless_tests::requires_local_aws!();
+    let store =
+        mqless_tests::local_aws::fresh_store_in("optimistic-faults", mqless::aws::KeyLayout::V2)
+            .await;
+    let seeds: Vec<u64> = match std::env::var("MQLESS_SEED") {
+        Ok(seed) => vec![seed.parse().expect("MQLESS_SEED is a number")],
+        Err(_) => (1..=10).collect(),
+    };
+    let mut total = Stats::default();
+    for &seed in &seeds {
+        let params = Params {
+            actors: 3,
+            senders: 2,
+            messages: 8,
+            hang_timeout: Duration::from_millis(500),
+            prefix: format!("s{seed}-"),
+            optimistic: true,
+            client_skew_millis: 3_000,
+            legacy: None,
+        };
+        total.add(&scenario::run_seed(store.clone(), seed, &params).await);
+    }
+    println!("DynamoDB Local, seeds {seeds:?}: {}", total.summary());
     assert_eq!(total.applied_once, total.acknowledged);
     assert!(total.optimistic_drains > 0, "the optimistic path was taken");
 }
