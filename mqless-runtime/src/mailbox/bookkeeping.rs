@@ -22,7 +22,8 @@ pub(super) const REPLY_OVERHEAD: usize = 40;
 pub(super) const FAILURE_OVERHEAD: usize = 56;
 /// What one emission adds besides its own encoding (its place in the list).
 pub(super) const EMISSION_OVERHEAD: usize = 8;
-/// What one consumed id adds.
+/// What one consumed id adds at most (`consumed_ids`: 17 bytes for an id written whole,
+/// about 2 for one a count from the last; the budget assumes the worst).
 pub(super) const CONSUMED_BYTES: usize = 18;
 /// What one remembered idempotency key adds besides its text.
 pub(super) const KEY_OVERHEAD: usize = 2;

@@ -31,8 +31,9 @@ pub(super) fn encode(ids: &[MessageId]) -> Vec<u8> {
     sorted.dedup();
     let mut out = Vec::with_capacity(sorted.len() * 3 + WHOLE_ENTRY_BYTES);
     let mut previous = 0u128;
+    let mut entry = Vec::with_capacity(2 * WHOLE_ENTRY_BYTES);
     for id in sorted {
-        let mut entry = Vec::with_capacity(WHOLE_ENTRY_BYTES);
+        entry.clear();
         let millis = (id >> LOW_BITS) - (previous >> LOW_BITS);
         let low = (id & LOW_MASK) as i128 - (previous & LOW_MASK) as i128;
         put_varint(&mut entry, millis + 1);
