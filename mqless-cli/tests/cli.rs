@@ -437,6 +437,41 @@ async fn sweep_and_audit_wake_actors_with_messages_due() {
     assert_eq!(said, "1 actors had something due; woke 1\n");
 }
 
+/// `mqless table create` records v2 in a new table when nothing says otherwise, and
+/// says what an existing table records; the other commands, not told a layout, go by it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_create_records_v2_in_a_new_table_and_commands_go_by_it() {
+    mqless_tests::requires_local_aws!();
+    local_aws::configure();
+    let table = format!("cli-layout-{}", MessageId::generate(1, None));
+    // As a user without MQLESS_KEY_LAYOUT runs it.
+    let untold = |args: &[&str]| {
+        let output = Command::new(env!("CARGO_BIN_EXE_mqless"))
+            .args(args)
+            .args(["--table", &table])
+            .env_remove("MQLESS_KEY_LAYOUT")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{args:?}: {}", stderr(&output));
+        stdout(&output)
+    };
+    let created = untold(&["table", "create"]);
+    assert!(
+        created.contains("key layout v2, recorded in the table"),
+        "{created}"
+    );
+    let again = untold(&["table", "create", "--key-layout", "v1"]);
+    assert!(again.contains("records key layout v2 (not v1"), "{again}");
+
+    // A message queued in v2's mailbox partition, which a command in v1 would not see.
+    let sdk = mqless::aws::load_config().await;
+    let store = DynamoStore::new(mqless::aws::aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .with_key_layout(mqless::aws::KeyLayout::V2);
+    queue(&store, "a-1", &AccountMessage::Deposit { amount: 5 }).await;
+    let peeked = untold(&["mailbox", "peek", "Account", "a-1"]);
+    assert!(peeked.contains("deposit"), "{peeked}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_passes_a_healthy_deployment_and_says_what_to_fix() {
     mqless_tests::requires_local_aws!();

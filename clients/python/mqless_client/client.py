@@ -53,7 +53,9 @@ class Client:
     an idempotency key would queue the message twice), which is how the default one is
     built.
 
-    `key_layout` is the table's (`MQLESS_KEY_LAYOUT`, "v1" when unset). In "v2" a `call`
+    `key_layout` is the table's: `MQLESS_KEY_LAYOUT` when unset, else the layout the table
+    records (docs/wire.md, "Table"; one consistent read when the client is made), "v1" for
+    a table that records none. In "v2" a `call`
     names who asks, and its reply, when it does not come back in the function's answer,
     is kept where only that identity may read it: `asker` (`MQLESS_ASKER`), else the
     caller's IAM user id, asked of STS (`sts_client`) at the first call.
@@ -72,7 +74,9 @@ class Client:
         sts_client=None,
     ):
         self.table = table
-        self.key_layout = _key_layout(key_layout if key_layout is not None else os.environ.get("MQLESS_KEY_LAYOUT", ""))
+        self._dynamodb = dynamodb or boto3.client("dynamodb")
+        told = key_layout if key_layout is not None else os.environ.get("MQLESS_KEY_LAYOUT", "")
+        self.key_layout = _key_layout(told) if told else self._recorded_key_layout()
         self._asker = asker or os.environ.get("MQLESS_ASKER") or None
         if self._asker is not None:
             _check_asker(self._asker)
@@ -80,7 +84,6 @@ class Client:
         self.functions = dict(functions or {})
         self.function_prefix = function_prefix
         self.timeout = timeout
-        self._dynamodb = dynamodb or boto3.client("dynamodb")
         self._lambda = lambda_client or boto3.client(
             "lambda",
             config=botocore.config.Config(
@@ -92,6 +95,31 @@ class Client:
         # client's messages stay in order whichever function instance queues them.
         self._last_id: Optional[str] = None
         self._lock = threading.Lock()
+
+    def _recorded_key_layout(self) -> str:
+        """The layout the table records (`~table`/`layout`): "v1" when it records none (a
+        table from before tables recorded it), "v2" when there is no table yet (what
+        `mqless table create` records). The transitional "v1-to-v2" writes as "v2"."""
+        try:
+            item = self._dynamodb.get_item(
+                TableName=self.table,
+                Key={"pk": {"S": "~table"}, "sk": {"S": "layout"}},
+                ConsistentRead=True,
+            ).get("Item")
+        except self._dynamodb.exceptions.ResourceNotFoundException:
+            return "v2"
+        if item is None:
+            return "v1"
+        recorded = item.get("kl", {}).get("S", "")
+        if recorded == "v1-to-v2":
+            return "v2"
+        try:
+            return _key_layout(recorded or "?")
+        except ValueError:
+            raise ValueError(
+                f"table {self.table} records key layout {recorded!r}, which this client does not know: "
+                "upgrade mqless_client, or pass key_layout (or set MQLESS_KEY_LAYOUT)"
+            ) from None
 
     # -- messages ---------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ import json
 import os
 import pathlib
 import time
+import uuid
 
 import boto3
 import pytest
@@ -16,6 +17,8 @@ import pytest
 from mqless_client import Client
 from mqless_client.client import _reply_partition
 from mqless_client.errors import AskTimeout
+
+from conftest import ensure_table
 
 FIXTURES = pathlib.Path(__file__).parents[3] / "fixtures" / "wire" / "v1"
 
@@ -68,3 +71,26 @@ def test_a_key_layout_or_asker_that_cannot_be_is_refused_at_once(clients):
         Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client, key_layout="v3")
     with pytest.raises(ValueError, match="asker"):
         Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client, key_layout="v2", asker="r/Counter/c1")
+
+
+def test_a_client_not_told_its_layout_goes_by_the_table(clients, monkeypatch):
+    dynamodb, lambda_client, _ = clients
+    monkeypatch.delenv("MQLESS_KEY_LAYOUT", raising=False)
+    table = f"py-layout-{uuid.uuid4().hex[:12]}"
+
+    def untold():
+        return Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client)
+
+    assert untold().key_layout == "v2", "no table yet: what `mqless table create` records"
+    ensure_table(dynamodb, table)
+    assert untold().key_layout == "v1", "a table that records no layout is from before: v1"
+    key = {"pk": {"S": "~table"}, "sk": {"S": "layout"}}
+    for recorded, expected in [("v2", "v2"), ("v1-to-v2", "v2"), ("v1", "v1")]:
+        dynamodb.put_item(TableName=table, Item=dict(key, kl={"S": recorded}))
+        assert untold().key_layout == expected, recorded
+    dynamodb.put_item(TableName=table, Item=dict(key, kl={"S": "v9"}))
+    with pytest.raises(ValueError, match="records key layout 'v9'"):
+        untold()
+    told = Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client, key_layout="v1")
+    assert told.key_layout == "v1", "told: the record is not read"
+    dynamodb.delete_table(TableName=table)

@@ -1,6 +1,7 @@
 //! `doctor`: checks a deployment and says what to fix.
 
 use mqless_runtime::aws::payload::{Invocation, SweepResult};
+use mqless_runtime::aws::KeyLayout;
 use mqless_runtime::id::ActorType;
 use serde_json::{json, Map};
 
@@ -102,7 +103,28 @@ async fn table_checks(context: &Context) -> Vec<Check> {
         ),
         Err(error) => Check::new("time to live", Some(false), error.to_string()),
     });
+    checks.push(match store.recorded_key_layout().await {
+        Ok(recorded) => layout_check(recorded, context.environment.key_layout()),
+        Err(error) => Check::new("key layout", Some(false), error.to_string()),
+    });
     checks
+}
+
+/// Whether this command's key layout (`running`, as every process of the deployment
+/// should have it) agrees with the one the table records.
+fn layout_check(recorded: Option<KeyLayout>, running: KeyLayout) -> Check {
+    use KeyLayout::{V1ToV2, V1, V2};
+    let (ok, detail) = match (recorded, running) {
+        (Some(recorded), running) if recorded == running => {
+            (true, format!("{running}, as the table records"))
+        }
+        (None, V1) => (true, "v1: the table records none (made before tables recorded their layout, or by a template), and processes not told one use v1".to_owned()),
+        (None, running) => (true, format!("{running} here, but the table records none, so a process without MQLESS_KEY_LAYOUT uses v1: set it to {running} for every function and client (the template's KeyLayout output)")),
+        (Some(V1), V1ToV2) => (true, "v1-to-v2: moving from the v1 the table records; run `mqless migrate` until it finds nothing".to_owned()),
+        (Some(V2), V1ToV2) => (true, "v1-to-v2 here, and the table records v2 (nothing was left to move): deploy every function and client with v2".to_owned()),
+        (Some(recorded), running) => (false, format!("this command runs {running} (MQLESS_KEY_LAYOUT), but the table records {recorded}: every process of a table must share its layout, or its messages wait where no drain reads; set MQLESS_KEY_LAYOUT={recorded} (or unset it), or move the table with `mqless migrate`")),
+    };
+    Check::new("key layout", Some(ok), detail)
 }
 
 async fn function_checks(context: &Context) -> Vec<Check> {
@@ -196,5 +218,43 @@ async fn sweeper_check(context: &Context, sweeper: Option<String>) -> Check {
             "answered something that is not a sweep result: is it `serve_sweeper`?",
         ),
         Err(error) => Check::new(what, Some(false), error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_layout_check_fails_only_where_the_processes_and_the_table_disagree() {
+        use KeyLayout::{V1ToV2, V1, V2};
+        let cases = [
+            (Some(V2), V2, true),
+            (Some(V1), V1, true),
+            (None, V1, true),
+            (None, V2, true),
+            (Some(V1), V1ToV2, true),
+            (Some(V2), V1ToV2, true),
+            (Some(V2), V1, false),
+            (Some(V1), V2, false),
+            (Some(V1ToV2), V2, false),
+        ];
+        for (recorded, running, ok) in cases {
+            let check = layout_check(recorded, running);
+            assert_eq!(
+                check.ok,
+                Some(ok),
+                "{recorded:?} {running}: {}",
+                check.detail
+            );
+            if !ok {
+                assert!(
+                    check.detail.contains("MQLESS_KEY_LAYOUT"),
+                    "{}",
+                    check.detail
+                );
+            }
+        }
+        assert!(layout_check(None, V2).detail.contains("uses v1"));
     }
 }

@@ -38,8 +38,15 @@ impl Context {
         };
         let functions = FunctionNames::from_env().map_err(|e| e.to_string())?;
         let sdk = mqless_runtime::aws::load_config().await;
-        let layout = KeyLayout::from_env().map_err(|e| e.to_string())?;
-        let environment = Environment::new(sdk, table, functions).with_key_layout(layout);
+        let environment = Environment::new(sdk, table, functions);
+        // Told, or what the table records (v2 when there is no table yet).
+        let environment = match KeyLayout::from_env_if_set().map_err(|e| e.to_string())? {
+            Some(layout) => environment.with_key_layout(layout),
+            None => environment
+                .with_table_key_layout()
+                .await
+                .map_err(|e| e.to_string())?,
+        };
         let operator = environment.remote().operator();
         Ok(Self {
             environment,
@@ -89,13 +96,8 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
         Command::Migrate(args) => migrate(context, args.dry_run).await?,
         Command::Sweep => sweep(context, false).await?,
         Command::Audit => sweep(context, true).await?,
-        Command::Table(TableCommand::Create) => {
-            let store = context.environment.store();
-            store.create_table().await.map_err(|e| e.to_string())?;
-            Printed::Said(
-                format!("table {} is ready", store.table()),
-                json!({"table": store.table(), "ready": true}),
-            )
+        Command::Table(TableCommand::Create { key_layout }) => {
+            create_table(context, key_layout).await?
         }
         Command::Template(_) => return Err("`template` reads no table".into()),
         Command::New(_) => return Err("`new` reads no table".into()),
@@ -114,6 +116,29 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
     Ok(ExitCode::SUCCESS)
 }
 
+/// Creates the table in `key_layout` (else the context's), or completes an existing one;
+/// says which layout the table records.
+async fn create_table(context: &Context, key_layout: Option<KeyLayout>) -> Result<Printed, String> {
+    let chosen = key_layout.unwrap_or(context.environment.key_layout());
+    let store = context.environment.store().with_key_layout(chosen);
+    store.create_table().await.map_err(|e| e.to_string())?;
+    let recorded = store
+        .recorded_key_layout()
+        .await
+        .map_err(|e| e.to_string())?;
+    let layout = match recorded {
+        Some(layout) if layout == chosen => format!("key layout {layout}, recorded in the table"),
+        Some(layout) => format!(
+            "it was there already and records key layout {layout} (not {chosen}: a table's layout changes only by `mqless migrate`)"
+        ),
+        None => "it was there already and records no key layout, so processes not told one (MQLESS_KEY_LAYOUT) use v1".to_owned(),
+    };
+    Ok(Printed::Said(
+        format!("table {} is ready; {layout}", store.table()),
+        json!({"table": store.table(), "ready": true, "key_layout": recorded.map(KeyLayout::as_str)}),
+    ))
+}
+
 /// A v1 table's queued messages and subscriptions moved into v2's partitions (or, dry,
 /// counted).
 async fn migrate(context: &Context, dry_run: bool) -> Result<Printed, String> {
@@ -129,7 +154,13 @@ async fn migrate(context: &Context, dry_run: bool) -> Result<Printed, String> {
             migration.subscriptions
         )
     } else if migration.found == 0 {
-        "no queued message or subscription is left in key layout v1's partitions: deploy every function and client with MQLESS_KEY_LAYOUT=v2".into()
+        // Every process runs `v1-to-v2` by now: those started without the variable later
+        // read v2 from the table.
+        store
+            .record_key_layout(KeyLayout::V2)
+            .await
+            .map_err(|e| e.to_string())?;
+        "no queued message or subscription is left in key layout v1's partitions, and the table now records v2: deploy every function and client with MQLESS_KEY_LAYOUT=v2 (or without it, to go by the table)".into()
     } else {
         format!(
             "moved {} queued messages and subscriptions into key layout v2's partitions ({} were consumed, moved or rewritten meanwhile); run `mqless migrate --dry-run` until it finds none, then deploy with MQLESS_KEY_LAYOUT=v2",

@@ -62,9 +62,14 @@ pub async fn load_config() -> aws_config::SdkConfig {
 /// Everything MQLess reads from the environment on AWS, loaded once: the SDK
 /// configuration, the table (`MQLESS_TABLE`), which function runs each actor type
 /// (`MQLESS_FUNCTIONS`, `MQLESS_FUNCTION_PREFIX`), the table's key layout
-/// (`MQLESS_KEY_LAYOUT`, `v1` when unset; see [`KeyLayout`]) and the target of each
+/// (`MQLESS_KEY_LAYOUT`, else what the table records; see [`KeyLayout`]) and the target of each
 /// channel actors emit to (`MQLESS_CHANNELS`). Build the store, the invoker and the
 /// clients from it.
+///
+/// Without `MQLESS_KEY_LAYOUT`, the layout is what the table records
+/// ([`Environment::with_table_key_layout`]): a new table made by this environment's
+/// store (`environment.store().create_table()`, `mqless table create`) records v2; a
+/// table made before tables recorded their layout is v1.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), mqless_runtime::Error> {
@@ -93,13 +98,48 @@ impl Environment {
             "the DynamoDB table of the mailboxes and state",
         )?;
         let functions = FunctionNames::from_env()?;
-        Ok(Self {
+        let told = KeyLayout::from_env_if_set()?;
+        let environment = Self {
             sdk: load_config().await,
             table,
-            layout: KeyLayout::from_env()?,
+            layout: told.unwrap_or_default(),
             functions,
             channels: channels::Channels::from_env()?,
-        })
+        };
+        match told {
+            Some(_) => Ok(environment),
+            None => environment.with_table_key_layout().await,
+        }
+    }
+
+    /// This environment, in the key layout its table records (see
+    /// [`DynamoStore::recorded_key_layout`]): what [`Self::load`] does when
+    /// `MQLESS_KEY_LAYOUT` is unset. A table that records none was made before tables
+    /// recorded their layout, and is v1; when there is no table yet, v2, the layout
+    /// [`DynamoStore::create_table`] then records (this environment's store makes it).
+    /// One strongly consistent read.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the table cannot be read (unreachable, or IAM refuses the
+    /// `GetItem` of its `~table` item) or records a layout this version does not know:
+    /// the message says to set `MQLESS_KEY_LAYOUT`, which skips the read.
+    pub async fn with_table_key_layout(self) -> Result<Self, Error> {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.table.clone());
+        let layout = match store.recorded_key_layout().await {
+            Ok(Some(layout)) => layout,
+            Ok(None) => KeyLayout::V1,
+            Err(error) if error.kind == crate::error::StoreErrorKind::TableMissing => {
+                KeyLayout::V2
+            }
+            Err(error) => {
+                return Err(Error::Config(format!(
+                    "reading the key layout table `{}` records: {error}; set {} (v1, v2 or v1-to-v2) to skip the read, or grant dynamodb:GetItem on its `~table` item",
+                    self.table,
+                    KeyLayout::VARIABLE
+                )))
+            }
+        };
+        Ok(self.with_key_layout(layout))
     }
 
     /// An environment from its parts, for tools that take the table from elsewhere (a
@@ -197,17 +237,27 @@ impl Environment {
 
 /// Reads a required environment variable, or says which one to set.
 impl KeyLayout {
-    /// The layout `MQLESS_KEY_LAYOUT` names; the default when it is unset.
+    /// The layout `MQLESS_KEY_LAYOUT` names; the default when it is unset (see
+    /// [`Environment::load`], which then goes by what the table records).
     ///
     /// # Errors
     /// [`Error::Config`] when it names no layout.
     pub fn from_env() -> Result<Self, Error> {
+        Ok(Self::from_env_if_set()?.unwrap_or_default())
+    }
+
+    /// The layout `MQLESS_KEY_LAYOUT` names, or `None` when it is unset or empty.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when it names no layout.
+    pub fn from_env_if_set() -> Result<Option<Self>, Error> {
         match std::env::var(Self::VARIABLE) {
-            Ok(name) if name.is_empty() => Ok(Self::default()),
+            Ok(name) if name.is_empty() => Ok(None),
             Ok(name) => name
                 .parse()
+                .map(Some)
                 .map_err(|reason| Error::Config(format!("{}: {reason}", Self::VARIABLE))),
-            Err(std::env::VarError::NotPresent) => Ok(Self::default()),
+            Err(std::env::VarError::NotPresent) => Ok(None),
             Err(std::env::VarError::NotUnicode(_)) => Err(Error::Config(format!(
                 "{}: not valid UTF-8; set `v1` or `v2`",
                 Self::VARIABLE

@@ -302,3 +302,84 @@ async fn subscription_items_are_as_the_wire_fixtures_say() {
     let written = item_json(&client, &v2, "t/orders/Watcher", "w1#on_order").await;
     assert_eq!(written, fixture("item-subscription-key-layout-v2.json"));
 }
+
+/// A table records the layout it was made in, and a process not told its layout
+/// (`Environment::load` without `MQLESS_KEY_LAYOUT` calls `with_table_key_layout`) goes
+/// by it: v2 for a table made where there was none, v1 for a table from before tables
+/// recorded their layout, and a clear error for a layout this version does not know.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_records_its_layout_and_processes_not_told_one_go_by_it() {
+    mqless_tests::requires_local_aws!();
+    use mqless::aws::{Environment, FunctionNames};
+    let client = raw_client().await;
+    let sdk = mqless::aws::load_config().await;
+    let environment = |table: &str| Environment::new(sdk.clone(), table, FunctionNames::default());
+    let layout_item = |table: &str, layout: Option<&str>| {
+        let request = client.put_item().table_name(table);
+        let key = [("pk", "~table"), ("sk", "layout")];
+        let mut item: std::collections::HashMap<String, AttributeValue> = key
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), AttributeValue::S((*value).into())))
+            .collect();
+        if let Some(layout) = layout {
+            item.insert("kl".into(), AttributeValue::S(layout.into()));
+        }
+        request.set_item(Some(item))
+    };
+
+    // No table yet: v2, and the table this environment's store makes records it.
+    let table = format!("layout-recorded-{}", mqless::MessageId::generate(1, None));
+    let new = environment(&table).with_table_key_layout().await.unwrap();
+    assert_eq!(new.key_layout(), KeyLayout::V2);
+    new.store().create_table().await.unwrap();
+    assert_eq!(
+        new.store().recorded_key_layout().await.unwrap(),
+        Some(KeyLayout::V2)
+    );
+    let later = environment(&table).with_table_key_layout().await.unwrap();
+    assert_eq!(later.key_layout(), KeyLayout::V2);
+
+    // Made again by a store in another layout: an existing table keeps its own.
+    let v1_store = new.store().with_key_layout(KeyLayout::V1);
+    v1_store.create_table().await.unwrap();
+    assert_eq!(
+        v1_store.recorded_key_layout().await.unwrap(),
+        Some(KeyLayout::V2)
+    );
+
+    // A table made before tables recorded their layout: v1, as its processes used.
+    let old = local_aws::fresh_store("layout-unrecorded").await;
+    assert_eq!(
+        old.recorded_key_layout().await.unwrap(),
+        Some(KeyLayout::V1),
+        "a v1 store's table records v1"
+    );
+    client
+        .delete_item()
+        .table_name(old.table())
+        .key("pk", AttributeValue::S("~table".into()))
+        .key("sk", AttributeValue::S("layout".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.recorded_key_layout().await.unwrap(), None);
+    let unrecorded = environment(old.table())
+        .with_table_key_layout()
+        .await
+        .unwrap();
+    assert_eq!(unrecorded.key_layout(), KeyLayout::V1);
+
+    // A layout a newer MQLess recorded, or none at all: an error that says what to set.
+    for written in [Some("v9"), None] {
+        layout_item(old.table(), written).send().await.unwrap();
+        let error = environment(old.table())
+            .with_table_key_layout()
+            .await
+            .unwrap_err();
+        let mqless::Error::Config(message) = &error else {
+            panic!("{error:?}")
+        };
+        assert!(message.contains("MQLESS_KEY_LAYOUT"), "{message}");
+        assert!(message.contains(old.table()), "{message}");
+    }
+}

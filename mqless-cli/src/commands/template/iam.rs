@@ -276,10 +276,12 @@ pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
 /// it): queue into mailboxes (message attributes only), read the stack's actors and
 /// mailboxes, and read its own replies only.
 fn client_access_apart(directory: &Directory<'_>) -> Vec<Json> {
-    // The actors' records and dead letters, and the mailboxes; never a reply partition
-    // (`r/...`) but the client's own.
+    // The actors' records and dead letters, the mailboxes, and the key layout the table
+    // records (for clients not told it); never a reply partition (`r/...`) but the
+    // client's own.
     let mut readable: Vec<Json> = directory.types().map(|t| json!(format!("{t}/*"))).collect();
     readable.push(json!("m/*"));
+    readable.push(json!("~table"));
     vec![
         json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},

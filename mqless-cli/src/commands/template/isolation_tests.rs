@@ -336,6 +336,24 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "ClientPolicy",
+            "reads the key layout the table records",
+            Request::item("GetItem", "~table", &[]),
+            Allowed,
+        ),
+        (
+            "ClientPolicy",
+            "records another key layout in the table",
+            Request::item("PutItem", "~table", &["kl"]),
+            GapInV1,
+        ),
+        (
+            "OrderFunction",
+            "records another key layout in the table",
+            Request::item("PutItem", "~table", &["kl"]),
+            Denied,
+        ),
+        (
+            "ClientPolicy",
             "marks the message it queued for an actor it could not wake",
             Request::item("UpdateItem", &mailbox("Order/o-1"), &["dsh", "dk"]),
             Allowed,

@@ -28,10 +28,12 @@ const INDEX_WAIT: Duration = Duration::from_secs(10);
 impl DynamoStore {
     /// Creates the table (keys `pk`/`sk`, on-demand billing, TTL on `ttl`, and three
     /// sparse indexes: [`ACTOR_INDEX`] lists actors by type, [`DUE_INDEX`] is what sweeps
-    /// read, [`QUARANTINE_INDEX`] lists quarantined actors) and waits until it is active.
-    /// On an existing table it adds what is missing: TTL, so replies keep expiring, and
-    /// the indexes (an older table; DynamoDB builds them one at a time, backfilling each
-    /// from the existing items).
+    /// read, [`QUARANTINE_INDEX`] lists quarantined actors), waits until it is active and
+    /// records this store's key layout in it ([`Self::recorded_key_layout`], which
+    /// processes not told their layout go by). On an existing table it adds what is
+    /// missing: TTL, so replies keep expiring, and the indexes (an older table; DynamoDB
+    /// builds them one at a time, backfilling each from the existing items); it leaves
+    /// the table's layout as it is.
     ///
     /// It waits up to 10 s for each index it adds; DynamoDB backfills a new index from
     /// every item (minutes on a large table), and builds one at a time.
@@ -66,6 +68,9 @@ impl DynamoStore {
                         format!("table `{}` was created but is not ACTIVE after {} s; run `create_table` (`mqless table create`) again once `describe-table` shows it ACTIVE, to turn TTL on", self.table, TABLE_WAIT.as_secs()),
                     ));
                 }
+                // Before anything else: a process that finds the table reads its
+                // layout from here (v1 when there is no record).
+                self.record_key_layout(self.layout).await?;
                 self.enable_ttl().await
             }
             // It exists: make sure replies still expire and every index is there.

@@ -7,6 +7,7 @@ mod capacity;
 mod cleanup;
 mod errors;
 mod layout;
+mod layout_record;
 mod lease;
 mod malformed;
 mod migrate;
