@@ -197,10 +197,12 @@ enum TableCommand {
     /// Create the table (on demand, keys `pk`/`sk`, TTL on `ttl`, the `actors` index),
     /// wait until it is active and record its key layout in it, which every process not
     /// told one (MQLESS_KEY_LAYOUT) goes by; on an existing table, turn TTL on and add the
-    /// index if they are missing, and leave its layout as it is. Safe to run again.
+    /// index if they are missing, and leave a recorded layout as it is. Safe to run again.
     Create {
         /// The new table's key layout (default: what MQLESS_KEY_LAYOUT says, else `v2`:
-        /// mailboxes and replies in partitions of their own, which IAM can isolate).
+        /// mailboxes and replies in partitions of their own, which IAM can isolate). On an
+        /// existing table that records none (made by the template, or before MQLess
+        /// recorded layouts), the layout its processes run, recorded for those not told.
         #[arg(long, value_name = "LAYOUT")]
         key_layout: Option<mqless_runtime::aws::KeyLayout>,
     },

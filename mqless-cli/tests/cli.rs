@@ -463,10 +463,24 @@ async fn table_create_records_v2_in_a_new_table_and_commands_go_by_it() {
     let again = untold(&["table", "create", "--key-layout", "v1"]);
     assert!(again.contains("records key layout v2 (not v1"), "{again}");
 
-    // A message queued in v2's mailbox partition, which a command in v1 would not see.
+    // A table that records none (as the template makes it) records what the flag says.
     let sdk = mqless::aws::load_config().await;
-    let store = DynamoStore::new(mqless::aws::aws_sdk_dynamodb::Client::new(&sdk), &table)
-        .with_key_layout(mqless::aws::KeyLayout::V2);
+    let raw = mqless::aws::aws_sdk_dynamodb::Client::new(&sdk);
+    let layout_key = |request: mqless::aws::aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder| {
+        use mqless::aws::aws_sdk_dynamodb::types::AttributeValue::S;
+        request
+            .table_name(&table)
+            .key("pk", S("~table".into()))
+            .key("sk", S("layout".into()))
+    };
+    layout_key(raw.delete_item()).send().await.unwrap();
+    let unrecorded = untold(&["table", "create"]);
+    assert!(unrecorded.contains("records no key layout"), "{unrecorded}");
+    let recorded = untold(&["table", "create", "--key-layout", "v2"]);
+    assert!(recorded.contains("it now records v2"), "{recorded}");
+
+    // A message queued in v2's mailbox partition, which a command in v1 would not see.
+    let store = DynamoStore::new(raw, &table).with_key_layout(mqless::aws::KeyLayout::V2);
     queue(&store, "a-1", &AccountMessage::Deposit { amount: 5 }).await;
     let peeked = untold(&["mailbox", "peek", "Account", "a-1"]);
     assert!(peeked.contains("deposit"), "{peeked}");

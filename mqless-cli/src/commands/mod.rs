@@ -117,21 +117,33 @@ async fn run_against(context: &Context, command: Command) -> Result<ExitCode, St
 }
 
 /// Creates the table in `key_layout` (else the context's), or completes an existing one;
-/// says which layout the table records.
+/// says which layout the table records. An existing table that records none (made before
+/// tables recorded their layout, or by the template) records `key_layout` when the flag
+/// names one: the operator says what its processes run.
 async fn create_table(context: &Context, key_layout: Option<KeyLayout>) -> Result<Printed, String> {
     let chosen = key_layout.unwrap_or(context.environment.key_layout());
     let store = context.environment.store().with_key_layout(chosen);
     store.create_table().await.map_err(|e| e.to_string())?;
-    let recorded = store
+    let mut recorded = store
         .recorded_key_layout()
         .await
         .map_err(|e| e.to_string())?;
-    let layout = match recorded {
-        Some(layout) if layout == chosen => format!("key layout {layout}, recorded in the table"),
-        Some(layout) => format!(
+    let layout = match (recorded, key_layout) {
+        (Some(layout), _) if layout == chosen => {
+            format!("key layout {layout}, recorded in the table")
+        }
+        (Some(layout), _) => format!(
             "it was there already and records key layout {layout} (not {chosen}: a table's layout changes only by `mqless migrate`)"
         ),
-        None => "it was there already and records no key layout, so processes not told one (MQLESS_KEY_LAYOUT) use v1".to_owned(),
+        (None, Some(told)) => {
+            store
+                .record_key_layout(told)
+                .await
+                .map_err(|e| e.to_string())?;
+            recorded = Some(told);
+            format!("it was there already and recorded no key layout; it now records {told}, which every process not told one (MQLESS_KEY_LAYOUT) goes by")
+        }
+        (None, None) => "it was there already and records no key layout, so processes not told one (MQLESS_KEY_LAYOUT) use v1; `--key-layout` records the one its processes run".to_owned(),
     };
     Ok(Printed::Said(
         format!("table {} is ready; {layout}", store.table()),
