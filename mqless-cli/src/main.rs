@@ -164,6 +164,12 @@ struct TemplateArgs {
     /// Cargo.toml, which `mqless new` sets to `v2`), else `v1`.
     #[arg(long, value_name = "LAYOUT")]
     key_layout: Option<mqless_runtime::aws::KeyLayout>,
+    /// A client policy of its own, `NAME=Type,Type`: what attaches it may queue into,
+    /// ask, read and wake the actors of those types only (in key layout v2; in v1 it may
+    /// write anything in their partitions). Output as `<NAME>ClientPolicyArn`; repeat for
+    /// several. `ClientPolicy` grants every type of the stack.
+    #[arg(long = "client", value_name = "NAME=TYPES")]
+    clients: Vec<String>,
 }
 
 impl TemplateArgs {

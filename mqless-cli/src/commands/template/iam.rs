@@ -39,7 +39,7 @@ impl<'a> Directory<'a> {
         }
     }
 
-    fn types(&self) -> impl Iterator<Item = &str> {
+    pub(super) fn types(&self) -> impl Iterator<Item = &'a str> + '_ {
         self.actors
             .iter()
             .filter_map(|f| f.manifest.actor_type.as_deref())
@@ -244,60 +244,79 @@ fn mark_unwoken(mailboxes: &Json) -> Json {
     })
 }
 
-/// For what sends to the actors from outside (`Remote` clients, other languages):
-/// queue messages, read replies and state, wake the functions. In key layout v2 its
-/// writes reach mailboxes only (message attributes only); v1 cannot tell a mailbox
-/// item's key from the actor's record's.
-pub(super) fn client_policy(directory: &Directory<'_>) -> Json {
+/// For what sends to the actors of `types` from outside (`Remote` clients, other
+/// languages): queue messages, read replies and state, wake their functions, and read
+/// the key layout the table records. In key layout v2 its writes reach those types'
+/// mailboxes only (message attributes only); v1 cannot tell a mailbox item's key from
+/// the actor's record's, so there it may write anything in those types' partitions.
+pub(super) fn client_policy(
+    directory: &Directory<'_>,
+    types: &BTreeSet<&str>,
+    description: &str,
+) -> Json {
+    let mailboxes = directory.mailbox_keys(types);
     let mut statements = if directory.layout.apart() {
-        client_access_apart(directory)
+        client_access_apart(types, &mailboxes)
     } else {
-        vec![json!({"Sid": "Mailboxes", "Effect": "Allow",
+        vec![json!({"Sid": "Actors", "Effect": "Allow",
          "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
-         "Resource": {"Fn::GetAtt": ["Table", "Arn"]}})]
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": leading_keys(types)}}})]
     };
-    statements.push(mark_unwoken(&if directory.layout.apart() {
-        json!(["m/*"])
-    } else {
-        json!(["*"])
-    }));
+    // What a client not told its layout reads when it starts; only operators write it.
+    statements.push(json!({"Sid": "TableKeyLayout", "Effect": "Allow",
+        "Action": "dynamodb:GetItem",
+        "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+        "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [LAYOUT_RECORD]}}}));
+    statements.push(mark_unwoken(&mailboxes));
+    let functions: Vec<Json> = types
+        .iter()
+        .filter_map(|t| directory.function_of(t))
+        .map(Directory::arn)
+        .collect();
     statements.push(json!({"Sid": "WakeActors", "Effect": "Allow",
-        "Action": "lambda:InvokeFunction", "Resource": directory.every_arn()}));
+        "Action": "lambda:InvokeFunction", "Resource": functions}));
     json!({
         "Type": "AWS::IAM::ManagedPolicy",
         "Properties": {
-            "Description": "Send to the MQLess actors of this stack",
+            "Description": description,
             "PolicyDocument": {"Version": "2012-10-17", "Statement": statements}
         }
     })
 }
 
+/// The partition key of the key layout the table records (`mqless table create`), which
+/// a client not told its layout reads.
+const LAYOUT_RECORD: &str = "~table";
+
 /// A client's table access where mailboxes and replies are apart (v2, and the way to
-/// it): queue into mailboxes (message attributes only), read the stack's actors and
-/// mailboxes, and read its own replies only.
-fn client_access_apart(directory: &Directory<'_>) -> Vec<Json> {
-    // The actors' records and dead letters, the mailboxes, and the key layout the table
-    // records (for clients not told it); never a reply partition (`r/...`) but the
-    // client's own.
-    let mut readable: Vec<Json> = directory.types().map(|t| json!(format!("{t}/*"))).collect();
-    readable.push(json!("m/*"));
-    readable.push(json!("~table"));
+/// it): queue into the mailboxes of `types` (message attributes only), read those actors
+/// and mailboxes, and read its own replies from them only.
+fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json) -> Vec<Json> {
+    // The actors' records and dead letters, and the mailboxes; never a reply partition
+    // (`r/...`) but the client's own.
+    let mut readable: Vec<Json> = types.iter().map(|t| json!(format!("{t}/*"))).collect();
+    readable.extend(mailboxes.as_array().into_iter().flatten().cloned());
+    // The asker is the last segment of a reply's partition key and holds no `/`, so
+    // these match the replies to this principal's asks only.
+    let replies: Vec<Json> = types
+        .iter()
+        .map(|t| json!(format!("r/{t}/*/${{aws:userid}}")))
+        .collect();
     vec![
         json!({"Sid": "Mailboxes", "Effect": "Allow", "Action": "dynamodb:PutItem",
         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
         "Condition": {
-           "ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["m/*"]},
+           "ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes},
            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
         }}),
         json!({"Sid": "Read", "Effect": "Allow",
          "Action": ["dynamodb:GetItem", "dynamodb:Query"],
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": readable}}}),
-        // The asker is the last segment of a reply's partition key and holds no `/`, so
-        // this matches the replies to this principal's asks only.
         json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["r/*/${aws:userid}"]}}}),
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": replies}}}),
     ]
 }
 

@@ -121,6 +121,8 @@ fn check_rows(layout: KeyLayout) {
     use Expect::{Allowed, Denied, GapInV1};
     let mut arguments = args();
     arguments.key_layout = Some(layout);
+    // A client that sends to orders only (`ShopClientPolicy`).
+    arguments.clients = vec!["Shop=Order".into()];
     let template = template(&saga(), &arguments).unwrap();
     let index = |name: &str| format!("{TABLE}/index/{name}");
     // The partition of an actor's mailbox, in this layout.
@@ -344,7 +346,7 @@ fn check_rows(layout: KeyLayout) {
             "ClientPolicy",
             "records another key layout in the table",
             Request::item("PutItem", "~table", &["kl"]),
-            GapInV1,
+            Denied,
         ),
         (
             "OrderFunction",
@@ -423,6 +425,79 @@ fn check_rows(layout: KeyLayout) {
             "writes a reply into its own reply partition",
             Request::item("PutItem", &reply("Order/o-1", REQUESTER), &["rep"]),
             GapInV1,
+        ),
+        // A client granted one type (`--client Shop=Order`): that type's actors only.
+        (
+            "ShopClientPolicy",
+            "queues a message to an order",
+            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "marks the message it queued for an order",
+            Request::item("UpdateItem", &mailbox("Order/o-1"), &["dsh", "dk"]),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads an order's state",
+            Request::item("GetItem", "Order/o-1", &["st"]),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads the reply to its own ask of an order",
+            Request::item("GetItem", &reply("Order/o-1", REQUESTER), &["rep"]),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads the key layout the table records",
+            Request::item("GetItem", "~table", &[]),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "wakes the order function",
+            invoke("order-function"),
+            Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "queues a message to a warehouse",
+            Request::item("PutItem", &mailbox("Warehouse/w-1"), MESSAGE),
+            Denied,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads a warehouse's state",
+            Request::item("GetItem", "Warehouse/w-1", &["st"]),
+            Denied,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads the reply to its own ask of a wallet",
+            Request::item("GetItem", &reply("Wallet/w-1", REQUESTER), &["rep"]),
+            Denied,
+        ),
+        (
+            "ShopClientPolicy",
+            "wakes the warehouse function",
+            invoke("warehouse-function"),
+            Denied,
+        ),
+        (
+            "ShopClientPolicy",
+            "overwrites an order's state record",
+            Request::item("PutItem", "Order/o-1", STATE),
+            GapInV1,
+        ),
+        (
+            "ShopClientPolicy",
+            "records another key layout in the table",
+            Request::item("PutItem", "~table", &["kl"]),
+            Denied,
         ),
         // Operators (`OperatorPolicy`): the whole table, every function of the stack.
         (

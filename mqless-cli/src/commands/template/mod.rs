@@ -5,6 +5,7 @@
 
 mod buses;
 mod channels;
+mod clients;
 mod iam;
 mod streams;
 
@@ -185,7 +186,17 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "--event-bus needs the events function (`mqless::aws::serve_events`) among the functions: it publishes the bus's events".into(),
         );
     }
-    resources.insert("ClientPolicy".into(), iam::client_policy(&directory));
+    let every_type = directory.types().collect();
+    resources.insert(
+        "ClientPolicy".into(),
+        iam::client_policy(
+            &directory,
+            &every_type,
+            "Send to the MQLess actors of this stack",
+        ),
+    );
+    let grants = clients::parse(&args.clients, &directory)?;
+    resources.extend(clients::resources(&grants, &directory));
     resources.insert("OperatorPolicy".into(), iam::operator_policy());
     let names: Vec<&str> = actors
         .iter()
@@ -204,7 +215,7 @@ fn template(functions: &[Function], args: &TemplateArgs) -> Result<Json, String>
             "Timeout": 60
         }},
         "Resources": resources,
-        "Outputs": outputs(&directory, events, args)
+        "Outputs": outputs(&directory, events, args, clients::outputs(&grants))
     });
     if events {
         template["Conditions"] = streams::conditions();
@@ -340,7 +351,12 @@ fn parameters(events: bool, channels: &std::collections::BTreeSet<String>) -> Js
 }
 
 /// The template's outputs: what clients and operators configure from.
-fn outputs(directory: &iam::Directory, events: bool, args: &TemplateArgs) -> Json {
+fn outputs(
+    directory: &iam::Directory,
+    events: bool,
+    args: &TemplateArgs,
+    client_policies: Map<String, Json>,
+) -> Json {
     let mut outputs = json!({
         "Table": {"Description": "MQLESS_TABLE for clients and the mqless command", "Value": {"Ref": "Table"}},
         "KeyLayout": {"Description": "MQLESS_KEY_LAYOUT for clients and the mqless command", "Value": args.layout().as_str()},
@@ -353,6 +369,9 @@ fn outputs(directory: &iam::Directory, events: bool, args: &TemplateArgs) -> Jso
             "Description": "Send events here (SNS topics can subscribe it): the events function publishes them",
             "Value": {"Ref": "EventsQueue"}
         });
+    }
+    if let Some(outputs) = outputs.as_object_mut() {
+        outputs.extend(client_policies);
     }
     outputs
 }

@@ -40,6 +40,7 @@ pub(super) fn args() -> TemplateArgs {
         arch: crate::Arch::Arm64,
         event_buses: Vec::new(),
         key_layout: Some(mqless_runtime::aws::KeyLayout::V1),
+        clients: Vec::new(),
     }
 }
 
@@ -444,4 +445,45 @@ fn each_named_event_bus_gets_a_rule_to_the_events_function() {
     args.event_buses = vec!["no spaces".into()];
     let error = template(&functions, &args).unwrap_err();
     assert!(error.contains("not an event bus name"), "{error}");
+}
+
+#[test]
+fn a_client_policy_of_its_own_names_types_the_stack_runs() {
+    let mut args = args();
+    args.key_layout = Some(mqless_runtime::aws::KeyLayout::V2);
+    args.clients = vec!["Shop=Order".into(), "Billing=Wallet, Order".into()];
+    let generated = template(&saga(), &args).unwrap();
+    let billing = &generated["Resources"]["BillingClientPolicy"]["Properties"];
+    assert_eq!(
+        billing["Description"],
+        "Send to the MQLess actors Order, Wallet of this stack"
+    );
+    assert_eq!(
+        generated["Outputs"]["ShopClientPolicyArn"]["Value"],
+        json!({"Ref": "ShopClientPolicy"})
+    );
+    let wakes = billing["PolicyDocument"]["Statement"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["Sid"] == "WakeActors")
+        .unwrap()["Resource"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(wakes, 2, "the order's and the wallet's functions only");
+
+    for (flag, says) in [
+        ("Shop", "write NAME=Type"),
+        ("shop-1=Order", "ASCII letters and digits"),
+        ("1Shop=Order", "starting with a letter"),
+        ("Shop=Basket", "no function of this stack runs `Basket`"),
+    ] {
+        args.clients = vec![flag.into()];
+        let error = template(&saga(), &args).unwrap_err();
+        assert!(error.contains(says), "{flag}: {error}");
+    }
+    args.clients = vec!["Shop=Order".into(), "Shop=Wallet".into()];
+    let error = template(&saga(), &args).unwrap_err();
+    assert!(error.contains("given twice"), "{error}");
 }
