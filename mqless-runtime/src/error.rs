@@ -271,6 +271,8 @@ pub enum StoreErrorKind {
     Unavailable,
     /// The table does not exist.
     TableMissing,
+    /// IAM refused the request: grant the action on the key (see docs/guide/aws.md).
+    AccessDenied,
     /// An item would exceed the store's item-size limit.
     ItemTooLarge,
     /// A transaction was cancelled by a concurrent one. Retry.

@@ -5,6 +5,7 @@ import json
 import os
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -108,6 +109,16 @@ class Client:
             ).get("Item")
         except self._dynamodb.exceptions.ResourceNotFoundException:
             return "v2"
+        except botocore.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "AccessDeniedException":
+                raise
+            # A role from before tables recorded their layout, on a table from then.
+            warnings.warn(
+                f"IAM refuses reading the key layout table {self.table} records (its `~table` item): "
+                "using v1, the layout of tables from before; pass key_layout or set MQLESS_KEY_LAYOUT",
+                stacklevel=3,
+            )
+            return "v1"
         if item is None:
             return "v1"
         recorded = item.get("kl", {}).get("S", "")

@@ -94,3 +94,19 @@ def test_a_client_not_told_its_layout_goes_by_the_table(clients, monkeypatch):
     told = Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client, key_layout="v1")
     assert told.key_layout == "v1", "told: the record is not read"
     dynamodb.delete_table(TableName=table)
+
+
+def test_a_role_refused_the_layout_record_takes_v1_and_says_so(clients, monkeypatch):
+    """IAM refusing the read (a role from before tables recorded their layout): v1, as
+    before, with a warning. DynamoDB Local does not evaluate IAM: botocore's Stubber
+    gives the client DynamoDB's refusal."""
+    import botocore.stub
+
+    _, lambda_client, table = clients
+    monkeypatch.delenv("MQLESS_KEY_LAYOUT", raising=False)
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    with botocore.stub.Stubber(dynamodb) as stub:
+        stub.add_client_error("get_item", service_error_code="AccessDeniedException", http_status_code=400)
+        with pytest.warns(UserWarning, match="IAM refuses reading the key layout"):
+            client = Client(table=table, dynamodb=dynamodb, lambda_client=lambda_client)
+    assert client.key_layout == "v1"

@@ -37,7 +37,7 @@ pub use function::{
 pub use invoker::{FunctionNames, LambdaInvoker};
 pub use remote::{Remote, DEFAULT_SETTLE_TIMEOUT};
 
-use crate::error::Error;
+use crate::error::{Error, StoreErrorKind};
 pub use dynamodb::schema::KeyLayout;
 use dynamodb::DynamoStore;
 
@@ -119,26 +119,16 @@ impl Environment {
     /// [`DynamoStore::create_table`] then records (this environment's store makes it).
     /// One strongly consistent read.
     ///
+    /// A role whose IAM policy refuses that read (one written before tables recorded
+    /// their layout) is taken for v1, with a warning that says to set the variable.
+    ///
     /// # Errors
-    /// [`Error::Config`] when the table cannot be read (unreachable, or IAM refuses the
-    /// `GetItem` of its `~table` item) or records a layout this version does not know:
-    /// the message says to set `MQLESS_KEY_LAYOUT`, which skips the read.
+    /// [`Error::Config`] when the table cannot be read (unreachable, say) or records a
+    /// layout this version does not know: the message says to set `MQLESS_KEY_LAYOUT`,
+    /// which skips the read.
     pub async fn with_table_key_layout(self) -> Result<Self, Error> {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.sdk), self.table.clone());
-        let layout = match store.recorded_key_layout().await {
-            Ok(Some(layout)) => layout,
-            Ok(None) => KeyLayout::V1,
-            Err(error) if error.kind == crate::error::StoreErrorKind::TableMissing => {
-                KeyLayout::V2
-            }
-            Err(error) => {
-                return Err(Error::Config(format!(
-                    "reading the key layout table `{}` records: {error}; set {} (v1, v2 or v1-to-v2) to skip the read, or grant dynamodb:GetItem on its `~table` item",
-                    self.table,
-                    KeyLayout::VARIABLE
-                )))
-            }
-        };
+        let layout = layout_from_record(&self.table, store.recorded_key_layout().await)?;
         Ok(self.with_key_layout(layout))
     }
 
@@ -235,6 +225,35 @@ impl Environment {
     }
 }
 
+/// The layout a process not told one takes, from its read of what `table` records.
+fn layout_from_record(
+    table: &str,
+    read: Result<Option<KeyLayout>, crate::error::StoreError>,
+) -> Result<KeyLayout, Error> {
+    match read {
+        Ok(Some(layout)) => Ok(layout),
+        // Made before tables recorded their layout: v1, as its processes always ran.
+        Ok(None) => Ok(KeyLayout::V1),
+        // No table yet: v2, which this process's `create_table` then records.
+        Err(error) if error.kind == StoreErrorKind::TableMissing => Ok(KeyLayout::V2),
+        // A role from before tables recorded their layout (its policy scoped to its
+        // types' keys) on a table from then: v1, as it always ran. Said, not failed, so
+        // that upgrading the code alone does not stop such a deployment.
+        Err(error) if error.kind == StoreErrorKind::AccessDenied => {
+            tracing::warn!(
+                table,
+                %error,
+                "IAM refuses reading the key layout the table records (GetItem of its `~table` item): using v1, the layout of tables from before layouts were recorded; set MQLESS_KEY_LAYOUT, or grant the read"
+            );
+            Ok(KeyLayout::V1)
+        }
+        Err(error) => Err(Error::Config(format!(
+            "reading the key layout table `{table}` records: {error}; set {} (v1, v2 or v1-to-v2) to skip the read, or grant dynamodb:GetItem on its `~table` item",
+            KeyLayout::VARIABLE
+        ))),
+    }
+}
+
 /// Reads a required environment variable, or says which one to set.
 impl KeyLayout {
     /// The layout `MQLESS_KEY_LAYOUT` names; the default when it is unset (see
@@ -268,4 +287,36 @@ impl KeyLayout {
 
 fn env_var(name: &str, purpose: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| Error::Config(format!("set {name}: {purpose}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::StoreError;
+
+    #[test]
+    fn a_process_not_told_its_layout_goes_by_what_it_reads_of_the_table() {
+        let failed = |kind| Err(StoreError::new(kind, "refused"));
+        let cases = [
+            (Ok(Some(KeyLayout::V2)), Some(KeyLayout::V2)),
+            (Ok(Some(KeyLayout::V1ToV2)), Some(KeyLayout::V1ToV2)),
+            (Ok(None), Some(KeyLayout::V1)),
+            (failed(StoreErrorKind::TableMissing), Some(KeyLayout::V2)),
+            (failed(StoreErrorKind::AccessDenied), Some(KeyLayout::V1)),
+            (failed(StoreErrorKind::Unavailable), None),
+            (failed(StoreErrorKind::Throttled), None),
+            (failed(StoreErrorKind::Other), None),
+        ];
+        for (read, expected) in cases {
+            let said = format!("{read:?}");
+            match (layout_from_record("t", read), expected) {
+                (Ok(layout), Some(expected)) => assert_eq!(layout, expected, "{said}"),
+                (Err(Error::Config(message)), None) => {
+                    assert!(message.contains("MQLESS_KEY_LAYOUT"), "{message}");
+                    assert!(message.contains("`t`"), "{message}");
+                }
+                (other, _) => panic!("{said}: {other:?}"),
+            }
+        }
+    }
 }

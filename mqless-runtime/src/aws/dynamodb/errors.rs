@@ -61,7 +61,7 @@ where
                     "check the AWS credentials (DynamoDB Local accepts any key id of letters and digits)".to_owned(),
                 ),
                 "AccessDeniedException" => (
-                    StoreErrorKind::Other,
+                    StoreErrorKind::AccessDenied,
                     format!("grant this role the DynamoDB actions MQLess uses on table `{table}` (see docs/guide/aws.md for the IAM policies)"),
                 ),
                 "TransactionConflictException" => (StoreErrorKind::TransactionConflict, "retry".to_owned()),
