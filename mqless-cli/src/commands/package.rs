@@ -79,7 +79,7 @@ pub(crate) fn choose_layout(
     }
     Ok((
         KeyLayout::default(),
-        "the default: no flag, variable or Cargo.toml sets one",
+        "the default for a stack that declares none (kept for stacks made before v2); a new stack should declare v2, `[package.metadata.mqless] key-layout = \"v2\"` in Cargo.toml, or pass --key-layout v2, so that IAM keeps senders out of the actors' records",
     ))
 }
 
