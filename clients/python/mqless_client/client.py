@@ -122,8 +122,6 @@ class Client:
         if item is None:
             return "v1"
         recorded = item.get("kl", {}).get("S", "")
-        if recorded == "v1-to-v2":
-            return "v2"
         try:
             return _key_layout(recorded or "?")
         except ValueError:
@@ -311,10 +309,12 @@ def _reply_partition(address: str, asker: Optional[str]) -> str:
 
 
 def _key_layout(name: str) -> str:
-    """The table's key layout: "v1" (also when empty) or "v2"."""
-    layout = {"": "v1", "v1": "v1", "1": "v1", "v2": "v2", "2": "v2"}.get(name.lower())
+    """The table's key layout as this client writes it: "v1" (also when empty) or "v2".
+    The transitional "v1-to-v2" (a table on its way to v2) writes as "v2" does: messages
+    into `m/` partitions, replies named by their asker."""
+    layout = {"": "v1", "v1": "v1", "1": "v1", "v2": "v2", "2": "v2", "v1-to-v2": "v2"}.get(name.lower())
     if layout is None:
-        raise ValueError(f"key_layout (MQLESS_KEY_LAYOUT) is v1 or v2, not {name!r}")
+        raise ValueError(f"key_layout (MQLESS_KEY_LAYOUT) is v1, v2 or v1-to-v2, not {name!r}")
     return layout
 
 
