@@ -254,7 +254,6 @@ fn layout_from_record(
     }
 }
 
-/// Reads a required environment variable, or says which one to set.
 impl KeyLayout {
     /// The layout `MQLESS_KEY_LAYOUT` names; the default when it is unset (see
     /// [`Environment::load`], which then goes by what the table records).
@@ -285,6 +284,7 @@ impl KeyLayout {
     }
 }
 
+/// Reads a required environment variable, or says which one to set.
 fn env_var(name: &str, purpose: &str) -> Result<String, Error> {
     std::env::var(name).map_err(|_| Error::Config(format!("set {name}: {purpose}")))
 }
