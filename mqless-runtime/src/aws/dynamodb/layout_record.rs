@@ -4,9 +4,7 @@
 //! is v2 for every process that shares it, and a table made before tables recorded their
 //! layout stays v1, which is what its processes have always used.
 
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
-
-use super::schema::{s, Item, KeyLayout};
+use super::schema::{s, table_item_key, Item, KeyLayout};
 use super::DynamoStore;
 use crate::error::{StoreError, StoreErrorKind};
 
@@ -20,10 +18,7 @@ const LAYOUT_SK: &str = "layout";
 const LAYOUT: &str = "kl";
 
 fn layout_key() -> Item {
-    Item::from([
-        ("pk".to_owned(), s(TABLE_PK)),
-        ("sk".to_owned(), s(LAYOUT_SK)),
-    ])
+    table_item_key(TABLE_PK, LAYOUT_SK)
 }
 
 impl DynamoStore {
@@ -74,15 +69,6 @@ impl DynamoStore {
     pub async fn record_key_layout(&self, layout: KeyLayout) -> Result<(), StoreError> {
         let mut item = layout_key();
         item.insert(LAYOUT.into(), s(layout.as_str()));
-        self.counted(
-            self.client
-                .put_item()
-                .table_name(&*self.table)
-                .set_item(Some(item))
-                .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                .send()
-                .await,
-        )
-        .map(drop)
+        self.put(item).await
     }
 }

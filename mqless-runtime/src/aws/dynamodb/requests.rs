@@ -378,6 +378,20 @@ impl DynamoStore {
         }
     }
 
+    /// Puts `item`, replacing whatever has its key; its capacity counted.
+    pub(super) async fn put(&self, item: Item) -> Result<(), StoreError> {
+        self.counted(
+            self.client
+                .put_item()
+                .table_name(&*self.table)
+                .set_item(Some(item))
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await,
+        )
+        .map(drop)
+    }
+
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
         let out = self.counted_consistent(
             self.client

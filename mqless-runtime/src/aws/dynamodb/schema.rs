@@ -99,6 +99,12 @@ pub(super) fn b(value: &[u8]) -> AttributeValue {
     AttributeValue::B(Blob::new(value))
 }
 
+/// The key of one of the table's own items (the sweep's cursor, the layout record):
+/// a partition key that is no address.
+pub(super) fn table_item_key(pk: &str, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
 fn key(address: &Address, sk: impl Into<String>) -> Item {
     HashMap::from([
         ("pk".to_owned(), s(address.to_string())),

@@ -4,8 +4,8 @@
 use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use super::schema::{
-    due_shard, message_key, record_from, s, Item, DUE_INDEX, DUE_KEY, DUE_SHARD, MESSAGE,
-    QUARANTINED, QUARANTINE_INDEX, QUARANTINE_KEY,
+    due_shard, message_key, record_from, s, table_item_key, Item, DUE_INDEX, DUE_KEY, DUE_SHARD,
+    MESSAGE, QUARANTINED, QUARANTINE_INDEX, QUARANTINE_KEY,
 };
 use super::DynamoStore;
 use crate::error::StoreError;
@@ -21,10 +21,7 @@ const SWEEPER_PK: &str = "~sweeper";
 const CURSOR_SK: &str = "cursor";
 
 fn cursor_key() -> Item {
-    Item::from([
-        ("pk".to_owned(), s(SWEEPER_PK)),
-        ("sk".to_owned(), s(CURSOR_SK)),
-    ])
+    table_item_key(SWEEPER_PK, CURSOR_SK)
 }
 
 impl DynamoStore {
@@ -143,15 +140,7 @@ impl DynamoStore {
             Some(cursor) => {
                 let mut item = cursor_key();
                 item.insert(CURSOR_SK.into(), s(cursor));
-                self.counted(
-                    self.client
-                        .put_item()
-                        .table_name(&*self.table)
-                        .set_item(Some(item))
-                        .return_consumed_capacity(ReturnConsumedCapacity::Total)
-                        .send()
-                        .await,
-                )?;
+                self.put(item).await?;
             }
             None => {
                 self.delete_existing(cursor_key()).await?;
