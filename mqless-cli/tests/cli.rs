@@ -486,6 +486,33 @@ async fn table_create_records_v2_in_a_new_table_and_commands_go_by_it() {
     assert!(peeked.contains("deposit"), "{peeked}");
 }
 
+/// `mqless migrate` that finds nothing left to move records v2 in the table, for the
+/// processes not told their layout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_with_nothing_left_records_v2() {
+    mqless_tests::requires_local_aws!();
+    let store = local_aws::fresh_store("cli-migrated").await;
+    assert_eq!(
+        store.recorded_key_layout().await.unwrap(),
+        Some(mqless::aws::KeyLayout::V1)
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_mqless"))
+        .args(["migrate", "--table", store.table()])
+        .env("MQLESS_KEY_LAYOUT", "v1-to-v2")
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("the table now records v2"),
+        "{}",
+        stdout(&output)
+    );
+    assert_eq!(
+        store.recorded_key_layout().await.unwrap(),
+        Some(mqless::aws::KeyLayout::V2)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn doctor_passes_a_healthy_deployment_and_says_what_to_fix() {
     mqless_tests::requires_local_aws!();

@@ -38,15 +38,11 @@ impl Context {
         };
         let functions = FunctionNames::from_env().map_err(|e| e.to_string())?;
         let sdk = mqless_runtime::aws::load_config().await;
-        let environment = Environment::new(sdk, table, functions);
         // Told, or what the table records (v2 when there is no table yet).
-        let environment = match KeyLayout::from_env_if_set().map_err(|e| e.to_string())? {
-            Some(layout) => environment.with_key_layout(layout),
-            None => environment
-                .with_table_key_layout()
-                .await
-                .map_err(|e| e.to_string())?,
-        };
+        let environment = Environment::new(sdk, table, functions)
+            .with_configured_key_layout()
+            .await
+            .map_err(|e| e.to_string())?;
         let operator = environment.remote().operator();
         Ok(Self {
             environment,

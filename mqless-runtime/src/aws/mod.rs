@@ -98,17 +98,28 @@ impl Environment {
             "the DynamoDB table of the mailboxes and state",
         )?;
         let functions = FunctionNames::from_env()?;
-        let told = KeyLayout::from_env_if_set()?;
-        let environment = Self {
+        Self {
             sdk: load_config().await,
             table,
-            layout: told.unwrap_or_default(),
+            layout: KeyLayout::default(),
             functions,
             channels: channels::Channels::from_env()?,
-        };
-        match told {
-            Some(_) => Ok(environment),
-            None => environment.with_table_key_layout().await,
+        }
+        .with_configured_key_layout()
+        .await
+    }
+
+    /// This environment, in the key layout `MQLESS_KEY_LAYOUT` names, else in the one its
+    /// table records ([`Self::with_table_key_layout`]): what [`Self::load`] does, for an
+    /// environment made from its parts.
+    ///
+    /// # Errors
+    /// [`Error::Config`] when the variable names no layout, or as
+    /// [`Self::with_table_key_layout`].
+    pub async fn with_configured_key_layout(self) -> Result<Self, Error> {
+        match KeyLayout::from_env_if_set()? {
+            Some(layout) => Ok(self.with_key_layout(layout)),
+            None => self.with_table_key_layout().await,
         }
     }
 
