@@ -54,9 +54,9 @@ class Client:
     an idempotency key would queue the message twice), which is how the default one is
     built.
 
-    `key_layout` is the table's: `MQLESS_KEY_LAYOUT` when unset, else the layout the table
-    records (docs/wire.md, "Table"; one consistent read when the client is made), "v1" for
-    a table that records none. In "v2" a `call`
+    `key_layout` is the table's: as given, else `MQLESS_KEY_LAYOUT`, else the layout the
+    table records (docs/wire.md, "Table"; one consistent read when the client is made),
+    "v1" for a table that records none. In "v2" a `call`
     names who asks, and its reply, when it does not come back in the function's answer,
     is kept where only that identity may read it: `asker` (`MQLESS_ASKER`), else the
     caller's IAM user id, asked of STS (`sts_client`) at the first call.

@@ -69,8 +69,14 @@ impl DynamoStore {
                     ));
                 }
                 // Before anything else: a process that finds the table reads its
-                // layout from here (v1 when there is no record).
-                self.record_key_layout(self.layout).await?;
+                // layout from here (v1 when there is no record). Run again, this call
+                // finds the table and records nothing: say how to finish.
+                self.record_key_layout(self.layout).await.map_err(|error| {
+                    StoreError::new(
+                        error.kind,
+                        format!("table `{}` was created, but recording its key layout failed ({error}); record it with `mqless table create --key-layout {}` (`DynamoStore::record_key_layout`)", self.table, self.layout),
+                    )
+                })?;
                 self.enable_ttl().await
             }
             // It exists: make sure replies still expire and every index is there.

@@ -11,7 +11,7 @@ use crate::error::{StoreError, StoreErrorKind};
 /// The partition key of the table's own items: not an address (no `/`), so nothing
 /// reads it as an actor, and not a mailbox, reply or topic partition, so no sender's or
 /// function's IAM grant reaches it.
-pub(super) const TABLE_PK: &str = "~table";
+const TABLE_PK: &str = "~table";
 /// The sort key of the layout record.
 const LAYOUT_SK: &str = "layout";
 /// Its attribute: the layout's name (String: `v1`, `v2` or `v1-to-v2`).
