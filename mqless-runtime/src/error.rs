@@ -277,6 +277,13 @@ pub enum StoreErrorKind {
     ItemTooLarge,
     /// A transaction was cancelled by a concurrent one. Retry.
     TransactionConflict,
+    /// A message's put got no answer (a 5xx, a timeout, a dropped connection), and what
+    /// could be read afterwards cannot tell whether it was queued: it is neither queued
+    /// nor among the messages its actor last consumed, so it never landed, or it landed,
+    /// ran, and a later batch committed since. Putting it again could run it twice, so
+    /// it is not put again: resend it with an idempotency key (a repeat is then
+    /// consumed without running), or not at all if running it twice is worse than never.
+    OutcomeUnknown,
     /// Anything else: bad configuration, permissions, a bug.
     Other,
 }

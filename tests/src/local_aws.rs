@@ -122,9 +122,22 @@ pub async fn fresh_store_intercepted(
     test: &str,
     interceptor: impl mqless::aws::aws_sdk_dynamodb::config::Intercept + 'static,
 ) -> DynamoStore {
+    let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
+    let store = store_intercepted(&table, interceptor).await;
+    store
+        .create_table()
+        .await
+        .expect("create the test table on DynamoDB Local");
+    store
+}
+
+/// A store over `table` whose DynamoDB client runs `interceptor`, and retries quickly.
+pub async fn store_intercepted(
+    table: &str,
+    interceptor: impl mqless::aws::aws_sdk_dynamodb::config::Intercept + 'static,
+) -> DynamoStore {
     use mqless::aws::aws_sdk_dynamodb::config::{retry::RetryConfig, Builder};
     configure();
-    let table = format!("{test}-{}", mqless::MessageId::generate(1, None));
     let config = mqless::aws::load_config().await;
     let client_config = Builder::from(&config)
         .interceptor(interceptor)
@@ -135,12 +148,7 @@ pub async fn fresh_store_intercepted(
         )
         .build();
     let client = mqless::aws::aws_sdk_dynamodb::Client::from_conf(client_config);
-    let store = DynamoStore::new(client, table);
-    store
-        .create_table()
-        .await
-        .expect("create the test table on DynamoDB Local");
-    store
+    DynamoStore::new(client, table)
 }
 
 /// Points clients at the Lambda emulator and at the table its functions use (as the

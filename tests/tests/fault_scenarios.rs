@@ -28,6 +28,7 @@ async fn invariants_hold_under_injected_faults_on_the_memory_store() {
         optimistic: false,
         client_skew_millis: 300_000,
         legacy: None,
+        racing_sends: None,
     };
     let mut total = Stats::default();
     for &seed in &seeds {

@@ -213,12 +213,21 @@ async fn a_discarded_dead_letter_stays_discarded_when_a_cut_cleanup_is_repeated(
 /// The seeded fault scenario on DynamoDB Local with 5 % of write answers lost below the
 /// SDK, besides the scenario's own faults above the store: every invariant holds. One
 /// loss in four starts an outage longer than the SDK's retries, so a write that landed
-/// fails, and an operation of several requests stops after any of them.
+/// fails, and an operation of several requests stops after any of them. And a client
+/// process of its own sends messages without an idempotency key while the drains run,
+/// half of its answers lost and held for a round and more, so that the answer often
+/// comes after the message ran and a later batch committed: acknowledged, such a
+/// message runs once; failed, at most once (a blind repeat of the put ran it twice).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invariants_hold_with_answers_lost_below_the_sdk() {
     mqless_tests::requires_local_aws!();
-    use mqless_tests::scenario::{self, Params, Stats};
+    use mqless_tests::scenario::{self, Params, RacingSends, Stats};
     let (store, lost) = local_aws::fresh_store_losing_answers("lost-scenario").await;
+    let racing_lost = mqless::testing::LostAnswers::new();
+    let racing = RacingSends {
+        store: Arc::new(local_aws::store_intercepted(store.table(), racing_lost.clone()).await),
+        answers: racing_lost.clone(),
+    };
     let seeds: u64 = std::env::var("MQLESS_DYNAMODB_SEEDS")
         .ok()
         .and_then(|n| n.parse().ok())
@@ -226,6 +235,7 @@ async fn invariants_hold_with_answers_lost_below_the_sdk() {
     let mut total = Stats::default();
     for seed in 1..=seeds {
         lost.random_with_outages(seed, 50, 8);
+        racing.answers.random(seed, 500);
         let params = Params {
             actors: 2,
             senders: 3,
@@ -235,15 +245,124 @@ async fn invariants_hold_with_answers_lost_below_the_sdk() {
             optimistic: seed % 2 == 0,
             client_skew_millis: 300_000,
             legacy: None,
+            racing_sends: Some(racing.clone()),
         };
-        let stop = || lost.stop();
+        let stop = || {
+            lost.stop();
+            racing.answers.stop();
+        };
         total.add(&scenario::run_seed_with_faults_below(store.clone(), seed, &params, stop).await);
     }
     println!(
-        "DynamoDB Local, answers lost below the SDK: {} lost; {}",
+        "DynamoDB Local, answers lost below the SDK: {} lost, {} of the racing sender's; {}",
         lost.lost(),
+        racing.answers.lost(),
         total.summary()
     );
     assert!(lost.lost() > 0, "the faults must have hit");
+    assert!(
+        total.unacknowledged > 0,
+        "some racing sends must have failed"
+    );
     assert_eq!(total.applied_once, total.acknowledged);
+}
+
+/// A sender whose put landed but whose answer is held, and an actor that runs the
+/// message and then `batches_after` more batches before the answer arrives. Returns
+/// what the send returned, the actor's count, and the last drain's report.
+async fn send_while_it_runs(
+    test: &str,
+    keyed: bool,
+    batches_after: usize,
+) -> (
+    Result<mqless::MessageId, mqless::Error>,
+    u64,
+    mqless::mailbox::DrainReport,
+) {
+    let (sending, held) = local_aws::fresh_store_losing_answers(test).await;
+    let draining = mqless::aws::dynamodb::DynamoStore::new(
+        mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await),
+        sending.table(),
+    )
+    .with_key_layout(sending.key_layout());
+    let senders = runtime(sending, false);
+    let owners = runtime(draining, false);
+    // The sender's store makes one write, the put: its answer is lost, and held.
+    held.hold_lost_answers();
+    held.lose_next(1);
+    let send = tokio::spawn(async move {
+        let tally = senders.client::<Tally>("t").unwrap();
+        let request = tally.add(None);
+        match keyed {
+            true => request.idempotency_key("once").send().await,
+            false => request.send().await,
+        }
+    });
+    while queued(&owners, "t").await == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let (host, id) = (owners.host::<Tally>().unwrap(), ActorId::new("t").unwrap());
+    assert_eq!(host.drain(&id).await.unwrap().processed, 1);
+    for _ in 0..batches_after {
+        owners
+            .client::<Tally>("t")
+            .unwrap()
+            .add(None)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(host.drain(&id).await.unwrap().processed, 1);
+    }
+    held.release_held();
+    let sent = send.await.unwrap();
+    assert_eq!(held.lost(), 1, "the put's answer was lost");
+    let report = host.drain(&id).await.unwrap();
+    assert_eq!(queued(&owners, "t").await, 0, "{report:?}");
+    let count = owners.state::<Tally>("t").await.unwrap().unwrap().count;
+    (sent, count, report)
+}
+
+/// The put of a message lands, its answer is lost, and before the sender learns it the
+/// message runs and a later batch commits. Nothing read can tell it from a put that
+/// never landed, and the SDK's repeat queued it again, to run twice: now the send fails
+/// with `OutcomeUnknown`, and the message has run once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_enqueue_whose_answer_is_lost_after_the_message_ran_is_not_put_again() {
+    mqless_tests::requires_local_aws!();
+    let (sent, count, _) = send_while_it_runs("lost-enqueue-ran", false, 1).await;
+    let Err(mqless::Error::Store(error)) = &sent else {
+        panic!("the send must fail: {sent:?}");
+    };
+    assert_eq!(
+        error.kind,
+        mqless::error::StoreErrorKind::OutcomeUnknown,
+        "{error}"
+    );
+    assert!(error.message.contains("idempotency key"), "{error}");
+    assert_eq!(count, 2, "the message ran once, and the one after it");
+}
+
+/// The same with an idempotency key: putting it again is safe, as the actor consumes
+/// the repeat without running it, so the send succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_keyed_enqueue_whose_answer_is_lost_is_put_again_and_runs_once() {
+    mqless_tests::requires_local_aws!();
+    let (sent, count, report) = send_while_it_runs("lost-enqueue-keyed", true, 1).await;
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(count, 2, "the message ran once, and the one after it");
+    assert_eq!(
+        report.duplicates, 1,
+        "the repeat, consumed unrun: {report:?}"
+    );
+}
+
+/// Found among the last batch's consumed ids, the message is known to have run: the
+/// send succeeds, and it is not put again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_enqueue_whose_answer_is_lost_after_the_last_batch_ran_it_succeeds() {
+    mqless_tests::requires_local_aws!();
+    let (sent, count, report) = send_while_it_runs("lost-enqueue-last", false, 0).await;
+    assert!(sent.is_ok(), "{sent:?}");
+    assert_eq!(count, 1);
+    assert_eq!((report.processed, report.batches), (0, 0), "{report:?}");
 }

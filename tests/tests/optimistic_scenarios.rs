@@ -28,6 +28,7 @@ async fn committed_effects_hold_under_injected_faults_with_optimistic_drains() {
         optimistic: true,
         client_skew_millis: 3_000,
         legacy: None,
+        racing_sends: None,
     };
     let mut total = Stats::default();
     for &seed in &seeds {
@@ -62,6 +63,7 @@ async fn committed_effects_hold_under_injected_faults_with_optimistic_drains_on_
             optimistic: true,
             client_skew_millis: 3_000,
             legacy: None,
+            racing_sends: None,
         };
         total.add(&scenario::run_seed(store.clone(), seed, &params).await);
     }

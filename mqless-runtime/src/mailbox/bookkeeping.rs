@@ -102,6 +102,13 @@ pub(super) struct Bookkeeping {
     recorded_bytes: usize,
 }
 
+/// The ids the last committed batch consumed, from a state record's bookkeeping
+/// (`meta`): messages that ran, whose cleanup may not have deleted them yet. A store
+/// settling a put whose answer was lost looks for its message here.
+pub(crate) fn consumed_by_last_batch(meta: Option<&[u8]>) -> Result<Vec<MessageId>, Error> {
+    Ok(Bookkeeping::decode(meta)?.consumed)
+}
+
 impl Bookkeeping {
     /// Decodes the bookkeeping of a state record (`None`: the actor never committed).
     pub(super) fn decode(meta: Option<&[u8]>) -> Result<Self, Error> {

@@ -40,6 +40,7 @@ mod batch;
 #[cfg(feature = "testing")]
 pub(crate) use batch::STALLED;
 mod bookkeeping;
+pub(crate) use bookkeeping::consumed_by_last_batch;
 mod cleanup;
 mod config;
 mod consumed_ids;

@@ -5,7 +5,7 @@
 //! layer above the store ([`FaultyStore`](super::FaultyStore)) cannot make this: the SDK
 //! hides the first attempt.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use aws_sdk_dynamodb::config::interceptors::{
@@ -60,6 +60,8 @@ struct Shared {
     random: Mutex<Option<(Rng, u64)>>,
     /// The length of the outages random losses start, if they do.
     outage: AtomicU64,
+    /// Lost answers wait for [`LostAnswers::release_held`].
+    holding: AtomicBool,
     lost: AtomicU64,
 }
 
@@ -96,6 +98,20 @@ impl LostAnswers {
         self.shared.outage.store(length, Ordering::SeqCst);
     }
 
+    /// Holds each answer lost from now on until [`Self::release_held`], as a timeout
+    /// would: the request took effect long before its sender hears of it, and the actor
+    /// may run on meanwhile. The wait blocks the request's thread (an interceptor cannot
+    /// await), outside the runtime's worker on a multi-threaded runtime, so that other
+    /// tasks go on; it gives up after 30 s, so a test that forgets to release still ends.
+    pub fn hold_lost_answers(&self) {
+        self.shared.holding.store(true, Ordering::SeqCst);
+    }
+
+    /// Lets the held answers arrive, and holds no more.
+    pub fn release_held(&self) {
+        self.shared.holding.store(false, Ordering::SeqCst);
+    }
+
     /// Loses no more answers.
     pub fn stop(&self) {
         self.shared.next.store(0, Ordering::SeqCst);
@@ -113,6 +129,24 @@ impl LostAnswers {
             .random
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits while lost answers are held (see [`Self::hold_lost_answers`]).
+    fn wait_while_held(&self) {
+        let wait = || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while self.shared.holding.load(Ordering::SeqCst) && std::time::Instant::now() < deadline
+            {
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        };
+        if !self.shared.holding.load(Ordering::SeqCst) {
+            return;
+        }
+        match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+            Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(wait),
+            _ => wait(),
+        }
     }
 
     /// Whether to lose this answer.
@@ -196,6 +230,7 @@ impl Intercept for LostAnswers {
             return Ok(());
         }
         self.shared.lost.fetch_add(1, Ordering::SeqCst);
+        self.wait_while_held();
         let response = context.response_mut();
         *response.status_mut() = 500u16.try_into()?;
         *response.body_mut() = SdkBody::from(INTERNAL_ERROR);

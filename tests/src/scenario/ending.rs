@@ -94,7 +94,13 @@ impl<S: Store> Run<'_, S> {
                 let relayed = seq
                     .is_multiple_of(3)
                     .then(|| (relayed_sender(sender, a), seq));
+                let unacknowledged = self.unacknowledged.contains(&(sender, seq));
                 for key in std::iter::once((sender, seq)).chain(relayed) {
+                    if unacknowledged {
+                        self.stats
+                            .count_unacknowledged(applied.get(&key).copied().unwrap_or(0));
+                        continue;
+                    }
                     self.stats.acknowledged += 1;
                     self.stats.relayed += u64::from(key.0 >= RELAYED);
                     self.stats

@@ -22,12 +22,14 @@ mod ending;
 mod faults;
 mod legacy;
 mod log;
+mod racing;
 mod stats;
 use drains::{race_drains, Zombie, ZOMBIE_POINTS};
 use faults::{corrupt_state, repair_quarantined, Letters};
 pub use legacy::Legacy;
 pub use log::{early_runs, overlaps, poison_runs, Log, LogMessage};
 use log::{log_address, relayed_sender, RELAYED, SCHEDULED, TAIL};
+pub use racing::RacingSends;
 pub use stats::Stats;
 
 /// Lease length in the scenario (the manual clock jumps past it).
@@ -58,6 +60,9 @@ pub struct Params {
     /// A table on its way to another key layout: a third of the sends come from a
     /// process in the old one, and a migration runs now and then (see [`Legacy`]).
     pub legacy: Option<Legacy>,
+    /// Now and then a sender's next message goes without an idempotency key, from a
+    /// client process of its own, while the round's drains run (see [`RacingSends`]).
+    pub racing_sends: Option<RacingSends>,
 }
 
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on
@@ -84,6 +89,7 @@ pub async fn run_seed_with_faults_below<S: Store>(
             .finish(&run.world, params.hang_timeout, &mut run.stats)
             .await;
     }
+    run.finish_racing_send(true).await;
     run.relay_to_the_tail().await;
     run.settle().await;
     stop_faults_below();
@@ -123,6 +129,14 @@ struct Run<'p, S> {
     legacy_clients: Option<mqless::Embedded>,
     /// The actor that relays the seed's last message to the tail actor.
     tail_relay: u64,
+    /// Messages whose send failed and was not repeated (see [`Params::racing_sends`]).
+    unacknowledged: BTreeSet<(u32, u32)>,
+    /// Senders whose last send failed: their next send repeats it under its key.
+    resending: BTreeSet<u32>,
+    /// The racing sender's process, with [`Params::racing_sends`].
+    racing_clients: Option<mqless::Embedded>,
+    /// Its send under way, if any.
+    racing_send: Option<racing::RacingSend>,
 }
 
 impl<'p, S: Store> Run<'p, S> {
@@ -191,6 +205,10 @@ impl<'p, S: Store> Run<'p, S> {
             early_before: early_runs(),
             legacy_clients: None,
             tail_relay,
+            unacknowledged: BTreeSet::new(),
+            resending: BTreeSet::new(),
+            racing_clients: None,
+            racing_send: None,
         };
         // Actor ids repeat across seeds of one process: count this seed's runs only.
         let poison_runs_before = (0..actors).map(|a| poison_runs(&run.name(a))).sum();
@@ -198,9 +216,14 @@ impl<'p, S: Store> Run<'p, S> {
             .legacy
             .as_ref()
             .map(|legacy| legacy.clients(&run.world));
+        let racing_clients = params
+            .racing_sends
+            .as_ref()
+            .map(|racing| racing.clients(&run.world));
         Self {
             poison_runs_before,
             legacy_clients,
+            racing_clients,
             ..run
         }
     }
@@ -249,6 +272,7 @@ impl<'p, S: Store> Run<'p, S> {
             Some(legacy) if self.world.rng.below(3) == 0 => Some((legacy.migrate)()),
             _ => None,
         };
+        self.start_racing_send();
         match migrate {
             Some(migrate) => {
                 let (_, moved) = tokio::join!(self.drain_round(), migrate);
@@ -258,6 +282,7 @@ impl<'p, S: Store> Run<'p, S> {
                 self.drain_round().await;
             }
         }
+        self.finish_racing_send(false).await;
         // Sometimes an owner stops at a protocol step, past its lease, while another
         // owner acquires, commits and cleans up: a zombie, resumed next round.
         if self.world.rng.below(3) == 0 {
@@ -313,8 +338,14 @@ impl<'p, S: Store> Run<'p, S> {
                 .send()
                 .await
             {
-                Ok(_) => self.next_seq[sender as usize] += 1,
-                Err(_) => self.stats.retried_sends += 1,
+                Ok(_) => {
+                    self.next_seq[sender as usize] += 1;
+                    self.resending.remove(&sender);
+                }
+                Err(_) => {
+                    self.stats.retried_sends += 1;
+                    self.resending.insert(sender);
+                }
             }
         }
     }

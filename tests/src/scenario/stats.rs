@@ -31,6 +31,11 @@ pub struct Stats {
     pub sends: u64,
     /// Sends that returned an error and were retried with the same idempotency key.
     pub retried_sends: u64,
+    /// Sends without an idempotency key that returned an error, not repeated (their
+    /// messages, and the relays of those, may run at most once).
+    pub unacknowledged: u64,
+    /// Of those messages and their relays, the ones that ran (once).
+    pub unacknowledged_applied: u64,
     /// Sends by a process in the old key layout, of a table on its way to a new one.
     pub legacy_sends: u64,
     /// Messages a migration moved to the new key layout's partitions.
@@ -83,6 +88,13 @@ pub struct Stats {
 
 impl Stats {
     /// Counts an acknowledged message that was applied `times` times.
+    /// Counts a message whose send failed (or its relay), applied `times` times: at most
+    /// once.
+    pub(super) fn count_unacknowledged(&mut self, times: u64) {
+        self.unacknowledged_applied += times.min(1);
+        self.duplicated += times.saturating_sub(1);
+    }
+
     pub(super) fn count_applied(&mut self, times: u64) {
         match times {
             0 => self.lost += 1,
@@ -103,6 +115,8 @@ impl Stats {
         self.out_of_order += other.out_of_order;
         self.sends += other.sends;
         self.retried_sends += other.retried_sends;
+        self.unacknowledged += other.unacknowledged;
+        self.unacknowledged_applied += other.unacknowledged_applied;
         self.legacy_sends += other.legacy_sends;
         self.migrated += other.migrated;
         self.drains += other.drains;
@@ -193,6 +207,17 @@ impl Stats {
             self.emit_faults.after,
             self.emit_faults.refused,
             self.emissions_redriven,
+        ) + &self.unacknowledged_summary()
+    }
+
+    /// The sends without a key that failed, when there were any.
+    fn unacknowledged_summary(&self) -> String {
+        if self.unacknowledged == 0 {
+            return String::new();
+        }
+        format!(
+            " Sends without an idempotency key racing the drains: {} failed and were not repeated; {} of their messages and relays ran, each once.",
+            self.unacknowledged, self.unacknowledged_applied
         )
     }
 }

@@ -346,6 +346,7 @@ async fn invariants_hold_under_injected_faults_on_dynamodb_local(part: u64) {
             optimistic: false,
             client_skew_millis: 300_000,
             legacy,
+            racing_sends: None,
         };
         total.add(&scenario::run_seed(store, seed, &params).await);
     }

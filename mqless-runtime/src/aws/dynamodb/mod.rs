@@ -5,6 +5,7 @@ mod actors;
 mod admin;
 mod capacity;
 mod cleanup;
+mod enqueue;
 mod errors;
 mod layout;
 mod layout_record;
@@ -121,12 +122,7 @@ impl Store for DynamoStore {
         to: &'a Address,
         item: &'a MailboxItem,
     ) -> BoxFuture<'a, Result<(), StoreError>> {
-        Box::pin(async move {
-            // `false`: already queued, by a retry of a write that had landed.
-            self.put_if_absent(queued_message(self.layout, to, item))
-                .await
-                .map(drop)
-        })
+        Box::pin(self.queue_once(to, item))
     }
 
     fn acquire<'a>(

@@ -1,0 +1,156 @@
+//! Queueing a message once, even when DynamoDB's answer to its put is lost.
+//!
+//! The SDK repeats a request whose answer it did not get, and the first attempt may have
+//! landed. The protocol's other writes recognise their own landed write in a repeat
+//! (docs/design.md, "Writes whose answers are lost"), but a message's put can find
+//! nothing: the message may have run and been deleted meanwhile, and the repeat queues
+//! it again, to run twice. So this put is never repeated blindly:
+//!
+//! - refused by throttling (nothing written): tried again, with the client's backoff;
+//! - unanswered (a 5xx, a timeout, a dropped connection): settled by reading. Still
+//!   queued, or among the ids its actor's last batch consumed: it is queued. Otherwise
+//!   it never landed, or it ran and a later batch committed since, and no read tells
+//!   which. A message with an idempotency key is put again (its actor consumes a repeat
+//!   without running it); one without is reported as [`StoreErrorKind::OutcomeUnknown`].
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::config::retry::RetryConfig;
+use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
+
+use super::schema::{message_key, queued_message, Item};
+use super::DynamoStore;
+use crate::codec::Limits;
+use crate::error::{StoreError, StoreErrorKind};
+use crate::id::{random_u64, Address};
+use crate::mailbox::consumed_by_last_batch;
+use crate::store::{MailboxItem, Store};
+use crate::wire::Envelope;
+
+/// What the reads after an unanswered put found.
+enum Settled {
+    /// The message is queued, or it ran.
+    Queued,
+    /// It may never have landed, and putting it again is safe: it has an idempotency key.
+    PutAgain,
+}
+
+impl DynamoStore {
+    /// Puts `message` into `to`'s mailbox, once (see the module's docs).
+    pub(super) async fn queue_once(
+        &self,
+        to: &Address,
+        message: &MailboxItem,
+    ) -> Result<(), StoreError> {
+        let item = queued_message(self.layout, to, message);
+        let retry = self
+            .client
+            .config()
+            .retry_config()
+            .cloned()
+            .unwrap_or_else(RetryConfig::standard);
+        let mut attempt = 1;
+        loop {
+            let unanswered = match self.put_message(item.clone()).await {
+                Ok(()) => return Ok(()),
+                Err(error) if error.kind == StoreErrorKind::Unavailable => error,
+                Err(error)
+                    if error.kind == StoreErrorKind::Throttled
+                        && attempt < retry.max_attempts() =>
+                {
+                    tokio::time::sleep(backoff(&retry, attempt)).await;
+                    attempt += 1;
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            match self.settle(to, message, unanswered).await? {
+                Settled::Queued => return Ok(()),
+                Settled::PutAgain => {
+                    tokio::time::sleep(backoff(&retry, attempt)).await;
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// One attempt at the put, which the SDK must not repeat. An item already there is
+    /// the message, queued by an earlier attempt.
+    async fn put_message(&self, item: Item) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&*self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .customize()
+            .config_override(
+                aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
+            )
+            .send()
+            .await;
+        self.counted_if(result).map(drop)
+    }
+
+    /// What became of `message`, whose put went `unanswered`. A failed read settles
+    /// nothing: the put's own error is returned (it may or may not have landed).
+    async fn settle(
+        &self,
+        to: &Address,
+        message: &MailboxItem,
+        unanswered: StoreError,
+    ) -> Result<Settled, StoreError> {
+        let Ok(landed) = self.landed(to, message).await else {
+            return Err(unanswered);
+        };
+        if landed {
+            Ok(Settled::Queued)
+        } else if has_idempotency_key(&message.envelope) {
+            Ok(Settled::PutAgain)
+        } else {
+            Err(StoreError::new(
+                StoreErrorKind::OutcomeUnknown,
+                format!(
+                    "DynamoDB did not answer whether message {} was queued for {to} ({}), and it is neither queued nor among the messages {to} last ran: it never landed, or it ran and later messages ran after it. It was not put again, which could run it twice; resend it with an idempotency key (`.idempotency_key(..)`) to be safe",
+                    message.id, unanswered.message
+                ),
+            ))
+        }
+    }
+
+    /// Whether `message` is queued for `to`, or its last batch consumed it.
+    async fn landed(&self, to: &Address, message: &MailboxItem) -> Result<bool, StoreError> {
+        if self
+            .get(message_key(self.layout, to, message.id))
+            .await?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let record = self.load_state(to).await?;
+        let meta = record.as_ref().and_then(|record| record.meta.as_deref());
+        // Bookkeeping that does not decode tells nothing: the message is not found there.
+        Ok(consumed_by_last_batch(meta).is_ok_and(|consumed| consumed.contains(&message.id)))
+    }
+}
+
+/// Whether an envelope carries an idempotency key (one that does not decode: no).
+fn has_idempotency_key(envelope: &[u8]) -> bool {
+    let limits = Limits {
+        max_message_bytes: envelope.len(),
+        ..Limits::default()
+    };
+    Envelope::decode(envelope, &limits).is_ok_and(|envelope| envelope.key.is_some())
+}
+
+/// The wait before attempt `attempt + 1`: exponential from the client's initial backoff,
+/// capped at its maximum, with full jitter.
+fn backoff(retry: &RetryConfig, attempt: u32) -> Duration {
+    let ceiling = retry
+        .initial_backoff()
+        .saturating_mul(1 << attempt.saturating_sub(1).min(16))
+        .min(retry.max_backoff());
+    let millis = u64::try_from(ceiling.as_millis()).unwrap_or(u64::MAX);
+    Duration::from_millis(random_u64() % millis.saturating_add(1))
+}
