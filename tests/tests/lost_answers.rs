@@ -366,3 +366,101 @@ async fn an_enqueue_whose_answer_is_lost_after_the_last_batch_ran_it_succeeds() 
     assert_eq!(count, 1);
     assert_eq!((report.processed, report.batches), (0, 0), "{report:?}");
 }
+
+/// Loses answers as `lost` says, and refuses every read as IAM refuses a role that may
+/// put into a mailbox but not read it. (One request at a time: the read it refuses is
+/// noted on the interceptor, not on the request.)
+#[derive(Debug, Clone, Default)]
+struct LostAnswersUnreadable {
+    lost: mqless::testing::LostAnswers,
+    reading: Arc<std::sync::atomic::AtomicBool>,
+}
+
+mod unreadable {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use mqless::aws::aws_sdk_dynamodb::config::interceptors::{
+        BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextRef,
+    };
+    use mqless::aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+    use mqless::aws::aws_sdk_dynamodb::error::BoxError;
+
+    const ACCESS_DENIED: &str = r#"{"__type":"com.amazon.coral.service#AccessDeniedException","message":"injected: not authorized to perform dynamodb:GetItem or dynamodb:Query"}"#;
+
+    impl Intercept for super::LostAnswersUnreadable {
+        fn name(&self) -> &'static str {
+            "LostAnswersUnreadable"
+        }
+
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let read = context
+                .request()
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|target| target.ends_with(".GetItem") || target.ends_with(".Query"));
+            self.reading.store(read, SeqCst);
+            self.lost.read_before_transmit(context, components, cfg)
+        }
+
+        fn modify_before_deserialization(
+            &self,
+            context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+            components: &RuntimeComponents,
+            cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            if self.reading.swap(false, SeqCst) {
+                let response = context.response_mut();
+                *response.status_mut() = 400u16.try_into()?;
+                *response.body_mut() = ACCESS_DENIED.into();
+                return Ok(());
+            }
+            self.lost
+                .modify_before_deserialization(context, components, cfg)
+        }
+    }
+}
+
+/// A role that may put into a mailbox but not read it: an unanswered put cannot be
+/// read back. Without a key the send fails with `OutcomeUnknown`, saying the read was
+/// refused; with one it is put again, finds itself queued, and runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unanswered_enqueue_that_cannot_be_read_back_is_put_again_only_with_a_key() {
+    mqless_tests::requires_local_aws!();
+    let refused = LostAnswersUnreadable::default();
+    let sending = local_aws::fresh_store_intercepted("lost-unreadable", refused.clone()).await;
+    let draining = mqless::aws::dynamodb::DynamoStore::new(
+        mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await),
+        sending.table(),
+    )
+    .with_key_layout(sending.key_layout());
+    let (senders, owners) = (runtime(sending, false), runtime(draining, false));
+    let tally = senders.client::<Tally>("t").unwrap();
+
+    refused.lost.lose_next(1);
+    let sent = tally.add(None).send().await;
+    let Err(mqless::Error::Store(error)) = &sent else {
+        panic!("the send must fail: {sent:?}");
+    };
+    assert_eq!(
+        error.kind,
+        mqless::error::StoreErrorKind::OutcomeUnknown,
+        "{error}"
+    );
+    assert!(
+        error.message.contains("Reading it back failed too"),
+        "{error}"
+    );
+
+    refused.lost.lose_next(1);
+    tally.add(None).idempotency_key("k").send().await.unwrap();
+    assert_eq!(refused.lost.lost(), 2);
+    let host = owners.host::<Tally>().unwrap();
+    let report = host.drain(&ActorId::new("t").unwrap()).await.unwrap();
+    assert_eq!((report.processed, report.duplicates), (2, 0), "{report:?}");
+    assert_eq!(owners.state::<Tally>("t").await.unwrap().unwrap().count, 2);
+}

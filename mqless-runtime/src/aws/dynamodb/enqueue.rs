@@ -93,16 +93,19 @@ impl DynamoStore {
         self.counted_if(result).map(drop)
     }
 
-    /// What became of `message`, whose put went `unanswered`. A failed read settles
-    /// nothing: the put's own error is returned (it may or may not have landed).
+    /// What became of `message`, whose put went `unanswered`. A read that cannot reach
+    /// DynamoDB either settles nothing, and the put's own error is returned (it may or
+    /// may not have landed); one refused (IAM) tells nothing, as a message not found.
     async fn settle(
         &self,
         to: &Address,
         message: &MailboxItem,
         unanswered: StoreError,
     ) -> Result<Settled, StoreError> {
-        let Ok(landed) = self.landed(to, message).await else {
-            return Err(unanswered);
+        let (landed, found) = match self.landed(to, message).await {
+            Ok(landed) => (landed, format!("It is not queued, nor among the messages {to} last ran: it never landed, or it ran and later messages ran after it")),
+            Err(read) if read.is_retryable() => return Err(unanswered),
+            Err(read) => (false, format!("Reading it back failed too ({read}): it may be queued, have run, or never have landed")),
         };
         if landed {
             Ok(Settled::Queued)
@@ -112,7 +115,7 @@ impl DynamoStore {
             Err(StoreError::new(
                 StoreErrorKind::OutcomeUnknown,
                 format!(
-                    "DynamoDB did not answer whether message {} was queued for {to} ({}), and it is neither queued nor among the messages {to} last ran: it never landed, or it ran and later messages ran after it. It was not put again, which could run it twice; resend it with an idempotency key (`.idempotency_key(..)`) to be safe",
+                    "DynamoDB did not answer whether message {} was queued for {to} ({}). {found}. It was not put again, which could run it twice; resend it with an idempotency key (`.idempotency_key(..)`) to be safe",
                     message.id, unanswered.message
                 ),
             ))
