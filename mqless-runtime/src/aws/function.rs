@@ -20,7 +20,7 @@ use base64::Engine;
 use super::dynamodb::DynamoStore;
 use super::invoker::LambdaInvoker;
 use super::payload::{parse_invocation, Invocation, InvocationResult, SendRequest, SweepResult};
-use super::Environment;
+use super::{Environment, KeyLayout};
 use crate::actor::Actor;
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
@@ -181,7 +181,9 @@ pub fn serve_sweeper() -> Result<(), LambdaError> {
         .enable_all()
         .build()?
         .block_on(async {
-            let remote = Arc::new(Environment::load().await?.remote());
+            let environment = Environment::load().await?;
+            record_the_stacks_key_layout(&environment).await;
+            let remote = Arc::new(environment.remote());
             lambda_runtime::run(lambda_runtime::service_fn(
                 move |event: lambda_runtime::LambdaEvent<serde_json::Value>| {
                     let remote = Arc::clone(&remote);
@@ -199,6 +201,28 @@ pub fn serve_sweeper() -> Result<(), LambdaError> {
             ))
             .await
         })
+}
+
+/// A table made by a template records no key layout (CloudFormation writes no items),
+/// and a process not told its layout takes such a table for v1. The sweeper, told the
+/// stack's layout by the template (`MQLESS_KEY_LAYOUT`), records it where none is
+/// recorded yet, when it starts; it says so when the table records another. A failure
+/// is logged, never fatal: the sweep matters more.
+async fn record_the_stacks_key_layout(environment: &Environment) {
+    let Ok(Some(told)) = KeyLayout::from_env_if_set() else {
+        return;
+    };
+    match environment.store().record_key_layout_if_none(told).await {
+        Ok(recorded) if recorded == told => {}
+        Ok(recorded) => tracing::warn!(
+            %told, %recorded,
+            "the table records another key layout than MQLESS_KEY_LAYOUT: processes not told theirs go by the table; run `mqless doctor`, and `mqless migrate` to move a table to v2"
+        ),
+        Err(error) => tracing::warn!(
+            %error,
+            "could not record the stack's key layout in the table, so processes not told MQLESS_KEY_LAYOUT take it for v1; grant the sweeper GetItem and PutItem of the `~table` item (the policy `mqless template` writes does), or run `mqless table create --key-layout` once"
+        ),
+    }
 }
 
 /// What one invocation of the sweeper does with `left_ms` before its deadline: an

@@ -383,3 +383,49 @@ async fn a_table_records_its_layout_and_processes_not_told_one_go_by_it() {
         assert!(message.contains(old.table()), "{message}");
     }
 }
+
+/// A table a template made records no layout (CloudFormation writes no items). The
+/// sweeper, told the stack's layout, records it when it starts
+/// (`record_key_layout_if_none`), and processes not told theirs then go by it; a table
+/// that records a layout keeps it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_stacks_layout_is_recorded_in_a_table_that_records_none() {
+    mqless_tests::requires_local_aws!();
+    use mqless::aws::{Environment, FunctionNames};
+    let client = raw_client().await;
+    let made_by_a_template = local_aws::fresh_store("layout-template").await;
+    client
+        .delete_item()
+        .table_name(made_by_a_template.table())
+        .key("pk", AttributeValue::S("~table".into()))
+        .key("sk", AttributeValue::S("layout".into()))
+        .send()
+        .await
+        .unwrap();
+    let sweeper = made_by_a_template.with_key_layout(KeyLayout::V2);
+    assert_eq!(
+        sweeper
+            .record_key_layout_if_none(KeyLayout::V2)
+            .await
+            .unwrap(),
+        KeyLayout::V2
+    );
+    let sdk = mqless::aws::load_config().await;
+    let not_told = Environment::new(sdk, sweeper.table(), FunctionNames::default())
+        .with_table_key_layout()
+        .await
+        .unwrap();
+    assert_eq!(not_told.key_layout(), KeyLayout::V2);
+    // Recorded already: kept, and said.
+    assert_eq!(
+        sweeper
+            .record_key_layout_if_none(KeyLayout::V1)
+            .await
+            .unwrap(),
+        KeyLayout::V2
+    );
+    assert_eq!(
+        sweeper.recorded_key_layout().await.unwrap(),
+        Some(KeyLayout::V2)
+    );
+}

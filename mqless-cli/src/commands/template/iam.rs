@@ -221,6 +221,17 @@ pub(super) fn sweeper_policies(directory: &Directory<'_>) -> Json {
          "Action": ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"],
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
          "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["~sweeper"]}}},
+        // The stack's key layout, recorded once in a table that records none (a table
+        // the template made: CloudFormation writes no items).
+        {"Sid": "ReadKeyLayout", "Effect": "Allow", "Action": "dynamodb:GetItem",
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": [LAYOUT_RECORD]}}},
+        {"Sid": "RecordKeyLayout", "Effect": "Allow", "Action": "dynamodb:PutItem",
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringEquals": {
+            "dynamodb:LeadingKeys": [LAYOUT_RECORD],
+            "dynamodb:Attributes": ["pk", "sk", "kl"]
+         }}},
         {"Sid": "Audit", "Effect": "Allow", "Action": "dynamodb:Scan",
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]}},
         {"Sid": "WakeActors", "Effect": "Allow", "Action": "lambda:InvokeFunction",

@@ -295,6 +295,24 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "SweeperFunction",
+            "records the stack's key layout in the table",
+            Request::item("PutItem", "~table", &["kl"]),
+            Allowed,
+        ),
+        (
+            "SweeperFunction",
+            "reads the key layout the table records",
+            Request::item("GetItem", "~table", &[]),
+            Allowed,
+        ),
+        (
+            "SweeperFunction",
+            "writes another attribute into the table's item",
+            Request::item("PutItem", "~table", &["kl", "st"]),
+            Denied,
+        ),
+        (
+            "SweeperFunction",
             "scans for the audit",
             Request::on("dynamodb:Scan", TABLE),
             Allowed,

@@ -71,4 +71,26 @@ impl DynamoStore {
         item.insert(LAYOUT.into(), s(layout.as_str()));
         self.put(item).await
     }
+
+    /// Records `layout` as the table's unless the table records one already, and
+    /// returns the layout the table records now. For a table made by a template
+    /// (CloudFormation writes no items): the sweeper, told the stack's layout, records it
+    /// when it starts, so that processes not told theirs go by it, not take the table
+    /// for v1. A conditional put (a write unit, even when one is recorded already), and
+    /// a read when one is.
+    ///
+    /// # Errors
+    /// As [`Self::recorded_key_layout`] and [`Self::record_key_layout`].
+    pub async fn record_key_layout_if_none(
+        &self,
+        layout: KeyLayout,
+    ) -> Result<KeyLayout, StoreError> {
+        let mut item = layout_key();
+        item.insert(LAYOUT.into(), s(layout.as_str()));
+        if self.put_if_absent(item).await? {
+            return Ok(layout);
+        }
+        // Recorded by someone else; a record deleted between the two reads as `layout`.
+        Ok(self.recorded_key_layout().await?.unwrap_or(layout))
+    }
 }
