@@ -119,7 +119,7 @@ fn layout_check(recorded: Option<KeyLayout>, running: KeyLayout) -> Check {
             (true, format!("{running}, as the table records"))
         }
         (None, V1) => (true, "v1: the table records none (made before tables recorded their layout, or by a template), and processes not told one use v1".to_owned()),
-        (None, running) => (true, format!("{running} here, but the table records none, so a process without MQLESS_KEY_LAYOUT uses v1: set it to {running} for every function and client (the template's KeyLayout output)")),
+        (None, running) => (true, format!("{running} here, but the table records none, so a process without MQLESS_KEY_LAYOUT uses v1: set it to {running} for every function and client (the template's KeyLayout output); the stack's sweeper records its layout when it starts, or run `mqless table create --key-layout {running}`")),
         (Some(V1), V1ToV2) => (true, "v1-to-v2: moving from the v1 the table records; run `mqless migrate` until it finds nothing".to_owned()),
         (Some(V2), V1ToV2) => (true, "v1-to-v2 here, and the table records v2 (nothing was left to move): deploy every function and client with v2".to_owned()),
         (Some(recorded), running) => (false, format!("this command runs {running} (MQLESS_KEY_LAYOUT), but the table records {recorded}: every process of a table must share its layout, or its messages wait where no drain reads; set MQLESS_KEY_LAYOUT={recorded} (or unset it), or move the table with `mqless migrate`")),
