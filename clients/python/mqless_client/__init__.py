@@ -18,6 +18,7 @@ from .errors import (
     HandlerError,
     InvocationFailed,
     MQLessError,
+    OutcomeUnknown,
     Quarantined,
 )
 
@@ -30,5 +31,6 @@ __all__ = [
     "HandlerError",
     "InvocationFailed",
     "MQLessError",
+    "OutcomeUnknown",
     "Quarantined",
 ]

@@ -21,6 +21,7 @@ from .errors import (
     HandlerError,
     InvocationFailed,
     MQLessError,
+    OutcomeUnknown,
     Quarantined,
 )
 
@@ -240,11 +241,11 @@ class Client:
             details = error.response.get("Error", {})
             if details.get("Code", "").startswith("MQLess."):
                 # A function error, as the emulator reports it (see `_read_function_errors`).
-                raise InvocationFailed(f"function {function} failed: {details.get('Message')}") from error
+                raise _function_error(function, details.get("Code"), details.get("Message")) from error
             raise InvocationFailed(f"invoking function {function} failed: {error}") from error
         body = out["Payload"].read()
         if out.get("FunctionError"):
-            raise InvocationFailed(f"function {function} failed: {_error_message(body)}")
+            raise _function_error(function, *_error_type_and_message(body))
         try:
             result = json.loads(body)
         except ValueError as error:
@@ -387,7 +388,8 @@ def _read_function_errors(lambda_client):
             return
         try:
             error = json.loads(http_response.content)
-        except ValueError:
+        except (ValueError, AttributeError):
+            # Not JSON, or no body to read (a stubbed answer): the error stays as parsed.
             return
         if isinstance(error, dict) and "errorMessage" in error:
             parsed.setdefault("Error", {}).update(
@@ -397,12 +399,19 @@ def _read_function_errors(lambda_client):
     lambda_client.meta.events.register("after-call.lambda.Invoke", hook)
 
 
-def _error_message(body: bytes) -> str:
-    """The message of a Lambda function error ({"errorType", "errorMessage"}), or the body."""
+def _error_type_and_message(body: bytes):
+    """The type and message of a Lambda function error ({"errorType", "errorMessage"}), or
+    no type and the body."""
     try:
         error = json.loads(body)
         if isinstance(error, dict) and "errorMessage" in error:
-            return error["errorMessage"]
+            return error.get("errorType"), error["errorMessage"]
     except ValueError:
         pass
-    return body.decode(errors="replace") or "(no message)"
+    return None, body.decode(errors="replace") or "(no message)"
+
+
+def _function_error(function: str, error_type, message) -> InvocationFailed:
+    """The exception for a function error: `OutcomeUnknown` for a send no read settled."""
+    kind = OutcomeUnknown if error_type == "MQLess.OutcomeUnknown" else InvocationFailed
+    return kind(f"function {function} failed: {message}")

@@ -11,6 +11,12 @@ class InvocationFailed(MQLessError):
     failure). Nothing was queued when it refused the payload."""
 
 
+class OutcomeUnknown(InvocationFailed):
+    """DynamoDB did not answer whether the message was queued, and nothing the function
+    could read settles it: the message ran once, or never. It was not queued again,
+    which could run it twice. Resend it with an idempotency key (`key=`) to be safe."""
+
+
 class HandlerError(MQLessError):
     """The method returned `Err`: `error` is the decoded error value. The message was
     consumed and the state left as it was."""

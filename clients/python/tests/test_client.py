@@ -125,3 +125,34 @@ def test_a_scheduled_message_runs_after_its_time_through_the_sweeper(clients, cl
         time.sleep(0.1)
     # The next immediate send is not held behind anything.
     assert client.call("Counter", actor_id, "increment", by=1) == 7
+
+
+@pytest.mark.parametrize("shape", ["aws", "emulator"])
+def test_a_send_no_read_settled_raises_outcome_unknown(shape):
+    """The function's `MQLess.OutcomeUnknown` (its put got no answer, and no read could
+    tell whether the message ran): `OutcomeUnknown`, an `InvocationFailed`, in both
+    shapes a function error comes in. Such an error needs a lost DynamoDB answer inside
+    the function, so botocore's Stubber gives the client the function's answer."""
+    import io
+
+    import boto3
+    import botocore.response
+    import botocore.stub
+
+    from mqless_client import Client, OutcomeUnknown
+
+    lambda_client = boto3.client("lambda", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
+    error = {"errorType": "MQLess.OutcomeUnknown", "errorMessage": "store error (OutcomeUnknown): resend it with an idempotency key"}
+    with botocore.stub.Stubber(lambda_client) as stub:
+        if shape == "aws":
+            body = json.dumps(error).encode()
+            payload = botocore.response.StreamingBody(io.BytesIO(body), len(body))
+            stub.add_response("invoke", {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": payload})
+        else:
+            stub.add_client_error(
+                "invoke", service_error_code=error["errorType"], service_message=error["errorMessage"], http_status_code=500
+            )
+        client = Client(table="t", dynamodb=dynamodb, lambda_client=lambda_client, key_layout="v1")
+        with pytest.raises(OutcomeUnknown, match="idempotency key"):
+            client.send("Counter", "c", "increment", by=1)

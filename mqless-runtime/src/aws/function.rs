@@ -145,6 +145,10 @@ impl From<FunctionError> for lambda_runtime::Diagnostic {
     fn from(FunctionError(error): FunctionError) -> Self {
         let error_type = match &error {
             Error::InvalidInvocation(_) => "InvalidInvocation",
+            // Not a failure to retry: the message ran once or not at all.
+            Error::Store(store) if store.kind == crate::error::StoreErrorKind::OutcomeUnknown => {
+                "OutcomeUnknown"
+            }
             Error::Store(_) => "Store",
             Error::Codec(_) => "Codec",
             Error::Invoke(_) => "Invoke",
@@ -407,6 +411,25 @@ impl<A: Actor> ActorFunction<A> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_send_whose_outcome_is_unknown_is_an_error_type_of_its_own() {
+        use crate::error::{StoreError, StoreErrorKind};
+        let diagnostic = |kind| {
+            lambda_runtime::Diagnostic::from(FunctionError(Error::Store(StoreError::new(
+                kind,
+                "what happened",
+            ))))
+        };
+        assert_eq!(
+            diagnostic(StoreErrorKind::OutcomeUnknown).error_type,
+            "MQLess.OutcomeUnknown"
+        );
+        assert_eq!(
+            diagnostic(StoreErrorKind::Unavailable).error_type,
+            "MQLess.Store"
+        );
+    }
 
     #[test]
     fn deadlines_are_absolute_on_aws_and_relative_on_the_emulator() {
