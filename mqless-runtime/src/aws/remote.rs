@@ -235,7 +235,7 @@ impl Actors for Remote {
                 // itself, and the operator needs to know why.
                 let mut described = Vec::with_capacity(pending.len());
                 for address in &pending {
-                    let record = self.store.load_state(address).await?;
+                    let record = self.store.load_committed_state(address).await?;
                     described.push(match record.and_then(|r| r.quarantine) {
                         Some(q) => format!("{address} (quarantined: {})", q.reason),
                         None => address.to_string(),

@@ -87,7 +87,7 @@ pub(crate) async fn committed_state<A: Actor>(
     now: u64,
 ) -> Result<Option<A>, Error> {
     let address = address_of::<A>(id)?;
-    let record = store.load_state(&address).await?;
+    let record = store.load_committed_state(&address).await?;
     match record.as_ref().and_then(|r| r.live_state(now)) {
         Some(bytes) => Ok(Some(codec::decode(
             bytes,

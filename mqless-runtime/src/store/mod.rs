@@ -258,6 +258,27 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>>;
 
+    /// What a caller outside the actor may read of its record: the committed state,
+    /// version, expiry and quarantine, without the bookkeeping (`meta`: the last
+    /// batch's replies, to other askers too) or the lease. What `.query()`,
+    /// `Actors::state` and an asker's quarantine check read; the default strips what
+    /// [`Self::load_state`] reads, and a store whose access can be held to attributes
+    /// reads no more.
+    fn load_committed_state<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        Box::pin(async move {
+            Ok(self.load_state(address).await?.map(|record| StateRecord {
+                meta: None,
+                lease_expires_at: 0,
+                stalled_leases: 0,
+                owner: 0,
+                ..record
+            }))
+        })
+    }
+
     /// The dead letters of `address`, in id order.
     fn dead_letters<'a>(
         &'a self,

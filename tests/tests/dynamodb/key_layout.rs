@@ -429,3 +429,139 @@ async fn the_stacks_layout_is_recorded_in_a_table_that_records_none() {
         Some(KeyLayout::V2)
     );
 }
+
+/// Notes the reads a client makes of actors' own partitions (`Type/id`: records and
+/// dead letters), each with the attributes it names (`None`: the whole item).
+#[derive(Debug, Clone, Default)]
+struct ActorPartitionReads {
+    reads: Arc<std::sync::Mutex<Vec<Read>>>,
+}
+
+/// A read: what and where (`GetItem Counter/c`), and the attributes it names.
+type Read = (String, Option<Vec<String>>);
+
+impl mqless::aws::aws_sdk_dynamodb::config::Intercept for ActorPartitionReads {
+    fn name(&self) -> &'static str {
+        "ActorPartitionReads"
+    }
+
+    fn read_before_transmit(
+        &self,
+        context: &mqless::aws::aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef<'_>,
+        _: &mqless::aws::aws_sdk_dynamodb::config::RuntimeComponents,
+        _: &mut mqless::aws::aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), mqless::aws::aws_sdk_dynamodb::error::BoxError> {
+        let request = context.request();
+        let operation = request
+            .headers()
+            .get("x-amz-target")
+            .and_then(|target| target.rsplit('.').next())
+            .unwrap_or("")
+            .to_owned();
+        if operation != "GetItem" && operation != "Query" {
+            return Ok(());
+        }
+        let body: serde_json::Value =
+            serde_json::from_slice(request.body().bytes().unwrap_or(b"{}")).unwrap_or_default();
+        let pk = body["Key"]["pk"]["S"]
+            .as_str()
+            .or_else(|| body["ExpressionAttributeValues"][":pk"]["S"].as_str())
+            .unwrap_or("");
+        let apart = ["m/", "r/", "t/", "~"].iter().any(|p| pk.starts_with(p));
+        // The reply to an ask that names no asker is kept in the actor's partition; a
+        // client of a v2 table names its asker (this embedded one cannot).
+        let asker_less_reply = body["Key"]["sk"]["S"]
+            .as_str()
+            .is_some_and(|sk| sk.starts_with("r#"));
+        if !pk.contains('/') || apart || asker_less_reply {
+            return Ok(());
+        }
+        let names = body["ProjectionExpression"].as_str().map(|expression| {
+            expression
+                .split(',')
+                .map(|name| {
+                    let name = name.trim();
+                    body["ExpressionAttributeNames"][name]
+                        .as_str()
+                        .unwrap_or(name)
+                        .to_owned()
+                })
+                .collect()
+        });
+        self.reads
+            .lock()
+            .unwrap()
+            .push((format!("{operation} {pk}"), names));
+        Ok(())
+    }
+}
+
+/// What a client reads of an actor's own partition (`.query()`, `Actors::state`, its
+/// dead letters, an ask's quarantine check when it times out) names its attributes, and
+/// never the bookkeeping (`meta`, the last batch's replies to anyone), so that key
+/// layout v2's `ClientPolicy`, which allows those attributes only, lets it through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clients_reads_of_an_actors_partition_name_their_attributes_never_the_bookkeeping() {
+    mqless_tests::requires_local_aws!();
+    use mqless::testing::RecordingInvoker;
+    use mqless_examples::counter::Counter;
+    let store = local_aws::fresh_store_in("layout-client-reads", KeyLayout::V2).await;
+    let reads = ActorPartitionReads::default();
+    let watched = local_aws::store_intercepted(store.table(), reads.clone())
+        .await
+        .with_key_layout(KeyLayout::V2);
+    let client = Embedded::builder()
+        .store(Arc::new(watched))
+        .manual_drains(Arc::new(RecordingInvoker::new()))
+        .build();
+    client.register::<Counter>().unwrap();
+    let functions = runtime_over(&store);
+    functions.register::<Counter>().unwrap();
+
+    let counter = client.client::<Counter>("c").unwrap();
+    counter.increment(4).send().await.unwrap();
+    functions
+        .host::<Counter>()
+        .unwrap()
+        .drain(&mqless::ActorId::new("c").unwrap())
+        .await
+        .unwrap();
+    assert_eq!(counter.get().query().await.unwrap(), 4);
+    assert_eq!(
+        client.state::<Counter>("c").await.unwrap().unwrap().get(),
+        4
+    );
+    assert!(client
+        .dead_letters::<Counter>("c")
+        .unwrap()
+        .list()
+        .await
+        .unwrap()
+        .is_empty());
+    // Nothing drains here: the ask times out, and reads whether the actor is quarantined.
+    let asked = counter
+        .get()
+        .timeout(Duration::from_millis(50))
+        .call()
+        .await;
+    assert!(asked.is_err(), "{asked:?}");
+
+    let reads = reads.reads.lock().unwrap().clone();
+    assert!(reads.len() >= 4, "{reads:?}");
+    for (read, names) in &reads {
+        let names = names
+            .as_ref()
+            .unwrap_or_else(|| panic!("{read} reads the whole item"));
+        assert!(
+            !names.iter().any(|name| name == "meta"),
+            "{read} reads the bookkeeping: {names:?}"
+        );
+        let allowed = |name: &String| {
+            mqless::aws::dynamodb::schema::COMMITTED_STATE_ATTRIBUTES
+                .iter()
+                .chain(&mqless::aws::dynamodb::schema::DEAD_LETTER_ATTRIBUTES)
+                .any(|a| a == name)
+        };
+        assert!(names.iter().all(allowed), "{read} reads {names:?}");
+    }
+}

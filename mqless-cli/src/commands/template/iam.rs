@@ -11,6 +11,7 @@
 
 use std::collections::BTreeSet;
 
+use mqless_runtime::aws::dynamodb::schema::{COMMITTED_STATE_ATTRIBUTES, DEAD_LETTER_ATTRIBUTES};
 use mqless_runtime::aws::KeyLayout;
 use serde_json::{json, Value as Json};
 
@@ -267,7 +268,7 @@ pub(super) fn client_policy(
 ) -> Json {
     let mailboxes = directory.mailbox_keys(types);
     let mut statements = if directory.layout.apart() {
-        client_access_apart(types, &mailboxes)
+        client_access_apart(types, &mailboxes, directory.layout == KeyLayout::V2)
     } else {
         vec![json!({"Sid": "Actors", "Effect": "Allow",
          "Action": ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query"],
@@ -303,11 +304,26 @@ const LAYOUT_RECORD: &str = "~table";
 /// A client's table access where mailboxes and replies are apart (v2, and the way to
 /// it): queue into the mailboxes of `types` (message attributes only), read those actors
 /// and mailboxes, and read its own replies from them only.
-fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json) -> Vec<Json> {
-    // The actors' records and dead letters, and the mailboxes; never a reply partition
-    // (`r/...`) but the client's own.
-    let mut readable: Vec<Json> = types.iter().map(|t| json!(format!("{t}/*"))).collect();
-    readable.extend(mailboxes.as_array().into_iter().flatten().cloned());
+fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Vec<Json> {
+    // The actors' records and dead letters, by the attributes a client reads of them
+    // (never a record's bookkeeping, which holds its last batch's replies to anyone),
+    // and the mailboxes; never a reply partition (`r/...`) but the client's own. On the
+    // way to v2, the actors' partitions still hold v1's mailboxes, which clients read
+    // whole (`Remote::settle`): their records too, then, as in v1.
+    let records: Vec<Json> = types.iter().map(|t| json!(format!("{t}/*"))).collect();
+    let mut attributes: Vec<&str> = COMMITTED_STATE_ATTRIBUTES.to_vec();
+    attributes.extend(DEAD_LETTER_ATTRIBUTES);
+    attributes.sort_unstable();
+    attributes.dedup();
+    let records_read = if v2 {
+        json!({
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": records},
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+        })
+    } else {
+        json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": records}})
+    };
     // The asker is the last segment of a reply's partition key and holds no `/`, so
     // these match the replies to this principal's asks only.
     let replies: Vec<Json> = types
@@ -321,10 +337,14 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json) -> Vec<Json> {
            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes},
            "ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "env", "dsh", "dk"]}
         }}),
-        json!({"Sid": "Read", "Effect": "Allow",
+        json!({"Sid": "ReadRecords", "Effect": "Allow",
          "Action": ["dynamodb:GetItem", "dynamodb:Query"],
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": readable}}}),
+         "Condition": records_read}),
+        json!({"Sid": "ReadMailboxes", "Effect": "Allow",
+         "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+         "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
+         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes}}}),
         json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": replies}}}),

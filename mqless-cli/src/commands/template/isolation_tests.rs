@@ -32,6 +32,11 @@ enum Expect {
     /// Forbidden, let through by v1's shared partitions, denied in v2 (see the module's
     /// docs).
     GapInV1,
+    /// Forbidden, let through until the table is v2: a client reading an actor's
+    /// bookkeeping (its last batch's replies), which only v2's policy holds to the
+    /// attributes a client reads (on the way to v2 the actors' partitions still hold
+    /// v1's mailboxes, which clients read whole).
+    GapUntilV2,
 }
 
 impl Expect {
@@ -40,6 +45,7 @@ impl Expect {
             Self::Allowed => true,
             Self::Denied => false,
             Self::GapInV1 => layout == KeyLayout::V1,
+            Self::GapUntilV2 => layout != KeyLayout::V2,
         }
     }
 }
@@ -118,7 +124,7 @@ fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
 }
 
 fn check_rows(layout: KeyLayout) {
-    use Expect::{Allowed, Denied, GapInV1};
+    use Expect::{Allowed, Denied, GapInV1, GapUntilV2};
     let mut arguments = args();
     arguments.key_layout = Some(layout);
     // A client that sends to orders only (`ShopClientPolicy`).
@@ -356,6 +362,36 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "ClientPolicy",
+            "reads an actor's dead letters",
+            Request::item("Query", "Order/o-1", &["env", "err", "att", "at", "kind"]),
+            Allowed,
+        ),
+        (
+            "ClientPolicy",
+            "reads an actor's bookkeeping (its last batch's replies, to other askers too)",
+            Request::item("GetItem", "Order/o-1", &["st", "meta"]),
+            GapUntilV2,
+        ),
+        (
+            "ClientPolicy",
+            "reads an actor's whole record",
+            Request::whole_item("GetItem", "Order/o-1"),
+            GapUntilV2,
+        ),
+        (
+            "ClientPolicy",
+            "queries an actor's partition whole",
+            Request::whole_item("Query", "Order/o-1"),
+            GapUntilV2,
+        ),
+        (
+            "ClientPolicy",
+            "reads a queued message of an actor",
+            Request::whole_item("Query", &mailbox("Order/o-1")),
+            Allowed,
+        ),
+        (
+            "ClientPolicy",
             "reads the key layout the table records",
             Request::item("GetItem", "~table", &[]),
             Allowed,
@@ -468,6 +504,12 @@ fn check_rows(layout: KeyLayout) {
             "reads the reply to its own ask of an order",
             Request::item("GetItem", &reply("Order/o-1", REQUESTER), &["rep"]),
             Allowed,
+        ),
+        (
+            "ShopClientPolicy",
+            "reads an order's bookkeeping (its last batch's replies, to other askers too)",
+            Request::item("GetItem", "Order/o-1", &["meta"]),
+            GapUntilV2,
         ),
         (
             "ShopClientPolicy",

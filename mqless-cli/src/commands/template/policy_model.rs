@@ -8,10 +8,14 @@
 //! - a statement matches when its actions, its resources and every one of its condition
 //!   operators match (values within an operator: any one);
 //! - `ForAllValues:` holds when every value of the request's key matches one of the
-//!   statement's values, and also when the request has no value for the key;
+//!   statement's values, and also when the request has no value for the key; an
+//!   operator ending in `IfExists` holds too when the request has no value for it;
 //! - `StringLike` takes `*` and `?`; actions match without regard to case;
 //! - `dynamodb:LeadingKeys` is the request's partition key; `dynamodb:Attributes` the
-//!   attribute names it writes or reads, its key attributes included;
+//!   attribute names it writes or reads, its key attributes included; a read of a whole
+//!   item names none and has `dynamodb:Select` `ALL_ATTRIBUTES` (AWS's example policy
+//!   for attribute-level reads relies on that: `StringEqualsIfExists` on
+//!   `dynamodb:Select` with `SPECIFIC_ATTRIBUTES`);
 //! - the policy variable `${aws:userid}` in a condition's value is the requesting
 //!   principal's user id ([`Request::by`]).
 //!
@@ -49,6 +53,20 @@ impl Request {
             keys: vec![
                 ("dynamodb:LeadingKeys".into(), vec![pk.to_owned()]),
                 ("dynamodb:Attributes".into(), names),
+            ],
+            userid: REQUESTER.to_owned(),
+        }
+    }
+
+    /// A read of the whole item (no `ProjectionExpression`): DynamoDB gives it no
+    /// `dynamodb:Attributes`, and `dynamodb:Select` `ALL_ATTRIBUTES`.
+    pub(super) fn whole_item(action: &str, pk: &str) -> Self {
+        Self {
+            action: format!("dynamodb:{action}"),
+            resource: TABLE.to_owned(),
+            keys: vec![
+                ("dynamodb:LeadingKeys".into(), vec![pk.to_owned()]),
+                ("dynamodb:Select".into(), vec!["ALL_ATTRIBUTES".to_owned()]),
             ],
             userid: REQUESTER.to_owned(),
         }
@@ -102,6 +120,11 @@ fn matches(statement: &Json, request: &Request) -> bool {
 
 /// One condition operator's block: every key in it must hold.
 fn condition(operator: &str, keys: &Json, request: &Request) -> bool {
+    // `...IfExists`: holds as well when the request has no value for the key.
+    let (operator, if_exists) = match operator.strip_suffix("IfExists") {
+        Some(operator) => (operator, true),
+        None => (operator, false),
+    };
     let (for_all, test) = match operator.split_once(':') {
         Some(("ForAllValues", test)) => (true, test),
         Some(("ForAnyValue", test)) => (false, test),
@@ -120,6 +143,9 @@ fn condition(operator: &str, keys: &Json, request: &Request) -> bool {
                 .iter()
                 .find(|(k, _)| k.eq_ignore_ascii_case(key))
                 .map_or(&[], |(_, v)| v);
+            if if_exists && values.is_empty() {
+                return true;
+            }
             let one = |value: &String| patterns.iter().any(|p| compare(p, value));
             if for_all {
                 values.iter().all(one)

@@ -243,7 +243,7 @@ impl Transport for StoreTransport {
         &'a self,
         to: &'a Address,
     ) -> BoxFuture<'a, Result<Option<StateRecord>, Error>> {
-        Box::pin(async move { Ok(self.store.load_state(to).await?) })
+        Box::pin(async move { Ok(self.store.load_committed_state(to).await?) })
     }
 
     fn now_millis(&self) -> u64 {
@@ -272,7 +272,12 @@ impl StoreTransport {
         if reply.is_none() {
             // One read, only on a timeout: say so if nothing answers because the actor
             // is quarantined (its messages, this one too, wait for an operator).
-            if let Some(q) = self.store.load_state(to).await?.and_then(|r| r.quarantine) {
+            if let Some(q) = self
+                .store
+                .load_committed_state(to)
+                .await?
+                .and_then(|r| r.quarantine)
+            {
                 return Err(Error::Quarantined {
                     address: to.to_string(),
                     reason: q.reason,

@@ -260,14 +260,34 @@ impl Store for DynamoStore {
         Box::pin(async move { Ok(self.read_items(address).await?.effective()) })
     }
 
+    fn load_committed_state<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<StateRecord>, StoreError>> {
+        Box::pin(async move {
+            self.get_of(
+                schema::state_key(address),
+                Some(&schema::COMMITTED_STATE_ATTRIBUTES),
+            )
+            .await?
+            .map(|item| schema::record_from(&item))
+            .transpose()
+        })
+    }
+
     fn dead_letters<'a>(
         &'a self,
         address: &'a Address,
     ) -> BoxFuture<'a, Result<Vec<DeadLetter>, StoreError>> {
         Box::pin(async move {
-            self.query_prefix(&address.to_string(), DEAD_LETTER, usize::MAX, |item| {
-                Some(item.clone())
-            })
+            let attributes = Some(&schema::DEAD_LETTER_ATTRIBUTES[..]);
+            self.query_prefix_of(
+                &address.to_string(),
+                DEAD_LETTER,
+                usize::MAX,
+                attributes,
+                |item| Some(item.clone()),
+            )
             .await?
             .iter()
             .map(|item| {

@@ -349,12 +349,26 @@ impl DynamoStore {
         pk: &str,
         prefix: &str,
         limit: usize,
+        keep: impl FnMut(&Item) -> Option<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        self.query_prefix_of(pk, prefix, limit, None, keep).await
+    }
+
+    /// [`Self::query_prefix`], reading only `attributes` of each item when given (the
+    /// reads a client makes, which IAM may hold to named attributes).
+    pub(super) async fn query_prefix_of<T>(
+        &self,
+        pk: &str,
+        prefix: &str,
+        limit: usize,
+        attributes: Option<&[&str]>,
         mut keep: impl FnMut(&Item) -> Option<T>,
     ) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
         let mut start = None;
         loop {
             let want = i32::try_from(limit - items.len()).unwrap_or(i32::MAX);
+            let (projection, names) = projection(attributes);
             let out = self.counted_consistent(
                 self.client
                     .query()
@@ -362,6 +376,8 @@ impl DynamoStore {
                     .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
                     .expression_attribute_values(":pk", s(pk))
                     .expression_attribute_values(":prefix", s(prefix))
+                    .set_projection_expression(projection)
+                    .set_expression_attribute_names(names)
                     .consistent_read(true)
                     .limit(want)
                     .set_exclusive_start_key(start)
@@ -393,11 +409,23 @@ impl DynamoStore {
     }
 
     pub(super) async fn get(&self, key: Item) -> Result<Option<Item>, StoreError> {
+        self.get_of(key, None).await
+    }
+
+    /// [`Self::get`], reading only `attributes` when given.
+    pub(super) async fn get_of(
+        &self,
+        key: Item,
+        attributes: Option<&[&str]>,
+    ) -> Result<Option<Item>, StoreError> {
+        let (projection, names) = projection(attributes);
         let out = self.counted_consistent(
             self.client
                 .get_item()
                 .table_name(&*self.table)
                 .set_key(Some(key))
+                .set_projection_expression(projection)
+                .set_expression_attribute_names(names)
                 .consistent_read(true)
                 .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
@@ -405,6 +433,29 @@ impl DynamoStore {
         )?;
         Ok(out.item().cloned())
     }
+}
+
+/// A `ProjectionExpression` naming `attributes`, through placeholders (`ttl` and `at`
+/// are reserved words), and the placeholders' names; none without attributes.
+fn projection(
+    attributes: Option<&[&str]>,
+) -> (
+    Option<String>,
+    Option<std::collections::HashMap<String, String>>,
+) {
+    let Some(attributes) = attributes else {
+        return (None, None);
+    };
+    let names: std::collections::HashMap<String, String> = attributes
+        .iter()
+        .enumerate()
+        .map(|(i, name)| (format!("#p{i}"), (*name).to_owned()))
+        .collect();
+    let expression = (0..attributes.len())
+        .map(|i| format!("#p{i}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (Some(expression), Some(names))
 }
 
 /// Whether the state record `current` (as read when a commit's condition failed) holds

@@ -69,6 +69,14 @@ pub const QUARANTINE_INDEX: &str = "quarantined";
 /// replies, and on the `#state` record and dead letters of actor types with an idle time
 /// to live.
 pub(super) const TTL: &str = "ttl";
+/// What a caller outside an actor reads of its `#state` record
+/// (`Store::load_committed_state`): the state and what says whether it is live (its
+/// expiry, a quarantine), never the bookkeeping (`meta`, which holds the last batch's
+/// replies, to other askers too). In key layout v2 `ClientPolicy` may read these only.
+pub const COMMITTED_STATE_ATTRIBUTES: [&str; 8] =
+    ["pk", "sk", "ver", "ep", "st", "ttl", "qr", "qat"];
+/// The attributes of a dead letter (`d#`), all a client reads of one.
+pub const DEAD_LETTER_ATTRIBUTES: [&str; 7] = ["pk", "sk", "env", "err", "att", "at", "kind"];
 
 /// Attribute of `#state`: the token of the lease's last owner (Number).
 pub(super) const OWNER: &str = "own";
