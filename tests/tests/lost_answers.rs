@@ -56,6 +56,19 @@ fn runtime(store: mqless::aws::dynamodb::DynamoStore, optimistic: bool) -> Embed
     runtime
 }
 
+/// A store over `store`'s table, in its layout, with a client of its own (another
+/// process's, without `store`'s faults).
+async fn another_process(
+    store: &mqless::aws::dynamodb::DynamoStore,
+) -> mqless::aws::dynamodb::DynamoStore {
+    let config = mqless::aws::load_config().await;
+    mqless::aws::dynamodb::DynamoStore::new(
+        mqless::aws::aws_sdk_dynamodb::Client::new(&config),
+        store.table(),
+    )
+    .with_key_layout(store.key_layout())
+}
+
 async fn queued(runtime: &Embedded, id: &str) -> usize {
     let address = mqless::id::Address::parse(&format!("Tally/{id}")).unwrap();
     runtime
@@ -280,11 +293,7 @@ async fn send_while_it_runs(
     mqless::mailbox::DrainReport,
 ) {
     let (sending, held) = local_aws::fresh_store_losing_answers(test).await;
-    let draining = mqless::aws::dynamodb::DynamoStore::new(
-        mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await),
-        sending.table(),
-    )
-    .with_key_layout(sending.key_layout());
+    let draining = another_process(&sending).await;
     let senders = runtime(sending, false);
     let owners = runtime(draining, false);
     // The sender's store makes one write, the put: its answer is lost, and held.
@@ -433,11 +442,7 @@ async fn an_unanswered_enqueue_that_cannot_be_read_back_is_put_again_only_with_a
     mqless_tests::requires_local_aws!();
     let refused = LostAnswersUnreadable::default();
     let sending = local_aws::fresh_store_intercepted("lost-unreadable", refused.clone()).await;
-    let draining = mqless::aws::dynamodb::DynamoStore::new(
-        mqless::aws::aws_sdk_dynamodb::Client::new(&mqless::aws::load_config().await),
-        sending.table(),
-    )
-    .with_key_layout(sending.key_layout());
+    let draining = another_process(&sending).await;
     let (senders, owners) = (runtime(sending, false), runtime(draining, false));
     let tally = senders.client::<Tally>("t").unwrap();
 
@@ -463,4 +468,100 @@ async fn an_unanswered_enqueue_that_cannot_be_read_back_is_put_again_only_with_a
     let report = host.drain(&ActorId::new("t").unwrap()).await.unwrap();
     assert_eq!((report.processed, report.duplicates), (2, 0), "{report:?}");
     assert_eq!(owners.state::<Tally>("t").await.unwrap().unwrap().count, 2);
+}
+
+/// Every `PutItem` fails without landing, as one lost on its way would (it is sent to a
+/// table that does not exist, and its answer made a 503): unanswered every time.
+#[derive(Debug, Clone, Default)]
+struct PutsNeverLand {
+    puts: Arc<std::sync::atomic::AtomicU32>,
+    /// The request under way is a put sent nowhere (one request at a time).
+    sent_nowhere: Arc<std::sync::atomic::AtomicBool>,
+}
+
+mod never_land {
+    use std::sync::atomic::Ordering::SeqCst;
+
+    use mqless::aws::aws_sdk_dynamodb::config::interceptors::{
+        BeforeDeserializationInterceptorContextMut, BeforeTransmitInterceptorContextMut,
+    };
+    use mqless::aws::aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
+    use mqless::aws::aws_sdk_dynamodb::error::BoxError;
+
+    const NOWHERE: &str = "no-such-table";
+
+    impl Intercept for super::PutsNeverLand {
+        fn name(&self) -> &'static str {
+            "PutsNeverLand"
+        }
+
+        fn modify_before_transmit(
+            &self,
+            context: &mut BeforeTransmitInterceptorContextMut<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            let request = context.request_mut();
+            let put = request
+                .headers()
+                .get("x-amz-target")
+                .is_some_and(|target| target.ends_with(".PutItem"));
+            let Some(body) = request.body().bytes().filter(|_| put) else {
+                return Ok(());
+            };
+            let mut body: serde_json::Value = serde_json::from_slice(body)?;
+            body["TableName"] = NOWHERE.into();
+            let bytes = serde_json::to_vec(&body)?;
+            request
+                .headers_mut()
+                .insert("content-length", bytes.len().to_string());
+            *request.body_mut() = bytes.into();
+            self.puts.fetch_add(1, SeqCst);
+            self.sent_nowhere.store(true, SeqCst);
+            Ok(())
+        }
+
+        fn modify_before_deserialization(
+            &self,
+            context: &mut BeforeDeserializationInterceptorContextMut<'_>,
+            _: &RuntimeComponents,
+            _: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            if self.sent_nowhere.swap(false, SeqCst) {
+                let response = context.response_mut();
+                *response.status_mut() = 503u16.try_into()?;
+                *response.body_mut() = r#"{"__type":"com.amazonaws.dynamodb.v20120810#ServiceUnavailable","message":"injected: the put was lost on its way"}"#.into();
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A keyed send whose put never lands and is never answered: it is put again as many
+/// times as the client's retry settings allow (4 here), then fails with DynamoDB's
+/// error, retryable; it does not go on for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_keyed_enqueue_that_never_lands_gives_up_after_the_clients_attempts() {
+    mqless_tests::requires_local_aws!();
+    let never = PutsNeverLand::default();
+    let store = local_aws::fresh_store("lost-never").await;
+    let sending = local_aws::store_intercepted(store.table(), never.clone()).await;
+    let senders = runtime(sending, false);
+    let sent = senders
+        .client::<Tally>("t")
+        .unwrap()
+        .add(None)
+        .idempotency_key("k")
+        .send()
+        .await;
+    let Err(mqless::Error::Store(error)) = &sent else {
+        panic!("the send must fail: {sent:?}");
+    };
+    assert_eq!(
+        error.kind,
+        mqless::error::StoreErrorKind::Unavailable,
+        "{error}"
+    );
+    assert_eq!(never.puts.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(queued(&runtime(store, false), "t").await, 0);
 }

@@ -7,7 +7,6 @@ use std::sync::Arc;
 use mqless::store::{BoxFuture, Store};
 use mqless::Embedded;
 
-use super::log::Log;
 use mqless::testing::FaultWorld;
 
 /// The old layout's side of a table being moved: `store`, a view of the world's table in
@@ -32,12 +31,6 @@ impl Legacy {
     /// A client process in the old layout, on the world's clock, whose wake-ups go
     /// through the world's faulty invoker like every other process's.
     pub(super) fn clients<S: Store>(&self, world: &FaultWorld<S>) -> Embedded {
-        let clients = Embedded::builder()
-            .store(self.store.clone())
-            .clock(Arc::new(world.rig.clock.clone()))
-            .manual_drains(world.nudges().clone())
-            .build();
-        clients.register::<Log>().unwrap();
-        clients
+        super::client_process(self.store.clone(), world)
     }
 }

@@ -14,7 +14,7 @@ use mqless::mailbox::DrainConfig;
 use mqless::recovery::DeadLetter;
 use mqless::store::{MailboxItem, Store};
 use mqless::testing::{DrainTarget, FaultWorld, LetterFate, Rng};
-use mqless::ActorId;
+use mqless::{ActorId, Embedded};
 
 mod asks;
 mod drains;
@@ -63,6 +63,19 @@ pub struct Params {
     /// Now and then a sender's next message goes without an idempotency key, from a
     /// client process of its own, while the round's drains run (see [`RacingSends`]).
     pub racing_sends: Option<RacingSends>,
+}
+
+/// A client process of its own over `store` (another layout's, another client's), on
+/// the world's clock, its wake-ups through the world's faulty invoker like every other
+/// process's.
+fn client_process<S: Store>(store: std::sync::Arc<dyn Store>, world: &FaultWorld<S>) -> Embedded {
+    let clients = Embedded::builder()
+        .store(store)
+        .clock(std::sync::Arc::new(world.rig.clock.clone()))
+        .manual_drains(world.nudges().clone())
+        .build();
+    clients.register::<Log>().unwrap();
+    clients
 }
 
 /// Runs one seed over `inner` and checks the invariants, panicking with the seed on

@@ -38,13 +38,7 @@ impl RacingSends {
     /// The racing sender's process, on the world's clock, its wake-ups through the
     /// world's faulty invoker like every other process's.
     pub(super) fn clients<S: Store>(&self, world: &FaultWorld<S>) -> Embedded {
-        let clients = Embedded::builder()
-            .store(self.store.clone())
-            .clock(Arc::new(world.rig.clock.clone()))
-            .manual_drains(world.nudges().clone())
-            .build();
-        clients.register::<Log>().unwrap();
-        clients
+        super::client_process(self.store.clone(), world)
     }
 }
 

@@ -16,7 +16,6 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
-use aws_sdk_dynamodb::types::ReturnConsumedCapacity;
 
 use super::schema::{message_key, queued_message, Item};
 use super::DynamoStore;
@@ -32,7 +31,8 @@ enum Settled {
     /// The message is queued, or it ran.
     Queued,
     /// It may never have landed, and putting it again is safe: it has an idempotency key.
-    PutAgain,
+    /// The put's error, for when the attempts run out.
+    PutAgain(StoreError),
 }
 
 impl DynamoStore {
@@ -66,7 +66,12 @@ impl DynamoStore {
             };
             match self.settle(to, message, unanswered).await? {
                 Settled::Queued => return Ok(()),
-                Settled::PutAgain => {
+                // DynamoDB failing every attempt: its error (retryable, and a resend
+                // under the key is safe).
+                Settled::PutAgain(unanswered) if attempt >= retry.max_attempts() => {
+                    return Err(unanswered)
+                }
+                Settled::PutAgain(_) => {
                     tokio::time::sleep(backoff(&retry, attempt)).await;
                     attempt += 1;
                 }
@@ -78,12 +83,7 @@ impl DynamoStore {
     /// the message, queued by an earlier attempt.
     async fn put_message(&self, item: Item) -> Result<(), StoreError> {
         let result = self
-            .client
-            .put_item()
-            .table_name(&*self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .return_consumed_capacity(ReturnConsumedCapacity::Total)
+            .put_if_absent_request(item)
             .customize()
             .config_override(
                 aws_sdk_dynamodb::config::Builder::default().retry_config(RetryConfig::disabled()),
@@ -110,7 +110,7 @@ impl DynamoStore {
         if landed {
             Ok(Settled::Queued)
         } else if has_idempotency_key(&message.envelope) {
-            Ok(Settled::PutAgain)
+            Ok(Settled::PutAgain(unanswered))
         } else {
             Err(StoreError::new(
                 StoreErrorKind::OutcomeUnknown,

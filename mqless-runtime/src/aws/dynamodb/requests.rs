@@ -39,16 +39,21 @@ impl DynamoStore {
     /// Puts `item` unless an item of its key exists; `false` when one did (a repeat of a
     /// write that had landed). One conditional `PutItem`, its capacity counted.
     pub(super) async fn put_if_absent(&self, item: Item) -> Result<bool, StoreError> {
-        let result = self
-            .client
+        let result = self.put_if_absent_request(item).send().await;
+        Ok(self.counted_if(result)?.is_some())
+    }
+
+    /// The `PutItem` of `item` where no item has its key (send it, and count it).
+    pub(super) fn put_if_absent_request(
+        &self,
+        item: Item,
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
             .put_item()
             .table_name(&*self.table)
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk)")
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
-            .send()
-            .await;
-        Ok(self.counted_if(result)?.is_some())
     }
 
     /// Maps a failed request's error to a store error (for requests whose capacity is not
