@@ -383,6 +383,9 @@ async fn an_enqueue_whose_answer_is_lost_after_the_last_batch_ran_it_succeeds() 
 struct LostAnswersUnreadable {
     lost: mqless::testing::LostAnswers,
     reading: Arc<std::sync::atomic::AtomicBool>,
+    /// Refuse the reads of actors' own partitions only, as v2's `ClientPolicy` refuses
+    /// a read of a record's bookkeeping: mailboxes (`m/...`) stay readable.
+    records_only: bool,
 }
 
 mod unreadable {
@@ -407,12 +410,15 @@ mod unreadable {
             components: &RuntimeComponents,
             cfg: &mut ConfigBag,
         ) -> Result<(), BoxError> {
-            let read = context
-                .request()
+            let request = context.request();
+            let read = request
                 .headers()
                 .get("x-amz-target")
                 .is_some_and(|target| target.ends_with(".GetItem") || target.ends_with(".Query"));
-            self.reading.store(read, SeqCst);
+            let body = String::from_utf8_lossy(request.body().bytes().unwrap_or_default());
+            let mailbox = body.contains(r#"{"S":"m/"#);
+            self.reading
+                .store(read && !(self.records_only && mailbox), SeqCst);
             self.lost.read_before_transmit(context, components, cfg)
         }
 
@@ -564,4 +570,52 @@ async fn a_keyed_enqueue_that_never_lands_gives_up_after_the_clients_attempts() 
     );
     assert_eq!(never.puts.load(std::sync::atomic::Ordering::SeqCst), 4);
     assert_eq!(queued(&runtime(store, false), "t").await, 0);
+}
+
+/// A v2 client, whose policy refuses reading an actor's bookkeeping: its unanswered
+/// put of a message that ran in the last batch (a role that may read the record would
+/// find it there) settles by the mailbox only, and fails with `OutcomeUnknown`, saying
+/// why; the message ran once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_v2_clients_unanswered_enqueue_settles_by_its_mailbox_only() {
+    mqless_tests::requires_local_aws!();
+    let refused = LostAnswersUnreadable {
+        records_only: true,
+        ..LostAnswersUnreadable::default()
+    };
+    let sending = local_aws::fresh_store_intercepted("lost-v2-client", refused.clone())
+        .await
+        .with_key_layout(mqless::aws::KeyLayout::V2);
+    let draining = another_process(&sending).await;
+    let (senders, owners) = (runtime(sending, false), runtime(draining, false));
+    refused.lost.hold_lost_answers();
+    refused.lost.lose_next(1);
+    let send =
+        tokio::spawn(async move { senders.client::<Tally>("t").unwrap().add(None).send().await });
+    while queued(&owners, "t").await == 0 {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    let host = owners.host::<Tally>().unwrap();
+    assert_eq!(
+        host.drain(&ActorId::new("t").unwrap())
+            .await
+            .unwrap()
+            .processed,
+        1
+    );
+    refused.lost.release_held();
+    let sent = send.await.unwrap();
+    let Err(mqless::Error::Store(error)) = &sent else {
+        panic!("the send must fail: {sent:?}");
+    };
+    assert_eq!(
+        error.kind,
+        mqless::error::StoreErrorKind::OutcomeUnknown,
+        "{error}"
+    );
+    assert!(
+        error.message.contains("not for this role to read"),
+        "{error}"
+    );
+    assert_eq!(owners.state::<Tally>("t").await.unwrap().unwrap().count, 1);
 }

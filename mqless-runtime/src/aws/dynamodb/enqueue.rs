@@ -103,7 +103,8 @@ impl DynamoStore {
         unanswered: StoreError,
     ) -> Result<Settled, StoreError> {
         let (landed, found) = match self.landed(to, message).await {
-            Ok(landed) => (landed, format!("It is not queued, nor among the messages {to} last ran: it never landed, or it ran and later messages ran after it")),
+            Ok(Some(landed)) => (landed, format!("It is not queued, nor among the messages {to} last ran: it never landed, or it ran and later messages ran after it")),
+            Ok(None) => (false, format!("It is not queued, and what {to} last ran is not for this role to read (key layout v2 keeps clients out of an actor's bookkeeping): it never landed, or it ran")),
             Err(read) if read.is_retryable() => return Err(unanswered),
             Err(read) => (false, format!("Reading it back failed too ({read}): it may be queued, have run, or never have landed")),
         };
@@ -122,19 +123,30 @@ impl DynamoStore {
         }
     }
 
-    /// Whether `message` is queued for `to`, or its last batch consumed it.
-    async fn landed(&self, to: &Address, message: &MailboxItem) -> Result<bool, StoreError> {
+    /// Whether `message` is queued for `to`, or its last batch consumed it; `None` when
+    /// it is not queued and IAM refuses reading the actor's record (the bookkeeping,
+    /// which v2's `ClientPolicy` keeps from clients).
+    async fn landed(
+        &self,
+        to: &Address,
+        message: &MailboxItem,
+    ) -> Result<Option<bool>, StoreError> {
         if self
             .get(message_key(self.layout, to, message.id))
             .await?
             .is_some()
         {
-            return Ok(true);
+            return Ok(Some(true));
         }
-        let record = self.load_state(to).await?;
+        let record = match self.load_state(to).await {
+            Ok(record) => record,
+            Err(refused) if refused.kind == StoreErrorKind::AccessDenied => return Ok(None),
+            Err(error) => return Err(error),
+        };
         let meta = record.as_ref().and_then(|record| record.meta.as_deref());
         // Bookkeeping that does not decode tells nothing: the message is not found there.
-        Ok(consumed_by_last_batch(meta).is_ok_and(|consumed| consumed.contains(&message.id)))
+        let consumed = consumed_by_last_batch(meta).unwrap_or_default();
+        Ok(Some(consumed.contains(&message.id)))
     }
 }
 
