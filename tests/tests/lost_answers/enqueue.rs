@@ -10,11 +10,13 @@ use mqless_tests::local_aws;
 
 use super::{another_process, queued, runtime, Tally};
 
-/// A sender whose put landed but whose answer is held, and an actor that runs the
-/// message and then `batches_after` more batches before the answer arrives. Returns
-/// what the send returned, the actor's count, and the last drain's report.
+/// A sender (over `sending`, whose answers `held` loses) whose put landed but whose
+/// answer is held, and an actor that runs the message and then `batches_after` more
+/// batches before the answer arrives. Returns what the send returned, the actor's
+/// count, and the last drain's report.
 async fn send_while_it_runs(
-    test: &str,
+    sending: mqless::aws::dynamodb::DynamoStore,
+    held: &mqless::testing::LostAnswers,
     keyed: bool,
     batches_after: usize,
 ) -> (
@@ -22,7 +24,6 @@ async fn send_while_it_runs(
     u64,
     mqless::mailbox::DrainReport,
 ) {
-    let (sending, held) = local_aws::fresh_store_losing_answers(test).await;
     let draining = another_process(&sending).await;
     let senders = runtime(sending, false);
     let owners = runtime(draining, false);
@@ -68,7 +69,8 @@ async fn send_while_it_runs(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_enqueue_whose_answer_is_lost_after_the_message_ran_is_not_put_again() {
     mqless_tests::requires_local_aws!();
-    let (sent, count, _) = send_while_it_runs("lost-enqueue-ran", false, 1).await;
+    let (sending, held) = local_aws::fresh_store_losing_answers("lost-enqueue-ran").await;
+    let (sent, count, _) = send_while_it_runs(sending, &held, false, 1).await;
     let Err(mqless::Error::Store(error)) = &sent else {
         panic!("the send must fail: {sent:?}");
     };
@@ -86,7 +88,8 @@ async fn an_enqueue_whose_answer_is_lost_after_the_message_ran_is_not_put_again(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_keyed_enqueue_whose_answer_is_lost_is_put_again_and_runs_once() {
     mqless_tests::requires_local_aws!();
-    let (sent, count, report) = send_while_it_runs("lost-enqueue-keyed", true, 1).await;
+    let (sending, held) = local_aws::fresh_store_losing_answers("lost-enqueue-keyed").await;
+    let (sent, count, report) = send_while_it_runs(sending, &held, true, 1).await;
     assert!(sent.is_ok(), "{sent:?}");
     assert_eq!(count, 2, "the message ran once, and the one after it");
     assert_eq!(
@@ -100,7 +103,8 @@ async fn a_keyed_enqueue_whose_answer_is_lost_is_put_again_and_runs_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_enqueue_whose_answer_is_lost_after_the_last_batch_ran_it_succeeds() {
     mqless_tests::requires_local_aws!();
-    let (sent, count, report) = send_while_it_runs("lost-enqueue-last", false, 0).await;
+    let (sending, held) = local_aws::fresh_store_losing_answers("lost-enqueue-last").await;
+    let (sent, count, report) = send_while_it_runs(sending, &held, false, 0).await;
     assert!(sent.is_ok(), "{sent:?}");
     assert_eq!(count, 1);
     assert_eq!((report.processed, report.batches), (0, 0), "{report:?}");
@@ -316,25 +320,7 @@ async fn a_v2_clients_unanswered_enqueue_settles_by_its_mailbox_only() {
     let sending = local_aws::fresh_store_intercepted("lost-v2-client", refused.clone())
         .await
         .with_key_layout(mqless::aws::KeyLayout::V2);
-    let draining = another_process(&sending).await;
-    let (senders, owners) = (runtime(sending, false), runtime(draining, false));
-    refused.lost.hold_lost_answers();
-    refused.lost.lose_next(1);
-    let send =
-        tokio::spawn(async move { senders.client::<Tally>("t").unwrap().add(None).send().await });
-    while queued(&owners, "t").await == 0 {
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    let host = owners.host::<Tally>().unwrap();
-    assert_eq!(
-        host.drain(&ActorId::new("t").unwrap())
-            .await
-            .unwrap()
-            .processed,
-        1
-    );
-    refused.lost.release_held();
-    let sent = send.await.unwrap();
+    let (sent, count, _) = send_while_it_runs(sending, &refused.lost, false, 0).await;
     let Err(mqless::Error::Store(error)) = &sent else {
         panic!("the send must fail: {sent:?}");
     };
@@ -347,5 +333,5 @@ async fn a_v2_clients_unanswered_enqueue_settles_by_its_mailbox_only() {
         error.message.contains("not for this role to read"),
         "{error}"
     );
-    assert_eq!(owners.state::<Tally>("t").await.unwrap().unwrap().count, 1);
+    assert_eq!(count, 1);
 }
