@@ -218,11 +218,8 @@ impl Actors for Remote {
             let now = SystemClock.now_millis();
             for address in sent_to {
                 // Scheduled messages not yet due are not waited for.
-                let head = self.store.read_mailbox(&address, 1).await?;
-                if head
-                    .first()
-                    .is_some_and(|item| !crate::store::waits(item.id, &item.envelope, now))
-                {
+                let head = self.store.mailbox_head(&address).await?;
+                if head.is_some_and(|head| !head.waits(now)) {
                     pending.push(address);
                 }
             }

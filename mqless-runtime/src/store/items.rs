@@ -13,6 +13,26 @@ pub struct MailboxItem {
     pub envelope: Vec<u8>,
 }
 
+/// What a caller outside an actor may know of the first message in its mailbox: its id
+/// and, if it is scheduled, when it is due; never its envelope, which holds another
+/// client's request (key layout v2's `ClientPolicy` reads a mailbox by these only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueuedHead {
+    /// The message id.
+    pub id: MessageId,
+    /// When a scheduled message is due (ms; the earlier of its delivery time and its
+    /// id's time), `None` for one sent to run now.
+    pub due_at: Option<u64>,
+}
+
+impl QueuedHead {
+    /// Whether it waits for its time at `now`: drains leave it until then.
+    #[must_use]
+    pub fn waits(&self, now: u64) -> bool {
+        self.due_at.is_some_and(|at| at > now)
+    }
+}
+
 /// An actor's record, as the protocol sees it: its state record, with the lease's
 /// fields from its lease item when that is newer (see `store/record.rs`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -17,8 +17,8 @@ pub(crate) mod record;
 
 pub use dead_letter::{DeadLetter, DeadLetterKind, Failure};
 pub use items::{
-    Cleanup, Commit, KeyedBytes, Lift, MailboxItem, QuarantineRecord, RecordExpiry, Retired,
-    StateFix, StateRecord, SubscriptionChange, SubscriptionPage, SubscriptionRecord,
+    Cleanup, Commit, KeyedBytes, Lift, MailboxItem, QuarantineRecord, QueuedHead, RecordExpiry,
+    Retired, StateFix, StateRecord, SubscriptionChange, SubscriptionPage, SubscriptionRecord,
 };
 pub use limits::{
     check_commit_size, ITEM_OVERHEAD_BYTES, MAX_ITEM_BYTES, MAX_TRANSACTION_BYTES,
@@ -102,6 +102,23 @@ pub trait Store: Send + Sync + 'static {
         address: &'a Address,
         limit: usize,
     ) -> BoxFuture<'a, Result<Vec<MailboxItem>, StoreError>>;
+
+    /// The first message of the mailbox, as a caller outside the actor may know it
+    /// (`Remote::settle`, which waits for mailboxes to empty): its id and due time, not
+    /// its envelope. The default reads [`Self::read_mailbox`]; a store whose access can
+    /// be held to attributes reads no more.
+    fn mailbox_head<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<QueuedHead>, StoreError>> {
+        Box::pin(async move {
+            let head = self.read_mailbox(address, 1).await?;
+            Ok(head.first().map(|item| QueuedHead {
+                id: item.id,
+                due_at: due::scheduled_at(item.id, &item.envelope),
+            }))
+        })
+    }
 
     /// Writes a batch's result if the record is still at `commit.expected_version` (a
     /// missing record is at 0), together with its outgoing messages, atomically. Sets

@@ -3,6 +3,7 @@
 //! the DynamoDB-specific parts (transactions, item limits, typed errors) and the cost per
 //! message measured from `ConsumedCapacity`.
 
+mod client_reads;
 mod foreign_items;
 mod key_layout;
 mod migrate;

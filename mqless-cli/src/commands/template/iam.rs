@@ -11,7 +11,9 @@
 
 use std::collections::BTreeSet;
 
-use mqless_runtime::aws::dynamodb::schema::{COMMITTED_STATE_ATTRIBUTES, DEAD_LETTER_ATTRIBUTES};
+use mqless_runtime::aws::dynamodb::schema::{
+    COMMITTED_STATE_ATTRIBUTES, DEAD_LETTER_ATTRIBUTES, QUEUED_KEY_ATTRIBUTES,
+};
 use mqless_runtime::aws::KeyLayout;
 use serde_json::{json, Value as Json};
 
@@ -308,8 +310,8 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Ve
     // The actors' records and dead letters, by the attributes a client reads of them
     // (never a record's bookkeeping, which holds its last batch's replies to anyone),
     // and the mailboxes; never a reply partition (`r/...`) but the client's own. On the
-    // way to v2, the actors' partitions still hold v1's mailboxes, which clients read
-    // whole (`Remote::settle`): their records too, then, as in v1.
+    // way to v2, the actors' partitions still hold v1's mailboxes, which clients of
+    // earlier versions read whole (`Remote::settle`): their records too, then, as in v1.
     let records: Vec<Json> = types.iter().map(|t| json!(format!("{t}/*"))).collect();
     let mut attributes: Vec<&str> = COMMITTED_STATE_ATTRIBUTES.to_vec();
     attributes.extend(DEAD_LETTER_ATTRIBUTES);
@@ -323,6 +325,18 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Ve
         })
     } else {
         json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": records}})
+    };
+    // The mailboxes by their messages' keys and due times (`Remote::settle`, a lost
+    // put's settling read), never the envelopes: one client's queued request is not
+    // another's to read.
+    let mailboxes_read = if v2 {
+        json!({
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes},
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": QUEUED_KEY_ATTRIBUTES},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+        })
+    } else {
+        json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes}})
     };
     // The asker is the last segment of a reply's partition key and holds no `/`, so
     // these match the replies to this principal's asks only.
@@ -344,7 +358,7 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Ve
         json!({"Sid": "ReadMailboxes", "Effect": "Allow",
          "Action": ["dynamodb:GetItem", "dynamodb:Query"],
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
-         "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes}}}),
+         "Condition": mailboxes_read}),
         json!({"Sid": "OwnReplies", "Effect": "Allow", "Action": "dynamodb:GetItem",
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": replies}}}),

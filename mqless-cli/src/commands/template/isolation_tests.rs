@@ -386,9 +386,27 @@ fn check_rows(layout: KeyLayout) {
         ),
         (
             "ClientPolicy",
-            "reads a queued message of an actor",
-            Request::whole_item("Query", &mailbox("Order/o-1")),
+            "reads which messages are queued for an actor, and when they are due",
+            Request::item("Query", &mailbox("Order/o-1"), &["dk"]),
             Allowed,
+        ),
+        (
+            "ClientPolicy",
+            "reads whether its message is queued",
+            Request::item("GetItem", &mailbox("Order/o-1"), &[]),
+            Allowed,
+        ),
+        (
+            "ClientPolicy",
+            "reads the requests queued for an actor (other clients' too)",
+            Request::whole_item("Query", &mailbox("Order/o-1")),
+            GapUntilV2,
+        ),
+        (
+            "ClientPolicy",
+            "reads a queued message's envelope",
+            Request::item("GetItem", &mailbox("Order/o-1"), &["env"]),
+            GapUntilV2,
         ),
         (
             "ClientPolicy",

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::config::retry::RetryConfig;
 
-use super::schema::{message_key, queued_message, Item};
+use super::schema::{message_key, queued_message, Item, QUEUED_KEY_ATTRIBUTES};
 use super::DynamoStore;
 use crate::codec::Limits;
 use crate::error::{StoreError, StoreErrorKind};
@@ -131,8 +131,10 @@ impl DynamoStore {
         to: &Address,
         message: &MailboxItem,
     ) -> Result<Option<bool>, StoreError> {
+        // By its key only: its envelope is what v2's `ClientPolicy` keeps from clients.
+        let queued = message_key(self.layout, to, message.id);
         if self
-            .get(message_key(self.layout, to, message.id))
+            .get_of(queued, Some(&QUEUED_KEY_ATTRIBUTES))
             .await?
             .is_some()
         {

@@ -37,7 +37,7 @@ use crate::id::{ActorType, Address, MessageId};
 use crate::store::record::Transition;
 use crate::store::{
     Acquired, Cleanup, Commit, CommitOutcome, DeadLetter, DeadLetterKind, Lift, MailboxItem,
-    QuarantineRecord, Retired, StateRecord, Store,
+    QuarantineRecord, QueuedHead, Retired, StateRecord, Store,
 };
 use crate::BoxFuture;
 
@@ -184,6 +184,24 @@ impl Store for DynamoStore {
                 self.retire_malformed(address, item, &reason).await;
             }
             Ok(merge_mailboxes(items, limit))
+        })
+    }
+
+    fn mailbox_head<'a>(
+        &'a self,
+        address: &'a Address,
+    ) -> BoxFuture<'a, Result<Option<QueuedHead>, StoreError>> {
+        Box::pin(async move {
+            // Both partitions on the way to v2, as `read_mailbox` reads them.
+            let mut first: Option<QueuedHead> = None;
+            for mailbox in self.layout.mailboxes(address) {
+                let attributes = Some(&schema::QUEUED_KEY_ATTRIBUTES[..]);
+                let read = self
+                    .query_prefix_of(&mailbox, MESSAGE, 1, attributes, schema::queued_head)
+                    .await?;
+                first = first.into_iter().chain(read).min_by_key(|head| head.id);
+            }
+            Ok(first)
         })
     }
 

@@ -23,7 +23,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::error::{StoreError, StoreErrorKind};
 use crate::id::{Address, MessageId};
-use crate::store::{due, MailboxItem, QuarantineRecord, StateRecord};
+use crate::store::{due, MailboxItem, QuarantineRecord, QueuedHead, StateRecord};
 
 /// The sort key of an actor's state record.
 pub(super) const STATE_SK: &str = "#state";
@@ -75,6 +75,11 @@ pub(super) const TTL: &str = "ttl";
 /// replies, to other askers too). In key layout v2 `ClientPolicy` may read these only.
 pub const COMMITTED_STATE_ATTRIBUTES: [&str; 8] =
     ["pk", "sk", "ver", "ep", "st", "ttl", "qr", "qat"];
+/// What a caller outside an actor reads of its queued messages (`Store::mailbox_head`,
+/// and a sender settling a put whose answer was lost): their keys and due times, never
+/// their envelopes, which hold other clients' requests. In key layout v2 `ClientPolicy`
+/// may read these only.
+pub const QUEUED_KEY_ATTRIBUTES: [&str; 3] = ["pk", "sk", DUE_KEY];
 /// The attributes of a dead letter (`d#`), all a client reads of one.
 pub const DEAD_LETTER_ATTRIBUTES: [&str; 7] = ["pk", "sk", "env", "err", "att", "at", "kind"];
 
@@ -213,6 +218,30 @@ pub(super) fn get_sk_id(item: &Item, prefix: &str) -> Result<MessageId, StoreErr
 /// `m#` and a canonical id (26 upper-case Crockford characters: a lower-case id would
 /// run, then never be deleted under its canonical key), or an envelope that is not Binary.
 pub(super) fn mailbox_item(item: &Item) -> Result<MailboxItem, String> {
+    let id = queued_id(item)?;
+    match item.get("env") {
+        Some(AttributeValue::B(envelope)) => Ok(MailboxItem {
+            id,
+            envelope: envelope.clone().into_inner(),
+        }),
+        Some(_) => Err("attribute `env` is not Binary".into()),
+        None => Err("attribute `env` is missing".into()),
+    }
+}
+
+/// A queued message read by its [`QUEUED_KEY_ATTRIBUTES`]; `None` for an item that is
+/// not one (a drain retires it).
+pub(super) fn queued_head(item: &Item) -> Option<QueuedHead> {
+    let id = queued_id(item).ok()?;
+    let due_at = match item.get(DUE_KEY) {
+        Some(AttributeValue::S(key)) => due::due_of(key),
+        _ => None,
+    };
+    Some(QueuedHead { id, due_at })
+}
+
+/// The id in a queued message's sort key, which must be `m#<id>` with the id canonical.
+fn queued_id(item: &Item) -> Result<MessageId, String> {
     let sk = match item.get("sk") {
         Some(AttributeValue::S(sk)) => sk,
         _ => return Err("the sort key is not a string".into()),
@@ -226,14 +255,7 @@ pub(super) fn mailbox_item(item: &Item) -> Result<MailboxItem, String> {
             "message id {text:?} is not canonical (expected {id}: upper case)"
         ));
     }
-    match item.get("env") {
-        Some(AttributeValue::B(envelope)) => Ok(MailboxItem {
-            id,
-            envelope: envelope.clone().into_inner(),
-        }),
-        Some(_) => Err("attribute `env` is not Binary".into()),
-        None => Err("attribute `env` is missing".into()),
-    }
+    Ok(id)
 }
 
 pub(super) fn corrupt(attribute: &str) -> StoreError {
