@@ -265,8 +265,8 @@ pub mod store {
     pub use mqless_runtime::store::memory::MemoryStore;
     pub use mqless_runtime::store::{
         Acquired, Cleanup, Commit, CommitOutcome, Failure, KeyedBytes, Lift, MailboxItem,
-        QuarantineRecord, RecordExpiry, StateRecord, Store, SubscriptionChange, SubscriptionPage,
-        SubscriptionRecord, SubscriptionWriters,
+        QuarantineRecord, QueuedHead, RecordExpiry, StateRecord, Store, SubscriptionChange,
+        SubscriptionPage, SubscriptionRecord, SubscriptionWriters,
     };
     pub use mqless_runtime::BoxFuture;
 

@@ -1,14 +1,15 @@
 //! The store contract, written once and run against every store (the in-memory store
 //! and DynamoDB Local, `tests/tests/store_conformance.rs`), so the two cannot drift
 //! apart: the `#state` record's transitions (acquire, commit, release, abandon,
-//! quarantine, lift, stop, expiry and TTL deletion, a stray record's expiry), a
-//! topic's subscriptions (written by topics or by subscribers' commits, paged), and
-//! DynamoDB's limits (400 KB per item, 4 MB and
-//! 100 items per transaction), which the in-memory store enforces too.
+//! quarantine, lift, stop, expiry and TTL deletion, a stray record's expiry), what a
+//! caller outside an actor reads of its mailbox, a topic's subscriptions (written by
+//! topics or by subscribers' commits, paged), and DynamoDB's limits (400 KB per item,
+//! 4 MB and 100 items per transaction), which the in-memory store enforces too.
 
 mod commits;
 mod leases;
 mod lifecycle;
+mod mailboxes;
 mod subscriptions;
 
 use commits::{commits, limits, where_the_stores_once_differed};
@@ -16,6 +17,7 @@ use leases::{
     acquires_with_the_first_read, knocks, leases, racing_acquires, releases_after_commits,
 };
 use lifecycle::{expiry, quarantine_and_lift};
+use mailboxes::mailbox_heads;
 use subscriptions::subscriptions;
 
 use std::sync::Arc;
@@ -54,6 +56,7 @@ pub async fn run(store: Arc<dyn Store>, delete_expired: DeleteExpired) {
     releases_after_commits(&*store).await;
     where_the_stores_once_differed(&*store).await;
     commits(&*store).await;
+    mailbox_heads(&*store).await;
     knocks(&*store).await;
     acquires_with_the_first_read(&*store).await;
     quarantine_and_lift(&*store).await;
