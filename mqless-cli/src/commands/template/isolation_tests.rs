@@ -22,6 +22,7 @@ use super::policy_model::{allows, Request, REQUESTER, TABLE};
 use super::tests::args;
 use super::*;
 
+mod clients;
 mod topics;
 
 /// What IAM answers a row's request.
@@ -124,22 +125,51 @@ fn the_templates_roles_allow_what_the_protocol_needs_and_deny_the_rest() {
 }
 
 fn check_rows(layout: KeyLayout) {
-    use Expect::{Allowed, Denied, GapInV1, GapUntilV2};
     let mut arguments = args();
     arguments.key_layout = Some(layout);
     // A client that sends to orders only (`ShopClientPolicy`).
     arguments.clients = vec!["Shop=Order".into()];
     let template = template(&saga(), &arguments).unwrap();
-    let index = |name: &str| format!("{TABLE}/index/{name}");
-    // The partition of an actor's mailbox, in this layout.
-    let mailbox = |address: &str| layout.mailbox_partition(&Address::parse(address).unwrap());
-    // The partition of the reply to an ask that client `asker` made of `address`.
-    let reply = |address: &str, asker: &str| {
-        layout.reply_partition(&Address::parse(address).unwrap(), Some(asker))
-    };
-    let another_client = "AIDAANOTHERCLIENT";
-    let rows: Vec<Row<'_>> = vec![
-        // An actor's function and its own actors.
+    let keys = Keys { layout };
+    let mut rows = function_rows(&keys);
+    rows.extend(sweeper_rows(&keys));
+    rows.extend(clients::client_rows(&keys));
+    rows.extend(clients::shop_client_rows(&keys));
+    rows.extend(operator_rows(&keys));
+    assert_rows(&template, &rows, layout);
+}
+
+/// Where the rows' items are, in one key layout.
+struct Keys {
+    layout: KeyLayout,
+}
+
+impl Keys {
+    /// The partition of an actor's mailbox.
+    fn mailbox(&self, address: &str) -> String {
+        self.layout
+            .mailbox_partition(&Address::parse(address).unwrap())
+    }
+
+    /// The partition of the reply to an ask that client `asker` made of `address`.
+    fn reply(&self, address: &str, asker: &str) -> String {
+        self.layout
+            .reply_partition(&Address::parse(address).unwrap(), Some(asker))
+    }
+}
+
+/// An index of the table.
+fn index(name: &str) -> String {
+    format!("{TABLE}/index/{name}")
+}
+
+/// The `aws:userid` of a client other than [`REQUESTER`].
+const ANOTHER_CLIENT: &str = "AIDAANOTHERCLIENT";
+
+/// An actor's function and its own actors; its sends and its replies.
+fn function_rows(keys: &Keys) -> Vec<Row<'static>> {
+    use Expect::{Allowed, Denied, GapInV1};
+    vec![
         (
             "OrderFunction",
             "writes its own state",
@@ -149,19 +179,19 @@ fn check_rows(layout: KeyLayout) {
         (
             "OrderFunction",
             "reads its own mailbox",
-            Request::item("Query", &mailbox("Order/o-1"), &[]),
+            Request::item("Query", &keys.mailbox("Order/o-1"), &[]),
             Allowed,
         ),
         (
             "OrderFunction",
             "deletes its consumed messages",
-            Request::item("DeleteItem", &mailbox("Order/o-1"), &[]),
+            Request::item("DeleteItem", &keys.mailbox("Order/o-1"), &[]),
             Allowed,
         ),
         (
             "OrderFunction",
             "queues a message to itself (a reminder, a continued fan-out)",
-            Request::item("PutItem", &mailbox("Order/o-1"), &["env", "dsh", "dk"]),
+            Request::item("PutItem", &keys.mailbox("Order/o-1"), &["env", "dsh", "dk"]),
             Allowed,
         ),
         (
@@ -173,26 +203,34 @@ fn check_rows(layout: KeyLayout) {
         (
             "OrderFunction",
             "writes the reply to a client's ask of an Order",
-            Request::item("PutItem", &reply("Order/o-1", REQUESTER), &["rep", "ttl"]),
+            Request::item(
+                "PutItem",
+                &keys.reply("Order/o-1", REQUESTER),
+                &["rep", "ttl"],
+            ),
             Allowed,
         ),
         // Sends: a message into the mailboxes of the types it sends to, nothing else.
         (
             "OrderFunction",
             "sends to a Warehouse",
-            Request::item("PutItem", &mailbox("Warehouse/w-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Warehouse/w-1"), MESSAGE),
             Allowed,
         ),
         (
             "OrderFunction",
             "schedules a message to a Wallet",
-            Request::item("PutItem", &mailbox("Wallet/w-1"), &["env", "dsh", "dk"]),
+            Request::item(
+                "PutItem",
+                &keys.mailbox("Wallet/w-1"),
+                &["env", "dsh", "dk"],
+            ),
             Allowed,
         ),
         (
             "OrderFunction",
             "marks the message it queued for a Warehouse it could not wake",
-            Request::item("UpdateItem", &mailbox("Warehouse/w-1"), &["dsh", "dk"]),
+            Request::item("UpdateItem", &keys.mailbox("Warehouse/w-1"), &["dsh", "dk"]),
             Allowed,
         ),
         (
@@ -234,13 +272,13 @@ fn check_rows(layout: KeyLayout) {
         (
             "OrderFunction",
             "deletes a Warehouse's messages",
-            Request::item("DeleteItem", &mailbox("Warehouse/w-1"), &[]),
+            Request::item("DeleteItem", &keys.mailbox("Warehouse/w-1"), &[]),
             Denied,
         ),
         (
             "OrderFunction",
             "sends to a type it never sends to",
-            Request::item("PutItem", &mailbox("Account/a-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Account/a-1"), MESSAGE),
             Denied,
         ),
         (
@@ -265,7 +303,7 @@ fn check_rows(layout: KeyLayout) {
         (
             "WarehouseFunction",
             "answers an Order's reply_to ask",
-            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Order/o-1"), MESSAGE),
             Allowed,
         ),
         (
@@ -277,16 +315,26 @@ fn check_rows(layout: KeyLayout) {
         (
             "WarehouseFunction",
             "forges the reply to a client's ask of an Order",
-            Request::item("PutItem", &reply("Order/o-1", REQUESTER), &["rep", "ttl"]),
+            Request::item(
+                "PutItem",
+                &keys.reply("Order/o-1", REQUESTER),
+                &["rep", "ttl"],
+            ),
             Denied,
         ),
         (
             "WalletFunction",
             "sends to a Warehouse (it never does)",
-            Request::item("PutItem", &mailbox("Warehouse/w-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Warehouse/w-1"), MESSAGE),
             Denied,
         ),
-        // The sweeper: the indexes, its cursor, the audit's scan, wake-ups.
+    ]
+}
+
+/// The sweeper: the indexes, its cursor, the audit's scan, wake-ups.
+fn sweeper_rows(keys: &Keys) -> Vec<Row<'static>> {
+    use Expect::{Allowed, Denied};
+    vec![
         (
             "SweeperFunction",
             "reads the due index",
@@ -332,7 +380,7 @@ fn check_rows(layout: KeyLayout) {
         (
             "SweeperFunction",
             "writes an actor's item",
-            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Order/o-1"), MESSAGE),
             Denied,
         ),
         (
@@ -341,243 +389,13 @@ fn check_rows(layout: KeyLayout) {
             Request::item("GetItem", "Order/o-1", &[]),
             Denied,
         ),
-        // Clients (`ClientPolicy`): queue messages, read replies and state, wake.
-        (
-            "ClientPolicy",
-            "queues a message",
-            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads the reply to its own ask",
-            Request::item("GetItem", &reply("Order/o-1", REQUESTER), &["rep"]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads an actor's state",
-            Request::item("GetItem", "Order/o-1", &["st"]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads an actor's dead letters",
-            Request::item("Query", "Order/o-1", &["env", "err", "att", "at", "kind"]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads an actor's bookkeeping (its last batch's replies, to other askers too)",
-            Request::item("GetItem", "Order/o-1", &["st", "meta"]),
-            GapUntilV2,
-        ),
-        (
-            "ClientPolicy",
-            "reads an actor's whole record",
-            Request::whole_item("GetItem", "Order/o-1"),
-            GapUntilV2,
-        ),
-        (
-            "ClientPolicy",
-            "queries an actor's partition whole",
-            Request::whole_item("Query", "Order/o-1"),
-            GapUntilV2,
-        ),
-        (
-            "ClientPolicy",
-            "reads which messages are queued for an actor, and when they are due",
-            Request::item("Query", &mailbox("Order/o-1"), &["dk"]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads whether its message is queued",
-            Request::item("GetItem", &mailbox("Order/o-1"), &[]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "reads the requests queued for an actor (other clients' too)",
-            Request::whole_item("Query", &mailbox("Order/o-1")),
-            GapUntilV2,
-        ),
-        (
-            "ClientPolicy",
-            "reads a queued message's envelope",
-            Request::item("GetItem", &mailbox("Order/o-1"), &["env"]),
-            GapUntilV2,
-        ),
-        (
-            "ClientPolicy",
-            "reads the key layout the table records",
-            Request::item("GetItem", "~table", &[]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "records another key layout in the table",
-            Request::item("PutItem", "~table", &["kl"]),
-            Denied,
-        ),
-        (
-            "OrderFunction",
-            "records another key layout in the table",
-            Request::item("PutItem", "~table", &["kl"]),
-            Denied,
-        ),
-        (
-            "ClientPolicy",
-            "marks the message it queued for an actor it could not wake",
-            Request::item("UpdateItem", &mailbox("Order/o-1"), &["dsh", "dk"]),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "marks an actor's record for the sweep",
-            Request::item("UpdateItem", "Order/o-1", &["dsh", "dk"]),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "wakes a function",
-            invoke("order-function"),
-            Allowed,
-        ),
-        (
-            "ClientPolicy",
-            "changes an actor's state",
-            Request::item("UpdateItem", "Order/o-1", &["st"]),
-            Denied,
-        ),
-        (
-            "ClientPolicy",
-            "writes a state into a mailbox's partition",
-            Request::item("PutItem", &mailbox("Order/o-1"), STATE),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "deletes a message",
-            Request::item("DeleteItem", &mailbox("Order/o-1"), &[]),
-            Denied,
-        ),
-        (
-            "ClientPolicy",
-            "scans the table",
-            Request::on("dynamodb:Scan", TABLE),
-            Denied,
-        ),
-        (
-            "ClientPolicy",
-            "overwrites an actor's state record",
-            Request::item("PutItem", "Order/o-1", STATE),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "forges a reply before the actor writes it",
-            Request::item("PutItem", "Order/o-1", &["rep"]),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "reads a reply addressed to another caller",
-            Request::item("GetItem", &reply("Order/o-1", another_client), &["rep"]),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "queries another caller's replies",
-            Request::item("Query", &reply("Order/o-1", another_client), &[]),
-            GapInV1,
-        ),
-        (
-            "ClientPolicy",
-            "writes a reply into its own reply partition",
-            Request::item("PutItem", &reply("Order/o-1", REQUESTER), &["rep"]),
-            GapInV1,
-        ),
-        // A client granted one type (`--client Shop=Order`): that type's actors only.
-        (
-            "ShopClientPolicy",
-            "queues a message to an order",
-            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "marks the message it queued for an order",
-            Request::item("UpdateItem", &mailbox("Order/o-1"), &["dsh", "dk"]),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads an order's state",
-            Request::item("GetItem", "Order/o-1", &["st"]),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads the reply to its own ask of an order",
-            Request::item("GetItem", &reply("Order/o-1", REQUESTER), &["rep"]),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads an order's bookkeeping (its last batch's replies, to other askers too)",
-            Request::item("GetItem", "Order/o-1", &["meta"]),
-            GapUntilV2,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads the key layout the table records",
-            Request::item("GetItem", "~table", &[]),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "wakes the order function",
-            invoke("order-function"),
-            Allowed,
-        ),
-        (
-            "ShopClientPolicy",
-            "queues a message to a warehouse",
-            Request::item("PutItem", &mailbox("Warehouse/w-1"), MESSAGE),
-            Denied,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads a warehouse's state",
-            Request::item("GetItem", "Warehouse/w-1", &["st"]),
-            Denied,
-        ),
-        (
-            "ShopClientPolicy",
-            "reads the reply to its own ask of a wallet",
-            Request::item("GetItem", &reply("Wallet/w-1", REQUESTER), &["rep"]),
-            Denied,
-        ),
-        (
-            "ShopClientPolicy",
-            "wakes the warehouse function",
-            invoke("warehouse-function"),
-            Denied,
-        ),
-        (
-            "ShopClientPolicy",
-            "overwrites an order's state record",
-            Request::item("PutItem", "Order/o-1", STATE),
-            GapInV1,
-        ),
-        (
-            "ShopClientPolicy",
-            "records another key layout in the table",
-            Request::item("PutItem", "~table", &["kl"]),
-            Denied,
-        ),
-        // Operators (`OperatorPolicy`): the whole table, every function of the stack.
+    ]
+}
+
+/// Operators (`OperatorPolicy`): the whole table, every function of the stack.
+fn operator_rows(keys: &Keys) -> Vec<Row<'static>> {
+    use Expect::{Allowed, Denied};
+    vec![
         (
             "OperatorPolicy",
             "scans the table",
@@ -587,7 +405,7 @@ fn check_rows(layout: KeyLayout) {
         (
             "OperatorPolicy",
             "redrives a dead letter",
-            Request::item("PutItem", &mailbox("Order/o-1"), MESSAGE),
+            Request::item("PutItem", &keys.mailbox("Order/o-1"), MESSAGE),
             Allowed,
         ),
         (
@@ -599,6 +417,5 @@ fn check_rows(layout: KeyLayout) {
             ),
             Denied,
         ),
-    ];
-    assert_rows(&template, &rows, layout);
+    ]
 }
