@@ -3,6 +3,9 @@
 //! (its last batch's replies, to other askers too) or a queued message's envelope
 //! (another client's request).
 
+use mqless::aws::dynamodb::schema::{
+    COMMITTED_STATE_ATTRIBUTES, DEAD_LETTER_ATTRIBUTES, QUEUED_KEY_ATTRIBUTES,
+};
 use mqless::aws::KeyLayout;
 
 use super::*;
@@ -93,6 +96,42 @@ impl mqless::aws::aws_sdk_dynamodb::config::Intercept for ClientReads {
     }
 }
 
+/// A fresh v2 table, and a store over it whose reads `ClientReads` notes: the client's.
+async fn watched_v2(test: &str) -> (DynamoStore, ClientReads, DynamoStore) {
+    let store = local_aws::fresh_store_in(test, KeyLayout::V2).await;
+    let reads = ClientReads::default();
+    let watched = local_aws::store_intercepted(store.table(), reads.clone())
+        .await
+        .with_key_layout(KeyLayout::V2);
+    (store, reads, watched)
+}
+
+/// Drains counter `id` once, as its function would (over the unwatched store).
+async fn drain_counter(store: &DynamoStore, id: &str) {
+    use mqless_examples::counter::Counter;
+    let functions = runtime_over(store);
+    functions.register::<Counter>().unwrap();
+    functions
+        .host::<Counter>()
+        .unwrap()
+        .drain(&mqless::ActorId::new(id).unwrap())
+        .await
+        .unwrap();
+}
+
+/// Asserts that each of `reads` names its attributes, all of them among `allowed`.
+fn assert_each_names_only(reads: &[Read], allowed: &[&str]) {
+    for (read, names) in reads {
+        let names = names
+            .as_ref()
+            .unwrap_or_else(|| panic!("{read} reads the whole item"));
+        assert!(
+            names.iter().all(|name| allowed.contains(&name.as_str())),
+            "{read} reads {names:?}, not only {allowed:?}"
+        );
+    }
+}
+
 /// What a client reads of an actor's own partition (`.query()`, `Actors::state`, its
 /// dead letters, an ask's quarantine check when it times out) names its attributes, and
 /// never the bookkeeping (`meta`, the last batch's replies to anyone), so that key
@@ -102,27 +141,16 @@ async fn a_clients_reads_of_an_actors_partition_name_their_attributes_never_the_
     mqless_tests::requires_local_aws!();
     use mqless::testing::RecordingInvoker;
     use mqless_examples::counter::Counter;
-    let store = local_aws::fresh_store_in("layout-client-reads", KeyLayout::V2).await;
-    let reads = ClientReads::default();
-    let watched = local_aws::store_intercepted(store.table(), reads.clone())
-        .await
-        .with_key_layout(KeyLayout::V2);
+    let (store, reads, watched) = watched_v2("layout-client-reads").await;
     let client = Embedded::builder()
         .store(Arc::new(watched))
         .manual_drains(Arc::new(RecordingInvoker::new()))
         .build();
     client.register::<Counter>().unwrap();
-    let functions = runtime_over(&store);
-    functions.register::<Counter>().unwrap();
 
     let counter = client.client::<Counter>("c").unwrap();
     counter.increment(4).send().await.unwrap();
-    functions
-        .host::<Counter>()
-        .unwrap()
-        .drain(&mqless::ActorId::new("c").unwrap())
-        .await
-        .unwrap();
+    drain_counter(&store, "c").await;
     assert_eq!(counter.get().query().await.unwrap(), 4);
     assert_eq!(
         client.state::<Counter>("c").await.unwrap().unwrap().get(),
@@ -145,22 +173,10 @@ async fn a_clients_reads_of_an_actors_partition_name_their_attributes_never_the_
 
     let reads = reads.of(None);
     assert!(reads.len() >= 4, "{reads:?}");
-    for (read, names) in &reads {
-        let names = names
-            .as_ref()
-            .unwrap_or_else(|| panic!("{read} reads the whole item"));
-        assert!(
-            !names.iter().any(|name| name == "meta"),
-            "{read} reads the bookkeeping: {names:?}"
-        );
-        let allowed = |name: &String| {
-            mqless::aws::dynamodb::schema::COMMITTED_STATE_ATTRIBUTES
-                .iter()
-                .chain(&mqless::aws::dynamodb::schema::DEAD_LETTER_ATTRIBUTES)
-                .any(|a| a == name)
-        };
-        assert!(names.iter().all(allowed), "{read} reads {names:?}");
-    }
+    let mut allowed = COMMITTED_STATE_ATTRIBUTES.to_vec();
+    allowed.extend(DEAD_LETTER_ATTRIBUTES);
+    assert!(!allowed.contains(&"meta"), "the bookkeeping is no client's");
+    assert_each_names_only(&reads, &allowed);
 }
 
 /// What a client reads of a mailbox (`Remote::settle`; a put whose answer was lost is
@@ -174,11 +190,7 @@ async fn a_clients_reads_of_a_mailbox_name_the_keys_never_the_envelopes() {
     use mqless::aws::{FunctionNames, LambdaInvoker, Remote};
     use mqless::{Actors, Error, Limits};
     use mqless_examples::counter::Counter;
-    let store = local_aws::fresh_store_in("client-mailbox-reads", KeyLayout::V2).await;
-    let reads = ClientReads::default();
-    let watched = local_aws::store_intercepted(store.table(), reads.clone())
-        .await
-        .with_key_layout(KeyLayout::V2);
+    let (store, reads, watched) = watched_v2("client-mailbox-reads").await;
     // No function answers here: the functions below drain by hand.
     let nowhere =
         mqless::aws::aws_sdk_lambda::config::Builder::from(&mqless::aws::load_config().await)
@@ -207,26 +219,11 @@ async fn a_clients_reads_of_a_mailbox_name_the_keys_never_the_envelopes() {
         matches!(&unsettled, Err(Error::NotSettled { pending, .. }) if pending == &["Counter/c"]),
         "a message to run now is waited for: {unsettled:?}"
     );
-    let functions = runtime_over(&store);
-    functions.register::<Counter>().unwrap();
-    functions
-        .host::<Counter>()
-        .unwrap()
-        .drain(&mqless::ActorId::new("c").unwrap())
-        .await
-        .unwrap();
+    drain_counter(&store, "c").await;
     remote.settle().await.unwrap();
     assert_eq!(counter.get().query().await.unwrap(), 2);
 
     let reads = reads.of(Some("m/"));
     assert!(reads.len() >= 3, "{reads:?}");
-    for (read, names) in &reads {
-        let names = names
-            .as_ref()
-            .unwrap_or_else(|| panic!("{read} reads the whole item"));
-        let allowed = |name: &String| {
-            mqless::aws::dynamodb::schema::QUEUED_KEY_ATTRIBUTES.contains(&name.as_str())
-        };
-        assert!(names.iter().all(allowed), "{read} reads {names:?}");
-    }
+    assert_each_names_only(&reads, &QUEUED_KEY_ATTRIBUTES);
 }

@@ -62,6 +62,19 @@ async fn send_while_it_runs(
     (sent, count, report)
 }
 
+/// Asserts that `sent` failed with a store error of `kind` whose message says `saying`.
+fn assert_store_error<T: std::fmt::Debug>(
+    sent: &Result<T, mqless::Error>,
+    kind: mqless::error::StoreErrorKind,
+    saying: &str,
+) {
+    let Err(mqless::Error::Store(error)) = sent else {
+        panic!("the send must fail: {sent:?}");
+    };
+    assert_eq!(error.kind, kind, "{error}");
+    assert!(error.message.contains(saying), "{error}");
+}
+
 /// The put of a message lands, its answer is lost, and before the sender learns it the
 /// message runs and a later batch commits. Nothing read can tell it from a put that
 /// never landed, and the SDK's repeat queued it again, to run twice: now the send fails
@@ -71,15 +84,11 @@ async fn an_enqueue_whose_answer_is_lost_after_the_message_ran_is_not_put_again(
     mqless_tests::requires_local_aws!();
     let (sending, held) = local_aws::fresh_store_losing_answers("lost-enqueue-ran").await;
     let (sent, count, _) = send_while_it_runs(sending, &held, false, 1).await;
-    let Err(mqless::Error::Store(error)) = &sent else {
-        panic!("the send must fail: {sent:?}");
-    };
-    assert_eq!(
-        error.kind,
+    assert_store_error(
+        &sent,
         mqless::error::StoreErrorKind::OutcomeUnknown,
-        "{error}"
+        "idempotency key",
     );
-    assert!(error.message.contains("idempotency key"), "{error}");
     assert_eq!(count, 2, "the message ran once, and the one after it");
 }
 
@@ -188,17 +197,10 @@ async fn an_unanswered_enqueue_that_cannot_be_read_back_is_put_again_only_with_a
 
     refused.lost.lose_next(1);
     let sent = tally.add(None).send().await;
-    let Err(mqless::Error::Store(error)) = &sent else {
-        panic!("the send must fail: {sent:?}");
-    };
-    assert_eq!(
-        error.kind,
+    assert_store_error(
+        &sent,
         mqless::error::StoreErrorKind::OutcomeUnknown,
-        "{error}"
-    );
-    assert!(
-        error.message.contains("Reading it back failed too"),
-        "{error}"
+        "Reading it back failed too",
     );
 
     refused.lost.lose_next(1);
@@ -294,14 +296,7 @@ async fn a_keyed_enqueue_that_never_lands_gives_up_after_the_clients_attempts() 
         .idempotency_key("k")
         .send()
         .await;
-    let Err(mqless::Error::Store(error)) = &sent else {
-        panic!("the send must fail: {sent:?}");
-    };
-    assert_eq!(
-        error.kind,
-        mqless::error::StoreErrorKind::Unavailable,
-        "{error}"
-    );
+    assert_store_error(&sent, mqless::error::StoreErrorKind::Unavailable, "");
     assert_eq!(never.puts.load(std::sync::atomic::Ordering::SeqCst), 4);
     assert_eq!(queued(&runtime(store, false), "t").await, 0);
 }
@@ -321,17 +316,10 @@ async fn a_v2_clients_unanswered_enqueue_settles_by_its_mailbox_only() {
         .await
         .with_key_layout(mqless::aws::KeyLayout::V2);
     let (sent, count, _) = send_while_it_runs(sending, &refused.lost, false, 0).await;
-    let Err(mqless::Error::Store(error)) = &sent else {
-        panic!("the send must fail: {sent:?}");
-    };
-    assert_eq!(
-        error.kind,
+    assert_store_error(
+        &sent,
         mqless::error::StoreErrorKind::OutcomeUnknown,
-        "{error}"
-    );
-    assert!(
-        error.message.contains("not for this role to read"),
-        "{error}"
+        "not for this role to read",
     );
     assert_eq!(count, 1);
 }
