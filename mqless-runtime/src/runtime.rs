@@ -149,7 +149,9 @@ pub trait Actors: Send + Sync + 'static {
     ///
     /// The embedded runtime waits for its drains, which covers every actor. On Lambda,
     /// `aws::Remote` polls the mailboxes of the actors it sent to (one strongly consistent
-    /// read each per poll, so not for a hot path) until they are all empty, re-waking
+    /// read each per poll, so not for a hot path; of the first message's key and due time
+    /// only, [`Store::mailbox_head`](crate::store::Store::mailbox_head), which a client
+    /// policy of key layout v2 allows) until they are all empty, re-waking
     /// them now and then in case a wake-up was lost; messages actors sent to actors this
     /// `Remote` never addressed are not waited for. It gives up after
     /// `aws::Remote::settle_timeout` with [`Error::NotSettled`] naming the actors that
