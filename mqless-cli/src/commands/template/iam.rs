@@ -317,27 +317,11 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Ve
     attributes.extend(DEAD_LETTER_ATTRIBUTES);
     attributes.sort_unstable();
     attributes.dedup();
-    let records_read = if v2 {
-        json!({
-            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": records},
-            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
-            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
-        })
-    } else {
-        json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": records}})
-    };
+    let records_read = reads_of(&json!(records), v2.then_some(&attributes[..]));
     // The mailboxes by their messages' keys and due times (`Remote::settle`, a lost
     // put's settling read), never the envelopes: one client's queued request is not
     // another's to read.
-    let mailboxes_read = if v2 {
-        json!({
-            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes},
-            "ForAllValues:StringEquals": {"dynamodb:Attributes": QUEUED_KEY_ATTRIBUTES},
-            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
-        })
-    } else {
-        json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": mailboxes}})
-    };
+    let mailboxes_read = reads_of(mailboxes, v2.then_some(&QUEUED_KEY_ATTRIBUTES[..]));
     // The asker is the last segment of a reply's partition key and holds no `/`, so
     // these match the replies to this principal's asks only.
     let replies: Vec<Json> = types
@@ -363,6 +347,20 @@ fn client_access_apart(types: &BTreeSet<&str>, mailboxes: &Json, v2: bool) -> Ve
          "Resource": {"Fn::GetAtt": ["Table", "Arn"]},
          "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": replies}}}),
     ]
+}
+
+/// The condition of reads of the partitions `keys` (`StringLike` patterns): of
+/// `attributes` only when given (`dynamodb:Select`, where a request names it, must then
+/// be `SPECIFIC_ATTRIBUTES`, as AWS documents, or a whole item would pass), else whole.
+fn reads_of(keys: &Json, attributes: Option<&[&str]>) -> Json {
+    match attributes {
+        Some(attributes) => json!({
+            "ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys},
+            "ForAllValues:StringEquals": {"dynamodb:Attributes": attributes},
+            "StringEqualsIfExists": {"dynamodb:Select": "SPECIFIC_ATTRIBUTES"}
+        }),
+        None => json!({"ForAllValues:StringLike": {"dynamodb:LeadingKeys": keys}}),
+    }
 }
 
 /// For whoever runs the `mqless` command: every operation on the table and its index,
