@@ -105,6 +105,7 @@ pub(super) struct Bookkeeping {
 /// The ids the last committed batch consumed, from a state record's bookkeeping
 /// (`meta`): messages that ran, whose cleanup may not have deleted them yet. A store
 /// settling a put whose answer was lost looks for its message here.
+#[cfg(feature = "aws")]
 pub(crate) fn consumed_by_last_batch(meta: Option<&[u8]>) -> Result<Vec<MessageId>, Error> {
     Ok(Bookkeeping::decode(meta)?.consumed)
 }

@@ -40,6 +40,7 @@ mod batch;
 #[cfg(feature = "testing")]
 pub(crate) use batch::STALLED;
 mod bookkeeping;
+#[cfg(feature = "aws")]
 pub(crate) use bookkeeping::consumed_by_last_batch;
 mod cleanup;
 mod config;
