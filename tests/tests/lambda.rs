@@ -200,9 +200,10 @@ async fn a_quarantined_actor_is_named_by_asks_and_settle() {
     // A state the deployed `Counter` cannot read, as after a breaking redeploy.
     mqless_tests::quarantine::write_record(remote.store(), &address, &[0xc1], &[0x80]).await;
     let counter = remote.client::<Counter>(id.as_str()).unwrap();
+    // Long enough for a cold start under load: the ask reads the quarantine at its end.
     let asked = counter
         .increment(1)
-        .timeout(std::time::Duration::from_secs(2))
+        .timeout(std::time::Duration::from_secs(10))
         .call()
         .await;
     assert!(

@@ -229,7 +229,9 @@ impl Transport for StoreTransport {
                     actor = %to, message = %id, %error,
                     "message queued, but waking its actor failed; waiting for another drain to answer"
                 ),
-                Err(_) => return Ok(None),
+                // The invocation outlasted the ask (a cold start under load): one read of
+                // the reply, and of whether the actor is quarantined, as at any timeout.
+                Err(_) => {}
             }
             self.read_reply(to, id, deadline).await
         })
@@ -324,6 +326,49 @@ mod tests {
             .iter()
             .map(|item| Envelope::decode(&item.envelope, &Limits::DEFAULT).unwrap())
             .collect()
+    }
+
+    /// An invoker whose invocations outlast any ask, as a function's cold start under
+    /// load can.
+    #[derive(Debug)]
+    struct Hanging;
+
+    impl crate::invoke::Invoker for Hanging {
+        fn nudge<'a>(
+            &'a self,
+            _: &'a Address,
+        ) -> BoxFuture<'a, Result<(), crate::error::InvokeError>> {
+            Box::pin(std::future::pending())
+        }
+    }
+
+    /// An ask whose invocation is still running at its timeout reads whether the actor
+    /// is quarantined, as any timed-out ask does, instead of a bare timeout.
+    #[tokio::test]
+    async fn an_ask_whose_invocation_outlasts_it_still_names_a_quarantine() {
+        let store = Arc::new(MemoryStore::new());
+        let to = Address::parse("Counter/q").unwrap();
+        let quarantine = crate::store::QuarantineRecord {
+            reason: "its state does not decode".into(),
+            since: 1,
+        };
+        assert!(store.quarantine(&to, 0, &quarantine).await.unwrap());
+        let asker = StoreTransport::new(
+            Arc::clone(&store) as Arc<dyn Store>,
+            Arc::new(Hanging),
+            Arc::new(SystemClock),
+            Limits::DEFAULT,
+        );
+        let options = SendOptions::default();
+        let id = asker
+            .enqueue(&to, vec![0x80], &options, true)
+            .await
+            .unwrap();
+        let waited = asker.wait_reply(&to, id, Duration::from_millis(20)).await;
+        assert!(
+            matches!(&waited, Err(Error::Quarantined { reason, .. }) if reason.contains("does not decode")),
+            "{waited:?}"
+        );
     }
 
     #[tokio::test]
